@@ -1,0 +1,312 @@
+//! Socket.IO events and HTTP bodies, grouped by who sends them.
+//!
+//! Event names are constants here so the server and the generated clients
+//! agree on them too; see docs/PROTOCOL.md for the flow.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{
+    Exam, ExamSettings, IncidentKind, IncidentSource, Level, Person, Presence, Quality, Rejection,
+    Role, UnixMillis,
+};
+
+/// Socket.IO namespaces and event names.
+pub mod names {
+    pub const STUDENT_NS: &str = "/student";
+    pub const PROCTOR_NS: &str = "/proctor";
+
+    // student -> server
+    pub const INCIDENT: &str = "incident";
+    pub const INCIDENT_END: &str = "incident_end";
+    pub const SIGNALS: &str = "signals";
+    pub const HEARTBEAT: &str = "heartbeat";
+    // server -> student
+    pub const WELCOME: &str = "welcome";
+    pub const PROCTOR_ACTION: &str = "proctor_action";
+    // proctor -> server
+    pub const SNAPSHOT: &str = "snapshot";
+    // server -> proctor
+    pub const SCORE: &str = "score";
+    pub const INCIDENT_NOTICE: &str = "incident";
+    pub const PRESENCE: &str = "presence";
+}
+
+/// Socket.IO handshake `auth` payload for both namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct HandshakeAuth {
+    pub token: String,
+}
+
+// ---------------------------------------------------------------- student
+
+/// Sent by the server right after a student's handshake is accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StudentWelcome {
+    pub student: Person,
+    pub exam_id: String,
+    pub exam_title: String,
+    pub settings: ExamSettings,
+    /// The lowest sequence number the server will still accept. A client that
+    /// lost its local counter resumes from here.
+    pub next_seq: u64,
+    pub server_time: UnixMillis,
+}
+
+/// A debounced incident, raised by the student's browser at its start.
+///
+/// `id` is chosen by the client and is the idempotency key: resending the
+/// same report returns the same ack; another payload under that id is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentReport {
+    pub id: String,
+    /// Strictly increasing per student across incident and incident_end messages.
+    pub seq: u64,
+    pub kind: IncidentKind,
+    pub started_at: UnixMillis,
+    /// Set when the behaviour had already ended when the report was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub ended_at: Option<UnixMillis>,
+    /// The detector's confidence in [0, 1], if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub confidence: Option<f64>,
+    /// Short free text for the proctor (at most 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub detail: Option<String>,
+}
+
+/// Closes an incident that was reported open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentEnd {
+    pub id: String,
+    pub seq: u64,
+    pub ended_at: UnixMillis,
+}
+
+/// The answer to `incident` and `incident_end`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum IncidentAck {
+    /// Stored durably; this id will never be lost.
+    Accepted { id: String },
+    /// Already stored earlier with the same payload; nothing changed.
+    Duplicate { id: String },
+    /// Refused; see `reason`. Only retryable reasons are worth resending.
+    Rejected {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        id: Option<String>,
+        #[serde(flatten)]
+        rejection: Rejection,
+    },
+}
+
+/// Continuous measurements, sent about once a second. Latest wins; they feed
+/// the detection-quality indicator, never the score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Signals {
+    pub at: UnixMillis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub faces: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub yaw_deg: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub pitch_deg: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub confidence: Option<f64>,
+    /// Mean luma in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub brightness: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tab_visible: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub fullscreen: Option<bool>,
+}
+
+/// Sent every few seconds: proof of life from the page and its worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Heartbeat {
+    pub at: UnixMillis,
+    /// Inferences per second over the last interval.
+    pub inference_fps: f64,
+    pub worker_ok: bool,
+    /// Times the worker was restarted since the page loaded.
+    pub worker_restarts: u32,
+    pub camera_live: bool,
+}
+
+/// Proctor-initiated actions delivered to the student.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ProctorActionKind {
+    Warn,
+    Message,
+    Pause,
+    Resume,
+    Terminate,
+    FlagForReview,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ProctorAction {
+    pub kind: ProctorActionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub text: Option<String>,
+    pub at: UnixMillis,
+}
+
+// ---------------------------------------------------------------- proctor
+
+/// The score as the server holds it, with the per-student sequence number a
+/// dashboard uses to drop stale or reordered updates.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS)]
+pub struct ScoreView {
+    /// Increases with every accepted incident of this student; survives restarts.
+    pub seq: u64,
+    /// Score at `as_of`; it decays by the exam's half-life after that.
+    pub score: f64,
+    pub level: Level,
+    pub as_of: UnixMillis,
+}
+
+/// `score` event: one student's score changed (coalesced, latest wins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ScoreUpdate {
+    pub student_id: String,
+    #[serde(flatten)]
+    pub score: ScoreView,
+    /// Server time the update was emitted; the fan-out latency starts at acceptance.
+    pub emitted_at: UnixMillis,
+}
+
+/// An incident as stored and shown to proctors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct IncidentRecord {
+    pub id: String,
+    pub student_id: String,
+    pub kind: IncidentKind,
+    pub source: IncidentSource,
+    pub started_at: UnixMillis,
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<UnixMillis>,
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub accepted_at: UnixMillis,
+    /// sha256 of the attached evidence frame, once one is accepted.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_sha256: Option<String>,
+}
+
+/// `presence` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PresenceUpdate {
+    pub student_id: String,
+    pub presence: Presence,
+    pub at: UnixMillis,
+}
+
+/// One tile's worth of state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StudentView {
+    pub student: Person,
+    pub score: ScoreView,
+    pub presence: Presence,
+    pub quality: Quality,
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_incident: Option<IncidentRecord>,
+}
+
+/// Everything a dashboard needs to (re)start: fetch this, then apply
+/// `score` updates whose `seq` is greater than the snapshot's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ExamSnapshot {
+    pub exam: Exam,
+    pub students: Vec<StudentView>,
+    pub server_time: UnixMillis,
+}
+
+// ---------------------------------------------------------------- evidence
+
+/// Answer to an accepted evidence upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct EvidenceAccepted {
+    pub incident_id: String,
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+// ---------------------------------------------------------------- admin
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CreateExam {
+    /// Chosen by the server when absent.
+    #[serde(default)]
+    #[ts(optional)]
+    pub id: Option<String>,
+    pub title: String,
+    /// Defaults: open now for 3 hours, default scoring, flagged frames kept 30 days.
+    #[serde(default)]
+    #[ts(optional)]
+    pub settings: Option<ExamSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct AddPerson {
+    #[serde(default)]
+    #[ts(optional)]
+    pub id: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IssueLink {
+    pub role: Role,
+    pub subject: String,
+    /// Lifetime in seconds; defaults to the end of the exam window plus one hour.
+    #[serde(default)]
+    #[ts(optional)]
+    pub ttl_s: Option<u64>,
+}
+
+/// A join link: the token plus a URL with the token in its fragment, so it
+/// never reaches server logs or referrers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct JoinLink {
+    pub role: Role,
+    pub exam_id: String,
+    pub subject: String,
+    pub token: String,
+    pub url: String,
+    pub expires_at: UnixMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ExamRoster {
+    pub exam: Exam,
+    pub students: Vec<Person>,
+    pub proctors: Vec<Person>,
+}

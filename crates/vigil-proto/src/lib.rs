@@ -1,0 +1,405 @@
+//! The one definition of vigil's wire protocol.
+//!
+//! Every message that crosses a process boundary (Socket.IO events, HTTP
+//! bodies, acks) is a type in this crate. The TypeScript used by the student
+//! page, the dashboard and the browser tests is generated from these types
+//! (see [`typescript`]), and a test fails when the committed bindings drift.
+//!
+//! Times on the wire are Unix epoch milliseconds ([`UnixMillis`]). Identifiers
+//! are strings so that they survive JavaScript untouched.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub mod events;
+pub mod typescript;
+
+/// Milliseconds since the Unix epoch.
+pub type UnixMillis = i64;
+
+/// What a student, a proctor or the server itself observed.
+///
+/// The first group is raised by the student's browser; the last group by the
+/// server, which sees them without the client's cooperation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentKind {
+    NoFace,
+    MultipleFaces,
+    LookingAway,
+    TabHidden,
+    WindowBlur,
+    FullscreenExit,
+    CopyPaste,
+    SecondScreen,
+    CameraEnded,
+    WorkerStalled,
+    InferenceRateLow,
+    /// Server-originated: a connected student sent no heartbeat for too long.
+    HeartbeatLost,
+    /// Server-originated: the student's video stopped arriving at the SFU.
+    MediaStalled,
+    /// Server-originated: the student's frame rate at the SFU collapsed.
+    FrameRateCollapsed,
+    /// Server-originated: no keyframe arrived when one was due.
+    KeyframesMissing,
+}
+
+impl IncidentKind {
+    pub const ALL: [IncidentKind; 15] = [
+        IncidentKind::NoFace,
+        IncidentKind::MultipleFaces,
+        IncidentKind::LookingAway,
+        IncidentKind::TabHidden,
+        IncidentKind::WindowBlur,
+        IncidentKind::FullscreenExit,
+        IncidentKind::CopyPaste,
+        IncidentKind::SecondScreen,
+        IncidentKind::CameraEnded,
+        IncidentKind::WorkerStalled,
+        IncidentKind::InferenceRateLow,
+        IncidentKind::HeartbeatLost,
+        IncidentKind::MediaStalled,
+        IncidentKind::FrameRateCollapsed,
+        IncidentKind::KeyframesMissing,
+    ];
+
+    /// Kinds only the server may raise; a client claiming one is refused.
+    pub fn is_server_only(self) -> bool {
+        matches!(
+            self,
+            IncidentKind::HeartbeatLost
+                | IncidentKind::MediaStalled
+                | IncidentKind::FrameRateCollapsed
+                | IncidentKind::KeyframesMissing
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::NoFace => "no_face",
+            IncidentKind::MultipleFaces => "multiple_faces",
+            IncidentKind::LookingAway => "looking_away",
+            IncidentKind::TabHidden => "tab_hidden",
+            IncidentKind::WindowBlur => "window_blur",
+            IncidentKind::FullscreenExit => "fullscreen_exit",
+            IncidentKind::CopyPaste => "copy_paste",
+            IncidentKind::SecondScreen => "second_screen",
+            IncidentKind::CameraEnded => "camera_ended",
+            IncidentKind::WorkerStalled => "worker_stalled",
+            IncidentKind::InferenceRateLow => "inference_rate_low",
+            IncidentKind::HeartbeatLost => "heartbeat_lost",
+            IncidentKind::MediaStalled => "media_stalled",
+            IncidentKind::FrameRateCollapsed => "frame_rate_collapsed",
+            IncidentKind::KeyframesMissing => "keyframes_missing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Who raised an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentSource {
+    Client,
+    Server,
+}
+
+/// The proctor-facing reading of a score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Ok,
+    Watch,
+    Alert,
+}
+
+/// What the exam keeps of a student beyond the events themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PrivacyTier {
+    /// Incidents only; evidence frames are refused and nothing visual is stored.
+    EventsOnly,
+    /// One JPEG frame per incident is kept, for the retention period.
+    FlaggedFrames,
+}
+
+/// When students may submit; incidents outside it are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ExamWindow {
+    pub opens_at: UnixMillis,
+    pub closes_at: UnixMillis,
+}
+
+/// How the server turns accepted incidents into a score.
+///
+/// `score(t) = Σ weight(kind_i) · 2^(−(t − started_at_i) / half_life)` over
+/// accepted incidents with `started_at_i ≤ t`. See docs/SCORING.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ScoringRules {
+    /// Seconds for an incident's contribution to halve.
+    pub half_life_s: f64,
+    /// Weight per incident kind; a kind missing here weighs 0.
+    pub weights: BTreeMap<IncidentKind, f64>,
+    /// Score at or above which a student is shown as `watch`.
+    pub watch_at: f64,
+    /// Score at or above which a student is shown as `alert`.
+    pub alert_at: f64,
+}
+
+impl Default for ScoringRules {
+    fn default() -> Self {
+        use IncidentKind::*;
+        let weights = [
+            (NoFace, 3.0),
+            (MultipleFaces, 5.0),
+            (LookingAway, 2.0),
+            (TabHidden, 3.0),
+            (WindowBlur, 1.0),
+            (FullscreenExit, 2.0),
+            (CopyPaste, 2.0),
+            (SecondScreen, 4.0),
+            (CameraEnded, 4.0),
+            (WorkerStalled, 1.0),
+            (InferenceRateLow, 0.0),
+            (HeartbeatLost, 1.0),
+            (MediaStalled, 3.0),
+            (FrameRateCollapsed, 0.5),
+            (KeyframesMissing, 0.5),
+        ]
+        .into_iter()
+        .collect();
+        ScoringRules { half_life_s: 300.0, weights, watch_at: 4.0, alert_at: 8.0 }
+    }
+}
+
+/// Everything an exam's owner configures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ExamSettings {
+    pub window: ExamWindow,
+    pub scoring: ScoringRules,
+    pub privacy: PrivacyTier,
+    /// Days evidence frames are kept before they are deleted.
+    pub evidence_retention_days: u32,
+    /// Seconds without a heartbeat before a student shows as stalled.
+    pub stall_after_s: u32,
+    /// Detectors switched off for every student of this exam (accommodations).
+    #[serde(default)]
+    pub disabled_detectors: Vec<IncidentKind>,
+}
+
+impl ExamSettings {
+    /// Settings for an exam open over `window`, with the default rules.
+    pub fn with_window(window: ExamWindow) -> Self {
+        ExamSettings {
+            window,
+            scoring: ScoringRules::default(),
+            privacy: PrivacyTier::FlaggedFrames,
+            evidence_retention_days: 30,
+            stall_after_s: 10,
+            disabled_detectors: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Exam {
+    pub id: String,
+    pub title: String,
+    pub settings: ExamSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Student,
+    Proctor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+}
+
+/// A connection state as a proctor sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Connected, heartbeats arriving.
+    Live,
+    /// Connected, but no heartbeat within the exam's `stall_after_s`.
+    Stalled,
+    Offline,
+}
+
+/// Detection quality (never suspicion): can the camera see well enough?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    Good,
+    LowLight,
+    LowConfidence,
+    Unknown,
+}
+
+/// The machine-readable reason for every refusal. Each says what the client
+/// should do: fix and resend, drop, or retry later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    // Authentication and scope: re-join with a valid link.
+    MissingToken,
+    InvalidToken,
+    ExpiredToken,
+    WrongScope,
+    UnknownExam,
+    UnknownStudent,
+    Forbidden,
+    // Payload: a client bug; do not resend unchanged.
+    InvalidPayload,
+    ServerOnlyKind,
+    DetectorDisabled,
+    // Time: the client clock or the exam window.
+    OutsideExamWindow,
+    TimestampInFuture,
+    EndBeforeStart,
+    // Ordering and identity.
+    SequenceReplayed,
+    SequenceTooOld,
+    ConflictingDuplicate,
+    UnknownIncident,
+    AlreadyEnded,
+    // Flow control: retry after `retry_after_ms`.
+    RateLimited,
+    // Evidence frames.
+    NotJpeg,
+    Undecodable,
+    TooLarge,
+    DimensionsOutOfRange,
+    OutsideIncidentWindow,
+    ReplayedFrame,
+    EvidenceAlreadyAttached,
+    EvidenceNotCollected,
+    // Ours: retry later.
+    Unavailable,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 28] = [
+        RejectReason::MissingToken,
+        RejectReason::InvalidToken,
+        RejectReason::ExpiredToken,
+        RejectReason::WrongScope,
+        RejectReason::UnknownExam,
+        RejectReason::UnknownStudent,
+        RejectReason::Forbidden,
+        RejectReason::InvalidPayload,
+        RejectReason::ServerOnlyKind,
+        RejectReason::DetectorDisabled,
+        RejectReason::OutsideExamWindow,
+        RejectReason::TimestampInFuture,
+        RejectReason::EndBeforeStart,
+        RejectReason::SequenceReplayed,
+        RejectReason::SequenceTooOld,
+        RejectReason::ConflictingDuplicate,
+        RejectReason::UnknownIncident,
+        RejectReason::AlreadyEnded,
+        RejectReason::RateLimited,
+        RejectReason::NotJpeg,
+        RejectReason::Undecodable,
+        RejectReason::TooLarge,
+        RejectReason::DimensionsOutOfRange,
+        RejectReason::OutsideIncidentWindow,
+        RejectReason::ReplayedFrame,
+        RejectReason::EvidenceAlreadyAttached,
+        RejectReason::EvidenceNotCollected,
+        RejectReason::Unavailable,
+    ];
+
+    /// The wire form, also used as a metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::MissingToken => "missing_token",
+            RejectReason::InvalidToken => "invalid_token",
+            RejectReason::ExpiredToken => "expired_token",
+            RejectReason::WrongScope => "wrong_scope",
+            RejectReason::UnknownExam => "unknown_exam",
+            RejectReason::UnknownStudent => "unknown_student",
+            RejectReason::Forbidden => "forbidden",
+            RejectReason::InvalidPayload => "invalid_payload",
+            RejectReason::ServerOnlyKind => "server_only_kind",
+            RejectReason::DetectorDisabled => "detector_disabled",
+            RejectReason::OutsideExamWindow => "outside_exam_window",
+            RejectReason::TimestampInFuture => "timestamp_in_future",
+            RejectReason::EndBeforeStart => "end_before_start",
+            RejectReason::SequenceReplayed => "sequence_replayed",
+            RejectReason::SequenceTooOld => "sequence_too_old",
+            RejectReason::ConflictingDuplicate => "conflicting_duplicate",
+            RejectReason::UnknownIncident => "unknown_incident",
+            RejectReason::AlreadyEnded => "already_ended",
+            RejectReason::RateLimited => "rate_limited",
+            RejectReason::NotJpeg => "not_jpeg",
+            RejectReason::Undecodable => "undecodable",
+            RejectReason::TooLarge => "too_large",
+            RejectReason::DimensionsOutOfRange => "dimensions_out_of_range",
+            RejectReason::OutsideIncidentWindow => "outside_incident_window",
+            RejectReason::ReplayedFrame => "replayed_frame",
+            RejectReason::EvidenceAlreadyAttached => "evidence_already_attached",
+            RejectReason::EvidenceNotCollected => "evidence_not_collected",
+            RejectReason::Unavailable => "unavailable",
+        }
+    }
+
+    /// Whether sending the same thing again later can succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, RejectReason::RateLimited | RejectReason::Unavailable)
+    }
+}
+
+/// A refusal: the reason, words for a human, and when to retry if retrying helps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Rejection {
+    pub reason: RejectReason,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl Rejection {
+    pub fn new(reason: RejectReason, message: impl Into<String>) -> Self {
+        Rejection { reason, message: message.into(), retry_after_ms: None }
+    }
+}
+
+/// The body of every non-2xx HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ErrorBody {
+    pub error: Rejection,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_reason_strings_match_serde() {
+        for r in RejectReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::Value::String(r.as_str().into()));
+        }
+    }
+
+    #[test]
+    fn incident_kind_strings_match_serde() {
+        for k in IncidentKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::Value::String(k.as_str().into()));
+            assert_eq!(IncidentKind::parse(k.as_str()), Some(k));
+        }
+    }
+}

@@ -1,0 +1,190 @@
+// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.
+// Do not edit: change the Rust types and regenerate.
+
+/** Milliseconds since the Unix epoch. */
+export type UnixMillis = number;
+
+export type IncidentKind = "no_face" | "multiple_faces" | "looking_away" | "tab_hidden" | "window_blur" | "fullscreen_exit" | "copy_paste" | "second_screen" | "camera_ended" | "worker_stalled" | "inference_rate_low" | "heartbeat_lost" | "media_stalled" | "frame_rate_collapsed" | "keyframes_missing";
+
+export type IncidentSource = "client" | "server";
+
+export type Level = "ok" | "watch" | "alert";
+
+export type PrivacyTier = "events_only" | "flagged_frames";
+
+export type ExamWindow = { opens_at: number, closes_at: number, };
+
+export type ScoringRules = { 
+/**
+ * Seconds for an incident's contribution to halve.
+ */
+half_life_s: number, 
+/**
+ * Weight per incident kind; a kind missing here weighs 0.
+ */
+weights: { [key in IncidentKind]?: number }, 
+/**
+ * Score at or above which a student is shown as `watch`.
+ */
+watch_at: number, 
+/**
+ * Score at or above which a student is shown as `alert`.
+ */
+alert_at: number, };
+
+export type ExamSettings = { window: ExamWindow, scoring: ScoringRules, privacy: PrivacyTier, 
+/**
+ * Days evidence frames are kept before they are deleted.
+ */
+evidence_retention_days: number, 
+/**
+ * Seconds without a heartbeat before a student shows as stalled.
+ */
+stall_after_s: number, 
+/**
+ * Detectors switched off for every student of this exam (accommodations).
+ */
+disabled_detectors: Array<IncidentKind>, };
+
+export type Exam = { id: string, title: string, settings: ExamSettings, };
+
+export type Role = "student" | "proctor";
+
+export type Person = { id: string, name: string, };
+
+export type Presence = "live" | "stalled" | "offline";
+
+export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
+
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "unavailable";
+
+export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
+
+export type ErrorBody = { error: Rejection, };
+
+export type HandshakeAuth = { token: string, };
+
+export type StudentWelcome = { student: Person, exam_id: string, exam_title: string, settings: ExamSettings, 
+/**
+ * The lowest sequence number the server will still accept. A client that
+ * lost its local counter resumes from here.
+ */
+next_seq: number, server_time: number, };
+
+export type IncidentReport = { id: string, 
+/**
+ * Strictly increasing per student across incident and incident_end messages.
+ */
+seq: number, kind: IncidentKind, started_at: number, 
+/**
+ * Set when the behaviour had already ended when the report was made.
+ */
+ended_at?: number, 
+/**
+ * The detector's confidence in [0, 1], if it has one.
+ */
+confidence?: number, 
+/**
+ * Short free text for the proctor (at most 200 characters).
+ */
+detail?: string, };
+
+export type IncidentEnd = { id: string, seq: number, ended_at: number, };
+
+export type IncidentAck = { "status": "accepted", id: string, } | { "status": "duplicate", id: string, } | { "status": "rejected", id?: string, reason: RejectReason, message: string, retry_after_ms?: number, };
+
+export type Signals = { at: number, faces?: number, yaw_deg?: number, pitch_deg?: number, confidence?: number, 
+/**
+ * Mean luma in [0, 1].
+ */
+brightness?: number, tab_visible?: boolean, fullscreen?: boolean, };
+
+export type Heartbeat = { at: number, 
+/**
+ * Inferences per second over the last interval.
+ */
+inference_fps: number, worker_ok: boolean, 
+/**
+ * Times the worker was restarted since the page loaded.
+ */
+worker_restarts: number, camera_live: boolean, };
+
+export type ProctorActionKind = "warn" | "message" | "pause" | "resume" | "terminate" | "flag_for_review";
+
+export type ProctorAction = { kind: ProctorActionKind, text?: string, at: number, };
+
+export type ScoreView = { 
+/**
+ * Increases with every accepted incident of this student; survives restarts.
+ */
+seq: number, 
+/**
+ * Score at `as_of`; it decays by the exam's half-life after that.
+ */
+score: number, level: Level, as_of: number, };
+
+export type ScoreUpdate = { student_id: string, 
+/**
+ * Server time the update was emitted; the fan-out latency starts at acceptance.
+ */
+emitted_at: number, 
+/**
+ * Increases with every accepted incident of this student; survives restarts.
+ */
+seq: number, 
+/**
+ * Score at `as_of`; it decays by the exam's half-life after that.
+ */
+score: number, level: Level, as_of: number, };
+
+export type IncidentRecord = { id: string, student_id: string, kind: IncidentKind, source: IncidentSource, started_at: number, ended_at?: number, confidence?: number, detail?: string, accepted_at: number, 
+/**
+ * sha256 of the attached evidence frame, once one is accepted.
+ */
+evidence_sha256?: string, };
+
+export type PresenceUpdate = { student_id: string, presence: Presence, at: number, };
+
+export type StudentView = { student: Person, score: ScoreView, presence: Presence, quality: Quality, last_incident?: IncidentRecord, };
+
+export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_time: number, };
+
+export type EvidenceAccepted = { incident_id: string, sha256: string, width: number, height: number, bytes: number, };
+
+export type CreateExam = { 
+/**
+ * Chosen by the server when absent.
+ */
+id?: string, title: string, 
+/**
+ * Defaults: open now for 3 hours, default scoring, flagged frames kept 30 days.
+ */
+settings?: ExamSettings, };
+
+export type AddPerson = { id?: string, name: string, };
+
+export type IssueLink = { role: Role, subject: string, 
+/**
+ * Lifetime in seconds; defaults to the end of the exam window plus one hour.
+ */
+ttl_s?: number, };
+
+export type JoinLink = { role: Role, exam_id: string, subject: string, token: string, url: string, expires_at: number, };
+
+export type ExamRoster = { exam: Exam, students: Array<Person>, proctors: Array<Person>, };
+
+/** Socket.IO namespaces and event names. */
+export const EVENTS = {
+  STUDENT_NS: "/student",
+  PROCTOR_NS: "/proctor",
+  INCIDENT: "incident",
+  INCIDENT_END: "incident_end",
+  SIGNALS: "signals",
+  HEARTBEAT: "heartbeat",
+  WELCOME: "welcome",
+  PROCTOR_ACTION: "proctor_action",
+  SNAPSHOT: "snapshot",
+  SCORE: "score",
+  INCIDENT_NOTICE: "incident",
+  PRESENCE: "presence",
+} as const;
