@@ -1,1 +1,25 @@
+//! The referee: everything the server decides about what a student sends,
+//! as pure code with no I/O.
+//!
+//! Callers feed inputs and the current time (`now`, Unix ms) and get
+//! decisions back, in the style of str0m and quinn-proto: the server owns
+//! sockets, storage and clocks; this crate owns the rules. That keeps every
+//! rule testable without a network and replayable after a restart.
+//!
+//! - [`ledger`]: one student's accepted incidents: validation, dedupe,
+//!   sequence anti-replay, rate limiting and the score.
+//! - [`score`]: the decaying weighted score.
+//! - [`coalesce`]: leading-edge throttle for score fan-out.
+//! - [`presence`]: heartbeats to live / stalled / offline.
+//! - [`evidence`]: evidence-frame checks (JPEG decode, limits, time window).
+//! - [`rate`]: token buckets.
 
+pub mod coalesce;
+pub mod evidence;
+pub mod ledger;
+pub mod presence;
+pub mod rate;
+pub mod replay;
+pub mod score;
+
+pub use vigil_proto as proto;

@@ -1,0 +1,160 @@
+//! Evidence-frame checks that need no storage: is it a real JPEG of sane
+//! size, and was it captured while its incident was happening?
+//!
+//! Binding to an incident and replay detection by content hash need the
+//! ledger and the store; the server does those around these checks.
+
+use sha2::{Digest, Sha256};
+use vigil_proto::{RejectReason, Rejection, UnixMillis};
+use zune_core::bytestream::ZCursor;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvidenceLimits {
+    pub max_bytes: usize,
+    pub min_side: u32,
+    pub max_side: u32,
+    /// Slack around the incident's span for the capture time (clock jitter,
+    /// the frame being grabbed just before the debounce fired).
+    pub capture_slack_ms: i64,
+    /// How long after an incident's end (or start, if open) an upload is still
+    /// taken: long enough for an outbox to drain after a network cut.
+    pub upload_deadline_ms: i64,
+}
+
+impl Default for EvidenceLimits {
+    fn default() -> Self {
+        EvidenceLimits {
+            max_bytes: 512 * 1024,
+            min_side: 64,
+            max_side: 1920,
+            capture_slack_ms: 5_000,
+            upload_deadline_ms: 30 * 60_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JpegFrame {
+    pub width: u32,
+    pub height: u32,
+    pub sha256: String,
+}
+
+/// Parses and fully decodes `bytes`; only a JPEG that decodes is evidence.
+pub fn inspect_jpeg(bytes: &[u8], limits: &EvidenceLimits) -> Result<JpegFrame, Rejection> {
+    if bytes.len() > limits.max_bytes {
+        return Err(Rejection::new(
+            RejectReason::TooLarge,
+            format!("frame is {} bytes; the limit is {}", bytes.len(), limits.max_bytes),
+        ));
+    }
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Err(Rejection::new(RejectReason::NotJpeg, "body does not start with a JPEG SOI marker"));
+    }
+    // Headers first: a tiny file that claims a huge image is refused on its
+    // dimensions before `decode` allocates anything for the pixels.
+    // Strict mode: a truncated or corrupt scan is an error, not grey padding.
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX));
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder
+        .decode_headers()
+        .map_err(|e| Rejection::new(RejectReason::Undecodable, format!("JPEG header does not parse: {e}")))?;
+    let (width, height) = match decoder.info() {
+        Some(info) => (u32::from(info.width), u32::from(info.height)),
+        None => return Err(Rejection::new(RejectReason::Undecodable, "JPEG header has no frame")),
+    };
+    check_dimensions(width, height, limits)?;
+    decoder
+        .decode()
+        .map_err(|e| Rejection::new(RejectReason::Undecodable, format!("JPEG does not decode: {e}")))?;
+    Ok(JpegFrame { width, height, sha256: hex::encode(Sha256::digest(bytes)) })
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &EvidenceLimits) -> Result<(), Rejection> {
+    let ok = |side: u32| (limits.min_side..=limits.max_side).contains(&side);
+    if ok(width) && ok(height) {
+        Ok(())
+    } else {
+        Err(Rejection::new(
+            RejectReason::DimensionsOutOfRange,
+            format!("frame is {width}x{height}; each side must be {}..={}", limits.min_side, limits.max_side),
+        ))
+    }
+}
+
+/// Checks a frame's capture time against its incident's span and the upload
+/// against its deadline.
+pub fn check_window(
+    limits: &EvidenceLimits,
+    started_at: UnixMillis,
+    ended_at: Option<UnixMillis>,
+    captured_at: UnixMillis,
+    now: UnixMillis,
+) -> Result<(), Rejection> {
+    let latest_capture = ended_at.unwrap_or(now).max(started_at) + limits.capture_slack_ms;
+    if captured_at < started_at - limits.capture_slack_ms || captured_at > latest_capture {
+        return Err(Rejection::new(
+            RejectReason::OutsideIncidentWindow,
+            format!("frame captured at {captured_at} lies outside the incident's span starting {started_at}"),
+        ));
+    }
+    if now > ended_at.unwrap_or(started_at) + limits.upload_deadline_ms {
+        return Err(Rejection::new(RejectReason::OutsideIncidentWindow, "the upload deadline for this incident has passed"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames").join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn accepts_a_real_frame() {
+        let bytes = fixture("frame-a.jpg");
+        let f = inspect_jpeg(&bytes, &EvidenceLimits::default()).unwrap();
+        assert_eq!((f.width, f.height), (320, 240));
+        assert_eq!(f.sha256.len(), 64);
+    }
+
+    #[test]
+    fn refuses_bad_dimensions_and_corrupt_scan() {
+        let lim = EvidenceLimits::default();
+        let wide = fixture("too-wide.jpg");
+        assert_eq!(inspect_jpeg(&wide, &lim).unwrap_err().reason, RejectReason::DimensionsOutOfRange);
+        // Headers intact, entropy-coded data cut short.
+        let bytes = fixture("frame-a.jpg");
+        let cut = &bytes[..bytes.len() / 3];
+        assert_eq!(inspect_jpeg(cut, &lim).unwrap_err().reason, RejectReason::Undecodable);
+    }
+
+    #[test]
+    fn refuses_non_jpeg_and_oversize() {
+        let lim = EvidenceLimits::default();
+        assert_eq!(inspect_jpeg(b"\x89PNG\r\n\x1a\n", &lim).unwrap_err().reason, RejectReason::NotJpeg);
+        let big = vec![0xFFu8; lim.max_bytes + 1];
+        assert_eq!(inspect_jpeg(&big, &lim).unwrap_err().reason, RejectReason::TooLarge);
+        let truncated = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F'];
+        assert_eq!(inspect_jpeg(&truncated, &lim).unwrap_err().reason, RejectReason::Undecodable);
+    }
+
+    #[test]
+    fn capture_window() {
+        let lim = EvidenceLimits::default();
+        assert!(check_window(&lim, 10_000, Some(20_000), 12_000, 21_000).is_ok());
+        assert!(check_window(&lim, 10_000, None, 9_000, 11_000).is_ok());
+        let r = check_window(&lim, 10_000, Some(20_000), 40_000, 41_000).unwrap_err();
+        assert_eq!(r.reason, RejectReason::OutsideIncidentWindow);
+        let late = check_window(&lim, 10_000, Some(20_000), 12_000, 20_000 + lim.upload_deadline_ms + 1);
+        assert_eq!(late.unwrap_err().reason, RejectReason::OutsideIncidentWindow);
+    }
+}
