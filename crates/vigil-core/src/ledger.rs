@@ -83,6 +83,7 @@ pub enum Admit<P> {
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
+    student_id: String,
     entries: HashMap<String, Entry>,
     seqs: ReplayWindow,
     bucket: TokenBucket,
@@ -105,8 +106,9 @@ pub fn fingerprint(report: &IncidentReport) -> [u8; 32] {
 }
 
 impl Ledger {
-    pub fn new(limits: &Limits) -> Self {
+    pub fn new(student_id: impl Into<String>, limits: &Limits) -> Self {
         Ledger {
+            student_id: student_id.into(),
             entries: HashMap::new(),
             seqs: ReplayWindow::default(),
             bucket: TokenBucket::new(limits.incident_rate),
@@ -170,7 +172,7 @@ impl Ledger {
         Ok(Admit::New(PendingIncident {
             record: IncidentRecord {
                 id: report.id.clone(),
-                student_id: String::new(),
+                student_id: self.student_id.clone(),
                 kind: report.kind,
                 source: IncidentSource::Client,
                 started_at: report.started_at,
@@ -200,7 +202,7 @@ impl Ledger {
         }
         let record = IncidentRecord {
             id,
-            student_id: String::new(),
+            student_id: self.student_id.clone(),
             kind,
             source: IncidentSource::Server,
             started_at,
@@ -387,7 +389,7 @@ mod tests {
     #[test]
     fn retry_is_duplicate_and_changed_payload_is_conflict() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new(&lim);
+        let mut l = Ledger::new("s1", &lim);
         let r = report("a", 1, IncidentKind::NoFace, T0 + 1000);
         let v = accept(&mut l, &s, &r, T0 + 1500);
         assert_eq!(v.seq, 1);
@@ -400,7 +402,7 @@ mod tests {
     #[test]
     fn time_checks() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new(&lim);
+        let mut l = Ledger::new("s1", &lim);
         let before = report("a", 1, IncidentKind::NoFace, T0 - 1);
         assert_eq!(reason(l.check_report(&s, &lim, &before, T0 + 10)), RejectReason::OutsideExamWindow);
         let future = report("b", 2, IncidentKind::NoFace, T0 + 10_000);
@@ -413,7 +415,7 @@ mod tests {
     #[test]
     fn sequence_numbers_are_single_use() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new(&lim);
+        let mut l = Ledger::new("s1", &lim);
         accept(&mut l, &s, &report("a", 7, IncidentKind::NoFace, T0 + 1), T0 + 10);
         let reuse = report("b", 7, IncidentKind::NoFace, T0 + 2);
         assert_eq!(reason(l.check_report(&s, &lim, &reuse, T0 + 10)), RejectReason::SequenceReplayed);
@@ -424,7 +426,7 @@ mod tests {
     fn client_cannot_raise_server_kinds_or_disabled_detectors() {
         let (mut s, lim) = (settings(), Limits::default());
         s.disabled_detectors.push(IncidentKind::LookingAway);
-        let mut l = Ledger::new(&lim);
+        let mut l = Ledger::new("s1", &lim);
         let r = report("a", 1, IncidentKind::MediaStalled, T0 + 1);
         assert_eq!(reason(l.check_report(&s, &lim, &r, T0 + 10)), RejectReason::ServerOnlyKind);
         let r = report("b", 2, IncidentKind::LookingAway, T0 + 1);
@@ -434,7 +436,7 @@ mod tests {
     #[test]
     fn flood_is_rate_limited_with_retry_hint() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new(&lim);
+        let mut l = Ledger::new("s1", &lim);
         let mut limited = 0;
         for i in 0..100u64 {
             let r = report(&format!("i{i}"), i + 1, IncidentKind::TabHidden, T0 + 1);
@@ -457,7 +459,7 @@ mod tests {
     #[test]
     fn end_once() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new(&lim);
+        let mut l = Ledger::new("s1", &lim);
         accept(&mut l, &s, &report("a", 1, IncidentKind::NoFace, T0 + 1_000), T0 + 1_100);
         let end = IncidentEnd { id: "a".into(), seq: 2, ended_at: T0 + 4_000 };
         let Ok(Admit::New(p)) = l.check_end(&lim, &end, T0 + 4_100) else { panic!() };
@@ -485,7 +487,7 @@ mod tests {
             }).collect();
             let now = T0 + 3_600_000;
             let run = |order: &[usize]| {
-                let mut l = Ledger::new(&lim);
+                let mut l = Ledger::new("s1", &lim);
                 for (n, &i) in order.iter().enumerate() {
                     // Sequence numbers follow arrival order, as a client's do.
                     let mut r = reports[i].clone();

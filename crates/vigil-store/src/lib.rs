@@ -1,1 +1,395 @@
+//! Persistence for vigil: exams, rosters, incidents and evidence metadata in
+//! SQL through sqlx (SQLite in WAL mode by default), evidence blobs through
+//! `object_store` (local disk by default), content-addressed by sha256.
+//!
+//! Writes go through one writer task that commits them in groups: every
+//! caller waits for the transaction holding its write to commit, so an
+//! acknowledgement sent after [`Store::insert_incident`] returns is durable
+//! against a crash of the process (`kill -9`), while many concurrent
+//! students share one fsync-free commit.
 
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+use vigil_core::ledger::PendingIncident;
+use vigil_proto::events::IncidentRecord;
+use vigil_proto::{Exam, ExamSettings, IncidentKind, IncidentSource, Person, Role, UnixMillis};
+
+pub use writer::WriterStats;
+use writer::{Job, Write};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("blob store: {0}")]
+    Blob(#[from] object_store::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("creating {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How durable a commit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Survives a crash of the process; the last commits may be lost on power
+    /// loss (SQLite `synchronous=NORMAL` in WAL mode).
+    #[default]
+    Process,
+    /// Survives power loss too: an fsync per group commit (`synchronous=FULL`).
+    PowerLoss,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+}
+
+/// An incident as stored, with what the ledger needs to rebuild itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredIncident {
+    pub pending: PendingIncident,
+    pub end_seq: Option<u64>,
+}
+
+/// Metadata of one stored evidence frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRow {
+    pub sha256: String,
+    pub exam_id: String,
+    pub student_id: String,
+    pub incident_id: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub captured_at: UnixMillis,
+    pub received_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    writer: mpsc::Sender<Job>,
+    blobs: Arc<dyn ObjectStore>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("blobs", &self.blobs.to_string()).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and blob directory under
+    /// `data_dir`, runs migrations and starts the writer task.
+    pub async fn open(config: &StoreConfig) -> Result<Store> {
+        let dir = &config.data_dir;
+        create_dir(dir)?;
+        let blob_dir = dir.join("evidence");
+        create_dir(&blob_dir)?;
+        let db_path = dir.join("vigil.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db_path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match config.durability {
+                Durability::Process => SqliteSynchronous::Normal,
+                Durability::PowerLoss => SqliteSynchronous::Full,
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let writer_conn = pool.acquire().await?.detach();
+        let writer = writer::spawn(writer_conn);
+        let blobs: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&blob_dir)?);
+        Ok(Store { pool, writer, blobs })
+    }
+
+    async fn write(&self, write: Write) -> Result<()> {
+        let (done, rx) = oneshot::channel();
+        self.writer.send(Job { write, done }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Counters of the group-commit writer (batches, writes), for metrics.
+    pub fn writer_stats(&self) -> WriterStats {
+        writer::stats()
+    }
+
+    // ------------------------------------------------------------ exams
+
+    pub async fn create_exam(&self, exam: &Exam, now: UnixMillis) -> Result<()> {
+        let settings = serde_json::to_string(&exam.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let res = sqlx::query("INSERT INTO exams (id, title, settings, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&exam.id)
+            .bind(&exam.title)
+            .bind(settings)
+            .bind(now)
+            .execute(&self.pool)
+            .await;
+        map_unique(res, || format!("exam {}", exam.id))
+    }
+
+    pub async fn update_exam_settings(&self, exam_id: &str, settings: &ExamSettings) -> Result<bool> {
+        let json = serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let res = sqlx::query("UPDATE exams SET settings = $1 WHERE id = $2").bind(json).bind(exam_id).execute(&self.pool).await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    pub async fn exam(&self, exam_id: &str) -> Result<Option<Exam>> {
+        let row = sqlx::query("SELECT id, title, settings FROM exams WHERE id = $1")
+            .bind(exam_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| exam_from_row(&r)).transpose()
+    }
+
+    pub async fn exams(&self) -> Result<Vec<Exam>> {
+        let rows = sqlx::query("SELECT id, title, settings FROM exams ORDER BY created_at, id").fetch_all(&self.pool).await?;
+        rows.iter().map(exam_from_row).collect()
+    }
+
+    pub async fn add_person(&self, exam_id: &str, role: Role, person: &Person) -> Result<()> {
+        let res = sqlx::query("INSERT INTO people (exam_id, role, id, name) VALUES ($1, $2, $3, $4)")
+            .bind(exam_id)
+            .bind(role_str(role))
+            .bind(&person.id)
+            .bind(&person.name)
+            .execute(&self.pool)
+            .await;
+        map_unique(res, || format!("{} {} in exam {exam_id}", role_str(role), person.id))
+    }
+
+    pub async fn person(&self, exam_id: &str, role: Role, id: &str) -> Result<Option<Person>> {
+        let row = sqlx::query("SELECT id, name FROM people WHERE exam_id = $1 AND role = $2 AND id = $3")
+            .bind(exam_id)
+            .bind(role_str(role))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Person { id: r.get("id"), name: r.get("name") }))
+    }
+
+    pub async fn people(&self, exam_id: &str, role: Role) -> Result<Vec<Person>> {
+        let rows = sqlx::query("SELECT id, name FROM people WHERE exam_id = $1 AND role = $2 ORDER BY id")
+            .bind(exam_id)
+            .bind(role_str(role))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| Person { id: r.get("id"), name: r.get("name") }).collect())
+    }
+
+    // ------------------------------------------------------------ incidents
+
+    /// Stores a new incident; returns once it is committed.
+    pub async fn insert_incident(&self, exam_id: &str, pending: &PendingIncident) -> Result<()> {
+        self.write(Write::Incident { exam_id: exam_id.to_owned(), pending: pending.clone() }).await
+    }
+
+    /// Stores the end of an incident; returns once it is committed.
+    pub async fn end_incident(
+        &self,
+        exam_id: &str,
+        student_id: &str,
+        incident_id: &str,
+        seq: u64,
+        ended_at: UnixMillis,
+    ) -> Result<()> {
+        self.write(Write::End {
+            exam_id: exam_id.to_owned(),
+            student_id: student_id.to_owned(),
+            incident_id: incident_id.to_owned(),
+            seq,
+            ended_at,
+        })
+        .await
+    }
+
+    /// Every incident of an exam, for rebuilding ledgers at start-up.
+    pub async fn exam_incidents(&self, exam_id: &str) -> Result<Vec<StoredIncident>> {
+        let rows = sqlx::query(
+            "SELECT * FROM incidents WHERE exam_id = $1 ORDER BY student_id, started_at, id",
+        )
+        .bind(exam_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
+    /// One student's incidents, oldest first.
+    pub async fn student_incidents(&self, exam_id: &str, student_id: &str) -> Result<Vec<IncidentRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM incidents WHERE exam_id = $1 AND student_id = $2 ORDER BY started_at, id",
+        )
+        .bind(exam_id)
+        .bind(student_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| incident_from_row(r).map(|s| s.pending.record)).collect()
+    }
+
+    // ------------------------------------------------------------ evidence
+
+    pub async fn evidence(&self, sha256: &str) -> Result<Option<EvidenceRow>> {
+        let row = sqlx::query("SELECT * FROM evidence WHERE sha256 = $1").bind(sha256).fetch_optional(&self.pool).await?;
+        row.map(|r| evidence_from_row(&r)).transpose()
+    }
+
+    /// Writes the blob (content-addressed, so a repeat is harmless), then
+    /// commits its metadata and binds it to its incident.
+    pub async fn put_evidence(&self, row: &EvidenceRow, jpeg: bytes::Bytes) -> Result<()> {
+        self.blobs.put(&blob_path(&row.sha256), PutPayload::from_bytes(jpeg)).await?;
+        self.write(Write::Evidence(row.clone())).await
+    }
+
+    pub async fn evidence_bytes(&self, sha256: &str) -> Result<bytes::Bytes> {
+        Ok(self.blobs.get(&blob_path(sha256)).await?.bytes().await?)
+    }
+
+    /// Deletes evidence past its exam's retention; returns how many frames went.
+    pub async fn purge_expired_evidence(&self, now: UnixMillis) -> Result<usize> {
+        let rows = sqlx::query("SELECT sha256 FROM evidence WHERE expires_at <= $1").bind(now).fetch_all(&self.pool).await?;
+        let mut purged = 0;
+        for r in rows {
+            let sha: String = r.get("sha256");
+            match self.blobs.delete(&blob_path(&sha)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.write(Write::ForgetEvidence { sha256: sha }).await?;
+            purged += 1;
+        }
+        Ok(purged)
+    }
+
+    // ------------------------------------------------------------ actions
+
+    pub async fn record_action(
+        &self,
+        exam_id: &str,
+        student_id: &str,
+        proctor_id: &str,
+        kind: &str,
+        text: Option<&str>,
+        at: UnixMillis,
+    ) -> Result<()> {
+        self.write(Write::Action {
+            exam_id: exam_id.to_owned(),
+            student_id: student_id.to_owned(),
+            proctor_id: proctor_id.to_owned(),
+            kind: kind.to_owned(),
+            text: text.map(str::to_owned),
+            at,
+        })
+        .await
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })
+}
+
+fn blob_path(sha256: &str) -> ObjectPath {
+    // Two levels of fan-out keep directories small on plain filesystems.
+    let (a, b) = (sha256.get(0..2).unwrap_or("xx"), sha256.get(2..4).unwrap_or("xx"));
+    ObjectPath::from(format!("{a}/{b}/{sha256}.jpg"))
+}
+
+fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Student => "student",
+        Role::Proctor => "proctor",
+    }
+}
+
+fn map_unique(res: std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>, what: impl FnOnce() -> String) -> Result<()> {
+    match res {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::AlreadyExists(what())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn exam_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Exam> {
+    let settings: String = r.get("settings");
+    Ok(Exam {
+        id: r.get("id"),
+        title: r.get("title"),
+        settings: serde_json::from_str(&settings).map_err(|e| StoreError::Corrupt(format!("exam settings: {e}")))?,
+    })
+}
+
+fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.and_then(|x| u64::try_from(x).ok())
+}
+
+fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredIncident> {
+    let kind: String = r.get("kind");
+    let source: String = r.get("source");
+    let fingerprint_hex: String = r.get("fingerprint");
+    let mut fingerprint = [0u8; 32];
+    hex::decode_to_slice(&fingerprint_hex, &mut fingerprint)
+        .map_err(|e| StoreError::Corrupt(format!("incident fingerprint: {e}")))?;
+    let record = IncidentRecord {
+        id: r.get("id"),
+        student_id: r.get("student_id"),
+        kind: IncidentKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("incident kind {kind}")))?,
+        source: match source.as_str() {
+            "client" => IncidentSource::Client,
+            "server" => IncidentSource::Server,
+            other => return Err(StoreError::Corrupt(format!("incident source {other}"))),
+        },
+        started_at: r.get("started_at"),
+        ended_at: r.get("ended_at"),
+        confidence: r.get("confidence"),
+        detail: r.get("detail"),
+        accepted_at: r.get("accepted_at"),
+        evidence_sha256: r.get("evidence_sha256"),
+    };
+    Ok(StoredIncident {
+        pending: PendingIncident { record, seq: opt_u64(r.get("seq")), fingerprint },
+        end_seq: opt_u64(r.get("end_seq")),
+    })
+}
+
+fn evidence_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EvidenceRow> {
+    let width: i64 = r.get("width");
+    let height: i64 = r.get("height");
+    let bytes: i64 = r.get("bytes");
+    Ok(EvidenceRow {
+        sha256: r.get("sha256"),
+        exam_id: r.get("exam_id"),
+        student_id: r.get("student_id"),
+        incident_id: r.get("incident_id"),
+        width: u32::try_from(width).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        height: u32::try_from(height).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        bytes: u64::try_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        captured_at: r.get("captured_at"),
+        received_at: r.get("received_at"),
+        expires_at: r.get("expires_at"),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+use super::*;
+use vigil_core::ledger::{Admit, Ledger, Limits};
+use vigil_proto::events::IncidentReport;
+use vigil_proto::ExamWindow;
+
+const T0: UnixMillis = 1_700_000_000_000;
+
+async fn open(dir: &Path) -> Store {
+    Store::open(&StoreConfig { data_dir: dir.to_owned(), durability: Durability::Process }).await.unwrap()
+}
+
+fn exam() -> Exam {
+    Exam {
+        id: "e1".into(),
+        title: "Algebra".into(),
+        settings: ExamSettings::with_window(ExamWindow { opens_at: T0, closes_at: T0 + 3_600_000 }),
+    }
+}
+
+#[tokio::test]
+async fn exams_and_people_round_trip_and_duplicates_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.create_exam(&exam(), T0).await.unwrap();
+    assert!(matches!(store.create_exam(&exam(), T0).await, Err(StoreError::AlreadyExists(_))));
+    assert_eq!(store.exam("e1").await.unwrap(), Some(exam()));
+    let ada = Person { id: "s1".into(), name: "Ada".into() };
+    store.add_person("e1", Role::Student, &ada).await.unwrap();
+    assert!(matches!(store.add_person("e1", Role::Student, &ada).await, Err(StoreError::AlreadyExists(_))));
+    assert_eq!(store.person("e1", Role::Student, "s1").await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.person("e1", Role::Proctor, "s1").await.unwrap(), None);
+    assert_eq!(store.people("e1", Role::Student).await.unwrap(), vec![ada]);
+}
+
+#[tokio::test]
+async fn concurrent_incidents_are_group_committed_and_reload_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let ex = exam();
+    store.create_exam(&ex, T0).await.unwrap();
+    let lim = Limits::default();
+    let mut pendings = Vec::new();
+    for s in 0..50 {
+        let mut ledger = Ledger::new(format!("s{s}"), &lim);
+        for i in 0..4u64 {
+            let r = IncidentReport {
+                id: format!("inc-{i}"),
+                seq: i + 1,
+                kind: IncidentKind::NoFace,
+                started_at: T0 + 1_000 * i as i64,
+                ended_at: None,
+                confidence: Some(0.5),
+                detail: Some("x".into()),
+            };
+            let Ok(Admit::New(p)) = ledger.check_report(&ex.settings, &lim, &r, T0 + 10_000) else { panic!() };
+            ledger.commit_report(&ex.settings, &p);
+            pendings.push(p);
+        }
+    }
+    let before = store.writer_stats();
+    let writes = pendings.iter().map(|p| store.insert_incident("e1", p));
+    for res in futures::future::join_all(writes).await {
+        res.unwrap();
+    }
+    let after = store.writer_stats();
+    assert_eq!(after.writes - before.writes, 200);
+    assert!(after.commits - before.commits < 200, "writes were not grouped: {before:?} -> {after:?}");
+
+    // A second insert of the same id fails for that caller only.
+    assert!(store.insert_incident("e1", &pendings[0]).await.is_err());
+    store.end_incident("e1", "s0", "inc-0", 9, T0 + 500).await.unwrap();
+
+    drop(store);
+    let store = open(dir.path()).await;
+    let stored = store.exam_incidents("e1").await.unwrap();
+    assert_eq!(stored.len(), 200);
+    let s0: Vec<_> = stored.iter().filter(|s| s.pending.record.student_id == "s0").collect();
+    assert_eq!(s0[0].pending.record.ended_at, Some(T0 + 500));
+    assert_eq!(s0[0].end_seq, Some(9));
+    let mut original = pendings.iter().find(|p| p.record.student_id == "s0" && p.record.id == "inc-0").unwrap().clone();
+    original.record.ended_at = Some(T0 + 500);
+    assert_eq!(s0[0].pending, original);
+}
+
+#[tokio::test]
+async fn evidence_is_content_addressed_and_purged_after_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.create_exam(&exam(), T0).await.unwrap();
+    let jpeg = bytes::Bytes::from_static(b"\xFF\xD8\xFFnot-checked-here");
+    let row = EvidenceRow {
+        sha256: "ab".repeat(32),
+        exam_id: "e1".into(),
+        student_id: "s1".into(),
+        incident_id: "i1".into(),
+        width: 320,
+        height: 240,
+        bytes: jpeg.len() as u64,
+        captured_at: T0,
+        received_at: T0 + 1,
+        expires_at: T0 + 1_000,
+    };
+    store.put_evidence(&row, jpeg.clone()).await.unwrap();
+    assert_eq!(store.evidence(&row.sha256).await.unwrap(), Some(row.clone()));
+    assert_eq!(store.evidence_bytes(&row.sha256).await.unwrap(), jpeg);
+    assert_eq!(store.purge_expired_evidence(T0 + 999).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_evidence(T0 + 1_000).await.unwrap(), 1);
+    assert_eq!(store.evidence(&row.sha256).await.unwrap(), None);
+    assert!(store.evidence_bytes(&row.sha256).await.is_err());
+}

@@ -1,0 +1,181 @@
+//! The group-commit writer: one task, one connection, many writes per
+//! transaction. Callers wait on a oneshot that fires after the commit.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+use vigil_core::ledger::PendingIncident;
+use vigil_proto::{IncidentSource, UnixMillis};
+
+use crate::{EvidenceRow, Result, StoreError};
+
+/// Upper bound on writes per transaction, so one commit never holds a burst
+/// of callers waiting on a very large transaction.
+const MAX_BATCH: usize = 512;
+
+pub(crate) enum Write {
+    Incident { exam_id: String, pending: PendingIncident },
+    End { exam_id: String, student_id: String, incident_id: String, seq: u64, ended_at: UnixMillis },
+    Evidence(EvidenceRow),
+    ForgetEvidence { sha256: String },
+    Action { exam_id: String, student_id: String, proctor_id: String, kind: String, text: Option<String>, at: UnixMillis },
+}
+
+pub(crate) struct Job {
+    pub write: Write,
+    pub done: oneshot::Sender<Result<()>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub commits: u64,
+    pub writes: u64,
+}
+
+static COMMITS: AtomicU64 = AtomicU64::new(0);
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn stats() -> WriterStats {
+    WriterStats { commits: COMMITS.load(Ordering::Relaxed), writes: WRITES.load(Ordering::Relaxed) }
+}
+
+pub(crate) fn spawn(conn: SqliteConnection) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel(4096);
+    tokio::spawn(run(conn, rx));
+    tx
+}
+
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = commit(&mut conn, &batch).await;
+        COMMITS.fetch_add(1, Ordering::Relaxed);
+        WRITES.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        match results {
+            Ok(results) => {
+                for (job, res) in batch.drain(..).zip(results) {
+                    let _ = job.done.send(res);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, writes = batch.len(), "group commit failed");
+                let msg = e.to_string();
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(StoreError::Db(sqlx::Error::Protocol(msg.clone()))));
+                }
+            }
+        }
+    }
+}
+
+/// Runs the batch in one transaction. Each write gets a savepoint, so a
+/// write that fails (a constraint, say) is reported to its caller alone and
+/// the others still commit.
+async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
+    let mut tx = conn.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut sp = tx.begin().await?;
+        match apply(&mut sp, &job.write).await {
+            Ok(()) => {
+                sp.commit().await?;
+                results.push(Ok(()));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                results.push(Err(e));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v} does not fit a BIGINT")))
+}
+
+async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
+    match write {
+        Write::Incident { exam_id, pending } => {
+            let r = &pending.record;
+            sqlx::query(
+                "INSERT INTO incidents (exam_id, student_id, id, seq, kind, source, started_at, ended_at, \
+                 confidence, detail, accepted_at, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(exam_id)
+            .bind(&r.student_id)
+            .bind(&r.id)
+            .bind(pending.seq.map(to_i64).transpose()?)
+            .bind(r.kind.as_str())
+            .bind(match r.source {
+                IncidentSource::Client => "client",
+                IncidentSource::Server => "server",
+            })
+            .bind(r.started_at)
+            .bind(r.ended_at)
+            .bind(r.confidence)
+            .bind(&r.detail)
+            .bind(r.accepted_at)
+            .bind(hex::encode(pending.fingerprint))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Write::End { exam_id, student_id, incident_id, seq, ended_at } => {
+            sqlx::query(
+                "UPDATE incidents SET ended_at = $1, end_seq = $2 WHERE exam_id = $3 AND student_id = $4 AND id = $5",
+            )
+            .bind(ended_at)
+            .bind(to_i64(*seq)?)
+            .bind(exam_id)
+            .bind(student_id)
+            .bind(incident_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Write::Evidence(e) => {
+            sqlx::query(
+                "INSERT INTO evidence (sha256, exam_id, student_id, incident_id, width, height, bytes, captured_at, \
+                 received_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&e.sha256)
+            .bind(&e.exam_id)
+            .bind(&e.student_id)
+            .bind(&e.incident_id)
+            .bind(i64::from(e.width))
+            .bind(i64::from(e.height))
+            .bind(to_i64(e.bytes)?)
+            .bind(e.captured_at)
+            .bind(e.received_at)
+            .bind(e.expires_at)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("UPDATE incidents SET evidence_sha256 = $1 WHERE exam_id = $2 AND student_id = $3 AND id = $4")
+                .bind(&e.sha256)
+                .bind(&e.exam_id)
+                .bind(&e.student_id)
+                .bind(&e.incident_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Write::ForgetEvidence { sha256 } => {
+            // The incident keeps its hash: the record says a frame existed and was purged.
+            sqlx::query("DELETE FROM evidence WHERE sha256 = $1").bind(sha256).execute(&mut *conn).await?;
+        }
+        Write::Action { exam_id, student_id, proctor_id, kind, text, at } => {
+            sqlx::query(
+                "INSERT INTO proctor_actions (exam_id, student_id, proctor_id, kind, text, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(exam_id)
+            .bind(student_id)
+            .bind(proctor_id)
+            .bind(kind)
+            .bind(text)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
