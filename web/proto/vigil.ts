@@ -145,6 +145,12 @@ evidence_sha256?: string, };
 
 export type PresenceUpdate = { student_id: string, presence: Presence, at: number, };
 
+export type QualityUpdate = { student_id: string, quality: Quality, at: number, };
+
+export type ActionRequest = { student_id: string, kind: ProctorActionKind, text?: string, };
+
+export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
+
 export type StudentView = { student: Person, score: ScoreView, presence: Presence, quality: Quality, last_incident?: IncidentRecord, };
 
 export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_time: number, };
@@ -187,4 +193,6 @@ export const EVENTS = {
   SCORE: "score",
   INCIDENT_NOTICE: "incident",
   PRESENCE: "presence",
+  QUALITY: "quality",
+  ACTION: "action",
 } as const;

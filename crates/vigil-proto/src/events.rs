@@ -30,6 +30,9 @@ pub mod names {
     pub const SCORE: &str = "score";
     pub const INCIDENT_NOTICE: &str = "incident";
     pub const PRESENCE: &str = "presence";
+    pub const QUALITY: &str = "quality";
+    // proctor -> server -> student
+    pub const ACTION: &str = "action";
 }
 
 /// Socket.IO handshake `auth` payload for both namespaces.
@@ -222,6 +225,36 @@ pub struct PresenceUpdate {
     pub student_id: String,
     pub presence: Presence,
     pub at: UnixMillis,
+}
+
+/// `quality` event: a student's detection quality changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct QualityUpdate {
+    pub student_id: String,
+    pub quality: Quality,
+    pub at: UnixMillis,
+}
+
+/// `action` from a proctor: delivered to the student as `proctor_action` and recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub student_id: String,
+    pub kind: ProctorActionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub text: Option<String>,
+}
+
+/// The answer to `action` and `snapshot` requests that can fail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RequestAck {
+    Ok,
+    Rejected {
+        #[serde(flatten)]
+        rejection: Rejection,
+    },
 }
 
 /// One tile's worth of state.

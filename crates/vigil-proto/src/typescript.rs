@@ -46,6 +46,9 @@ pub fn bindings() -> String {
         ScoreUpdate::decl(&cfg),
         IncidentRecord::decl(&cfg),
         PresenceUpdate::decl(&cfg),
+        QualityUpdate::decl(&cfg),
+        ActionRequest::decl(&cfg),
+        RequestAck::decl(&cfg),
         StudentView::decl(&cfg),
         ExamSnapshot::decl(&cfg),
         EvidenceAccepted::decl(&cfg),
@@ -84,6 +87,8 @@ fn event_names() -> String {
         ("SCORE", SCORE),
         ("INCIDENT_NOTICE", INCIDENT_NOTICE),
         ("PRESENCE", PRESENCE),
+        ("QUALITY", QUALITY),
+        ("ACTION", ACTION),
     ];
     let mut out = String::from("/** Socket.IO namespaces and event names. */\nexport const EVENTS = {\n");
     for (k, v) in pairs {

@@ -53,6 +53,8 @@ CREATE TABLE evidence (
 );
 
 CREATE INDEX evidence_by_expiry ON evidence (expires_at);
+-- One frame per incident.
+CREATE UNIQUE INDEX evidence_per_incident ON evidence (exam_id, student_id, incident_id);
 
 CREATE TABLE proctor_actions (
     exam_id    TEXT NOT NULL,

@@ -137,6 +137,12 @@ impl Store {
         writer::stats()
     }
 
+    /// Cheap liveness check of the database.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     // ------------------------------------------------------------ exams
 
     pub async fn create_exam(&self, exam: &Exam, now: UnixMillis) -> Result<()> {
@@ -259,8 +265,15 @@ impl Store {
     /// Writes the blob (content-addressed, so a repeat is harmless), then
     /// commits its metadata and binds it to its incident.
     pub async fn put_evidence(&self, row: &EvidenceRow, jpeg: bytes::Bytes) -> Result<()> {
-        self.blobs.put(&blob_path(&row.sha256), PutPayload::from_bytes(jpeg)).await?;
-        self.write(Write::Evidence(row.clone())).await
+        let path = blob_path(&row.sha256);
+        self.blobs.put(&path, PutPayload::from_bytes(jpeg)).await?;
+        let res = self.write(Write::Evidence(row.clone())).await;
+        // No metadata, no blob: a frame nobody can account for must not
+        // linger. Unless a concurrent upload of the same bytes won the race.
+        if res.is_err() && matches!(self.evidence(&row.sha256).await, Ok(None)) {
+            let _ = self.blobs.delete(&path).await;
+        }
+        res
     }
 
     pub async fn evidence_bytes(&self, sha256: &str) -> Result<bytes::Bytes> {

@@ -77,7 +77,7 @@ async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Result
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let mut sp = tx.begin().await?;
-        match apply(&mut sp, &job.write).await {
+        match apply(&mut sp, &job.write).await.map_err(unique_as_exists) {
             Ok(()) => {
                 sp.commit().await?;
                 results.push(Ok(()));
@@ -90,6 +90,13 @@ async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Result
     }
     tx.commit().await?;
     Ok(results)
+}
+
+fn unique_as_exists(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation() => StoreError::AlreadyExists(d.message().to_owned()),
+        other => other,
+    }
 }
 
 fn to_i64(v: u64) -> Result<i64> {

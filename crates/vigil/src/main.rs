@@ -1,1 +1,308 @@
-fn main() {}
+//! The `vigil` binary: configuration, wiring and the admin CLI.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vigil_proto::events::{AddPerson, CreateExam, IssueLink};
+use vigil_proto::{ExamSettings, ExamWindow, Role};
+use vigil_server::admin::{Admin, AdminError};
+use vigil_server::auth::Keys;
+use vigil_server::clock::now_ms;
+use vigil_server::{Server, ServerConfig, TlsConfig};
+use vigil_store::{Durability, Store, StoreConfig};
+
+#[derive(Parser, Debug)]
+#[command(name = "vigil", version, about = "Live exam proctoring: in-browser inference, a referee server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run the server with a demo exam, and print links to open.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Students on the demo roster.
+        #[arg(long, default_value_t = 5)]
+        students: u32,
+    },
+    /// Manage exams in the data directory.
+    #[command(subcommand)]
+    Exam(ExamCommand),
+    /// Add a student to an exam.
+    Student(PersonArgs),
+    /// Add a proctor to an exam.
+    Proctor(PersonArgs),
+    /// Issue a join link for a student or a proctor.
+    Link(LinkArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct DataDir {
+    /// Where the database, evidence frames and keys live.
+    #[arg(long, env = "VIGIL_DATA_DIR", default_value = "./vigil-data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataDir,
+    /// HTTP (and Socket.IO) listen address.
+    #[arg(long, env = "VIGIL_HTTP", default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// UDP address for WebRTC media (one socket for all peers); used once the SFU is enabled.
+    #[arg(long, env = "VIGIL_UDP", default_value = "127.0.0.1:3478")]
+    udp: SocketAddr,
+    /// Base URL for join links, when clients reach the server under another name (a reverse proxy).
+    #[arg(long, env = "VIGIL_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// PEM certificate chain; serve HTTPS (needed for the camera off localhost).
+    #[arg(long, env = "VIGIL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "VIGIL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Admin API token; generated into <data-dir>/admin.token when unset.
+    #[arg(long, env = "VIGIL_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Directory holding the built web apps (student/dist, dashboard/dist).
+    #[arg(long, env = "VIGIL_WEB_DIR", default_value = "./web")]
+    web_dir: PathBuf,
+    /// What an acknowledged write survives.
+    #[arg(long, env = "VIGIL_DURABILITY", value_enum, default_value_t = DurabilityArg::Process)]
+    durability: DurabilityArg,
+    /// Log format.
+    #[arg(long, env = "VIGIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum DurabilityArg {
+    /// Survives a crash of the process (kill -9).
+    Process,
+    /// Also survives power loss (fsync per group commit).
+    PowerLoss,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum ExamCommand {
+    /// Create an exam open from now for --minutes.
+    Create {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, default_value_t = 180)]
+        minutes: i64,
+    },
+    /// List exams.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Args, Debug)]
+struct PersonArgs {
+    #[command(flatten)]
+    data: DataDir,
+    #[arg(long)]
+    exam: String,
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct LinkArgs {
+    #[command(flatten)]
+    data: DataDir,
+    #[arg(long)]
+    exam: String,
+    #[arg(long, conflicts_with = "proctor", required_unless_present = "proctor")]
+    student: Option<String>,
+    #[arg(long)]
+    proctor: Option<String>,
+    /// Base URL of the server as clients reach it.
+    #[arg(long, env = "VIGIL_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    public_url: String,
+    /// Lifetime in seconds (default: the exam's end plus one hour).
+    #[arg(long)]
+    ttl: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args, None).await,
+        Command::Demo { serve: args, students } => serve(args, Some(students)).await,
+        Command::Exam(ExamCommand::Create { data, title, id, minutes }) => {
+            init_logs(LogFormat::Text);
+            let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
+            let now = now_ms();
+            let settings = ExamSettings::with_window(ExamWindow { opens_at: now, closes_at: now + minutes * 60_000 });
+            let exam = admin.create_exam(CreateExam { id, title, settings: Some(settings) }).await.map_err(admin_err)?;
+            println!("{}", serde_json::to_string_pretty(&exam)?);
+            Ok(())
+        }
+        Command::Exam(ExamCommand::List { data }) => {
+            let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
+            println!("{}", serde_json::to_string_pretty(&admin.store.exams().await?)?);
+            Ok(())
+        }
+        Command::Student(p) => add_person(p, Role::Student).await,
+        Command::Proctor(p) => add_person(p, Role::Proctor).await,
+        Command::Link(l) => {
+            let admin = offline_admin(&l.data, &l.public_url).await?;
+            let (role, subject) = match (l.student, l.proctor) {
+                (Some(s), _) => (Role::Student, s),
+                (None, Some(p)) => (Role::Proctor, p),
+                (None, None) => anyhow::bail!("give --student or --proctor"),
+            };
+            let link = admin.issue_link(&l.exam, IssueLink { role, subject, ttl_s: l.ttl }).await.map_err(admin_err)?;
+            println!("{}", link.url);
+            Ok(())
+        }
+    }
+}
+
+fn admin_err(e: AdminError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,socketioxide=warn,engineioxide=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The admin functions on the data directory, without a running server.
+async fn offline_admin(data: &DataDir, public_url: &str) -> Result<Admin> {
+    let store = Store::open(&StoreConfig { data_dir: data.data_dir.clone(), durability: Durability::Process })
+        .await
+        .with_context(|| format!("opening {}", data.data_dir.display()))?;
+    let keys = Keys::load(&data.data_dir)?;
+    Ok(Admin { store, keys, public_url: public_url.to_owned() })
+}
+
+async fn add_person(p: PersonArgs, role: Role) -> Result<()> {
+    let admin = offline_admin(&p.data, "http://127.0.0.1:8080").await?;
+    let person = admin.add_person(&p.exam, role, AddPerson { id: p.id, name: p.name }).await.map_err(admin_err)?;
+    println!("{}", serde_json::to_string_pretty(&person)?);
+    Ok(())
+}
+
+async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
+    init_logs(args.log_format);
+    let mut config = ServerConfig::new(args.data.data_dir.clone(), args.http);
+    config.public_url = args.public_url.clone();
+    config.tls = args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| TlsConfig { cert, key });
+    config.admin_token = args.admin_token.clone();
+    config.web_dir = Some(args.web_dir.clone());
+    config.durability = match args.durability {
+        DurabilityArg::Process => Durability::Process,
+        DurabilityArg::PowerLoss => Durability::PowerLoss,
+    };
+    tracing::debug!(udp = %args.udp, "media address reserved for the SFU");
+    let server = Server::bind(config).await.context("starting vigil")?;
+    let addr = server.local_addr();
+    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    // Tests and scripts read this line to find the port when --http ends in :0.
+    println!("vigil listening on {scheme}://{addr}");
+    if let Some(n) = demo_students {
+        let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
+        print_demo(&server.app().admin, &public, n).await?;
+    }
+    server.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+const DEMO_EXAM: &str = "demo";
+
+/// Creates the demo exam on first run (and reopens its window on later
+/// runs), then prints links a newcomer can open.
+async fn print_demo(admin: &Admin, public_url: &str, students: u32) -> Result<()> {
+    let admin = Admin { public_url: public_url.to_owned(), ..admin.clone() };
+    let now = now_ms();
+    let window = ExamWindow { opens_at: now - 3_600_000, closes_at: now + 24 * 3_600_000 };
+    match admin.store.exam(DEMO_EXAM).await? {
+        None => {
+            let settings = ExamSettings::with_window(window);
+            let req = CreateExam { id: Some(DEMO_EXAM.into()), title: "Demo exam".into(), settings: Some(settings) };
+            admin.create_exam(req).await.map_err(admin_err)?;
+        }
+        Some(exam) if exam.settings.window.closes_at < now + 3_600_000 => {
+            let settings = ExamSettings { window, ..exam.settings };
+            admin.store.update_exam_settings(DEMO_EXAM, &settings).await?;
+        }
+        Some(_) => {}
+    }
+    let ensure = async |role: Role, id: String, name: String| -> Result<()> {
+        match admin.add_person(DEMO_EXAM, role, AddPerson { id: Some(id), name }).await {
+            Ok(_) | Err(AdminError::Conflict(_)) => Ok(()),
+            Err(e) => Err(admin_err(e)),
+        }
+    };
+    ensure(Role::Proctor, "proctor".into(), "Demo Proctor".into()).await?;
+    for i in 1..=students {
+        ensure(Role::Student, format!("student-{i}"), format!("Student {i}")).await?;
+    }
+    let proctor = admin
+        .issue_link(DEMO_EXAM, IssueLink { role: Role::Proctor, subject: "proctor".into(), ttl_s: None })
+        .await
+        .map_err(admin_err)?;
+    println!("\nDemo exam ready.\n\nProctor dashboard:\n  {}\n\nStudents:", proctor.url);
+    for i in 1..=students.min(5) {
+        let link = admin
+            .issue_link(DEMO_EXAM, IssueLink { role: Role::Student, subject: format!("student-{i}"), ttl_s: None })
+            .await
+            .map_err(admin_err)?;
+        println!("  {}", link.url);
+    }
+    println!();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

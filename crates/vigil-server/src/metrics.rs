@@ -1,0 +1,61 @@
+//! Prometheus metrics, all named `vigil_*`. The recorder is process-wide.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const STUDENTS_CONNECTED: &str = "vigil_students_connected";
+pub const PROCTORS_CONNECTED: &str = "vigil_proctors_connected";
+pub const INCIDENTS_ACCEPTED: &str = "vigil_incidents_accepted_total";
+pub const INCIDENTS_DUPLICATE: &str = "vigil_incidents_duplicate_total";
+pub const INCIDENTS_REJECTED: &str = "vigil_incidents_rejected_total";
+pub const EVIDENCE_ACCEPTED: &str = "vigil_evidence_accepted_total";
+pub const EVIDENCE_REJECTED: &str = "vigil_evidence_rejected_total";
+pub const FANOUT_LATENCY: &str = "vigil_fanout_latency_seconds";
+pub const SCORES_EMITTED: &str = "vigil_scores_emitted_total";
+pub const FANOUT_ERRORS: &str = "vigil_fanout_errors_total";
+pub const SIGNALS_DROPPED: &str = "vigil_signals_dropped_total";
+pub const CONNECTS_REFUSED: &str = "vigil_connects_refused_total";
+pub const STORE_COMMITS: &str = "vigil_store_commits_total";
+pub const STORE_WRITES: &str = "vigil_store_writes_total";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the recorder once per process and returns its handle.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            // Fan-out latency is expected in the sub-millisecond to tens of
+            // milliseconds range; buckets resolve the 25 ms target.
+            let buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(FANOUT_LATENCY.into()), &buckets)
+                .map(|b| b.build_recorder())
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first (an embedding
+            // program's); we still render ours.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(STUDENTS_CONNECTED, "Student sockets connected");
+    describe_gauge!(PROCTORS_CONNECTED, "Proctor sockets connected");
+    describe_counter!(INCIDENTS_ACCEPTED, "Incidents stored and acknowledged");
+    describe_counter!(INCIDENTS_DUPLICATE, "Incident retries answered from the ledger");
+    describe_counter!(INCIDENTS_REJECTED, "Incident messages refused, by reason");
+    describe_counter!(EVIDENCE_ACCEPTED, "Evidence frames stored");
+    describe_counter!(EVIDENCE_REJECTED, "Evidence uploads refused, by reason");
+    describe_histogram!(FANOUT_LATENCY, Unit::Seconds, "Incident accepted to score emitted to proctor sockets");
+    describe_counter!(SCORES_EMITTED, "Score updates emitted to proctor rooms");
+    describe_counter!(FANOUT_ERRORS, "Emits to proctor rooms that failed");
+    describe_counter!(SIGNALS_DROPPED, "Signal and heartbeat messages dropped by the rate limit or as malformed");
+    describe_counter!(CONNECTS_REFUSED, "Socket.IO handshakes refused, by reason");
+    describe_counter!(STORE_COMMITS, "Group commits of the store writer");
+    describe_counter!(STORE_WRITES, "Writes committed by the store writer");
+}
