@@ -1,0 +1,128 @@
+// @vitest-environment jsdom
+import { Profiler, type ProfilerOnRenderCallback, memo } from "react";
+import { act, cleanup, render, screen, within } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { demoId, demoSnapshot } from "../demo";
+import { ScoreStore, ScoreStoreContext, useStudentList } from "../store/scoreStore";
+import { manualFrames } from "../test/frames";
+import { Tile } from "./Tile";
+import { TileGrid } from "./TileGrid";
+
+const T0 = 1_700_000_000_000;
+
+afterEach(cleanup);
+
+function setup(n: number) {
+  const frames = manualFrames();
+  const store = new ScoreStore({ schedule: frames.schedule });
+  store.loadSnapshot(demoSnapshot(n, T0));
+  frames.run();
+  const runFrame = () => act(() => frames.run());
+  return { store, frames, runFrame };
+}
+
+/** Records which tiles committed, and in which phase. */
+function recorder() {
+  const renders: { id: string; phase: string }[] = [];
+  const onRender: ProfilerOnRenderCallback = (id, phase) => {
+    renders.push({ id, phase });
+  };
+  return { renders, onRender };
+}
+
+/**
+ * The grid under test: one Profiler per tile. The wrapper is memoised like
+ * Tile, so a grid re-render reaches neither the Profiler nor the tile.
+ */
+function ProfiledGrid({ onRender }: { onRender: ProfilerOnRenderCallback }) {
+  const { roster } = useStudentList();
+  return roster.map((id) => <ProfiledTile key={id} id={id} onRender={onRender} />);
+}
+const ProfiledTile = memo(function ProfiledTile({ id, onRender }: { id: string; onRender: ProfilerOnRenderCallback }) {
+  return (
+    <Profiler id={id} onRender={onRender}>
+      <Tile id={id} />
+    </Profiler>
+  );
+});
+
+describe("Tile re-renders", () => {
+  it("one update re-renders exactly that tile, at the next frame", () => {
+    const { store, runFrame } = setup(100);
+    const { renders, onRender } = recorder();
+    render(
+      <ScoreStoreContext value={store}>
+        <ProfiledGrid onRender={onRender} />
+      </ScoreStoreContext>,
+    );
+    expect(renders).toHaveLength(100);
+    expect(renders.every((r) => r.phase === "mount")).toBe(true);
+    renders.length = 0;
+
+    const target = demoId(42);
+    act(() => {
+      store.applyScore({ student_id: target, emitted_at: T0 + 1, seq: 1, score: 2.5, level: "ok", as_of: T0 + 1 });
+    });
+    expect(renders).toEqual([]); // batched: nothing until the frame
+
+    runFrame();
+    expect(renders).toEqual([{ id: target, phase: "update" }]);
+    const tile = document.querySelector(`[data-student="${target}"]`) as HTMLElement;
+    expect(within(tile).getByText("2.5")).toBeTruthy();
+  });
+
+  it("a burst to one tile and a level change re-render only the tiles concerned", () => {
+    const { store, runFrame } = setup(100);
+    const { renders, onRender } = recorder();
+    render(
+      <ScoreStoreContext value={store}>
+        <ProfiledGrid onRender={onRender} />
+      </ScoreStoreContext>,
+    );
+    renders.length = 0;
+
+    act(() => {
+      for (let seq = 1; seq <= 10; seq++) {
+        store.applyScore({ student_id: demoId(7), emitted_at: T0, seq, score: seq, level: seq >= 8 ? "alert" : "ok", as_of: T0 + seq });
+      }
+      store.applyPresence({ student_id: demoId(9), presence: "stalled", at: T0 + 5 });
+    });
+    runFrame();
+    // The grid re-rendered (a level and a presence changed), the other 98 tiles did not.
+    expect(renders.map((r) => r.id).sort()).toEqual([demoId(7), demoId(9)]);
+    expect(document.querySelector(`[data-student="${demoId(7)}"]`)!.textContent).toContain("Alert 10.0");
+  });
+});
+
+describe("TileGrid", () => {
+  it("shows counts, labels and live updates", () => {
+    const { store, runFrame } = setup(100);
+    render(
+      <ScoreStoreContext value={store}>
+        <TileGrid />
+      </ScoreStoreContext>,
+    );
+    expect(document.querySelectorAll(".tile")).toHaveLength(100);
+    expect(screen.getByText(/100 students · 100 live · 0 stalled · 0 offline · 0 watch · 0 alert/)).toBeTruthy();
+
+    act(() => {
+      store.applyScore({ student_id: demoId(3), emitted_at: T0, seq: 1, score: 9.25, level: "alert", as_of: T0 });
+      store.applyPresence({ student_id: demoId(4), presence: "offline", at: T0 + 1 });
+      store.applyQuality({ student_id: demoId(4), quality: "low_light", at: T0 + 1 });
+    });
+    runFrame();
+    expect(screen.getByText(/100 students · 99 live · 0 stalled · 1 offline · 0 watch · 1 alert/)).toBeTruthy();
+    expect(screen.getByRole("article", { name: "Student 4: Alert, Live" }).textContent).toContain("Alert 9.3");
+    expect(screen.getByRole("article", { name: "Student 5: OK, Offline" }).textContent).toContain("Offline · Low light");
+  });
+
+  it("waits for a snapshot", () => {
+    const store = new ScoreStore({ schedule: manualFrames().schedule });
+    render(
+      <ScoreStoreContext value={store}>
+        <TileGrid />
+      </ScoreStoreContext>,
+    );
+    expect(screen.getByText(/Waiting for the exam snapshot/)).toBeTruthy();
+  });
+});

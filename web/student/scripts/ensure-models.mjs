@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Runs prepare-models only when public/models is missing or was produced from
+// different package versions than the ones installed now (e.g. after
+// `npm ci` on a fresh checkout, or after a dependency bump). Used by `npm test`.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { prepareModels, packageDir, packageVersion } from './prepare-models.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outDir = path.join(here, '..', 'public', 'models');
+
+function upToDate() {
+  let manifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(path.join(outDir, 'manifest.json'), 'utf8'));
+  } catch {
+    return false;
+  }
+  for (const [pkg, version] of Object.entries(manifest.sources ?? {})) {
+    if (packageVersion(packageDir(pkg)) !== version) return false;
+  }
+  const files = [...Object.keys(manifest.files ?? {}), ...(manifest.wasm ?? []).map((f) => `wasm/${f}`)];
+  return files.length > 0 && files.every((f) => fs.existsSync(path.join(outDir, f)));
+}
+
+if (upToDate()) {
+  console.log('ensure-models: public/models is up to date');
+} else {
+  console.log('ensure-models: (re)building public/models');
+  prepareModels(outDir);
+}
