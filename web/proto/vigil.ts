@@ -113,6 +113,20 @@ export type ProctorActionKind = "warn" | "message" | "pause" | "resume" | "termi
 
 export type ProctorAction = { kind: ProctorActionKind, text?: string, at: number, };
 
+export type SessionDescription = { sdp: string, };
+
+export type RtcAck = { "status": "answer", sdp: string, } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
+
+export type IceCandidate = { candidate: string, sdpMid?: string, sdpMLineIndex?: number, };
+
+export type WatchQuality = "thumbnail" | "full";
+
+export type WatchRequest = { slot: number, student_id: string, quality: WatchQuality, };
+
+export type UnwatchRequest = { slot: number, };
+
+export type SlotUpdate = { slot: number, mid: string, student_id?: string, quality?: WatchQuality, };
+
 export type ScoreView = { 
 /**
  * Increases with every accepted incident of this student; survives restarts.
@@ -195,4 +209,10 @@ export const EVENTS = {
   PRESENCE: "presence",
   QUALITY: "quality",
   ACTION: "action",
+  RTC_PUBLISH: "rtc_publish",
+  RTC_SUBSCRIBE: "rtc_subscribe",
+  RTC_CANDIDATE: "rtc_candidate",
+  WATCH: "watch",
+  UNWATCH: "unwatch",
+  SLOT: "slot",
 } as const;

@@ -33,6 +33,19 @@ pub mod names {
     pub const QUALITY: &str = "quality";
     // proctor -> server -> student
     pub const ACTION: &str = "action";
+    // WebRTC signalling, on both namespaces
+    /// student -> server: offer to publish the camera; ack carries the answer.
+    pub const RTC_PUBLISH: &str = "rtc_publish";
+    /// proctor -> server: offer with recvonly video slots; ack carries the answer.
+    pub const RTC_SUBSCRIBE: &str = "rtc_subscribe";
+    /// either way: a trickled ICE candidate.
+    pub const RTC_CANDIDATE: &str = "rtc_candidate";
+    /// proctor -> server: show a student in a slot.
+    pub const WATCH: &str = "watch";
+    /// proctor -> server: empty a slot.
+    pub const UNWATCH: &str = "unwatch";
+    /// server -> proctor: what a slot now shows.
+    pub const SLOT: &str = "slot";
 }
 
 /// Socket.IO handshake `auth` payload for both namespaces.
@@ -169,6 +182,78 @@ pub struct ProctorAction {
     #[ts(optional)]
     pub text: Option<String>,
     pub at: UnixMillis,
+}
+
+// ---------------------------------------------------------------- WebRTC
+
+/// An SDP offer or answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SessionDescription {
+    pub sdp: String,
+}
+
+/// The answer to `rtc_publish` and `rtc_subscribe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RtcAck {
+    Answer { sdp: String },
+    Rejected {
+        #[serde(flatten)]
+        rejection: Rejection,
+    },
+}
+
+/// A trickled ICE candidate, as `RTCIceCandidate.toJSON()` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    pub candidate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sdp_mid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sdp_m_line_index: Option<u32>,
+}
+
+/// Which simulcast layer a watcher wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchQuality {
+    /// The lowest layer: for walls and tiles.
+    Thumbnail,
+    /// The highest layer the bandwidth estimate allows.
+    Full,
+}
+
+/// `watch`: show `student_id` in receive slot `slot` (0-based, fewer than
+/// the recvonly transceivers offered in `rtc_subscribe`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct WatchRequest {
+    pub slot: u32,
+    pub student_id: String,
+    pub quality: WatchQuality,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct UnwatchRequest {
+    pub slot: u32,
+}
+
+/// `slot`: what a proctor's receive slot shows now. `mid` is the transceiver's
+/// media id in the proctor's SDP, so the page can find the track.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SlotUpdate {
+    pub slot: u32,
+    pub mid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub student_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub quality: Option<WatchQuality>,
 }
 
 // ---------------------------------------------------------------- proctor

@@ -42,6 +42,13 @@ pub fn bindings() -> String {
         Heartbeat::decl(&cfg),
         ProctorActionKind::decl(&cfg),
         ProctorAction::decl(&cfg),
+        SessionDescription::decl(&cfg),
+        RtcAck::decl(&cfg),
+        IceCandidate::decl(&cfg),
+        WatchQuality::decl(&cfg),
+        WatchRequest::decl(&cfg),
+        UnwatchRequest::decl(&cfg),
+        SlotUpdate::decl(&cfg),
         ScoreView::decl(&cfg),
         ScoreUpdate::decl(&cfg),
         IncidentRecord::decl(&cfg),
@@ -89,6 +96,12 @@ fn event_names() -> String {
         ("PRESENCE", PRESENCE),
         ("QUALITY", QUALITY),
         ("ACTION", ACTION),
+        ("RTC_PUBLISH", RTC_PUBLISH),
+        ("RTC_SUBSCRIBE", RTC_SUBSCRIBE),
+        ("RTC_CANDIDATE", RTC_CANDIDATE),
+        ("WATCH", WATCH),
+        ("UNWATCH", UNWATCH),
+        ("SLOT", SLOT),
     ];
     let mut out = String::from("/** Socket.IO namespaces and event names. */\nexport const EVENTS = {\n");
     for (k, v) in pairs {
