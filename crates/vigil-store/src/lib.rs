@@ -91,6 +91,7 @@ pub struct EvidenceRow {
 pub struct Store {
     pool: SqlitePool,
     writer: mpsc::Sender<Job>,
+    counters: Arc<writer::Counters>,
     blobs: Arc<dyn ObjectStore>,
 }
 
@@ -121,9 +122,9 @@ impl Store {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer_conn = pool.acquire().await?.detach();
-        let writer = writer::spawn(writer_conn);
+        let (writer, counters) = writer::spawn(writer_conn);
         let blobs: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&blob_dir)?);
-        Ok(Store { pool, writer, blobs })
+        Ok(Store { pool, writer, counters, blobs })
     }
 
     async fn write(&self, write: Write) -> Result<()> {
@@ -134,7 +135,7 @@ impl Store {
 
     /// Counters of the group-commit writer (batches, writes), for metrics.
     pub fn writer_stats(&self) -> WriterStats {
-        writer::stats()
+        self.counters.stats()
     }
 
     /// Cheap liveness check of the database.

@@ -1,6 +1,7 @@
 //! The group-commit writer: one task, one connection, many writes per
 //! transaction. Callers wait on a oneshot that fires after the commit.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::{Connection, SqliteConnection};
@@ -33,25 +34,32 @@ pub struct WriterStats {
     pub writes: u64,
 }
 
-static COMMITS: AtomicU64 = AtomicU64::new(0);
-static WRITES: AtomicU64 = AtomicU64::new(0);
-
-pub(crate) fn stats() -> WriterStats {
-    WriterStats { commits: COMMITS.load(Ordering::Relaxed), writes: WRITES.load(Ordering::Relaxed) }
+/// One store's writer counters, shared between the writer task and readers.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    commits: AtomicU64,
+    writes: AtomicU64,
 }
 
-pub(crate) fn spawn(conn: SqliteConnection) -> mpsc::Sender<Job> {
+impl Counters {
+    pub(crate) fn stats(&self) -> WriterStats {
+        WriterStats { commits: self.commits.load(Ordering::Relaxed), writes: self.writes.load(Ordering::Relaxed) }
+    }
+}
+
+pub(crate) fn spawn(conn: SqliteConnection) -> (mpsc::Sender<Job>, Arc<Counters>) {
     let (tx, rx) = mpsc::channel(4096);
-    tokio::spawn(run(conn, rx));
-    tx
+    let counters = Arc::new(Counters::default());
+    tokio::spawn(run(conn, rx, counters.clone()));
+    (tx, counters)
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let results = commit(&mut conn, &batch).await;
-        COMMITS.fetch_add(1, Ordering::Relaxed);
-        WRITES.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
         match results {
             Ok(results) => {
                 for (job, res) in batch.drain(..).zip(results) {
