@@ -35,10 +35,12 @@ enum Command {
     /// Manage exams in the data directory.
     #[command(subcommand)]
     Exam(ExamCommand),
-    /// Add a student to an exam.
-    Student(PersonArgs),
-    /// Add a proctor to an exam.
-    Proctor(PersonArgs),
+    /// Manage an exam's students.
+    #[command(subcommand)]
+    Student(PersonCommand),
+    /// Manage an exam's proctors.
+    #[command(subcommand)]
+    Proctor(PersonCommand),
     /// Issue a join link for a student or a proctor.
     Link(LinkArgs),
 }
@@ -117,6 +119,19 @@ enum ExamCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum PersonCommand {
+    /// Add a person to an exam's roster.
+    Add(PersonArgs),
+    /// List an exam's roster for this role.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        exam: String,
+    },
+}
+
 #[derive(Args, Debug)]
 struct PersonArgs {
     #[command(flatten)]
@@ -167,8 +182,8 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&admin.store.exams().await?)?);
             Ok(())
         }
-        Command::Student(p) => add_person(p, Role::Student).await,
-        Command::Proctor(p) => add_person(p, Role::Proctor).await,
+        Command::Student(cmd) => person_command(cmd, Role::Student).await,
+        Command::Proctor(cmd) => person_command(cmd, Role::Proctor).await,
         Command::Link(l) => {
             let admin = offline_admin(&l.data, &l.public_url).await?;
             let (role, subject) = match (l.student, l.proctor) {
@@ -206,10 +221,19 @@ async fn offline_admin(data: &DataDir, public_url: &str) -> Result<Admin> {
     Ok(Admin { store, keys, public_url: public_url.to_owned() })
 }
 
-async fn add_person(p: PersonArgs, role: Role) -> Result<()> {
-    let admin = offline_admin(&p.data, "http://127.0.0.1:8080").await?;
-    let person = admin.add_person(&p.exam, role, AddPerson { id: p.id, name: p.name }).await.map_err(admin_err)?;
-    println!("{}", serde_json::to_string_pretty(&person)?);
+async fn person_command(cmd: PersonCommand, role: Role) -> Result<()> {
+    match cmd {
+        PersonCommand::Add(p) => {
+            let admin = offline_admin(&p.data, "http://127.0.0.1:8080").await?;
+            let person = admin.add_person(&p.exam, role, AddPerson { id: p.id, name: p.name }).await.map_err(admin_err)?;
+            println!("{}", serde_json::to_string_pretty(&person)?);
+        }
+        PersonCommand::List { data, exam } => {
+            let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
+            admin.exam(&exam).await.map_err(admin_err)?;
+            println!("{}", serde_json::to_string_pretty(&admin.store.people(&exam, role).await?)?);
+        }
+    }
     Ok(())
 }
 
