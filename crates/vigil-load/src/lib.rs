@@ -1,0 +1,225 @@
+//! vigil-load: simulated students and proctors against a real vigil server,
+//! measured per step of a ramp.
+//!
+//! Each simulated student speaks the protocol a browser speaks (Socket.IO
+//! `/student`: heartbeats, signals, incidents with acks; HTTP evidence
+//! uploads with real JPEGs). Proctors connect to `/proctor` and time every
+//! score from the moment its incident was sent. Video publishing joins once
+//! the SFU is in the server; until then the RTP fields of a step are null.
+
+pub mod report;
+pub mod sim;
+pub mod sio;
+mod target;
+pub use target::sibling_vigil as target_vigil;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use tokio::sync::watch;
+
+pub use target::Target;
+
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Students at each step of the ramp (one step without a ramp).
+    pub steps: Vec<u32>,
+    pub proctors: u32,
+    /// Students each proctor watches over the SFU.
+    pub watch: u32,
+    /// Measured time per step, after a short warm-up.
+    pub duration: Duration,
+    pub student: sim::StudentConfig,
+    pub show_progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// One step's measurements; field names are the JSON output's.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub students: u32,
+    pub proctors: u32,
+    pub duration_s: f64,
+    pub server_cpu_cores: Option<f64>,
+    pub server_cpu_per_student: Option<f64>,
+    pub server_rss_bytes: Option<u64>,
+    pub loadgen_cpu_cores: f64,
+    /// RTP counters: null until video publishing is part of the load.
+    pub rtp_sent: Option<u64>,
+    pub rtp_forwarded: Option<u64>,
+    pub rtp_received: Option<u64>,
+    pub incidents_sent: u64,
+    pub incidents_acked: u64,
+    pub scores_received: u64,
+    pub evidence_sent: u64,
+    pub evidence_accepted: u64,
+    pub score_latency_ms: Option<Quantiles>,
+    pub reconnects: u64,
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    sent: u64,
+    acked: u64,
+    scores: u64,
+    evidence_sent: u64,
+    evidence_ok: u64,
+    reconnects: u64,
+}
+
+fn counts(s: &sim::Stats) -> Counts {
+    Counts {
+        sent: s.incidents_sent.load(Ordering::Relaxed),
+        acked: s.incidents_acked.load(Ordering::Relaxed),
+        scores: s.scores_received.load(Ordering::Relaxed),
+        evidence_sent: s.evidence_sent.load(Ordering::Relaxed),
+        evidence_ok: s.evidence_accepted.load(Ordering::Relaxed),
+        reconnects: s.reconnects.load(Ordering::Relaxed),
+    }
+}
+
+/// The outcome of a whole run: per-step results plus totals for checking
+/// that nothing was lost.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub steps: Vec<StepResult>,
+    pub total_sent: u64,
+    pub total_acked: u64,
+    pub total_scores: u64,
+    /// Acked incidents that some proctor never saw a covering score for.
+    pub undelivered: u64,
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// Runs the ramp against `target`.
+pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
+    if cfg.watch > 0 {
+        bail!("--watch needs video publishing through the SFU, which this build of the load generator does not do yet");
+    }
+    let max_students = cfg.steps.iter().copied().max().unwrap_or(0);
+    let roster = target.roster(max_students, cfg.proctors).await.context("creating the load exam")?;
+    let stats = sim::Stats::new();
+    // Students stop first; proctors keep listening until the last scores are in.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_proctors_tx, stop_proctors_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut proctor_tasks = Vec::new();
+    for (i, token) in roster.proctors.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        proctor_tasks.push(tokio::spawn(sim::proctor(i, target.base.clone(), token.clone(), stats.clone(), stop_proctors_rx.clone())));
+    }
+    let mut running = 0u32;
+    let mut results = Vec::new();
+    for &step in &cfg.steps {
+        while running < step {
+            let idx = running;
+            let token = roster.students[idx as usize].clone();
+            tasks.push(tokio::spawn(sim::student(idx, target.base.clone(), token, cfg.student.clone(), stats.clone(), stop_rx.clone())));
+            running += 1;
+            // Spread connection setup so the ramp does not measure a thundering herd.
+            if idx % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        results.push(measure(target, cfg, step, &stats).await);
+    }
+    // Stop sending, then give the last scores a moment to arrive.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), t).await;
+    }
+    while stats.undelivered(cfg.proctors) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop_proctors_tx.send(true);
+    for t in proctor_tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+    let end = counts(&stats);
+    Ok(RunOutcome {
+        steps: results,
+        total_sent: end.sent,
+        total_acked: end.acked,
+        total_scores: end.scores,
+        undelivered: stats.undelivered(cfg.proctors),
+        errors: stats.errors.lock().map(|e| e.clone()).unwrap_or_default(),
+    })
+}
+
+async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<sim::Stats>) -> StepResult {
+    stats.reset_latency();
+    let before = counts(stats);
+    let errors_before = stats.errors.lock().map(|e| e.clone()).unwrap_or_default();
+    let server_cpu0 = target.pid.and_then(report::process_cpu_seconds);
+    let self_cpu0 = report::process_cpu_seconds(std::process::id());
+    let started = Instant::now();
+    let bar = cfg.show_progress.then(|| report::progress(students, cfg.duration));
+    while started.elapsed() < cfg.duration {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Some(b) = &bar {
+            let c = counts(stats);
+            b.set_position(started.elapsed().as_millis() as u64);
+            b.set_message(format!("{} acked, {} scores", c.acked - before.acked, c.scores - before.scores));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let after = counts(stats);
+    let server_cpu = match (server_cpu0, target.pid.and_then(report::process_cpu_seconds)) {
+        (Some(a), Some(b)) => Some((b - a) / wall),
+        _ => None,
+    };
+    let self_cpu = match (self_cpu0, report::process_cpu_seconds(std::process::id())) {
+        (Some(a), Some(b)) => (b - a) / wall,
+        _ => 0.0,
+    };
+    let hist = stats.latency_us.lock().map(|h| h.clone()).ok();
+    let score_latency_ms = hist.filter(|h| !h.is_empty()).map(|h| Quantiles {
+        p50: h.value_at_quantile(0.50) as f64 / 1000.0,
+        p95: h.value_at_quantile(0.95) as f64 / 1000.0,
+        p99: h.value_at_quantile(0.99) as f64 / 1000.0,
+        max: h.max() as f64 / 1000.0,
+    });
+    let mut errors = stats.errors.lock().map(|e| e.clone()).unwrap_or_default();
+    for (k, v) in errors_before {
+        if let Some(e) = errors.get_mut(&k) {
+            *e -= v;
+        }
+    }
+    errors.retain(|_, v| *v > 0);
+    StepResult {
+        students,
+        proctors: cfg.proctors,
+        duration_s: wall,
+        server_cpu_cores: server_cpu,
+        server_cpu_per_student: server_cpu.map(|c| c / f64::from(students.max(1))),
+        server_rss_bytes: target.pid.and_then(report::process_rss_bytes),
+        loadgen_cpu_cores: self_cpu,
+        rtp_sent: None,
+        rtp_forwarded: None,
+        rtp_received: None,
+        incidents_sent: after.sent - before.sent,
+        incidents_acked: after.acked - before.acked,
+        scores_received: after.scores - before.scores,
+        evidence_sent: after.evidence_sent - before.evidence_sent,
+        evidence_accepted: after.evidence_ok - before.evidence_ok,
+        score_latency_ms,
+        reconnects: after.reconnects - before.reconnects,
+        errors,
+    }
+}

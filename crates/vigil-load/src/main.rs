@@ -1,0 +1,98 @@
+//! `vigil-load`: see the crate docs and docs/BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use vigil_load::{LoadConfig, Target, report, sim};
+
+#[derive(Parser, Debug)]
+#[command(name = "vigil-load", about = "Simulated students and proctors against a vigil server, measured per step")]
+struct Cli {
+    /// Students (ignored when --ramp is given).
+    #[arg(long, default_value_t = 200)]
+    students: u32,
+    /// Measure at each of these student counts, e.g. 100,200,500,1000.
+    #[arg(long, value_delimiter = ',')]
+    ramp: Vec<u32>,
+    #[arg(long, default_value_t = 2)]
+    proctors: u32,
+    /// Students each proctor watches over the SFU.
+    #[arg(long, default_value_t = 0)]
+    watch: u32,
+    /// Measured time per step, e.g. 30s or 2m.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Incidents per second per student (default: the reference 80/s at 200 students).
+    #[arg(long, default_value_t = 0.4)]
+    incident_rate: f64,
+    /// Share of incidents that upload an evidence frame.
+    #[arg(long, default_value_t = 0.1)]
+    evidence_share: f64,
+    /// A running server to target; without it the tool starts its own `vigil serve`.
+    #[arg(long, requires = "admin_token")]
+    server: Option<String>,
+    #[arg(long)]
+    admin_token: Option<String>,
+    /// PID of --server, for its CPU and memory readings.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// The vigil binary to start (default: the one built next to this tool).
+    #[arg(long)]
+    vigil_bin: Option<PathBuf>,
+    #[arg(long, default_value = "vigil-load.json")]
+    out: PathBuf,
+    /// SVG chart of server CPU and p99 latency against students.
+    #[arg(long, default_value = "vigil-load.svg")]
+    svg: PathBuf,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.trim().len()));
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s}; use ms, s or m")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let steps = if cli.ramp.is_empty() { vec![cli.students] } else { cli.ramp.clone() };
+    if steps.windows(2).any(|w| w[1] < w[0]) {
+        bail!("--ramp must not decrease");
+    }
+    let target = match (&cli.server, &cli.admin_token) {
+        (Some(url), Some(token)) => Target::remote(url.trim_end_matches('/').to_owned(), token.clone(), cli.server_pid),
+        _ => {
+            let bin = cli.vigil_bin.clone().unwrap_or_else(vigil_load::target_vigil);
+            Target::spawn(&bin).await.with_context(|| format!("starting {} (build it with cargo build --release -p vigil)", bin.display()))?
+        }
+    };
+    let cfg = LoadConfig {
+        steps,
+        proctors: cli.proctors,
+        watch: cli.watch,
+        duration: cli.duration,
+        student: sim::StudentConfig {
+            incident_rate: cli.incident_rate,
+            evidence_share: cli.evidence_share,
+            heartbeat_every: Duration::from_secs(2),
+            signals_every: Duration::from_secs(1),
+        },
+        show_progress: true,
+    };
+    let outcome = vigil_load::run(&target, &cfg).await;
+    target.stop().await;
+    let outcome = outcome?;
+    report::write_json(&cli.out, &outcome.steps)?;
+    report::write_svg(&cli.svg, &outcome.steps)?;
+    println!("{}", serde_json::to_string_pretty(&outcome.steps)?);
+    eprintln!("wrote {} and {}", cli.out.display(), cli.svg.display());
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Readings from /proc, the progress bar, and the JSON and SVG outputs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use plotters::prelude::*;
+
+use crate::StepResult;
+
+/// Clock ticks per second for /proc/<pid>/stat times; 100 on every Linux
+/// configuration this tool targets (USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User plus system CPU time of a process, in seconds.
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces; fields restart after its ')'.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
+}
+
+pub fn process_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+pub fn progress(students: u32, duration: Duration) -> ProgressBar {
+    let bar = ProgressBar::new(duration.as_millis() as u64);
+    let style = ProgressStyle::with_template("{prefix:>14} [{bar:30}] {elapsed:>3}/{duration:3} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("{students} students"));
+    bar
+}
+
+pub fn write_json(path: &Path, steps: &[StepResult]) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(steps)?)?;
+    Ok(())
+}
+
+/// Two panels: server CPU (cores) and p99 score latency (ms) against students.
+pub fn write_svg(path: &Path, steps: &[StepResult]) -> Result<()> {
+    let root = SVGBackend::new(path, (720, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(280);
+    let x_max = steps.iter().map(|s| s.students).max().unwrap_or(1) as f64 * 1.05;
+    let panel = |area: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str, unit: &str, points: Vec<(f64, f64)>, color: RGBColor| -> Result<()> {
+        let y_max = points.iter().map(|p| p.1).fold(0.0f64, f64::max).max(1e-6) * 1.2;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(32)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+        chart.configure_mesh().x_desc("students").y_desc(unit).draw()?;
+        chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?;
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+        Ok(())
+    };
+    let cpu: Vec<(f64, f64)> =
+        steps.iter().filter_map(|s| s.server_cpu_cores.map(|c| (f64::from(s.students), c))).collect();
+    let p99: Vec<(f64, f64)> =
+        steps.iter().filter_map(|s| s.score_latency_ms.as_ref().map(|q| (f64::from(s.students), q.p99))).collect();
+    panel(&top, "server CPU", "cores", cpu, RGBColor(0, 114, 178))?;
+    panel(&bottom, "incident sent → score at proctor, p99", "ms", p99, RGBColor(213, 94, 0))?;
+    root.present()?;
+    Ok(())
+}
