@@ -63,7 +63,13 @@ pub struct StepResult {
     pub scores_received: u64,
     pub evidence_sent: u64,
     pub evidence_accepted: u64,
+    /// Incident sent → score at a proctor, for incidents that start a burst.
     pub score_latency_ms: Option<Quantiles>,
+    /// The same for incidents within 100 ms of the student's previous one,
+    /// whose score the server may hold (leading-edge throttle, latest wins).
+    pub coalesced_score_latency_ms: Option<Quantiles>,
+    /// How many incidents fell in each of the two groups.
+    pub latency_samples: [u64; 2],
     pub reconnects: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
 }
@@ -133,7 +139,7 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
             }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
-        results.push(measure(target, cfg, step, &stats).await);
+        results.push(measure(target, cfg, step, &stats).await?);
     }
     // Stop sending, then give the last scores a moment to arrive.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -159,7 +165,7 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
     })
 }
 
-async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<sim::Stats>) -> StepResult {
+async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<sim::Stats>) -> Result<StepResult> {
     stats.reset_latency();
     let before = counts(stats);
     let errors_before = stats.errors.lock().map(|e| e.clone()).unwrap_or_default();
@@ -188,13 +194,18 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         (Some(a), Some(b)) => (b - a) / wall,
         _ => 0.0,
     };
-    let hist = stats.latency_us.lock().map(|h| h.clone()).ok();
-    let score_latency_ms = hist.filter(|h| !h.is_empty()).map(|h| Quantiles {
-        p50: h.value_at_quantile(0.50) as f64 / 1000.0,
-        p95: h.value_at_quantile(0.95) as f64 / 1000.0,
-        p99: h.value_at_quantile(0.99) as f64 / 1000.0,
-        max: h.max() as f64 / 1000.0,
-    });
+    let quantiles = |h: &hdrhistogram::Histogram<u64>| {
+        (!h.is_empty()).then(|| Quantiles {
+            p50: h.value_at_quantile(0.50) as f64 / 1000.0,
+            p95: h.value_at_quantile(0.95) as f64 / 1000.0,
+            p99: h.value_at_quantile(0.99) as f64 / 1000.0,
+            max: h.max() as f64 / 1000.0,
+        })
+    };
+    let (leading, coalesced) = match (stats.latency_us.lock(), stats.coalesced_latency_us.lock()) {
+        (Ok(a), Ok(b)) => (a.clone(), b.clone()),
+        _ => return Err(anyhow::anyhow!("latency histograms poisoned")),
+    };
     let mut errors = stats.errors.lock().map(|e| e.clone()).unwrap_or_default();
     for (k, v) in errors_before {
         if let Some(e) = errors.get_mut(&k) {
@@ -202,7 +213,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         }
     }
     errors.retain(|_, v| *v > 0);
-    StepResult {
+    Ok(StepResult {
         students,
         proctors: cfg.proctors,
         duration_s: wall,
@@ -218,8 +229,10 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         scores_received: after.scores - before.scores,
         evidence_sent: after.evidence_sent - before.evidence_sent,
         evidence_accepted: after.evidence_ok - before.evidence_ok,
-        score_latency_ms,
+        score_latency_ms: quantiles(&leading),
+        coalesced_score_latency_ms: quantiles(&coalesced),
+        latency_samples: [leading.len(), coalesced.len()],
         reconnects: after.reconnects - before.reconnects,
         errors,
-    }
+    })
 }

@@ -15,6 +15,10 @@ use vigil_proto::events::names;
 
 use crate::sio::SioClient;
 
+/// The server's per-student score coalescing interval (vigil-server's
+/// `fanout::SCORE_INTERVAL_MS`), plus a little for the round trip.
+const COALESCE_INTERVAL: Duration = Duration::from_millis(110);
+
 /// A real JPEG (a frame made by the project, see testdata/frames).
 const FRAME: &[u8] = include_bytes!("../../../testdata/frames/frame-a.jpg");
 
@@ -38,10 +42,15 @@ pub struct Stats {
     pub evidence_accepted: AtomicU64,
     pub reconnects: AtomicU64,
     pub errors: Mutex<BTreeMap<String, u64>>,
-    /// Incident sent → score received at a proctor, in microseconds.
+    /// Incident sent → score received at a proctor, in microseconds, for
+    /// incidents that start a burst (the server emits those at once).
     pub latency_us: Mutex<Histogram<u64>>,
-    /// (student, expected score seq) → when its incident was sent.
-    pending: Mutex<HashMap<(u32, u64), Instant>>,
+    /// The same for incidents sent within the server's coalescing interval
+    /// of the student's previous one: their score may be held up to 100 ms.
+    pub coalesced_latency_us: Mutex<Histogram<u64>>,
+    /// (student, expected score seq) → when its incident was sent, and
+    /// whether it followed the previous one within the coalescing interval.
+    pending: Mutex<HashMap<(u32, u64), (Instant, bool)>>,
     /// Incidents acked per student.
     acked_by_student: Mutex<HashMap<u32, u64>>,
     /// Highest score seq each proctor received per student. Coalescing may
@@ -65,6 +74,7 @@ impl Stats {
             errors: Mutex::new(BTreeMap::new()),
             // 1 µs .. 60 s at 3 significant digits; the bounds are valid constants.
             latency_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")),
+            coalesced_latency_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")),
             pending: Mutex::new(HashMap::new()),
             acked_by_student: Mutex::new(HashMap::new()),
             delivered: Mutex::new(HashMap::new()),
@@ -88,6 +98,7 @@ impl Stats {
     /// Starts a new measurement step: latencies and pending sends are per step.
     pub fn reset_latency(&self) {
         lock(&self.latency_us).reset();
+        lock(&self.coalesced_latency_us).reset();
         lock(&self.pending).clear();
     }
 }
@@ -119,6 +130,7 @@ pub async fn student(idx: u32, base: String, token: String, cfg: StudentConfig, 
         let mut heartbeat = tokio::time::interval(cfg.heartbeat_every);
         let mut signals = tokio::time::interval(cfg.signals_every);
         let mut next_incident = Instant::now() + exp_gap(cfg.incident_rate);
+        let mut last_incident: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = stop.changed() => if *stop.borrow() { client.close(); return; },
@@ -146,7 +158,10 @@ pub async fn student(idx: u32, base: String, token: String, cfg: StudentConfig, 
                     let report = json!({ "id": id, "seq": seq, "kind": "looking_away", "started_at": now_ms() - 10, "confidence": 0.9 });
                     // Incidents go one at a time per student, so the score
                     // that this one produces has the next sequence number.
-                    lock(&stats.pending).insert((idx, accepted + 1), Instant::now());
+                    let sent = Instant::now();
+                    let in_burst = last_incident.is_some_and(|t| sent.duration_since(t) < COALESCE_INTERVAL);
+                    last_incident = Some(sent);
+                    lock(&stats.pending).insert((idx, accepted + 1), (sent, in_burst));
                     stats.incidents_sent.fetch_add(1, Ordering::Relaxed);
                     match client.emit_with_ack(names::INCIDENT, &report, Duration::from_secs(10)).await {
                         Ok(ack) if ack.get("status").and_then(Value::as_str) == Some("accepted") => {
@@ -228,9 +243,10 @@ pub async fn proctor(index: u32, base: String, token: String, stats: Arc<Stats>,
                             *best = (*best).max(seq);
                             drop(delivered);
                             let sent = lock(&stats.pending).get(&(student, seq)).copied();
-                            if let Some(sent) = sent {
+                            if let Some((sent, in_burst)) = sent {
                                 let us = received.saturating_duration_since(sent).as_micros().max(1) as u64;
-                                let _ = lock(&stats.latency_us).record(us.min(60_000_000));
+                                let hist = if in_burst { &stats.coalesced_latency_us } else { &stats.latency_us };
+                                let _ = lock(hist).record(us.min(60_000_000));
                             }
                         }
                     }
