@@ -103,6 +103,8 @@ pub struct RunOutcome {
     pub total_sent: u64,
     pub total_acked: u64,
     pub total_scores: u64,
+    pub total_evidence_sent: u64,
+    pub total_evidence_accepted: u64,
     /// Acked incidents that some proctor never saw a covering score for.
     pub undelivered: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
@@ -160,6 +162,8 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
         total_sent: end.sent,
         total_acked: end.acked,
         total_scores: end.scores,
+        total_evidence_sent: end.evidence_sent,
+        total_evidence_accepted: end.evidence_ok,
         undelivered: stats.undelivered(cfg.proctors),
         errors: stats.errors.lock().map(|e| e.clone()).unwrap_or_default(),
     })
