@@ -286,12 +286,15 @@ pub enum RejectReason {
     ReplayedFrame,
     EvidenceAlreadyAttached,
     EvidenceNotCollected,
+    // Live video.
+    /// The student is not publishing video right now.
+    NotPublishing,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 28] = [
+    pub const ALL: [RejectReason; 29] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -319,6 +322,7 @@ impl RejectReason {
         RejectReason::ReplayedFrame,
         RejectReason::EvidenceAlreadyAttached,
         RejectReason::EvidenceNotCollected,
+        RejectReason::NotPublishing,
         RejectReason::Unavailable,
     ];
 
@@ -352,6 +356,7 @@ impl RejectReason {
             RejectReason::ReplayedFrame => "replayed_frame",
             RejectReason::EvidenceAlreadyAttached => "evidence_already_attached",
             RejectReason::EvidenceNotCollected => "evidence_not_collected",
+            RejectReason::NotPublishing => "not_publishing",
             RejectReason::Unavailable => "unavailable",
         }
     }
