@@ -3,10 +3,9 @@ import { Profiler, type ProfilerOnRenderCallback, memo } from "react";
 import { act, cleanup, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { demoId, demoSnapshot } from "../demo";
-import { ScoreStore, ScoreStoreContext, useStudentList } from "../store/scoreStore";
+import { ScoreStoreContext, ScoreStore, useStudentList } from "../store/scoreStore";
 import { manualFrames } from "../test/frames";
 import { Tile } from "./Tile";
-import { TileGrid } from "./TileGrid";
 
 const T0 = 1_700_000_000_000;
 
@@ -94,12 +93,23 @@ describe("Tile re-renders", () => {
   });
 });
 
-describe("TileGrid", () => {
-  it("shows counts, labels and live updates", () => {
+function Counts() {
+  const { counts } = useStudentList();
+  return (
+    <p>
+      {counts.total} students · {counts.present} live · {counts.stalled} stalled · {counts.offline} offline · {counts.watch} watch ·{" "}
+      {counts.alert} alert
+    </p>
+  );
+}
+
+describe("Tile labels and counts", () => {
+  it("shows counts, labels with shapes, and live updates", () => {
     const { store, runFrame } = setup(100);
     render(
       <ScoreStoreContext value={store}>
-        <TileGrid />
+        <Counts />
+        <ProfiledGrid onRender={() => undefined} />
       </ScoreStoreContext>,
     );
     expect(document.querySelectorAll(".tile")).toHaveLength(100);
@@ -112,17 +122,26 @@ describe("TileGrid", () => {
     });
     runFrame();
     expect(screen.getByText(/100 students · 99 live · 0 stalled · 1 offline · 0 watch · 1 alert/)).toBeTruthy();
-    expect(screen.getByRole("article", { name: "Student 4: Alert, Live" }).textContent).toContain("Alert 9.3");
-    expect(screen.getByRole("article", { name: "Student 5: OK, Offline" }).textContent).toContain("Offline · Low light");
+    const alert = screen.getByRole("gridcell", { name: "Student 4: Alert 9.3, Live" });
+    expect(alert.textContent).toContain("◆ Alert 9.3");
+    const offline = screen.getByRole("gridcell", { name: "Student 5: OK 0.0, Offline" });
+    expect(offline.textContent).toContain("Offline");
+    expect(offline.textContent).not.toContain("Low light"); // no detection while offline
+    expect(screen.getByRole("gridcell", { name: "Student 1: OK 0.0, Live" }).textContent).toContain("Live · Detection good");
+    expect(offline.textContent).toContain("No incidents");
   });
 
-  it("waits for a snapshot", () => {
-    const store = new ScoreStore({ schedule: manualFrames().schedule });
+  it("shows the last incident", () => {
+    const { store, runFrame } = setup(3);
     render(
       <ScoreStoreContext value={store}>
-        <TileGrid />
+        <Tile id={demoId(1)} />
       </ScoreStoreContext>,
     );
-    expect(screen.getByText(/Waiting for the exam snapshot/)).toBeTruthy();
+    act(() => {
+      store.applyIncident({ id: "i1", student_id: demoId(1), kind: "multiple_faces", source: "client", started_at: T0, accepted_at: T0 + 5 });
+    });
+    runFrame();
+    expect(within(document.body).getByText(/Two or more faces/)).toBeTruthy();
   });
 });

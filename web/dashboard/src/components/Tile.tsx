@@ -1,41 +1,99 @@
-import { memo } from "react";
+import { Profiler, memo } from "react";
 import type { Level, Presence, Quality } from "@proto";
 import { useStudent } from "../store/scoreStore";
+import { KIND_LABEL, clock } from "../services";
 
-/** Levels and presence are always spelled out: colour is never the only cue. */
+/** Levels and presence are always spelled out with a shape: colour is never the only cue. */
 export const LEVEL_LABEL: Record<Level, string> = { ok: "OK", watch: "Watch", alert: "Alert" };
+export const LEVEL_ICON: Record<Level, string> = { ok: "●", watch: "▲", alert: "◆" };
 export const PRESENCE_LABEL: Record<Presence, string> = { live: "Live", stalled: "Stalled", offline: "Offline" };
-const QUALITY_LABEL: Record<Quality, string | null> = {
-  good: null,
-  unknown: null,
+export const PRESENCE_ICON: Record<Presence, string> = { live: "◉", stalled: "◐", offline: "○" };
+export const QUALITY_LABEL: Record<Quality, string> = {
+  good: "Detection good",
+  unknown: "Detection unknown",
   low_light: "Low light",
   low_confidence: "Low confidence",
 };
 
+export interface TileProps {
+  id: string;
+  /** Roving tab index: 0 for the grid's focused tile, else -1. */
+  tabIndex?: number;
+  /** Position in the current (filtered, sorted) order, for keyboard focus. */
+  index?: number;
+  onOpen?: (id: string) => void;
+}
+
 /**
  * One student. Reads only its own student from the store, and is memoised
- * on `id`, so neither other students' updates nor a grid re-render touch it.
+ * on its props, so neither other students' updates nor a grid re-render touch it.
  */
-export const Tile = memo(function Tile({ id }: { id: string }) {
+export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProps) {
   const s = useStudent(id);
   if (!s) return null;
-  const { level, score } = s.score;
-  const quality = QUALITY_LABEL[s.quality];
+  const { level, score } = s.shown;
+  const inc = s.lastIncident;
   return (
     <article
       className={`tile tile--${level} tile--${s.presence}`}
       data-student={id}
-      aria-label={`${s.person.name}: ${LEVEL_LABEL[level]}, ${PRESENCE_LABEL[s.presence]}`}
+      data-index={index}
+      role="gridcell"
+      tabIndex={tabIndex}
+      aria-label={`${s.person.name}: ${LEVEL_LABEL[level]} ${score.toFixed(1)}, ${PRESENCE_LABEL[s.presence]}`}
+      onClick={onOpen && (() => onOpen(id))}
+      onKeyDown={
+        onOpen &&
+        ((e) => {
+          if (e.key === "Enter" || e.key === " ") {
+            e.preventDefault();
+            onOpen(id);
+          }
+        })
+      }
     >
       <h3 className="tile__name">{s.person.name}</h3>
       <p className="tile__score">
-        <span className="tile__level">{LEVEL_LABEL[level]}</span>{" "}
+        <span className="tile__level">
+          <span aria-hidden="true">{LEVEL_ICON[level]}</span> {LEVEL_LABEL[level]}
+        </span>{" "}
         <span className="tile__value">{score.toFixed(1)}</span>
       </p>
       <p className="tile__presence">
-        {PRESENCE_LABEL[s.presence]}
-        {quality && <> · {quality}</>}
+        <span aria-hidden="true">{PRESENCE_ICON[s.presence]}</span> {PRESENCE_LABEL[s.presence]}
+        {s.presence !== "offline" && <span className={`tile__quality tile__quality--${s.quality}`}> · {QUALITY_LABEL[s.quality]}</span>}
+      </p>
+      <p className="tile__incident">
+        {inc ? (
+          <>
+            {KIND_LABEL[inc.kind] ?? inc.kind} <time>{clock(inc.started_at)}</time>
+          </>
+        ) : (
+          "No incidents"
+        )}
       </p>
     </article>
   );
+});
+
+declare global {
+  interface Window {
+    /** Set by the profiling browser test; called for each tile commit. */
+    __vigilOnRender?: (id: string, phase: string, actualDuration: number, commitTime: number) => void;
+  }
+}
+
+const onRender = (id: string, phase: string, actualDuration: number, _base: number, _start: number, commitTime: number) =>
+  window.__vigilOnRender?.(id, phase, actualDuration, commitTime);
+
+/** In the profiling build, each tile sits in its own `<Profiler id={student}>`. */
+export const GridTile = memo(function GridTile(props: TileProps) {
+  if (import.meta.env.MODE === "profiling") {
+    return (
+      <Profiler id={props.id} onRender={onRender}>
+        <Tile {...props} />
+      </Profiler>
+    );
+  }
+  return <Tile {...props} />;
 });

@@ -57,7 +57,24 @@ export interface StudentTile {
   readonly presence: Presence;
   readonly quality: Quality;
   readonly lastIncident: IncidentRecord | undefined;
+  /**
+   * What the tile shows: the decayed score rounded to one decimal and its
+   * level. Set to the server's values on every update and snapshot, and
+   * re-derived by {@link ScoreStore.tick}; a tick makes a new tile only when
+   * one of these two changes, so unchanged tiles do not re-render.
+   */
+  readonly shown: Shown;
 }
+
+export interface Shown {
+  readonly score: number;
+  readonly level: Level;
+}
+
+/** Rounded like the tile prints it, so a tick compares what is visible. */
+export const roundScore = (x: number): number => Math.round(x * 10) / 10;
+
+const shownOf = (v: ScoreView): Shown => ({ score: roundScore(v.score), level: v.level });
 
 /** Aggregates for the header, kept up to date incrementally. */
 export interface Counts {
@@ -151,7 +168,7 @@ const PRESENCE_COUNT: Record<Presence, "present" | "stalled" | "offline"> = {
 function count(c: MutableCounts, tile: StudentTile, sign: 1 | -1): void {
   c.total += sign;
   c[PRESENCE_COUNT[tile.presence]] += sign;
-  c[tile.score.level] += sign;
+  c[tile.shown.level] += sign;
 }
 
 function tileFrom(v: StudentView): StudentTile {
@@ -161,6 +178,7 @@ function tileFrom(v: StudentView): StudentTile {
     presence: v.presence,
     quality: v.quality,
     lastIncident: v.last_incident,
+    shown: shownOf(v.score),
   };
 }
 
@@ -178,6 +196,7 @@ function sameTile(a: StudentTile, b: StudentTile): boolean {
     a.presence === b.presence &&
     a.quality === b.quality &&
     shallowEqual(a.person, b.person) &&
+    shallowEqual(a.shown, b.shown) &&
     shallowEqual(a.score, b.score) &&
     shallowEqual(a.lastIncident, b.lastIncident)
   );
@@ -221,7 +240,7 @@ export class ScoreStore {
     if (this.listStale || !this.listView) {
       const buckets: Record<Level, string[]> = { alert: [], watch: [], ok: [] };
       for (const id of this.roster) {
-        buckets[this.entries.get(id)!.tile.score.level].push(id);
+        buckets[this.entries.get(id)!.tile.shown.level].push(id);
       }
       this.listView = {
         exam: this.exam,
@@ -294,8 +313,36 @@ export class ScoreStore {
     const entry = this.entries.get(update.student_id);
     if (!entry || !(update.seq > entry.tile.score.seq)) return false;
     const score: ScoreView = { seq: update.seq, score: update.score, level: update.level, as_of: update.as_of };
-    this.replace(update.student_id, entry, { ...entry.tile, score });
+    this.replace(update.student_id, entry, { ...entry.tile, score, shown: shownOf(score) });
     return true;
+  }
+
+  /**
+   * Live decay: re-derives every student's shown score and level at
+   * `nowMs` from the exam's half-life and thresholds. Only students whose
+   * rounded score or level changed get a new tile (and a notification), so
+   * a coarse periodic tick re-renders only tiles that visibly change.
+   * Returns the ids of the students whose tile changed.
+   */
+  tick(nowMs: number): string[] {
+    const rules = this.exam?.settings.scoring;
+    if (!rules) return [];
+    const changed: string[] = [];
+    for (const [id, entry] of this.entries) {
+      const t = entry.tile;
+      const value = roundScore(currentScore(t.score, rules.half_life_s, nowMs));
+      const level = levelFor(value, rules);
+      if (value !== t.shown.score || level !== t.shown.level) {
+        this.replace(id, entry, { ...t, shown: { score: value, level } });
+        changed.push(id);
+      }
+    }
+    return changed;
+  }
+
+  /** Every student id whose tile currently exists (roster order). */
+  ids(): readonly string[] {
+    return this.roster;
   }
 
   /**
@@ -375,7 +422,7 @@ export class ScoreStore {
     count(this.counts, tile, 1);
     entry.tile = tile;
     this.markDirty(id);
-    if (old.presence !== tile.presence || old.score.level !== tile.score.level) this.markListChanged();
+    if (old.presence !== tile.presence || old.shown.level !== tile.shown.level) this.markListChanged();
   }
 
   private markDirty(id: string): void {

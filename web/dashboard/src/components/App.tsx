@@ -1,0 +1,143 @@
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useStudentList } from "../store/scoreStore";
+import { useConnectionStatus, useServices } from "../services";
+import { ExamGrid } from "./ExamGrid";
+import { AlertsFeed } from "./AlertsFeed";
+import { StudentDrawer } from "./StudentDrawer";
+import { WatchWall } from "./WatchWall";
+import { DEFAULT_CRITERIA, type ViewCriteria, sameOr, visibleIds } from "./view";
+import type { ConnectionStatus } from "../net/connection";
+
+function statusText(s: ConnectionStatus): string {
+  switch (s.kind) {
+    case "connecting": return "Connecting…";
+    case "syncing": return "Loading the exam snapshot…";
+    case "live": return "Live";
+    case "reconnecting": return `Reconnecting… (${s.detail})`;
+    case "refused": return `Access refused: ${s.detail}`;
+  }
+}
+
+export function App() {
+  const { store } = useServices();
+  const status = useConnectionStatus();
+  const { exam, roster } = useStudentList();
+  const [criteria, setCriteria] = useState<ViewCriteria>(DEFAULT_CRITERIA);
+  const [open, setOpen] = useState<string | null>(null);
+  const [wallOn, setWallOn] = useState(true);
+  const lastFocus = useRef<HTMLElement | null>(null);
+
+  // Sorting by score follows score changes coarsely (every 2 s), not per update.
+  const [sortTick, setSortTick] = useState(0);
+  useEffect(() => {
+    if (criteria.sort !== "score") return;
+    const t = setInterval(() => setSortTick((x) => x + 1), 2000);
+    return () => clearInterval(t);
+  }, [criteria.sort]);
+  const list = useStudentList();
+  const prevIds = useRef<readonly string[] | undefined>(undefined);
+  const ids = useMemo(
+    () => (prevIds.current = sameOr(prevIds.current, visibleIds(store, roster, criteria))),
+    // `list` changes on roster, level and presence changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [store, list, criteria, sortTick],
+  );
+
+  const onOpen = useCallback((id: string) => {
+    lastFocus.current = document.activeElement as HTMLElement | null;
+    setOpen(id);
+  }, []);
+  const onClose = useCallback(() => {
+    setOpen(null);
+    const el = lastFocus.current;
+    if (el && el.isConnected) el.focus();
+  }, []);
+
+  if (status.kind === "refused") {
+    return (
+      <main className="refused" role="alert">
+        <h1>Vigil</h1>
+        <p className="refused__text">{statusText(status)}</p>
+        <p>Check that you opened the proctor link for this exam, and that it has not expired.</p>
+      </main>
+    );
+  }
+
+  const stale = status.kind !== "live";
+  const set = (patch: Partial<ViewCriteria>) => setCriteria((c) => ({ ...c, ...patch }));
+
+  return (
+    <div className="app">
+      <header className="top">
+        <h1>
+          Vigil <span className="top__exam">{exam?.title ?? ""}</span>
+        </h1>
+        <Counts />
+        <p className={`conn conn--${status.kind}`} role="status" data-status={status.kind}>
+          {statusText(status)}
+        </p>
+      </header>
+      {stale && status.kind !== "connecting" && (
+        <div className="banner" role="alert">
+          {status.kind === "syncing" ? "Synchronising…" : "Disconnected — reconnecting."} Scores shown are not live
+          until the snapshot is reloaded.
+        </div>
+      )}
+      <div className="toolbar" role="search">
+        <label>
+          Search <input type="search" value={criteria.search} onChange={(e) => set({ search: e.target.value })} placeholder="name or id" />
+        </label>
+        <label>
+          Sort
+          <select value={criteria.sort} onChange={(e) => set({ sort: e.target.value as ViewCriteria["sort"] })}>
+            <option value="name">Name</option>
+            <option value="score">Score (highest first)</option>
+          </select>
+        </label>
+        <label>
+          Level
+          <select value={criteria.level} onChange={(e) => set({ level: e.target.value as ViewCriteria["level"] })}>
+            <option value="all">All</option>
+            <option value="alert">◆ Alert</option>
+            <option value="watch">▲ Watch</option>
+            <option value="ok">● OK</option>
+          </select>
+        </label>
+        <label>
+          State
+          <select value={criteria.presence} onChange={(e) => set({ presence: e.target.value as ViewCriteria["presence"] })}>
+            <option value="all">All</option>
+            <option value="live">Live</option>
+            <option value="stalled">Stalled</option>
+            <option value="offline">Offline</option>
+          </select>
+        </label>
+        <label>
+          <input type="checkbox" checked={wallOn} onChange={(e) => setWallOn(e.target.checked)} /> Watch wall
+        </label>
+        <span className="toolbar__shown">{ids.length} shown</span>
+      </div>
+      {wallOn && <WatchWall onOpen={onOpen} />}
+      <div className="body">
+        {exam ? <ExamGrid ids={ids} onOpen={onOpen} stale={stale} /> : <p className="status grid-scroll">Waiting for the exam snapshot…</p>}
+        <AlertsFeed onOpen={onOpen} />
+      </div>
+      {open && <StudentDrawer id={open} onClose={onClose} />}
+    </div>
+  );
+}
+
+/** The header counts: re-renders on list changes only, not the rest of the page. */
+const Counts = memo(function Counts() {
+  const { counts } = useStudentList();
+  return (
+    <dl className="counts" aria-label="Counts">
+        <div><dt>Present</dt><dd data-count="present">{counts.present}</dd></div>
+        <div><dt>Stalled</dt><dd data-count="stalled">{counts.stalled}</dd></div>
+        <div><dt>Offline</dt><dd data-count="offline">{counts.offline}</dd></div>
+        <div className="counts--alert"><dt>◆ In alert</dt><dd data-count="alert">{counts.alert}</dd></div>
+        <div className="counts--watch"><dt>▲ Watch</dt><dd data-count="watch">{counts.watch}</dd></div>
+        <div><dt>Students</dt><dd data-count="total">{counts.total}</dd></div>
+    </dl>
+  );
+});

@@ -1,0 +1,103 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { VideoClient, type VideoSocket } from "./video";
+
+/** Just enough of RTCPeerConnection to follow the negotiation. */
+class FakePC {
+  static last: FakePC | undefined;
+  transceivers: { mid: string | null; direction: string; receiver: { track: object } }[] = [];
+  remote: unknown;
+  closed = false;
+  onicecandidate: ((e: { candidate: unknown }) => void) | null = null;
+  ontrack: (() => void) | null = null;
+  constructor() {
+    FakePC.last = this;
+  }
+  addTransceiver(_kind: string, init: { direction: string }) {
+    this.transceivers.push({ mid: null, direction: init.direction, receiver: { track: { id: `t${this.transceivers.length}` } } });
+  }
+  async createOffer() {
+    return { type: "offer", sdp: `v=0 m-lines:${this.transceivers.length}` };
+  }
+  async setLocalDescription() {
+    this.transceivers.forEach((t, i) => (t.mid = String(i)));
+  }
+  async setRemoteDescription(d: unknown) {
+    this.remote = d;
+  }
+  getTransceivers() {
+    return this.transceivers;
+  }
+  async addIceCandidate() {}
+  close() {
+    this.closed = true;
+  }
+}
+
+class FakeSocket {
+  handlers = new Map<string, ((...a: any[]) => void)[]>();
+  emitted: [string, unknown][] = [];
+  reply: (event: string, payload: any) => Promise<unknown> = () => Promise.reject(new Error("operation has timed out"));
+  active = true;
+  on(e: string, fn: (...a: any[]) => void) {
+    this.handlers.set(e, [...(this.handlers.get(e) ?? []), fn]);
+  }
+  off() {}
+  connect() {}
+  disconnect() {}
+  emit(e: string, p: unknown) {
+    this.emitted.push([e, p]);
+  }
+  timeout() {
+    return { emitWithAck: (e: string, p: unknown) => (this.emitted.push([e, p]), this.reply(e, p)) };
+  }
+  fire(e: string, ...a: unknown[]) {
+    for (const h of this.handlers.get(e) ?? []) h(...a);
+  }
+}
+
+beforeEach(() => {
+  vi.stubGlobal("RTCPeerConnection", FakePC);
+  vi.stubGlobal("MediaStream", class { constructor(readonly tracks: object[]) {} getVideoTracks() { return this.tracks; } });
+});
+afterEach(() => vi.unstubAllGlobals());
+
+const make = () => {
+  const socket = new FakeSocket();
+  return { socket, video: new VideoClient(socket as unknown as VideoSocket, 3, 50) };
+};
+
+describe("live video client", () => {
+  it("offers K recvonly transceivers; no answer → unavailable, and watch is refused locally", async () => {
+    const { socket, video } = make();
+    await video.start();
+    expect(FakePC.last!.transceivers.map((t) => t.direction)).toEqual(["recvonly", "recvonly", "recvonly"]);
+    expect(socket.emitted[0]).toEqual(["rtc_subscribe", { sdp: "v=0 m-lines:3" }]);
+    expect(video.getStatus()).toEqual({ kind: "unavailable", detail: "the server does not offer video yet" });
+    expect(FakePC.last!.closed).toBe(true);
+    expect(await video.watch(1, "s1", "thumbnail")).toMatchObject({ status: "rejected", reason: "unavailable" });
+  });
+
+  it("a rejected subscription is reported with its reason", async () => {
+    const { socket, video } = make();
+    socket.reply = async () => ({ status: "rejected", reason: "unavailable", message: "SFU not running" });
+    await video.start();
+    expect(video.getStatus()).toEqual({ kind: "unavailable", detail: "unavailable: SFU not running" });
+  });
+
+  it("an answer makes it ready; slot events map mids to students; disconnect resets", async () => {
+    const { socket, video } = make();
+    socket.reply = async (e) => (e === "rtc_subscribe" ? { status: "answer", sdp: "answer-sdp" } : { status: "ok" });
+    await video.start();
+    expect(video.getStatus().kind).toBe("ready");
+    expect(FakePC.last!.remote).toEqual({ type: "answer", sdp: "answer-sdp" });
+    expect(await video.watch(2, "s9", "full")).toEqual({ status: "ok" });
+    expect(socket.emitted.at(-1)).toEqual(["watch", { slot: 2, student_id: "s9", quality: "full" }]);
+    expect(video.streamFor("s9")).toBeNull();
+    socket.fire("slot", { slot: 2, mid: "2", student_id: "s9", quality: "full" });
+    expect((video.streamFor("s9") as unknown as { tracks: { id: string }[] }).tracks[0]!.id).toBe("t2");
+    await video.unwatch(2);
+    expect(video.streamFor("s9")).toBeNull();
+    socket.fire("disconnect", "transport close");
+    expect(video.getStatus().kind).toBe("idle");
+  });
+});

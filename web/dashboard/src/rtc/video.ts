@@ -1,0 +1,139 @@
+/**
+ * Watching live video through the SFU's bounded slots.
+ *
+ * One RTCPeerConnection per page with `slots` recvonly video transceivers,
+ * offered through `rtc_subscribe`. The page asks for a student in a slot
+ * (`watch`), and the server says which transceiver (`mid`) carries which
+ * student (`slot` events). If the server rejects the subscription, or does
+ * not answer, video is reported unavailable and everything else works.
+ */
+import type { IceCandidate, RequestAck, RtcAck, SlotUpdate, WatchQuality } from "@proto";
+import type { Listener } from "../store/scoreStore";
+import type { ProctorSocket } from "../net/connection";
+
+export type VideoStatus =
+  | { kind: "idle" }
+  | { kind: "negotiating" }
+  | { kind: "ready" }
+  | { kind: "unavailable"; detail: string };
+
+export interface VideoSocket extends ProctorSocket {
+  emit(event: string, ...args: unknown[]): unknown;
+}
+
+export class VideoClient {
+  private statusValue: VideoStatus = { kind: "idle" };
+  private pc: RTCPeerConnection | null = null;
+  private readonly slotMap = new Map<number, SlotUpdate>();
+  private readonly listeners = new Set<Listener>();
+  private version = 0;
+
+  constructor(
+    private readonly socket: VideoSocket,
+    readonly slots = 7,
+    private readonly timeoutMs = 4000,
+  ) {
+    socket.on("slot", (u: SlotUpdate) => {
+      this.slotMap.set(u.slot, u);
+      this.changed();
+    });
+    socket.on("rtc_candidate", (c: IceCandidate) => {
+      void this.pc?.addIceCandidate(c).catch(() => undefined);
+    });
+    // Server-side state is gone after a reconnect: negotiate again on demand.
+    socket.on("disconnect", () => this.reset({ kind: "idle" }));
+  }
+
+  getStatus = (): VideoStatus => this.statusValue;
+  getVersion = (): number => this.version;
+  subscribe = (l: Listener): (() => void) => {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  };
+
+  /** Negotiates once (again after a reconnect); later calls are no-ops. */
+  async start(): Promise<void> {
+    if (this.statusValue.kind !== "idle") return;
+    if (typeof RTCPeerConnection !== "function") {
+      this.set({ kind: "unavailable", detail: "this browser has no WebRTC" });
+      return;
+    }
+    this.set({ kind: "negotiating" });
+    const pc = new RTCPeerConnection();
+    this.pc = pc;
+    try {
+      for (let i = 0; i < this.slots; i++) pc.addTransceiver("video", { direction: "recvonly" });
+      pc.onicecandidate = (e) => {
+        if (!e.candidate) return;
+        const c: IceCandidate = { candidate: e.candidate.candidate };
+        if (e.candidate.sdpMid != null) c.sdpMid = e.candidate.sdpMid;
+        if (e.candidate.sdpMLineIndex != null) c.sdpMLineIndex = e.candidate.sdpMLineIndex;
+        this.socket.emit("rtc_candidate", c);
+      };
+      pc.ontrack = () => this.changed();
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const ack = (await this.socket.timeout(this.timeoutMs).emitWithAck("rtc_subscribe", { sdp: offer.sdp })) as RtcAck;
+      if (this.pc !== pc) return;
+      if (ack?.status !== "answer") {
+        this.reset({ kind: "unavailable", detail: ack ? `${ack.reason}: ${ack.message}` : "no answer" });
+        return;
+      }
+      await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+      this.set({ kind: "ready" });
+    } catch (e) {
+      if (this.pc !== pc) return;
+      const timedOut = e instanceof Error && /timed out|timeout/i.test(e.message);
+      this.reset({ kind: "unavailable", detail: timedOut ? "the server does not offer video yet" : String(e) });
+    }
+  }
+
+  async watch(slot: number, studentId: string, quality: WatchQuality): Promise<RequestAck> {
+    return this.request("watch", { slot, student_id: studentId, quality });
+  }
+
+  async unwatch(slot: number): Promise<RequestAck> {
+    this.slotMap.delete(slot);
+    this.changed();
+    return this.request("unwatch", { slot });
+  }
+
+  /** The stream carrying `studentId`, if a slot has them and the track arrived. */
+  streamFor(studentId: string): MediaStream | null {
+    if (!this.pc) return null;
+    for (const u of this.slotMap.values()) {
+      if (u.student_id !== studentId) continue;
+      const t = this.pc.getTransceivers().find((x) => x.mid === u.mid);
+      if (t?.receiver.track) return new MediaStream([t.receiver.track]);
+    }
+    return null;
+  }
+
+  private async request(event: string, payload: unknown): Promise<RequestAck> {
+    if (this.statusValue.kind !== "ready") {
+      return { status: "rejected", reason: "unavailable", message: "live video unavailable" };
+    }
+    try {
+      return (await this.socket.timeout(this.timeoutMs).emitWithAck(event, payload)) as RequestAck;
+    } catch {
+      return { status: "rejected", reason: "unavailable", message: "no answer from the server" };
+    }
+  }
+
+  private reset(status: VideoStatus): void {
+    this.pc?.close();
+    this.pc = null;
+    this.slotMap.clear();
+    this.set(status);
+  }
+
+  private set(s: VideoStatus): void {
+    this.statusValue = s;
+    this.changed();
+  }
+
+  private changed(): void {
+    this.version++;
+    for (const l of [...this.listeners]) l();
+  }
+}
