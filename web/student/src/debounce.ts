@@ -1,0 +1,265 @@
+// Signals → incidents. Pure: fed observations, page events and time, it
+// returns what to report. No DOM, no clocks, no I/O; ids come from `newId`.
+//
+// Every detector is a condition with a debounce: the incident's started_at is
+// when the condition first held, it is raised once the condition has held
+// for `debounce` ms, and it ends at the first moment the condition stopped
+// holding for longer than `release` ms (a short grace so one noisy frame
+// does not split or reset an episode).
+
+import type { IncidentKind } from "@proto";
+
+export type ClientKind = Extract<
+  IncidentKind,
+  | "no_face"
+  | "multiple_faces"
+  | "looking_away"
+  | "tab_hidden"
+  | "window_blur"
+  | "fullscreen_exit"
+  | "copy_paste"
+  | "second_screen"
+  | "camera_ended"
+>;
+
+/** Page-state conditions reported by the page as on/off. */
+export type StateKind = "tab_hidden" | "window_blur" | "fullscreen_exit" | "second_screen" | "camera_ended";
+
+/** One analysed camera frame. */
+export interface Observation {
+  at: number;
+  faces: number;
+  yawDeg?: number;
+  pitchDeg?: number;
+  /** Detector confidence of the (first) face, 0..1. */
+  confidence?: number;
+  /** Mean luma 0..1. */
+  brightness?: number;
+}
+
+export type Action =
+  | {
+      type: "raise";
+      id: string;
+      kind: ClientKind;
+      started_at: number;
+      /** When the debounce condition was met (the moment of decision). */
+      raised_at: number;
+      ended_at?: number;
+      confidence?: number;
+      detail?: string;
+    }
+  | { type: "end"; id: string; kind: ClientKind; ended_at: number };
+
+export interface DebounceConfig {
+  /** ms the condition must hold before the incident is raised. */
+  debounce: Record<ClientKind, number>;
+  /** ms the condition must be absent before an open episode ends. */
+  release: Record<ClientKind, number>;
+  yawLimitDeg: number;
+  pitchLimitDeg: number;
+  /** Below this mean luma the frame says nothing about faces (quality, not incident). */
+  darkBelow: number;
+  /** Faces with detection confidence below this are not counted. */
+  minFaceConfidence: number;
+  /** Observations older than this (no fresh frames) make vision conditions unknown. */
+  staleAfterMs: number;
+  /** Copy/paste events closer than this fold into one incident. */
+  copyPasteQuietMs: number;
+}
+
+export const DEFAULT_CONFIG: DebounceConfig = {
+  debounce: {
+    no_face: 3000,
+    multiple_faces: 1000,
+    looking_away: 4000,
+    tab_hidden: 0,
+    window_blur: 2000,
+    fullscreen_exit: 0,
+    copy_paste: 0,
+    second_screen: 0,
+    camera_ended: 0,
+  },
+  release: {
+    no_face: 600,
+    multiple_faces: 600,
+    looking_away: 600,
+    tab_hidden: 0,
+    window_blur: 0,
+    fullscreen_exit: 0,
+    copy_paste: 0,
+    second_screen: 0,
+    camera_ended: 0,
+  },
+  yawLimitDeg: 25,
+  pitchLimitDeg: 20,
+  darkBelow: 0.08,
+  minFaceConfidence: 0.5,
+  staleAfterMs: 2000,
+  copyPasteQuietMs: 5000,
+};
+
+export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
+
+interface Track {
+  /** When the condition started holding (episode start), or null. */
+  since: number | null;
+  /** When the condition last stopped holding while an episode is alive. */
+  clearedAt: number | null;
+  /** Open incident id once raised. */
+  open: string | null;
+  detail?: string;
+  confidence?: number;
+}
+
+const VISION: ClientKind[] = ["no_face", "multiple_faces", "looking_away"];
+
+export class Debouncer {
+  private tracks = new Map<ClientKind, Track>();
+  private disabled: Set<ClientKind>;
+  private lastObs: Observation | null = null;
+  private lastCopyPaste = -Infinity;
+
+  constructor(
+    private newId: () => string,
+    disabled: Iterable<string> = [],
+    private cfg: DebounceConfig = DEFAULT_CONFIG,
+  ) {
+    this.disabled = new Set(disabled as Iterable<ClientKind>);
+  }
+
+  /** Switches detectors off (accommodations); closes what they had open at `at`. */
+  setDisabled(disabled: Iterable<string>, at: number): Action[] {
+    this.disabled = new Set(disabled as Iterable<ClientKind>);
+    const out: Action[] = [];
+    for (const kind of this.disabled) {
+      const t = this.tracks.get(kind);
+      if (t?.open) out.push({ type: "end", id: t.open, kind, ended_at: Math.max(at, t.since ?? at) });
+      this.tracks.delete(kind);
+    }
+    return out;
+  }
+
+  /** Quality of the last observation: a signal for the proctor, never an incident. */
+  quality(): Quality {
+    const o = this.lastObs;
+    if (!o) return "unknown";
+    if (o.brightness !== undefined && o.brightness < this.cfg.darkBelow) return "low_light";
+    if (o.faces > 0 && o.confidence !== undefined && o.confidence < this.cfg.minFaceConfidence) return "low_confidence";
+    return "good";
+  }
+
+  /** An analysed frame. */
+  observe(o: Observation): Action[] {
+    this.lastObs = o;
+    const out: Action[] = [];
+    const dark = o.brightness !== undefined && o.brightness < this.cfg.darkBelow;
+    // In the dark the count of faces means nothing: every vision condition is
+    // "not known to hold", which also ends open episodes.
+    const faces = dark ? -1 : o.faces;
+    const away =
+      faces === 1 &&
+      ((o.yawDeg !== undefined && Math.abs(o.yawDeg) > this.cfg.yawLimitDeg) ||
+        (o.pitchDeg !== undefined && Math.abs(o.pitchDeg) > this.cfg.pitchLimitDeg));
+    const conf = o.confidence !== undefined ? Math.min(1, Math.max(0, o.confidence)) : undefined;
+    this.step("no_face", faces === 0, o.at, out);
+    this.step("multiple_faces", faces >= 2, o.at, out, { detail: `${faces} faces`, confidence: conf });
+    this.step("looking_away", away, o.at, out, {
+      detail:
+        o.yawDeg !== undefined ? `yaw ${Math.round(o.yawDeg)}°, pitch ${Math.round(o.pitchDeg ?? 0)}°` : undefined,
+      confidence: conf,
+    });
+    return out;
+  }
+
+  /** A page-state condition turned on or off at `at`. */
+  state(kind: StateKind, active: boolean, at: number, detail?: string): Action[] {
+    const out: Action[] = [];
+    this.step(kind, active, at, out, { detail });
+    return out;
+  }
+
+  /** A one-off event (copy, cut, paste). */
+  instant(kind: "copy_paste", at: number, detail?: string): Action[] {
+    if (this.disabled.has(kind)) return [];
+    const quiet = at - this.lastCopyPaste < this.cfg.copyPasteQuietMs;
+    this.lastCopyPaste = at;
+    if (quiet) return [];
+    return [{ type: "raise", id: this.newId(), kind, started_at: at, raised_at: at, ended_at: at, detail }];
+  }
+
+  /**
+   * Time passes without new input: raises time-based conditions (window
+   * blur), and makes vision conditions unknown when frames stop arriving.
+   */
+  tick(now: number): Action[] {
+    const out: Action[] = [];
+    for (const [kind, t] of this.tracks) {
+      if (VISION.includes(kind)) continue;
+      if (t.since !== null && t.clearedAt === null) this.step(kind, true, now, out, { detail: t.detail });
+    }
+    if (this.lastObs && now - this.lastObs.at > this.cfg.staleAfterMs) {
+      // Known to hold only until the last frame: end there.
+      const last = this.lastObs.at;
+      for (const kind of VISION) {
+        const t = this.tracks.get(kind);
+        if (!t) continue;
+        if (t.open) out.push({ type: "end", id: t.open, kind, ended_at: Math.max(t.since ?? last, t.clearedAt ?? last) });
+        this.tracks.delete(kind);
+      }
+    }
+    return out;
+  }
+
+  /** Ends every open episode (exam over, page closing). */
+  endAll(at: number): Action[] {
+    const out: Action[] = [];
+    for (const [kind, t] of this.tracks) {
+      if (t.open) out.push({ type: "end", id: t.open, kind, ended_at: Math.max(at, t.since ?? at) });
+    }
+    this.tracks.clear();
+    return out;
+  }
+
+  /** Open incident ids, by kind (for tests and the status view). */
+  openIncidents(): Partial<Record<ClientKind, string>> {
+    const r: Partial<Record<ClientKind, string>> = {};
+    for (const [k, t] of this.tracks) if (t.open) r[k] = t.open;
+    return r;
+  }
+
+  private step(
+    kind: ClientKind,
+    holds: boolean,
+    at: number,
+    out: Action[],
+    extra: { detail?: string | undefined; confidence?: number | undefined } = {},
+  ): void {
+    if (this.disabled.has(kind)) return;
+    let t = this.tracks.get(kind);
+    if (holds) {
+      if (!t) {
+        t = { since: at, clearedAt: null, open: null };
+        this.tracks.set(kind, t);
+      }
+      if (t.since === null) t.since = at;
+      t.clearedAt = null;
+      if (extra.detail !== undefined) t.detail = extra.detail;
+      if (extra.confidence !== undefined) t.confidence = extra.confidence;
+      if (!t.open && at - t.since >= this.cfg.debounce[kind]) {
+        t.open = this.newId();
+        const a: Action = { type: "raise", id: t.open, kind, started_at: t.since, raised_at: at };
+        if (t.confidence !== undefined) a.confidence = t.confidence;
+        if (t.detail !== undefined) a.detail = t.detail.slice(0, 200);
+        out.push(a);
+      }
+      return;
+    }
+    if (!t || t.since === null) return;
+    if (t.clearedAt === null) t.clearedAt = at;
+    if (at - t.clearedAt >= this.cfg.release[kind]) {
+      if (t.open) out.push({ type: "end", id: t.open, kind, ended_at: Math.max(t.clearedAt, t.since) });
+      this.tracks.delete(kind);
+    }
+  }
+}

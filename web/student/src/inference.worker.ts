@@ -1,0 +1,221 @@
+// Module Web Worker: MediaPipe Tasks Vision on camera frames. Faces, head
+// yaw/pitch (FaceLandmarker's facial transformation matrix; FaceDetector
+// keypoints as the coarse fallback on slow machines), mean brightness from a
+// tiny downscaled copy, and JPEG evidence of the last analysed frame.
+
+/// <reference lib="webworker" />
+import { FaceDetector, FaceLandmarker, FilesetResolver } from "@mediapipe/tasks-vision";
+import type { FrameResult, FromWorker, Model, ModelChoice, ToWorker } from "./worker-protocol.ts";
+
+declare const self: DedicatedWorkerGlobalScope & { ModuleFactory?: unknown };
+
+let detector: FaceDetector | null = null;
+let landmarker: FaceLandmarker | null = null;
+let model: Model = "landmarker";
+let choice: ModelChoice = "auto";
+let minIntervalMs = 1000 / 15;
+let emaMs = 0;
+let analysed = 0;
+const recent: number[] = []; // end times of recent inferences (performance.now)
+let last: { frame: ImageBitmap | VideoFrame; at: number } | null = null;
+const lumaCanvas = new OffscreenCanvas(32, 24);
+const luma = lumaCanvas.getContext("2d", { willReadFrequently: true })!;
+
+/** Slower than this per frame (ms, moving average) and the landmarker gives way to the detector. */
+const LANDMARKER_BUDGET_MS = 85;
+
+function post(m: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(m, transfer);
+}
+
+function webglInfo(): string | null {
+  const gl = new OffscreenCanvas(1, 1).getContext("webgl2") as WebGL2RenderingContext | null;
+  if (!gl) return null;
+  const dbg = gl.getExtension("WEBGL_debug_renderer_info");
+  return String(dbg ? gl.getParameter(dbg.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+}
+
+async function init(modelsBase: string, wanted: ModelChoice, targetFps: number): Promise<void> {
+  const t0 = performance.now();
+  choice = wanted;
+  minIntervalMs = 1000 / targetFps;
+  const fileset = await FilesetResolver.forVisionTasks(`${modelsBase}wasm`, true);
+  // tasks-vision clears self.ModuleFactory after creating a task, and the
+  // cached import() does not set it again: keep the factory and re-arm it
+  // before every createFromOptions.
+  const loader = (await import(/* @vite-ignore */ fileset.wasmLoaderPath)) as { default: unknown };
+  self.ModuleFactory = loader.default;
+  detector = await FaceDetector.createFromOptions(fileset, {
+    baseOptions: { modelAssetPath: `${modelsBase}face_detector.tflite`, delegate: "CPU" },
+    runningMode: "IMAGE",
+    minDetectionConfidence: 0.5,
+  });
+  if (wanted !== "detector") {
+    self.ModuleFactory = loader.default;
+    landmarker = await FaceLandmarker.createFromOptions(fileset, {
+      baseOptions: { modelAssetPath: `${modelsBase}face_landmarker.task`, delegate: "CPU" },
+      runningMode: "IMAGE",
+      numFaces: 2,
+      outputFacialTransformationMatrixes: true,
+    });
+    model = "landmarker";
+  } else {
+    model = "detector";
+  }
+  post({ type: "ready", webgl: webglInfo(), model, initMs: performance.now() - t0 });
+}
+
+/** Yaw/pitch in degrees from a column-major 4×4 rigid transform, R = Ry(yaw)·Rx(pitch)·Rz(roll). */
+function euler(m: ArrayLike<number>): { yaw: number; pitch: number } {
+  const r = (row: number, col: number) => m[col * 4 + row] ?? 0;
+  const deg = 180 / Math.PI;
+  return {
+    yaw: Math.atan2(r(0, 2), r(2, 2)) * deg,
+    pitch: Math.asin(Math.max(-1, Math.min(1, -r(1, 2)))) * deg,
+  };
+}
+
+function brightness(frame: ImageBitmap | VideoFrame): number {
+  luma.drawImage(frame, 0, 0, 32, 24);
+  const d = luma.getImageData(0, 0, 32, 24).data;
+  let sum = 0;
+  for (let i = 0; i < d.length; i += 4) sum += 0.299 * d[i]! + 0.587 * d[i + 1]! + 0.114 * d[i + 2]!;
+  return sum / (d.length / 4) / 255;
+}
+
+function analyse(frame: ImageBitmap | VideoFrame, at: number): void {
+  const t0 = performance.now();
+  let r: Pick<FrameResult, "faces" | "yawDeg" | "pitchDeg" | "confidence">;
+  const used = model;
+  if (used === "landmarker" && landmarker) {
+    const res = landmarker.detect(frame);
+    r = { faces: res.faceLandmarks.length };
+    const m = res.facialTransformationMatrixes?.[0];
+    if (r.faces >= 1 && m) {
+      const e = euler(m.data);
+      r.yawDeg = e.yaw;
+      r.pitchDeg = e.pitch;
+    }
+  } else {
+    const res = detector!.detect(frame);
+    const faces = res.detections;
+    r = { faces: faces.length };
+    const d = faces[0];
+    if (d) {
+      r.confidence = d.categories[0]?.score ?? 0;
+      // Keypoints: right eye, left eye, nose tip, mouth, right ear, left ear.
+      const k = d.keypoints;
+      if (k && k.length >= 3) {
+        const mid = (k[0]!.x + k[1]!.x) / 2;
+        const eyes = Math.abs(k[1]!.x - k[0]!.x) || 1e-6;
+        const ratio = Math.max(-1, Math.min(1, ((k[2]!.x - mid) / eyes) * 1.2));
+        r.yawDeg = (Math.asin(ratio) * 180) / Math.PI;
+      }
+    }
+  }
+  const inferMs = performance.now() - t0;
+  const b = brightness(frame);
+  const end = performance.now();
+  recent.push(end);
+  while (recent.length && recent[0]! < end - 2000) recent.shift();
+  analysed += 1;
+  emaMs = analysed === 1 ? inferMs : emaMs * 0.85 + inferMs * 0.15;
+  if (choice === "auto" && model === "landmarker" && analysed > 15 && emaMs > LANDMARKER_BUDGET_MS) {
+    const slow = Math.round(emaMs);
+    model = "detector";
+    emaMs = 0;
+    analysed = 0;
+    post({ type: "model", model, reason: `landmarker took ${slow} ms per frame` });
+  }
+  const span = recent.length > 1 ? (end - recent[0]!) / 1000 : 1;
+  const fps = recent.length > 1 ? (recent.length - 1) / span : recent.length;
+  post({ type: "result", at, ...r, brightness: b, model: used, inferMs, fps });
+}
+
+/** Keeps the last analysed frame for evidence; releases the one before. */
+function keep(frame: ImageBitmap | VideoFrame, at: number): void {
+  last?.frame.close();
+  last = { frame, at };
+}
+
+/** Time to wait after an inference so the worker keeps some CPU for the rest of the machine. */
+function intervalMs(): number {
+  return Math.max(minIntervalMs, emaMs * 1.25);
+}
+
+async function readStream(readable: ReadableStream<VideoFrame>): Promise<void> {
+  const reader = readable.getReader();
+  let due = 0;
+  for (;;) {
+    const { value: frame, done } = await reader.read();
+    if (done || !frame) break;
+    const now = performance.now();
+    if (now < due || !detector) {
+      frame.close();
+      continue;
+    }
+    // Half a frame of slack at 30 fps, so a 15 fps camera is not read at 7.5/s.
+    due = now + intervalMs() - 16;
+    const at = Date.now();
+    try {
+      analyse(frame, at);
+    } catch (e) {
+      post({ type: "error", error: String(e), fatal: false });
+    }
+    keep(frame, at);
+  }
+}
+
+async function capture(id: string, maxWidth: number, quality: number): Promise<void> {
+  if (!last) {
+    post({ type: "evidence-failed", id, error: "no frame analysed yet" });
+    return;
+  }
+  const t0 = performance.now();
+  const { frame, at } = last;
+  const w0 = "displayWidth" in frame ? frame.displayWidth : frame.width;
+  const h0 = "displayHeight" in frame ? frame.displayHeight : frame.height;
+  const scale = Math.min(1, maxWidth / w0);
+  const w = Math.max(64, Math.round(w0 * scale));
+  const h = Math.max(64, Math.round(h0 * scale));
+  const c = new OffscreenCanvas(w, h);
+  c.getContext("2d")!.drawImage(frame, 0, 0, w, h);
+  const blob = await c.convertToBlob({ type: "image/jpeg", quality });
+  const jpeg = await blob.arrayBuffer();
+  post({ type: "evidence", id, jpeg, capturedAt: at, width: w, height: h, encodeMs: performance.now() - t0 }, [jpeg]);
+}
+
+self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
+  try {
+    switch (data.type) {
+      case "init":
+        await init(data.modelsBase, data.model, data.targetFps);
+        break;
+      case "stream":
+        await readStream(data.readable);
+        break;
+      case "frame": {
+        const t0 = performance.now();
+        analyse(data.frame, data.at);
+        keep(data.frame, data.at);
+        // Ask for the next frame when it is due.
+        setTimeout(() => post({ type: "want-frame" }), Math.max(0, intervalMs() - (performance.now() - t0)));
+        break;
+      }
+      case "capture":
+        await capture(data.id, data.maxWidth, data.quality);
+        break;
+      case "crash":
+        // Test hook: a worker that dies the hard way.
+        setTimeout(() => {
+          throw new Error("crash requested");
+        });
+        self.close();
+        break;
+    }
+  } catch (e) {
+    const fatal = data.type === "init";
+    if (data.type === "capture") post({ type: "evidence-failed", id: data.id, error: String(e) });
+    else post({ type: "error", error: String(e), fatal });
+  }
+};

@@ -1,0 +1,165 @@
+// Publishes the camera to the SFU: an offer over `rtc_publish`, the answer
+// in its ack, trickle ICE over `rtc_candidate` both ways. Simulcast with
+// three layers (q/h/f at 1/4, 1/2 and full resolution), VP8 preferred.
+// Nothing else depends on it: until the server answers, proctoring goes on,
+// and publishing is retried with backoff.
+
+import type { IceCandidate, RtcAck, SessionDescription } from "@proto";
+import { EVENTS } from "@proto";
+import type { Socket } from "socket.io-client";
+
+export type RtcState = "idle" | "offering" | "connecting" | "connected" | "waiting" | "unsupported";
+
+export class Publisher {
+  state: RtcState = "idle";
+  detail = "";
+  attempts = 0;
+  /** Estimated upload capacity from the ICE candidate pair, once connected (bit/s). */
+  uplinkBps: number | null = null;
+  onChange: () => void = () => {};
+  private pc: RTCPeerConnection | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private statsTimer: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
+
+  constructor(
+    private socket: Socket,
+    private track: MediaStreamTrack,
+  ) {
+    socket.on(EVENTS.RTC_CANDIDATE, (c: IceCandidate) => {
+      void this.pc?.addIceCandidate(c).catch(() => {});
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    if (typeof RTCPeerConnection !== "function") {
+      this.set("unsupported", "this browser has no WebRTC");
+      return;
+    }
+    void this.publish();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.pc?.close();
+    this.pc = null;
+  }
+
+  /** The socket reconnected: a half-made or failed connection starts over. */
+  reconnected(): void {
+    if (this.stopped || this.state === "connected") return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    void this.publish();
+  }
+
+  private set(state: RtcState, detail = ""): void {
+    this.state = state;
+    this.detail = detail;
+    this.onChange();
+  }
+
+  private retry(why: string, afterMs?: number): void {
+    this.pc?.close();
+    this.pc = null;
+    if (this.stopped) return;
+    const delay = Math.max(afterMs ?? 0, Math.min(60_000, 2000 * 2 ** Math.min(this.attempts - 1, 5)));
+    this.set("waiting", `${why}; retrying in ${Math.round(delay / 1000)} s`);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.publish();
+    }, delay);
+  }
+
+  private async publish(): Promise<void> {
+    if (this.stopped) return;
+    this.attempts += 1;
+    this.pc?.close();
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    this.pc = pc;
+    this.set("offering");
+    try {
+      const tx = pc.addTransceiver(this.track, {
+        direction: "sendonly",
+        sendEncodings: [
+          { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 100_000 },
+          { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 300_000 },
+          { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 900_000 },
+        ],
+      });
+      const codecs = RTCRtpSender.getCapabilities?.("video")?.codecs ?? [];
+      const vp8 = codecs.filter((c) => c.mimeType.toLowerCase() === "video/vp8");
+      if (vp8.length && "setCodecPreferences" in tx) {
+        tx.setCodecPreferences([...vp8, ...codecs.filter((c) => c.mimeType.toLowerCase() !== "video/vp8")]);
+      }
+      pc.onicecandidate = ({ candidate }) => {
+        if (!candidate || pc !== this.pc) return;
+        const c: IceCandidate = { candidate: candidate.candidate };
+        if (candidate.sdpMid != null) c.sdpMid = candidate.sdpMid;
+        if (candidate.sdpMLineIndex != null) c.sdpMLineIndex = candidate.sdpMLineIndex;
+        this.socket.emit(EVENTS.RTC_CANDIDATE, c);
+      };
+      pc.onconnectionstatechange = () => {
+        if (pc !== this.pc) return;
+        if (pc.connectionState === "connected") {
+          this.attempts = 0;
+          this.set("connected");
+          this.watchStats(pc);
+        } else if (pc.connectionState === "failed") {
+          this.retry("video connection failed");
+        }
+      };
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      if (!this.socket.connected) return this.retry("not connected");
+      const req: SessionDescription = { sdp: pc.localDescription?.sdp ?? offer.sdp ?? "" };
+      let ack: RtcAck;
+      try {
+        ack = (await this.socket.timeout(10_000).emitWithAck(EVENTS.RTC_PUBLISH, req)) as RtcAck;
+      } catch {
+        return this.retry("the server did not answer the video offer");
+      }
+      if (pc !== this.pc) return;
+      if (ack.status !== "answer") return this.retry(`video refused (${ack.reason})`, ack.retry_after_ms);
+      this.set("connecting");
+      await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    } catch (e) {
+      if (pc === this.pc) this.retry(`video setup failed: ${(e as Error).message}`);
+    }
+  }
+
+  private watchStats(pc: RTCPeerConnection): void {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = setInterval(async () => {
+      if (pc !== this.pc) return;
+      const stats = await pc.getStats();
+      stats.forEach((s: { type: string; nominated?: boolean; availableOutgoingBitrate?: number }) => {
+        if (s.type === "candidate-pair" && s.nominated && s.availableOutgoingBitrate) {
+          this.uplinkBps = s.availableOutgoingBitrate;
+        }
+      });
+      this.onChange();
+    }, 5000);
+  }
+}
+
+/** System check: can this browser make a WebRTC offer with a video sender? */
+export async function checkWebRtc(track: MediaStreamTrack | null): Promise<{ ok: boolean; detail: string }> {
+  if (typeof RTCPeerConnection !== "function") return { ok: false, detail: "WebRTC is not available in this browser" };
+  const pc = new RTCPeerConnection();
+  try {
+    if (track) pc.addTransceiver(track, { direction: "sendonly" });
+    else pc.addTransceiver("video", { direction: "sendonly" });
+    const offer = await pc.createOffer();
+    const vp8 = /VP8\/90000/i.test(offer.sdp ?? "");
+    return { ok: true, detail: vp8 ? "WebRTC works (VP8 video)" : "WebRTC works" };
+  } catch (e) {
+    return { ok: false, detail: `WebRTC failed: ${(e as Error).message}` };
+  } finally {
+    pc.close();
+  }
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import { Debouncer, DEFAULT_CONFIG, type Action, type Observation } from "../../src/debounce.ts";
+
+function make(disabled: string[] = []) {
+  let n = 0;
+  return new Debouncer(() => `id${++n}`, disabled);
+}
+
+/** Feeds frames every `step` ms from `from` to `to` (exclusive) with the given fields. */
+function frames(d: Debouncer, from: number, to: number, o: Omit<Observation, "at">, step = 100): Action[] {
+  const out: Action[] = [];
+  for (let t = from; t < to; t += step) out.push(...d.observe({ at: t, brightness: 0.5, ...o }));
+  return out;
+}
+
+describe("vision conditions", () => {
+  it("no face: raised after 3 s with started_at at the first faceless frame, ended when a face returns", () => {
+    const d = make();
+    expect(frames(d, 0, 1000, { faces: 1, yawDeg: 0 })).toEqual([]);
+    const during = frames(d, 1000, 5000, { faces: 0 });
+    expect(during).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 1000, raised_at: 4000 }]);
+    const after = frames(d, 5000, 6000, { faces: 1, yawDeg: 0 });
+    expect(after).toEqual([{ type: "end", id: "id1", kind: "no_face", ended_at: 5000 }]);
+  });
+
+  it("no face shorter than 3 s raises nothing", () => {
+    const d = make();
+    expect(frames(d, 0, 2900, { faces: 0 })).toEqual([]);
+    expect(frames(d, 2900, 5000, { faces: 1 })).toEqual([]);
+  });
+
+  it("one noisy frame neither splits nor resets an episode", () => {
+    const d = make();
+    const a = [...frames(d, 0, 2000, { faces: 0 }), ...frames(d, 2000, 2100, { faces: 1 }), ...frames(d, 2100, 3500, { faces: 0 })];
+    expect(a).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 0, raised_at: 3000 }]);
+  });
+
+  it("two faces for 1 s", () => {
+    const d = make();
+    const a = frames(d, 0, 1500, { faces: 2, confidence: 0.9 });
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ type: "raise", kind: "multiple_faces", started_at: 0, raised_at: 1000, detail: "2 faces" });
+    expect(frames(d, 1500, 2500, { faces: 1 })).toEqual([{ type: "end", id: "id1", kind: "multiple_faces", ended_at: 1500 }]);
+  });
+
+  it("looking away: |yaw| > 25° or |pitch| > 20° for 4 s; frontal-ish poses never", () => {
+    const d = make();
+    expect(frames(d, 0, 10_000, { faces: 1, yawDeg: 24, pitchDeg: -19 })).toEqual([]);
+    const a = frames(d, 10_000, 15_000, { faces: 1, yawDeg: -30, pitchDeg: 0 });
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ kind: "looking_away", started_at: 10_000, raised_at: 14_000 });
+    const d2 = make();
+    expect(frames(d2, 0, 4100, { faces: 1, yawDeg: 0, pitchDeg: 25 })[0]).toMatchObject({ kind: "looking_away", raised_at: 4000 });
+  });
+
+  it("darkness is a quality signal, never an incident, and ends open episodes", () => {
+    const d = make();
+    expect(frames(d, 0, 10_000, { faces: 0, brightness: 0.02 })).toEqual([]);
+    expect(d.quality()).toBe("low_light");
+    const raised = frames(d, 10_000, 14_000, { faces: 0 });
+    expect(raised).toHaveLength(1);
+    const ended = frames(d, 14_000, 15_000, { faces: 0, brightness: 0.01 });
+    expect(ended).toEqual([{ type: "end", id: "id1", kind: "no_face", ended_at: 14_000 }]);
+  });
+
+  it("low confidence is reported as quality", () => {
+    const d = make();
+    d.observe({ at: 0, faces: 1, confidence: 0.3, brightness: 0.5 });
+    expect(d.quality()).toBe("low_confidence");
+  });
+
+  it("frames that stop arriving make vision conditions unknown (episode ends)", () => {
+    const d = make();
+    frames(d, 0, 4000, { faces: 0 });
+    expect(d.tick(5000)).toEqual([]);
+    expect(d.tick(6500)).toEqual([{ type: "end", id: "id1", kind: "no_face", ended_at: 3900 }]);
+  });
+
+  it("disabled detectors stay silent, and disabling closes what is open", () => {
+    const d = make(["no_face"]);
+    expect(frames(d, 0, 10_000, { faces: 0 })).toEqual([]);
+    const e = make();
+    frames(e, 0, 4000, { faces: 0 });
+    expect(e.setDisabled(["no_face"], 4500)).toEqual([{ type: "end", id: "id1", kind: "no_face", ended_at: 4500 }]);
+    expect(frames(e, 4500, 9000, { faces: 0 })).toEqual([]);
+  });
+});
+
+describe("page conditions", () => {
+  it("tab hidden is raised at once and ends when visible", () => {
+    const d = make();
+    expect(d.state("tab_hidden", true, 100)).toEqual([{ type: "raise", id: "id1", kind: "tab_hidden", started_at: 100, raised_at: 100 }]);
+    expect(d.state("tab_hidden", true, 300)).toEqual([]);
+    expect(d.state("tab_hidden", false, 900)).toEqual([{ type: "end", id: "id1", kind: "tab_hidden", ended_at: 900 }]);
+  });
+
+  it("window blur needs 2 s, raised from tick; a short blur is nothing", () => {
+    const d = make();
+    expect(d.state("window_blur", true, 0)).toEqual([]);
+    expect(d.tick(1000)).toEqual([]);
+    expect(d.state("window_blur", false, 1500)).toEqual([]);
+    expect(d.state("window_blur", true, 3000)).toEqual([]);
+    expect(d.tick(4900)).toEqual([]);
+    expect(d.tick(5000)).toEqual([{ type: "raise", id: "id1", kind: "window_blur", started_at: 3000, raised_at: 5000 }]);
+    expect(d.tick(6000)).toEqual([]);
+    expect(d.state("window_blur", false, 7000)).toEqual([{ type: "end", id: "id1", kind: "window_blur", ended_at: 7000 }]);
+  });
+
+  it("fullscreen exit, second screen and camera ended are immediate", () => {
+    const d = make();
+    for (const k of ["fullscreen_exit", "second_screen", "camera_ended"] as const) {
+      expect(d.state(k, true, 50)[0]).toMatchObject({ type: "raise", kind: k, started_at: 50 });
+    }
+    expect(Object.keys(d.openIncidents()).sort()).toEqual(["camera_ended", "fullscreen_exit", "second_screen"]);
+    expect(d.endAll(80).map((a) => a.type)).toEqual(["end", "end", "end"]);
+  });
+
+  it("copy/paste is a closed incident; a burst folds into one", () => {
+    const d = make();
+    expect(d.instant("copy_paste", 1000, "paste")).toEqual([
+      { type: "raise", id: "id1", kind: "copy_paste", started_at: 1000, raised_at: 1000, ended_at: 1000, detail: "paste" },
+    ]);
+    expect(d.instant("copy_paste", 2000)).toEqual([]);
+    expect(d.instant("copy_paste", 2000 + DEFAULT_CONFIG.copyPasteQuietMs)).toHaveLength(1);
+  });
+
+  it("ids are unique per episode", () => {
+    const d = make();
+    const ids = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((d.state("tab_hidden", true, i * 1000)[0] as { id: string }).id);
+      d.state("tab_hidden", false, i * 1000 + 500);
+    }
+    expect(new Set(ids).size).toBe(5);
+  });
+});

@@ -1,0 +1,249 @@
+import "fake-indexeddb/auto";
+import { IDBFactory } from "fake-indexeddb";
+import { describe, expect, it } from "vitest";
+import type { IncidentAck, IncidentEnd, IncidentReport } from "@proto";
+import { IdbStorage } from "../../src/idb-storage.ts";
+import { MemoryStorage, Outbox, type OutboxStorage, type Transport, type UploadResult } from "../../src/outbox.ts";
+
+type Sent = { event: string; payload: IncidentReport | IncidentEnd };
+
+/** A server stand-in: dedupe by id, strictly checked sequence numbers, scripted failures. */
+class FakeServer implements Transport {
+  up = true;
+  sent: Sent[] = [];
+  uploads: Array<{ id: string; capturedAt: number; bytes: number }> = [];
+  known = new Map<string, string>();
+  ended = new Set<string>();
+  top = 0;
+  failNext: Array<IncidentAck | "timeout"> = [];
+  uploadReplies: Array<UploadResult | "network"> = [];
+
+  ready() {
+    return this.up;
+  }
+  async emit(event: "incident" | "incident_end", payload: IncidentReport | IncidentEnd): Promise<IncidentAck> {
+    this.sent.push({ event, payload });
+    const f = this.failNext.shift();
+    if (f === "timeout") throw new Error("timeout");
+    if (f) return f;
+    const fp = JSON.stringify(payload);
+    if (event === "incident") {
+      if (this.known.has(payload.id)) return { status: "duplicate", id: payload.id };
+      if (payload.seq <= this.top) return { status: "rejected", id: payload.id, reason: "sequence_replayed", message: "" };
+      this.known.set(payload.id, fp);
+    } else {
+      if (!this.known.has(payload.id)) return { status: "rejected", id: payload.id, reason: "unknown_incident", message: "" };
+      if (this.ended.has(payload.id)) return { status: "duplicate", id: payload.id };
+      if (payload.seq <= this.top) return { status: "rejected", id: payload.id, reason: "sequence_replayed", message: "" };
+      this.ended.add(payload.id);
+    }
+    this.top = payload.seq;
+    return { status: "accepted", id: payload.id };
+  }
+  async upload(id: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
+    const r = this.uploadReplies.shift();
+    if (r === "network") throw new Error("network");
+    if (r) return r;
+    if (!this.known.has(id)) return { status: 404, body: { error: { reason: "unknown_incident", message: "" } } };
+    this.uploads.push({ id, capturedAt, bytes: jpeg.byteLength });
+    return { status: 201, body: {} };
+  }
+}
+
+const report = (id: string, at = 1000): Omit<IncidentReport, "seq"> => ({ id, kind: "no_face", started_at: at });
+const fast = { baseDelayMs: 1, maxDelayMs: 5 };
+
+async function settle(ob: Outbox, ms = 2000) {
+  await Promise.race([ob.drained(), new Promise((_, rej) => setTimeout(() => rej(new Error(`not drained: ${JSON.stringify(ob.pending().map((i) => i.type))}`)), ms))]);
+}
+
+describe("Outbox", () => {
+  it("assigns strictly increasing sequence numbers across incidents and ends, and delivers in order", async () => {
+    const srv = new FakeServer();
+    const ob = await Outbox.open(new MemoryStorage(), fast);
+    ob.attach(srv);
+    await ob.incident(report("a"));
+    await ob.incident(report("b"));
+    await ob.end("a", 2000);
+    await ob.evidence("a", new Uint8Array([1, 2, 3]), 1500);
+    await settle(ob);
+    expect(srv.sent.map((s) => [s.event, s.payload.id, s.payload.seq])).toEqual([
+      ["incident", "a", 1],
+      ["incident", "b", 2],
+      ["incident_end", "a", 3],
+    ]);
+    expect(srv.uploads).toEqual([{ id: "a", capturedAt: 1500, bytes: 3 }]);
+    expect(ob.nextSeq()).toBe(4);
+    expect(ob.openIncidents().map((o) => o.id)).toEqual(["b"]);
+  });
+
+  it("holds everything while offline and sends it once connected", async () => {
+    const srv = new FakeServer();
+    srv.up = false;
+    const ob = await Outbox.open(new MemoryStorage(), fast);
+    ob.attach(srv);
+    await ob.incident(report("a"));
+    await ob.evidence("a", new Uint8Array(10), 1000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(srv.sent).toHaveLength(0);
+    expect(ob.pending()).toHaveLength(2);
+    srv.up = true;
+    ob.kick();
+    await settle(ob);
+    expect(srv.uploads).toHaveLength(1);
+  });
+
+  it("retries only retryable rejections and timeouts; duplicate counts as delivered", async () => {
+    const srv = new FakeServer();
+    const settled: string[] = [];
+    const ob = await Outbox.open(new MemoryStorage(), { ...fast, events: { settled: (i, o) => settled.push(`${i.id}:${o.result}`) } });
+    srv.failNext = [
+      "timeout",
+      { status: "rejected", id: "a", reason: "rate_limited", message: "", retry_after_ms: 3 },
+      { status: "rejected", id: "a", reason: "unavailable", message: "" },
+    ];
+    ob.attach(srv);
+    await ob.incident(report("a"));
+    await settle(ob);
+    expect(srv.sent).toHaveLength(4);
+    expect(settled).toEqual(["a:delivered"]);
+    // A lost ack: the server has it, the resend is a duplicate.
+    srv.failNext = [{ status: "duplicate", id: "b" }];
+    await ob.incident(report("b"));
+    await settle(ob);
+    expect(settled).toEqual(["a:delivered", "b:delivered"]);
+  });
+
+  it("drops a non-retryable rejection together with its end and evidence", async () => {
+    const srv = new FakeServer();
+    const settled: string[] = [];
+    const ob = await Outbox.open(new MemoryStorage(), { ...fast, events: { settled: (i, o) => settled.push(`${i.type}:${o.result}:${"reason" in o ? o.reason : ""}`) } });
+    srv.up = false;
+    ob.attach(srv);
+    await ob.incident(report("x"));
+    await ob.evidence("x", new Uint8Array(4), 1000);
+    await ob.end("x", 2000);
+    await ob.incident(report("y"));
+    srv.failNext = [{ status: "rejected", id: "x", reason: "detector_disabled", message: "off" }];
+    srv.up = true;
+    ob.kick();
+    await settle(ob);
+    expect(settled).toEqual(["incident:dropped:detector_disabled", "evidence:dropped:incident_dropped", "end:dropped:incident_dropped", "incident:delivered:"]);
+    expect(srv.uploads).toHaveLength(0);
+    expect(ob.openIncidents().map((o) => o.id)).toEqual(["y"]);
+  });
+
+  it("resumes from max(local, welcome.next_seq) and re-numbers a message the server refuses as replayed", async () => {
+    const srv = new FakeServer();
+    srv.top = 41; // another device/profile used numbers up to 41
+    const ob = await Outbox.open(new MemoryStorage(), fast);
+    srv.up = false;
+    ob.attach(srv);
+    await ob.incident(report("old")); // seq 1: made before we heard the server
+    await ob.serverNextSeq(42);
+    await ob.serverNextSeq(7); // never backwards
+    await ob.incident(report("new"));
+    srv.up = true;
+    ob.kick();
+    await settle(ob);
+    expect(srv.sent.map((s) => [s.payload.id, s.payload.seq])).toEqual([
+      ["old", 1],
+      ["old", 43],
+      ["new", 42],
+      ["new", 44],
+    ]);
+    expect([...srv.known.keys()].sort()).toEqual(["new", "old"]);
+  });
+
+  it("evidence: retries network errors and 5xx, treats evidence_already_attached as delivered, reports evidence_not_collected", async () => {
+    const srv = new FakeServer();
+    let refused = 0;
+    const settled: string[] = [];
+    const ob = await Outbox.open(new MemoryStorage(), {
+      ...fast,
+      events: { evidenceRefused: () => refused++, settled: (i, o) => i.type === "evidence" && settled.push(`${o.result}:${"reason" in o ? o.reason : ""}`) },
+    });
+    ob.attach(srv);
+    srv.uploadReplies = ["network", { status: 503, body: { error: { reason: "unavailable", message: "", retry_after_ms: 2 } } }];
+    await ob.incident(report("a"));
+    await ob.evidence("a", new Uint8Array(5), 1000);
+    await settle(ob);
+    expect(srv.uploads).toHaveLength(1);
+    srv.uploadReplies = [{ status: 409, body: { error: { reason: "evidence_already_attached", message: "" } } }];
+    await ob.evidence("a", new Uint8Array(5), 1000);
+    await settle(ob);
+    srv.uploadReplies = [{ status: 403, body: { error: { reason: "evidence_not_collected", message: "" } } }];
+    await ob.evidence("a", new Uint8Array(5), 1000);
+    await settle(ob);
+    expect(settled).toEqual(["delivered:", "delivered:", "dropped:evidence_not_collected"]);
+    expect(refused).toBe(1);
+  });
+
+  it("a failing upload does not hold back incidents", async () => {
+    const srv = new FakeServer();
+    const ob = await Outbox.open(new MemoryStorage(), { baseDelayMs: 50, maxDelayMs: 50 });
+    ob.attach(srv);
+    srv.uploadReplies = Array(100).fill({ status: 503, body: { error: { reason: "unavailable", message: "" } } });
+    await ob.incident(report("a"));
+    await ob.evidence("a", new Uint8Array(5), 1000);
+    await new Promise((r) => setTimeout(r, 20));
+    await ob.incident(report("b"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect([...srv.known.keys()]).toEqual(["a", "b"]);
+    ob.close();
+  });
+});
+
+describe("Outbox on IndexedDB", () => {
+  async function storage(factory: IDBFactory, name = "t"): Promise<OutboxStorage & { close(): void }> {
+    return IdbStorage.open(name, factory);
+  }
+
+  it("survives a reload: pending items, counter and open incidents come back; the resend is deduplicated", async () => {
+    const factory = new IDBFactory();
+    const srv = new FakeServer();
+    // Page life 1: the ack of "a" is lost, "b" and the end never leave.
+    let s1 = await storage(factory);
+    const ob1 = await Outbox.open(s1, { baseDelayMs: 60_000 });
+    srv.failNext = ["timeout"];
+    ob1.attach(srv);
+    await ob1.incident(report("a"));
+    await new Promise((r) => setTimeout(r, 1));
+    srv.up = false;
+    srv.known.set("a", "x"); // the server did store it
+    await ob1.incident(report("b"));
+    await ob1.evidence("b", new Uint8Array([9, 9]), 1234);
+    await ob1.end("b", 3000);
+    ob1.close();
+    s1.close();
+
+    // Page life 2.
+    s1 = await storage(factory);
+    const ob2 = await Outbox.open(s1, fast);
+    expect(ob2.pending().map((i) => [i.type, i.id])).toEqual([
+      ["incident", "a"],
+      ["incident", "b"],
+      ["evidence", "b"],
+      ["end", "b"],
+    ]);
+    expect(ob2.nextSeq()).toBe(4);
+    expect(ob2.openIncidents().map((o) => o.id)).toEqual(["a"]);
+    const ev = ob2.pending()[2] as { jpeg: Uint8Array };
+    expect([...ev.jpeg]).toEqual([9, 9]);
+    srv.up = true;
+    ob2.attach(srv);
+    await settle(ob2);
+    expect([...srv.known.keys()].sort()).toEqual(["a", "b"]);
+    expect(srv.uploads).toEqual([{ id: "b", capturedAt: 1234, bytes: 2 }]);
+    const reloaded = await Outbox.open(s1, fast);
+    expect(reloaded.pending()).toHaveLength(0);
+  });
+
+  it("never moves the stored counter backwards", async () => {
+    const factory = new IDBFactory();
+    const s = await storage(factory, "c");
+    await s.setSeq(10);
+    await s.setSeq(3);
+    expect((await s.load()).seq).toBe(10);
+  });
+});

@@ -1,0 +1,29 @@
+/// <reference types="vitest/config" />
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+// The wire types are generated from Rust into web/proto/vigil.ts; the student
+// app imports them as `@proto` and never keeps a copy.
+const proto = fileURLToPath(new URL("../proto/vigil.ts", import.meta.url));
+
+export default defineConfig({
+  // Served by the vigil binary from web/student/dist under /student/.
+  base: "/student/",
+  resolve: { alias: { "@proto": proto } },
+  // public/ holds the prepared models and the tasks-vision WASM (npm run
+  // prepare-models); they are copied to dist/models, same-origin.
+  publicDir: "public",
+  worker: { format: "es" },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+    // tasks-vision is one large module; it only ever loads in the worker.
+    chunkSizeWarningLimit: 1024,
+  },
+  server: { fs: { allow: [".", "../proto"] } },
+  test: {
+    environment: "node",
+    include: ["test/unit/**/*.test.ts"],
+  },
+});
