@@ -34,6 +34,9 @@ pub struct StudentCell {
     /// a time per student, and students never wait for each other.
     pub ledger: tokio::sync::Mutex<Ledger>,
     pub live: Mutex<Live>,
+    /// The socket whose camera the SFU forwards, so a stale socket closing
+    /// after a reconnect does not end the new publication.
+    pub publishing_socket: Mutex<Option<socketioxide::socket::Sid>>,
 }
 
 impl StudentCell {
@@ -42,6 +45,7 @@ impl StudentCell {
             person,
             ledger: tokio::sync::Mutex::new(ledger),
             live: Mutex::new(Live { score, last_incident, quality: Quality::Unknown, signal_bucket: TokenBucket::new(SIGNAL_RATE) }),
+            publishing_socket: Mutex::new(None),
         }
     }
 }

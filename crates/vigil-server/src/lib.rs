@@ -15,6 +15,7 @@ pub mod exams;
 pub mod fanout;
 pub mod http;
 pub mod ingest;
+pub mod media;
 pub mod metrics;
 pub mod sockets;
 
@@ -53,6 +54,10 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Where the built web apps live (`<dir>/student/dist`, `<dir>/dashboard/dist`).
     pub web_dir: Option<PathBuf>,
+    /// UDP address of the SFU (one socket for all peers); `None` runs without live video.
+    pub udp: Option<SocketAddr>,
+    /// The media address peers are told, when it differs from `udp` (NAT, cloud).
+    pub udp_advertised: Option<SocketAddr>,
     pub durability: Durability,
     pub limits: Limits,
     pub evidence: EvidenceLimits,
@@ -67,6 +72,8 @@ impl ServerConfig {
             tls: None,
             admin_token: None,
             web_dir: None,
+            udp: None,
+            udp_advertised: None,
             durability: Durability::default(),
             limits: Limits::default(),
             evidence: EvidenceLimits::default(),
@@ -82,6 +89,8 @@ pub enum ServerError {
     Keys(#[from] KeyError),
     #[error("binding {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("SFU: {0}")]
+    Sfu(#[from] vigil_sfu::SfuError),
     #[error("TLS: {0}")]
     Tls(std::io::Error),
     #[error("serving: {0}")]
@@ -99,6 +108,8 @@ pub struct AppInner {
     pub fanout: Arc<Fanout>,
     pub evidence_limits: EvidenceLimits,
     pub metrics: PrometheusHandle,
+    /// The SFU, when live video is enabled.
+    pub sfu: Option<vigil_sfu::Sfu>,
     io: OnceLock<SocketIo>,
 }
 
@@ -137,6 +148,16 @@ impl Server {
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.http, source })?;
         let scheme = if config.tls.is_some() { "https" } else { "http" };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
+        let sfu = match config.udp {
+            None => None,
+            Some(bind) => {
+                let mut sfu_config = vigil_sfu::SfuConfig::new(bind);
+                sfu_config.advertised = config.udp_advertised;
+                // The SFU thread runs until every handle is dropped.
+                let (sfu, _thread) = vigil_sfu::Sfu::start(sfu_config)?;
+                Some(sfu)
+            }
+        };
 
         let app = App(Arc::new(AppInner {
             admin: Admin { store: store.clone(), keys: keys.clone(), public_url },
@@ -147,6 +168,7 @@ impl Server {
             fanout: Arc::new(Fanout::default()),
             evidence_limits: config.evidence,
             metrics: metrics::install(),
+            sfu,
             io: OnceLock::new(),
         }));
         let (layer, io) = SocketIo::builder()
@@ -170,6 +192,11 @@ impl Server {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
+    /// The UDP address media goes to, when live video is enabled.
+    pub fn media_addr(&self) -> Option<SocketAddr> {
+        self.app.sfu.as_ref().map(vigil_sfu::Sfu::local_addr)
+    }
+
     pub fn app(&self) -> &App {
         &self.app
     }
@@ -179,6 +206,9 @@ impl Server {
         let Server { app, router, listener, tls } = self;
         tokio::spawn(app.fanout.clone().run_trailing());
         tokio::spawn(housekeeping(app.clone()));
+        if let Some(sfu) = app.sfu.as_ref() {
+            tokio::spawn(media::run_health(app.clone(), sfu.events()));
+        }
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         match tls {
             None => {

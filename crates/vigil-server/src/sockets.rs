@@ -40,15 +40,15 @@ fn refuse(reason: RejectReason, message: impl Into<String>) -> ConnectRefused {
 }
 
 #[derive(Clone)]
-struct StudentSession {
-    rt: Arc<ExamRuntime>,
-    cell: Arc<StudentCell>,
+pub(crate) struct StudentSession {
+    pub rt: Arc<ExamRuntime>,
+    pub cell: Arc<StudentCell>,
 }
 
 #[derive(Clone)]
-struct ProctorSession {
-    rt: Arc<ExamRuntime>,
-    proctor_id: String,
+pub(crate) struct ProctorSession {
+    pub rt: Arc<ExamRuntime>,
+    pub proctor_id: String,
 }
 
 pub fn register(io: &SocketIo) {
@@ -146,8 +146,10 @@ async fn student_connected(s: SocketRef, State(app): State<App>, Extension(sess)
         let change = lock(&sess.rt.presence).heartbeat(&sess.cell.person.id, now_ms(), sess.rt.stall_after_ms());
         announce_presence(&app, &sess.rt, change).await;
     });
-    s.on_disconnect(async |State(app): State<App>, Extension(sess): Extension<StudentSession>| {
+    crate::media::register_student(&s);
+    s.on_disconnect(async |s: SocketRef, State(app): State<App>, Extension(sess): Extension<StudentSession>| {
         metrics::gauge!(m::STUDENTS_CONNECTED).decrement(1);
+        crate::media::student_disconnected(&app, &sess.rt, &sess.cell, s.id).await;
         let change = lock(&sess.rt.presence).disconnected(&sess.cell.person.id, now_ms());
         announce_presence(&app, &sess.rt, change).await;
     });
@@ -233,8 +235,10 @@ async fn proctor_connected(s: SocketRef, Extension(sess): Extension<ProctorSessi
             let _ = ack.send(&reply);
         },
     );
-    s.on_disconnect(async || {
+    crate::media::register_proctor(&s);
+    s.on_disconnect(async |s: SocketRef, State(app): State<App>| {
         metrics::gauge!(m::PROCTORS_CONNECTED).decrement(1);
+        crate::media::proctor_disconnected(&app, s.id).await;
     });
 }
 

@@ -59,9 +59,12 @@ struct ServeArgs {
     /// HTTP (and Socket.IO) listen address.
     #[arg(long, env = "VIGIL_HTTP", default_value = "127.0.0.1:8080")]
     http: SocketAddr,
-    /// UDP address for WebRTC media (one socket for all peers); used once the SFU is enabled.
-    #[arg(long, env = "VIGIL_UDP", default_value = "127.0.0.1:3478")]
+    /// UDP address of the SFU, one socket for all WebRTC peers (port 0 picks one; fix it to open a firewall).
+    #[arg(long, env = "VIGIL_UDP", default_value = "127.0.0.1:0")]
     udp: SocketAddr,
+    /// The media address told to browsers when they reach the server under another (NAT, cloud).
+    #[arg(long, env = "VIGIL_UDP_ADVERTISED")]
+    udp_advertised: Option<SocketAddr>,
     /// Base URL for join links, when clients reach the server under another name (a reverse proxy).
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     public_url: Option<String>,
@@ -248,12 +251,16 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
         DurabilityArg::Process => Durability::Process,
         DurabilityArg::PowerLoss => Durability::PowerLoss,
     };
-    tracing::debug!(udp = %args.udp, "media address reserved for the SFU");
+    config.udp = Some(args.udp);
+    config.udp_advertised = args.udp_advertised;
     let server = Server::bind(config).await.context("starting vigil")?;
     let addr = server.local_addr();
     let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
     // Tests and scripts read this line to find the port when --http ends in :0.
     println!("vigil listening on {scheme}://{addr}");
+    if let Some(media) = server.media_addr() {
+        println!("media (WebRTC) on udp://{media}");
+    }
     if let Some(n) = demo_students {
         let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
         print_demo(&server.app().admin, &public, n).await?;

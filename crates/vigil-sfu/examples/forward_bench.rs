@@ -1,0 +1,326 @@
+//! Forwarding benchmark: N synthetic VP8 publishers (str0m clients), each
+//! watched by its own proctor connection, against one `Sfu` on loopback.
+//!
+//! cargo run --release --example forward_bench -- OUT.json [N ...] [--secs S] [--pps P] [--bwe]
+//!
+//! Reports forwarded packets/s and the SFU thread's CPU time (from
+//! /proc/self/task/<tid>/stat), hence forwarded packets per CPU-second.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpWrite;
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use vigil_proto::events::WatchQuality;
+use vigil_sfu::keyframe::vp8_test_payload;
+use vigil_sfu::{PublisherId, Sfu, SfuConfig, SubscriberId};
+
+struct Client {
+    rtc: Rtc,
+    sock: UdpSocket,
+    addr: SocketAddr,
+    next_timeout: Instant,
+    connected: bool,
+    rtp_in: u64,
+    key_requests: u64,
+    mid: Option<Mid>,
+}
+
+impl Client {
+    fn new() -> Client {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_nonblocking(true).expect("nonblocking");
+        let addr = sock.local_addr().expect("addr");
+        let mut rtc = RtcConfig::new()
+            .set_rtp_mode(true)
+            .set_stats_interval(None)
+            .build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        Client {
+            rtc,
+            sock,
+            addr,
+            next_timeout: Instant::now(),
+            connected: false,
+            rtp_in: 0,
+            key_requests: 0,
+            mid: None,
+        }
+    }
+
+    fn offer(&mut self, dir: Direction) -> (String, SdpPendingOffer) {
+        let mut api = self.rtc.sdp_api();
+        self.mid = Some(api.add_media(MediaKind::Video, dir, None, None, None));
+        let (o, p) = api.apply().expect("offer");
+        (o.to_sdp_string(), p)
+    }
+
+    fn accept(&mut self, pending: SdpPendingOffer, answer: &str) {
+        let a = SdpAnswer::from_sdp_string(answer).expect("answer parses");
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, a)
+            .expect("answer accepted");
+    }
+
+    fn step(&mut self, buf: &mut [u8]) {
+        while let Ok((n, src)) = self.sock.recv_from(buf) {
+            if let Ok(r) = Receive::new(Protocol::Udp, src, self.addr, &buf[..n]) {
+                let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
+            }
+            self.drain();
+        }
+        let now = Instant::now();
+        if now >= self.next_timeout {
+            let _ = self.rtc.handle_input(Input::Timeout(now));
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => {
+                    let _ = self.sock.send_to(&t.contents, t.destination);
+                }
+                Ok(Output::Event(Event::Connected)) => self.connected = true,
+                Ok(Output::Event(Event::RtpPacket(_))) => self.rtp_in += 1,
+                Ok(Output::Event(Event::KeyframeRequest(_))) => self.key_requests += 1,
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+struct Pub {
+    c: Client,
+    pt: Pt,
+    seq: u64,
+    ts: u32,
+    pid: u16,
+    seen_requests: u64,
+    sent: u64,
+    next_send: Instant,
+}
+
+impl Pub {
+    fn send(&mut self, now: Instant, body: &[u8], key: bool) {
+        let key = key || self.c.key_requests > self.seen_requests;
+        self.seen_requests = self.c.key_requests;
+        let payload = vp8_test_payload(self.pid, true, key, body);
+        let Some(mid) = self.c.mid else { return };
+        let mut api = self.c.rtc.direct_api();
+        if let Some(tx) = api.stream_tx_by_mid(mid, None) {
+            tx.write_rtp(
+                RtpWrite::new(self.pt, self.seq.into(), self.ts, now, payload)
+                    .marker(true)
+                    .nackable(true),
+            );
+            self.sent += 1;
+        }
+        self.seq += 1;
+        self.ts = self.ts.wrapping_add(3000);
+        self.pid = (self.pid + 1) & 0x7fff;
+        let _ = self.c.rtc.handle_input(Input::Timeout(now));
+        self.c.drain();
+    }
+}
+
+fn sfu_thread_cpu() -> Option<f64> {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "vigil-sfu" {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            let ut: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            return Some((ut + st) / tick);
+        }
+    }
+    None
+}
+
+fn run_step(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    secs: u64,
+    pps: u32,
+    bwe: bool,
+) -> serde_json::Value {
+    let mut cfg = SfuConfig::new("127.0.0.1:0".parse().expect("addr"));
+    if bwe {
+        cfg.bwe_initial_bps = Some(1_500_000);
+    }
+    cfg.max_slots = 1;
+    let (sfu, join) = Sfu::start(cfg).expect("sfu");
+    let mut pubs = Vec::with_capacity(n);
+    let mut subs = Vec::with_capacity(n);
+    let setup = Instant::now();
+    let mut buf = vec![0u8; 2000];
+    for i in 0..n {
+        let mut c = Client::new();
+        let (offer, pending) = c.offer(Direction::SendOnly);
+        let id = PublisherId {
+            exam: "bench".into(),
+            student: format!("s{i}"),
+        };
+        let answer = rt.block_on(sfu.publish(id, offer)).expect("publish");
+        c.accept(pending, &answer);
+        let pt = c
+            .rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|p| p.spec().codec == Codec::Vp8)
+            .expect("vp8")
+            .pt();
+        pubs.push(Pub {
+            c,
+            pt,
+            seq: 1,
+            ts: 0,
+            pid: 0,
+            seen_requests: 0,
+            sent: 0,
+            next_send: Instant::now(),
+        });
+        let mut w = Client::new();
+        let (offer, pending) = w.offer(Direction::RecvOnly);
+        let (answer, _) = rt
+            .block_on(sfu.subscribe(SubscriberId(format!("p{i}")), offer))
+            .expect("subscribe");
+        w.accept(pending, &answer);
+        subs.push(w);
+        // Keep handshakes moving while the rest are being set up.
+        for c in pubs.iter_mut().map(|p| &mut p.c).chain(subs.iter_mut()) {
+            c.step(&mut buf);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        for c in pubs.iter_mut().map(|p| &mut p.c).chain(subs.iter_mut()) {
+            c.step(&mut buf);
+        }
+        if pubs.iter().all(|p| p.c.connected) && subs.iter().all(|s| s.connected) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let connected =
+        pubs.iter().filter(|p| p.c.connected).count() + subs.iter().filter(|s| s.connected).count();
+    for i in 0..n {
+        let id = PublisherId {
+            exam: "bench".into(),
+            student: format!("s{i}"),
+        };
+        let _ = rt.block_on(sfu.watch(SubscriberId(format!("p{i}")), 0, id, WatchQuality::Full));
+    }
+    let setup_secs = setup.elapsed().as_secs_f64();
+    let body = vec![0x5au8; 1000];
+    let gap = Duration::from_secs_f64(1.0 / pps as f64);
+    // Warm-up: one keyframe each, then measure from a clean baseline.
+    let now = Instant::now();
+    for (i, p) in pubs.iter_mut().enumerate() {
+        p.send(now, &body, true);
+        p.next_send = now + gap.mul_f64(i as f64 / n as f64);
+    }
+    let warm = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < warm {
+        for c in pubs.iter_mut().map(|p| &mut p.c).chain(subs.iter_mut()) {
+            c.step(&mut buf);
+        }
+    }
+    let sent0: u64 = pubs.iter().map(|p| p.sent).sum();
+    let fwd0: u64 = subs.iter().map(|s| s.rtp_in).sum();
+    let cpu0 = sfu_thread_cpu().unwrap_or(0.0);
+    let t0 = Instant::now();
+    let end = t0 + Duration::from_secs(secs);
+    while Instant::now() < end {
+        let now = Instant::now();
+        for p in pubs.iter_mut() {
+            if now >= p.next_send {
+                // A keyframe every ~2 s per publisher, as encoders do.
+                let key = p.seq % (2 * pps as u64) == 0;
+                p.send(now, &body, key);
+                p.next_send += gap;
+            }
+        }
+        for c in pubs.iter_mut().map(|p| &mut p.c).chain(subs.iter_mut()) {
+            c.step(&mut buf);
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = sfu_thread_cpu().unwrap_or(0.0) - cpu0;
+    let sent: u64 = pubs.iter().map(|p| p.sent).sum::<u64>() - sent0;
+    // Let the tail drain before counting.
+    let tail = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < tail {
+        for c in subs.iter_mut() {
+            c.step(&mut buf);
+        }
+    }
+    let fwd: u64 = subs.iter().map(|s| s.rtp_in).sum::<u64>() - fwd0;
+    sfu.shutdown();
+    let _ = join.join();
+    let fwd_pps = fwd as f64 / wall;
+    serde_json::json!({
+        "publishers": n,
+        "bwe": bwe,
+        "watchers": n,
+        "connected_peers": connected,
+        "setup_seconds": setup_secs,
+        "seconds": wall,
+        "target_pps_per_publisher": pps,
+        "packets_sent": sent,
+        "packets_forwarded": fwd,
+        "forwarded_pps": fwd_pps,
+        "sfu_cpu_seconds": cpu,
+        "sfu_cpu_utilisation": cpu / wall,
+        "forwarded_pps_per_sfu_core": if cpu > 0.0 { fwd as f64 / cpu } else { 0.0 },
+        "delivery_ratio": if sent > 0 { fwd as f64 / sent as f64 } else { 0.0 },
+    })
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let out = args.next().unwrap_or_else(|| "forward_bench.json".into());
+    let mut sizes = Vec::new();
+    let mut secs = 10;
+    let mut pps = 50;
+    let mut bwe = false;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--secs" => secs = args.next().and_then(|v| v.parse().ok()).unwrap_or(secs),
+            "--bwe" => bwe = true,
+            "--pps" => pps = args.next().and_then(|v| v.parse().ok()).unwrap_or(pps),
+            n => sizes.extend(n.parse::<usize>().ok()),
+        }
+    }
+    if sizes.is_empty() {
+        sizes = vec![100, 500];
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut steps = Vec::new();
+    for n in sizes {
+        let r = run_step(&rt, n, secs, pps, bwe);
+        eprintln!("{r}");
+        steps.push(r);
+    }
+    let doc = serde_json::json!({ "benchmark": "vigil-sfu forward_bench", "steps": steps });
+    std::fs::write(&out, serde_json::to_string_pretty(&doc).expect("json")).expect("write output");
+}

@@ -1,0 +1,127 @@
+//! # vigil-sfu: the selective forwarding unit
+//!
+//! Students publish their webcam over WebRTC; proctors watch whichever
+//! students they choose. The SFU forwards encoded RTP and never decodes it:
+//! its per-packet work is a map lookup, a header rewrite and SRTP.
+//!
+//! ## Shape
+//!
+//! * [`router::Router`] is the sans-IO core, in the style of `str0m::Rtc`
+//!   and quinn-proto: it owns every peer's `Rtc` (str0m 0.25 in RTP mode,
+//!   ICE-lite) and is fed datagrams and `Instant`s; it hands back transmits,
+//!   [`SfuEvent`]s and the next deadline. It never reads a clock or touches
+//!   a socket, so it can be driven on simulated time (see its tests).
+//! * [`Sfu`] is the driver: one thread that owns the one UDP socket, the
+//!   clock and a `Router`, plus a cheap cloneable handle whose async methods
+//!   send commands to that thread and await the reply.
+//!
+//! ## Demultiplexing
+//!
+//! All peers share one UDP port. A datagram is routed by its source address
+//! (`HashMap<SocketAddr, peer>`). The first datagram from an unknown address
+//! is always a STUN binding request; its USERNAME starts with our ufrag,
+//! which `HashMap<ufrag, peer>` resolves (see `stun.rs`). Only after str0m
+//! accepted the request is the address remembered. No peer is ever asked
+//! `accepts()`: the cost per datagram does not grow with the number of
+//! peers. Unroutable or unparseable datagrams are dropped and counted
+//! (`vigil_sfu_datagrams_dropped_total{reason}`).
+//!
+//! ## Timers
+//!
+//! Each peer's next str0m deadline sits in a `BTreeSet<(Instant, peer)>`;
+//! `handle_timeout` pops only the expired ones. A peer's entry is replaced
+//! whenever its deadline changes. A router tick every 250 ms runs the health
+//! rules and layer re-selection; it is the one place that walks all
+//! publishers, which is O(n) four times a second, not per packet.
+//!
+//! ## Directions are the authorisation boundary
+//!
+//! Authorisation (which proctor may watch whom) is the server's. The SFU
+//! enforces the roles: a publisher's offer has every `sendrecv` forced to
+//! `sendonly` (a `recvonly` m-line becomes `inactive`) before str0m sees it,
+//! so the answer can only receive; a proctor's offer is forced to `recvonly`.
+//! RTP that still arrives from a proctor is dropped and counted, and nothing
+//! is ever written towards a publisher.
+//!
+//! ## Slots and rewriting
+//!
+//! A proctor offers K recvonly video transceivers (at most
+//! [`SfuConfig::max_slots`]); each is a slot with one outgoing SSRC for the
+//! life of the connection, however many students it shows. `watch` binds a
+//! slot to a [`PublisherId`] (by id, so a student's re-publish continues in
+//! the same slot) and picks a layer; the SFU sends a PLI and keeps showing
+//! the previous source until the new source's keyframe arrives (VP8: S=1,
+//! PID=0, P=0; H.264: IDR/SPS, also in STAP-A and FU-A; see `keyframe.rs`).
+//! At that keyframe [`rewrite::Rewriter`] fixes a sequence number offset (the
+//! outgoing sequence continues by one) and a timestamp offset (the outgoing
+//! clock advances by the wall time since the last packet), so the proctor's
+//! jitter buffer sees one continuous stream. Requests are re-sent every
+//! 500 ms while a slot waits. A proctor's own PLI/FIR is passed to the source
+//! it currently sees.
+//!
+//! Forwarded packets are written `nackable`, so str0m answers the proctor's
+//! NACKs from its RTX cache when RTX is negotiated (browsers and str0m
+//! always offer it); str0m also sends NACKs to publishers for their losses.
+//!
+//! ## Simulcast and layer choice
+//!
+//! Each SSRC a publisher sends is a layer (at most 4); layers are ranked by
+//! their measured bitrate (1 s window) rather than by rid names, which
+//! browsers spell differently. `Thumbnail` takes the lowest; `Full` takes the
+//! highest whose rate ×1.15 fits the proctor's TWCC estimate from str0m's
+//! BWE, re-evaluated every second. BWE is opt-in
+//! ([`SfuConfig::bwe_initial_bps`]): with it off, `Full` is the top layer.
+//!
+//! ## Media health (★)
+//!
+//! [`health::MediaHealth`] is pure and fed only RTP arrivals and keyframe
+//! requests with injected time. Per publisher it detects a stall (no video
+//! for 3 s), a frame-rate collapse (< 3 fps over 5 s after ≥ 8), and missing
+//! keyframes (none within 5 s of a request). Findings leave as
+//! [`SfuEvent::MediaHealth`] for the server to raise as incidents.
+//!
+//! ## Metrics
+//!
+//! `vigil_sfu_rtp_{in,out}_{packets,bytes}_total` (per student / per proctor
+//! slot), `vigil_sfu_keyframe_requests_total`, `vigil_sfu_nacks_received_total`,
+//! `vigil_sfu_slot_layer`, `vigil_sfu_peers{role}`,
+//! `vigil_sfu_health_findings_total{kind}`, `vigil_sfu_loop_seconds`
+//! (histogram), and drop counters. Handles are created once per peer, so the
+//! per-packet cost is an atomic add.
+//!
+//! ## More than one core
+//!
+//! Today one thread runs the router. The path to N cores is sharding by
+//! exam: run N routers, each on its own thread with its own socket bound to
+//! the same port with `SO_REUSEPORT` and a BPF/eBPF steering program (or N
+//! ports, one per shard, advertised per peer) so a peer's datagrams reach
+//! the shard that owns it. Placing a publisher and its proctors on the same
+//! shard (all peers of one exam on `hash(exam) % N`) keeps forwarding
+//! shard-local; publishers are already keyed by exam, and a proctor
+//! connection would name its exam when it subscribes.
+//! Plain `SO_REUSEPORT` hashing by 4-tuple is not enough on its own, because
+//! it would scatter an exam's peers: that would need a cross-shard channel
+//! carrying `(publisher, RtpPacket)` to the shard holding each watcher.
+//!
+//! ## Not done yet
+//!
+//! * Audio is negotiated but not forwarded (slots are video only).
+//! * One thread (see above); no `recvmmsg`/`sendmmsg` batching.
+//! * NACKs towards a proctor without RTX are not answered (str0m only
+//!   retransmits via RTX).
+//! * VP8 picture ids and TL0PICIDX are not rewritten across a switch; the
+//!   keyframe at the switch makes decoders accept the jump.
+//! * The advertised address is one UDP host candidate; no TCP/TURN fallback.
+
+mod driver;
+mod error;
+pub mod health;
+pub mod keyframe;
+pub mod rewrite;
+pub mod router;
+mod stun;
+
+pub use driver::{Sfu, SfuConfig};
+pub use error::SfuError;
+pub use health::HealthConfig;
+pub use router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SubscriberId, Transmit};
