@@ -1,4 +1,4 @@
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { WatchQuality } from "@proto";
 import { useConnectionStatus, useServices, useVideoStatus } from "../services";
 
@@ -11,7 +11,8 @@ export function LiveVideo({ slot, studentId, quality, label }: { slot: number; s
   const { video } = useServices();
   const status = useVideoStatus();
   const el = useRef<HTMLVideoElement>(null);
-  const ack = useRef<string>("");
+  // Why the slot shows nothing, from the last `watch` answer ("" when it was accepted).
+  const [refusal, setRefusal] = useState("");
 
   const live = useConnectionStatus().kind === "live";
   // Negotiate once connected, and again after a reconnect (the client resets to idle).
@@ -22,16 +23,33 @@ export function LiveVideo({ slot, studentId, quality, label }: { slot: number; s
   useEffect(() => {
     if (status.kind !== "ready") return;
     let live = true;
-    void video.watch(slot, studentId, quality).then((a) => {
-      if (live) ack.current = a.status === "ok" ? "" : `${a.reason}: ${a.message}`;
-    });
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const attempt = () =>
+      void video.watch(slot, studentId, quality).then((a) => {
+        if (!live) return;
+        if (a.status === "ok") {
+          setRefusal("");
+        } else if (a.reason === "not_publishing") {
+          // The student's camera is not reaching the server (yet): keep asking.
+          setRefusal("No video from this student right now");
+          retry = setTimeout(attempt, 3_000);
+        } else {
+          setRefusal(`Live video unavailable (${a.reason}: ${a.message})`);
+        }
+      });
+    attempt();
     return () => {
       live = false;
-      void video.unwatch(slot);
+      clearTimeout(retry);
     };
   }, [video, status.kind, slot, studentId, quality]);
+  // The slot is emptied only when this video goes away (or changes slot): a
+  // new student or quality is one `watch`, which replaces what the slot
+  // showed. An `unwatch` + `watch` pair left the slot empty (its `slot`
+  // events can arrive in either order).
+  useEffect(() => () => void video.unwatch(slot), [video, slot]);
 
-  const stream = status.kind === "ready" ? video.streamFor(studentId) : null;
+  const stream = status.kind === "ready" ? video.streamFor(studentId, slot) : null;
   const trackId = stream?.getVideoTracks()[0]?.id;
   useEffect(() => {
     if (el.current && stream && (el.current.srcObject as MediaStream | null)?.getVideoTracks()[0]?.id !== trackId) {
@@ -44,9 +62,7 @@ export function LiveVideo({ slot, studentId, quality, label }: { slot: number; s
       status.kind === "unavailable"
         ? `Live video unavailable (${status.detail})`
         : status.kind === "ready"
-          ? ack.current
-            ? `Live video unavailable (${ack.current})`
-            : "Waiting for video…"
+          ? refusal || "Waiting for video…"
           : "Connecting video…";
     return (
       <div className={`video video--${quality} video--none`} role="img" aria-label={`${label}: ${text}`}>

@@ -134,6 +134,9 @@ export interface ScorePoint {
   readonly score: number;
 }
 
+/** One shared empty history: `useSyncExternalStore` needs a stable snapshot, or it re-renders forever. */
+const NO_POINTS: readonly ScorePoint[] = Object.freeze([]);
+
 /** Score points per student from the updates this page received. */
 export class ScoreHistory {
   private readonly points = new Map<string, readonly ScorePoint[]>();
@@ -142,7 +145,7 @@ export class ScoreHistory {
     private readonly cap = 300,
     private readonly schedule: FrameScheduler = animationFrame,
   ) {}
-  get = (id: string): readonly ScorePoint[] => this.points.get(id) ?? [];
+  get = (id: string): readonly ScorePoint[] => this.points.get(id) ?? NO_POINTS;
   subscribe(id: string, l: Listener): () => void {
     let n = this.notifiers.get(id);
     if (!n) this.notifiers.set(id, (n = new FrameNotifier(this.schedule)));

@@ -98,11 +98,15 @@ export class VideoClient {
     return this.request("unwatch", { slot });
   }
 
-  /** The stream carrying `studentId`, if a slot has them and the track arrived. */
-  streamFor(studentId: string): MediaStream | null {
+  /**
+   * The stream carrying `studentId`, if a slot has them and the track arrived.
+   * With `slot`, only that slot: the same student may also be in another slot
+   * (drawer and watch wall) at another quality.
+   */
+  streamFor(studentId: string, slot?: number): MediaStream | null {
     if (!this.pc) return null;
     for (const u of this.slotMap.values()) {
-      if (u.student_id !== studentId) continue;
+      if (u.student_id !== studentId || (slot !== undefined && u.slot !== slot)) continue;
       const t = this.pc.getTransceivers().find((x) => x.mid === u.mid);
       if (t?.receiver.track) return new MediaStream([t.receiver.track]);
     }

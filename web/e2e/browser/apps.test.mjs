@@ -1,0 +1,239 @@
+// The real apps end to end: the built student app (web/student/dist) publishes
+// its (fake, scripted) camera through vigil's SFU, and the built dashboard
+// (web/dashboard/dist), as the exam's proctor, watches it in the student
+// drawer (slot 0) and on the watch wall (slot 1+): the dashboard's decoder
+// must produce frames. Then the student hides the tab: the tile shows the
+// incident, the score rises above 0, and its evidence frame loads in the drawer.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+
+import { launch } from '../lib/browser.mjs';
+import { VigilServer, sleep } from '../lib/server.mjs';
+import { launchWithCamera, joinAndStart } from '../../student/test/helpers/student-page.mjs';
+import { oneFaceVideo } from '../../student/test/helpers/media.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webDir = resolve(here, '../..');
+const studentDir = join(webDir, 'student');
+const dashboardDir = join(webDir, 'dashboard');
+
+function newest(p) {
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(p).map((f) => newest(join(p, f))));
+}
+
+/** Builds both apps when their dist is missing or older than their sources. */
+function ensureApps() {
+  // The student app has its own scripts (models first, then vite when stale).
+  execFileSync(process.execPath, [join(studentDir, 'scripts/ensure-models.mjs')], { cwd: studentDir, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(studentDir, 'scripts/ensure-built.mjs')], { cwd: studentDir, stdio: 'inherit' });
+  // The dashboard has none: the same staleness rule, then its own `npm run build`.
+  const built = join(dashboardDir, 'dist/index.html');
+  const sources = ['src', 'index.html', 'vite.config.ts', '../proto/vigil.ts'].map((p) => join(dashboardDir, p)).filter(existsSync);
+  if (!existsSync(built) || Math.max(...sources.map(newest)) > statSync(built).mtimeMs) {
+    console.log('apps.test: building web/dashboard/dist');
+    execFileSync('npm', ['run', 'build'], { cwd: dashboardDir, stdio: 'inherit' });
+  }
+}
+
+/** Waits for `fn()` to return a truthy value (≤ `ms`); returns it, or fails with `what` and the last value. */
+async function until(what, fn, ms = 30_000, every = 250) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) assert.fail(`timed out (${ms} ms) waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await sleep(every);
+  }
+}
+
+// Every RTCPeerConnection the dashboard makes, for getStats (the app does not expose its own).
+function trackPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__pcs.push(this);
+    }
+  };
+}
+
+/**
+ * Decoding evidence for the <video> matched by `selector`: its size, the
+ * frames the element presented, and framesDecoded of the inbound RTP stream
+ * of the transceiver that feeds it (found by track id).
+ */
+function videoState(selector) {
+  return (async () => {
+    const v = document.querySelector(selector);
+    if (!v) return { present: false };
+    const track = v.srcObject?.getVideoTracks?.()[0];
+    let framesDecoded = null;
+    let mid = null;
+    for (const pc of window.__pcs ?? []) {
+      if (pc.connectionState === 'closed') continue;
+      const t = pc.getTransceivers().find((x) => x.receiver.track?.id === track?.id);
+      if (!t) continue;
+      mid = t.mid;
+      const stats = await t.receiver.getStats();
+      stats.forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') framesDecoded = s.framesDecoded;
+      });
+    }
+    return {
+      present: true,
+      mid,
+      width: v.videoWidth,
+      height: v.videoHeight,
+      currentTime: v.currentTime,
+      presented: v.getVideoPlaybackQuality?.().totalVideoFrames ?? null,
+      framesDecoded,
+    };
+  })();
+}
+
+/** Asserts that the video under `selector` decodes and keeps playing. */
+async function assertDecodes(page, selector, label) {
+  const first = await until(`${label}: frames decoded`, async () => {
+    const s = await page.evaluate(videoState, selector);
+    return s.present && s.width > 0 && s.framesDecoded > 0 ? s : null;
+  });
+  const later = await until(`${label}: more frames after ${JSON.stringify(first)}`, async () => {
+    const s = await page.evaluate(videoState, selector);
+    return s.framesDecoded > first.framesDecoded + 5 && s.currentTime > first.currentTime ? s : null;
+  });
+  return later;
+}
+
+let server;
+let dataDir;
+const browsers = [];
+
+before(async () => {
+  ensureApps();
+  // The harness passes `--web-dir <data-dir>/no-web`: make that the real web/ (both dists).
+  dataDir = mkdtempSync(join(tmpdir(), 'vigil-apps-'));
+  symlinkSync(webDir, join(dataDir, 'no-web'), 'dir');
+  server = await VigilServer.start({ dataDir });
+});
+
+after(async () => {
+  for (const b of browsers) await b.close().catch(() => {});
+  await server?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('the real student and dashboard apps: live video through the SFU, an incident with evidence', { timeout: 300_000 }, async () => {
+  const settings = await server.defaultSettings({
+    stall_after_s: 30,
+    privacy: 'flagged_frames',
+    // Only the incident this test causes: the scripted face video and
+    // headless Chromium must not add others to the tile.
+    disabled_detectors: ['no_face', 'multiple_faces', 'looking_away', 'window_blur', 'fullscreen_exit', 'copy_paste', 'second_screen'],
+  });
+  settings.scoring = { ...settings.scoring, weights: { ...settings.scoring.weights, tab_hidden: 2 } };
+  const { tokens } = await server.exam({ id: 'apps', students: ['s1'], proctors: ['p1'], settings });
+
+  // --- The student: join → system check → consent → preview → exam, publishing.
+  const studentBrowser = await launchWithCamera(oneFaceVideo().file);
+  browsers.push(studentBrowser);
+  const student = await studentBrowser.context.newPage();
+  const studentErrors = await joinAndStart(student, server, tokens.student.s1);
+  await until('the student page to publish (rtc_publish answered, connection up)', () =>
+    student.evaluate(() => {
+      const p = window.__vigil.S.publisher;
+      return p?.state === 'connected' ? p.state : null;
+    }));
+  await student.locator('#status', { hasText: 'Video live' }).waitFor({ timeout: 30_000 });
+
+  // --- The proctor: the dashboard, the student's tile, the drawer's live video.
+  const proctorBrowser = await launch();
+  browsers.push(proctorBrowser);
+  await proctorBrowser.context.addInitScript(trackPeerConnections);
+  const dash = await proctorBrowser.context.newPage();
+  const dashErrors = [];
+  dash.on('pageerror', (e) => dashErrors.push(e.message));
+  await dash.goto(`${server.url}/dashboard/#token=${tokens.proctor.p1}`);
+  const tile = dash.locator('.tile[data-student="s1"]');
+  await tile.waitFor({ timeout: 30_000 });
+  assert.match(await tile.getAttribute('aria-label'), /Name s1: OK 0\.0, Live/);
+
+  await tile.click();
+  const drawer = dash.getByRole('dialog', { name: 'Student Name s1' });
+  await drawer.waitFor({ timeout: 30_000 });
+  await drawer.locator('video').waitFor({ timeout: 30_000 });
+  const drawerVideo = await assertDecodes(dash, '.drawer video', 'drawer video');
+  assert.equal(typeof drawerVideo.mid, 'string');
+
+  // --- An incident: the student hides the tab (as web/student's page-event tests do).
+  await student.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await sleep(1200);
+  await student.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+
+  // The drawer: the score summary, the timeline entry, its evidence frame.
+  await drawer.locator('.timeline li', { hasText: 'Left the tab' }).waitFor({ timeout: 30_000 });
+  const evidence = drawer.locator('.timeline li', { hasText: 'Left the tab' }).locator('img.evidence');
+  await evidence.waitFor({ timeout: 30_000 });
+  const size = await until('the evidence image to load', () =>
+    evidence.evaluate((img) => (img.complete && img.naturalWidth > 0 ? { w: img.naturalWidth, h: img.naturalHeight } : null)));
+  assert.ok(size.w > 0 && size.h > 0);
+
+  // The tile (behind the drawer): the incident and a score above 0.
+  await dash.getByRole('button', { name: 'Close (Esc)' }).click();
+  await drawer.waitFor({ state: 'detached', timeout: 30_000 });
+  await tile.locator('.tile__incident', { hasText: 'Left the tab' }).waitFor({ timeout: 30_000 });
+  const score = await until('a score above 0 on the tile', async () => {
+    const v = Number(await tile.locator('.tile__value').textContent());
+    return v > 0 ? v : null;
+  });
+  assert.ok(score > 0);
+
+  // The watch wall ranks the student in (score ≥ 0.5), on a slot of its own, with video.
+  const wallVideo = await assertDecodes(dash, '.wall video', 'watch wall video');
+  assert.notEqual(wallVideo.mid, drawerVideo.mid, 'the wall uses another slot than the drawer');
+
+  // And the drawer's video comes back when reopened.
+  await tile.click();
+  await drawer.waitFor({ timeout: 30_000 });
+  const reopened = await assertDecodes(dash, '.drawer video', 'reopened drawer video');
+  assert.notEqual(reopened.mid, wallVideo.mid, 'the drawer shows its own slot, not the wall\'s');
+  // Thumbnail is the lowest simulcast layer (¼ of 640×480); "Full" moves the
+  // drawer's slot to the top layer the student actually sends. (Chromium sends
+  // only 2 of the 3 layers for a 640×480 camera: q 160×120 and h 320×240.)
+  assert.equal(reopened.width, 160, 'thumbnail: the ¼ layer');
+  await drawer.getByLabel('Full').check();
+  const full = await until('a larger layer in the drawer after choosing Full', async () => {
+    const s = await dash.evaluate(videoState, '.drawer video');
+    return s.width > 160 ? s : null;
+  });
+  await assertDecodes(dash, '.drawer video', 'full-quality drawer video');
+  assert.equal((await dash.evaluate(videoState, '.wall video')).width, 160, 'the wall stays on thumbnails');
+  const layers = await student.evaluate(async () => {
+    const out = [];
+    (await window.__vigil.S.publisher.pc.getStats()).forEach((r) => {
+      if (r.type === 'outbound-rtp') out.push(`${r.rid}:${r.frameWidth ?? 0}×${r.frameHeight ?? 0}/${r.framesEncoded}`);
+    });
+    return out.sort().join(' ');
+  });
+
+  console.log(`apps.test: drawer ${drawerVideo.width}×${drawerVideo.height} mid ${drawerVideo.mid} ${drawerVideo.framesDecoded} frames; wall ${wallVideo.width}×${wallVideo.height} mid ${wallVideo.mid} ${wallVideo.framesDecoded} frames; full ${full.width}×${full.height}; student layers ${layers}; evidence ${size.w}×${size.h}; score ${score}`);
+  assert.deepEqual(dashErrors, []);
+  assert.deepEqual(studentErrors, []);
+});
