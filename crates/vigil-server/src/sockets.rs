@@ -94,19 +94,10 @@ async fn student_connected(s: SocketRef, State(app): State<App>, Extension(sess)
     let now = now_ms();
     s.join(student_room(rt.id(), &cell.person.id));
     metrics::gauge!(m::STUDENTS_CONNECTED).increment(1);
-    let next_seq = cell.ledger.lock().await.next_seq();
-    let welcome = StudentWelcome {
-        student: cell.person.clone(),
-        exam_id: rt.exam.id.clone(),
-        exam_title: rt.exam.title.clone(),
-        settings: rt.exam.settings.clone(),
-        next_seq,
-        server_time: now,
-    };
-    let _ = s.emit(names::WELCOME, &welcome);
-    let change = lock(&rt.presence).connected(&cell.person.id, now, rt.stall_after_ms());
-    announce_presence(&app, rt, change).await;
+    let presence_change = lock(&rt.presence).connected(&cell.person.id, now, rt.stall_after_ms());
 
+    // Handlers before any await: the client may emit as soon as it is
+    // connected, and an event that arrives before its handler is dropped.
     s.on(
         names::INCIDENT,
         async |State(app): State<App>, Extension(sess): Extension<StudentSession>, TryData(r): TryData<IncidentReport>, ack: AckSender| {
@@ -153,6 +144,18 @@ async fn student_connected(s: SocketRef, State(app): State<App>, Extension(sess)
         let change = lock(&sess.rt.presence).disconnected(&sess.cell.person.id, now_ms());
         announce_presence(&app, &sess.rt, change).await;
     });
+
+    let next_seq = cell.ledger.lock().await.next_seq();
+    let welcome = StudentWelcome {
+        student: cell.person.clone(),
+        exam_id: rt.exam.id.clone(),
+        exam_title: rt.exam.title.clone(),
+        settings: rt.exam.settings.clone(),
+        next_seq,
+        server_time: now,
+    };
+    let _ = s.emit(names::WELCOME, &welcome);
+    announce_presence(&app, rt, presence_change).await;
 }
 
 /// Signals and heartbeats are fire-and-forget: malformed or over-rate ones

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,10 +120,8 @@ const browsers = [];
 
 before(async () => {
   ensureApps();
-  // The harness passes `--web-dir <data-dir>/no-web`: make that the real web/ (both dists).
   dataDir = mkdtempSync(join(tmpdir(), 'vigil-apps-'));
-  symlinkSync(webDir, join(dataDir, 'no-web'), 'dir');
-  server = await VigilServer.start({ dataDir });
+  server = await VigilServer.start({ dataDir, webDir });
 });
 
 after(async () => {

@@ -16,17 +16,24 @@ export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 
 /** A running server. `stop()` ends it gracefully, `kill9()` crashes it. */
 export class VigilServer {
-  constructor(dataDir, ownsDir) {
+  /**
+   * `webDir` is served as `--web-dir` (none by default); `listen` is the HTTP
+   * address, `127.0.0.1:0` by default and pinned to the chosen port after the
+   * first start, so a restart comes back where pages expect it.
+   */
+  constructor(dataDir, ownsDir, { webDir, listen } = {}) {
     this.dataDir = dataDir;
     this.ownsDir = ownsDir;
+    this.webDir = webDir ?? join(dataDir, 'no-web');
+    this.listen = listen ?? '127.0.0.1:0';
     this.proc = null;
     this.url = null;
     this.stderr = '';
   }
 
-  static async start({ dataDir } = {}) {
+  static async start({ dataDir, ...opts } = {}) {
     const owns = !dataDir;
-    const server = new VigilServer(dataDir ?? mkdtempSync(join(tmpdir(), 'vigil-e2e-')), owns);
+    const server = new this(dataDir ?? mkdtempSync(join(tmpdir(), 'vigil-e2e-')), owns, opts);
     await server.launch();
     return server;
   }
@@ -35,9 +42,9 @@ export class VigilServer {
     const args = [
       'serve',
       '--data-dir', this.dataDir,
-      '--http', '127.0.0.1:0',
+      '--http', this.listen,
       '--admin-token', ADMIN_TOKEN,
-      '--web-dir', join(this.dataDir, 'no-web'),
+      '--web-dir', this.webDir,
     ];
     const proc = spawn(vigilBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
     this.proc = proc;
@@ -58,6 +65,7 @@ export class VigilServer {
         reject(new Error(`vigil exited with ${code}:\n${this.stderr}`));
       });
     });
+    this.listen = new URL(this.url).host;
   }
 
   exited() {
@@ -72,8 +80,17 @@ export class VigilServer {
     await this.exited();
   }
 
+  /** Starts again on the same data dir and port (which may linger briefly after kill -9). */
   async restart() {
-    await this.launch();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.launch();
+        return;
+      } catch (e) {
+        if (attempt >= 20) throw e;
+        await sleep(250);
+      }
+    }
   }
 
   async stop() {
@@ -195,7 +212,7 @@ export function collect(socket, name) {
 }
 
 /** Emits with an ack, bounded in time. */
-export function request(socket, event, payload, ms = 10_000) {
+export function request(socket, event, payload, ms = 30_000) {
   return socket.timeout(ms).emitWithAck(event, payload);
 }
 

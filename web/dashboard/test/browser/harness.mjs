@@ -3,13 +3,12 @@
 // and simulated students over socket.io-client.
 
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { ADMIN_TOKEN, VigilServer, connect, vigilBin } from '../../../e2e/lib/server.mjs';
+import { VigilServer, connect, vigilBin } from '../../../e2e/lib/server.mjs';
 
 export { connect, request, sleep, collect } from '../../../e2e/lib/server.mjs';
 
@@ -22,21 +21,10 @@ export function haveVigil() {
   return existsSync(vigilBin);
 }
 
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
 /**
  * The vigil server with `--web-dir` pointing at a temp dir holding a copy of
- * `build` (dist or dist-profiling) as dashboard/dist, on a fixed port so the
- * page can reconnect after a restart.
+ * `build` (dist or dist-profiling) as dashboard/dist. The harness keeps the
+ * port across restarts, so the page can reconnect.
  */
 export class DashboardServer extends VigilServer {
   static async startWith(build) {
@@ -44,30 +32,11 @@ export class DashboardServer extends VigilServer {
     const web = join(dir, 'web');
     mkdirSync(join(web, 'dashboard'), { recursive: true });
     cpSync(join(pkgRoot, build), join(web, 'dashboard', 'dist'), { recursive: true });
-    const s = new DashboardServer(join(dir, 'data'), true);
-    mkdirSync(s.dataDir, { recursive: true });
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const s = new DashboardServer(join(dir, 'data'), true, { webDir: web });
     s.root = dir;
-    s.webDir = web;
-    s.port = await freePort();
     await s.launch();
     return s;
-  }
-
-  async launch() {
-    const args = ['serve', '--data-dir', this.dataDir, '--http', `127.0.0.1:${this.port}`, '--admin-token', ADMIN_TOKEN, '--web-dir', this.webDir];
-    const proc = spawn(vigilBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-    this.proc = proc;
-    proc.stderr.on('data', (d) => { this.stderr += d; });
-    this.url = await new Promise((ok, fail) => {
-      let out = '';
-      const timer = setTimeout(() => fail(new Error(`vigil did not start in 30 s:\n${this.stderr}`)), 30_000);
-      proc.stdout.on('data', (d) => {
-        out += d;
-        const m = out.match(/vigil listening on (http:\/\/[0-9.:]+)/);
-        if (m) { clearTimeout(timer); ok(m[1]); }
-      });
-      proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`vigil exited with ${code}:\n${this.stderr}`)); });
-    });
   }
 
   async stop() {
