@@ -396,11 +396,7 @@ impl Router {
         publisher: PublisherId,
         quality: WatchQuality,
     ) -> Result<SlotUpdate, SfuError> {
-        let key = *self
-            .subscribers
-            .get(subscriber)
-            .ok_or(SfuError::UnknownPeer)?;
-        let idx = self.slot_index(key, slot)?;
+        let (key, idx) = self.subscriber_slot(subscriber, slot)?;
         let old = {
             let s = self.sub_slot_mut(key, idx).ok_or(SfuError::UnknownPeer)?;
             s.quality = quality;
@@ -418,6 +414,12 @@ impl Router {
         Ok(self.slot_update(key, idx))
     }
 
+    /// The subscriber's key and the index of its `slot`, or why there is none.
+    fn subscriber_slot(&self, subscriber: &SubscriberId, slot: u32) -> Result<(Key, usize), SfuError> {
+        let key = *self.subscribers.get(subscriber).ok_or(SfuError::UnknownPeer)?;
+        Ok((key, self.slot_index(key, slot)?))
+    }
+
     /// Empties a slot: nothing more is forwarded to it.
     pub fn unwatch(
         &mut self,
@@ -425,11 +427,7 @@ impl Router {
         subscriber: &SubscriberId,
         slot: u32,
     ) -> Result<SlotUpdate, SfuError> {
-        let key = *self
-            .subscribers
-            .get(subscriber)
-            .ok_or(SfuError::UnknownPeer)?;
-        let idx = self.slot_index(key, slot)?;
+        let (key, idx) = self.subscriber_slot(subscriber, slot)?;
         let old = {
             let s = self.sub_slot_mut(key, idx).ok_or(SfuError::UnknownPeer)?;
             s.current = None;
