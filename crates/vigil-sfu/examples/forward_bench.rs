@@ -2,9 +2,13 @@
 //! watched by its own proctor connection, against one `Sfu` on loopback.
 //!
 //! cargo run --release --example forward_bench -- OUT.json [N ...] [--secs S] [--pps P] [--bwe]
+//!     [--watched-share F]
 //!
 //! Reports forwarded packets/s and the SFU thread's CPU time (from
 //! /proc/self/task/<tid>/stat), hence forwarded packets per CPU-second.
+//! `--watched-share F` (default 1) watches only the first F×N publishers,
+//! as in an exam where proctors look at a few students: the rest is
+//! ingress-only load, reported as `ingress_pps_per_sfu_core`.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -158,7 +162,9 @@ fn run_step(
     secs: u64,
     pps: u32,
     bwe: bool,
+    watched_share: f64,
 ) -> serde_json::Value {
+    let watched = ((n as f64 * watched_share).round() as usize).min(n);
     let mut cfg = SfuConfig::new("127.0.0.1:0".parse().expect("addr"));
     if bwe {
         cfg.bwe_initial_bps = Some(1_500_000);
@@ -220,7 +226,7 @@ fn run_step(
     }
     let connected =
         pubs.iter().filter(|p| p.c.connected).count() + subs.iter().filter(|s| s.connected).count();
-    for i in 0..n {
+    for i in 0..watched {
         let id = PublisherId {
             exam: "bench".into(),
             student: format!("s{i}"),
@@ -279,6 +285,7 @@ fn run_step(
         "publishers": n,
         "bwe": bwe,
         "watchers": n,
+        "watched_publishers": watched,
         "connected_peers": connected,
         "setup_seconds": setup_secs,
         "seconds": wall,
@@ -289,7 +296,13 @@ fn run_step(
         "sfu_cpu_seconds": cpu,
         "sfu_cpu_utilisation": cpu / wall,
         "forwarded_pps_per_sfu_core": if cpu > 0.0 { fwd as f64 / cpu } else { 0.0 },
-        "delivery_ratio": if sent > 0 { fwd as f64 / sent as f64 } else { 0.0 },
+        "ingress_pps_per_sfu_core": if cpu > 0.0 { sent as f64 / cpu } else { 0.0 },
+        // Of what was sent by watched publishers (all sent when every one is watched).
+        "delivery_ratio": if sent > 0 && watched > 0 {
+            fwd as f64 / (sent as f64 * watched as f64 / n as f64)
+        } else {
+            0.0
+        },
     })
 }
 
@@ -300,10 +313,17 @@ fn main() {
     let mut secs = 10;
     let mut pps = 50;
     let mut bwe = false;
+    let mut watched_share = 1.0;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--secs" => secs = args.next().and_then(|v| v.parse().ok()).unwrap_or(secs),
             "--bwe" => bwe = true,
+            "--watched-share" => {
+                watched_share = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(watched_share)
+            }
             "--pps" => pps = args.next().and_then(|v| v.parse().ok()).unwrap_or(pps),
             n => sizes.extend(n.parse::<usize>().ok()),
         }
@@ -317,7 +337,7 @@ fn main() {
         .expect("runtime");
     let mut steps = Vec::new();
     for n in sizes {
-        let r = run_step(&rt, n, secs, pps, bwe);
+        let r = run_step(&rt, n, secs, pps, bwe, watched_share);
         eprintln!("{r}");
         steps.push(r);
     }
