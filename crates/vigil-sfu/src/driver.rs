@@ -201,7 +201,8 @@ fn run(
     events: broadcast::Sender<SfuEvent>,
 ) {
     let mut router = Router::new(cfg, Instant::now(), SystemTime::now());
-    let mut buf = vec![0u8; 2000];
+    let mut rbatch = RecvBatch::new();
+    let mut sbatch = Vec::with_capacity(BATCH);
     let loop_time = histogram!("vigil_sfu_loop_seconds");
     let send_errors = metrics::counter!("vigil_sfu_send_errors_total");
     loop {
@@ -212,23 +213,42 @@ fn run(
                 Err(mpsc::TryRecvError::Empty) => break,
             }
         }
-        let received = socket.recv_from(&mut buf);
+        let received = rbatch.recv(&socket);
+        // One clock read per batch: a batch is what the kernel had queued,
+        // so its datagrams arrived within microseconds of each other.
         let started = Instant::now();
         match received {
-            Ok((n, src)) => router.handle_datagram(started, src, &buf[..n]),
+            Ok(n) => {
+                for i in 0..n {
+                    if let Some((src, data)) = rbatch.get(i) {
+                        router.handle_datagram_deferred(started, src, data);
+                    }
+                }
+                router.flush(started);
+            }
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(e) => tracing::debug!(error = %e, "recv_from"),
+            Err(e) => tracing::debug!(error = %e, "recv"),
         }
         if router.poll_timeout() <= started {
             router.handle_timeout(started);
         }
-        while let Some(t) = router.poll_transmit() {
-            if socket.send_to(&t.contents, t.destination).is_err() {
-                send_errors.increment(1);
+        loop {
+            sbatch.clear();
+            while sbatch.len() < BATCH
+                && let Some(t) = router.poll_transmit()
+            {
+                sbatch.push(t);
+            }
+            if sbatch.is_empty() {
+                break;
+            }
+            let failed = send_batch(&socket, &sbatch);
+            if failed > 0 {
+                send_errors.increment(failed);
             }
         }
         while let Some(e) = router.poll_event() {
@@ -236,6 +256,207 @@ fn run(
             let _ = events.send(e);
         }
         loop_time.record(started.elapsed().as_secs_f64());
+    }
+}
+
+/// Datagrams per `recvmmsg`/`sendmmsg` call.
+const BATCH: usize = 32;
+/// Larger than any datagram a WebRTC peer sends (they keep under the
+/// ~1200-byte path MTU budget); longer ones are truncated and fail SRTP.
+const DATAGRAM_MAX: usize = 2048;
+
+#[cfg(target_os = "linux")]
+use batch_linux::{RecvBatch, send_batch};
+#[cfg(not(target_os = "linux"))]
+use batch_portable::{RecvBatch, send_batch};
+
+/// `recvmmsg`/`sendmmsg`: one system call per batch instead of per datagram.
+#[cfg(target_os = "linux")]
+mod batch_linux {
+    use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+    use std::os::fd::AsRawFd;
+
+    use socket2::SockAddr;
+
+    use super::{BATCH, DATAGRAM_MAX};
+    use crate::router::Transmit;
+
+    pub struct RecvBatch {
+        bufs: Vec<[u8; DATAGRAM_MAX]>,
+        addrs: Vec<libc::sockaddr_storage>,
+        lens: [usize; BATCH],
+        n: usize,
+    }
+
+    impl RecvBatch {
+        pub fn new() -> Self {
+            RecvBatch {
+                bufs: vec![[0; DATAGRAM_MAX]; BATCH],
+                // SAFETY: sockaddr_storage is plain data; all zeroes is a
+                // valid (AF_UNSPEC) value.
+                addrs: vec![unsafe { std::mem::zeroed() }; BATCH],
+                lens: [0; BATCH],
+                n: 0,
+            }
+        }
+
+        /// Waits (up to the socket's read timeout) for one datagram, then
+        /// takes whatever else is already queued, up to `BATCH`.
+        pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+            self.n = 0;
+            let mut iovs: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
+                iov_base: self.bufs[i].as_mut_ptr().cast(),
+                iov_len: DATAGRAM_MAX,
+            });
+            // SAFETY: mmsghdr is plain data; the fields that matter are set
+            // below.
+            let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+            for (i, h) in hdrs.iter_mut().enumerate() {
+                h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+                h.msg_hdr.msg_namelen =
+                    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                h.msg_hdr.msg_iov = &mut iovs[i];
+                h.msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: every header points at a live buffer and address of
+            // the sizes given, all outliving the call.
+            let r = unsafe {
+                libc::recvmmsg(
+                    socket.as_raw_fd(),
+                    hdrs.as_mut_ptr(),
+                    BATCH as libc::c_uint,
+                    libc::MSG_WAITFORONE,
+                    std::ptr::null_mut(),
+                )
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let n = (r as usize).min(BATCH);
+            for (len, h) in self.lens.iter_mut().zip(&hdrs).take(n) {
+                *len = (h.msg_len as usize).min(DATAGRAM_MAX);
+            }
+            self.n = n;
+            Ok(n)
+        }
+
+        /// The `i`th datagram of the last `recv`; `None` for an address
+        /// family we do not serve.
+        pub fn get(&self, i: usize) -> Option<(SocketAddr, &[u8])> {
+            if i >= self.n {
+                return None;
+            }
+            let a = &self.addrs[i];
+            let src = match a.ss_family as libc::c_int {
+                libc::AF_INET => {
+                    // SAFETY: the kernel wrote a sockaddr_in for AF_INET, and
+                    // sockaddr_storage is large and aligned enough for it.
+                    let v4 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                    SocketAddr::V4(SocketAddrV4::new(
+                        u32::from_be(v4.sin_addr.s_addr).into(),
+                        u16::from_be(v4.sin_port),
+                    ))
+                }
+                libc::AF_INET6 => {
+                    // SAFETY: as above, for sockaddr_in6.
+                    let v6 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                    SocketAddr::V6(SocketAddrV6::new(
+                        v6.sin6_addr.s6_addr.into(),
+                        u16::from_be(v6.sin6_port),
+                        v6.sin6_flowinfo,
+                        v6.sin6_scope_id,
+                    ))
+                }
+                _ => return None,
+            };
+            Some((src, &self.bufs[i][..self.lens[i]]))
+        }
+    }
+
+    /// Sends every transmit; returns how many failed. A failing datagram is
+    /// skipped and the rest still go, as with one `send_to` each.
+    pub fn send_batch(socket: &UdpSocket, ts: &[Transmit]) -> u64 {
+        debug_assert!(ts.len() <= BATCH);
+        let ts = &ts[..ts.len().min(BATCH)];
+        let addrs: Vec<SockAddr> = ts.iter().map(|t| SockAddr::from(t.destination)).collect();
+        let mut iovs: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
+            iov_base: ts.get(i).map_or(std::ptr::null_mut(), |t| t.contents.as_ptr() as *mut _),
+            iov_len: ts.get(i).map_or(0, |t| t.contents.len()),
+        });
+        // SAFETY: plain data, filled in below.
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        for (i, a) in addrs.iter().enumerate() {
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_name = a.as_ptr() as *mut libc::c_void;
+            h.msg_namelen = a.len();
+            h.msg_iov = &mut iovs[i];
+            h.msg_iovlen = 1;
+        }
+        let mut failed = 0;
+        let mut off = 0;
+        while off < ts.len() {
+            // SAFETY: headers `off..len` point at live addresses and payloads
+            // (the kernel only reads them for sendmmsg).
+            let r = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    hdrs[off..].as_mut_ptr(),
+                    (ts.len() - off) as libc::c_uint,
+                    0,
+                )
+            };
+            if r <= 0 {
+                if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // The first unsent datagram failed: drop it, go on.
+                failed += 1;
+                off += 1;
+            } else {
+                off += r as usize;
+            }
+        }
+        failed
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod batch_portable {
+    use std::net::{SocketAddr, UdpSocket};
+
+    use super::DATAGRAM_MAX;
+    use crate::router::Transmit;
+
+    pub struct RecvBatch {
+        buf: Vec<u8>,
+        last: Option<(SocketAddr, usize)>,
+    }
+
+    impl RecvBatch {
+        pub fn new() -> Self {
+            RecvBatch {
+                buf: vec![0; DATAGRAM_MAX],
+                last: None,
+            }
+        }
+
+        pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+            self.last = None;
+            let (n, src) = socket.recv_from(&mut self.buf)?;
+            self.last = Some((src, n));
+            Ok(1)
+        }
+
+        pub fn get(&self, i: usize) -> Option<(SocketAddr, &[u8])> {
+            let (src, n) = self.last.filter(|_| i == 0)?;
+            Some((src, &self.buf[..n]))
+        }
+    }
+
+    pub fn send_batch(socket: &UdpSocket, ts: &[Transmit]) -> u64 {
+        ts.iter()
+            .filter(|t| socket.send_to(&t.contents, t.destination).is_err())
+            .count() as u64
     }
 }
 

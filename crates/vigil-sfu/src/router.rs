@@ -181,6 +181,8 @@ pub struct Router {
     /// Slots showing or waiting for each student, by id so they survive a
     /// re-publish: (subscriber peer, slot index).
     watchers: HashMap<PublisherId, Vec<(Key, usize)>>,
+    /// Scratch copy of one publisher's watcher list (see `on_rtp`).
+    watcher_buf: Vec<(Key, usize)>,
     timers: BTreeSet<(Instant, Key)>,
     next_tick: Instant,
     next_rate: Instant,
@@ -209,6 +211,7 @@ impl Router {
             publishers: HashMap::new(),
             subscribers: HashMap::new(),
             watchers: HashMap::new(),
+            watcher_buf: Vec::new(),
             timers: BTreeSet::new(),
             next_tick: now + TICK,
             next_rate: now + RATE_WINDOW,
@@ -451,6 +454,15 @@ impl Router {
 
     /// One datagram from the socket.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, buf: &[u8]) {
+        self.handle_datagram_deferred(now, source, buf);
+        self.flush(now);
+    }
+
+    /// Like `handle_datagram`, but what it wrote towards proctors stays
+    /// queued until `flush`. A driver reading datagrams in batches calls
+    /// `flush` once per batch, so a proctor receiving several packets in one
+    /// batch pays for one str0m timeout pass instead of one per packet.
+    pub fn handle_datagram_deferred(&mut self, now: Instant, source: SocketAddr, buf: &[u8]) {
         let key = if stun::is_stun(buf) {
             // New addresses always start with a binding request; its
             // USERNAME names the peer, so no peer has to be asked.
@@ -490,6 +502,11 @@ impl Router {
             }
         }
         self.drive(key, now);
+    }
+
+    /// Hands packets written by `handle_datagram_deferred` to str0m for
+    /// sending; afterwards they are available from `poll_transmit`.
+    pub fn flush(&mut self, now: Instant) {
         self.flush_dirty(now);
     }
 
@@ -797,7 +814,7 @@ impl Router {
         }
     }
 
-    fn on_rtp(&mut self, key: Key, pkt: RtpPacket, now: Instant) {
+    fn on_rtp(&mut self, key: Key, mut pkt: RtpPacket, now: Instant) {
         let Some(Peer {
             role: Role::Pub(p), ..
         }) = self.peers.get_mut(&key)
@@ -834,18 +851,24 @@ impl Router {
             }
             None => return,
         };
-        let pub_id = p.id.clone();
-        let Some(list) = self.watchers.get(&pub_id) else {
+        // Most students are not watched at any moment: their packets must
+        // end here without allocating.
+        let Some(list) = self.watchers.get(&p.id) else {
             return;
         };
-        let list = list.clone();
+        // `reselect` needs `&mut self`, so the list is copied into a reused
+        // buffer rather than a fresh Vec per packet.
+        let mut list_buf = std::mem::take(&mut self.watcher_buf);
+        list_buf.clear();
+        list_buf.extend_from_slice(list);
         if new_layer {
-            for &(sk, idx) in &list {
+            for &(sk, idx) in &list_buf {
                 self.reselect(now, sk, idx, false);
             }
         }
         let src = Src { peer: key, ssrc };
-        for (sk, idx) in list {
+        let last = list_buf.len().saturating_sub(1);
+        for (i, &(sk, idx)) in list_buf.iter().enumerate() {
             let Some(Peer {
                 role: Role::Sub(s),
                 rtc,
@@ -882,8 +905,15 @@ impl Router {
             let Some(tx) = api.stream_tx_by_mid(slot.mid, None) else {
                 continue;
             };
+            // The last watcher takes the payload itself: with one watcher,
+            // the common case, nothing is copied.
+            let payload = if i == last {
+                std::mem::take(&mut pkt.payload)
+            } else {
+                pkt.payload.clone()
+            };
             tx.write_rtp(
-                RtpWrite::new(pt, seq.into(), ts, now, pkt.payload.clone())
+                RtpWrite::new(pt, seq.into(), ts, now, payload)
                     .marker(pkt.header.marker)
                     .nackable(true),
             );
@@ -894,6 +924,7 @@ impl Router {
                 self.dirty.push(sk);
             }
         }
+        self.watcher_buf = list_buf;
     }
 
     /// Picks the layer a slot should show and asks for a keyframe when it
