@@ -30,7 +30,10 @@
 //!
 //! Each peer's next str0m deadline sits in a `BTreeSet<(Instant, peer)>`;
 //! `handle_timeout` pops only the expired ones. A peer's entry is replaced
-//! whenever its deadline changes. A router tick every 250 ms runs the health
+//! whenever its deadline changes. A publisher's deadline that only serves
+//! str0m's 33 ms NACK timer is pushed back 25 ms: its datagrams run that
+//! check anyway, and at scale the timer woke peers more often than packets
+//! arrived. A router tick every 250 ms runs the health
 //! rules and layer re-selection; it is the one place that walks all
 //! publishers, which is O(n) four times a second, not per packet.
 //!
@@ -106,7 +109,8 @@
 //! ## Not done yet
 //!
 //! * Audio is negotiated but not forwarded (slots are video only).
-//! * One thread (see above); no `recvmmsg`/`sendmmsg` batching.
+//! * One thread (see above). Datagrams are read and sent with
+//!   `recvmmsg`/`sendmmsg` in batches of up to 32 (Linux).
 //! * NACKs towards a proctor without RTX are not answered (str0m only
 //!   retransmits via RTX).
 //! * VP8 picture ids and TL0PICIDX are not rewritten across a switch; the

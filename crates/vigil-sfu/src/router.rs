@@ -16,7 +16,7 @@ use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc, RtcConfig};
 use vigil_proto::events::{SlotUpdate, WatchQuality};
 use vigil_proto::{IncidentKind, UnixMillis};
 
@@ -165,6 +165,10 @@ impl Peer {
 /// Remembered addresses per peer; a peer trying more is misbehaving.
 const MAX_ADDRS_PER_PEER: usize = 8;
 const TICK: Duration = Duration::from_millis(250);
+/// How much later than str0m asks a publisher is woken for NACKs alone
+/// (see `drive`). Shorter than a 30 fps frame gap, so a stream that stops
+/// mid-frame still gets its NACKs within about one frame.
+const NACK_SLACK: Duration = Duration::from_millis(25);
 const RATE_WINDOW: Duration = Duration::from_secs(1);
 
 pub struct Router {
@@ -723,6 +727,19 @@ impl Router {
             };
             match peer.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
+                    // str0m wakes a receiving peer every 33 ms to send NACKs,
+                    // whether or not anything was lost; with many students
+                    // that timer outnumbered the packets. Every datagram runs
+                    // str0m's timeout handling anyway, so a streaming
+                    // publisher's NACKs still go out within one packet gap;
+                    // only a quiet one's wait up to NACK_SLACK longer.
+                    let t = if matches!(peer.role, Role::Pub(_))
+                        && peer.rtc.last_timeout_reason() == Reason::Nack
+                    {
+                        t + NACK_SLACK
+                    } else {
+                        t
+                    };
                     if peer.timer != Some(t) {
                         if let Some(old) = peer.timer.replace(t) {
                             self.timers.remove(&(old, key));
