@@ -3,10 +3,12 @@
 //!
 //! Each simulated student speaks the protocol a browser speaks (Socket.IO
 //! `/student`: heartbeats, signals, incidents with acks; HTTP evidence
-//! uploads with real JPEGs). Proctors connect to `/proctor` and time every
-//! score from the moment its incident was sent. Video publishing joins once
-//! the SFU is in the server; until then the RTP fields of a step are null.
+//! uploads with real JPEGs; a WebRTC camera publishing VP8 over the SFU).
+//! Proctors connect to `/proctor`, time every score from the moment its
+//! incident was sent, and watch students' video, counting the RTP and the
+//! gaps in it.
 
+pub mod media;
 pub mod report;
 pub mod sim;
 pub mod sio;
@@ -54,10 +56,16 @@ pub struct StepResult {
     pub server_cpu_per_student: Option<f64>,
     pub server_rss_bytes: Option<u64>,
     pub loadgen_cpu_cores: f64,
-    /// RTP counters: null until video publishing is part of the load.
+    /// RTP packets: sent by the students' cameras, received by the SFU,
+    /// forwarded by it to proctors, received by the proctors, and missing
+    /// from the proctors' sequence numbers. Null when no video is sent.
     pub rtp_sent: Option<u64>,
+    pub rtp_sfu_received: Option<u64>,
     pub rtp_forwarded: Option<u64>,
     pub rtp_received: Option<u64>,
+    pub rtp_lost: Option<u64>,
+    /// PLIs the cameras answered with a keyframe.
+    pub rtp_keyframe_requests: Option<u64>,
     pub incidents_sent: u64,
     pub incidents_acked: u64,
     pub scores_received: u64,
@@ -82,6 +90,10 @@ struct Counts {
     evidence_sent: u64,
     evidence_ok: u64,
     reconnects: u64,
+    rtp_sent: u64,
+    rtp_received: u64,
+    rtp_lost: u64,
+    rtp_keyframe_requests: u64,
 }
 
 fn counts(s: &sim::Stats) -> Counts {
@@ -92,6 +104,10 @@ fn counts(s: &sim::Stats) -> Counts {
         evidence_sent: s.evidence_sent.load(Ordering::Relaxed),
         evidence_ok: s.evidence_accepted.load(Ordering::Relaxed),
         reconnects: s.reconnects.load(Ordering::Relaxed),
+        rtp_sent: s.rtp_sent.load(Ordering::Relaxed),
+        rtp_received: s.rtp_received.load(Ordering::Relaxed),
+        rtp_lost: s.rtp_lost.load(Ordering::Relaxed),
+        rtp_keyframe_requests: s.rtp_keyframe_requests.load(Ordering::Relaxed),
     }
 }
 
@@ -107,13 +123,20 @@ pub struct RunOutcome {
     pub total_evidence_accepted: u64,
     /// Acked incidents that some proctor never saw a covering score for.
     pub undelivered: u64,
+    /// Whole-run RTP counts, read after the cameras stopped and the last
+    /// packets drained (see `StepResult`); zero without video.
+    pub total_rtp_sent: u64,
+    pub total_rtp_sfu_received: u64,
+    pub total_rtp_forwarded: u64,
+    pub total_rtp_received: u64,
+    pub total_rtp_lost: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
 }
 
 /// Runs the ramp against `target`.
 pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
-    if cfg.watch > 0 {
-        bail!("--watch needs video publishing through the SFU, which this build of the load generator does not do yet");
+    if cfg.watch > 0 && cfg.student.video.is_none() {
+        bail!("--watch needs the students to publish video");
     }
     let max_students = cfg.steps.iter().copied().max().unwrap_or(0);
     let roster = target.roster(max_students, cfg.proctors).await.context("creating the load exam")?;
@@ -123,9 +146,14 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
     let (stop_proctors_tx, stop_proctors_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut proctor_tasks = Vec::new();
+    // Proctors watch students who exist from the first step on, spread so
+    // that different proctors watch different students where they can.
+    let first_step = cfg.steps.first().copied().unwrap_or(0);
+    let per_proctor = cfg.watch.min(first_step);
     for (i, token) in roster.proctors.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
-        proctor_tasks.push(tokio::spawn(sim::proctor(i, target.base.clone(), token.clone(), stats.clone(), stop_proctors_rx.clone())));
+        let watching = (0..per_proctor).map(|j| format!("s{}", (i * per_proctor + j) % first_step.max(1))).collect();
+        proctor_tasks.push(tokio::spawn(sim::proctor(i, target.base.clone(), token.clone(), watching, stats.clone(), stop_proctors_rx.clone())));
     }
     let mut running = 0u32;
     let mut results = Vec::new();
@@ -152,6 +180,12 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
     while stats.undelivered(cfg.proctors) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // RTP still in flight (SFU queues, socket buffers) lands within a moment on loopback.
+    let video = cfg.student.video.is_some();
+    if video {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let sfu_end = if video { target.sfu_packets().await } else { None };
     let _ = stop_proctors_tx.send(true);
     for t in proctor_tasks {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
@@ -165,6 +199,11 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
         total_evidence_sent: end.evidence_sent,
         total_evidence_accepted: end.evidence_ok,
         undelivered: stats.undelivered(cfg.proctors),
+        total_rtp_sent: end.rtp_sent,
+        total_rtp_sfu_received: sfu_end.map_or(0, |p| p.received),
+        total_rtp_forwarded: sfu_end.map_or(0, |p| p.forwarded),
+        total_rtp_received: end.rtp_received,
+        total_rtp_lost: end.rtp_lost,
         errors: stats.errors.lock().map(|e| e.clone()).unwrap_or_default(),
     })
 }
@@ -175,6 +214,8 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
     let errors_before = stats.errors.lock().map(|e| e.clone()).unwrap_or_default();
     let server_cpu0 = target.pid.and_then(report::process_cpu_seconds);
     let self_cpu0 = report::process_cpu_seconds(std::process::id());
+    let video = cfg.student.video.is_some();
+    let sfu0 = if video { target.sfu_packets().await } else { None };
     let started = Instant::now();
     let bar = cfg.show_progress.then(|| report::progress(students, cfg.duration));
     while started.elapsed() < cfg.duration {
@@ -190,6 +231,9 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
     }
     let wall = started.elapsed().as_secs_f64();
     let after = counts(stats);
+    let sfu1 = if video { target.sfu_packets().await } else { None };
+    let sfu = sfu0.zip(sfu1);
+    let rtp = |n: u64| video.then_some(n);
     let server_cpu = match (server_cpu0, target.pid.and_then(report::process_cpu_seconds)) {
         (Some(a), Some(b)) => Some((b - a) / wall),
         _ => None,
@@ -225,9 +269,12 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         server_cpu_per_student: server_cpu.map(|c| c / f64::from(students.max(1))),
         server_rss_bytes: target.pid.and_then(report::process_rss_bytes),
         loadgen_cpu_cores: self_cpu,
-        rtp_sent: None,
-        rtp_forwarded: None,
-        rtp_received: None,
+        rtp_sent: rtp(after.rtp_sent - before.rtp_sent),
+        rtp_sfu_received: sfu.map(|(a, b)| b.received.saturating_sub(a.received)),
+        rtp_forwarded: sfu.map(|(a, b)| b.forwarded.saturating_sub(a.forwarded)),
+        rtp_received: rtp(after.rtp_received - before.rtp_received),
+        rtp_lost: rtp(after.rtp_lost - before.rtp_lost),
+        rtp_keyframe_requests: rtp(after.rtp_keyframe_requests - before.rtp_keyframe_requests),
         incidents_sent: after.sent - before.sent,
         incidents_acked: after.acked - before.acked,
         scores_received: after.scores - before.scores,

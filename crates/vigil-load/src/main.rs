@@ -19,8 +19,19 @@ struct Cli {
     #[arg(long, default_value_t = 2)]
     proctors: u32,
     /// Students each proctor watches over the SFU.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 4)]
     watch: u32,
+    /// Students publish no camera (events and evidence only).
+    #[arg(long)]
+    no_video: bool,
+    /// Each camera's bitrate.
+    #[arg(long, default_value_t = 300)]
+    video_kbps: u32,
+    #[arg(long, default_value_t = 15)]
+    video_fps: u32,
+    /// Periodic keyframes (PLIs get one at once).
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    keyframe_every: Duration,
     /// Measured time per step, e.g. 30s or 2m.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     duration: Duration,
@@ -74,6 +85,14 @@ async fn main() -> Result<()> {
             Target::spawn(&bin).await.with_context(|| format!("starting {} (build it with cargo build --release -p vigil)", bin.display()))?
         }
     };
+    if cli.no_video && cli.watch > 0 {
+        bail!("--watch needs video: drop --no-video or pass --watch 0");
+    }
+    let video = (!cli.no_video).then(|| vigil_load::media::VideoConfig {
+        bitrate_bps: cli.video_kbps.saturating_mul(1000),
+        fps: cli.video_fps.max(1),
+        keyframe_every: cli.keyframe_every,
+    });
     let cfg = LoadConfig {
         steps,
         proctors: cli.proctors,
@@ -84,6 +103,7 @@ async fn main() -> Result<()> {
             evidence_share: cli.evidence_share,
             heartbeat_every: Duration::from_secs(2),
             signals_every: Duration::from_secs(1),
+            video,
         },
         show_progress: true,
     };

@@ -30,6 +30,8 @@ pub struct StudentConfig {
     pub evidence_share: f64,
     pub heartbeat_every: Duration,
     pub signals_every: Duration,
+    /// The camera each student publishes over the SFU; `None` for events only.
+    pub video: Option<crate::media::VideoConfig>,
 }
 
 /// Counters shared by every simulated client.
@@ -41,6 +43,15 @@ pub struct Stats {
     pub evidence_sent: AtomicU64,
     pub evidence_accepted: AtomicU64,
     pub reconnects: AtomicU64,
+    /// RTP packets the students' cameras sent.
+    pub rtp_sent: AtomicU64,
+    /// RTP packets the proctors' slots received, and the gaps in their
+    /// sequence numbers (lost) or packets that came late (reordered).
+    pub rtp_received: AtomicU64,
+    pub rtp_lost: AtomicU64,
+    pub rtp_reordered: AtomicU64,
+    /// PLIs the cameras answered with a keyframe.
+    pub rtp_keyframe_requests: AtomicU64,
     pub errors: Mutex<BTreeMap<String, u64>>,
     /// Incident sent → score received at a proctor, in microseconds, for
     /// incidents that start a burst (the server emits those at once).
@@ -71,6 +82,11 @@ impl Stats {
             evidence_sent: AtomicU64::new(0),
             evidence_accepted: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            rtp_sent: AtomicU64::new(0),
+            rtp_received: AtomicU64::new(0),
+            rtp_lost: AtomicU64::new(0),
+            rtp_reordered: AtomicU64::new(0),
+            rtp_keyframe_requests: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             // 1 µs .. 60 s at 3 significant digits; the bounds are valid constants.
             latency_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")),
@@ -113,6 +129,7 @@ pub async fn student(idx: u32, base: String, token: String, cfg: StudentConfig, 
     let mut next_seq = 1u64;
     let mut accepted = 0u64;
     let mut first = true;
+    let local_ip = crate::media::local_ip_towards(&base);
     while !*stop.borrow() {
         let connected = SioClient::connect(&base, names::STUDENT_NS, &token_payload(&token)).await;
         let (client, mut events) = match connected {
@@ -127,13 +144,27 @@ pub async fn student(idx: u32, base: String, token: String, cfg: StudentConfig, 
             stats.reconnects.fetch_add(1, Ordering::Relaxed);
         }
         first = false;
+        // Dropped with this connection: the SFU ends a publication when its
+        // socket closes, so the camera starts over on the next connection.
+        let (_camera_alive, alive) = tokio::sync::oneshot::channel::<()>();
+        if let Some(video) = &cfg.video {
+            tokio::spawn(crate::media::publish(client.clone(), local_ip, video.clone(), stats.clone(), stop.clone(), alive));
+        }
         let mut heartbeat = tokio::time::interval(cfg.heartbeat_every);
         let mut signals = tokio::time::interval(cfg.signals_every);
         let mut next_incident = Instant::now() + exp_gap(cfg.incident_rate);
         let mut last_incident: Option<Instant> = None;
         loop {
             tokio::select! {
-                _ = stop.changed() => if *stop.borrow() { client.close(); return; },
+                _ = stop.changed() => if *stop.borrow() {
+                    // The camera stops on the same signal; closing the socket
+                    // ends the publication, so let its last packets land first.
+                    if cfg.video.is_some() {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    client.close();
+                    return;
+                },
                 ev = events.recv() => match ev {
                     None => break, // connection lost: reconnect
                     Some((name, v)) if name == names::WELCOME => {
@@ -216,8 +247,10 @@ async fn upload_evidence(http: &reqwest::Client, base: &str, token: &str, incide
     }
 }
 
-/// One proctor: receives every score of its exam and times it.
-pub async fn proctor(index: u32, base: String, token: String, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+/// One proctor: receives every score of its exam and times it, and watches
+/// the video of the students in `watching`.
+pub async fn proctor(index: u32, base: String, token: String, watching: Vec<String>, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+    let local_ip = crate::media::local_ip_towards(&base);
     while !*stop.borrow() {
         let (client, mut events) = match SioClient::connect(&base, names::PROCTOR_NS, &token_payload(&token)).await {
             Ok(c) => c,
@@ -227,6 +260,8 @@ pub async fn proctor(index: u32, base: String, token: String, stats: Arc<Stats>,
                 continue;
             }
         };
+        let (_video_alive, alive) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(crate::media::watch_students(client.clone(), local_ip, watching.clone(), stats.clone(), stop.clone(), alive));
         loop {
             tokio::select! {
                 _ = stop.changed() => if *stop.borrow() { client.close(); return; },

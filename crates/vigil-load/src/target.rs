@@ -21,6 +21,12 @@ pub struct Target {
     _dir: Option<tempfile::TempDir>,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub struct SfuPackets {
+    pub received: u64,
+    pub forwarded: u64,
+}
+
 pub struct Roster {
     pub students: Vec<String>,
     pub proctors: Vec<String>,
@@ -92,6 +98,21 @@ impl Target {
             }
         }
         Ok(out)
+    }
+
+    /// The SFU's RTP packet counters from `/metrics`, summed over peers:
+    /// `None` if the server has no SFU or did not answer.
+    pub async fn sfu_packets(&self) -> Option<SfuPackets> {
+        let text = reqwest::get(format!("{}/metrics", self.base)).await.ok()?.text().await.ok()?;
+        let sum = |name: &str| -> Option<u64> {
+            let values: Vec<f64> = text
+                .lines()
+                .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .collect();
+            (!values.is_empty()).then(|| values.iter().sum::<f64>() as u64)
+        };
+        Some(SfuPackets { received: sum("vigil_sfu_rtp_in_packets_total")?, forwarded: sum("vigil_sfu_rtp_out_packets_total").unwrap_or(0) })
     }
 
     pub async fn stop(mut self) {

@@ -1,6 +1,8 @@
-//! CI smoke run: 50 simulated students and a proctor against the real
-//! server for about 20 s. Counts, not times: every incident acked and
-//! covered by a score at the proctor, nothing refused, the JSON well-formed.
+//! CI smoke run: 50 simulated students publishing video and a proctor
+//! watching two of them, against the real server for about 20 s. Counts,
+//! not times: every incident acked and covered by a score at the proctor,
+//! RTP reached the watcher with no gaps, nothing refused, the JSON
+//! well-formed.
 
 use std::time::Duration;
 
@@ -14,13 +16,14 @@ async fn fifty_students_lose_nothing() {
     let cfg = LoadConfig {
         steps: vec![50],
         proctors: 1,
-        watch: 0,
+        watch: 2,
         duration: Duration::from_secs(18),
         student: sim::StudentConfig {
             incident_rate: 0.4,
             evidence_share: 0.2,
             heartbeat_every: Duration::from_secs(2),
             signals_every: Duration::from_secs(1),
+            video: Some(vigil_load::media::VideoConfig::default()),
         },
         show_progress: false,
     };
@@ -37,6 +40,15 @@ async fn fifty_students_lose_nothing() {
     assert!(outcome.total_evidence_accepted > 0);
     assert_eq!(outcome.total_evidence_accepted, outcome.total_evidence_sent, "every evidence frame stored");
     assert_eq!(step.reconnects, 0);
+
+    // Video: every camera's packets reached the SFU; the two watched
+    // streams (about 45 packets/s each) reached the proctor without a gap.
+    assert!(outcome.total_rtp_sent > 0);
+    assert_eq!(outcome.total_rtp_sfu_received, outcome.total_rtp_sent, "the SFU received every packet the cameras sent");
+    assert!(outcome.total_rtp_received >= 2 * 30 * 15, "two watched streams for ~18 s: {}", outcome.total_rtp_received);
+    assert_eq!(outcome.total_rtp_lost, 0, "no gaps on loopback");
+    assert_eq!(outcome.total_rtp_received, outcome.total_rtp_forwarded, "every forwarded packet arrived");
+    assert!(step.rtp_received.unwrap_or(0) > 0 && step.rtp_forwarded.unwrap_or(0) > 0);
 
     let dir = tempfile::tempdir().expect("temp dir");
     let json_path = dir.path().join("out.json");

@@ -188,11 +188,44 @@ fn bind_socket(addr: SocketAddr) -> Result<UdpSocket, SfuError> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Bursts of keyframes from many students arrive together; a small
     // kernel buffer would drop them before we read.
-    let _ = s.set_recv_buffer_size(8 << 20);
-    let _ = s.set_send_buffer_size(8 << 20);
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    force_buffers(&s);
     s.bind(&addr.into())?;
     Ok(s.into())
 }
+
+const SOCKET_BUFFER: usize = 8 << 20;
+
+/// The kernel caps the sizes above at `net.core.rmem_max`/`wmem_max`
+/// (often 208 KiB to 4 MiB). With CAP_NET_ADMIN the cap can be bypassed,
+/// so a server run as root gets the full buffer without a sysctl; others
+/// keep what they got (docs/OPERATIONS.md says how to raise the cap).
+#[cfg(target_os = "linux")]
+fn force_buffers(s: &socket2::Socket) {
+    use std::os::fd::AsRawFd;
+    if s.recv_buffer_size().unwrap_or(0) >= SOCKET_BUFFER {
+        return;
+    }
+    let size = SOCKET_BUFFER as libc::c_int;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+        // SAFETY: a valid socket and a c_int option value of the size given.
+        // Failure (no privilege) leaves the buffer as it was.
+        let _ = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    }
+    tracing::debug!(recv = ?s.recv_buffer_size(), send = ?s.send_buffer_size(), "SFU socket buffers");
+}
+
+#[cfg(not(target_os = "linux"))]
+fn force_buffers(_: &socket2::Socket) {}
 
 fn run(
     socket: UdpSocket,
