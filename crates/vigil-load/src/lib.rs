@@ -36,6 +36,8 @@ pub struct LoadConfig {
     pub duration: Duration,
     pub student: sim::StudentConfig,
     pub show_progress: bool,
+    /// The load generator's nice value, reported with each step.
+    pub loadgen_nice: i32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +58,7 @@ pub struct StepResult {
     pub server_cpu_per_student: Option<f64>,
     pub server_rss_bytes: Option<u64>,
     pub loadgen_cpu_cores: f64,
+    pub loadgen_nice: i32,
     /// RTP packets: sent by the students' cameras, received by the SFU,
     /// forwarded by it to proctors, received by the proctors, and missing
     /// from the proctors' sequence numbers. Null when no video is sent.
@@ -269,6 +272,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         server_cpu_per_student: server_cpu.map(|c| c / f64::from(students.max(1))),
         server_rss_bytes: target.pid.and_then(report::process_rss_bytes),
         loadgen_cpu_cores: self_cpu,
+        loadgen_nice: cfg.loadgen_nice,
         rtp_sent: rtp(after.rtp_sent - before.rtp_sent),
         rtp_sfu_received: sfu.map(|(a, b)| b.received.saturating_sub(a.received)),
         rtp_forwarded: sfu.map(|(a, b)| b.forwarded.saturating_sub(a.forwarded)),

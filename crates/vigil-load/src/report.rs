@@ -24,6 +24,22 @@ pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SECOND)
 }
 
+/// Lowers the priority of every thread of this process (threads started
+/// later inherit it). Server and load generator share the machine; with
+/// the generator niced the server gets the CPU it would have on a machine
+/// of its own, and the generator's own delays show up on its side.
+pub fn renice_self(nice: i32) -> std::io::Result<()> {
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let Some(tid) = task?.file_name().to_str().and_then(|t| t.parse::<libc::id_t>().ok()) else { continue };
+        // SAFETY: setpriority takes plain integers; on Linux PRIO_PROCESS
+        // with a thread id sets that thread's nice value.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 pub fn process_rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;

@@ -26,6 +26,7 @@ async fn fifty_students_lose_nothing() {
             video: Some(vigil_load::media::VideoConfig::default()),
         },
         show_progress: false,
+        loadgen_nice: 0,
     };
     let outcome = vigil_load::run(&target, &cfg).await;
     target.stop().await;

@@ -11,6 +11,11 @@ use vigil_server::admin::{Admin, AdminError};
 use vigil_server::auth::Keys;
 use vigil_server::clock::now_ms;
 use vigil_server::{Server, ServerConfig, TlsConfig};
+
+// Every RTP packet and Socket.IO frame allocates somewhere (str0m, tungstenite);
+// under load glibc's malloc and free were a tenth of the CPU profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use vigil_store::{Durability, Store, StoreConfig};
 
 #[derive(Parser, Debug)]
