@@ -70,6 +70,14 @@ pub enum MediaError {
     Refused(String),
 }
 
+/// What ended a peer's wait.
+enum Woke {
+    Input,
+    Deadline,
+    /// The run or the connection ended.
+    Ended,
+}
+
 /// One str0m client on its own UDP socket.
 struct Peer {
     rtc: Rtc,
@@ -143,6 +151,21 @@ impl Peer {
     fn receive(&mut self, data: &[u8], source: SocketAddr) {
         if let Ok(r) = Receive::new(Protocol::Udp, source, self.local, data) {
             let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
+        }
+    }
+
+    /// Waits for a datagram (handed to str0m), the `wake` deadline, or the
+    /// end of the run or of the Socket.IO connection the peer belongs to.
+    async fn wait(&mut self, wake: Instant, stop: &mut watch::Receiver<bool>, alive: &mut oneshot::Receiver<()>, buf: &mut [u8]) -> Result<Woke, std::io::Error> {
+        tokio::select! {
+            _ = stop.changed() => Ok(if *stop.borrow() { Woke::Ended } else { Woke::Input }),
+            _ = alive => Ok(Woke::Ended),
+            r = self.sock.recv_from(buf) => {
+                let (n, src) = r?;
+                self.receive(&buf[..n], src);
+                Ok(Woke::Input)
+            }
+            _ = tokio::time::sleep_until(wake.into()) => Ok(Woke::Deadline),
         }
     }
 
@@ -280,14 +303,11 @@ pub async fn publish(client: SioClient, local_ip: IpAddr, cfg: VideoConfig, stat
             stats.rtp_keyframe_requests.fetch_add(1, Ordering::Relaxed);
         }
         let wake = if connected { peer.next_timeout.min(next_frame) } else { peer.next_timeout };
-        tokio::select! {
-            _ = stop.changed() => if *stop.borrow() { return },
-            _ = &mut alive => return,
-            r = peer.sock.recv_from(&mut buf) => match r {
-                Ok((n, src)) => peer.receive(&buf[..n], src),
-                Err(e) => return stats.error(format!("publish: udp: {e}")),
-            },
-            _ = tokio::time::sleep_until(wake.into()) => {
+        match peer.wait(wake, &mut stop, &mut alive, &mut buf).await {
+            Err(e) => return stats.error(format!("publish: udp: {e}")),
+            Ok(Woke::Ended) => return,
+            Ok(Woke::Input) => {}
+            Ok(Woke::Deadline) => {
                 let now = Instant::now();
                 if connected && now >= next_frame {
                     // Catch up from a stall by skipping, not bursting: a camera does not queue frames.
@@ -374,14 +394,11 @@ pub async fn watch_students(client: SioClient, local_ip: IpAddr, students: Vec<S
             retry_at = Instant::now() + Duration::from_millis(500);
         }
         let wake = if unbound.is_empty() || !connected { peer.next_timeout } else { peer.next_timeout.min(retry_at) };
-        tokio::select! {
-            _ = stop.changed() => if *stop.borrow() { return },
-            _ = &mut alive => return,
-            r = peer.sock.recv_from(&mut buf) => match r {
-                Ok((n, src)) => peer.receive(&buf[..n], src),
-                Err(e) => return stats.error(format!("subscribe: udp: {e}")),
-            },
-            _ = tokio::time::sleep_until(wake.into()) => peer.tick(),
+        match peer.wait(wake, &mut stop, &mut alive, &mut buf).await {
+            Err(e) => return stats.error(format!("subscribe: udp: {e}")),
+            Ok(Woke::Ended) => return,
+            Ok(Woke::Input) => {}
+            Ok(Woke::Deadline) => peer.tick(),
         }
     }
 }
