@@ -67,6 +67,9 @@ pub struct StepResult {
     pub rtp_forwarded: Option<u64>,
     pub rtp_received: Option<u64>,
     pub rtp_lost: Option<u64>,
+    /// Packets that arrived after a later one on the same slot (counted
+    /// as lost when the gap was seen); zero on loopback.
+    pub rtp_reordered: Option<u64>,
     /// PLIs the cameras answered with a keyframe.
     pub rtp_keyframe_requests: Option<u64>,
     pub incidents_sent: u64,
@@ -76,6 +79,10 @@ pub struct StepResult {
     pub evidence_accepted: u64,
     /// Incident sent → score at a proctor, for incidents that start a burst.
     pub score_latency_ms: Option<Quantiles>,
+    /// The server's own part of it: incident stored → score handed to the
+    /// proctors' sockets, p99 as the upper bound of the server's histogram
+    /// bucket that holds it (from `/metrics`).
+    pub server_fanout_p99_ms: Option<f64>,
     /// The same for incidents within 100 ms of the student's previous one,
     /// whose score the server may hold (leading-edge throttle, latest wins).
     pub coalesced_score_latency_ms: Option<Quantiles>,
@@ -96,6 +103,7 @@ struct Counts {
     rtp_sent: u64,
     rtp_received: u64,
     rtp_lost: u64,
+    rtp_reordered: u64,
     rtp_keyframe_requests: u64,
 }
 
@@ -110,6 +118,7 @@ fn counts(s: &sim::Stats) -> Counts {
         rtp_sent: s.rtp_sent.load(Ordering::Relaxed),
         rtp_received: s.rtp_received.load(Ordering::Relaxed),
         rtp_lost: s.rtp_lost.load(Ordering::Relaxed),
+        rtp_reordered: s.rtp_reordered.load(Ordering::Relaxed),
         rtp_keyframe_requests: s.rtp_keyframe_requests.load(Ordering::Relaxed),
     }
 }
@@ -219,6 +228,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
     let self_cpu0 = report::process_cpu_seconds(std::process::id());
     let video = cfg.student.video.is_some();
     let sfu0 = if video { target.sfu_packets().await } else { None };
+    let fanout0 = target.fanout_buckets().await;
     let started = Instant::now();
     let bar = cfg.show_progress.then(|| report::progress(students, cfg.duration));
     while started.elapsed() < cfg.duration {
@@ -236,6 +246,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
     let after = counts(stats);
     let sfu1 = if video { target.sfu_packets().await } else { None };
     let sfu = sfu0.zip(sfu1);
+    let server_fanout_p99_ms = fanout0.zip(target.fanout_buckets().await).and_then(|(a, b)| bucket_quantile(&a, &b, 0.99)).map(|s| s * 1000.0);
     let rtp = |n: u64| video.then_some(n);
     let server_cpu = match (server_cpu0, target.pid.and_then(report::process_cpu_seconds)) {
         (Some(a), Some(b)) => Some((b - a) / wall),
@@ -278,6 +289,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         rtp_forwarded: sfu.map(|(a, b)| b.forwarded.saturating_sub(a.forwarded)),
         rtp_received: rtp(after.rtp_received - before.rtp_received),
         rtp_lost: rtp(after.rtp_lost - before.rtp_lost),
+        rtp_reordered: rtp(after.rtp_reordered - before.rtp_reordered),
         rtp_keyframe_requests: rtp(after.rtp_keyframe_requests - before.rtp_keyframe_requests),
         incidents_sent: after.sent - before.sent,
         incidents_acked: after.acked - before.acked,
@@ -285,9 +297,41 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         evidence_sent: after.evidence_sent - before.evidence_sent,
         evidence_accepted: after.evidence_ok - before.evidence_ok,
         score_latency_ms: quantiles(&leading),
+        server_fanout_p99_ms,
         coalesced_score_latency_ms: quantiles(&coalesced),
         latency_samples: [leading.len(), coalesced.len()],
         reconnects: after.reconnects - before.reconnects,
         errors,
     })
+}
+
+/// The `q` quantile of what a cumulative histogram gained between two
+/// readings, as the upper bound of the bucket it falls in.
+fn bucket_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> {
+    let delta: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(le, n)| (le, n.saturating_sub(before.iter().find(|b| b.0 == le).map_or(0, |b| b.1))))
+        .collect();
+    let total = delta.iter().map(|d| d.1).max()?;
+    if total == 0 {
+        return None;
+    }
+    let mut sorted = delta;
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    sorted.iter().find(|(_, n)| *n as f64 >= q * total as f64).map(|(le, _)| *le)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_quantile;
+
+    #[test]
+    fn quantile_of_the_difference_between_two_readings() {
+        let before = [(0.001, 10), (0.01, 10), (f64::INFINITY, 10)];
+        // 100 new samples: 98 under 1 ms, 2 between 1 and 10 ms.
+        let after = [(0.001, 108), (0.01, 110), (f64::INFINITY, 110)];
+        assert_eq!(bucket_quantile(&before, &after, 0.5), Some(0.001));
+        assert_eq!(bucket_quantile(&before, &after, 0.99), Some(0.01));
+        assert_eq!(bucket_quantile(&after, &after, 0.99), None);
+    }
 }

@@ -115,6 +115,25 @@ impl Target {
         Some(SfuPackets { received: sum("vigil_sfu_rtp_in_packets_total")?, forwarded: sum("vigil_sfu_rtp_out_packets_total").unwrap_or(0) })
     }
 
+    /// The server's own histogram of incident stored → score handed to the
+    /// proctors' sockets, for scores sent at once (not coalesced): pairs of
+    /// (bucket upper bound in seconds, cumulative count). Separates the
+    /// server's share of the latency from the network and the generator.
+    pub async fn fanout_buckets(&self) -> Option<Vec<(f64, u64)>> {
+        let text = reqwest::get(format!("{}/metrics", self.base)).await.ok()?.text().await.ok()?;
+        let buckets: Vec<(f64, u64)> = text
+            .lines()
+            .filter(|l| l.starts_with("vigil_fanout_latency_seconds_bucket{") && l.contains("edge=\"leading\""))
+            .filter_map(|l| {
+                let le = l.split("le=\"").nth(1)?.split('"').next()?;
+                let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+                let count = l.rsplit(' ').next()?.parse::<f64>().ok()? as u64;
+                Some((le, count))
+            })
+            .collect();
+        (!buckets.is_empty()).then_some(buckets)
+    }
+
     pub async fn stop(mut self) {
         if let Some(child) = self.child.as_mut() {
             if let Some(pid) = child.id() {
