@@ -9,10 +9,7 @@ fn main() {
 
     // The bindings are written against libvpx 1.12's ABI; an older library
     // lacks fields we set, so refuse it here rather than at run time.
-    let lib = match pkg_config::Config::new()
-        .atleast_version("1.12")
-        .probe("vpx")
-    {
+    let lib = match pkg_config::Config::new().atleast_version("1.12").probe("vpx") {
         Ok(lib) => lib,
         Err(e) => {
             println!(
@@ -22,10 +19,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!(
-        "cargo:rustc-env=VIGIL_CLIFF_VPX_PKG_VERSION={}",
-        lib.version
-    );
+    println!("cargo:rustc-env=VIGIL_CLIFF_VPX_PKG_VERSION={}", lib.version);
 
     let mut build = cc::Build::new();
     build.file("csrc/layout_probe.c").warnings(true);

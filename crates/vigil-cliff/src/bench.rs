@@ -66,16 +66,9 @@ impl Clip {
             cpu.push(ms(thread_cpu_time()?.saturating_sub(before)));
         }
         if frames.len() != frame_count {
-            return Err(BenchError::FrameCount {
-                got: frames.len(),
-                want: frame_count,
-            });
+            return Err(BenchError::FrameCount { got: frames.len(), want: frame_count });
         }
-        Ok(Self {
-            config,
-            frames,
-            encode_cpu_ms_per_frame_p50: percentile(&mut cpu, 50.0),
-        })
+        Ok(Self { config, frames, encode_cpu_ms_per_frame_p50: percentile(&mut cpu, 50.0) })
     }
 
     pub fn duration_s(&self) -> f64 {
@@ -86,11 +79,7 @@ impl Clip {
         let total: usize = self.frames.iter().map(|f| f.data.len()).sum();
         let (kf, df): (Vec<_>, Vec<_>) = self.frames.iter().partition(|f| f.is_keyframe);
         let mean = |v: &[&EncodedFrame]| {
-            if v.is_empty() {
-                0.0
-            } else {
-                v.iter().map(|f| f.data.len()).sum::<usize>() as f64 / v.len() as f64
-            }
+            if v.is_empty() { 0.0 } else { v.iter().map(|f| f.data.len()).sum::<usize>() as f64 / v.len() as f64 }
         };
         EncodeSummary {
             frames: self.frames.len(),
@@ -110,13 +99,7 @@ impl Clip {
     /// keyframes so that, as with real students, keyframes (several times
     /// dearer to decode) do not all land on the same tick.
     fn start_offset(&self, s: usize) -> usize {
-        let kf: Vec<usize> = self
-            .frames
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.is_keyframe)
-            .map(|(i, _)| i)
-            .collect();
+        let kf: Vec<usize> = self.frames.iter().enumerate().filter(|(_, f)| f.is_keyframe).map(|(i, _)| i).collect();
         if kf.is_empty() { 0 } else { kf[s % kf.len()] }
     }
 }
@@ -248,18 +231,10 @@ struct CpuStat {
 fn cpu_stat() -> Option<CpuStat> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal; guest and guest_nice
     // are already counted in user and nice.
-    Some(CpuStat {
-        total: v.iter().take(8).sum(),
-        idle: v.get(3)? + v.get(4)?,
-        steal: *v.get(7)?,
-    })
+    Some(CpuStat { total: v.iter().take(8).sum(), idle: v.get(3)? + v.get(4)?, steal: *v.get(7)? })
 }
 
 /// Decodes `streams` copies of the clip concurrently for `seconds`, each
@@ -267,16 +242,9 @@ fn cpu_stat() -> Option<CpuStat> {
 /// over `threads` threads. This is what a decoding server does; measuring
 /// process CPU over wall time gives cores used, and frames that could not be
 /// decoded on schedule show where the machine runs out.
-pub fn run_paced(
-    clip: &Clip,
-    streams: usize,
-    threads: usize,
-    seconds: f64,
-) -> Result<PacedRun, BenchError> {
+pub fn run_paced(clip: &Clip, streams: usize, threads: usize, seconds: f64) -> Result<PacedRun, BenchError> {
     if streams == 0 || threads == 0 || !seconds.is_finite() || seconds <= 0.0 {
-        return Err(BenchError::Empty(
-            "streams, threads and seconds must be positive",
-        ));
+        return Err(BenchError::Empty("streams, threads and seconds must be positive"));
     }
     let threads = threads.min(streams);
     let fps = clip.config.fps;
@@ -295,22 +263,14 @@ pub fn run_paced(
                 let start_cell = &start_cell;
                 scope.spawn(move || -> Result<ThreadResult, BenchError> {
                     let mine: Vec<usize> = (ti..streams).step_by(threads).collect();
-                    let built: Result<Vec<Decoder>, VpxError> =
-                        mine.iter().map(|_| Decoder::new()).collect();
+                    let built: Result<Vec<Decoder>, VpxError> = mine.iter().map(|_| Decoder::new()).collect();
                     // Always reach both barriers, even on error, or the others hang.
                     barrier.wait();
                     barrier.wait();
                     let mut decoders = built?;
                     let offsets: Vec<usize> = mine.iter().map(|&s| clip.start_offset(s)).collect();
-                    let start = *start_cell
-                        .get()
-                        .ok_or(BenchError::Empty("start time unset"))?;
-                    let mut r = ThreadResult {
-                        samples_ms: Vec::new(),
-                        frames: 0,
-                        ticks: 0,
-                        late_ticks: 0,
-                    };
+                    let start = *start_cell.get().ok_or(BenchError::Empty("start time unset"))?;
+                    let mut r = ThreadResult { samples_ms: Vec::new(), frames: 0, ticks: 0, late_ticks: 0 };
                     let mut tick: u64 = 0;
                     loop {
                         let due = start + interval.mul_f64(tick as f64);
@@ -346,10 +306,7 @@ pub fn run_paced(
         let usage0 = process_usage();
         let _ = start_cell.set(Instant::now());
         barrier.wait();
-        let results: Vec<_> = handles
-            .into_iter()
-            .map(|h| h.join().map_err(|_| BenchError::ThreadPanicked))
-            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().map_err(|_| BenchError::ThreadPanicked)).collect();
         let wall = start_cell.get().map(|s| s.elapsed()).unwrap_or_default();
         (results, usage0, process_usage(), stat0, cpu_stat(), wall)
     });
@@ -370,19 +327,14 @@ pub fn run_paced(
     let wall_s = wall.as_secs_f64();
     let cpu_s = usage1.cpu().saturating_sub(usage0.cpu()).as_secs_f64();
     let frames_due = streams as u64 * (seconds * f64::from(fps)).ceil() as u64;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1) as f64;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
     let (steal_pct, other_processes_cores) = match (stat0, stat1) {
         (Some(a), Some(b)) if b.total > a.total => {
             let total = (b.total - a.total) as f64;
             let steal = b.steal.saturating_sub(a.steal) as f64;
             let idle = b.idle.saturating_sub(a.idle) as f64;
             let busy_cores = cores * (total - idle - steal).max(0.0) / total;
-            (
-                Some(100.0 * steal / total),
-                Some((busy_cores - cpu_s / wall_s).max(0.0)),
-            )
+            (Some(100.0 * steal / total), Some((busy_cores - cpu_s / wall_s).max(0.0)))
         }
         _ => (None, None),
     };
@@ -398,11 +350,7 @@ pub fn run_paced(
         frames_due,
         frames_decoded: frames,
         realtime_fraction: frames as f64 / frames_due as f64,
-        late_tick_fraction: if ticks == 0 {
-            0.0
-        } else {
-            late as f64 / ticks as f64
-        },
+        late_tick_fraction: if ticks == 0 { 0.0 } else { late as f64 / ticks as f64 },
         involuntary_ctx_switches: usage1.involuntary_ctx_switches - usage0.involuntary_ctx_switches,
         steal_pct,
         other_processes_cores,
@@ -420,8 +368,6 @@ pub fn machine() -> (String, usize) {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     (model, cores)
 }

@@ -53,14 +53,7 @@ mod tests {
         // Encode flat frames so the decoded picture is (nearly) uniform and
         // the expected RGB is known from the BT.601 equations.
         let (w, h) = (64, 48);
-        let cfg = EncoderConfig {
-            width: w,
-            height: h,
-            fps: 15,
-            bitrate_kbps: 500,
-            keyframe_interval: 1,
-            cpu_used: -6,
-        };
+        let cfg = EncoderConfig { width: w, height: h, fps: 15, bitrate_kbps: 500, keyframe_interval: 1, cpu_used: -6 };
         let mut enc = Encoder::new(cfg).unwrap();
         let mut f = I420Frame::new(w, h).unwrap();
         let (y, u, v) = f.planes_mut();
@@ -75,12 +68,8 @@ mod tests {
         assert_eq!(rgb.len(), (w * h * 3) as usize);
         // Reference: the floating-point BT.601 limited-range equations.
         let (yf, uf, vf) = (170.0 - 16.0, 110.0 - 128.0, 155.0 - 128.0);
-        let want = [
-            1.164 * yf + 1.596 * vf,
-            1.164 * yf - 0.391 * uf - 0.813 * vf,
-            1.164 * yf + 2.018 * uf,
-        ]
-        .map(|c: f64| c.round().clamp(0.0, 255.0) as u8);
+        let want = [1.164 * yf + 1.596 * vf, 1.164 * yf - 0.391 * uf - 0.813 * vf, 1.164 * yf + 2.018 * uf]
+            .map(|c: f64| c.round().clamp(0.0, 255.0) as u8);
         for px in rgb.chunks_exact(3) {
             for (got, want) in px.iter().zip(want) {
                 // Lossy coding moves flat areas by a level or two.

@@ -12,9 +12,7 @@ pub struct I420Frame {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "I420 frames need an even, non-zero width and height no larger than 16384 (got {width}x{height})"
-)]
+#[error("I420 frames need an even, non-zero width and height no larger than 16384 (got {width}x{height})")]
 pub struct BadDimensions {
     pub width: u32,
     pub height: u32,
@@ -34,11 +32,7 @@ impl I420Frame {
             return Err(BadDimensions { width, height });
         }
         let len = Self::buffer_len(width, height);
-        Ok(Self {
-            width,
-            height,
-            data: vec![0; len],
-        })
+        Ok(Self { width, height, data: vec![0; len] })
     }
 
     fn buffer_len(width: u32, height: u32) -> usize {
@@ -94,11 +88,7 @@ pub fn psnr(a: &[u8], b: &[u8]) -> Option<f64> {
     if a.len() != b.len() || a.is_empty() {
         return None;
     }
-    let sse: u64 = a
-        .iter()
-        .zip(b)
-        .map(|(&x, &y)| (i32::from(x) - i32::from(y)).pow(2) as u64)
-        .sum();
+    let sse: u64 = a.iter().zip(b).map(|(&x, &y)| (i32::from(x) - i32::from(y)).pow(2) as u64).sum();
     if sse == 0 {
         return Some(f64::INFINITY);
     }

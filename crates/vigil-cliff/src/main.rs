@@ -10,16 +10,11 @@ use clap::Parser;
 
 use vigil_cliff::EncoderConfig;
 use vigil_cliff::bench::{Clip, calibrate, machine, run_paced};
-use vigil_cliff::report::{
-    self, CalibrationSummary, Config, Machine, Report, SizeResult, Step, cores_limit,
-};
+use vigil_cliff::report::{self, CalibrationSummary, Config, Machine, Report, SizeResult, Step, cores_limit};
 use vigil_cliff::sys::vpx::library_version;
 
 #[derive(Debug, Parser)]
-#[command(
-    version,
-    about = "Measure the CPU cost of decoding every student's VP8 stream on the server"
-)]
+#[command(version, about = "Measure the CPU cost of decoding every student's VP8 stream on the server")]
 struct Args {
     /// Frame sizes to test, WIDTHxHEIGHT, comma separated (even numbers).
     #[arg(long, value_delimiter = ',', default_value = "640x480", value_parser = parse_size)]
@@ -71,21 +66,11 @@ struct Args {
 const CALIBRATION_PASSES: usize = 3;
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
-    let w: u32 = w
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad width in {s:?}"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad height in {s:?}"))?;
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let w: u32 = w.trim().parse().map_err(|_| format!("bad width in {s:?}"))?;
+    let h: u32 = h.trim().parse().map_err(|_| format!("bad height in {s:?}"))?;
     if w < 16 || h < 16 || w > 4096 || h > 4096 || !w.is_multiple_of(2) || !h.is_multiple_of(2) {
-        return Err(format!(
-            "{s:?}: width and height must be even and within 16..=4096"
-        ));
+        return Err(format!("{s:?}: width and height must be even and within 16..=4096"));
     }
     Ok((w, h))
 }
@@ -99,10 +84,7 @@ fn main() -> Result<()> {
     if !(args.step_seconds.is_finite() && (0.5..=3600.0).contains(&args.step_seconds)) {
         bail!("--step-seconds must be within 0.5..=3600");
     }
-    if !(args.keyframe_seconds.is_finite()
-        && args.keyframe_seconds > 0.0
-        && args.keyframe_seconds <= 60.0)
-    {
+    if !(args.keyframe_seconds.is_finite() && args.keyframe_seconds > 0.0 && args.keyframe_seconds <= 60.0) {
         bail!("--keyframe-seconds must be within (0, 60]");
     }
     if args.streams.is_empty() || args.streams.iter().any(|&s| s == 0 || s > 5000) {
@@ -125,10 +107,7 @@ fn main() -> Result<()> {
     let keyframe_interval = ((args.keyframe_seconds * fps).round() as u32).max(1);
     let frame_count = (args.clip_seconds * fps).round() as usize;
     let repeats = args.repeats as usize;
-    eprintln!(
-        "machine: {cores} cores, {cpu_model}, libvpx {}",
-        library_version()
-    );
+    eprintln!("machine: {cores} cores, {cpu_model}, libvpx {}", library_version());
 
     let mut results = Vec::new();
     for &(width, height) in &args.sizes {
@@ -140,15 +119,11 @@ fn main() -> Result<()> {
             keyframe_interval,
             cpu_used: args.cpu_used,
         };
-        let clip = Clip::encode(config, frame_count)
-            .with_context(|| format!("encoding the {width}x{height} clip"))?;
+        let clip = Clip::encode(config, frame_count).with_context(|| format!("encoding the {width}x{height} clip"))?;
         let encode = clip.summary();
         eprintln!(
             "{width}x{height}: encoded {} frames ({} keyframes), {:.1} kbps achieved for {} kbps target",
-            encode.frames,
-            encode.keyframes,
-            encode.achieved_bitrate_kbps,
-            encode.target_bitrate_kbps
+            encode.frames, encode.keyframes, encode.achieved_bitrate_kbps, encode.target_bitrate_kbps
         );
 
         let runs = (0..repeats)
@@ -158,9 +133,7 @@ fn main() -> Result<()> {
         let calibration = CalibrationSummary::from_runs(runs);
         eprintln!(
             "  isolated decode: p50 {:.3} ms/frame, p99 {:.3} ms, {:.4} cores/stream",
-            calibration.decode_ms_per_frame_p50,
-            calibration.decode_ms_per_frame_p99,
-            calibration.cpu_cores_per_stream
+            calibration.decode_ms_per_frame_p50, calibration.decode_ms_per_frame_p99, calibration.cpu_cores_per_stream
         );
 
         let mut steps = Vec::new();
@@ -177,26 +150,15 @@ fn main() -> Result<()> {
                     r.decode_ms_per_frame_p50,
                     r.decode_ms_per_frame_p99,
                     100.0 * r.realtime_fraction,
-                    r.other_processes_cores
-                        .map(|o| format!(", other processes {o:.2} cores"))
-                        .unwrap_or_default()
+                    r.other_processes_cores.map(|o| format!(", other processes {o:.2} cores")).unwrap_or_default()
                 );
                 runs.push(r);
             }
-            steps.push(Step::from_runs(
-                width,
-                height,
-                args.fps,
-                args.bitrate_kbps,
-                runs,
-            ));
+            steps.push(Step::from_runs(width, height, args.fps, args.bitrate_kbps, runs));
         }
         // The heaviest load is the most honest per-stream cost: it includes
         // cache and scheduler contention the isolated calibration misses.
-        let loaded = steps
-            .last()
-            .map(|s| s.cpu_cores_per_stream)
-            .unwrap_or(calibration.cpu_cores_per_stream);
+        let loaded = steps.last().map(|s| s.cpu_cores_per_stream).unwrap_or(calibration.cpu_cores_per_stream);
         let result = SizeResult {
             width,
             height,
@@ -204,11 +166,7 @@ fn main() -> Result<()> {
             bitrate_kbps: args.bitrate_kbps,
             max_realtime_streams_on_this_machine: cores_limit(cores, loaded),
             max_realtime_streams_isolated: cores_limit(cores, calibration.cpu_cores_per_stream),
-            largest_tested_streams_kept_up: steps
-                .iter()
-                .filter(|s| s.kept_up)
-                .map(|s| s.streams)
-                .max(),
+            largest_tested_streams_kept_up: steps.iter().filter(|s| s.kept_up).map(|s| s.streams).max(),
             encode,
             calibration,
             steps,
@@ -224,11 +182,7 @@ fn main() -> Result<()> {
         tool: "vigil-cliff",
         version: env!("CARGO_PKG_VERSION"),
         method: report::METHOD,
-        machine: Machine {
-            cores,
-            cpu_model,
-            libvpx_version: library_version(),
-        },
+        machine: Machine { cores, cpu_model, libvpx_version: library_version() },
         config: Config {
             sizes: args.sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect(),
             fps: args.fps,
@@ -247,9 +201,7 @@ fn main() -> Result<()> {
     };
     let json = serde_json::to_string_pretty(&report)?;
     match &args.out {
-        Some(p) => {
-            std::fs::write(p, json + "\n").with_context(|| format!("writing {}", p.display()))?
-        }
+        Some(p) => std::fs::write(p, json + "\n").with_context(|| format!("writing {}", p.display()))?,
         None => println!("{json}"),
     }
     if let Some(p) = &args.svg {

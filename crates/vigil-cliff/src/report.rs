@@ -88,13 +88,7 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn from_runs(
-        width: u32,
-        height: u32,
-        fps: u32,
-        bitrate_kbps: u32,
-        runs: Vec<PacedRun>,
-    ) -> Self {
+    pub fn from_runs(width: u32, height: u32, fps: u32, bitrate_kbps: u32, runs: Vec<PacedRun>) -> Self {
         let m = |f: fn(&PacedRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
         let streams = runs.first().map(|r| r.streams).unwrap_or(0);
         let per_stream = m(|r| r.cpu_cores_per_stream);
@@ -115,10 +109,7 @@ impl Step {
             late_tick_fraction,
             kept_up: realtime_fraction >= 0.99 && late_tick_fraction <= 0.05,
             other_processes_cores: {
-                let v: Vec<f64> = runs
-                    .iter()
-                    .filter_map(|r| r.other_processes_cores)
-                    .collect();
+                let v: Vec<f64> = runs.iter().filter_map(|r| r.other_processes_cores).collect();
                 (!v.is_empty()).then(|| median(&v))
             },
             runs,
@@ -166,11 +157,7 @@ realtime_fraction also depend on what other processes leave free (other_processe
 cliff is derived from the per-stream cost: floor(cores / cpu_cores_per_stream).";
 
 pub fn cores_limit(cores: usize, per_stream: f64) -> u64 {
-    if per_stream > 0.0 {
-        (cores as f64 / per_stream).floor() as u64
-    } else {
-        0
-    }
+    if per_stream > 0.0 { (cores as f64 / per_stream).floor() as u64 } else { 0 }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,21 +171,14 @@ fn chart_err<E: std::fmt::Display>(e: E) -> ChartError {
 /// Flags runs where other processes held a sizeable share of the machine,
 /// since the measured dots then sit below what decoding alone would reach.
 fn other_load_note(steps: &[Step]) -> String {
-    let v: Vec<f64> = steps
-        .iter()
-        .filter_map(|s| s.other_processes_cores)
-        .collect();
+    let v: Vec<f64> = steps.iter().filter_map(|s| s.other_processes_cores).collect();
     match v.is_empty() {
         false if median(&v) >= 0.2 => format!("; other processes used ~{:.1} cores", median(&v)),
         _ => String::new(),
     }
 }
 
-const PALETTE: [RGBColor; 3] = [
-    RGBColor(200, 40, 40),
-    RGBColor(230, 140, 20),
-    RGBColor(140, 40, 160),
-];
+const PALETTE: [RGBColor; 3] = [RGBColor(200, 40, 40), RGBColor(230, 140, 20), RGBColor(140, 40, 160)];
 
 /// Cores used vs concurrent streams: per-size decode demand (line) and
 /// measured cores busy (dots), the machine's cores, and optionally vigil's
@@ -206,28 +186,12 @@ const PALETTE: [RGBColor; 3] = [
 pub fn draw_chart(path: &Path, report: &Report) -> Result<(), ChartError> {
     let cores = report.machine.cores as f64;
     let forward = report.config.forward_cpu_per_stream;
-    let max_streams = report
-        .config
-        .streams
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64;
+    let max_streams = report.config.streams.iter().copied().max().unwrap_or(1).max(1) as f64;
     // Extend the x axis so the cliff shows even if every tested step fit.
-    let cliff_x = report
-        .results
-        .iter()
-        .map(|r| r.max_realtime_streams_on_this_machine as f64)
-        .fold(0.0, f64::max);
-    let x_max = max_streams
-        .max((cliff_x * 1.15).min(max_streams * 4.0))
-        .ceil();
-    let y_demand = report
-        .results
-        .iter()
-        .flat_map(|r| r.steps.iter().map(|s| s.cpu_cores_per_stream * x_max))
-        .fold(0.0, f64::max);
+    let cliff_x = report.results.iter().map(|r| r.max_realtime_streams_on_this_machine as f64).fold(0.0, f64::max);
+    let x_max = max_streams.max((cliff_x * 1.15).min(max_streams * 4.0)).ceil();
+    let y_demand =
+        report.results.iter().flat_map(|r| r.steps.iter().map(|s| s.cpu_cores_per_stream * x_max)).fold(0.0, f64::max);
     let y_max = (y_demand.max(cores * 1.25) * 1.05).max(0.5);
 
     let root = SVGBackend::new(path, (860, 540)).into_drawing_area();
@@ -255,10 +219,7 @@ pub fn draw_chart(path: &Path, report: &Report) -> Result<(), ChartError> {
 
     let core_color = RGBColor(60, 60, 60);
     chart
-        .draw_series(LineSeries::new(
-            [(0.0, cores), (x_max, cores)],
-            core_color.stroke_width(2),
-        ))
+        .draw_series(LineSeries::new([(0.0, cores), (x_max, cores)], core_color.stroke_width(2)))
         .map_err(chart_err)?
         .label(format!("this machine: {} cores", report.machine.cores))
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], core_color.stroke_width(2)));
@@ -267,17 +228,9 @@ pub fn draw_chart(path: &Path, report: &Report) -> Result<(), ChartError> {
         let color = PALETTE[i % PALETTE.len()];
         // Per-stream cost measured under the heaviest load: the straight
         // line is what N streams demand, the dots what the box delivered.
-        let per_stream = r
-            .steps
-            .last()
-            .map(|s| s.cpu_cores_per_stream)
-            .unwrap_or(r.calibration.cpu_cores_per_stream);
+        let per_stream = r.steps.last().map(|s| s.cpu_cores_per_stream).unwrap_or(r.calibration.cpu_cores_per_stream);
         let demand: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
-            .chain(
-                r.steps
-                    .iter()
-                    .map(|s| (s.streams as f64, s.cpu_cores_demanded)),
-            )
+            .chain(r.steps.iter().map(|s| (s.streams as f64, s.cpu_cores_demanded)))
             .chain(std::iter::once((x_max, per_stream * x_max)))
             .collect();
         chart
@@ -289,27 +242,15 @@ pub fn draw_chart(path: &Path, report: &Report) -> Result<(), ChartError> {
             ))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
         chart
-            .draw_series(
-                r.steps
-                    .iter()
-                    .map(|s| Circle::new((s.streams as f64, s.cpu_cores_used), 4, color.filled())),
-            )
+            .draw_series(r.steps.iter().map(|s| Circle::new((s.streams as f64, s.cpu_cores_used), 4, color.filled())))
             .map_err(chart_err)?
-            .label(format!(
-                "measured cores busy {}x{} (paced, median){}",
-                r.width,
-                r.height,
-                other_load_note(&r.steps)
-            ))
+            .label(format!("measured cores busy {}x{} (paced, median){}", r.width, r.height, other_load_note(&r.steps)))
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         // Mark the cliff itself where the demand line crosses the cores line.
         let cliff = r.max_realtime_streams_on_this_machine as f64;
         if cliff > 0.0 && cliff <= x_max {
             chart
-                .draw_series(LineSeries::new(
-                    [(cliff, 0.0), (cliff, cores)],
-                    color.mix(0.5).stroke_width(1),
-                ))
+                .draw_series(LineSeries::new([(cliff, 0.0), (cliff, cores)], color.mix(0.5).stroke_width(1)))
                 .map_err(chart_err)?;
         }
     }
@@ -317,10 +258,7 @@ pub fn draw_chart(path: &Path, report: &Report) -> Result<(), ChartError> {
     if let Some(f) = forward {
         let green = RGBColor(20, 140, 60);
         chart
-            .draw_series(LineSeries::new(
-                [(0.0, 0.0), (x_max, f * x_max)],
-                green.stroke_width(3),
-            ))
+            .draw_series(LineSeries::new([(0.0, 0.0), (x_max, f * x_max)], green.stroke_width(3)))
             .map_err(chart_err)?
             .label(format!("vigil SFU forwarding: {f:.4} cores/stream"))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], green.stroke_width(3)));

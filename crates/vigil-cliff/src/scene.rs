@@ -27,9 +27,7 @@ fn hash(mut x: u64) -> u64 {
 }
 
 fn lattice(ix: i64, iy: i64, seed: u64) -> f32 {
-    (hash((ix as u64).wrapping_mul(0x9E37_79B9) ^ (iy as u64).wrapping_mul(0x85EB_CA6B) ^ seed)
-        & 0xff) as f32
-        / 255.0
+    (hash((ix as u64).wrapping_mul(0x9E37_79B9) ^ (iy as u64).wrapping_mul(0x85EB_CA6B) ^ seed) & 0xff) as f32 / 255.0
 }
 
 /// Bilinear value noise with a `cell`-pixel lattice, in 0..1.
@@ -39,8 +37,7 @@ fn value_noise(x: usize, y: usize, cell: usize, seed: u64) -> f32 {
     let (tx, ty) = (fx - ix as f32, fy - iy as f32);
     let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
     let a = lattice(ix, iy, seed) + (lattice(ix + 1, iy, seed) - lattice(ix, iy, seed)) * sx;
-    let b = lattice(ix, iy + 1, seed)
-        + (lattice(ix + 1, iy + 1, seed) - lattice(ix, iy + 1, seed)) * sx;
+    let b = lattice(ix, iy + 1, seed) + (lattice(ix + 1, iy + 1, seed) - lattice(ix, iy + 1, seed)) * sx;
     a + (b - a) * sy
 }
 
@@ -62,21 +59,13 @@ impl Scene {
                 bg_y[y * bw + x] = (grad + blotch + grain + shelf).clamp(16.0, 235.0) as u8;
             }
         }
-        Ok(Self {
-            width: w,
-            height: h,
-            bg_stride: bw,
-            bg_y,
-        })
+        Ok(Self { width: w, height: h, bg_stride: bw, bg_y })
     }
 
     /// Renders frame number `t` into `out`, which must match the scene size.
     pub fn render(&self, t: u64, out: &mut I420Frame) -> Result<(), BadDimensions> {
         if out.width() as usize != self.width || out.height() as usize != self.height {
-            return Err(BadDimensions {
-                width: out.width(),
-                height: out.height(),
-            });
+            return Err(BadDimensions { width: out.width(), height: out.height() });
         }
         let (w, h) = (self.width, self.height);
         let tf = t as f32;
@@ -84,10 +73,7 @@ impl Scene {
         let dx = ((DRIFT as f32 / 2.0) * (1.0 + (tf * 0.031).sin())) as usize;
         let dy = ((DRIFT as f32 / 2.0) * (1.0 + (tf * 0.023).cos())) as usize;
         // The head sways and bobs; the radii scale with the frame.
-        let (cx, cy) = (
-            w as f32 * (0.5 + 0.12 * (tf * 0.07).sin()),
-            h as f32 * (0.48 + 0.05 * (tf * 0.11).sin()),
-        );
+        let (cx, cy) = (w as f32 * (0.5 + 0.12 * (tf * 0.07).sin()), h as f32 * (0.48 + 0.05 * (tf * 0.11).sin()));
         let (rx, ry) = (w as f32 * 0.16, h as f32 * 0.30);
         let blink = t % 45 < 3;
         let mouth_open = 0.3 + 0.7 * (0.5 + 0.5 * (tf * 0.9).sin());
@@ -102,9 +88,7 @@ impl Scene {
                     // Skin with a light from the left and soft falloff.
                     let mut v = 150.0 + 40.0 * (1.0 - d2) - 25.0 * nx;
                     let eye = |ex: f32| {
-                        ((nx - ex) / 0.18).powi(2)
-                            + ((ny + 0.25) / if blink { 0.02 } else { 0.08 }).powi(2)
-                            <= 1.0
+                        ((nx - ex) / 0.18).powi(2) + ((ny + 0.25) / if blink { 0.02 } else { 0.08 }).powi(2) <= 1.0
                     };
                     if eye(-0.38) || eye(0.38) {
                         v = 40.0;
@@ -132,10 +116,7 @@ impl Scene {
                     (110.0, 155.0)
                 } else {
                     // A warm-to-cool wall tint.
-                    (
-                        120.0 + 16.0 * (x as f32 / cw as f32),
-                        134.0 - 12.0 * (y as f32 / ch as f32),
-                    )
+                    (120.0 + 16.0 * (x as f32 / cw as f32), 134.0 - 12.0 * (y as f32 / ch as f32))
                 };
                 let n = hash(t ^ 0xABCD ^ ((y * cw + x) as u64) << 20);
                 pu[y * cw + x] = (u + ((n & 3) as f32) - 1.5) as u8;

@@ -69,9 +69,7 @@ pub fn inspect_jpeg(bytes: &[u8], limits: &EvidenceLimits) -> Result<JpegFrame, 
         None => return Err(Rejection::new(RejectReason::Undecodable, "JPEG header has no frame")),
     };
     check_dimensions(width, height, limits)?;
-    decoder
-        .decode()
-        .map_err(|e| Rejection::new(RejectReason::Undecodable, format!("JPEG does not decode: {e}")))?;
+    decoder.decode().map_err(|e| Rejection::new(RejectReason::Undecodable, format!("JPEG does not decode: {e}")))?;
     Ok(JpegFrame { width, height, sha256: hex::encode(Sha256::digest(bytes)) })
 }
 
@@ -104,7 +102,10 @@ pub fn check_window(
         ));
     }
     if now > ended_at.unwrap_or(started_at) + limits.upload_deadline_ms {
-        return Err(Rejection::new(RejectReason::OutsideIncidentWindow, "the upload deadline for this incident has passed"));
+        return Err(Rejection::new(
+            RejectReason::OutsideIncidentWindow,
+            "the upload deadline for this incident has passed",
+        ));
     }
     Ok(())
 }

@@ -18,9 +18,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 use vigil_proto::events::{IncidentEnd, IncidentRecord, IncidentReport, ScoreView};
-use vigil_proto::{
-    ExamSettings, IncidentKind, IncidentSource, RejectReason, Rejection, UnixMillis,
-};
+use vigil_proto::{ExamSettings, IncidentKind, IncidentSource, RejectReason, Rejection, UnixMillis};
 
 use crate::rate::{RateLimit, TokenBucket};
 use crate::replay::{ReplayWindow, SeqError};
@@ -224,12 +222,7 @@ impl Ledger {
         let r = &pending.record;
         self.entries.insert(
             r.id.clone(),
-            Entry {
-                fingerprint: pending.fingerprint,
-                kind: r.kind,
-                started_at: r.started_at,
-                ended_at: r.ended_at,
-            },
+            Entry { fingerprint: pending.fingerprint, kind: r.kind, started_at: r.started_at, ended_at: r.ended_at },
         );
         self.score.add(settings.scoring.half_life_s, score::weight(&settings.scoring, r.kind), r.started_at);
         self.score_seq += 1;
@@ -306,7 +299,9 @@ impl Ledger {
 
     fn check_seq(&self, seq: u64) -> Result<(), Rejection> {
         self.seqs.check(seq).map_err(|e| match e {
-            SeqError::Replayed => reject(RejectReason::SequenceReplayed, format!("sequence number {seq} was already used")),
+            SeqError::Replayed => {
+                reject(RejectReason::SequenceReplayed, format!("sequence number {seq} was already used"))
+            }
             SeqError::TooOld => reject(
                 RejectReason::SequenceTooOld,
                 format!("sequence number {seq} is too old; continue from {}", self.seqs.next_seq()),

@@ -43,10 +43,11 @@ impl PresenceTracker {
     /// A socket of this student connected. Returns the change to announce, if any.
     pub fn connected(&mut self, student_id: &str, now: UnixMillis, stall_after_ms: i64) -> Option<Transition> {
         let before = self.presence(student_id);
-        let s = self
-            .students
-            .entry(student_id.to_owned())
-            .or_insert(State { connections: 0, last_beat: now, deadline: None });
+        let s = self.students.entry(student_id.to_owned()).or_insert(State {
+            connections: 0,
+            last_beat: now,
+            deadline: None,
+        });
         s.connections += 1;
         self.beat(student_id, now, stall_after_ms);
         self.transition(student_id, before, now)

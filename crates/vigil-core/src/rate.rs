@@ -41,8 +41,7 @@ impl TokenBucket {
         if let Some(prev) = self.updated_at {
             // A clock that steps backwards must not mint tokens.
             let elapsed_ms = now.saturating_sub(prev).max(0) as f64;
-            self.tokens =
-                (self.tokens + elapsed_ms / 1000.0 * self.limit.per_second).min(f64::from(self.limit.burst));
+            self.tokens = (self.tokens + elapsed_ms / 1000.0 * self.limit.per_second).min(f64::from(self.limit.burst));
         }
         self.updated_at = Some(self.updated_at.map_or(now, |p| p.max(now)));
     }

@@ -58,7 +58,10 @@ pub fn check_rules(rules: &ScoringRules) -> Result<(), String> {
     if let Some((k, w)) = rules.weights.iter().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
         return Err(format!("weight for {} must be a non-negative number, got {w}", k.as_str()));
     }
-    if !(rules.watch_at.is_finite() && rules.alert_at.is_finite() && 0.0 < rules.watch_at && rules.watch_at <= rules.alert_at)
+    if !(rules.watch_at.is_finite()
+        && rules.alert_at.is_finite()
+        && 0.0 < rules.watch_at
+        && rules.watch_at <= rules.alert_at)
     {
         return Err("thresholds must satisfy 0 < watch_at <= alert_at".into());
     }

@@ -165,7 +165,14 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
     for (i, token) in roster.proctors.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
         let watching = (0..per_proctor).map(|j| format!("s{}", (i * per_proctor + j) % first_step.max(1))).collect();
-        proctor_tasks.push(tokio::spawn(sim::proctor(i, target.base.clone(), token.clone(), watching, stats.clone(), stop_proctors_rx.clone())));
+        proctor_tasks.push(tokio::spawn(sim::proctor(
+            i,
+            target.base.clone(),
+            token.clone(),
+            watching,
+            stats.clone(),
+            stop_proctors_rx.clone(),
+        )));
     }
     let mut running = 0u32;
     let mut results = Vec::new();
@@ -173,7 +180,14 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
         while running < step {
             let idx = running;
             let token = roster.students[idx as usize].clone();
-            tasks.push(tokio::spawn(sim::student(idx, target.base.clone(), token, cfg.student.clone(), stats.clone(), stop_rx.clone())));
+            tasks.push(tokio::spawn(sim::student(
+                idx,
+                target.base.clone(),
+                token,
+                cfg.student.clone(),
+                stats.clone(),
+                stop_rx.clone(),
+            )));
             running += 1;
             // Spread connection setup so the ramp does not measure a thundering herd.
             if idx % 50 == 49 {
@@ -246,7 +260,8 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
     let after = counts(stats);
     let sfu1 = if video { target.sfu_packets().await } else { None };
     let sfu = sfu0.zip(sfu1);
-    let server_fanout_p99_ms = fanout0.zip(target.fanout_buckets().await).and_then(|(a, b)| bucket_quantile(&a, &b, 0.99)).map(|s| s * 1000.0);
+    let server_fanout_p99_ms =
+        fanout0.zip(target.fanout_buckets().await).and_then(|(a, b)| bucket_quantile(&a, &b, 0.99)).map(|s| s * 1000.0);
     let rtp = |n: u64| video.then_some(n);
     let server_cpu = match (server_cpu0, target.pid.and_then(report::process_cpu_seconds)) {
         (Some(a), Some(b)) => Some((b - a) / wall),

@@ -69,7 +69,8 @@ struct Cli {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.trim().len()));
+    let (num, unit) =
+        s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.trim().len()));
     let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
     let secs = match unit {
         "" | "s" => n,
@@ -94,7 +95,9 @@ async fn main() -> Result<()> {
         (Some(url), Some(token)) => Target::remote(url.trim_end_matches('/').to_owned(), token.clone(), cli.server_pid),
         _ => {
             let bin = cli.vigil_bin.clone().unwrap_or_else(vigil_load::target_vigil);
-            Target::spawn(&bin).await.with_context(|| format!("starting {} (build it with cargo build --release -p vigil)", bin.display()))?
+            Target::spawn(&bin)
+                .await
+                .with_context(|| format!("starting {} (build it with cargo build --release -p vigil)", bin.display()))?
         }
     };
     if cli.nice > 0 {

@@ -98,16 +98,25 @@ impl Peer {
 
     /// Offers `count` video m-lines, sends the offer as `event` and applies
     /// the SFU's answer.
-    async fn negotiate(&mut self, client: &SioClient, event: &str, count: usize, dir: Direction) -> Result<Vec<Mid>, MediaError> {
+    async fn negotiate(
+        &mut self,
+        client: &SioClient,
+        event: &str,
+        count: usize,
+        dir: Direction,
+    ) -> Result<Vec<Mid>, MediaError> {
         let mut api = self.rtc.sdp_api();
         let mids: Vec<Mid> = (0..count).map(|_| api.add_media(MediaKind::Video, dir, None, None, None)).collect();
-        let (offer, pending): (_, SdpPendingOffer) = api.apply().ok_or_else(|| MediaError::Sdp("nothing to offer".into()))?;
+        let (offer, pending): (_, SdpPendingOffer) =
+            api.apply().ok_or_else(|| MediaError::Sdp("nothing to offer".into()))?;
         let ack = client
             .emit_with_ack(event, &json!({ "sdp": offer.to_sdp_string() }), Duration::from_secs(10))
             .await
             .map_err(|e| MediaError::Signalling(e.to_string()))?;
         let Some(sdp) = ack.get("sdp").and_then(Value::as_str) else {
-            return Err(MediaError::Refused(ack.get("reason").and_then(Value::as_str).unwrap_or("no answer").to_owned()));
+            return Err(MediaError::Refused(
+                ack.get("reason").and_then(Value::as_str).unwrap_or("no answer").to_owned(),
+            ));
         };
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()))?;
         self.rtc.sdp_api().accept_answer(pending, answer)?;
@@ -156,7 +165,13 @@ impl Peer {
 
     /// Waits for a datagram (handed to str0m), the `wake` deadline, or the
     /// end of the run or of the Socket.IO connection the peer belongs to.
-    async fn wait(&mut self, wake: Instant, stop: &mut watch::Receiver<bool>, alive: &mut oneshot::Receiver<()>, buf: &mut [u8]) -> Result<Woke, std::io::Error> {
+    async fn wait(
+        &mut self,
+        wake: Instant,
+        stop: &mut watch::Receiver<bool>,
+        alive: &mut oneshot::Receiver<()>,
+        buf: &mut [u8],
+    ) -> Result<Woke, std::io::Error> {
         tokio::select! {
             _ = stop.changed() => Ok(if *stop.borrow() { Woke::Ended } else { Woke::Input }),
             _ = alive => Ok(Woke::Ended),
@@ -209,7 +224,8 @@ struct Camera {
 impl Camera {
     fn new(cfg: VideoConfig) -> Camera {
         let fps = cfg.fps.max(1);
-        let frames_per_key = ((cfg.keyframe_every.as_secs_f64() * f64::from(fps)).round() as usize).max(KEYFRAME_FACTOR + 1);
+        let frames_per_key =
+            ((cfg.keyframe_every.as_secs_f64() * f64::from(fps)).round() as usize).max(KEYFRAME_FACTOR + 1);
         // Delta frames shrink so that keyframes keep the average at the bitrate.
         let per_frame = cfg.bitrate_bps as usize / 8 / fps as usize;
         let delta = (per_frame * frames_per_key).saturating_sub(KEYFRAME_FACTOR * per_frame) / (frames_per_key - 1);
@@ -254,7 +270,12 @@ impl Camera {
             let start = offset == 0;
             // Descriptor: X=1, S on the first packet, partition 0; I=1; M=1 with a 15-bit PictureID.
             let mut p = Vec::with_capacity(4 + take);
-            p.extend_from_slice(&[0x80 | if start { 0x10 } else { 0 }, 0x80, 0x80 | (self.picture_id >> 8) as u8, self.picture_id as u8]);
+            p.extend_from_slice(&[
+                0x80 | if start { 0x10 } else { 0 },
+                0x80,
+                0x80 | (self.picture_id >> 8) as u8,
+                self.picture_id as u8,
+            ]);
             if start {
                 p.extend_from_slice(&header);
                 p.extend_from_slice(&self.filler[..take - header.len()]);
@@ -272,7 +293,14 @@ impl Camera {
 /// Publishes one student's camera until `stop` or until `alive` is dropped
 /// (the student's Socket.IO connection went away, so the SFU closed the
 /// publication). Counts packets sent and keyframe requests answered.
-pub async fn publish(client: SioClient, local_ip: IpAddr, cfg: VideoConfig, stats: Arc<Stats>, mut stop: watch::Receiver<bool>, mut alive: oneshot::Receiver<()>) {
+pub async fn publish(
+    client: SioClient,
+    local_ip: IpAddr,
+    cfg: VideoConfig,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+    mut alive: oneshot::Receiver<()>,
+) {
     let mut peer = match Peer::new(local_ip).await {
         Ok(p) => p,
         Err(e) => return stats.error(format!("publish: {e}")),
@@ -319,7 +347,9 @@ pub async fn publish(client: SioClient, local_ip: IpAddr, cfg: VideoConfig, stat
                         return stats.error("publish: no send stream after connecting");
                     };
                     for (i, payload) in packets.into_iter().enumerate() {
-                        let write = RtpWrite::new(pt, camera.seq.into(), camera.rtp_time, now, payload).marker(i + 1 == count).nackable(true);
+                        let write = RtpWrite::new(pt, camera.seq.into(), camera.rtp_time, now, payload)
+                            .marker(i + 1 == count)
+                            .nackable(true);
                         tx.write_rtp(write);
                         camera.seq += 1;
                     }
@@ -333,7 +363,14 @@ pub async fn publish(client: SioClient, local_ip: IpAddr, cfg: VideoConfig, stat
 
 /// One proctor's video: subscribes with one slot per student in `students`,
 /// watches them, and counts the RTP that arrives and the gaps in it.
-pub async fn watch_students(client: SioClient, local_ip: IpAddr, students: Vec<String>, stats: Arc<Stats>, mut stop: watch::Receiver<bool>, mut alive: oneshot::Receiver<()>) {
+pub async fn watch_students(
+    client: SioClient,
+    local_ip: IpAddr,
+    students: Vec<String>,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+    mut alive: oneshot::Receiver<()>,
+) {
     if students.is_empty() {
         return;
     }
@@ -382,7 +419,10 @@ pub async fn watch_students(client: SioClient, local_ip: IpAddr, students: Vec<S
                     Ok(ack) if ack.get("status").and_then(Value::as_str) == Some("ok") => {}
                     Ok(ack) if ack.get("reason").and_then(Value::as_str) == Some("not_publishing") => still.push(slot),
                     Ok(ack) => {
-                        stats.error(format!("watch refused: {}", ack.get("reason").and_then(Value::as_str).unwrap_or("unknown")));
+                        stats.error(format!(
+                            "watch refused: {}",
+                            ack.get("reason").and_then(Value::as_str).unwrap_or("unknown")
+                        ));
                     }
                     Err(e) => {
                         stats.error(format!("watch: {e}"));

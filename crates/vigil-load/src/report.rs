@@ -68,7 +68,12 @@ pub fn write_svg(path: &Path, steps: &[StepResult]) -> Result<()> {
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(280);
     let x_max = steps.iter().map(|s| s.students).max().unwrap_or(1) as f64 * 1.05;
-    let panel = |area: &DrawingArea<SVGBackend, plotters::coord::Shift>, title: &str, unit: &str, points: Vec<(f64, f64)>, color: RGBColor| -> Result<()> {
+    let panel = |area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+                 title: &str,
+                 unit: &str,
+                 points: Vec<(f64, f64)>,
+                 color: RGBColor|
+     -> Result<()> {
         let y_max = points.iter().map(|p| p.1).fold(0.0f64, f64::max).max(1e-6) * 1.2;
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 16))

@@ -90,7 +90,9 @@ impl Stats {
             errors: Mutex::new(BTreeMap::new()),
             // 1 µs .. 60 s at 3 significant digits; the bounds are valid constants.
             latency_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")),
-            coalesced_latency_us: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")),
+            coalesced_latency_us: Mutex::new(
+                Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
+            ),
             pending: Mutex::new(HashMap::new()),
             acked_by_student: Mutex::new(HashMap::new()),
             delivered: Mutex::new(HashMap::new()),
@@ -124,7 +126,14 @@ pub fn token_payload(token: &str) -> Value {
 }
 
 /// One student, until `stop` turns true.
-pub async fn student(idx: u32, base: String, token: String, cfg: StudentConfig, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+pub async fn student(
+    idx: u32,
+    base: String,
+    token: String,
+    cfg: StudentConfig,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+) {
     let http = reqwest::Client::new();
     let mut next_seq = 1u64;
     let mut accepted = 0u64;
@@ -148,7 +157,14 @@ pub async fn student(idx: u32, base: String, token: String, cfg: StudentConfig, 
         // socket closes, so the camera starts over on the next connection.
         let (_camera_alive, alive) = tokio::sync::oneshot::channel::<()>();
         if let Some(video) = &cfg.video {
-            tokio::spawn(crate::media::publish(client.clone(), local_ip, video.clone(), stats.clone(), stop.clone(), alive));
+            tokio::spawn(crate::media::publish(
+                client.clone(),
+                local_ip,
+                video.clone(),
+                stats.clone(),
+                stop.clone(),
+                alive,
+            ));
         }
         let mut heartbeat = tokio::time::interval(cfg.heartbeat_every);
         let mut signals = tokio::time::interval(cfg.signals_every);
@@ -249,7 +265,14 @@ async fn upload_evidence(http: &reqwest::Client, base: &str, token: &str, incide
 
 /// One proctor: receives every score of its exam and times it, and watches
 /// the video of the students in `watching`.
-pub async fn proctor(index: u32, base: String, token: String, watching: Vec<String>, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+pub async fn proctor(
+    index: u32,
+    base: String,
+    token: String,
+    watching: Vec<String>,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+) {
     let local_ip = crate::media::local_ip_towards(&base);
     while !*stop.borrow() {
         let (client, mut events) = match SioClient::connect(&base, names::PROCTOR_NS, &token_payload(&token)).await {
@@ -261,7 +284,14 @@ pub async fn proctor(index: u32, base: String, token: String, watching: Vec<Stri
             }
         };
         let (_video_alive, alive) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(crate::media::watch_students(client.clone(), local_ip, watching.clone(), stats.clone(), stop.clone(), alive));
+        tokio::spawn(crate::media::watch_students(
+            client.clone(),
+            local_ip,
+            watching.clone(),
+            stats.clone(),
+            stop.clone(),
+            alive,
+        ));
         loop {
             tokio::select! {
                 _ = stop.changed() => if *stop.borrow() { client.close(); return; },

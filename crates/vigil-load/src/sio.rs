@@ -53,7 +53,11 @@ impl SioClient {
     /// Connects to `base` (`http://host:port`) and joins namespace `ns` with
     /// the handshake `auth`. Events arrive on the returned receiver; it ends
     /// when the connection does.
-    pub async fn connect(base: &str, ns: &str, auth: &Value) -> Result<(SioClient, mpsc::UnboundedReceiver<Event>), SioError> {
+    pub async fn connect(
+        base: &str,
+        ns: &str,
+        auth: &Value,
+    ) -> Result<(SioClient, mpsc::UnboundedReceiver<Event>), SioError> {
         let ws_url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replacen("http", "ws", 1));
         let (ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
         let (mut sink, mut stream) = ws.split();

@@ -70,7 +70,8 @@ impl Target {
     }
 
     async fn admin(&self, http: &reqwest::Client, path: &str, body: Value) -> Result<Value> {
-        let res = http.post(format!("{}/api/v1{path}", self.base)).bearer_auth(&self.admin_token).json(&body).send().await?;
+        let res =
+            http.post(format!("{}/api/v1{path}", self.base)).bearer_auth(&self.admin_token).json(&body).send().await?;
         let status = res.status();
         let value: Value = res.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -85,14 +86,21 @@ impl Target {
         let exam = format!("load-{}", rand::random::<u32>());
         let now = crate::sim::now_ms();
         let window = ExamWindow { opens_at: now - 3_600_000, closes_at: now + 12 * 3_600_000 };
-        let create = CreateExam { id: Some(exam.clone()), title: "load test".into(), settings: Some(ExamSettings::with_window(window)) };
+        let create = CreateExam {
+            id: Some(exam.clone()),
+            title: "load test".into(),
+            settings: Some(ExamSettings::with_window(window)),
+        };
         self.admin(&http, "/exams", serde_json::to_value(&create)?).await?;
         let mut out = Roster { students: Vec::new(), proctors: Vec::new() };
-        for (role, plural, prefix, n) in [("student", "students", "s", students), ("proctor", "proctors", "p", proctors)] {
+        for (role, plural, prefix, n) in
+            [("student", "students", "s", students), ("proctor", "proctors", "p", proctors)]
+        {
             for i in 0..n {
                 let id = format!("{prefix}{i}");
                 self.admin(&http, &format!("/exams/{exam}/{plural}"), json!({ "id": id, "name": id })).await?;
-                let link = self.admin(&http, &format!("/exams/{exam}/links"), json!({ "role": role, "subject": id })).await?;
+                let link =
+                    self.admin(&http, &format!("/exams/{exam}/links"), json!({ "role": role, "subject": id })).await?;
                 let token = link["token"].as_str().ok_or_else(|| anyhow!("link without a token"))?.to_owned();
                 if role == "student" { out.students.push(token) } else { out.proctors.push(token) }
             }
@@ -112,7 +120,10 @@ impl Target {
                 .collect();
             (!values.is_empty()).then(|| values.iter().sum::<f64>() as u64)
         };
-        Some(SfuPackets { received: sum("vigil_sfu_rtp_in_packets_total")?, forwarded: sum("vigil_sfu_rtp_out_packets_total").unwrap_or(0) })
+        Some(SfuPackets {
+            received: sum("vigil_sfu_rtp_in_packets_total")?,
+            forwarded: sum("vigil_sfu_rtp_out_packets_total").unwrap_or(0),
+        })
     }
 
     /// The server's own histogram of incident stored → score handed to the

@@ -45,7 +45,10 @@ async fn fifty_students_lose_nothing() {
     // Video: every camera's packets reached the SFU; the two watched
     // streams (about 45 packets/s each) reached the proctor without a gap.
     assert!(outcome.total_rtp_sent > 0);
-    assert_eq!(outcome.total_rtp_sfu_received, outcome.total_rtp_sent, "the SFU received every packet the cameras sent");
+    assert_eq!(
+        outcome.total_rtp_sfu_received, outcome.total_rtp_sent,
+        "the SFU received every packet the cameras sent"
+    );
     assert!(outcome.total_rtp_received >= 2 * 30 * 15, "two watched streams for ~18 s: {}", outcome.total_rtp_received);
     assert_eq!(outcome.total_rtp_lost, 0, "no gaps on loopback");
     assert_eq!(outcome.total_rtp_received, outcome.total_rtp_forwarded, "every forwarded packet arrived");
@@ -55,11 +58,24 @@ async fn fifty_students_lose_nothing() {
     let json_path = dir.path().join("out.json");
     report::write_json(&json_path, &outcome.steps).expect("json written");
     report::write_svg(&dir.path().join("out.svg"), &outcome.steps).expect("svg written");
-    let parsed: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).expect("read back")).expect("well-formed JSON");
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_path).expect("read back")).expect("well-formed JSON");
     let first = &parsed[0];
-    for field in ["students", "duration_s", "server_cpu_cores", "server_cpu_per_student", "server_rss_bytes", "rtp_sent",
-        "rtp_forwarded", "rtp_received", "incidents_sent", "incidents_acked", "scores_received", "score_latency_ms", "errors"]
-    {
+    for field in [
+        "students",
+        "duration_s",
+        "server_cpu_cores",
+        "server_cpu_per_student",
+        "server_rss_bytes",
+        "rtp_sent",
+        "rtp_forwarded",
+        "rtp_received",
+        "incidents_sent",
+        "incidents_acked",
+        "scores_received",
+        "score_latency_ms",
+        "errors",
+    ] {
         assert!(first.get(field).is_some(), "missing {field}");
     }
     assert!(first["score_latency_ms"]["p99"].as_f64().is_some());

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    Exam, ExamSettings, IncidentKind, IncidentSource, Level, Person, Presence, Quality, Rejection,
-    Role, UnixMillis,
+    Exam, ExamSettings, IncidentKind, IncidentSource, Level, Person, Presence, Quality, Rejection, Role, UnixMillis,
 };
 
 /// Socket.IO namespaces and event names.
@@ -196,7 +195,9 @@ pub struct SessionDescription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum RtcAck {
-    Answer { sdp: String },
+    Answer {
+        sdp: String,
+    },
     Rejected {
         #[serde(flatten)]
         rejection: Rejection,

@@ -28,9 +28,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = server.app().clone();
     let now = now_ms();
     let settings = ExamSettings::with_window(ExamWindow { opens_at: now - 3_600_000, closes_at: now + 3_600_000 });
-    app.admin.create_exam(CreateExam { id: Some("bench".into()), title: "bench".into(), settings: Some(settings) }).await?;
+    app.admin
+        .create_exam(CreateExam { id: Some("bench".into()), title: "bench".into(), settings: Some(settings) })
+        .await?;
     for i in 0..students {
-        app.admin.add_person("bench", Role::Student, AddPerson { id: Some(format!("s{i}")), name: format!("S {i}") }).await?;
+        app.admin
+            .add_person("bench", Role::Student, AddPerson { id: Some(format!("s{i}")), name: format!("S {i}") })
+            .await?;
     }
     let rt = app.exams.get("bench").await?.ok_or("exam")?;
     let mut cells = Vec::new();

@@ -103,7 +103,9 @@ impl Admin {
     pub async fn issue_link(&self, exam_id: &str, req: IssueLink) -> Result<JoinLink, AdminError> {
         let exam = self.exam(exam_id).await?;
         if self.store.person(exam_id, req.role, &req.subject).await?.is_none() {
-            return Err(AdminError::NotFound(format!("{:?} {} in exam {exam_id}", req.role, req.subject).to_lowercase()));
+            return Err(AdminError::NotFound(
+                format!("{:?} {} in exam {exam_id}", req.role, req.subject).to_lowercase(),
+            ));
         }
         let now = now_ms();
         let expires_at: UnixMillis = match req.ttl_s {

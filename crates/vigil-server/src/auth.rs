@@ -84,11 +84,7 @@ impl Keys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Keys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
+        Keys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
     pub fn issue(&self, claims: &Claims) -> String {
@@ -99,14 +95,13 @@ impl Keys {
 
     /// Verifies signature and expiry, and that the token is for `role`.
     pub fn verify(&self, token: &str, role: Role) -> Result<Claims, Rejection> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            match e.kind() {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     Rejection::new(RejectReason::ExpiredToken, "the join link has expired; ask for a new one")
                 }
                 _ => Rejection::new(RejectReason::InvalidToken, "the token is not valid for this server"),
-            }
-        })?;
+            })?;
         if data.claims.role != role {
             return Err(Rejection::new(
                 RejectReason::WrongScope,

@@ -16,7 +16,9 @@ use vigil_store::EvidenceRow;
 use crate::App;
 use crate::clock::now_ms;
 use crate::exams::lock;
-use crate::http::{ApiError, evidence_accepted_response, evidence_collected, jpeg_response, require_proctor, require_student};
+use crate::http::{
+    ApiError, evidence_accepted_response, evidence_collected, jpeg_response, require_proctor, require_student,
+};
 use crate::metrics as m;
 
 /// Header carrying the frame's capture time (Unix ms, the student's clock).
@@ -40,15 +42,14 @@ async fn accept(app: &App, headers: &HeaderMap, incident_id: &str, body: Body) -
     let (rt, cell) = require_student(app, headers).await?;
     evidence_collected(&rt)?;
     let limits = app.evidence_limits;
-    let captured_at: i64 = headers
-        .get(CAPTURED_AT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| ApiError::new(RejectReason::InvalidPayload, format!("send {CAPTURED_AT_HEADER}: <unix ms>")))?;
+    let captured_at: i64 =
+        headers.get(CAPTURED_AT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).ok_or_else(
+            || ApiError::new(RejectReason::InvalidPayload, format!("send {CAPTURED_AT_HEADER}: <unix ms>")),
+        )?;
     // Read at most one byte past the limit: enough to know it is too large.
-    let bytes = axum::body::to_bytes(body, limits.max_bytes + 1).await.map_err(|_| {
-        ApiError::new(RejectReason::TooLarge, format!("frame exceeds {} bytes", limits.max_bytes))
-    })?;
+    let bytes = axum::body::to_bytes(body, limits.max_bytes + 1)
+        .await
+        .map_err(|_| ApiError::new(RejectReason::TooLarge, format!("frame exceeds {} bytes", limits.max_bytes)))?;
     let jpeg = bytes.clone();
     // Decoding is CPU work: keep it off the async workers.
     let frame = tokio::task::spawn_blocking(move || inspect_jpeg(&jpeg, &limits))
@@ -72,7 +73,11 @@ async fn accept(app: &App, headers: &HeaderMap, incident_id: &str, body: Body) -
     };
     let store_err = |e: vigil_store::StoreError| {
         tracing::error!(error = %e, "evidence store error");
-        ApiError(Rejection { reason: RejectReason::Unavailable, message: "storage unavailable; retry".into(), retry_after_ms: Some(1_000) })
+        ApiError(Rejection {
+            reason: RejectReason::Unavailable,
+            message: "storage unavailable; retry".into(),
+            retry_after_ms: Some(1_000),
+        })
     };
     if let Some(prior) = app.store.evidence(&frame.sha256).await.map_err(store_err)? {
         // The same upload retried (its response was lost) is not a replay.
@@ -98,7 +103,10 @@ async fn accept(app: &App, headers: &HeaderMap, incident_id: &str, body: Body) -
     match app.store.put_evidence(&row, bytes).await {
         Ok(()) => {}
         Err(vigil_store::StoreError::AlreadyExists(_)) => {
-            return Err(ApiError::new(RejectReason::EvidenceAlreadyAttached, "this incident already has an evidence frame"));
+            return Err(ApiError::new(
+                RejectReason::EvidenceAlreadyAttached,
+                "this incident already has an evidence frame",
+            ));
         }
         Err(e) => return Err(store_err(e)),
     }

@@ -44,7 +44,12 @@ impl StudentCell {
         StudentCell {
             person,
             ledger: tokio::sync::Mutex::new(ledger),
-            live: Mutex::new(Live { score, last_incident, quality: Quality::Unknown, signal_bucket: TokenBucket::new(SIGNAL_RATE) }),
+            live: Mutex::new(Live {
+                score,
+                last_incident,
+                quality: Quality::Unknown,
+                signal_bucket: TokenBucket::new(SIGNAL_RATE),
+            }),
             publishing_socket: Mutex::new(None),
         }
     }
@@ -164,10 +169,8 @@ impl ExamRegistry {
         let exam = self.store.exam(exam_id).await?.ok_or(LoadError::Missing)?;
         let people = self.store.people(exam_id, Role::Student).await?;
         let stored = self.store.exam_incidents(exam_id).await?;
-        let mut ledgers: HashMap<String, (Ledger, Option<IncidentRecord>)> = people
-            .iter()
-            .map(|p| (p.id.clone(), (Ledger::new(&p.id, &self.limits), None)))
-            .collect();
+        let mut ledgers: HashMap<String, (Ledger, Option<IncidentRecord>)> =
+            people.iter().map(|p| (p.id.clone(), (Ledger::new(&p.id, &self.limits), None))).collect();
         for s in &stored {
             let r = &s.pending.record;
             let Some((ledger, last)) = ledgers.get_mut(&r.student_id) else {
@@ -189,7 +192,11 @@ impl ExamRegistry {
             })
             .collect();
         tracing::info!(exam = exam_id, incidents = stored.len(), "exam loaded");
-        Ok(Arc::new(ExamRuntime { exam, students: RwLock::new(students), presence: Mutex::new(PresenceTracker::default()) }))
+        Ok(Arc::new(ExamRuntime {
+            exam,
+            students: RwLock::new(students),
+            presence: Mutex::new(PresenceTracker::default()),
+        }))
     }
 }
 

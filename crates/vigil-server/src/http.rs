@@ -90,7 +90,8 @@ pub fn router(app: App, web_dir: Option<&Path>) -> Router {
         .route("/", get(landing))
         .nest("/api/v1", api);
     for page in ["student", "dashboard"] {
-        router = router.route(&format!("/{page}"), get(move || async move { Redirect::permanent(&format!("/{page}/")) }));
+        router =
+            router.route(&format!("/{page}"), get(move || async move { Redirect::permanent(&format!("/{page}/")) }));
         let dist = web_dir.map(|d| d.join(page).join("dist")).filter(|d| d.join("index.html").is_file());
         router = match dist {
             Some(dir) => router.nest_service(&format!("/{page}/"), tower_http::services::ServeDir::new(dir)),
@@ -123,7 +124,8 @@ async fn healthz(State(app): State<App>) -> Response {
         Ok(()) => Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "store unavailable" }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "store unavailable" })))
+                .into_response()
         }
     }
 }
@@ -210,11 +212,21 @@ async fn roster(State(app): State<App>, headers: HeaderMap, UrlPath(exam): UrlPa
     Ok(Json(app.admin.roster(&exam).await?).into_response())
 }
 
-async fn add_student(State(app): State<App>, headers: HeaderMap, UrlPath(exam): UrlPath<String>, body: Bytes) -> ApiResult<Response> {
+async fn add_student(
+    State(app): State<App>,
+    headers: HeaderMap,
+    UrlPath(exam): UrlPath<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     add_person(app, headers, exam, Role::Student, body).await
 }
 
-async fn add_proctor(State(app): State<App>, headers: HeaderMap, UrlPath(exam): UrlPath<String>, body: Bytes) -> ApiResult<Response> {
+async fn add_proctor(
+    State(app): State<App>,
+    headers: HeaderMap,
+    UrlPath(exam): UrlPath<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     add_person(app, headers, exam, Role::Proctor, body).await
 }
 
@@ -225,7 +237,12 @@ async fn add_person(app: App, headers: HeaderMap, exam: String, role: Role, body
     Ok((StatusCode::CREATED, Json(person)).into_response())
 }
 
-async fn issue_link(State(app): State<App>, headers: HeaderMap, UrlPath(exam): UrlPath<String>, body: Bytes) -> ApiResult<Response> {
+async fn issue_link(
+    State(app): State<App>,
+    headers: HeaderMap,
+    UrlPath(exam): UrlPath<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     require_admin(&app, &headers)?;
     let req: IssueLink = parse_json(&body)?;
     Ok((StatusCode::CREATED, Json(app.admin.issue_link(&exam, req).await?)).into_response())
@@ -234,7 +251,8 @@ async fn issue_link(State(app): State<App>, headers: HeaderMap, UrlPath(exam): U
 /// Parses a JSON body with serde's own message on failure, so a client sees
 /// which field is wrong.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::new(RejectReason::InvalidPayload, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(RejectReason::InvalidPayload, format!("invalid JSON body: {e}")))
 }
 
 // ---------------------------------------------------------------- proctor reads

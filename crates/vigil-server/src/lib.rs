@@ -139,11 +139,12 @@ pub struct Server {
 impl Server {
     /// Opens the store and keys, binds the HTTP port, and wires the routes.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        let store = Store::open(&StoreConfig { data_dir: config.data_dir.clone(), durability: config.durability }).await?;
+        let store =
+            Store::open(&StoreConfig { data_dir: config.data_dir.clone(), durability: config.durability }).await?;
         let keys = Keys::load(&config.data_dir)?;
         let admin_token = auth::admin_token(&config.data_dir, config.admin_token.as_deref())?;
-        let listener =
-            std::net::TcpListener::bind(config.http).map_err(|source| ServerError::Bind { addr: config.http, source })?;
+        let listener = std::net::TcpListener::bind(config.http)
+            .map_err(|source| ServerError::Bind { addr: config.http, source })?;
         listener.set_nonblocking(true).map_err(|source| ServerError::Bind { addr: config.http, source })?;
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.http, source })?;
         let scheme = if config.tls.is_some() { "https" } else { "http" };

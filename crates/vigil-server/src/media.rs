@@ -45,7 +45,11 @@ fn publisher(rt: &ExamRuntime, cell: &StudentCell) -> PublisherId {
 pub fn register_student(s: &SocketRef) {
     s.on(
         names::RTC_PUBLISH,
-        async |s: SocketRef, State(app): State<App>, Extension(sess): Extension<crate::sockets::StudentSession>, TryData(offer): TryData<SessionDescription>, ack: AckSender| {
+        async |s: SocketRef,
+               State(app): State<App>,
+               Extension(sess): Extension<crate::sockets::StudentSession>,
+               TryData(offer): TryData<SessionDescription>,
+               ack: AckSender| {
             let reply = match (offer, app.sfu.as_ref()) {
                 (Err(e), _) => RtcAck::Rejected { rejection: invalid(&e) },
                 (_, None) => RtcAck::Rejected { rejection: unavailable() },
@@ -62,7 +66,9 @@ pub fn register_student(s: &SocketRef) {
     );
     s.on(
         names::RTC_CANDIDATE,
-        async |State(app): State<App>, Extension(sess): Extension<crate::sockets::StudentSession>, TryData(c): TryData<IceCandidate>| {
+        async |State(app): State<App>,
+               Extension(sess): Extension<crate::sockets::StudentSession>,
+               TryData(c): TryData<IceCandidate>| {
             if let (Ok(c), Some(sfu)) = (c, app.sfu.as_ref()) {
                 let peer = PeerId::Publisher(publisher(&sess.rt, &sess.cell));
                 if let Err(e) = sfu.add_candidate(peer, c).await {
@@ -124,7 +130,11 @@ pub fn register_proctor(s: &SocketRef) {
     });
     s.on(
         names::WATCH,
-        async |s: SocketRef, State(app): State<App>, Extension(sess): Extension<crate::sockets::ProctorSession>, TryData(req): TryData<WatchRequest>, ack: AckSender| {
+        async |s: SocketRef,
+               State(app): State<App>,
+               Extension(sess): Extension<crate::sockets::ProctorSession>,
+               TryData(req): TryData<WatchRequest>,
+               ack: AckSender| {
             let reply = match req {
                 Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
                 Ok(req) => watch(&app, &s, &sess.rt, req).await,

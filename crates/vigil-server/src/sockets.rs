@@ -100,7 +100,10 @@ async fn student_connected(s: SocketRef, State(app): State<App>, Extension(sess)
     // connected, and an event that arrives before its handler is dropped.
     s.on(
         names::INCIDENT,
-        async |State(app): State<App>, Extension(sess): Extension<StudentSession>, TryData(r): TryData<IncidentReport>, ack: AckSender| {
+        async |State(app): State<App>,
+               Extension(sess): Extension<StudentSession>,
+               TryData(r): TryData<IncidentReport>,
+               ack: AckSender| {
             let reply = match r {
                 Ok(report) => ingest::report(&app, &sess.rt, &sess.cell, report).await,
                 Err(e) => invalid_payload(&e),
@@ -110,7 +113,10 @@ async fn student_connected(s: SocketRef, State(app): State<App>, Extension(sess)
     );
     s.on(
         names::INCIDENT_END,
-        async |State(app): State<App>, Extension(sess): Extension<StudentSession>, TryData(r): TryData<IncidentEnd>, ack: AckSender| {
+        async |State(app): State<App>,
+               Extension(sess): Extension<StudentSession>,
+               TryData(r): TryData<IncidentEnd>,
+               ack: AckSender| {
             let reply = match r {
                 Ok(end) => ingest::end(&app, &sess.rt, &sess.cell, end).await,
                 Err(e) => invalid_payload(&e),
@@ -118,25 +124,31 @@ async fn student_connected(s: SocketRef, State(app): State<App>, Extension(sess)
             let _ = ack.send(&reply);
         },
     );
-    s.on(names::SIGNALS, async |State(app): State<App>, Extension(sess): Extension<StudentSession>, TryData(sig): TryData<Signals>| {
-        let Some(sig) = admit_signal(&sess.cell, sig.ok()) else { return };
-        let quality = quality_of(sig.brightness, sig.confidence);
-        let changed = {
-            let mut live = lock(&sess.cell.live);
-            std::mem::replace(&mut live.quality, quality) != quality
-        };
-        if changed {
-            let update = QualityUpdate { student_id: sess.cell.person.id.clone(), quality, at: now_ms() };
-            app.fanout.quality(sess.rt.id(), &update).await;
-        }
-    });
-    s.on(names::HEARTBEAT, async |State(app): State<App>, Extension(sess): Extension<StudentSession>, TryData(hb): TryData<Heartbeat>| {
-        if admit_signal(&sess.cell, hb.ok()).is_none() {
-            return;
-        }
-        let change = lock(&sess.rt.presence).heartbeat(&sess.cell.person.id, now_ms(), sess.rt.stall_after_ms());
-        announce_presence(&app, &sess.rt, change).await;
-    });
+    s.on(
+        names::SIGNALS,
+        async |State(app): State<App>, Extension(sess): Extension<StudentSession>, TryData(sig): TryData<Signals>| {
+            let Some(sig) = admit_signal(&sess.cell, sig.ok()) else { return };
+            let quality = quality_of(sig.brightness, sig.confidence);
+            let changed = {
+                let mut live = lock(&sess.cell.live);
+                std::mem::replace(&mut live.quality, quality) != quality
+            };
+            if changed {
+                let update = QualityUpdate { student_id: sess.cell.person.id.clone(), quality, at: now_ms() };
+                app.fanout.quality(sess.rt.id(), &update).await;
+            }
+        },
+    );
+    s.on(
+        names::HEARTBEAT,
+        async |State(app): State<App>, Extension(sess): Extension<StudentSession>, TryData(hb): TryData<Heartbeat>| {
+            if admit_signal(&sess.cell, hb.ok()).is_none() {
+                return;
+            }
+            let change = lock(&sess.rt.presence).heartbeat(&sess.cell.person.id, now_ms(), sess.rt.stall_after_ms());
+            announce_presence(&app, &sess.rt, change).await;
+        },
+    );
     crate::media::register_student(&s);
     s.on_disconnect(async |s: SocketRef, State(app): State<App>, Extension(sess): Extension<StudentSession>| {
         metrics::gauge!(m::STUDENTS_CONNECTED).decrement(1);
@@ -228,11 +240,17 @@ async fn proctor_connected(s: SocketRef, Extension(sess): Extension<ProctorSessi
     });
     s.on(
         names::ACTION,
-        async |State(app): State<App>, Extension(sess): Extension<ProctorSession>, TryData(req): TryData<ActionRequest>, ack: AckSender| {
+        async |State(app): State<App>,
+               Extension(sess): Extension<ProctorSession>,
+               TryData(req): TryData<ActionRequest>,
+               ack: AckSender| {
             let reply = match req {
                 Ok(req) => act(&app, &sess, req).await,
                 Err(e) => RequestAck::Rejected {
-                    rejection: Rejection::new(RejectReason::InvalidPayload, format!("payload does not match the schema: {e}")),
+                    rejection: Rejection::new(
+                        RejectReason::InvalidPayload,
+                        format!("payload does not match the schema: {e}"),
+                    ),
                 },
             };
             let _ = ack.send(&reply);
@@ -261,8 +279,10 @@ async fn act(app: &App, sess: &ProctorSession, req: ActionRequest) -> RequestAck
     }
     let action = ProctorAction { kind: req.kind, text: req.text, at: now_ms() };
     let kind = serde_json::to_value(action.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    if let Err(e) =
-        app.store.record_action(sess.rt.id(), &req.student_id, &sess.proctor_id, &kind, action.text.as_deref(), action.at).await
+    if let Err(e) = app
+        .store
+        .record_action(sess.rt.id(), &req.student_id, &sess.proctor_id, &kind, action.text.as_deref(), action.at)
+        .await
     {
         tracing::error!(error = %e, "could not record a proctor action");
         return reject(RejectReason::Unavailable, "the action could not be recorded; retry".into());

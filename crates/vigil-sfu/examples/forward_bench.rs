@@ -39,10 +39,7 @@ impl Client {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
         sock.set_nonblocking(true).expect("nonblocking");
         let addr = sock.local_addr().expect("addr");
-        let mut rtc = RtcConfig::new()
-            .set_rtp_mode(true)
-            .set_stats_interval(None)
-            .build(Instant::now());
+        let mut rtc = RtcConfig::new().set_rtp_mode(true).set_stats_interval(None).build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         Client {
             rtc,
@@ -65,10 +62,7 @@ impl Client {
 
     fn accept(&mut self, pending: SdpPendingOffer, answer: &str) {
         let a = SdpAnswer::from_sdp_string(answer).expect("answer parses");
-        self.rtc
-            .sdp_api()
-            .accept_answer(pending, a)
-            .expect("answer accepted");
+        self.rtc.sdp_api().accept_answer(pending, a).expect("answer accepted");
     }
 
     fn step(&mut self, buf: &mut [u8]) {
@@ -124,11 +118,7 @@ impl Pub {
         let Some(mid) = self.c.mid else { return };
         let mut api = self.c.rtc.direct_api();
         if let Some(tx) = api.stream_tx_by_mid(mid, None) {
-            tx.write_rtp(
-                RtpWrite::new(self.pt, self.seq.into(), self.ts, now, payload)
-                    .marker(true)
-                    .nackable(true),
-            );
+            tx.write_rtp(RtpWrite::new(self.pt, self.seq.into(), self.ts, now, payload).marker(true).nackable(true));
             self.sent += 1;
         }
         self.seq += 1;
@@ -178,35 +168,14 @@ fn run_step(
     for i in 0..n {
         let mut c = Client::new();
         let (offer, pending) = c.offer(Direction::SendOnly);
-        let id = PublisherId {
-            exam: "bench".into(),
-            student: format!("s{i}"),
-        };
+        let id = PublisherId { exam: "bench".into(), student: format!("s{i}") };
         let answer = rt.block_on(sfu.publish(id, offer)).expect("publish");
         c.accept(pending, &answer);
-        let pt = c
-            .rtc
-            .codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == Codec::Vp8)
-            .expect("vp8")
-            .pt();
-        pubs.push(Pub {
-            c,
-            pt,
-            seq: 1,
-            ts: 0,
-            pid: 0,
-            seen_requests: 0,
-            sent: 0,
-            next_send: Instant::now(),
-        });
+        let pt = c.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).expect("vp8").pt();
+        pubs.push(Pub { c, pt, seq: 1, ts: 0, pid: 0, seen_requests: 0, sent: 0, next_send: Instant::now() });
         let mut w = Client::new();
         let (offer, pending) = w.offer(Direction::RecvOnly);
-        let (answer, _) = rt
-            .block_on(sfu.subscribe(SubscriberId(format!("p{i}")), offer))
-            .expect("subscribe");
+        let (answer, _) = rt.block_on(sfu.subscribe(SubscriberId(format!("p{i}")), offer)).expect("subscribe");
         w.accept(pending, &answer);
         subs.push(w);
         // Keep handshakes moving while the rest are being set up.
@@ -224,13 +193,9 @@ fn run_step(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let connected =
-        pubs.iter().filter(|p| p.c.connected).count() + subs.iter().filter(|s| s.connected).count();
+    let connected = pubs.iter().filter(|p| p.c.connected).count() + subs.iter().filter(|s| s.connected).count();
     for i in 0..watched {
-        let id = PublisherId {
-            exam: "bench".into(),
-            student: format!("s{i}"),
-        };
+        let id = PublisherId { exam: "bench".into(), student: format!("s{i}") };
         let _ = rt.block_on(sfu.watch(SubscriberId(format!("p{i}")), 0, id, WatchQuality::Full));
     }
     let setup_secs = setup.elapsed().as_secs_f64();
@@ -318,12 +283,7 @@ fn main() {
         match a.as_str() {
             "--secs" => secs = args.next().and_then(|v| v.parse().ok()).unwrap_or(secs),
             "--bwe" => bwe = true,
-            "--watched-share" => {
-                watched_share = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(watched_share)
-            }
+            "--watched-share" => watched_share = args.next().and_then(|v| v.parse().ok()).unwrap_or(watched_share),
             "--pps" => pps = args.next().and_then(|v| v.parse().ok()).unwrap_or(pps),
             n => sizes.extend(n.parse::<usize>().ok()),
         }
@@ -331,10 +291,7 @@ fn main() {
     if sizes.is_empty() {
         sizes = vec![100, 500];
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut steps = Vec::new();
     for n in sizes {
         let r = run_step(&rt, n, secs, pps, bwe, watched_share);

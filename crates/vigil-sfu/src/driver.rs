@@ -51,13 +51,7 @@ enum Command {
     Publish(PublisherId, String, Reply<String>),
     Subscribe(SubscriberId, String, Reply<(String, Vec<String>)>),
     Candidate(PeerId, IceCandidate, Reply<()>),
-    Watch(
-        SubscriberId,
-        u32,
-        PublisherId,
-        WatchQuality,
-        Reply<SlotUpdate>,
-    ),
+    Watch(SubscriberId, u32, PublisherId, WatchQuality, Reply<SlotUpdate>),
     Unwatch(SubscriberId, u32, Reply<SlotUpdate>),
     Close(PeerId, Reply<()>),
     Shutdown,
@@ -89,9 +83,7 @@ impl Sfu {
         let local_addr = socket.local_addr()?;
         let candidate_addr = config.advertised.unwrap_or(local_addr);
         if candidate_addr.ip().is_unspecified() || candidate_addr.port() == 0 {
-            return Err(SfuError::Config(format!(
-                "cannot advertise {candidate_addr}: set an advertised address"
-            )));
+            return Err(SfuError::Config(format!("cannot advertise {candidate_addr}: set an advertised address")));
         }
         socket.set_read_timeout(Some(IDLE_WAIT))?;
         let mut rcfg = RouterConfig::new(candidate_addr);
@@ -101,17 +93,8 @@ impl Sfu {
         let (cmd, rx) = mpsc::channel();
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let ev = events.clone();
-        let handle = std::thread::Builder::new()
-            .name("vigil-sfu".into())
-            .spawn(move || run(socket, rcfg, rx, ev))?;
-        Ok((
-            Sfu {
-                cmd,
-                events,
-                local_addr,
-            },
-            handle,
-        ))
+        let handle = std::thread::Builder::new().name("vigil-sfu".into()).spawn(move || run(socket, rcfg, rx, ev))?;
+        Ok((Sfu { cmd, events, local_addr }, handle))
     }
 
     /// The bound UDP address.
@@ -138,19 +121,11 @@ impl Sfu {
 
     /// A proctor connection offers recvonly video slots; returns the answer
     /// and the slots' mids in order.
-    pub async fn subscribe(
-        &self,
-        id: SubscriberId,
-        offer_sdp: String,
-    ) -> Result<(String, Vec<String>), SfuError> {
+    pub async fn subscribe(&self, id: SubscriberId, offer_sdp: String) -> Result<(String, Vec<String>), SfuError> {
         self.call(|r| Command::Subscribe(id, offer_sdp, r)).await
     }
 
-    pub async fn add_candidate(
-        &self,
-        peer: PeerId,
-        candidate: IceCandidate,
-    ) -> Result<(), SfuError> {
+    pub async fn add_candidate(&self, peer: PeerId, candidate: IceCandidate) -> Result<(), SfuError> {
         self.call(|r| Command::Candidate(peer, candidate, r)).await
     }
 
@@ -161,15 +136,10 @@ impl Sfu {
         publisher: PublisherId,
         quality: WatchQuality,
     ) -> Result<SlotUpdate, SfuError> {
-        self.call(|r| Command::Watch(subscriber, slot, publisher, quality, r))
-            .await
+        self.call(|r| Command::Watch(subscriber, slot, publisher, quality, r)).await
     }
 
-    pub async fn unwatch(
-        &self,
-        subscriber: SubscriberId,
-        slot: u32,
-    ) -> Result<SlotUpdate, SfuError> {
+    pub async fn unwatch(&self, subscriber: SubscriberId, slot: u32) -> Result<SlotUpdate, SfuError> {
         self.call(|r| Command::Unwatch(subscriber, slot, r)).await
     }
 
@@ -227,12 +197,7 @@ fn force_buffers(s: &socket2::Socket) {
 #[cfg(not(target_os = "linux"))]
 fn force_buffers(_: &socket2::Socket) {}
 
-fn run(
-    socket: UdpSocket,
-    cfg: RouterConfig,
-    rx: mpsc::Receiver<Command>,
-    events: broadcast::Sender<SfuEvent>,
-) {
+fn run(socket: UdpSocket, cfg: RouterConfig, rx: mpsc::Receiver<Command>, events: broadcast::Sender<SfuEvent>) {
     let mut router = Router::new(cfg, Instant::now(), SystemTime::now());
     let mut rbatch = RecvBatch::new();
     let mut sbatch = Vec::with_capacity(BATCH);
@@ -259,11 +224,7 @@ fn run(
                 }
                 router.flush(started);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => tracing::debug!(error = %e, "recv"),
         }
         if router.poll_timeout() <= started {
@@ -346,8 +307,7 @@ mod batch_linux {
             let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
             for (i, h) in hdrs.iter_mut().enumerate() {
                 h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-                h.msg_hdr.msg_namelen =
-                    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 h.msg_hdr.msg_iov = &mut iovs[i];
                 h.msg_hdr.msg_iovlen = 1;
             }
@@ -431,12 +391,7 @@ mod batch_linux {
             // SAFETY: headers `off..len` point at live addresses and payloads
             // (the kernel only reads them for sendmmsg).
             let r = unsafe {
-                libc::sendmmsg(
-                    socket.as_raw_fd(),
-                    hdrs[off..].as_mut_ptr(),
-                    (ts.len() - off) as libc::c_uint,
-                    0,
-                )
+                libc::sendmmsg(socket.as_raw_fd(), hdrs[off..].as_mut_ptr(), (ts.len() - off) as libc::c_uint, 0)
             };
             if r <= 0 {
                 if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
@@ -467,10 +422,7 @@ mod batch_portable {
 
     impl RecvBatch {
         pub fn new() -> Self {
-            RecvBatch {
-                buf: vec![0; DATAGRAM_MAX],
-                last: None,
-            }
+            RecvBatch { buf: vec![0; DATAGRAM_MAX], last: None }
         }
 
         pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
@@ -487,9 +439,7 @@ mod batch_portable {
     }
 
     pub fn send_batch(socket: &UdpSocket, ts: &[Transmit]) -> u64 {
-        ts.iter()
-            .filter(|t| socket.send_to(&t.contents, t.destination).is_err())
-            .count() as u64
+        ts.iter().filter(|t| socket.send_to(&t.contents, t.destination).is_err()).count() as u64
     }
 }
 

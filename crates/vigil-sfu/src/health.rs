@@ -99,11 +99,7 @@ impl MediaHealth {
         let idx = match self.streams.iter().position(|s| s.ssrc == ssrc) {
             Some(i) => i,
             None if self.streams.len() < MAX_SSRCS => {
-                self.streams.push(SsrcFrames {
-                    ssrc,
-                    last_ts: None,
-                    frames: VecDeque::new(),
-                });
+                self.streams.push(SsrcFrames { ssrc, last_ts: None, frames: VecDeque::new() });
                 self.streams.len() - 1
             }
             None => return,
@@ -135,12 +131,7 @@ impl MediaHealth {
         let best = self
             .streams
             .iter()
-            .map(|s| {
-                s.frames
-                    .iter()
-                    .filter(|&&f| now.saturating_duration_since(f) <= window)
-                    .count()
-            })
+            .map(|s| s.frames.iter().filter(|&&f| now.saturating_duration_since(f) <= window).count())
             .max()
             .unwrap_or(0);
         best as f64 / window.as_secs_f64()
@@ -165,22 +156,14 @@ impl MediaHealth {
         if fps >= self.cfg.armed_at_fps {
             self.armed = true;
             self.collapsed = false;
-        } else if full_window
-            && self.armed
-            && !self.collapsed
-            && !self.stalled
-            && fps < self.cfg.collapse_below_fps
-        {
+        } else if full_window && self.armed && !self.collapsed && !self.stalled && fps < self.cfg.collapse_below_fps {
             // A stall is reported as such, not also as a collapse.
             self.collapsed = true;
             self.armed = false;
             out.push(HealthFinding {
                 kind: IncidentKind::FrameRateCollapsed,
                 at: now,
-                detail: format!(
-                    "{fps:.1} frames/s over {} s",
-                    self.cfg.collapse_window.as_secs()
-                ),
+                detail: format!("{fps:.1} frames/s over {} s", self.cfg.collapse_window.as_secs()),
             });
         }
 
@@ -249,19 +232,9 @@ mod tests {
         assert!(out.is_empty());
         h.poll(t + ms(3100), &mut out);
         h.poll(t + ms(9000), &mut out);
-        assert_eq!(
-            out.iter().map(|f| f.kind).collect::<Vec<_>>(),
-            vec![IncidentKind::MediaStalled]
-        );
+        assert_eq!(out.iter().map(|f| f.kind).collect::<Vec<_>>(), vec![IncidentKind::MediaStalled]);
         // Recovery, then a second stall is a second episode.
-        let t = feed(
-            &mut h,
-            t + ms(9000),
-            Duration::from_secs(1),
-            15,
-            &mut ts,
-            &mut out,
-        );
+        let t = feed(&mut h, t + ms(9000), Duration::from_secs(1), 15, &mut ts, &mut out);
         h.poll(t + ms(3500), &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].kind, IncidentKind::MediaStalled);
@@ -287,10 +260,7 @@ mod tests {
         assert!(out.is_empty());
         // 2 frames/s: still arriving (no stall), but collapsed.
         feed(&mut h, t, Duration::from_secs(8), 2, &mut ts, &mut out);
-        assert_eq!(
-            out.iter().map(|f| f.kind).collect::<Vec<_>>(),
-            vec![IncidentKind::FrameRateCollapsed]
-        );
+        assert_eq!(out.iter().map(|f| f.kind).collect::<Vec<_>>(), vec![IncidentKind::FrameRateCollapsed]);
     }
 
     #[test]
@@ -321,10 +291,7 @@ mod tests {
         let t3 = t2 + Duration::from_secs(3);
         h.on_keyframe_requested(t3);
         feed(&mut h, t3, Duration::from_secs(6), 15, &mut ts, &mut out);
-        assert_eq!(
-            out.iter().map(|f| f.kind).collect::<Vec<_>>(),
-            vec![IncidentKind::KeyframesMissing]
-        );
+        assert_eq!(out.iter().map(|f| f.kind).collect::<Vec<_>>(), vec![IncidentKind::KeyframesMissing]);
     }
 
     #[test]

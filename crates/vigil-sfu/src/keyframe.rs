@@ -114,27 +114,12 @@ mod tests {
 
     #[test]
     fn vp8_extended_descriptor() {
-        assert!(is_keyframe_start(
-            VideoCodec::Vp8,
-            &vp8_test_payload(300, true, true, b"x")
-        ));
-        assert!(!is_keyframe_start(
-            VideoCodec::Vp8,
-            &vp8_test_payload(300, true, false, b"x")
-        ));
-        assert!(!is_keyframe_start(
-            VideoCodec::Vp8,
-            &vp8_test_payload(300, false, true, b"x")
-        ));
+        assert!(is_keyframe_start(VideoCodec::Vp8, &vp8_test_payload(300, true, true, b"x")));
+        assert!(!is_keyframe_start(VideoCodec::Vp8, &vp8_test_payload(300, true, false, b"x")));
+        assert!(!is_keyframe_start(VideoCodec::Vp8, &vp8_test_payload(300, false, true, b"x")));
         // X, I (7-bit id), L, T: tag at index 5.
-        assert!(is_keyframe_start(
-            VideoCodec::Vp8,
-            &[0x90, 0xe0, 0x05, 0x01, 0x20, 0x00]
-        ));
-        assert!(!is_keyframe_start(
-            VideoCodec::Vp8,
-            &[0x90, 0xe0, 0x05, 0x01, 0x20, 0x01]
-        ));
+        assert!(is_keyframe_start(VideoCodec::Vp8, &[0x90, 0xe0, 0x05, 0x01, 0x20, 0x00]));
+        assert!(!is_keyframe_start(VideoCodec::Vp8, &[0x90, 0xe0, 0x05, 0x01, 0x20, 0x01]));
     }
 
     #[test]
@@ -154,10 +139,7 @@ mod tests {
         assert!(is_keyframe_start(VideoCodec::H264, &[0x67, 1, 2]));
         assert!(!is_keyframe_start(VideoCodec::H264, &[0x41, 1, 2]));
         // STAP-A carrying SPS + PPS.
-        assert!(is_keyframe_start(
-            VideoCodec::H264,
-            &[0x78, 0, 2, 0x67, 0, 0, 2, 0x68, 0]
-        ));
+        assert!(is_keyframe_start(VideoCodec::H264, &[0x78, 0, 2, 0x67, 0, 0, 2, 0x68, 0]));
         // STAP-A carrying only PPS.
         assert!(!is_keyframe_start(VideoCodec::H264, &[0x78, 0, 2, 0x68, 0]));
         // FU-A start of an IDR, and a middle fragment.

@@ -239,24 +239,15 @@ impl Router {
     // ------------------------------------------------------------ commands
 
     /// Accepts a student's offer; returns the answer SDP.
-    pub fn publish(
-        &mut self,
-        now: Instant,
-        id: PublisherId,
-        offer_sdp: &str,
-    ) -> Result<String, SfuError> {
+    pub fn publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
         // Directions are forced before str0m sees the offer, so the answer
         // can only ever receive from a publisher.
         let offer = parse_offer(&force_directions(offer_sdp, Direction::SendOnly))?;
         let mut rtc = self.new_rtc(now, false);
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| SfuError::OfferRejected(e.to_string()))?;
-        let video_mid = mids_of_kind(offer_sdp, "video").into_iter().find(|m| {
-            rtc.media(*m)
-                .is_some_and(|md| md.direction() == Direction::RecvOnly)
-        });
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| SfuError::OfferRejected(e.to_string()))?;
+        let video_mid = mids_of_kind(offer_sdp, "video")
+            .into_iter()
+            .find(|m| rtc.media(*m).is_some_and(|md| md.direction() == Direction::RecvOnly));
         if video_mid.is_none() {
             return Err(SfuError::OfferRejected("no video track to publish".into()));
         }
@@ -312,14 +303,10 @@ impl Router {
             )));
         }
         let mut rtc = self.new_rtc(now, true);
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| SfuError::OfferRejected(e.to_string()))?;
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| SfuError::OfferRejected(e.to_string()))?;
         let mut codec_pt = Vec::new();
         for p in rtc.codec_config().params() {
-            if matches!(p.spec().codec, Codec::Vp8 | Codec::H264)
-                && !codec_pt.iter().any(|(c, _)| *c == p.spec().codec)
+            if matches!(p.spec().codec, Codec::Vp8 | Codec::H264) && !codec_pt.iter().any(|(c, _)| *c == p.spec().codec)
             {
                 codec_pt.push((p.spec().codec, p.pt()));
             }
@@ -329,14 +316,10 @@ impl Router {
         }
         let mut slots = Vec::new();
         for (i, mid) in video_mids.iter().enumerate() {
-            let sends = rtc
-                .media(*mid)
-                .is_some_and(|m| m.direction() == Direction::SendOnly);
+            let sends = rtc.media(*mid).is_some_and(|m| m.direction() == Direction::SendOnly);
             if !sends {
                 // Rejected m-lines (port 0) are not slots we can fill.
-                return Err(SfuError::OfferRejected(format!(
-                    "video m-line {mid} cannot receive"
-                )));
+                return Err(SfuError::OfferRejected(format!("video m-line {mid} cannot receive")));
             }
             let labels = [("subscriber", id.0.clone()), ("slot", i.to_string())];
             slots.push(Slot {
@@ -371,12 +354,7 @@ impl Router {
 
     /// A trickled remote candidate. With ICE-lite we never send checks, so
     /// this only helps str0m accept traffic from the address early.
-    pub fn add_candidate(
-        &mut self,
-        now: Instant,
-        peer: &PeerId,
-        candidate: &str,
-    ) -> Result<(), SfuError> {
+    pub fn add_candidate(&mut self, now: Instant, peer: &PeerId, candidate: &str) -> Result<(), SfuError> {
         let key = self.key_of(peer).ok_or(SfuError::UnknownPeer)?;
         let line = candidate.trim();
         if line.is_empty() {
@@ -384,8 +362,7 @@ impl Router {
             return Ok(());
         }
         let line = line.strip_prefix("a=").unwrap_or(line);
-        let c =
-            Candidate::from_sdp_string(line).map_err(|e| SfuError::BadCandidate(e.to_string()))?;
+        let c = Candidate::from_sdp_string(line).map_err(|e| SfuError::BadCandidate(e.to_string()))?;
         if let Some(p) = self.peers.get_mut(&key) {
             p.rtc.add_remote_candidate(c);
         }
@@ -428,12 +405,7 @@ impl Router {
     }
 
     /// Empties a slot: nothing more is forwarded to it.
-    pub fn unwatch(
-        &mut self,
-        _now: Instant,
-        subscriber: &SubscriberId,
-        slot: u32,
-    ) -> Result<SlotUpdate, SfuError> {
+    pub fn unwatch(&mut self, _now: Instant, subscriber: &SubscriberId, slot: u32) -> Result<SlotUpdate, SfuError> {
         let (key, idx) = self.subscriber_slot(subscriber, slot)?;
         let old = {
             let s = self.sub_slot_mut(key, idx).ok_or(SfuError::UnknownPeer)?;
@@ -470,10 +442,7 @@ impl Router {
         let key = if stun::is_stun(buf) {
             // New addresses always start with a binding request; its
             // USERNAME names the peer, so no peer has to be asked.
-            match stun::local_ufrag(buf)
-                .and_then(|u| self.by_ufrag.get(u))
-                .copied()
-            {
+            match stun::local_ufrag(buf).and_then(|u| self.by_ufrag.get(u)).copied() {
                 Some(k) => Some(k),
                 None => self.by_addr.get(&source).copied(),
             }
@@ -591,18 +560,8 @@ impl Router {
         self.next_key += 1;
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         self.by_ufrag.insert(ufrag.clone(), key);
-        self.peers.insert(
-            key,
-            Peer {
-                rtc,
-                ufrag,
-                addrs: Vec::new(),
-                timer: None,
-                dirty: false,
-                connected: false,
-                role,
-            },
-        );
+        self.peers
+            .insert(key, Peer { rtc, ufrag, addrs: Vec::new(), timer: None, dirty: false, connected: false, role });
         self.drive(key, now);
         key
     }
@@ -615,44 +574,32 @@ impl Router {
     }
 
     fn slot_index(&self, key: Key, slot: u32) -> Result<usize, SfuError> {
-        let Some(Peer {
-            role: Role::Sub(s), ..
-        }) = self.peers.get(&key)
-        else {
+        let Some(Peer { role: Role::Sub(s), .. }) = self.peers.get(&key) else {
             return Err(SfuError::UnknownPeer);
         };
         let idx = slot as usize;
         if idx >= s.slots.len() {
-            return Err(SfuError::NoSuchSlot {
-                slot,
-                slots: s.slots.len(),
-            });
+            return Err(SfuError::NoSuchSlot { slot, slots: s.slots.len() });
         }
         Ok(idx)
     }
 
     fn sub_slot_mut(&mut self, key: Key, idx: usize) -> Option<&mut Slot> {
         match self.peers.get_mut(&key) {
-            Some(Peer {
-                role: Role::Sub(s), ..
-            }) => s.slots.get_mut(idx),
+            Some(Peer { role: Role::Sub(s), .. }) => s.slots.get_mut(idx),
             _ => None,
         }
     }
 
     fn slot_update(&self, key: Key, idx: usize) -> SlotUpdate {
         let slot = match self.peers.get(&key) {
-            Some(Peer {
-                role: Role::Sub(s), ..
-            }) => s.slots.get(idx),
+            Some(Peer { role: Role::Sub(s), .. }) => s.slots.get(idx),
             _ => None,
         };
         SlotUpdate {
             slot: idx as u32,
             mid: slot.map(|s| s.mid.to_string()).unwrap_or_default(),
-            student_id: slot
-                .and_then(|s| s.publisher.as_ref())
-                .map(|p| p.student.clone()),
+            student_id: slot.and_then(|s| s.publisher.as_ref()).map(|p| p.student.clone()),
             quality: slot.and_then(|s| s.publisher.as_ref().map(|_| s.quality)),
         }
     }
@@ -733,9 +680,7 @@ impl Router {
                     // str0m's timeout handling anyway, so a streaming
                     // publisher's NACKs still go out within one packet gap;
                     // only a quiet one's wait up to NACK_SLACK longer.
-                    let t = if matches!(peer.role, Role::Pub(_))
-                        && peer.rtc.last_timeout_reason() == Reason::Nack
-                    {
+                    let t = if matches!(peer.role, Role::Pub(_)) && peer.rtc.last_timeout_reason() == Reason::Nack {
                         t + NACK_SLACK
                     } else {
                         t
@@ -752,10 +697,7 @@ impl Router {
                     return;
                 }
                 Ok(Output::Transmit(t)) => {
-                    self.transmits.push_back(Transmit {
-                        destination: t.destination,
-                        contents: t.contents.into(),
-                    });
+                    self.transmits.push_back(Transmit { destination: t.destination, contents: t.contents.into() });
                 }
                 Ok(Output::Event(e)) => self.on_event(key, e, now),
                 Err(e) => {
@@ -798,13 +740,9 @@ impl Router {
             Event::KeyframeRequest(req) => {
                 // A proctor's decoder lost the picture: ask the source.
                 let src = match self.peers.get(&key) {
-                    Some(Peer {
-                        role: Role::Sub(s), ..
-                    }) => s
-                        .slots
-                        .iter()
-                        .position(|sl| sl.mid == req.mid)
-                        .map(|i| (i, s.slots[i].current)),
+                    Some(Peer { role: Role::Sub(s), .. }) => {
+                        s.slots.iter().position(|sl| sl.mid == req.mid).map(|i| (i, s.slots[i].current))
+                    }
                     _ => None,
                 };
                 if let Some((idx, Some(src))) = src {
@@ -812,18 +750,12 @@ impl Router {
                 }
             }
             Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc { estimate, .. }) => {
-                if let Some(Peer {
-                    role: Role::Sub(s), ..
-                }) = self.peers.get_mut(&key)
-                {
+                if let Some(Peer { role: Role::Sub(s), .. }) = self.peers.get_mut(&key) {
                     s.estimate_bps = Some(estimate.as_u64());
                 }
             }
             Event::MediaEgressStats(st) => {
-                if let Some(Peer {
-                    role: Role::Sub(s), ..
-                }) = self.peers.get_mut(&key)
-                {
+                if let Some(Peer { role: Role::Sub(s), .. }) = self.peers.get_mut(&key) {
                     s.nacks.absolute(st.nacks);
                 }
             }
@@ -832,10 +764,7 @@ impl Router {
     }
 
     fn on_rtp(&mut self, key: Key, mut pkt: RtpPacket, now: Instant) {
-        let Some(Peer {
-            role: Role::Pub(p), ..
-        }) = self.peers.get_mut(&key)
-        else {
+        let Some(Peer { role: Role::Pub(p), .. }) = self.peers.get_mut(&key) else {
             // Directions are forced, so this only happens if a peer sends
             // anyway; never forward what a proctor sends.
             self.dropped_wrong_direction.increment(1);
@@ -850,8 +779,7 @@ impl Router {
         };
         let ssrc = pkt.header.ssrc;
         let keyframe = is_keyframe_start(vc, &pkt.payload);
-        p.health
-            .on_video_rtp(now, *ssrc, pkt.header.timestamp, keyframe);
+        p.health.on_video_rtp(now, *ssrc, pkt.header.timestamp, keyframe);
         let n_layers = p.layers.len();
         let new_layer = match p.layers.iter_mut().find(|l| l.ssrc == ssrc) {
             Some(l) => {
@@ -859,11 +787,7 @@ impl Router {
                 false
             }
             None if n_layers < 4 => {
-                p.layers.push(Layer {
-                    ssrc,
-                    bytes: len,
-                    bps: 0.0,
-                });
+                p.layers.push(Layer { ssrc, bytes: len, bps: 0.0 });
                 true
             }
             None => return,
@@ -886,21 +810,10 @@ impl Router {
         let src = Src { peer: key, ssrc };
         let last = list_buf.len().saturating_sub(1);
         for (i, &(sk, idx)) in list_buf.iter().enumerate() {
-            let Some(Peer {
-                role: Role::Sub(s),
-                rtc,
-                dirty,
-                ..
-            }) = self.peers.get_mut(&sk)
-            else {
+            let Some(Peer { role: Role::Sub(s), rtc, dirty, .. }) = self.peers.get_mut(&sk) else {
                 continue;
             };
-            let Some(pt) = s
-                .codec_pt
-                .iter()
-                .find(|(c, _)| *c == codec)
-                .map(|(_, pt)| *pt)
-            else {
+            let Some(pt) = s.codec_pt.iter().find(|(c, _)| *c == codec).map(|(_, pt)| *pt) else {
                 continue;
             };
             let Some(slot) = s.slots.get_mut(idx) else {
@@ -909,8 +822,7 @@ impl Router {
             if slot.pending == Some(src) && keyframe {
                 slot.current = Some(src);
                 slot.pending = None;
-                slot.rw
-                    .switch(*pkt.seq_no, pkt.header.timestamp, now, 90_000);
+                slot.rw.switch(*pkt.seq_no, pkt.header.timestamp, now, 90_000);
             }
             if slot.current != Some(src) {
                 continue;
@@ -924,16 +836,8 @@ impl Router {
             };
             // The last watcher takes the payload itself: with one watcher,
             // the common case, nothing is copied.
-            let payload = if i == last {
-                std::mem::take(&mut pkt.payload)
-            } else {
-                pkt.payload.clone()
-            };
-            tx.write_rtp(
-                RtpWrite::new(pt, seq.into(), ts, now, payload)
-                    .marker(pkt.header.marker)
-                    .nackable(true),
-            );
+            let payload = if i == last { std::mem::take(&mut pkt.payload) } else { pkt.payload.clone() };
+            tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(pkt.header.marker).nackable(true));
             slot.out_packets.increment(1);
             slot.out_bytes.increment(len);
             if !*dirty {
@@ -948,9 +852,7 @@ impl Router {
     /// changes. `force` re-requests even if the choice is unchanged.
     fn reselect(&mut self, now: Instant, sk: Key, idx: usize, force: bool) {
         let (publisher, quality, estimate) = match self.peers.get(&sk) {
-            Some(Peer {
-                role: Role::Sub(s), ..
-            }) => match s.slots.get(idx) {
+            Some(Peer { role: Role::Sub(s), .. }) => match s.slots.get(idx) {
                 Some(slot) => match &slot.publisher {
                     Some(p) => (p.clone(), slot.quality, s.estimate_bps),
                     None => return,
@@ -963,9 +865,7 @@ impl Router {
             return;
         };
         let mut layers: Vec<(Ssrc, f64)> = match self.peers.get(&pk) {
-            Some(Peer {
-                role: Role::Pub(p), ..
-            }) => p.layers.iter().map(|l| (l.ssrc, l.bps)).collect(),
+            Some(Peer { role: Role::Pub(p), .. }) => p.layers.iter().map(|l| (l.ssrc, l.bps)).collect(),
             _ => return,
         };
         if layers.is_empty() {
@@ -976,17 +876,11 @@ impl Router {
             WatchQuality::Thumbnail => 0,
             WatchQuality::Full => match estimate {
                 // Highest layer that fits the estimate with 15% headroom.
-                Some(bps) => layers
-                    .iter()
-                    .rposition(|l| l.1 * 1.15 <= bps as f64)
-                    .unwrap_or(0),
+                Some(bps) => layers.iter().rposition(|l| l.1 * 1.15 <= bps as f64).unwrap_or(0),
                 None => layers.len() - 1,
             },
         };
-        let want = Src {
-            peer: pk,
-            ssrc: layers[chosen].0,
-        };
+        let want = Src { peer: pk, ssrc: layers[chosen].0 };
         let Some(slot) = self.sub_slot_mut(sk, idx) else {
             return;
         };
@@ -1006,32 +900,16 @@ impl Router {
         self.request_keyframe(now, sk, idx, want, KeyframeRequestKind::Pli);
     }
 
-    fn request_keyframe(
-        &mut self,
-        now: Instant,
-        sk: Key,
-        idx: usize,
-        src: Src,
-        kind: KeyframeRequestKind,
-    ) {
+    fn request_keyframe(&mut self, now: Instant, sk: Key, idx: usize, src: Src, kind: KeyframeRequestKind) {
         let interval = self.cfg.keyframe_request_interval;
         let Some(slot) = self.sub_slot_mut(sk, idx) else {
             return;
         };
-        if slot
-            .last_request
-            .is_some_and(|t| now.saturating_duration_since(t) < interval)
-        {
+        if slot.last_request.is_some_and(|t| now.saturating_duration_since(t) < interval) {
             return;
         }
         slot.last_request = Some(now);
-        let Some(Peer {
-            role: Role::Pub(p),
-            rtc,
-            dirty,
-            ..
-        }) = self.peers.get_mut(&src.peer)
-        else {
+        let Some(Peer { role: Role::Pub(p), rtc, dirty, .. }) = self.peers.get_mut(&src.peer) else {
             return;
         };
         let mut api = rtc.direct_api();
@@ -1070,10 +948,7 @@ impl Router {
             p.health.poll(now, &mut findings);
             for f in findings.drain(..) {
                 let at = self.epoch.1 + f.at.saturating_duration_since(self.epoch.0);
-                let at = at
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
+                let at = at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
                 counter!("vigil_sfu_health_findings_total", "kind" => f.kind.as_str()).increment(1);
                 self.events.push_back(SfuEvent::MediaHealth {
                     publisher: p.id.clone(),
@@ -1168,37 +1043,21 @@ mod tests {
     #[test]
     fn mids_in_order() {
         let sdp = "m=audio 9 x 111\na=mid:a\nm=video 9 x 96\na=mid:v1\nm=video 9 x 96\na=mid:v2\n";
-        assert_eq!(
-            mids_of_kind(sdp, "video"),
-            vec![Mid::from("v1"), Mid::from("v2")]
-        );
+        assert_eq!(mids_of_kind(sdp, "video"), vec![Mid::from("v1"), Mid::from("v2")]);
         assert_eq!(mids_of_kind(sdp, "audio"), vec![Mid::from("a")]);
     }
 
     fn router() -> Router {
-        Router::new(
-            RouterConfig::new("127.0.0.1:4000".parse().unwrap()),
-            Instant::now(),
-            SystemTime::now(),
-        )
+        Router::new(RouterConfig::new("127.0.0.1:4000".parse().unwrap()), Instant::now(), SystemTime::now())
     }
 
     #[test]
     fn malformed_sdp_is_a_typed_error() {
         let mut r = router();
-        let id = PublisherId {
-            exam: "e".into(),
-            student: "s".into(),
-        };
-        assert!(matches!(
-            r.publish(Instant::now(), id, "not sdp"),
-            Err(SfuError::BadSdp(_))
-        ));
+        let id = PublisherId { exam: "e".into(), student: "s".into() };
+        assert!(matches!(r.publish(Instant::now(), id, "not sdp"), Err(SfuError::BadSdp(_))));
         let sub = SubscriberId("p".into());
-        assert!(matches!(
-            r.subscribe(Instant::now(), sub, ""),
-            Err(SfuError::BadSdp(_) | SfuError::OfferRejected(_))
-        ));
+        assert!(matches!(r.subscribe(Instant::now(), sub, ""), Err(SfuError::BadSdp(_) | SfuError::OfferRejected(_))));
         assert_eq!(r.peer_count(), 0);
     }
 

@@ -11,24 +11,16 @@ use vigil_proto::events::WatchQuality;
 use vigil_sfu::{PublisherId, SfuError, SfuEvent, SubscriberId};
 
 fn pid(student: &str) -> PublisherId {
-    PublisherId {
-        exam: "exam1".into(),
-        student: student.into(),
-    }
+    PublisherId { exam: "exam1".into(), student: student.into() }
 }
 
 /// Connects a publisher; returns it connected.
 fn publish(rt: &tokio::runtime::Runtime, sfu: &vigil_sfu::Sfu, student: &str, tag: u8) -> Synth {
     let mut p = Synth::new(tag);
     let (offer, pending) = p.c.offer(1, Direction::SendOnly);
-    let answer = rt
-        .block_on(sfu.publish(pid(student), offer))
-        .expect("publish");
+    let answer = rt.block_on(sfu.publish(pid(student), offer)).expect("publish");
     p.c.accept(pending, &answer);
-    assert!(
-        pump_until(&mut [&mut p.c], Duration::from_secs(5), |c| c[0].connected),
-        "publisher connects"
-    );
+    assert!(pump_until(&mut [&mut p.c], Duration::from_secs(5), |c| c[0].connected), "publisher connects");
     p
 }
 
@@ -41,9 +33,7 @@ fn subscribe(
 ) -> (Client, Vec<String>) {
     let mut w = Client::new();
     let (offer, pending) = w.offer(slots, Direction::RecvOnly);
-    let (answer, mids) = rt
-        .block_on(sfu.subscribe(SubscriberId(name.into()), offer))
-        .expect("subscribe");
+    let (answer, mids) = rt.block_on(sfu.subscribe(SubscriberId(name.into()), offer)).expect("subscribe");
     let answer = match shim {
         Some(s) => s.rewrite_answer(&answer),
         None => answer,
@@ -67,26 +57,13 @@ fn a_watcher_receives_every_payload_in_order() {
     let mut p = publish(&rt, &sfu, "s1", 1);
     let (mut w, mids) = subscribe(&rt, &sfu, "proctor", 2, None);
     assert_eq!(mids.len(), 2);
-    assert!(pump_until(
-        &mut [&mut w, &mut p.c],
-        Duration::from_secs(5),
-        |c| c[0].connected
-    ));
-    let up = rt
-        .block_on(sfu.watch(
-            SubscriberId("proctor".into()),
-            0,
-            pid("s1"),
-            WatchQuality::Thumbnail,
-        ))
-        .unwrap();
+    assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
+    let up = rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
     assert_eq!(up.mid, mids[0]);
     assert_eq!(up.student_id.as_deref(), Some("s1"));
 
     stream(&mut p, &mut [&mut w], 100, Duration::from_millis(3), true);
-    pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| {
-        c[0].received.len() >= 100
-    });
+    pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| c[0].received.len() >= 100);
 
     let frames: Vec<u32> = w.received.iter().filter_map(decode).map(|d| d.1).collect();
     assert_eq!(frames, (0..100).collect::<Vec<_>>());
@@ -103,20 +80,10 @@ fn b_new_watcher_triggers_keyframe_request() {
     let mut p = publish(&rt, &sfu, "s1", 1);
     p.auto_key = false;
     let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
-    assert!(pump_until(
-        &mut [&mut w, &mut p.c],
-        Duration::from_secs(5),
-        |c| c[0].connected
-    ));
+    assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
     // Deltas only: the SFU learns the layer, then must ask for a keyframe.
     stream(&mut p, &mut [&mut w], 5, Duration::from_millis(5), false);
-    rt.block_on(sfu.watch(
-        SubscriberId("proctor".into()),
-        0,
-        pid("s1"),
-        WatchQuality::Full,
-    ))
-    .unwrap();
+    rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Full)).unwrap();
     let mut asked = false;
     for _ in 0..200 {
         p.send(false);
@@ -130,13 +97,8 @@ fn b_new_watcher_triggers_keyframe_request() {
     assert!(w.received.is_empty(), "nothing forwarded before a keyframe");
     p.send(true);
     stream(&mut p, &mut [&mut w], 5, Duration::from_millis(5), false);
-    pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| {
-        c[0].received.len() >= 6
-    });
-    assert!(
-        decode(&w.received[0]).unwrap().2,
-        "first forwarded packet is the keyframe"
-    );
+    pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| c[0].received.len() >= 6);
+    assert!(decode(&w.received[0]).unwrap().2, "first forwarded packet is the keyframe");
     assert_eq!(w.received.len(), 6);
     sfu.shutdown();
 }
@@ -161,13 +123,7 @@ fn c_nack_recovers_injected_loss() {
         }
     };
     assert!(ok, "watcher connects through the shim");
-    rt.block_on(sfu.watch(
-        SubscriberId("proctor".into()),
-        0,
-        pid("s1"),
-        WatchQuality::Thumbnail,
-    ))
-    .unwrap();
+    rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
     let n = 200u32;
     for i in 0..n {
         p.send(i == 0);
@@ -192,20 +148,11 @@ fn c_nack_recovers_injected_loss() {
         }
         std::thread::sleep(Duration::from_micros(300));
     }
-    assert!(
-        shim.dropped >= (n / 10) as u64 - 1,
-        "the shim dropped packets: {}",
-        shim.dropped
-    );
+    assert!(shim.dropped >= (n / 10) as u64 - 1, "the shim dropped packets: {}", shim.dropped);
     let mut got: Vec<u32> = w.received.iter().filter_map(decode).map(|d| d.1).collect();
     got.sort();
     got.dedup();
-    assert_eq!(
-        got,
-        (0..n).collect::<Vec<_>>(),
-        "every frame recovered (dropped {})",
-        shim.dropped
-    );
+    assert_eq!(got, (0..n).collect::<Vec<_>>(), "every frame recovered (dropped {})", shim.dropped);
     sfu.shutdown();
 }
 
@@ -216,49 +163,32 @@ fn d_switching_student_is_seamless() {
     let mut a = publish(&rt, &sfu, "a", 1);
     let mut b = publish(&rt, &sfu, "b", 2);
     let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
-    assert!(pump_until(
-        &mut [&mut w, &mut a.c, &mut b.c],
-        Duration::from_secs(5),
-        |c| c[0].connected
-    ));
+    assert!(pump_until(&mut [&mut w, &mut a.c, &mut b.c], Duration::from_secs(5), |c| c[0].connected));
     let sub = SubscriberId("proctor".into());
-    rt.block_on(sfu.watch(sub.clone(), 0, pid("a"), WatchQuality::Thumbnail))
-        .unwrap();
+    rt.block_on(sfu.watch(sub.clone(), 0, pid("a"), WatchQuality::Thumbnail)).unwrap();
     for i in 0..30 {
         a.send(i == 0);
         b.send(false);
         pump_until(&mut [&mut w], Duration::from_millis(4), |_| false);
     }
-    rt.block_on(sfu.watch(sub, 0, pid("b"), WatchQuality::Thumbnail))
-        .unwrap();
+    rt.block_on(sfu.watch(sub, 0, pid("b"), WatchQuality::Thumbnail)).unwrap();
     for _ in 0..60 {
         a.send(false);
         b.send(false); // turns into a keyframe once the PLI arrives
         pump_until(&mut [&mut w], Duration::from_millis(4), |_| false);
     }
-    pump_until(
-        &mut [&mut w, &mut a.c, &mut b.c],
-        Duration::from_millis(300),
-        |_| false,
-    );
+    pump_until(&mut [&mut w, &mut a.c, &mut b.c], Duration::from_millis(300), |_| false);
 
     let d: Vec<(u8, u32, bool)> = w.received.iter().filter_map(decode).collect();
     let first_b = d.iter().position(|x| x.0 == 2).expect("b was forwarded");
     assert!(d[first_b].2, "b starts with a keyframe");
-    assert!(
-        d[..first_b].iter().all(|x| x.0 == 1) && d[first_b..].iter().all(|x| x.0 == 2),
-        "no interleaving"
-    );
+    assert!(d[..first_b].iter().all(|x| x.0 == 1) && d[first_b..].iter().all(|x| x.0 == 2), "no interleaving");
     assert!(first_b >= 30, "all of a's frames before the switch arrived");
     let seqs: Vec<u64> = w.received.iter().map(|p| *p.seq_no).collect();
-    assert!(
-        seqs.windows(2).all(|x| x[1] == x[0] + 1),
-        "continuous: {seqs:?}"
-    );
+    assert!(seqs.windows(2).all(|x| x[1] == x[0] + 1), "continuous: {seqs:?}");
     let ts: Vec<u32> = w.received.iter().map(|p| p.header.timestamp).collect();
     assert!(
-        ts[first_b].wrapping_sub(ts[first_b - 1]) > 0
-            && ts[first_b].wrapping_sub(ts[first_b - 1]) < 90_000 * 5,
+        ts[first_b].wrapping_sub(ts[first_b - 1]) > 0 && ts[first_b].wrapping_sub(ts[first_b - 1]) < 90_000 * 5,
         "timestamp moves forward a little across the switch"
     );
     sfu.shutdown();
@@ -274,12 +204,7 @@ fn e_stalled_publisher_raises_media_stalled() {
     let mut found = None;
     pump_until(&mut [&mut p.c], Duration::from_secs(5), |_| {
         while let Ok(e) = events.try_recv() {
-            if let SfuEvent::MediaHealth {
-                publisher,
-                kind: IncidentKind::MediaStalled,
-                ..
-            } = e
-            {
+            if let SfuEvent::MediaHealth { publisher, kind: IncidentKind::MediaStalled, .. } = e {
                 found = Some(publisher);
             }
         }
@@ -303,43 +228,20 @@ fn f_garbage_and_malformed_sdp_do_not_hurt() {
         let _ = junk.send_to(&d, sfu.local_addr());
     }
     let bad = rt.block_on(sfu.publish(pid("x"), "v=0\r\nthis is not sdp".into()));
-    assert!(
-        matches!(
-            bad,
-            Err(SfuError::BadSdp(_)) | Err(SfuError::OfferRejected(_))
-        ),
-        "{bad:?}"
-    );
+    assert!(matches!(bad, Err(SfuError::BadSdp(_)) | Err(SfuError::OfferRejected(_))), "{bad:?}");
     let bad = rt.block_on(sfu.subscribe(SubscriberId("p".into()), String::new()));
     assert!(bad.is_err());
-    let bad = rt.block_on(sfu.watch(
-        SubscriberId("nobody".into()),
-        0,
-        pid("x"),
-        WatchQuality::Full,
-    ));
+    let bad = rt.block_on(sfu.watch(SubscriberId("nobody".into()), 0, pid("x"), WatchQuality::Full));
     assert!(matches!(bad, Err(SfuError::UnknownPeer)));
     // A subscriber offering to send gets a receive-nothing answer, not a publication.
     let mut c = Client::new();
     let (offer, _) = c.offer(1, Direction::SendOnly);
-    assert!(
-        rt.block_on(sfu.subscribe(SubscriberId("p".into()), offer))
-            .is_err()
-    );
+    assert!(rt.block_on(sfu.subscribe(SubscriberId("p".into()), offer)).is_err());
     // Still alive and serving.
     let mut p = publish(&rt, &sfu, "s1", 1);
     let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
-    assert!(pump_until(
-        &mut [&mut w, &mut p.c],
-        Duration::from_secs(5),
-        |c| c[0].connected
-    ));
-    let bad = rt.block_on(sfu.watch(
-        SubscriberId("proctor".into()),
-        7,
-        pid("s1"),
-        WatchQuality::Full,
-    ));
+    assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
+    let bad = rt.block_on(sfu.watch(SubscriberId("proctor".into()), 7, pid("s1"), WatchQuality::Full));
     assert!(matches!(bad, Err(SfuError::NoSuchSlot { .. })));
     sfu.shutdown();
 }

@@ -31,15 +31,7 @@ impl Peer {
         let addr = addr.parse().unwrap();
         let mut rtc = RtcConfig::new().set_rtp_mode(true).build(now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
-        Peer {
-            rtc,
-            addr,
-            timeout: now,
-            connected: false,
-            rtp: vec![],
-            out: vec![],
-            mid: None,
-        }
+        Peer { rtc, addr, timeout: now, connected: false, rtp: vec![], out: vec![], mid: None }
     }
 
     fn drain(&mut self) {
@@ -76,8 +68,7 @@ impl World {
             while let Some(t) = self.router.poll_transmit() {
                 moved = true;
                 if let Some(p) = self.peers.iter_mut().find(|p| p.addr == t.destination) {
-                    let r =
-                        Receive::new(Protocol::Udp, self.sfu_addr, p.addr, &t.contents).unwrap();
+                    let r = Receive::new(Protocol::Udp, self.sfu_addr, p.addr, &t.contents).unwrap();
                     p.rtc.handle_input(Input::Receive(self.now, r)).unwrap();
                     p.drain();
                 }
@@ -86,28 +77,17 @@ impl World {
                 let out = std::mem::take(&mut self.peers[i].out);
                 for (_, d) in out {
                     moved = true;
-                    self.router
-                        .handle_datagram(self.now, self.peers[i].addr, &d);
+                    self.router.handle_datagram(self.now, self.peers[i].addr, &d);
                 }
             }
             while let Some(e) = self.router.poll_event() {
                 self.events.push(e);
             }
         }
-        let next = self
-            .peers
-            .iter()
-            .map(|p| p.timeout)
-            .chain([self.router.poll_timeout(), until])
-            .min()
-            .unwrap();
+        let next = self.peers.iter().map(|p| p.timeout).chain([self.router.poll_timeout(), until]).min().unwrap();
         // Something due now and still due: let a millisecond pass, as
         // str0m's own two-peer tests do.
-        self.now = if next <= self.now {
-            self.now + Duration::from_millis(1)
-        } else {
-            next
-        };
+        self.now = if next <= self.now { self.now + Duration::from_millis(1) } else { next };
         if self.router.poll_timeout() <= self.now {
             self.router.handle_timeout(self.now);
         }
@@ -141,17 +121,9 @@ fn forwards_and_detects_stall_on_simulated_time() {
     let mut api = publ.rtc.sdp_api();
     publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
     let (offer, pending) = api.apply().unwrap();
-    let id = PublisherId {
-        exam: "e".into(),
-        student: "s".into(),
-    };
-    let answer = router
-        .publish(start, id.clone(), &offer.to_sdp_string())
-        .unwrap();
-    publ.rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-        .unwrap();
+    let id = PublisherId { exam: "e".into(), student: "s".into() };
+    let answer = router.publish(start, id.clone(), &offer.to_sdp_string()).unwrap();
+    publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     publ.drain();
 
     let mut watcher = Peer::new("10.0.0.3:1000", start);
@@ -161,45 +133,20 @@ fn forwards_and_detects_stall_on_simulated_time() {
     }
     let (offer, pending) = api.apply().unwrap();
     let sub = SubscriberId("proctor".into());
-    let (answer, mids) = router
-        .subscribe(start, sub.clone(), &offer.to_sdp_string())
-        .unwrap();
+    let (answer, mids) = router.subscribe(start, sub.clone(), &offer.to_sdp_string()).unwrap();
     assert_eq!(mids.len(), 3);
-    watcher
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-        .unwrap();
+    watcher.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     watcher.drain();
 
-    let mut w = World {
-        now: start,
-        sfu_addr,
-        router,
-        peers: vec![publ, watcher],
-        events: vec![],
-    };
+    let mut w = World { now: start, sfu_addr, router, peers: vec![publ, watcher], events: vec![] };
     w.run_until(start + Duration::from_secs(2));
-    assert!(
-        w.peers.iter().all(|p| p.connected),
-        "both connect on simulated time"
-    );
-    let up = w
-        .router
-        .watch(w.now, &sub, 1, id.clone(), WatchQuality::Full)
-        .unwrap();
+    assert!(w.peers.iter().all(|p| p.connected), "both connect on simulated time");
+    let up = w.router.watch(w.now, &sub, 1, id.clone(), WatchQuality::Full).unwrap();
     assert_eq!(up.mid, mids[1]);
 
     // 30 frames at 30 fps, one packet each.
     let mut last_send = w.now;
-    let pt = w.peers[0]
-        .rtc
-        .codec_config()
-        .params()
-        .iter()
-        .find(|p| p.spec().codec == Codec::Vp8)
-        .unwrap()
-        .pt();
+    let pt = w.peers[0].rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).unwrap().pt();
     for i in 0..30u32 {
         let now = w.now;
         last_send = now;
@@ -210,9 +157,7 @@ fn forwards_and_detects_stall_on_simulated_time() {
         let payload = vp8_test_payload(i as u16, true, i == 0, &body);
         let mut api = p.rtc.direct_api();
         api.stream_tx_by_mid(mid, None).unwrap().write_rtp(
-            RtpWrite::new(pt, (10 + i as u64).into(), 90_000 + 3000 * i, now, payload)
-                .marker(true)
-                .nackable(true),
+            RtpWrite::new(pt, (10 + i as u64).into(), 90_000 + 3000 * i, now, payload).marker(true).nackable(true),
         );
         p.rtc.handle_input(Input::Timeout(now)).unwrap();
         p.drain();
@@ -226,44 +171,21 @@ fn forwards_and_detects_stall_on_simulated_time() {
         .map(|p| u32::from_be_bytes([p.payload[5], p.payload[6], p.payload[7], p.payload[8]]))
         .collect();
     assert_eq!(got, (0..30).collect::<Vec<_>>());
-    assert!(w.peers[1].rtp.iter().all(|p| {
-        p.header
-            .ext_vals
-            .mid
-            .is_none_or(|m| m == mids[1].as_str().into())
-    }));
-    assert!(
-        w.events
-            .iter()
-            .all(|e| !matches!(e, SfuEvent::MediaHealth { .. })),
-        "{:?}",
-        w.events
-    );
+    assert!(w.peers[1].rtp.iter().all(|p| { p.header.ext_vals.mid.is_none_or(|m| m == mids[1].as_str().into()) }));
+    assert!(w.events.iter().all(|e| !matches!(e, SfuEvent::MediaHealth { .. })), "{:?}", w.events);
 
     // The camera stops: 3 s of silence is a stall, stamped on the injected wall clock.
     let stopped = w.now;
     w.run_until(stopped + Duration::from_millis(3500));
     let stall = w.events.iter().find_map(|e| match e {
-        SfuEvent::MediaHealth {
-            publisher,
-            kind: IncidentKind::MediaStalled,
-            at,
-            ..
-        } => Some((publisher.clone(), *at)),
+        SfuEvent::MediaHealth { publisher, kind: IncidentKind::MediaStalled, at, .. } => Some((publisher.clone(), *at)),
         _ => None,
     });
     let (who, at) = stall.expect("stall detected");
     assert_eq!(who, id);
-    let at_expected = |d: Duration| {
-        (wall + (last_send - start) + d)
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-    };
-    assert!(
-        at >= at_expected(Duration::from_secs(3)) && at <= at_expected(Duration::from_millis(3300)),
-        "at {at}"
-    );
+    let at_expected =
+        |d: Duration| (wall + (last_send - start) + d).duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!(at >= at_expected(Duration::from_secs(3)) && at <= at_expected(Duration::from_millis(3300)), "at {at}");
     let _ = SystemTime::now;
 }
 
@@ -286,17 +208,9 @@ fn simulcast_layers_follow_quality() {
     let mut api = publ.rtc.sdp_api();
     publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(sc)));
     let (offer, pending) = api.apply().unwrap();
-    let id = PublisherId {
-        exam: "e".into(),
-        student: "s".into(),
-    };
-    let answer = router
-        .publish(start, id.clone(), &offer.to_sdp_string())
-        .unwrap();
-    publ.rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-        .unwrap();
+    let id = PublisherId { exam: "e".into(), student: "s".into() };
+    let answer = router.publish(start, id.clone(), &offer.to_sdp_string()).unwrap();
+    publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     publ.drain();
 
     let mut watcher = Peer::new("10.0.0.3:1000", start);
@@ -304,37 +218,16 @@ fn simulcast_layers_follow_quality() {
     api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
     let (offer, pending) = api.apply().unwrap();
     let sub = SubscriberId("proctor".into());
-    let (answer, _) = router
-        .subscribe(start, sub.clone(), &offer.to_sdp_string())
-        .unwrap();
-    watcher
-        .rtc
-        .sdp_api()
-        .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
-        .unwrap();
+    let (answer, _) = router.subscribe(start, sub.clone(), &offer.to_sdp_string()).unwrap();
+    watcher.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     watcher.drain();
 
-    let mut w = World {
-        now: start,
-        sfu_addr,
-        router,
-        peers: vec![publ, watcher],
-        events: vec![],
-    };
+    let mut w = World { now: start, sfu_addr, router, peers: vec![publ, watcher], events: vec![] };
     w.run_until(start + Duration::from_secs(2));
     assert!(w.peers.iter().all(|p| p.connected));
-    w.router
-        .watch(w.now, &sub, 0, id.clone(), WatchQuality::Thumbnail)
-        .unwrap();
+    w.router.watch(w.now, &sub, 0, id.clone(), WatchQuality::Thumbnail).unwrap();
 
-    let pt = w.peers[0]
-        .rtc
-        .codec_config()
-        .params()
-        .iter()
-        .find(|p| p.spec().codec == Codec::Vp8)
-        .unwrap()
-        .pt();
+    let pt = w.peers[0].rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).unwrap().pt();
     let mut frame = 0u32;
     let mut send = |w: &mut World, frames: u32| {
         for _ in 0..frames {
@@ -347,9 +240,7 @@ fn simulcast_layers_follow_quality() {
                 body.resize(sizes[li], 0);
                 let payload = vp8_test_payload(frame as u16, true, frame.is_multiple_of(10), &body);
                 let mut api = p.rtc.direct_api();
-                let Some(tx) = api.stream_tx_by_mid(mid, Some(Rid::from(*rid))) else {
-                    panic!("no tx for rid {rid}")
-                };
+                let Some(tx) = api.stream_tx_by_mid(mid, Some(Rid::from(*rid))) else { panic!("no tx for rid {rid}") };
                 tx.write_rtp(
                     RtpWrite::new(pt, (10 + frame as u64).into(), 3000 * frame, now, payload)
                         .marker(true)
@@ -367,32 +258,18 @@ fn simulcast_layers_follow_quality() {
     send(&mut w, 60);
     let layer_of = |p: &RtpPacket| p.payload[5];
     let settled: Vec<u8> = w.peers[1].rtp.iter().rev().take(10).map(layer_of).collect();
-    assert!(
-        settled.iter().all(|&l| l == 0),
-        "thumbnail shows the smallest layer: {settled:?}"
-    );
+    assert!(settled.iter().all(|&l| l == 0), "thumbnail shows the smallest layer: {settled:?}");
 
     let before = w.peers[1].rtp.len();
-    w.router
-        .watch(w.now, &sub, 0, id.clone(), WatchQuality::Full)
-        .unwrap();
+    w.router.watch(w.now, &sub, 0, id.clone(), WatchQuality::Full).unwrap();
     send(&mut w, 30);
     let rtp = &w.peers[1].rtp;
     let after: Vec<u8> = rtp[before..].iter().map(layer_of).collect();
-    let first_full = after
-        .iter()
-        .position(|&l| l == 2)
-        .expect("full layer forwarded");
+    let first_full = after.iter().position(|&l| l == 2).expect("full layer forwarded");
     assert!(after[first_full..].iter().all(|&l| l == 2), "{after:?}");
     assert!(after[..first_full].iter().all(|&l| l == 0), "{after:?}");
     let p = &rtp[before + first_full];
-    assert!(vigil_sfu::keyframe::is_keyframe_start(
-        vigil_sfu::keyframe::VideoCodec::Vp8,
-        &p.payload
-    ));
+    assert!(vigil_sfu::keyframe::is_keyframe_start(vigil_sfu::keyframe::VideoCodec::Vp8, &p.payload));
     let seqs: Vec<u64> = rtp.iter().map(|p| *p.seq_no).collect();
-    assert!(
-        seqs.windows(2).all(|x| x[1] == x[0] + 1),
-        "continuous: {seqs:?}"
-    );
+    assert!(seqs.windows(2).all(|x| x[1] == x[0] + 1), "continuous: {seqs:?}");
 }

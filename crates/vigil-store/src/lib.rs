@@ -160,7 +160,11 @@ impl Store {
 
     pub async fn update_exam_settings(&self, exam_id: &str, settings: &ExamSettings) -> Result<bool> {
         let json = serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let res = sqlx::query("UPDATE exams SET settings = $1 WHERE id = $2").bind(json).bind(exam_id).execute(&self.pool).await?;
+        let res = sqlx::query("UPDATE exams SET settings = $1 WHERE id = $2")
+            .bind(json)
+            .bind(exam_id)
+            .execute(&self.pool)
+            .await?;
         Ok(res.rows_affected() == 1)
     }
 
@@ -173,7 +177,8 @@ impl Store {
     }
 
     pub async fn exams(&self) -> Result<Vec<Exam>> {
-        let rows = sqlx::query("SELECT id, title, settings FROM exams ORDER BY created_at, id").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT id, title, settings FROM exams ORDER BY created_at, id").fetch_all(&self.pool).await?;
         rows.iter().map(exam_from_row).collect()
     }
 
@@ -235,31 +240,29 @@ impl Store {
 
     /// Every incident of an exam, for rebuilding ledgers at start-up.
     pub async fn exam_incidents(&self, exam_id: &str) -> Result<Vec<StoredIncident>> {
-        let rows = sqlx::query(
-            "SELECT * FROM incidents WHERE exam_id = $1 ORDER BY student_id, started_at, id",
-        )
-        .bind(exam_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT * FROM incidents WHERE exam_id = $1 ORDER BY student_id, started_at, id")
+            .bind(exam_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(incident_from_row).collect()
     }
 
     /// One student's incidents, oldest first.
     pub async fn student_incidents(&self, exam_id: &str, student_id: &str) -> Result<Vec<IncidentRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM incidents WHERE exam_id = $1 AND student_id = $2 ORDER BY started_at, id",
-        )
-        .bind(exam_id)
-        .bind(student_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT * FROM incidents WHERE exam_id = $1 AND student_id = $2 ORDER BY started_at, id")
+                .bind(exam_id)
+                .bind(student_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|r| incident_from_row(r).map(|s| s.pending.record)).collect()
     }
 
     // ------------------------------------------------------------ evidence
 
     pub async fn evidence(&self, sha256: &str) -> Result<Option<EvidenceRow>> {
-        let row = sqlx::query("SELECT * FROM evidence WHERE sha256 = $1").bind(sha256).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT * FROM evidence WHERE sha256 = $1").bind(sha256).fetch_optional(&self.pool).await?;
         row.map(|r| evidence_from_row(&r)).transpose()
     }
 
@@ -283,7 +286,8 @@ impl Store {
 
     /// Deletes evidence past its exam's retention; returns how many frames went.
     pub async fn purge_expired_evidence(&self, now: UnixMillis) -> Result<usize> {
-        let rows = sqlx::query("SELECT sha256 FROM evidence WHERE expires_at <= $1").bind(now).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT sha256 FROM evidence WHERE expires_at <= $1").bind(now).fetch_all(&self.pool).await?;
         let mut purged = 0;
         for r in rows {
             let sha: String = r.get("sha256");
@@ -337,7 +341,10 @@ fn role_str(role: Role) -> &'static str {
     }
 }
 
-fn map_unique(res: std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>, what: impl FnOnce() -> String) -> Result<()> {
+fn map_unique(
+    res: std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>,
+    what: impl FnOnce() -> String,
+) -> Result<()> {
     match res {
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::AlreadyExists(what())),

@@ -16,11 +16,29 @@ use crate::{EvidenceRow, Result, StoreError};
 const MAX_BATCH: usize = 512;
 
 pub(crate) enum Write {
-    Incident { exam_id: String, pending: PendingIncident },
-    End { exam_id: String, student_id: String, incident_id: String, seq: u64, ended_at: UnixMillis },
+    Incident {
+        exam_id: String,
+        pending: PendingIncident,
+    },
+    End {
+        exam_id: String,
+        student_id: String,
+        incident_id: String,
+        seq: u64,
+        ended_at: UnixMillis,
+    },
     Evidence(EvidenceRow),
-    ForgetEvidence { sha256: String },
-    Action { exam_id: String, student_id: String, proctor_id: String, kind: String, text: Option<String>, at: UnixMillis },
+    ForgetEvidence {
+        sha256: String,
+    },
+    Action {
+        exam_id: String,
+        student_id: String,
+        proctor_id: String,
+        kind: String,
+        text: Option<String>,
+        at: UnixMillis,
+    },
 }
 
 pub(crate) struct Job {
@@ -102,7 +120,9 @@ async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Result
 
 fn unique_as_exists(e: StoreError) -> StoreError {
     match e {
-        StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation() => StoreError::AlreadyExists(d.message().to_owned()),
+        StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            StoreError::AlreadyExists(d.message().to_owned())
+        }
         other => other,
     }
 }

@@ -181,7 +181,8 @@ async fn main() -> Result<()> {
             let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
             let now = now_ms();
             let settings = ExamSettings::with_window(ExamWindow { opens_at: now, closes_at: now + minutes * 60_000 });
-            let exam = admin.create_exam(CreateExam { id, title, settings: Some(settings) }).await.map_err(admin_err)?;
+            let exam =
+                admin.create_exam(CreateExam { id, title, settings: Some(settings) }).await.map_err(admin_err)?;
             println!("{}", serde_json::to_string_pretty(&exam)?);
             Ok(())
         }
@@ -233,7 +234,8 @@ async fn person_command(cmd: PersonCommand, role: Role) -> Result<()> {
     match cmd {
         PersonCommand::Add(p) => {
             let admin = offline_admin(&p.data, "http://127.0.0.1:8080").await?;
-            let person = admin.add_person(&p.exam, role, AddPerson { id: p.id, name: p.name }).await.map_err(admin_err)?;
+            let person =
+                admin.add_person(&p.exam, role, AddPerson { id: p.id, name: p.name }).await.map_err(admin_err)?;
             println!("{}", serde_json::to_string_pretty(&person)?);
         }
         PersonCommand::List { data, exam } => {

@@ -5,17 +5,11 @@ use std::io;
 use std::time::Duration;
 
 fn timespec_to_duration(ts: libc::timespec) -> Duration {
-    Duration::new(
-        ts.tv_sec.max(0) as u64,
-        ts.tv_nsec.clamp(0, 999_999_999) as u32,
-    )
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
 fn clock(id: libc::clockid_t) -> io::Result<Duration> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
     let rc = unsafe { libc::clock_gettime(id, &mut ts) };
     if rc != 0 {
@@ -54,12 +48,7 @@ pub fn process_usage() -> io::Result<ProcessUsage> {
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    let tv = |t: libc::timeval| {
-        Duration::new(
-            t.tv_sec.max(0) as u64,
-            (t.tv_usec.clamp(0, 999_999) as u32) * 1000,
-        )
-    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.clamp(0, 999_999) as u32) * 1000);
     Ok(ProcessUsage {
         user: tv(ru.ru_utime),
         system: tv(ru.ru_stime),

@@ -18,8 +18,7 @@ pub const VPX_IMAGE_ABI_VERSION: c_int = 5;
 pub const VPX_CODEC_ABI_VERSION: c_int = 4 + VPX_IMAGE_ABI_VERSION;
 pub const VPX_DECODER_ABI_VERSION: c_int = 3 + VPX_CODEC_ABI_VERSION;
 pub const VPX_EXT_RATECTRL_ABI_VERSION: c_int = 1;
-pub const VPX_ENCODER_ABI_VERSION: c_int =
-    15 + VPX_CODEC_ABI_VERSION + VPX_EXT_RATECTRL_ABI_VERSION;
+pub const VPX_ENCODER_ABI_VERSION: c_int = 15 + VPX_CODEC_ABI_VERSION + VPX_EXT_RATECTRL_ABI_VERSION;
 
 pub type vpx_codec_err_t = c_int;
 pub const VPX_CODEC_OK: vpx_codec_err_t = 0;
@@ -258,10 +257,7 @@ unsafe extern "C" {
         flags: vpx_enc_frame_flags_t,
         deadline: c_ulong,
     ) -> vpx_codec_err_t;
-    pub fn vpx_codec_get_cx_data(
-        ctx: *mut vpx_codec_ctx_t,
-        iter: *mut vpx_codec_iter_t,
-    ) -> *const vpx_codec_cx_pkt_t;
+    pub fn vpx_codec_get_cx_data(ctx: *mut vpx_codec_ctx_t, iter: *mut vpx_codec_iter_t) -> *const vpx_codec_cx_pkt_t;
 
     pub fn vpx_codec_dec_init_ver(
         ctx: *mut vpx_codec_ctx_t,
@@ -277,10 +273,7 @@ unsafe extern "C" {
         user_priv: *mut c_void,
         deadline: c_long,
     ) -> vpx_codec_err_t;
-    pub fn vpx_codec_get_frame(
-        ctx: *mut vpx_codec_ctx_t,
-        iter: *mut vpx_codec_iter_t,
-    ) -> *mut vpx_image_t;
+    pub fn vpx_codec_get_frame(ctx: *mut vpx_codec_ctx_t, iter: *mut vpx_codec_iter_t) -> *mut vpx_image_t;
 
     pub fn vpx_img_wrap(
         img: *mut vpx_image_t,
@@ -319,10 +312,7 @@ mod tests {
             (0..vigil_cliff_layout_len)
                 .map(|i| {
                     let e = &*base.add(i);
-                    (
-                        CStr::from_ptr(e.name).to_string_lossy().into_owned(),
-                        e.value,
-                    )
+                    (CStr::from_ptr(e.name).to_string_lossy().into_owned(), e.value)
                 })
                 .collect()
         }
@@ -347,228 +337,85 @@ mod tests {
             ("VPX_BITS_8", VPX_BITS_8.into()),
             ("VP8E_SET_CPUUSED", VP8E_SET_CPUUSED.into()),
             ("VPX_CODEC_OK", VPX_CODEC_OK.into()),
-            (
-                "sizeof vpx_codec_ctx_t",
-                size_of::<vpx_codec_ctx_t>() as i64,
-            ),
-            (
-                "sizeof vpx_codec_dec_cfg_t",
-                size_of::<vpx_codec_dec_cfg_t>() as i64,
-            ),
-            (
-                "sizeof vpx_codec_enc_cfg_t",
-                size_of::<vpx_codec_enc_cfg_t>() as i64,
-            ),
-            (
-                "sizeof vpx_codec_cx_pkt_t",
-                size_of::<vpx_codec_cx_pkt_t>() as i64,
-            ),
+            ("sizeof vpx_codec_ctx_t", size_of::<vpx_codec_ctx_t>() as i64),
+            ("sizeof vpx_codec_dec_cfg_t", size_of::<vpx_codec_dec_cfg_t>() as i64),
+            ("sizeof vpx_codec_enc_cfg_t", size_of::<vpx_codec_enc_cfg_t>() as i64),
+            ("sizeof vpx_codec_cx_pkt_t", size_of::<vpx_codec_cx_pkt_t>() as i64),
             ("sizeof vpx_image_t", size_of::<vpx_image_t>() as i64),
-            (
-                "sizeof vpx_fixed_buf_t",
-                size_of::<vpx_fixed_buf_t>() as i64,
-            ),
+            ("sizeof vpx_fixed_buf_t", size_of::<vpx_fixed_buf_t>() as i64),
             ("sizeof vpx_rational_t", size_of::<vpx_rational_t>() as i64),
-            (
-                "vpx_codec_ctx_t.err",
-                offset_of!(vpx_codec_ctx_t, err) as i64,
-            ),
-            (
-                "vpx_codec_ctx_t.err_detail",
-                offset_of!(vpx_codec_ctx_t, err_detail) as i64,
-            ),
-            (
-                "vpx_codec_ctx_t.config",
-                offset_of!(vpx_codec_ctx_t, config) as i64,
-            ),
-            (
-                "vpx_codec_ctx_t.priv",
-                offset_of!(vpx_codec_ctx_t, priv_) as i64,
-            ),
-            (
-                "vpx_codec_dec_cfg_t.threads",
-                offset_of!(vpx_codec_dec_cfg_t, threads) as i64,
-            ),
-            (
-                "vpx_codec_dec_cfg_t.w",
-                offset_of!(vpx_codec_dec_cfg_t, w) as i64,
-            ),
-            (
-                "vpx_codec_dec_cfg_t.h",
-                offset_of!(vpx_codec_dec_cfg_t, h) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_usage",
-                offset_of!(vpx_codec_enc_cfg_t, g_usage) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_threads",
-                offset_of!(vpx_codec_enc_cfg_t, g_threads) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_w",
-                offset_of!(vpx_codec_enc_cfg_t, g_w) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_h",
-                offset_of!(vpx_codec_enc_cfg_t, g_h) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_bit_depth",
-                offset_of!(vpx_codec_enc_cfg_t, g_bit_depth) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_timebase",
-                offset_of!(vpx_codec_enc_cfg_t, g_timebase) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_error_resilient",
-                offset_of!(vpx_codec_enc_cfg_t, g_error_resilient) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_pass",
-                offset_of!(vpx_codec_enc_cfg_t, g_pass) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.g_lag_in_frames",
-                offset_of!(vpx_codec_enc_cfg_t, g_lag_in_frames) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_dropframe_thresh",
-                offset_of!(vpx_codec_enc_cfg_t, rc_dropframe_thresh) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_resize_allowed",
-                offset_of!(vpx_codec_enc_cfg_t, rc_resize_allowed) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_end_usage",
-                offset_of!(vpx_codec_enc_cfg_t, rc_end_usage) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_twopass_stats_in",
-                offset_of!(vpx_codec_enc_cfg_t, rc_twopass_stats_in) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_target_bitrate",
-                offset_of!(vpx_codec_enc_cfg_t, rc_target_bitrate) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_min_quantizer",
-                offset_of!(vpx_codec_enc_cfg_t, rc_min_quantizer) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_max_quantizer",
-                offset_of!(vpx_codec_enc_cfg_t, rc_max_quantizer) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_undershoot_pct",
-                offset_of!(vpx_codec_enc_cfg_t, rc_undershoot_pct) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_overshoot_pct",
-                offset_of!(vpx_codec_enc_cfg_t, rc_overshoot_pct) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_buf_sz",
-                offset_of!(vpx_codec_enc_cfg_t, rc_buf_sz) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_buf_initial_sz",
-                offset_of!(vpx_codec_enc_cfg_t, rc_buf_initial_sz) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.rc_buf_optimal_sz",
-                offset_of!(vpx_codec_enc_cfg_t, rc_buf_optimal_sz) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.kf_mode",
-                offset_of!(vpx_codec_enc_cfg_t, kf_mode) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.kf_min_dist",
-                offset_of!(vpx_codec_enc_cfg_t, kf_min_dist) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.kf_max_dist",
-                offset_of!(vpx_codec_enc_cfg_t, kf_max_dist) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.ss_number_layers",
-                offset_of!(vpx_codec_enc_cfg_t, ss_number_layers) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.ts_number_layers",
-                offset_of!(vpx_codec_enc_cfg_t, ts_number_layers) as i64,
-            ),
-            (
-                "vpx_codec_enc_cfg_t.layer_target_bitrate",
-                offset_of!(vpx_codec_enc_cfg_t, layer_target_bitrate) as i64,
-            ),
+            ("vpx_codec_ctx_t.err", offset_of!(vpx_codec_ctx_t, err) as i64),
+            ("vpx_codec_ctx_t.err_detail", offset_of!(vpx_codec_ctx_t, err_detail) as i64),
+            ("vpx_codec_ctx_t.config", offset_of!(vpx_codec_ctx_t, config) as i64),
+            ("vpx_codec_ctx_t.priv", offset_of!(vpx_codec_ctx_t, priv_) as i64),
+            ("vpx_codec_dec_cfg_t.threads", offset_of!(vpx_codec_dec_cfg_t, threads) as i64),
+            ("vpx_codec_dec_cfg_t.w", offset_of!(vpx_codec_dec_cfg_t, w) as i64),
+            ("vpx_codec_dec_cfg_t.h", offset_of!(vpx_codec_dec_cfg_t, h) as i64),
+            ("vpx_codec_enc_cfg_t.g_usage", offset_of!(vpx_codec_enc_cfg_t, g_usage) as i64),
+            ("vpx_codec_enc_cfg_t.g_threads", offset_of!(vpx_codec_enc_cfg_t, g_threads) as i64),
+            ("vpx_codec_enc_cfg_t.g_w", offset_of!(vpx_codec_enc_cfg_t, g_w) as i64),
+            ("vpx_codec_enc_cfg_t.g_h", offset_of!(vpx_codec_enc_cfg_t, g_h) as i64),
+            ("vpx_codec_enc_cfg_t.g_bit_depth", offset_of!(vpx_codec_enc_cfg_t, g_bit_depth) as i64),
+            ("vpx_codec_enc_cfg_t.g_timebase", offset_of!(vpx_codec_enc_cfg_t, g_timebase) as i64),
+            ("vpx_codec_enc_cfg_t.g_error_resilient", offset_of!(vpx_codec_enc_cfg_t, g_error_resilient) as i64),
+            ("vpx_codec_enc_cfg_t.g_pass", offset_of!(vpx_codec_enc_cfg_t, g_pass) as i64),
+            ("vpx_codec_enc_cfg_t.g_lag_in_frames", offset_of!(vpx_codec_enc_cfg_t, g_lag_in_frames) as i64),
+            ("vpx_codec_enc_cfg_t.rc_dropframe_thresh", offset_of!(vpx_codec_enc_cfg_t, rc_dropframe_thresh) as i64),
+            ("vpx_codec_enc_cfg_t.rc_resize_allowed", offset_of!(vpx_codec_enc_cfg_t, rc_resize_allowed) as i64),
+            ("vpx_codec_enc_cfg_t.rc_end_usage", offset_of!(vpx_codec_enc_cfg_t, rc_end_usage) as i64),
+            ("vpx_codec_enc_cfg_t.rc_twopass_stats_in", offset_of!(vpx_codec_enc_cfg_t, rc_twopass_stats_in) as i64),
+            ("vpx_codec_enc_cfg_t.rc_target_bitrate", offset_of!(vpx_codec_enc_cfg_t, rc_target_bitrate) as i64),
+            ("vpx_codec_enc_cfg_t.rc_min_quantizer", offset_of!(vpx_codec_enc_cfg_t, rc_min_quantizer) as i64),
+            ("vpx_codec_enc_cfg_t.rc_max_quantizer", offset_of!(vpx_codec_enc_cfg_t, rc_max_quantizer) as i64),
+            ("vpx_codec_enc_cfg_t.rc_undershoot_pct", offset_of!(vpx_codec_enc_cfg_t, rc_undershoot_pct) as i64),
+            ("vpx_codec_enc_cfg_t.rc_overshoot_pct", offset_of!(vpx_codec_enc_cfg_t, rc_overshoot_pct) as i64),
+            ("vpx_codec_enc_cfg_t.rc_buf_sz", offset_of!(vpx_codec_enc_cfg_t, rc_buf_sz) as i64),
+            ("vpx_codec_enc_cfg_t.rc_buf_initial_sz", offset_of!(vpx_codec_enc_cfg_t, rc_buf_initial_sz) as i64),
+            ("vpx_codec_enc_cfg_t.rc_buf_optimal_sz", offset_of!(vpx_codec_enc_cfg_t, rc_buf_optimal_sz) as i64),
+            ("vpx_codec_enc_cfg_t.kf_mode", offset_of!(vpx_codec_enc_cfg_t, kf_mode) as i64),
+            ("vpx_codec_enc_cfg_t.kf_min_dist", offset_of!(vpx_codec_enc_cfg_t, kf_min_dist) as i64),
+            ("vpx_codec_enc_cfg_t.kf_max_dist", offset_of!(vpx_codec_enc_cfg_t, kf_max_dist) as i64),
+            ("vpx_codec_enc_cfg_t.ss_number_layers", offset_of!(vpx_codec_enc_cfg_t, ss_number_layers) as i64),
+            ("vpx_codec_enc_cfg_t.ts_number_layers", offset_of!(vpx_codec_enc_cfg_t, ts_number_layers) as i64),
+            ("vpx_codec_enc_cfg_t.layer_target_bitrate", offset_of!(vpx_codec_enc_cfg_t, layer_target_bitrate) as i64),
             (
                 "vpx_codec_enc_cfg_t.temporal_layering_mode",
                 offset_of!(vpx_codec_enc_cfg_t, temporal_layering_mode) as i64,
             ),
-            (
-                "vpx_codec_enc_cfg_t.rd_mult_key_qp_fac",
-                offset_of!(vpx_codec_enc_cfg_t, rd_mult_key_qp_fac) as i64,
-            ),
-            (
-                "vpx_codec_cx_pkt_t.kind",
-                offset_of!(vpx_codec_cx_pkt_t, kind) as i64,
-            ),
-            (
-                "vpx_codec_cx_pkt_t.data",
-                offset_of!(vpx_codec_cx_pkt_t, data) as i64,
-            ),
+            ("vpx_codec_enc_cfg_t.rd_mult_key_qp_fac", offset_of!(vpx_codec_enc_cfg_t, rd_mult_key_qp_fac) as i64),
+            ("vpx_codec_cx_pkt_t.kind", offset_of!(vpx_codec_cx_pkt_t, kind) as i64),
+            ("vpx_codec_cx_pkt_t.data", offset_of!(vpx_codec_cx_pkt_t, data) as i64),
             (
                 "vpx_codec_cx_pkt_t.data.frame.buf",
-                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, buf))
-                    as i64,
+                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, buf)) as i64,
             ),
             (
                 "vpx_codec_cx_pkt_t.data.frame.sz",
-                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, sz))
-                    as i64,
+                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, sz)) as i64,
             ),
             (
                 "vpx_codec_cx_pkt_t.data.frame.pts",
-                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, pts))
-                    as i64,
+                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, pts)) as i64,
             ),
             (
                 "vpx_codec_cx_pkt_t.data.frame.duration",
-                (offset_of!(vpx_codec_cx_pkt_t, data)
-                    + offset_of!(vpx_codec_cx_pkt_frame, duration)) as i64,
+                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, duration)) as i64,
             ),
             (
                 "vpx_codec_cx_pkt_t.data.frame.flags",
-                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, flags))
-                    as i64,
+                (offset_of!(vpx_codec_cx_pkt_t, data) + offset_of!(vpx_codec_cx_pkt_frame, flags)) as i64,
             ),
             ("vpx_image_t.fmt", offset_of!(vpx_image_t, fmt) as i64),
             ("vpx_image_t.w", offset_of!(vpx_image_t, w) as i64),
             ("vpx_image_t.h", offset_of!(vpx_image_t, h) as i64),
             ("vpx_image_t.d_w", offset_of!(vpx_image_t, d_w) as i64),
             ("vpx_image_t.d_h", offset_of!(vpx_image_t, d_h) as i64),
-            (
-                "vpx_image_t.x_chroma_shift",
-                offset_of!(vpx_image_t, x_chroma_shift) as i64,
-            ),
-            (
-                "vpx_image_t.y_chroma_shift",
-                offset_of!(vpx_image_t, y_chroma_shift) as i64,
-            ),
+            ("vpx_image_t.x_chroma_shift", offset_of!(vpx_image_t, x_chroma_shift) as i64),
+            ("vpx_image_t.y_chroma_shift", offset_of!(vpx_image_t, y_chroma_shift) as i64),
             ("vpx_image_t.planes", offset_of!(vpx_image_t, planes) as i64),
             ("vpx_image_t.stride", offset_of!(vpx_image_t, stride) as i64),
-            (
-                "vpx_image_t.img_data",
-                offset_of!(vpx_image_t, img_data) as i64,
-            ),
-            (
-                "vpx_image_t.fb_priv",
-                offset_of!(vpx_image_t, fb_priv) as i64,
-            ),
+            ("vpx_image_t.img_data", offset_of!(vpx_image_t, img_data) as i64),
+            ("vpx_image_t.fb_priv", offset_of!(vpx_image_t, fb_priv) as i64),
         ];
         let mut mismatches = Vec::new();
         for (name, value) in &ours {
@@ -584,10 +431,6 @@ mod tests {
                 mismatches.push(format!("{name}: probed but not compared"));
             }
         }
-        assert!(
-            mismatches.is_empty(),
-            "FFI layout differs from the libvpx headers:\n{}",
-            mismatches.join("\n")
-        );
+        assert!(mismatches.is_empty(), "FFI layout differs from the libvpx headers:\n{}", mismatches.join("\n"));
     }
 }

@@ -53,21 +53,11 @@ pub enum VpxError {
     )]
     UnsupportedVersion { found: String },
     #[error("{op} failed: {message}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Codec {
-        op: &'static str,
-        kind: CodecErrorKind,
-        message: String,
-        detail: Option<String>,
-    },
+    Codec { op: &'static str, kind: CodecErrorKind, message: String, detail: Option<String> },
     #[error("invalid encoder setting: {0}")]
     InvalidConfig(String),
     #[error("frame is {got_w}x{got_h} but the encoder was opened for {want_w}x{want_h}")]
-    FrameSize {
-        got_w: u32,
-        got_h: u32,
-        want_w: u32,
-        want_h: u32,
-    },
+    FrameSize { got_w: u32, got_h: u32, want_w: u32, want_h: u32 },
     #[error("packet of {0} bytes is larger than libvpx accepts")]
     PacketTooLarge(usize),
     #[error("decoder returned an image libvpx describes inconsistently ({0})")]
@@ -83,25 +73,15 @@ fn cstr_lossy(p: *const std::ffi::c_char) -> Option<String> {
     Some(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
-fn check(
-    op: &'static str,
-    code: ffi::vpx_codec_err_t,
-    ctx: Option<&ffi::vpx_codec_ctx_t>,
-) -> Result<(), VpxError> {
+fn check(op: &'static str, code: ffi::vpx_codec_err_t, ctx: Option<&ffi::vpx_codec_ctx_t>) -> Result<(), VpxError> {
     if code == ffi::VPX_CODEC_OK {
         return Ok(());
     }
     // SAFETY: vpx_codec_err_to_string accepts any value and returns a static string.
-    let message = cstr_lossy(unsafe { ffi::vpx_codec_err_to_string(code) })
-        .unwrap_or_else(|| format!("error {code}"));
+    let message = cstr_lossy(unsafe { ffi::vpx_codec_err_to_string(code) }).unwrap_or_else(|| format!("error {code}"));
     // SAFETY: `ctx` is a live, initialised context when given.
     let detail = ctx.and_then(|c| cstr_lossy(unsafe { ffi::vpx_codec_error_detail(c) }));
-    Err(VpxError::Codec {
-        op,
-        kind: CodecErrorKind::from_raw(code),
-        message,
-        detail,
-    })
+    Err(VpxError::Codec { op, kind: CodecErrorKind::from_raw(code), message, detail })
 }
 
 /// `"v1.12.0"`-style version string of the linked library.
@@ -115,9 +95,7 @@ fn ensure_supported_version() -> Result<(), VpxError> {
     let v = unsafe { ffi::vpx_codec_version() };
     let (major, minor) = ((v >> 16) & 0xff, (v >> 8) & 0xff);
     if (major, minor) != (1, 12) {
-        return Err(VpxError::UnsupportedVersion {
-            found: library_version(),
-        });
+        return Err(VpxError::UnsupportedVersion { found: library_version() });
     }
     Ok(())
 }
@@ -155,31 +133,19 @@ impl Encoder {
     pub fn new(config: EncoderConfig) -> Result<Self, VpxError> {
         ensure_supported_version()?;
         if config.fps == 0 || config.fps > 240 {
-            return Err(VpxError::InvalidConfig(format!(
-                "fps {} is outside 1..=240",
-                config.fps
-            )));
+            return Err(VpxError::InvalidConfig(format!("fps {} is outside 1..=240", config.fps)));
         }
         if config.bitrate_kbps == 0 || config.bitrate_kbps > 100_000 {
-            return Err(VpxError::InvalidConfig(format!(
-                "bitrate {} kbps is outside 1..=100000",
-                config.bitrate_kbps
-            )));
+            return Err(VpxError::InvalidConfig(format!("bitrate {} kbps is outside 1..=100000", config.bitrate_kbps)));
         }
         if config.keyframe_interval == 0 {
-            return Err(VpxError::InvalidConfig(
-                "keyframe interval must be at least 1 frame".into(),
-            ));
+            return Err(VpxError::InvalidConfig("keyframe interval must be at least 1 frame".into()));
         }
         if !(-16..=16).contains(&config.cpu_used) {
-            return Err(VpxError::InvalidConfig(format!(
-                "cpu-used {} is outside -16..=16",
-                config.cpu_used
-            )));
+            return Err(VpxError::InvalidConfig(format!("cpu-used {} is outside -16..=16", config.cpu_used)));
         }
         // Reuse the frame type's dimension rules so encoder and frames agree.
-        I420Frame::new(config.width, config.height)
-            .map_err(|e| VpxError::InvalidConfig(e.to_string()))?;
+        I420Frame::new(config.width, config.height).map_err(|e| VpxError::InvalidConfig(e.to_string()))?;
 
         // SAFETY: returns a static interface descriptor.
         let iface = unsafe { ffi::vpx_codec_vp8_cx() };
@@ -193,10 +159,7 @@ impl Encoder {
 
         cfg.g_w = config.width;
         cfg.g_h = config.height;
-        cfg.g_timebase = ffi::vpx_rational_t {
-            num: 1,
-            den: config.fps as c_int,
-        };
+        cfg.g_timebase = ffi::vpx_rational_t { num: 1, den: config.fps as c_int };
         cfg.g_bit_depth = ffi::VPX_BITS_8;
         cfg.g_input_bit_depth = 8;
         cfg.g_threads = 1;
@@ -227,25 +190,12 @@ impl Encoder {
         let mut ctx: Box<ffi::vpx_codec_ctx_t> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: ctx and cfg are boxed, so the pointers libvpx keeps stay
         // valid until `Drop` destroys the context.
-        let rc = unsafe {
-            ffi::vpx_codec_enc_init_ver(&mut *ctx, iface, &*cfg, 0, ffi::VPX_ENCODER_ABI_VERSION)
-        };
+        let rc = unsafe { ffi::vpx_codec_enc_init_ver(&mut *ctx, iface, &*cfg, 0, ffi::VPX_ENCODER_ABI_VERSION) };
         check("vpx_codec_enc_init", rc, Some(&ctx))?;
-        let mut enc = Self {
-            ctx,
-            _cfg: cfg,
-            config,
-            frames_in: 0,
-        };
+        let mut enc = Self { ctx, _cfg: cfg, config, frames_in: 0 };
 
         // SAFETY: VP8E_SET_CPUUSED takes an int, passed as a C variadic int.
-        let rc = unsafe {
-            ffi::vpx_codec_control_(
-                &mut *enc.ctx,
-                ffi::VP8E_SET_CPUUSED,
-                config.cpu_used as c_int,
-            )
-        };
+        let rc = unsafe { ffi::vpx_codec_control_(&mut *enc.ctx, ffi::VP8E_SET_CPUUSED, config.cpu_used as c_int) };
         check("vpx_codec_control(VP8E_SET_CPUUSED)", rc, Some(&enc.ctx))?;
         Ok(enc)
     }
@@ -260,18 +210,10 @@ impl Encoder {
     pub fn encode(&mut self, frame: &I420Frame) -> Result<Vec<EncodedFrame>, VpxError> {
         let (w, h) = (self.config.width, self.config.height);
         if frame.width() != w || frame.height() != h {
-            return Err(VpxError::FrameSize {
-                got_w: frame.width(),
-                got_h: frame.height(),
-                want_w: w,
-                want_h: h,
-            });
+            return Err(VpxError::FrameSize { got_w: frame.width(), got_h: frame.height(), want_w: w, want_h: h });
         }
         let pts = self.frames_in as i64;
-        let flags = if self
-            .frames_in
-            .is_multiple_of(u64::from(self.config.keyframe_interval))
-        {
+        let flags = if self.frames_in.is_multiple_of(u64::from(self.config.keyframe_interval)) {
             ffi::VPX_EFLAG_FORCE_KF
         } else {
             0
@@ -284,32 +226,12 @@ impl Encoder {
         let data = frame.data().as_ptr().cast_mut();
         // SAFETY: `data` holds a contiguous w*h I420 picture with stride w
         // (stride_align 1), as I420Frame guarantees.
-        let wrapped = unsafe {
-            ffi::vpx_img_wrap(
-                &mut img,
-                ffi::VPX_IMG_FMT_I420,
-                w as c_uint,
-                h as c_uint,
-                1,
-                data,
-            )
-        };
+        let wrapped = unsafe { ffi::vpx_img_wrap(&mut img, ffi::VPX_IMG_FMT_I420, w as c_uint, h as c_uint, 1, data) };
         if wrapped.is_null() {
-            return Err(VpxError::InvalidConfig(format!(
-                "vpx_img_wrap rejected a {w}x{h} I420 frame"
-            )));
+            return Err(VpxError::InvalidConfig(format!("vpx_img_wrap rejected a {w}x{h} I420 frame")));
         }
         // SAFETY: ctx is initialised; img points into `frame`, which outlives the call.
-        let rc = unsafe {
-            ffi::vpx_codec_encode(
-                &mut *self.ctx,
-                &img,
-                pts,
-                1,
-                flags,
-                ffi::VPX_DL_REALTIME as c_ulong,
-            )
-        };
+        let rc = unsafe { ffi::vpx_codec_encode(&mut *self.ctx, &img, pts, 1, flags, ffi::VPX_DL_REALTIME as c_ulong) };
         check("vpx_codec_encode", rc, Some(&self.ctx))?;
         self.frames_in += 1;
         self.drain()
@@ -337,11 +259,7 @@ impl Encoder {
                 // SAFETY: libvpx hands out `sz` readable bytes at `buf`.
                 unsafe { std::slice::from_raw_parts(f.buf as *const u8, f.sz) }.to_vec()
             };
-            out.push(EncodedFrame {
-                data,
-                pts: f.pts,
-                is_keyframe: f.flags & ffi::VPX_FRAME_IS_KEY != 0,
-            });
+            out.push(EncodedFrame { data, pts: f.pts, is_keyframe: f.flags & ffi::VPX_FRAME_IS_KEY != 0 });
         }
         Ok(out)
     }
@@ -365,22 +283,12 @@ impl Decoder {
     /// running one decoder per student would use.
     pub fn new() -> Result<Self, VpxError> {
         ensure_supported_version()?;
-        let cfg = Box::new(ffi::vpx_codec_dec_cfg_t {
-            threads: 1,
-            w: 0,
-            h: 0,
-        });
+        let cfg = Box::new(ffi::vpx_codec_dec_cfg_t { threads: 1, w: 0, h: 0 });
         // SAFETY: all-zero is the state libvpx expects before init.
         let mut ctx: Box<ffi::vpx_codec_ctx_t> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: ctx/cfg are boxed and outlive the context (see Drop).
         let rc = unsafe {
-            ffi::vpx_codec_dec_init_ver(
-                &mut *ctx,
-                ffi::vpx_codec_vp8_dx(),
-                &*cfg,
-                0,
-                ffi::VPX_DECODER_ABI_VERSION,
-            )
+            ffi::vpx_codec_dec_init_ver(&mut *ctx, ffi::vpx_codec_vp8_dx(), &*cfg, 0, ffi::VPX_DECODER_ABI_VERSION)
         };
         check("vpx_codec_dec_init", rc, Some(&ctx))?;
         Ok(Self { ctx, _cfg: cfg })
@@ -390,8 +298,7 @@ impl Decoder {
     /// libvpx overwrites it on the next call. `None` means the packet
     /// produced no displayable frame.
     pub fn decode(&mut self, packet: &[u8]) -> Result<Option<DecodedImage<'_>>, VpxError> {
-        let len =
-            c_uint::try_from(packet.len()).map_err(|_| VpxError::PacketTooLarge(packet.len()))?;
+        let len = c_uint::try_from(packet.len()).map_err(|_| VpxError::PacketTooLarge(packet.len()))?;
         // An empty buffer means "flush" to libvpx; a server never sends that.
         if len == 0 {
             return Err(VpxError::Codec {
@@ -402,9 +309,7 @@ impl Decoder {
             });
         }
         // SAFETY: ctx is initialised; `packet` is readable for `len` bytes.
-        let rc = unsafe {
-            ffi::vpx_codec_decode(&mut *self.ctx, packet.as_ptr(), len, ptr::null_mut(), 0)
-        };
+        let rc = unsafe { ffi::vpx_codec_decode(&mut *self.ctx, packet.as_ptr(), len, ptr::null_mut(), 0) };
         check("vpx_codec_decode", rc, Some(&self.ctx))?;
 
         let mut iter: ffi::vpx_codec_iter_t = ptr::null();
@@ -462,32 +367,18 @@ impl<'a> DecodedImage<'a> {
         }
         let (w, h) = (img.d_w as usize, img.d_h as usize);
         let plane = |i: usize, pw: usize, ph: usize| -> Result<Plane<'a>, VpxError> {
-            let stride = usize::try_from(img.stride[i])
-                .map_err(|_| VpxError::BadImage("negative stride"))?;
+            let stride = usize::try_from(img.stride[i]).map_err(|_| VpxError::BadImage("negative stride"))?;
             if img.planes[i].is_null() || stride < pw {
-                return Err(VpxError::BadImage(
-                    "null plane or stride narrower than the picture",
-                ));
+                return Err(VpxError::BadImage("null plane or stride narrower than the picture"));
             }
             let len = if ph == 0 { 0 } else { stride * (ph - 1) + pw };
             // SAFETY: libvpx allocated `ph` rows of `stride` bytes for this
             // plane (the last row at least `pw` long), valid for 'a.
             let data = unsafe { std::slice::from_raw_parts(img.planes[i], len) };
-            Ok(Plane {
-                data,
-                stride,
-                width: pw,
-                height: ph,
-            })
+            Ok(Plane { data, stride, width: pw, height: ph })
         };
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        Ok(Self {
-            width: img.d_w,
-            height: img.d_h,
-            y: plane(0, w, h)?,
-            u: plane(1, cw, ch)?,
-            v: plane(2, cw, ch)?,
-        })
+        Ok(Self { width: img.d_w, height: img.d_h, y: plane(0, w, h)?, u: plane(1, cw, ch)?, v: plane(2, cw, ch)? })
     }
 
     /// Copies the picture into an owned frame (the decoder reuses its buffer).
@@ -515,14 +406,7 @@ mod tests {
     const KF_INTERVAL: u32 = 10;
 
     fn config() -> EncoderConfig {
-        EncoderConfig {
-            width: W,
-            height: H,
-            fps: 15,
-            bitrate_kbps: 300,
-            keyframe_interval: KF_INTERVAL,
-            cpu_used: -6,
-        }
+        EncoderConfig { width: W, height: H, fps: 15, bitrate_kbps: 300, keyframe_interval: KF_INTERVAL, cpu_used: -6 }
     }
 
     #[test]
@@ -543,17 +427,9 @@ mod tests {
         for (i, p) in packets.iter().enumerate() {
             assert_eq!(p.pts, i as i64);
             assert!(!p.data.is_empty(), "frame {i} is empty");
-            assert_eq!(
-                p.is_keyframe,
-                i % KF_INTERVAL as usize == 0,
-                "keyframe flag of frame {i}"
-            );
+            assert_eq!(p.is_keyframe, i % KF_INTERVAL as usize == 0, "keyframe flag of frame {i}");
             // VP8 frame tag (RFC 6386 9.1): bit 0 clear means key frame.
-            assert_eq!(
-                p.data[0] & 1 == 0,
-                p.is_keyframe,
-                "bitstream keyframe bit of frame {i}"
-            );
+            assert_eq!(p.data[0] & 1 == 0, p.is_keyframe, "bitstream keyframe bit of frame {i}");
         }
 
         let mut dec = Decoder::new().unwrap();
@@ -592,21 +468,9 @@ mod tests {
     fn bad_input_is_an_error_not_a_panic() {
         let mut enc = Encoder::new(config()).unwrap();
         let wrong = I420Frame::new(W / 2, H / 2).unwrap();
-        assert!(matches!(
-            enc.encode(&wrong),
-            Err(VpxError::FrameSize { .. })
-        ));
-        assert!(matches!(
-            Encoder::new(EncoderConfig {
-                width: 321,
-                ..config()
-            }),
-            Err(VpxError::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            Encoder::new(EncoderConfig { fps: 0, ..config() }),
-            Err(VpxError::InvalidConfig(_))
-        ));
+        assert!(matches!(enc.encode(&wrong), Err(VpxError::FrameSize { .. })));
+        assert!(matches!(Encoder::new(EncoderConfig { width: 321, ..config() }), Err(VpxError::InvalidConfig(_))));
+        assert!(matches!(Encoder::new(EncoderConfig { fps: 0, ..config() }), Err(VpxError::InvalidConfig(_))));
 
         let mut dec = Decoder::new().unwrap();
         assert!(dec.decode(&[]).is_err());

@@ -14,10 +14,7 @@ use vigil_sfu::keyframe::vp8_test_payload;
 use vigil_sfu::{Sfu, SfuConfig};
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 pub fn start_sfu(f: impl FnOnce(&mut SfuConfig)) -> Sfu {
@@ -75,13 +72,7 @@ impl Client {
     }
 
     pub fn vp8_pt(&self) -> Pt {
-        self.rtc
-            .codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == Codec::Vp8)
-            .unwrap()
-            .pt()
+        self.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).unwrap().pt()
     }
 
     pub fn step(&mut self) {
@@ -161,14 +152,8 @@ impl Synth {
         let payload = vp8_test_payload(self.pid, true, key, &body);
         let now = Instant::now();
         let mut api = self.c.rtc.direct_api();
-        let tx = api
-            .stream_tx_by_mid(mid, None)
-            .expect("publisher tx stream");
-        tx.write_rtp(
-            RtpWrite::new(pt, self.seq.into(), self.ts, now, payload)
-                .marker(true)
-                .nackable(true),
-        );
+        let tx = api.stream_tx_by_mid(mid, None).expect("publisher tx stream");
+        tx.write_rtp(RtpWrite::new(pt, self.seq.into(), self.ts, now, payload).marker(true).nackable(true));
         self.seq += 1;
         self.ts = self.ts.wrapping_add(3000);
         self.pid = (self.pid + 1) & 0x7fff;
@@ -190,11 +175,7 @@ pub fn decode(p: &RtpPacket) -> Option<(u8, u32, bool)> {
 }
 
 /// Pumps all clients until `done` or `limit` passes. Returns whether done.
-pub fn pump_until(
-    clients: &mut [&mut Client],
-    limit: Duration,
-    mut done: impl FnMut(&[&mut Client]) -> bool,
-) -> bool {
+pub fn pump_until(clients: &mut [&mut Client], limit: Duration, mut done: impl FnMut(&[&mut Client]) -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
         for c in clients.iter_mut() {
@@ -224,15 +205,7 @@ impl Shim {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_nonblocking(true).unwrap();
         let addr = sock.local_addr().unwrap();
-        Shim {
-            sock,
-            addr,
-            sfu,
-            client: None,
-            rtp_seen: 0,
-            dropped: 0,
-            drop_every,
-        }
+        Shim { sock, addr, sfu, client: None, rtp_seen: 0, dropped: 0, drop_every }
     }
 
     /// Makes a client talk to the shim instead of the SFU.
