@@ -46,17 +46,35 @@ stall_after_s: number,
  */
 disabled_detectors: Array<IncidentKind>, };
 
-export type Exam = { id: string, title: string, settings: ExamSettings, };
+export type Exam = { id: ExamId, title: string, settings: ExamSettings, };
 
 export type Role = "student" | "proctor";
 
-export type Person = { id: string, name: string, };
+export type ExamId = string;
+
+export type StudentId = string;
+
+export type ProctorId = string;
+
+export type IncidentId = string;
+
+export type Student = { id: StudentId, 
+/**
+ * Display name, 1 to 200 characters.
+ */
+name: string, };
+
+export type Proctor = { id: ProctorId, 
+/**
+ * Display name, 1 to 200 characters.
+ */
+name: string, };
 
 export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -64,14 +82,14 @@ export type ErrorBody = { error: Rejection, };
 
 export type HandshakeAuth = { token: string, };
 
-export type StudentWelcome = { student: Person, exam_id: string, exam_title: string, settings: ExamSettings, 
+export type StudentWelcome = { student: Student, exam_id: ExamId, exam_title: string, settings: ExamSettings, 
 /**
  * The lowest sequence number the server will still accept. A client that
  * lost its local counter resumes from here.
  */
 next_seq: number, server_time: number, };
 
-export type IncidentReport = { id: string, 
+export type IncidentReport = { id: IncidentId, 
 /**
  * Strictly increasing per student across incident and incident_end messages.
  */
@@ -89,9 +107,9 @@ confidence?: number,
  */
 detail?: string, };
 
-export type IncidentEnd = { id: string, seq: number, ended_at: number, };
+export type IncidentEnd = { id: IncidentId, seq: number, ended_at: number, };
 
-export type IncidentAck = { "status": "accepted", id: string, } | { "status": "duplicate", id: string, } | { "status": "rejected", id?: string, reason: RejectReason, message: string, retry_after_ms?: number, };
+export type IncidentAck = { "status": "accepted", id: IncidentId, } | { "status": "duplicate", id: IncidentId, } | { "status": "rejected", id?: IncidentId, reason: RejectReason, message: string, retry_after_ms?: number, };
 
 export type Signals = { at: number, faces?: number, yaw_deg?: number, pitch_deg?: number, confidence?: number, 
 /**
@@ -121,11 +139,11 @@ export type IceCandidate = { candidate: string, sdpMid?: string, sdpMLineIndex?:
 
 export type WatchQuality = "thumbnail" | "full";
 
-export type WatchRequest = { slot: number, student_id: string, quality: WatchQuality, };
+export type WatchRequest = { slot: number, student_id: StudentId, quality: WatchQuality, };
 
 export type UnwatchRequest = { slot: number, };
 
-export type SlotUpdate = { slot: number, mid: string, student_id?: string, quality?: WatchQuality, };
+export type SlotUpdate = { slot: number, mid: string, student_id?: StudentId, quality?: WatchQuality, };
 
 export type ScoreView = { 
 /**
@@ -137,7 +155,7 @@ seq: number,
  */
 score: number, level: Level, as_of: number, };
 
-export type ScoreUpdate = { student_id: string, 
+export type ScoreUpdate = { student_id: StudentId, 
 /**
  * Server time the update was emitted; the fan-out latency starts at acceptance.
  */
@@ -151,31 +169,31 @@ seq: number,
  */
 score: number, level: Level, as_of: number, };
 
-export type IncidentRecord = { id: string, student_id: string, kind: IncidentKind, source: IncidentSource, started_at: number, ended_at?: number, confidence?: number, detail?: string, accepted_at: number, 
+export type IncidentRecord = { id: IncidentId, student_id: StudentId, kind: IncidentKind, source: IncidentSource, started_at: number, ended_at?: number, confidence?: number, detail?: string, accepted_at: number, 
 /**
  * sha256 of the attached evidence frame, once one is accepted.
  */
 evidence_sha256?: string, };
 
-export type PresenceUpdate = { student_id: string, presence: Presence, at: number, };
+export type PresenceUpdate = { student_id: StudentId, presence: Presence, at: number, };
 
-export type QualityUpdate = { student_id: string, quality: Quality, at: number, };
+export type QualityUpdate = { student_id: StudentId, quality: Quality, at: number, };
 
-export type ActionRequest = { student_id: string, kind: ProctorActionKind, text?: string, };
+export type ActionRequest = { student_id: StudentId, kind: ProctorActionKind, text?: string, };
 
 export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
 
-export type StudentView = { student: Person, score: ScoreView, presence: Presence, quality: Quality, last_incident?: IncidentRecord, };
+export type StudentView = { student: Student, score: ScoreView, presence: Presence, quality: Quality, last_incident?: IncidentRecord, };
 
 export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_time: number, };
 
-export type EvidenceAccepted = { incident_id: string, sha256: string, width: number, height: number, bytes: number, };
+export type EvidenceAccepted = { incident_id: IncidentId, sha256: string, width: number, height: number, bytes: number, };
 
 export type CreateExam = { 
 /**
  * Chosen by the server when absent.
  */
-id?: string, title: string, 
+id?: ExamId, title: string, 
 /**
  * Defaults: open now for 3 hours, default scoring, flagged frames kept 30 days.
  */
@@ -189,9 +207,9 @@ export type IssueLink = { role: Role, subject: string,
  */
 ttl_s?: number, };
 
-export type JoinLink = { role: Role, exam_id: string, subject: string, token: string, url: string, expires_at: number, };
+export type JoinLink = { role: Role, exam_id: ExamId, subject: string, token: string, url: string, expires_at: number, };
 
-export type ExamRoster = { exam: Exam, students: Array<Person>, proctors: Array<Person>, };
+export type ExamRoster = { exam: Exam, students: Array<Student>, proctors: Array<Proctor>, };
 
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {
@@ -216,3 +234,52 @@ export const EVENTS = {
   UNWATCH: "unwatch",
   SLOT: "slot",
 } as const;
+
+/** Events the server sends to a student on `/student`. */
+export interface StudentServerToClient {
+  "welcome": (payload: StudentWelcome) => void;
+  "proctor_action": (payload: ProctorAction) => void;
+  "rtc_candidate": (payload: IceCandidate) => void;
+}
+
+/** Events a student may send on `/student` (the server refuses watching from there). */
+export interface StudentClientToServer {
+  "incident": (payload: IncidentReport, ack: (answer: IncidentAck) => void) => void;
+  "incident_end": (payload: IncidentEnd, ack: (answer: IncidentAck) => void) => void;
+  "signals": (payload: Signals) => void;
+  "heartbeat": (payload: Heartbeat) => void;
+  "rtc_publish": (payload: SessionDescription, ack: (answer: RtcAck) => void) => void;
+  "rtc_candidate": (payload: IceCandidate) => void;
+}
+
+/** Events the server sends to a proctor on `/proctor`. */
+export interface ProctorServerToClient {
+  "score": (payload: ScoreUpdate) => void;
+  "incident": (payload: IncidentRecord) => void;
+  "presence": (payload: PresenceUpdate) => void;
+  "quality": (payload: QualityUpdate) => void;
+  "slot": (payload: SlotUpdate) => void;
+  "rtc_candidate": (payload: IceCandidate) => void;
+}
+
+/** Events a proctor may send on `/proctor`. */
+export interface ProctorClientToServer {
+  "snapshot": (ack: (answer: ExamSnapshot) => void) => void;
+  "action": (payload: ActionRequest, ack: (answer: RequestAck) => void) => void;
+  "rtc_subscribe": (payload: SessionDescription, ack: (answer: RtcAck) => void) => void;
+  "rtc_candidate": (payload: IceCandidate) => void;
+  "watch": (payload: WatchRequest, ack: (answer: RequestAck) => void) => void;
+  "unwatch": (payload: UnwatchRequest, ack: (answer: RequestAck) => void) => void;
+}
+
+/** The parameters of event `E` in events map `M`. */
+export type EventArgs<M, E extends keyof M> = M[E] extends (...args: infer A) => void ? A : never;
+
+/** The events of `M` whose receiver answers: a payload, then the acknowledgement callback. */
+export type AnsweredEvent<M> = { [E in keyof M]: EventArgs<M, E> extends [unknown, (answer: never) => void] ? E : never }[keyof M];
+
+/** The payload of event `E` in `M`. */
+export type PayloadOf<M, E extends keyof M> = EventArgs<M, E> extends [infer P, ...unknown[]] ? P : never;
+
+/** The answer to event `E` in `M`. */
+export type AnswerOf<M, E extends keyof M> = EventArgs<M, E> extends [unknown, (answer: infer A) => void] ? A : never;

@@ -5,7 +5,7 @@
 //! ledger and the store; the server does those around these checks.
 
 use sha2::{Digest, Sha256};
-use vigil_proto::{RejectReason, Rejection, UnixMillis};
+use vigil_proto::{PrivacyTier, RejectReason, Rejection, UnixMillis};
 use zune_core::bytestream::ZCursor;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
@@ -108,6 +108,32 @@ pub fn check_window(
         ));
     }
     Ok(())
+}
+
+/// Whether an exam with this privacy tier keeps evidence frames at all.
+pub fn collects_evidence(privacy: PrivacyTier) -> Result<(), Rejection> {
+    match privacy {
+        PrivacyTier::FlaggedFrames => Ok(()),
+        PrivacyTier::EventsOnly => {
+            Err(Rejection::new(RejectReason::EvidenceNotCollected, "this exam's privacy tier keeps no evidence frames"))
+        }
+    }
+}
+
+/// What an upload whose bytes were already stored is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriorFrame {
+    /// The same student's same upload for the same incident, retried because
+    /// the answer was lost: answer as before, store nothing.
+    Retry,
+    /// The same bytes bound elsewhere: a replayed frame, refused.
+    Replay,
+}
+
+/// Classifies an upload whose content hash is already stored, by whether
+/// the stored frame belongs to the same (exam, student, incident).
+pub fn classify_prior(same_exam: bool, same_student: bool, same_incident: bool) -> PriorFrame {
+    if same_exam && same_student && same_incident { PriorFrame::Retry } else { PriorFrame::Replay }
 }
 
 #[cfg(test)]

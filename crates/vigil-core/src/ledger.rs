@@ -18,7 +18,9 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 use vigil_proto::events::{IncidentEnd, IncidentRecord, IncidentReport, ScoreView};
-use vigil_proto::{ExamSettings, IncidentKind, IncidentSource, RejectReason, Rejection, UnixMillis};
+use vigil_proto::{
+    ExamSettings, IncidentId, IncidentKind, IncidentSource, RejectReason, Rejection, StudentId, UnixMillis,
+};
 
 use crate::rate::{RateLimit, TokenBucket};
 use crate::replay::{ReplayWindow, SeqError};
@@ -31,7 +33,6 @@ pub struct Limits {
     pub max_clock_skew_ms: i64,
     /// Incident and incident_end messages per student.
     pub incident_rate: RateLimit,
-    pub max_id_len: usize,
     pub max_detail_chars: usize,
 }
 
@@ -40,7 +41,6 @@ impl Default for Limits {
         Limits {
             max_clock_skew_ms: 2_000,
             incident_rate: RateLimit { burst: 20, per_second: 2.0 },
-            max_id_len: 64,
             max_detail_chars: 200,
         }
     }
@@ -67,7 +67,7 @@ pub struct PendingIncident {
 /// A new end of a known incident, awaiting durable storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEnd {
-    pub id: String,
+    pub id: IncidentId,
     pub seq: u64,
     pub ended_at: UnixMillis,
 }
@@ -81,8 +81,8 @@ pub enum Admit<P> {
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    student_id: String,
-    entries: HashMap<String, Entry>,
+    student_id: StudentId,
+    entries: HashMap<IncidentId, Entry>,
     seqs: ReplayWindow,
     bucket: TokenBucket,
     score: DecayingScore,
@@ -104,9 +104,9 @@ pub fn fingerprint(report: &IncidentReport) -> [u8; 32] {
 }
 
 impl Ledger {
-    pub fn new(student_id: impl Into<String>, limits: &Limits) -> Self {
+    pub fn new(student_id: StudentId, limits: &Limits) -> Self {
         Ledger {
-            student_id: student_id.into(),
+            student_id,
             entries: HashMap::new(),
             seqs: ReplayWindow::default(),
             bucket: TokenBucket::new(limits.incident_rate),
@@ -125,7 +125,8 @@ impl Ledger {
         now: UnixMillis,
     ) -> Result<Admit<PendingIncident>, Rejection> {
         self.take_token(now)?;
-        check_id(&report.id, limits)?;
+        check_client_id(&report.id)?;
+        check_seq_range(report.seq)?;
         let fingerprint = fingerprint(report);
         if let Some(entry) = self.entries.get(&report.id) {
             return if entry.fingerprint == fingerprint {
@@ -189,12 +190,13 @@ impl Ledger {
     /// Such incidents carry no client sequence number and skip the rate limit.
     pub fn admit_server_incident(
         &self,
-        id: String,
+        id: IncidentId,
         kind: IncidentKind,
         started_at: UnixMillis,
         detail: Option<String>,
         now: UnixMillis,
     ) -> Admit<PendingIncident> {
+        debug_assert!(id.is_server(), "server incidents use the reserved id space");
         if self.entries.contains_key(&id) {
             return Admit::Duplicate;
         }
@@ -238,7 +240,10 @@ impl Ledger {
         now: UnixMillis,
     ) -> Result<Admit<PendingEnd>, Rejection> {
         self.take_token(now)?;
-        check_id(&end.id, limits)?;
+        // Before any lookup: the answer for a server incident must not say
+        // whether it exists.
+        check_client_id(&end.id)?;
+        check_seq_range(end.seq)?;
         let Some(entry) = self.entries.get(&end.id) else {
             return Err(reject(RejectReason::UnknownIncident, format!("no incident {} to end", end.id)));
         };
@@ -279,9 +284,14 @@ impl Ledger {
         self.seqs.next_seq()
     }
 
-    /// The time window in which evidence for `incident_id` is accepted:
-    /// from its start to its end (or still open).
-    pub fn incident_span(&self, incident_id: &str) -> Option<(IncidentKind, UnixMillis, Option<UnixMillis>)> {
+    /// The time window in which the student's evidence for `incident_id` is
+    /// accepted: from its start to its end (or still open). `None` for an
+    /// unknown incident and for every server incident alike, so the answer
+    /// never tells a student whether the server raised one.
+    pub fn evidence_span(&self, incident_id: &IncidentId) -> Option<(IncidentKind, UnixMillis, Option<UnixMillis>)> {
+        if incident_id.is_server() {
+            return None;
+        }
         self.entries.get(incident_id).map(|e| (e.kind, e.started_at, e.ended_at))
     }
 
@@ -310,18 +320,25 @@ impl Ledger {
     }
 }
 
-fn check_id(id: &str, limits: &Limits) -> Result<(), Rejection> {
-    let ok = !id.is_empty()
-        && id.len() <= limits.max_id_len
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    if ok {
-        Ok(())
-    } else {
-        Err(reject(
+/// Ids are already in the one grammar (parsed at the edge); clients may not
+/// use the server's reserved prefix.
+fn check_client_id(id: &IncidentId) -> Result<(), Rejection> {
+    if id.is_server() {
+        return Err(reject(
             RejectReason::InvalidPayload,
-            format!("id must be 1 to {} characters of [A-Za-z0-9-_.:]", limits.max_id_len),
-        ))
+            format!("ids starting with {} are reserved for the server", vigil_proto::ids::SERVER_INCIDENT_PREFIX),
+        ));
     }
+    Ok(())
+}
+
+/// Sequence numbers are stored as SQL integers (i64): a larger one can never
+/// be stored, so it is the client's error, not a retryable failure.
+fn check_seq_range(seq: u64) -> Result<(), Rejection> {
+    if i64::try_from(seq).is_err() {
+        return Err(reject(RejectReason::InvalidPayload, format!("seq must be below 2^63, got {seq}")));
+    }
+    Ok(())
 }
 
 fn check_time(settings: &ExamSettings, limits: &Limits, at: UnixMillis, now: UnixMillis) -> Result<(), Rejection> {
@@ -362,12 +379,20 @@ mod tests {
 
     const T0: UnixMillis = 1_700_000_000_000;
 
+    fn sid(s: &str) -> StudentId {
+        s.parse().expect("test ids are valid")
+    }
+
+    fn iid(s: &str) -> IncidentId {
+        s.parse().expect("test ids are valid")
+    }
+
     fn settings() -> ExamSettings {
         ExamSettings::with_window(ExamWindow { opens_at: T0, closes_at: T0 + 3 * 3_600_000 })
     }
 
     fn report(id: &str, seq: u64, kind: IncidentKind, at: UnixMillis) -> IncidentReport {
-        IncidentReport { id: id.into(), seq, kind, started_at: at, ended_at: None, confidence: None, detail: None }
+        IncidentReport { id: iid(id), seq, kind, started_at: at, ended_at: None, confidence: None, detail: None }
     }
 
     fn accept(l: &mut Ledger, s: &ExamSettings, r: &IncidentReport, now: UnixMillis) -> ScoreView {
@@ -382,9 +407,44 @@ mod tests {
     }
 
     #[test]
+    fn server_incidents_are_out_of_the_clients_reach() {
+        let (s, lim) = (settings(), Limits::default());
+        let mut l = Ledger::new(sid("s1"), &lim);
+        let server_id = IncidentId::for_server("heartbeat_lost", "r4nd0m").unwrap();
+        let Admit::New(p) =
+            l.admit_server_incident(server_id.clone(), IncidentKind::HeartbeatLost, T0 + 1, None, T0 + 2)
+        else {
+            panic!("a new server incident is admitted");
+        };
+        l.commit_report(&s, &p);
+        // A client may not report under the reserved prefix...
+        let forged = report(server_id.as_str(), 1, IncidentKind::NoFace, T0 + 3);
+        assert_eq!(reason(l.check_report(&s, &lim, &forged, T0 + 4)), RejectReason::InvalidPayload);
+        // ...nor end a server incident, and the refusal is the same whether
+        // or not it exists.
+        let end_real = IncidentEnd { id: server_id.clone(), seq: 2, ended_at: T0 + 5 };
+        let end_missing =
+            IncidentEnd { id: IncidentId::for_server("heartbeat_lost", "nope").unwrap(), seq: 3, ended_at: T0 + 5 };
+        let a = l.check_end(&lim, &end_real, T0 + 6).unwrap_err();
+        let b = l.check_end(&lim, &end_missing, T0 + 6).unwrap_err();
+        assert_eq!((a.reason, a.message.replace("r4nd0m", "nope")), (b.reason, b.message.replace("r4nd0m", "nope")));
+        // ...nor attach evidence to one.
+        assert_eq!(l.evidence_span(&server_id), None);
+    }
+
+    #[test]
+    fn sequence_numbers_past_i64_are_the_clients_error() {
+        let (s, lim) = (settings(), Limits::default());
+        let mut l = Ledger::new(sid("s1"), &lim);
+        let r = report("a", 1 << 63, IncidentKind::NoFace, T0 + 1);
+        assert_eq!(reason(l.check_report(&s, &lim, &r, T0 + 2)), RejectReason::InvalidPayload);
+        let last_good = report("b", (1 << 63) - 1, IncidentKind::NoFace, T0 + 1);
+        assert!(matches!(l.check_report(&s, &lim, &last_good, T0 + 2), Ok(Admit::New(_))));
+    }
+    #[test]
     fn retry_is_duplicate_and_changed_payload_is_conflict() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new("s1", &lim);
+        let mut l = Ledger::new(sid("s1"), &lim);
         let r = report("a", 1, IncidentKind::NoFace, T0 + 1000);
         let v = accept(&mut l, &s, &r, T0 + 1500);
         assert_eq!(v.seq, 1);
@@ -397,7 +457,7 @@ mod tests {
     #[test]
     fn time_checks() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new("s1", &lim);
+        let mut l = Ledger::new(sid("s1"), &lim);
         let before = report("a", 1, IncidentKind::NoFace, T0 - 1);
         assert_eq!(reason(l.check_report(&s, &lim, &before, T0 + 10)), RejectReason::OutsideExamWindow);
         let future = report("b", 2, IncidentKind::NoFace, T0 + 10_000);
@@ -410,7 +470,7 @@ mod tests {
     #[test]
     fn sequence_numbers_are_single_use() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new("s1", &lim);
+        let mut l = Ledger::new(sid("s1"), &lim);
         accept(&mut l, &s, &report("a", 7, IncidentKind::NoFace, T0 + 1), T0 + 10);
         let reuse = report("b", 7, IncidentKind::NoFace, T0 + 2);
         assert_eq!(reason(l.check_report(&s, &lim, &reuse, T0 + 10)), RejectReason::SequenceReplayed);
@@ -421,7 +481,7 @@ mod tests {
     fn client_cannot_raise_server_kinds_or_disabled_detectors() {
         let (mut s, lim) = (settings(), Limits::default());
         s.disabled_detectors.push(IncidentKind::LookingAway);
-        let mut l = Ledger::new("s1", &lim);
+        let mut l = Ledger::new(sid("s1"), &lim);
         let r = report("a", 1, IncidentKind::MediaStalled, T0 + 1);
         assert_eq!(reason(l.check_report(&s, &lim, &r, T0 + 10)), RejectReason::ServerOnlyKind);
         let r = report("b", 2, IncidentKind::LookingAway, T0 + 1);
@@ -431,7 +491,7 @@ mod tests {
     #[test]
     fn flood_is_rate_limited_with_retry_hint() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new("s1", &lim);
+        let mut l = Ledger::new(sid("s1"), &lim);
         let mut limited = 0;
         for i in 0..100u64 {
             let r = report(&format!("i{i}"), i + 1, IncidentKind::TabHidden, T0 + 1);
@@ -454,15 +514,15 @@ mod tests {
     #[test]
     fn end_once() {
         let (s, lim) = (settings(), Limits::default());
-        let mut l = Ledger::new("s1", &lim);
+        let mut l = Ledger::new(sid("s1"), &lim);
         accept(&mut l, &s, &report("a", 1, IncidentKind::NoFace, T0 + 1_000), T0 + 1_100);
-        let end = IncidentEnd { id: "a".into(), seq: 2, ended_at: T0 + 4_000 };
+        let end = IncidentEnd { id: iid("a"), seq: 2, ended_at: T0 + 4_000 };
         let Ok(Admit::New(p)) = l.check_end(&lim, &end, T0 + 4_100) else { panic!() };
         l.commit_end(&p);
         assert_eq!(l.check_end(&lim, &end, T0 + 4_200), Ok(Admit::Duplicate));
-        let other = IncidentEnd { id: "a".into(), seq: 3, ended_at: T0 + 5_000 };
+        let other = IncidentEnd { id: iid("a"), seq: 3, ended_at: T0 + 5_000 };
         assert_eq!(reason(l.check_end(&lim, &other, T0 + 5_100)), RejectReason::AlreadyEnded);
-        let unknown = IncidentEnd { id: "zz".into(), seq: 4, ended_at: T0 + 5_000 };
+        let unknown = IncidentEnd { id: iid("zz"), seq: 4, ended_at: T0 + 5_000 };
         assert_eq!(reason(l.check_end(&lim, &unknown, T0 + 5_100)), RejectReason::UnknownIncident);
     }
 
@@ -482,7 +542,7 @@ mod tests {
             }).collect();
             let now = T0 + 3_600_000;
             let run = |order: &[usize]| {
-                let mut l = Ledger::new("s1", &lim);
+                let mut l = Ledger::new(sid("s1"), &lim);
                 for (n, &i) in order.iter().enumerate() {
                     // Sequence numbers follow arrival order, as a client's do.
                     let mut r = reports[i].clone();

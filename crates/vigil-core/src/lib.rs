@@ -13,7 +13,11 @@
 //! - [`presence`]: heartbeats to live / stalled / offline.
 //! - [`evidence`]: evidence-frame checks (JPEG decode, limits, time window).
 //! - [`rate`]: token buckets.
+//! - [`signals`]: detection quality from continuous signals.
+//! - [`worker`]: the inference worker's health from heartbeats.
+//! - [`actions`]: proctor action rules.
 
+pub mod actions;
 pub mod coalesce;
 pub mod evidence;
 pub mod ledger;
@@ -21,5 +25,7 @@ pub mod presence;
 pub mod rate;
 pub mod replay;
 pub mod score;
+pub mod signals;
+pub mod worker;
 
 pub use vigil_proto as proto;

@@ -2,12 +2,20 @@
 //!
 //! Event names are constants here so the server and the generated clients
 //! agree on them too; see docs/PROTOCOL.md for the flow.
+//!
+//! **Unknown fields.** Messages from students and proctors ignore fields they
+//! do not know, so a newer client that adds one keeps working against an
+//! older server; an unknown enum value (an incident kind, say) and a known
+//! field with the wrong type or grammar are still refused. Admin bodies
+//! (`CreateExam`, `AddPerson`) are strict instead: a typo in configuration
+//! must not be silently ignored.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    Exam, ExamSettings, IncidentKind, IncidentSource, Level, Person, Presence, Quality, Rejection, Role, UnixMillis,
+    Exam, ExamId, ExamSettings, IncidentId, IncidentKind, IncidentSource, Level, Presence, Proctor, Quality, Rejection,
+    Role, Student, StudentId, UnixMillis,
 };
 
 /// Socket.IO namespaces and event names.
@@ -58,8 +66,8 @@ pub struct HandshakeAuth {
 /// Sent by the server right after a student's handshake is accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StudentWelcome {
-    pub student: Person,
-    pub exam_id: String,
+    pub student: Student,
+    pub exam_id: ExamId,
     pub exam_title: String,
     pub settings: ExamSettings,
     /// The lowest sequence number the server will still accept. A client that
@@ -73,9 +81,8 @@ pub struct StudentWelcome {
 /// `id` is chosen by the client and is the idempotency key: resending the
 /// same report returns the same ack; another payload under that id is refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
 pub struct IncidentReport {
-    pub id: String,
+    pub id: IncidentId,
     /// Strictly increasing per student across incident and incident_end messages.
     pub seq: u64,
     pub kind: IncidentKind,
@@ -96,9 +103,8 @@ pub struct IncidentReport {
 
 /// Closes an incident that was reported open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
 pub struct IncidentEnd {
-    pub id: String,
+    pub id: IncidentId,
     pub seq: u64,
     pub ended_at: UnixMillis,
 }
@@ -108,14 +114,14 @@ pub struct IncidentEnd {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum IncidentAck {
     /// Stored durably; this id will never be lost.
-    Accepted { id: String },
+    Accepted { id: IncidentId },
     /// Already stored earlier with the same payload; nothing changed.
-    Duplicate { id: String },
+    Duplicate { id: IncidentId },
     /// Refused; see `reason`. Only retryable reasons are worth resending.
     Rejected {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
-        id: Option<String>,
+        id: Option<IncidentId>,
         #[serde(flatten)]
         rejection: Rejection,
     },
@@ -230,15 +236,13 @@ pub enum WatchQuality {
 /// `watch`: show `student_id` in receive slot `slot` (0-based, fewer than
 /// the recvonly transceivers offered in `rtc_subscribe`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
 pub struct WatchRequest {
     pub slot: u32,
-    pub student_id: String,
+    pub student_id: StudentId,
     pub quality: WatchQuality,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
 pub struct UnwatchRequest {
     pub slot: u32,
 }
@@ -251,7 +255,7 @@ pub struct SlotUpdate {
     pub mid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub student_id: Option<String>,
+    pub student_id: Option<StudentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub quality: Option<WatchQuality>,
@@ -274,7 +278,7 @@ pub struct ScoreView {
 /// `score` event: one student's score changed (coalesced, latest wins).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ScoreUpdate {
-    pub student_id: String,
+    pub student_id: StudentId,
     #[serde(flatten)]
     pub score: ScoreView,
     /// Server time the update was emitted; the fan-out latency starts at acceptance.
@@ -284,8 +288,8 @@ pub struct ScoreUpdate {
 /// An incident as stored and shown to proctors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct IncidentRecord {
-    pub id: String,
-    pub student_id: String,
+    pub id: IncidentId,
+    pub student_id: StudentId,
     pub kind: IncidentKind,
     pub source: IncidentSource,
     pub started_at: UnixMillis,
@@ -308,7 +312,7 @@ pub struct IncidentRecord {
 /// `presence` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PresenceUpdate {
-    pub student_id: String,
+    pub student_id: StudentId,
     pub presence: Presence,
     pub at: UnixMillis,
 }
@@ -316,16 +320,15 @@ pub struct PresenceUpdate {
 /// `quality` event: a student's detection quality changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct QualityUpdate {
-    pub student_id: String,
+    pub student_id: StudentId,
     pub quality: Quality,
     pub at: UnixMillis,
 }
 
 /// `action` from a proctor: delivered to the student as `proctor_action` and recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(deny_unknown_fields)]
 pub struct ActionRequest {
-    pub student_id: String,
+    pub student_id: StudentId,
     pub kind: ProctorActionKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -346,7 +349,7 @@ pub enum RequestAck {
 /// One tile's worth of state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StudentView {
-    pub student: Person,
+    pub student: Student,
     pub score: ScoreView,
     pub presence: Presence,
     pub quality: Quality,
@@ -369,7 +372,7 @@ pub struct ExamSnapshot {
 /// Answer to an accepted evidence upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct EvidenceAccepted {
-    pub incident_id: String,
+    pub incident_id: IncidentId,
     pub sha256: String,
     pub width: u32,
     pub height: u32,
@@ -384,7 +387,7 @@ pub struct CreateExam {
     /// Chosen by the server when absent.
     #[serde(default)]
     #[ts(optional)]
-    pub id: Option<String>,
+    pub id: Option<ExamId>,
     pub title: String,
     /// Defaults: open now for 3 hours, default scoring, flagged frames kept 30 days.
     #[serde(default)]
@@ -416,7 +419,7 @@ pub struct IssueLink {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct JoinLink {
     pub role: Role,
-    pub exam_id: String,
+    pub exam_id: ExamId,
     pub subject: String,
     pub token: String,
     pub url: String,
@@ -426,6 +429,6 @@ pub struct JoinLink {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ExamRoster {
     pub exam: Exam,
-    pub students: Vec<Person>,
-    pub proctors: Vec<Person>,
+    pub students: Vec<Student>,
+    pub proctors: Vec<Proctor>,
 }

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub mod events;
+pub mod ids;
 pub mod typescript;
+
+pub use ids::{ExamId, IdError, IncidentId, ProctorId, StudentId};
 
 /// Milliseconds since the Unix epoch.
 pub type UnixMillis = i64;
@@ -209,7 +212,7 @@ impl ExamSettings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Exam {
-    pub id: String,
+    pub id: ExamId,
     pub title: String,
     pub settings: ExamSettings,
 }
@@ -221,9 +224,19 @@ pub enum Role {
     Proctor,
 }
 
+/// A student on an exam's roster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct Person {
-    pub id: String,
+pub struct Student {
+    pub id: StudentId,
+    /// Display name, 1 to 200 characters.
+    pub name: String,
+}
+
+/// A proctor on an exam's roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Proctor {
+    pub id: ProctorId,
+    /// Display name, 1 to 200 characters.
     pub name: String,
 }
 
@@ -289,12 +302,14 @@ pub enum RejectReason {
     // Live video.
     /// The student is not publishing video right now.
     NotPublishing,
+    /// A proctor asked to watch before its own `rtc_subscribe` was answered.
+    NotSubscribed,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 29] = [
+    pub const ALL: [RejectReason; 30] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -323,6 +338,7 @@ impl RejectReason {
         RejectReason::EvidenceAlreadyAttached,
         RejectReason::EvidenceNotCollected,
         RejectReason::NotPublishing,
+        RejectReason::NotSubscribed,
         RejectReason::Unavailable,
     ];
 
@@ -357,6 +373,7 @@ impl RejectReason {
             RejectReason::EvidenceAlreadyAttached => "evidence_already_attached",
             RejectReason::EvidenceNotCollected => "evidence_not_collected",
             RejectReason::NotPublishing => "not_publishing",
+            RejectReason::NotSubscribed => "not_subscribed",
             RejectReason::Unavailable => "unavailable",
         }
     }

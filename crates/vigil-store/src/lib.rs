@@ -23,7 +23,10 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use vigil_core::ledger::PendingIncident;
 use vigil_proto::events::IncidentRecord;
-use vigil_proto::{Exam, ExamSettings, IncidentKind, IncidentSource, Person, Role, UnixMillis};
+use vigil_proto::{
+    Exam, ExamId, ExamSettings, IdError, IncidentId, IncidentKind, IncidentSource, Proctor, ProctorId, Role, Student,
+    StudentId, UnixMillis,
+};
 
 pub use writer::WriterStats;
 use writer::{Job, Write};
@@ -76,9 +79,9 @@ pub struct StoredIncident {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceRow {
     pub sha256: String,
-    pub exam_id: String,
-    pub student_id: String,
-    pub incident_id: String,
+    pub exam_id: ExamId,
+    pub student_id: StudentId,
+    pub incident_id: IncidentId,
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
@@ -149,7 +152,7 @@ impl Store {
     pub async fn create_exam(&self, exam: &Exam, now: UnixMillis) -> Result<()> {
         let settings = serde_json::to_string(&exam.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let res = sqlx::query("INSERT INTO exams (id, title, settings, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&exam.id)
+            .bind(exam.id.as_str())
             .bind(&exam.title)
             .bind(settings)
             .bind(now)
@@ -158,19 +161,19 @@ impl Store {
         map_unique(res, || format!("exam {}", exam.id))
     }
 
-    pub async fn update_exam_settings(&self, exam_id: &str, settings: &ExamSettings) -> Result<bool> {
+    pub async fn update_exam_settings(&self, exam_id: &ExamId, settings: &ExamSettings) -> Result<bool> {
         let json = serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let res = sqlx::query("UPDATE exams SET settings = $1 WHERE id = $2")
             .bind(json)
-            .bind(exam_id)
+            .bind(exam_id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(res.rows_affected() == 1)
     }
 
-    pub async fn exam(&self, exam_id: &str) -> Result<Option<Exam>> {
+    pub async fn exam(&self, exam_id: &ExamId) -> Result<Option<Exam>> {
         let row = sqlx::query("SELECT id, title, settings FROM exams WHERE id = $1")
-            .bind(exam_id)
+            .bind(exam_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| exam_from_row(&r)).transpose()
@@ -182,56 +185,84 @@ impl Store {
         rows.iter().map(exam_from_row).collect()
     }
 
-    pub async fn add_person(&self, exam_id: &str, role: Role, person: &Person) -> Result<()> {
-        let res = sqlx::query("INSERT INTO people (exam_id, role, id, name) VALUES ($1, $2, $3, $4)")
-            .bind(exam_id)
-            .bind(role_str(role))
-            .bind(&person.id)
-            .bind(&person.name)
-            .execute(&self.pool)
-            .await;
-        map_unique(res, || format!("{} {} in exam {exam_id}", role_str(role), person.id))
+    pub async fn add_student(&self, exam_id: &ExamId, student: &Student) -> Result<()> {
+        self.add_person(exam_id, Role::Student, student.id.as_str(), &student.name).await
     }
 
-    pub async fn person(&self, exam_id: &str, role: Role, id: &str) -> Result<Option<Person>> {
+    pub async fn add_proctor(&self, exam_id: &ExamId, proctor: &Proctor) -> Result<()> {
+        self.add_person(exam_id, Role::Proctor, proctor.id.as_str(), &proctor.name).await
+    }
+
+    async fn add_person(&self, exam_id: &ExamId, role: Role, id: &str, name: &str) -> Result<()> {
+        let res = sqlx::query("INSERT INTO people (exam_id, role, id, name) VALUES ($1, $2, $3, $4)")
+            .bind(exam_id.as_str())
+            .bind(role_str(role))
+            .bind(id)
+            .bind(name)
+            .execute(&self.pool)
+            .await;
+        map_unique(res, || format!("{} {id} in exam {exam_id}", role_str(role)))
+    }
+
+    pub async fn student(&self, exam_id: &ExamId, id: &StudentId) -> Result<Option<Student>> {
+        let row = self.person(exam_id, Role::Student, id.as_str()).await?;
+        row.map(|(id, name)| Ok(Student { id: parse_id(id)?, name })).transpose()
+    }
+
+    pub async fn proctor(&self, exam_id: &ExamId, id: &ProctorId) -> Result<Option<Proctor>> {
+        let row = self.person(exam_id, Role::Proctor, id.as_str()).await?;
+        row.map(|(id, name)| Ok(Proctor { id: parse_id(id)?, name })).transpose()
+    }
+
+    pub async fn students(&self, exam_id: &ExamId) -> Result<Vec<Student>> {
+        let rows = self.people(exam_id, Role::Student).await?;
+        rows.into_iter().map(|(id, name)| Ok(Student { id: parse_id(id)?, name })).collect()
+    }
+
+    pub async fn proctors(&self, exam_id: &ExamId) -> Result<Vec<Proctor>> {
+        let rows = self.people(exam_id, Role::Proctor).await?;
+        rows.into_iter().map(|(id, name)| Ok(Proctor { id: parse_id(id)?, name })).collect()
+    }
+
+    async fn person(&self, exam_id: &ExamId, role: Role, id: &str) -> Result<Option<(String, String)>> {
         let row = sqlx::query("SELECT id, name FROM people WHERE exam_id = $1 AND role = $2 AND id = $3")
-            .bind(exam_id)
+            .bind(exam_id.as_str())
             .bind(role_str(role))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| Person { id: r.get("id"), name: r.get("name") }))
+        Ok(row.map(|r| (r.get("id"), r.get("name"))))
     }
 
-    pub async fn people(&self, exam_id: &str, role: Role) -> Result<Vec<Person>> {
+    async fn people(&self, exam_id: &ExamId, role: Role) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT id, name FROM people WHERE exam_id = $1 AND role = $2 ORDER BY id")
-            .bind(exam_id)
+            .bind(exam_id.as_str())
             .bind(role_str(role))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(|r| Person { id: r.get("id"), name: r.get("name") }).collect())
+        Ok(rows.iter().map(|r| (r.get("id"), r.get("name"))).collect())
     }
 
     // ------------------------------------------------------------ incidents
 
     /// Stores a new incident; returns once it is committed.
-    pub async fn insert_incident(&self, exam_id: &str, pending: &PendingIncident) -> Result<()> {
-        self.write(Write::Incident { exam_id: exam_id.to_owned(), pending: pending.clone() }).await
+    pub async fn insert_incident(&self, exam_id: &ExamId, pending: &PendingIncident) -> Result<()> {
+        self.write(Write::Incident { exam_id: exam_id.clone(), pending: pending.clone() }).await
     }
 
     /// Stores the end of an incident; returns once it is committed.
     pub async fn end_incident(
         &self,
-        exam_id: &str,
-        student_id: &str,
-        incident_id: &str,
+        exam_id: &ExamId,
+        student_id: &StudentId,
+        incident_id: &IncidentId,
         seq: u64,
         ended_at: UnixMillis,
     ) -> Result<()> {
         self.write(Write::End {
-            exam_id: exam_id.to_owned(),
-            student_id: student_id.to_owned(),
-            incident_id: incident_id.to_owned(),
+            exam_id: exam_id.clone(),
+            student_id: student_id.clone(),
+            incident_id: incident_id.clone(),
             seq,
             ended_at,
         })
@@ -239,20 +270,20 @@ impl Store {
     }
 
     /// Every incident of an exam, for rebuilding ledgers at start-up.
-    pub async fn exam_incidents(&self, exam_id: &str) -> Result<Vec<StoredIncident>> {
+    pub async fn exam_incidents(&self, exam_id: &ExamId) -> Result<Vec<StoredIncident>> {
         let rows = sqlx::query("SELECT * FROM incidents WHERE exam_id = $1 ORDER BY student_id, started_at, id")
-            .bind(exam_id)
+            .bind(exam_id.as_str())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(incident_from_row).collect()
     }
 
     /// One student's incidents, oldest first.
-    pub async fn student_incidents(&self, exam_id: &str, student_id: &str) -> Result<Vec<IncidentRecord>> {
+    pub async fn student_incidents(&self, exam_id: &ExamId, student_id: &StudentId) -> Result<Vec<IncidentRecord>> {
         let rows =
             sqlx::query("SELECT * FROM incidents WHERE exam_id = $1 AND student_id = $2 ORDER BY started_at, id")
-                .bind(exam_id)
-                .bind(student_id)
+                .bind(exam_id.as_str())
+                .bind(student_id.as_str())
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(|r| incident_from_row(r).map(|s| s.pending.record)).collect()
@@ -305,17 +336,17 @@ impl Store {
 
     pub async fn record_action(
         &self,
-        exam_id: &str,
-        student_id: &str,
-        proctor_id: &str,
+        exam_id: &ExamId,
+        student_id: &StudentId,
+        proctor_id: &ProctorId,
         kind: &str,
         text: Option<&str>,
         at: UnixMillis,
     ) -> Result<()> {
         self.write(Write::Action {
-            exam_id: exam_id.to_owned(),
-            student_id: student_id.to_owned(),
-            proctor_id: proctor_id.to_owned(),
+            exam_id: exam_id.clone(),
+            student_id: student_id.clone(),
+            proctor_id: proctor_id.clone(),
             kind: kind.to_owned(),
             text: text.map(str::to_owned),
             at,
@@ -355,10 +386,16 @@ fn map_unique(
 fn exam_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Exam> {
     let settings: String = r.get("settings");
     Ok(Exam {
-        id: r.get("id"),
+        id: parse_id(r.get("id"))?,
         title: r.get("title"),
         settings: serde_json::from_str(&settings).map_err(|e| StoreError::Corrupt(format!("exam settings: {e}")))?,
     })
+}
+
+/// Ids were parsed before they were stored; one that no longer parses means
+/// the database was edited by hand or is damaged.
+fn parse_id<T: TryFrom<String, Error = IdError>>(raw: String) -> Result<T> {
+    T::try_from(raw.clone()).map_err(|e| StoreError::Corrupt(format!("id {raw:?}: {e}")))
 }
 
 fn opt_u64(v: Option<i64>) -> Option<u64> {
@@ -373,8 +410,8 @@ fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredIncident> {
     hex::decode_to_slice(&fingerprint_hex, &mut fingerprint)
         .map_err(|e| StoreError::Corrupt(format!("incident fingerprint: {e}")))?;
     let record = IncidentRecord {
-        id: r.get("id"),
-        student_id: r.get("student_id"),
+        id: parse_id(r.get("id"))?,
+        student_id: parse_id(r.get("student_id"))?,
         kind: IncidentKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("incident kind {kind}")))?,
         source: match source.as_str() {
             "client" => IncidentSource::Client,
@@ -400,9 +437,9 @@ fn evidence_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EvidenceRow> {
     let bytes: i64 = r.get("bytes");
     Ok(EvidenceRow {
         sha256: r.get("sha256"),
-        exam_id: r.get("exam_id"),
-        student_id: r.get("student_id"),
-        incident_id: r.get("incident_id"),
+        exam_id: parse_id(r.get("exam_id"))?,
+        student_id: parse_id(r.get("student_id"))?,
+        incident_id: parse_id(r.get("incident_id"))?,
         width: u32::try_from(width).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         height: u32::try_from(height).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         bytes: u64::try_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?,

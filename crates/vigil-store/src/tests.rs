@@ -1,9 +1,18 @@
 use super::*;
 use vigil_core::ledger::{Admit, Ledger, Limits};
 use vigil_proto::ExamWindow;
+use vigil_proto::ids::IdError;
 use vigil_proto::events::IncidentReport;
 
 const T0: UnixMillis = 1_700_000_000_000;
+
+fn id<T: std::str::FromStr<Err = IdError>>(s: &str) -> T {
+    s.parse().expect("test ids are valid")
+}
+
+fn e1() -> ExamId {
+    id("e1")
+}
 
 async fn open(dir: &Path) -> Store {
     Store::open(&StoreConfig { data_dir: dir.to_owned(), durability: Durability::Process }).await.unwrap()
@@ -11,7 +20,7 @@ async fn open(dir: &Path) -> Store {
 
 fn exam() -> Exam {
     Exam {
-        id: "e1".into(),
+        id: e1(),
         title: "Algebra".into(),
         settings: ExamSettings::with_window(ExamWindow { opens_at: T0, closes_at: T0 + 3_600_000 }),
     }
@@ -23,13 +32,14 @@ async fn exams_and_people_round_trip_and_duplicates_are_typed() {
     let store = open(dir.path()).await;
     store.create_exam(&exam(), T0).await.unwrap();
     assert!(matches!(store.create_exam(&exam(), T0).await, Err(StoreError::AlreadyExists(_))));
-    assert_eq!(store.exam("e1").await.unwrap(), Some(exam()));
-    let ada = Person { id: "s1".into(), name: "Ada".into() };
-    store.add_person("e1", Role::Student, &ada).await.unwrap();
-    assert!(matches!(store.add_person("e1", Role::Student, &ada).await, Err(StoreError::AlreadyExists(_))));
-    assert_eq!(store.person("e1", Role::Student, "s1").await.unwrap(), Some(ada.clone()));
-    assert_eq!(store.person("e1", Role::Proctor, "s1").await.unwrap(), None);
-    assert_eq!(store.people("e1", Role::Student).await.unwrap(), vec![ada]);
+    assert_eq!(store.exam(&e1()).await.unwrap(), Some(exam()));
+    let ada = Student { id: id("s1"), name: "Ada".into() };
+    store.add_student(&e1(), &ada).await.unwrap();
+    assert!(matches!(store.add_student(&e1(), &ada).await, Err(StoreError::AlreadyExists(_))));
+    assert_eq!(store.student(&e1(), &id("s1")).await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.proctor(&e1(), &id("s1")).await.unwrap(), None);
+    assert_eq!(store.students(&e1()).await.unwrap(), vec![ada]);
+    assert_eq!(store.proctors(&e1()).await.unwrap(), vec![]);
 }
 
 #[tokio::test]
@@ -41,10 +51,10 @@ async fn concurrent_incidents_are_group_committed_and_reload_exactly() {
     let lim = Limits::default();
     let mut pendings = Vec::new();
     for s in 0..50 {
-        let mut ledger = Ledger::new(format!("s{s}"), &lim);
+        let mut ledger = Ledger::new(id(&format!("s{s}")), &lim);
         for i in 0..4u64 {
             let r = IncidentReport {
-                id: format!("inc-{i}"),
+                id: id(&format!("inc-{i}")),
                 seq: i + 1,
                 kind: IncidentKind::NoFace,
                 started_at: T0 + 1_000 * i as i64,
@@ -58,7 +68,8 @@ async fn concurrent_incidents_are_group_committed_and_reload_exactly() {
         }
     }
     let before = store.writer_stats();
-    let writes = pendings.iter().map(|p| store.insert_incident("e1", p));
+    let exam_id = e1();
+    let writes = pendings.iter().map(|p| store.insert_incident(&exam_id, p));
     for res in futures::future::join_all(writes).await {
         res.unwrap();
     }
@@ -67,12 +78,12 @@ async fn concurrent_incidents_are_group_committed_and_reload_exactly() {
     assert!(after.commits - before.commits < 200, "writes were not grouped: {before:?} -> {after:?}");
 
     // A second insert of the same id fails for that caller only.
-    assert!(store.insert_incident("e1", &pendings[0]).await.is_err());
-    store.end_incident("e1", "s0", "inc-0", 9, T0 + 500).await.unwrap();
+    assert!(store.insert_incident(&e1(), &pendings[0]).await.is_err());
+    store.end_incident(&e1(), &id("s0"), &id("inc-0"), 9, T0 + 500).await.unwrap();
 
     drop(store);
     let store = open(dir.path()).await;
-    let stored = store.exam_incidents("e1").await.unwrap();
+    let stored = store.exam_incidents(&e1()).await.unwrap();
     assert_eq!(stored.len(), 200);
     let s0: Vec<_> = stored.iter().filter(|s| s.pending.record.student_id == "s0").collect();
     assert_eq!(s0[0].pending.record.ended_at, Some(T0 + 500));
@@ -90,9 +101,9 @@ async fn evidence_is_content_addressed_and_purged_after_retention() {
     let jpeg = bytes::Bytes::from_static(b"\xFF\xD8\xFFnot-checked-here");
     let row = EvidenceRow {
         sha256: "ab".repeat(32),
-        exam_id: "e1".into(),
-        student_id: "s1".into(),
-        incident_id: "i1".into(),
+        exam_id: e1(),
+        student_id: id("s1"),
+        incident_id: id("i1"),
         width: 320,
         height: 240,
         bytes: jpeg.len() as u64,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 use vigil_core::ledger::PendingIncident;
-use vigil_proto::{IncidentSource, UnixMillis};
+use vigil_proto::{ExamId, IncidentId, IncidentSource, ProctorId, StudentId, UnixMillis};
 
 use crate::{EvidenceRow, Result, StoreError};
 
@@ -17,13 +17,13 @@ const MAX_BATCH: usize = 512;
 
 pub(crate) enum Write {
     Incident {
-        exam_id: String,
+        exam_id: ExamId,
         pending: PendingIncident,
     },
     End {
-        exam_id: String,
-        student_id: String,
-        incident_id: String,
+        exam_id: ExamId,
+        student_id: StudentId,
+        incident_id: IncidentId,
         seq: u64,
         ended_at: UnixMillis,
     },
@@ -32,9 +32,9 @@ pub(crate) enum Write {
         sha256: String,
     },
     Action {
-        exam_id: String,
-        student_id: String,
-        proctor_id: String,
+        exam_id: ExamId,
+        student_id: StudentId,
+        proctor_id: ProctorId,
         kind: String,
         text: Option<String>,
         at: UnixMillis,
@@ -139,9 +139,9 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
                 "INSERT INTO incidents (exam_id, student_id, id, seq, kind, source, started_at, ended_at, \
                  confidence, detail, accepted_at, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
-            .bind(exam_id)
-            .bind(&r.student_id)
-            .bind(&r.id)
+            .bind(exam_id.as_str())
+            .bind(r.student_id.as_str())
+            .bind(r.id.as_str())
             .bind(pending.seq.map(to_i64).transpose()?)
             .bind(r.kind.as_str())
             .bind(match r.source {
@@ -163,9 +163,9 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             )
             .bind(ended_at)
             .bind(to_i64(*seq)?)
-            .bind(exam_id)
-            .bind(student_id)
-            .bind(incident_id)
+            .bind(exam_id.as_str())
+            .bind(student_id.as_str())
+            .bind(incident_id.as_str())
             .execute(&mut *conn)
             .await?;
         }
@@ -175,9 +175,9 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
                  received_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&e.sha256)
-            .bind(&e.exam_id)
-            .bind(&e.student_id)
-            .bind(&e.incident_id)
+            .bind(e.exam_id.as_str())
+            .bind(e.student_id.as_str())
+            .bind(e.incident_id.as_str())
             .bind(i64::from(e.width))
             .bind(i64::from(e.height))
             .bind(to_i64(e.bytes)?)
@@ -188,9 +188,9 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .await?;
             sqlx::query("UPDATE incidents SET evidence_sha256 = $1 WHERE exam_id = $2 AND student_id = $3 AND id = $4")
                 .bind(&e.sha256)
-                .bind(&e.exam_id)
-                .bind(&e.student_id)
-                .bind(&e.incident_id)
+                .bind(e.exam_id.as_str())
+                .bind(e.student_id.as_str())
+                .bind(e.incident_id.as_str())
                 .execute(&mut *conn)
                 .await?;
         }
@@ -202,9 +202,9 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             sqlx::query(
                 "INSERT INTO proctor_actions (exam_id, student_id, proctor_id, kind, text, at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(exam_id)
-            .bind(student_id)
-            .bind(proctor_id)
+            .bind(exam_id.as_str())
+            .bind(student_id.as_str())
+            .bind(proctor_id.as_str())
             .bind(kind)
             .bind(text)
             .bind(at)
