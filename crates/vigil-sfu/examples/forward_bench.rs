@@ -129,6 +129,10 @@ impl Pub {
     }
 }
 
+fn publisher_id(i: usize) -> PublisherId {
+    PublisherId::new("bench".parse().expect("exam id"), format!("s{i}").parse().expect("student id"))
+}
+
 fn sfu_thread_cpu() -> Option<f64> {
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
@@ -168,7 +172,7 @@ fn run_step(
     for i in 0..n {
         let mut c = Client::new();
         let (offer, pending) = c.offer(Direction::SendOnly);
-        let id = PublisherId { exam: "bench".into(), student: format!("s{i}") };
+        let id = publisher_id(i);
         let answer = rt.block_on(sfu.publish(id, offer)).expect("publish");
         c.accept(pending, &answer);
         let pt = c.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).expect("vp8").pt();
@@ -195,7 +199,7 @@ fn run_step(
     }
     let connected = pubs.iter().filter(|p| p.c.connected).count() + subs.iter().filter(|s| s.connected).count();
     for i in 0..watched {
-        let id = PublisherId { exam: "bench".into(), student: format!("s{i}") };
+        let id = publisher_id(i);
         let _ = rt.block_on(sfu.watch(SubscriberId(format!("p{i}")), 0, id, WatchQuality::Full));
     }
     let setup_secs = setup.elapsed().as_secs_f64();

@@ -18,7 +18,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc, RtcConfig};
 use vigil_proto::events::{SlotUpdate, WatchQuality};
-use vigil_proto::{IncidentKind, UnixMillis};
+use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
 
 use crate::SfuError;
 use crate::health::{HealthConfig, HealthFinding, MediaHealth};
@@ -30,11 +30,18 @@ use crate::stun;
 /// again replaces the previous peer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PublisherId {
-    pub exam: String,
-    pub student: String,
+    pub exam: ExamId,
+    pub student: StudentId,
 }
 
-/// One proctor connection (opaque to the SFU; the server uses its socket id).
+impl PublisherId {
+    pub fn new(exam: ExamId, student: StudentId) -> Self {
+        PublisherId { exam, student }
+    }
+}
+
+/// One proctor connection: an opaque id chosen by the caller (the server
+/// uses its own connection id). Only compared and hashed, never parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SubscriberId(pub String);
 
@@ -266,7 +273,7 @@ impl Router {
         if let Some(old) = self.publishers.get(&id).copied() {
             self.remove_peer(old, false);
         }
-        let labels = [("exam", id.exam.clone()), ("student", id.student.clone())];
+        let labels = [("exam", id.exam.to_string()), ("student", id.student.to_string())];
         let st = PubState {
             id: id.clone(),
             pt_codec,
@@ -1054,7 +1061,7 @@ mod tests {
     #[test]
     fn malformed_sdp_is_a_typed_error() {
         let mut r = router();
-        let id = PublisherId { exam: "e".into(), student: "s".into() };
+        let id = PublisherId::new("e".parse().unwrap(), "s".parse().unwrap());
         assert!(matches!(r.publish(Instant::now(), id, "not sdp"), Err(SfuError::BadSdp(_))));
         let sub = SubscriberId("p".into());
         assert!(matches!(r.subscribe(Instant::now(), sub, ""), Err(SfuError::BadSdp(_) | SfuError::OfferRejected(_))));

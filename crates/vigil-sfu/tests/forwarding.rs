@@ -11,7 +11,7 @@ use vigil_proto::events::WatchQuality;
 use vigil_sfu::{PublisherId, SfuError, SfuEvent, SubscriberId};
 
 fn pid(student: &str) -> PublisherId {
-    PublisherId { exam: "exam1".into(), student: student.into() }
+    PublisherId::new("exam1".parse().unwrap(), student.parse().unwrap())
 }
 
 /// Connects a publisher; returns it connected.
@@ -60,7 +60,7 @@ fn a_watcher_receives_every_payload_in_order() {
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
     let up = rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
     assert_eq!(up.mid, mids[0]);
-    assert_eq!(up.student_id.as_deref(), Some("s1"));
+    assert_eq!(up.student_id.as_ref().map(|s| s.as_str()), Some("s1"));
 
     stream(&mut p, &mut [&mut w], 100, Duration::from_millis(3), true);
     pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| c[0].received.len() >= 100);

@@ -121,7 +121,7 @@ fn forwards_and_detects_stall_on_simulated_time() {
     let mut api = publ.rtc.sdp_api();
     publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
     let (offer, pending) = api.apply().unwrap();
-    let id = PublisherId { exam: "e".into(), student: "s".into() };
+    let id = PublisherId::new("e".parse().unwrap(), "s".parse().unwrap());
     let answer = router.publish(start, id.clone(), &offer.to_sdp_string()).unwrap();
     publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     publ.drain();
@@ -208,7 +208,7 @@ fn simulcast_layers_follow_quality() {
     let mut api = publ.rtc.sdp_api();
     publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(sc)));
     let (offer, pending) = api.apply().unwrap();
-    let id = PublisherId { exam: "e".into(), student: "s".into() };
+    let id = PublisherId::new("e".parse().unwrap(), "s".parse().unwrap());
     let answer = router.publish(start, id.clone(), &offer.to_sdp_string()).unwrap();
     publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     publ.drain();
