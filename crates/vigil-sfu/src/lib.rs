@@ -10,7 +10,9 @@
 //!   and quinn-proto: it owns every peer's `Rtc` (str0m 0.25 in RTP mode,
 //!   ICE-lite) and is fed datagrams and `Instant`s; it hands back transmits,
 //!   [`SfuEvent`]s and the next deadline. It never reads a clock or touches
-//!   a socket, so it can be driven on simulated time (see its tests).
+//!   a socket, so it can be driven on simulated time (see its tests). Its
+//!   module folder is split by concern: peers and demultiplexing, SDP,
+//!   slots, the forwarding path, timers, metrics.
 //! * [`Sfu`] is the driver: one thread that owns the one UDP socket, the
 //!   clock and a `Router`, plus a cheap cloneable handle whose async methods
 //!   send commands to that thread and await the reply.
@@ -85,12 +87,16 @@
 //!
 //! ## Metrics
 //!
-//! `vigil_sfu_rtp_{in,out}_{packets,bytes}_total` (per student / per proctor
-//! slot), `vigil_sfu_keyframe_requests_total`, `vigil_sfu_nacks_received_total`,
-//! `vigil_sfu_slot_layer`, `vigil_sfu_peers{role}`,
+//! Aggregate only: no series names a peer, exam, student or proctor
+//! connection (ids would leak on /metrics, and each reconnect would start a
+//! series that never goes away). Labels are bounded: `role`, `reason`,
+//! `kind`, `layer`. `vigil_sfu_rtp_{in,out}_{packets,bytes}_total`,
+//! `vigil_sfu_keyframe_requests_total{kind}`, `vigil_sfu_nacks_received_total`,
+//! `vigil_sfu_slots{layer}` (watching slots by the layer they were given,
+//! 0 = lowest rate), `vigil_sfu_peers{role}`,
 //! `vigil_sfu_health_findings_total{kind}`, `vigil_sfu_loop_seconds`
-//! (histogram), and drop counters. Handles are created once per peer, so the
-//! per-packet cost is an atomic add.
+//! (histogram), and drop counters. Handles are created once, with the
+//! router, so the per-packet cost is an atomic add.
 //!
 //! ## More than one core
 //!

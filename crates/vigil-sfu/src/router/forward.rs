@@ -1,0 +1,145 @@
+//! Forwarding: one publisher's RTP packet to every slot that shows it.
+//!
+//! This is the per-packet path. A packet is accounted on arrival (metrics,
+//! health, layer rates), then written once per watching slot with its
+//! sequence number and timestamp rewritten for that slot. An unwatched
+//! student's packet ends after the first step without allocating.
+
+use std::time::Instant;
+
+use str0m::format::Codec;
+use str0m::rtp::{RtpPacket, RtpWrite};
+
+use super::peer::{Layer, MAX_LAYERS, Peer, PubState};
+use super::slots::Src;
+use super::{Key, Router};
+use crate::keyframe::is_keyframe_start;
+
+/// What forwarding needs to know about an arrived video packet.
+pub(super) struct Arrival {
+    codec: Codec,
+    keyframe: bool,
+    /// The packet's SSRC had not been seen: slots re-rank layers.
+    new_layer: bool,
+    len: u64,
+}
+
+impl PubState {
+    /// Feeds health and layer rates with a video packet. `None` for what is
+    /// not forwarded: audio and other payload types, and SSRCs beyond
+    /// `MAX_LAYERS`.
+    fn track_video(&mut self, pkt: &RtpPacket, now: Instant) -> Option<Arrival> {
+        let &(codec, vc) = self.pt_codec.get(&pkt.header.payload_type)?;
+        let ssrc = pkt.header.ssrc;
+        let keyframe = is_keyframe_start(vc, &pkt.payload);
+        self.health.on_video_rtp(now, *ssrc, pkt.header.timestamp, keyframe);
+        let len = pkt.payload.len() as u64;
+        let known = self.layers.len();
+        let new_layer = match self.layers.iter_mut().find(|l| l.ssrc == ssrc) {
+            Some(l) => {
+                l.bytes += len;
+                false
+            }
+            None if known < MAX_LAYERS => {
+                self.layers.push(Layer { ssrc, bytes: len, bps: 0.0 });
+                true
+            }
+            None => return None,
+        };
+        Some(Arrival { codec, keyframe, new_layer, len })
+    }
+}
+
+impl Router {
+    pub(super) fn on_rtp(&mut self, key: Key, mut pkt: RtpPacket, now: Instant) {
+        // The watcher list is copied into a reused buffer, not a fresh Vec
+        // per packet: `reselect` and the writes need `&mut self`.
+        let mut watchers = std::mem::take(&mut self.watcher_buf);
+        if let Some(arrival) = self.accept_rtp(key, &pkt, now, &mut watchers) {
+            if arrival.new_layer {
+                for &(sk, idx) in &watchers {
+                    self.reselect(now, sk, idx, false);
+                }
+            }
+            let src = Src { peer: key, ssrc: pkt.header.ssrc };
+            let last = watchers.len().saturating_sub(1);
+            for (i, &(sk, idx)) in watchers.iter().enumerate() {
+                self.forward_to_slot(sk, idx, src, &arrival, &mut pkt, i == last, now);
+            }
+        }
+        self.watcher_buf = watchers;
+    }
+
+    /// Accounts a packet from peer `key` and copies the slots watching its
+    /// publisher into `watchers`. `None` when nothing is to be forwarded.
+    fn accept_rtp(
+        &mut self,
+        key: Key,
+        pkt: &RtpPacket,
+        now: Instant,
+        watchers: &mut Vec<(Key, usize)>,
+    ) -> Option<Arrival> {
+        let Some(p) = self.peers.get_mut(key).and_then(Peer::as_pub_mut) else {
+            // Directions are forced, so this only happens if a proctor sends
+            // anyway; never forward what a proctor sends.
+            self.metrics.dropped_wrong_direction.increment(1);
+            return None;
+        };
+        self.metrics.rtp_in_packets.increment(1);
+        self.metrics.rtp_in_bytes.increment(pkt.payload.len() as u64);
+        let arrival = p.track_video(pkt, now)?;
+        // Most students are not watched at any moment.
+        let list = self.watchers.get(&p.id)?;
+        watchers.clear();
+        watchers.extend_from_slice(list);
+        Some(arrival)
+    }
+
+    /// Writes the packet into one slot if the slot shows this source (or
+    /// switches to it at this keyframe). `take_payload` hands the payload
+    /// over instead of copying it: the last watcher takes it, so with one
+    /// watcher, the common case, nothing is copied.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_to_slot(
+        &mut self,
+        sk: Key,
+        idx: usize,
+        src: Src,
+        arrival: &Arrival,
+        pkt: &mut RtpPacket,
+        take_payload: bool,
+        now: Instant,
+    ) {
+        let Some(peer) = self.peers.get_mut(sk) else {
+            return;
+        };
+        let Some(sub) = peer.role.as_sub_mut() else {
+            return;
+        };
+        let Some(pt) = sub.pt_for(arrival.codec) else {
+            return;
+        };
+        let Some(slot) = sub.slots.get_mut(idx) else {
+            return;
+        };
+        slot.switch_at_keyframe(src, arrival.keyframe, *pkt.seq_no, pkt.header.timestamp, now);
+        if !slot.shows(src) {
+            return;
+        }
+        let Some((seq, ts)) = slot.rw.rewrite(*pkt.seq_no, pkt.header.timestamp, now) else {
+            return;
+        };
+        let mid = slot.mid;
+        let mut api = peer.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            return;
+        };
+        let payload = if take_payload { std::mem::take(&mut pkt.payload) } else { pkt.payload.clone() };
+        tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(pkt.header.marker).nackable(true));
+        self.metrics.rtp_out_packets.increment(1);
+        self.metrics.rtp_out_bytes.increment(arrival.len);
+        if peer.mark_dirty() {
+            self.dirty.push(sk);
+        }
+    }
+}

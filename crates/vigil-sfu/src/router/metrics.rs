@@ -1,0 +1,94 @@
+//! The router's metrics: aggregate, with bounded labels only.
+//!
+//! No series is labelled with a peer, subscriber, exam or student id. Such
+//! ids would leak on /metrics, and every reconnect would start a series that
+//! is never dropped. Labels are limited to `role`, `reason`, `kind` and
+//! `layer`, whose values are fixed below. Every handle is created once, with
+//! the router, so the per-packet cost is an atomic add.
+
+use metrics::{Counter, Gauge, counter, gauge};
+use str0m::media::KeyframeRequestKind;
+use vigil_proto::IncidentKind;
+
+use super::peer::MAX_LAYERS;
+
+/// The labels any SFU metric may carry.
+#[cfg(test)]
+pub(super) const ALLOWED_LABELS: &[&str] = &["role", "reason", "kind", "layer"];
+
+/// The incident kinds `MediaHealth` raises.
+const HEALTH_KINDS: [IncidentKind; 3] =
+    [IncidentKind::MediaStalled, IncidentKind::FrameRateCollapsed, IncidentKind::KeyframesMissing];
+
+const LAYER_NAMES: [&str; MAX_LAYERS] = ["0", "1", "2", "3"];
+
+pub(super) struct RouterMetrics {
+    /// RTP from publishers (all of it, audio too). vigil-load reads the
+    /// packet counters by name: keep them.
+    pub rtp_in_packets: Counter,
+    pub rtp_in_bytes: Counter,
+    /// RTP written towards proctors.
+    pub rtp_out_packets: Counter,
+    pub rtp_out_bytes: Counter,
+    keyframe_requests_pli: Counter,
+    keyframe_requests_fir: Counter,
+    /// NACKs proctors sent us (str0m answers them from its RTX cache).
+    pub nacks_received: Counter,
+    /// Watching slots by the layer they were last given, 0 being the
+    /// lowest-rate layer.
+    slots_by_layer: [Gauge; MAX_LAYERS],
+    pub peers_pub: Gauge,
+    pub peers_sub: Gauge,
+    pub dropped_unknown: Counter,
+    pub dropped_garbage: Counter,
+    pub dropped_wrong_direction: Counter,
+    findings: [Counter; HEALTH_KINDS.len()],
+}
+
+impl RouterMetrics {
+    pub fn new() -> Self {
+        RouterMetrics {
+            rtp_in_packets: counter!("vigil_sfu_rtp_in_packets_total"),
+            rtp_in_bytes: counter!("vigil_sfu_rtp_in_bytes_total"),
+            rtp_out_packets: counter!("vigil_sfu_rtp_out_packets_total"),
+            rtp_out_bytes: counter!("vigil_sfu_rtp_out_bytes_total"),
+            keyframe_requests_pli: counter!("vigil_sfu_keyframe_requests_total", "kind" => "pli"),
+            keyframe_requests_fir: counter!("vigil_sfu_keyframe_requests_total", "kind" => "fir"),
+            nacks_received: counter!("vigil_sfu_nacks_received_total"),
+            slots_by_layer: LAYER_NAMES.map(|l| gauge!("vigil_sfu_slots", "layer" => l)),
+            peers_pub: gauge!("vigil_sfu_peers", "role" => "publisher"),
+            peers_sub: gauge!("vigil_sfu_peers", "role" => "subscriber"),
+            dropped_unknown: counter!("vigil_sfu_datagrams_dropped_total", "reason" => "unknown_source"),
+            dropped_garbage: counter!("vigil_sfu_datagrams_dropped_total", "reason" => "unparseable"),
+            dropped_wrong_direction: counter!("vigil_sfu_rtp_dropped_total", "reason" => "wrong_direction"),
+            findings: HEALTH_KINDS.map(|k| counter!("vigil_sfu_health_findings_total", "kind" => k.as_str())),
+        }
+    }
+
+    pub fn keyframe_requested(&self, kind: KeyframeRequestKind) {
+        match kind {
+            KeyframeRequestKind::Fir => self.keyframe_requests_fir.increment(1),
+            _ => self.keyframe_requests_pli.increment(1),
+        }
+    }
+
+    pub fn health_finding(&self, kind: IncidentKind) {
+        if let Some(i) = HEALTH_KINDS.iter().position(|k| *k == kind) {
+            self.findings[i].increment(1);
+        }
+    }
+
+    /// Moves a slot from the gauge of the layer it showed to the one it
+    /// shows now (`None`: not counted, the slot is empty).
+    pub fn slot_layer_changed(&self, from: Option<usize>, to: Option<usize>) {
+        if from == to {
+            return;
+        }
+        if let Some(g) = from.and_then(|l| self.slots_by_layer.get(l)) {
+            g.decrement(1.0);
+        }
+        if let Some(g) = to.and_then(|l| self.slots_by_layer.get(l)) {
+            g.increment(1.0);
+        }
+    }
+}

@@ -1,0 +1,553 @@
+//! The sans-IO routing core: every peer's `Rtc`, the demultiplexer, the
+//! deadline set, the watch slots and the health monitors.
+//!
+//! Nothing here reads a clock or touches a socket. The driver feeds
+//! datagrams and `Instant`s in, and drains transmits, events and the next
+//! timeout out, exactly like `str0m::Rtc` itself; tests can drive it on
+//! simulated time.
+//!
+//! By concern:
+//! * this file: the public types, peers coming and going (commands), the
+//!   demultiplexer and draining each `Rtc`;
+//! * `peer`: per-peer state by role and the accessors that pick a role;
+//! * `sdp`: offers (directions forced, m-lines read);
+//! * `slots`: watch/unwatch, layer choice and keyframe requests;
+//! * `forward`: the per-packet path;
+//! * `timers`: the deadline set and the 250 ms tick;
+//! * `metrics`: aggregate metric handles.
+
+mod forward;
+mod metrics;
+mod peer;
+mod sdp;
+mod slots;
+#[cfg(test)]
+mod tests;
+mod timers;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use str0m::format::Codec;
+use str0m::media::Direction;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc, RtcConfig};
+use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
+
+use self::metrics::RouterMetrics;
+use self::peer::{Peer, Peers, PubState, Role, SubState};
+use self::slots::Slot;
+use self::timers::{Deadlines, NACK_SLACK, RATE_WINDOW, TICK};
+use crate::SfuError;
+use crate::health::{HealthConfig, HealthFinding, MediaHealth};
+use crate::keyframe::VideoCodec;
+use crate::stun;
+
+/// A student's camera publication. One per student per exam; publishing
+/// again replaces the previous peer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PublisherId {
+    pub exam: ExamId,
+    pub student: StudentId,
+}
+
+impl PublisherId {
+    pub fn new(exam: ExamId, student: StudentId) -> Self {
+        PublisherId { exam, student }
+    }
+}
+
+/// One proctor connection: an opaque id chosen by the caller (the server
+/// uses its own connection id). Only compared and hashed, never parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SubscriberId(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PeerId {
+    Publisher(PublisherId),
+    Subscriber(SubscriberId),
+}
+
+/// What the SFU tells the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SfuEvent {
+    /// A media-health finding to raise as a server-side incident.
+    MediaHealth {
+        publisher: PublisherId,
+        kind: IncidentKind,
+        at: UnixMillis,
+        detail: String,
+    },
+    PeerConnected(PeerId),
+    PeerClosed(PeerId),
+}
+
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// The address put in our ICE candidate: where peers send datagrams.
+    pub candidate_addr: SocketAddr,
+    /// Upper bound on recvonly video slots a proctor may offer.
+    pub max_slots: usize,
+    pub health: HealthConfig,
+    /// Starting egress estimate for proctors; `None` disables BWE (then
+    /// `Full` always gets the best layer).
+    pub bwe_initial_bps: Option<u64>,
+    /// Minimum gap between keyframe requests for one slot.
+    pub keyframe_request_interval: Duration,
+}
+
+impl RouterConfig {
+    pub fn new(candidate_addr: SocketAddr) -> Self {
+        RouterConfig {
+            candidate_addr,
+            max_slots: 16,
+            health: HealthConfig::default(),
+            bwe_initial_bps: None,
+            keyframe_request_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub struct Transmit {
+    pub destination: SocketAddr,
+    pub contents: Vec<u8>,
+}
+
+/// A peer's handle inside the router; never reused.
+type Key = u64;
+
+/// Remembered addresses per peer; a peer trying more is misbehaving.
+const MAX_ADDRS_PER_PEER: usize = 8;
+/// Outputs drained from one `Rtc` per `drive`, so that a misbehaving peer
+/// cannot hold the loop forever.
+const MAX_OUTPUTS_PER_DRIVE: usize = 10_000;
+
+pub struct Router {
+    cfg: RouterConfig,
+    /// Wall-clock reading paired with `epoch`, to stamp events without
+    /// reading a clock.
+    epoch: (Instant, SystemTime),
+    next_key: Key,
+    peers: Peers,
+    by_addr: HashMap<SocketAddr, Key>,
+    by_ufrag: HashMap<String, Key>,
+    publishers: HashMap<PublisherId, Key>,
+    subscribers: HashMap<SubscriberId, Key>,
+    /// Slots showing or waiting for each student, by id so they survive a
+    /// re-publish: (subscriber peer, slot index).
+    watchers: HashMap<PublisherId, Vec<(Key, usize)>>,
+    /// Scratch copy of one publisher's watcher list (see `on_rtp`).
+    watcher_buf: Vec<(Key, usize)>,
+    deadlines: Deadlines,
+    next_tick: Instant,
+    next_rate: Instant,
+    /// Peers written to since the last flush (see `Peer::mark_dirty`).
+    dirty: Vec<Key>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<SfuEvent>,
+    /// Scratch list for one publisher's health findings.
+    findings: Vec<HealthFinding>,
+    metrics: RouterMetrics,
+}
+
+impl Router {
+    /// `now` and `wall` are the same moment on the two clocks.
+    pub fn new(cfg: RouterConfig, now: Instant, wall: SystemTime) -> Self {
+        Router {
+            cfg,
+            epoch: (now, wall),
+            next_key: 1,
+            peers: Peers::default(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            publishers: HashMap::new(),
+            subscribers: HashMap::new(),
+            watchers: HashMap::new(),
+            watcher_buf: Vec::new(),
+            deadlines: Deadlines::default(),
+            next_tick: now + TICK,
+            next_rate: now + RATE_WINDOW,
+            dirty: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            findings: Vec::new(),
+            metrics: RouterMetrics::new(),
+        }
+    }
+
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    // ------------------------------------------------------------ commands
+
+    /// Accepts a student's offer; returns the answer SDP.
+    pub fn publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
+        // Directions are forced before str0m sees the offer, so the answer
+        // can only ever receive from a publisher.
+        let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::SendOnly))?;
+        let mut rtc = self.new_rtc(now, false);
+        let answer = sdp::accept_offer(&mut rtc, offer)?;
+        let video_mid = sdp::mids_of_kind(offer_sdp, "video")
+            .into_iter()
+            .find(|m| rtc.media(*m).is_some_and(|md| md.direction() == Direction::RecvOnly));
+        if video_mid.is_none() {
+            return Err(SfuError::OfferRejected("no video track to publish".into()));
+        }
+        let mut pt_codec = HashMap::new();
+        for p in rtc.codec_config().params() {
+            let vc = match p.spec().codec {
+                Codec::Vp8 => VideoCodec::Vp8,
+                Codec::H264 => VideoCodec::H264,
+                _ => continue,
+            };
+            pt_codec.insert(p.pt(), (p.spec().codec, vc));
+        }
+        if pt_codec.is_empty() {
+            return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
+        }
+        if let Some(old) = self.publishers.get(&id).copied() {
+            self.remove_peer(old, false);
+        }
+        let st = PubState {
+            id: id.clone(),
+            pt_codec,
+            layers: Vec::new(),
+            health: MediaHealth::new(self.cfg.health.clone(), now),
+        };
+        let key = self.insert_peer(rtc, Role::Pub(Box::new(st)), now);
+        self.publishers.insert(id, key);
+        self.metrics.peers_pub.increment(1.0);
+        Ok(answer.to_sdp_string())
+    }
+
+    /// Accepts a proctor's offer of recvonly video slots; returns the answer
+    /// and the slots' mids in order.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        id: SubscriberId,
+        offer_sdp: &str,
+    ) -> Result<(String, Vec<String>), SfuError> {
+        let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::RecvOnly))?;
+        let video_mids = sdp::mids_of_kind(offer_sdp, "video");
+        if video_mids.is_empty() {
+            return Err(SfuError::OfferRejected("no video slots offered".into()));
+        }
+        if video_mids.len() > self.cfg.max_slots {
+            return Err(SfuError::OfferRejected(format!(
+                "{} video slots offered, at most {} allowed",
+                video_mids.len(),
+                self.cfg.max_slots
+            )));
+        }
+        let mut rtc = self.new_rtc(now, true);
+        let answer = sdp::accept_offer(&mut rtc, offer)?;
+        let mut codec_pt = Vec::new();
+        for p in rtc.codec_config().params() {
+            if matches!(p.spec().codec, Codec::Vp8 | Codec::H264) && !codec_pt.iter().any(|(c, _)| *c == p.spec().codec)
+            {
+                codec_pt.push((p.spec().codec, p.pt()));
+            }
+        }
+        if codec_pt.is_empty() {
+            return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
+        }
+        let mut slots = Vec::new();
+        for mid in &video_mids {
+            let sends = rtc.media(*mid).is_some_and(|m| m.direction() == Direction::SendOnly);
+            if !sends {
+                // Rejected m-lines (port 0) are not slots we can fill.
+                return Err(SfuError::OfferRejected(format!("video m-line {mid} cannot receive")));
+            }
+            slots.push(Slot::new(*mid));
+        }
+        if let Some(old) = self.subscribers.get(&id).copied() {
+            self.remove_peer(old, false);
+        }
+        let mids = slots.iter().map(|s| s.mid.to_string()).collect();
+        let st = SubState { id: id.clone(), slots, codec_pt, estimate_bps: self.cfg.bwe_initial_bps };
+        let key = self.insert_peer(rtc, Role::Sub(Box::new(st)), now);
+        self.subscribers.insert(id, key);
+        self.metrics.peers_sub.increment(1.0);
+        Ok((answer.to_sdp_string(), mids))
+    }
+
+    /// A trickled remote candidate. With ICE-lite we never send checks, so
+    /// this only helps str0m accept traffic from the address early.
+    pub fn add_candidate(&mut self, now: Instant, peer: &PeerId, candidate: &str) -> Result<(), SfuError> {
+        let key = self.key_of(peer).ok_or(SfuError::UnknownPeer)?;
+        let line = candidate.trim();
+        if line.is_empty() {
+            // End-of-candidates.
+            return Ok(());
+        }
+        let line = line.strip_prefix("a=").unwrap_or(line);
+        let c = Candidate::from_sdp_string(line).map_err(|e| SfuError::BadCandidate(e.to_string()))?;
+        if let Some(p) = self.peers.get_mut(key) {
+            p.rtc.add_remote_candidate(c);
+        }
+        self.drive(key, now);
+        Ok(())
+    }
+
+    pub fn close(&mut self, peer: &PeerId) -> Result<(), SfuError> {
+        let key = self.key_of(peer).ok_or(SfuError::UnknownPeer)?;
+        self.remove_peer(key, true);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ input
+
+    /// One datagram from the socket.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, buf: &[u8]) {
+        self.handle_datagram_deferred(now, source, buf);
+        self.flush(now);
+    }
+
+    /// Like `handle_datagram`, but what it wrote towards proctors stays
+    /// queued until `flush`. A driver reading datagrams in batches calls
+    /// `flush` once per batch, so a proctor receiving several packets in one
+    /// batch pays for one str0m timeout pass instead of one per packet.
+    pub fn handle_datagram_deferred(&mut self, now: Instant, source: SocketAddr, buf: &[u8]) {
+        let Some(key) = self.demux(source, buf) else {
+            self.metrics.dropped_unknown.increment(1);
+            return;
+        };
+        let Ok(recv) = Receive::new(Protocol::Udp, source, self.cfg.candidate_addr, buf) else {
+            self.metrics.dropped_garbage.increment(1);
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(key) else {
+            self.metrics.dropped_unknown.increment(1);
+            return;
+        };
+        if let Err(e) = peer.rtc.handle_input(Input::Receive(now, recv)) {
+            tracing::debug!(error = %e, "datagram refused by peer");
+            self.metrics.dropped_garbage.increment(1);
+        } else if !peer.addrs.contains(&source) && peer.addrs.len() < MAX_ADDRS_PER_PEER {
+            // Only addresses whose traffic str0m accepted are remembered.
+            peer.addrs.push(source);
+            if let Some(prev) = self.by_addr.insert(source, key)
+                && prev != key
+                && let Some(p) = self.peers.get_mut(prev)
+            {
+                p.addrs.retain(|a| *a != source);
+            }
+        }
+        self.drive(key, now);
+    }
+
+    /// The peer a datagram is for. New addresses always start with a
+    /// binding request; its USERNAME names the peer, so no peer has to be
+    /// asked.
+    fn demux(&self, source: SocketAddr, buf: &[u8]) -> Option<Key> {
+        if stun::is_stun(buf)
+            && let Some(key) = stun::local_ufrag(buf).and_then(|u| self.by_ufrag.get(u))
+        {
+            return Some(*key);
+        }
+        self.by_addr.get(&source).copied()
+    }
+
+    /// Hands packets written by `handle_datagram_deferred` to str0m for
+    /// sending; afterwards they are available from `poll_transmit`.
+    pub fn flush(&mut self, now: Instant) {
+        self.flush_dirty(now);
+    }
+
+    // ------------------------------------------------------------ output
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<SfuEvent> {
+        self.events.pop_front()
+    }
+
+    // ------------------------------------------------------------ internals
+
+    fn new_rtc(&self, now: Instant, subscriber: bool) -> Rtc {
+        let mut cfg = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_h264(true)
+            .enable_opus(true, false)
+            // Per-peer stats cost a timer per second; only proctor NACK
+            // counts use them.
+            .set_stats_interval(subscriber.then(|| Duration::from_secs(1)));
+        if subscriber && let Some(bps) = self.cfg.bwe_initial_bps {
+            cfg = cfg.enable_bwe(Some(str0m::bwe::Bitrate::bps(bps)));
+        }
+        let mut rtc = cfg.build(now);
+        // Host candidate construction only fails for unspecified addresses,
+        // which `Sfu::start` rules out.
+        if let Ok(c) = Candidate::host(self.cfg.candidate_addr, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        rtc
+    }
+
+    fn insert_peer(&mut self, mut rtc: Rtc, role: Role, now: Instant) -> Key {
+        let key = self.next_key;
+        self.next_key += 1;
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        self.by_ufrag.insert(ufrag.clone(), key);
+        let peer = Peer { rtc, ufrag, addrs: Vec::new(), timer: None, dirty: false, connected: false, role };
+        self.peers.insert(key, peer);
+        self.drive(key, now);
+        key
+    }
+
+    fn key_of(&self, peer: &PeerId) -> Option<Key> {
+        match peer {
+            PeerId::Publisher(p) => self.publishers.get(p).copied(),
+            PeerId::Subscriber(s) => self.subscribers.get(s).copied(),
+        }
+    }
+
+    fn remove_peer(&mut self, key: Key, announce: bool) {
+        let Some(mut peer) = self.peers.remove(key) else {
+            return;
+        };
+        peer.rtc.disconnect();
+        self.by_ufrag.remove(&peer.ufrag);
+        for a in &peer.addrs {
+            if self.by_addr.get(a) == Some(&key) {
+                self.by_addr.remove(a);
+            }
+        }
+        self.deadlines.cancel(key, peer.timer);
+        match &peer.role {
+            Role::Pub(p) => self.forget_publisher(key, p),
+            Role::Sub(s) => self.forget_subscriber(key, s),
+        }
+        if announce || peer.connected {
+            self.events.push_back(SfuEvent::PeerClosed(peer.id()));
+        }
+    }
+
+    /// Slots keep their binding to a departed publisher (a re-publish
+    /// continues them) but stop pointing at its peer.
+    fn forget_publisher(&mut self, key: Key, p: &PubState) {
+        if self.publishers.get(&p.id) == Some(&key) {
+            self.publishers.remove(&p.id);
+        }
+        self.metrics.peers_pub.decrement(1.0);
+        for &(sk, idx) in self.watchers.get(&p.id).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(s) = self.peers.slot_mut(sk, idx) {
+                if s.current.is_some_and(|c| c.peer == key) {
+                    s.current = None;
+                    s.rw.stop();
+                }
+                if s.pending.is_some_and(|c| c.peer == key) {
+                    s.pending = None;
+                }
+            }
+        }
+    }
+
+    fn forget_subscriber(&mut self, key: Key, s: &SubState) {
+        if self.subscribers.get(&s.id) == Some(&key) {
+            self.subscribers.remove(&s.id);
+        }
+        self.metrics.peers_sub.decrement(1.0);
+        for (idx, slot) in s.slots.iter().enumerate() {
+            self.metrics.slot_layer_changed(slot.shown_layer, None);
+            if let Some(p) = &slot.publisher {
+                self.detach_watcher(p, key, idx);
+            }
+        }
+    }
+
+    /// Drains one peer's output until it asks for a timeout.
+    fn drive(&mut self, key: Key, now: Instant) {
+        for _ in 0..MAX_OUTPUTS_PER_DRIVE {
+            let Some(peer) = self.peers.get_mut(key) else {
+                return;
+            };
+            match peer.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    // str0m wakes a receiving peer every 33 ms to send NACKs,
+                    // whether or not anything was lost; with many students
+                    // that timer outnumbered the packets. Every datagram runs
+                    // str0m's timeout handling anyway, so a streaming
+                    // publisher's NACKs still go out within one packet gap;
+                    // only a quiet one's wait up to NACK_SLACK longer.
+                    let t = if peer.is_publisher() && peer.rtc.last_timeout_reason() == Reason::Nack {
+                        t + NACK_SLACK
+                    } else {
+                        t
+                    };
+                    self.deadlines.schedule(key, &mut peer.timer, t);
+                    if !peer.rtc.is_alive() {
+                        self.remove_peer(key, true);
+                    }
+                    return;
+                }
+                Ok(Output::Transmit(t)) => {
+                    self.transmits.push_back(Transmit { destination: t.destination, contents: t.contents.into() });
+                }
+                Ok(Output::Event(e)) => self.on_event(key, e, now),
+                Err(e) => {
+                    tracing::debug!(error = %e, "peer failed");
+                    self.remove_peer(key, true);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Has str0m send what was written into each dirty peer.
+    fn flush_dirty(&mut self, now: Instant) {
+        while let Some(key) = self.dirty.pop() {
+            if let Some(p) = self.peers.get_mut(key) {
+                p.dirty = false;
+                // Written packets leave str0m's queue on the next timeout.
+                if let Err(e) = p.rtc.handle_input(Input::Timeout(now)) {
+                    tracing::debug!(error = %e, "timeout failed");
+                }
+                self.drive(key, now);
+            }
+        }
+    }
+
+    fn on_event(&mut self, key: Key, e: Event, now: Instant) {
+        match e {
+            Event::Connected => {
+                if let Some(p) = self.peers.get_mut(key) {
+                    p.connected = true;
+                    self.events.push_back(SfuEvent::PeerConnected(p.id()));
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                if let Some(p) = self.peers.get_mut(key) {
+                    p.rtc.disconnect();
+                }
+            }
+            Event::RtpPacket(pkt) => self.on_rtp(key, pkt, now),
+            Event::KeyframeRequest(req) => self.on_proctor_keyframe_request(now, key, req.mid, req.kind),
+            Event::EgressBitrateEstimate(str0m::bwe::BweKind::Twcc { estimate, .. }) => {
+                if let Some(s) = self.peers.sub_mut(key) {
+                    s.estimate_bps = Some(estimate.as_u64());
+                }
+            }
+            Event::MediaEgressStats(st) => {
+                // str0m's count is cumulative per mid; the metric is one
+                // counter for all proctors, so only the growth is added.
+                if let Some(slot) = self.peers.sub_mut(key).and_then(|s| s.slots.iter_mut().find(|sl| sl.mid == st.mid))
+                {
+                    self.metrics.nacks_received.increment(st.nacks.saturating_sub(slot.nacks_seen));
+                    slot.nacks_seen = slot.nacks_seen.max(st.nacks);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! One peer's state, by role, and the accessors that pick a role out of it.
+//!
+//! Most router code wants "the subscriber behind this key" or "that slot of
+//! it"; those lookups live here so that the role is matched in one place.
+
+use std::collections::HashMap;
+use std::collections::hash_map;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::Rtc;
+use str0m::format::Codec;
+use str0m::media::Pt;
+use str0m::rtp::Ssrc;
+
+use super::slots::Slot;
+use super::{Key, PeerId, PublisherId, SubscriberId};
+use crate::health::MediaHealth;
+use crate::keyframe::VideoCodec;
+
+/// Simulcast has three encodings; more from one publisher is a misbehaving
+/// client, and the rest are ignored.
+pub(super) const MAX_LAYERS: usize = 4;
+
+/// One encoding (SSRC) of a publisher, with its measured rate.
+pub(super) struct Layer {
+    pub ssrc: Ssrc,
+    /// Bytes since the last rate tick, and the resulting rate.
+    pub bytes: u64,
+    pub bps: f64,
+}
+
+pub(super) struct PubState {
+    pub id: PublisherId,
+    /// The video payload types the answer accepted, and how to spot their
+    /// keyframes. Anything else (audio) is not forwarded.
+    pub pt_codec: HashMap<Pt, (Codec, VideoCodec)>,
+    pub layers: Vec<Layer>,
+    pub health: MediaHealth,
+}
+
+pub(super) struct SubState {
+    pub id: SubscriberId,
+    pub slots: Vec<Slot>,
+    /// The payload type this proctor's answer gave each codec.
+    pub codec_pt: Vec<(Codec, Pt)>,
+    pub estimate_bps: Option<u64>,
+}
+
+impl SubState {
+    /// The payload type to write `codec` with, if the proctor can take it.
+    pub fn pt_for(&self, codec: Codec) -> Option<Pt> {
+        self.codec_pt.iter().find(|(c, _)| *c == codec).map(|(_, pt)| *pt)
+    }
+}
+
+pub(super) enum Role {
+    Pub(Box<PubState>),
+    Sub(Box<SubState>),
+}
+
+// The role's accessors are also on `Role` itself, so that code holding a
+// peer can borrow its role and its `rtc` at the same time.
+impl Role {
+    pub fn as_pub(&self) -> Option<&PubState> {
+        match self {
+            Role::Pub(p) => Some(p),
+            Role::Sub(_) => None,
+        }
+    }
+
+    pub fn as_pub_mut(&mut self) -> Option<&mut PubState> {
+        match self {
+            Role::Pub(p) => Some(p),
+            Role::Sub(_) => None,
+        }
+    }
+
+    pub fn as_sub(&self) -> Option<&SubState> {
+        match self {
+            Role::Sub(s) => Some(s),
+            Role::Pub(_) => None,
+        }
+    }
+
+    pub fn as_sub_mut(&mut self) -> Option<&mut SubState> {
+        match self {
+            Role::Sub(s) => Some(s),
+            Role::Pub(_) => None,
+        }
+    }
+}
+
+pub(super) struct Peer {
+    pub rtc: Rtc,
+    pub ufrag: String,
+    /// Source addresses whose traffic str0m accepted (see `handle_datagram`).
+    pub addrs: Vec<SocketAddr>,
+    /// This peer's entry in the deadline set, if any.
+    pub timer: Option<Instant>,
+    /// Packets were written since the last flush (see `mark_dirty`).
+    pub dirty: bool,
+    pub connected: bool,
+    pub role: Role,
+}
+
+impl Peer {
+    pub fn id(&self) -> PeerId {
+        match &self.role {
+            Role::Pub(p) => PeerId::Publisher(p.id.clone()),
+            Role::Sub(s) => PeerId::Subscriber(s.id.clone()),
+        }
+    }
+
+    pub fn as_pub(&self) -> Option<&PubState> {
+        self.role.as_pub()
+    }
+
+    pub fn as_pub_mut(&mut self) -> Option<&mut PubState> {
+        self.role.as_pub_mut()
+    }
+
+    pub fn as_sub(&self) -> Option<&SubState> {
+        self.role.as_sub()
+    }
+
+    pub fn as_sub_mut(&mut self) -> Option<&mut SubState> {
+        self.role.as_sub_mut()
+    }
+
+    pub fn is_publisher(&self) -> bool {
+        matches!(self.role, Role::Pub(_))
+    }
+
+    /// Notes that packets were written into this peer's `Rtc`. Returns true
+    /// the first time since the last flush, when the caller must queue the
+    /// peer for `flush_dirty`; later writes ride on that one flush.
+    pub fn mark_dirty(&mut self) -> bool {
+        !std::mem::replace(&mut self.dirty, true)
+    }
+}
+
+/// Every peer by key, with role-aware lookups.
+#[derive(Default)]
+pub(super) struct Peers(HashMap<Key, Peer>);
+
+impl Peers {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn get(&self, key: Key) -> Option<&Peer> {
+        self.0.get(&key)
+    }
+
+    pub fn get_mut(&mut self, key: Key) -> Option<&mut Peer> {
+        self.0.get_mut(&key)
+    }
+
+    pub fn insert(&mut self, key: Key, peer: Peer) {
+        self.0.insert(key, peer);
+    }
+
+    pub fn remove(&mut self, key: Key) -> Option<Peer> {
+        self.0.remove(&key)
+    }
+
+    pub fn iter(&self) -> hash_map::Iter<'_, Key, Peer> {
+        self.0.iter()
+    }
+
+    pub fn values_mut(&mut self) -> hash_map::ValuesMut<'_, Key, Peer> {
+        self.0.values_mut()
+    }
+
+    pub fn publisher(&self, key: Key) -> Option<&PubState> {
+        self.get(key).and_then(Peer::as_pub)
+    }
+
+    pub fn sub(&self, key: Key) -> Option<&SubState> {
+        self.get(key).and_then(Peer::as_sub)
+    }
+
+    pub fn sub_mut(&mut self, key: Key) -> Option<&mut SubState> {
+        self.get_mut(key).and_then(Peer::as_sub_mut)
+    }
+
+    pub fn slot(&self, key: Key, idx: usize) -> Option<&Slot> {
+        self.sub(key).and_then(|s| s.slots.get(idx))
+    }
+
+    pub fn slot_mut(&mut self, key: Key, idx: usize) -> Option<&mut Slot> {
+        self.sub_mut(key).and_then(|s| s.slots.get_mut(idx))
+    }
+}

@@ -1,0 +1,242 @@
+//! Watch slots: binding a slot to a publisher, choosing its layer, and
+//! asking sources for keyframes.
+
+use std::time::Instant;
+
+use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::rtp::Ssrc;
+use vigil_proto::events::{SlotUpdate, WatchQuality};
+
+use super::{Key, PublisherId, Router, SubscriberId};
+use crate::SfuError;
+use crate::rewrite::Rewriter;
+
+/// Headroom `Full` keeps between a layer's rate and the proctor's estimate.
+const BWE_HEADROOM: f64 = 1.15;
+
+/// A source a slot can show: one encoding (SSRC) of one publisher peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Src {
+    pub peer: Key,
+    pub ssrc: Ssrc,
+}
+
+/// One recvonly video transceiver of a proctor: one outgoing SSRC for the
+/// life of the connection, whoever it shows.
+pub(super) struct Slot {
+    pub mid: Mid,
+    /// Who the slot is bound to, by id, so a re-publish continues here.
+    pub publisher: Option<PublisherId>,
+    pub quality: WatchQuality,
+    /// The source being forwarded now.
+    pub current: Option<Src>,
+    /// The source to switch to at its next keyframe.
+    pub pending: Option<Src>,
+    pub last_request: Option<Instant>,
+    pub rw: Rewriter,
+    /// The layer (0 = lowest rate) last chosen, as counted in the
+    /// `vigil_sfu_slots{layer}` gauge.
+    pub shown_layer: Option<usize>,
+    /// str0m's cumulative NACK count for this mid, to count only the growth.
+    pub nacks_seen: u64,
+}
+
+impl Slot {
+    pub fn new(mid: Mid) -> Slot {
+        Slot {
+            mid,
+            publisher: None,
+            quality: WatchQuality::Thumbnail,
+            current: None,
+            pending: None,
+            last_request: None,
+            rw: Rewriter::new(),
+            shown_layer: None,
+            nacks_seen: 0,
+        }
+    }
+
+    /// Switches to `src` if the slot waits for it and this packet starts a
+    /// keyframe; the rewriter then continues the outgoing sequence.
+    pub fn switch_at_keyframe(&mut self, src: Src, keyframe: bool, seq: u64, ts: u32, now: Instant) {
+        if keyframe && self.pending == Some(src) {
+            self.current = Some(src);
+            self.pending = None;
+            self.rw.switch(seq, ts, now, 90_000);
+        }
+    }
+
+    /// Whether packets from `src` are forwarded to this slot.
+    pub fn shows(&self, src: Src) -> bool {
+        self.current == Some(src)
+    }
+}
+
+impl Router {
+    /// Shows `publisher` in slot `slot` of `subscriber`. The slot keeps its
+    /// old picture until the new source's keyframe arrives.
+    pub fn watch(
+        &mut self,
+        now: Instant,
+        subscriber: &SubscriberId,
+        slot: u32,
+        publisher: PublisherId,
+        quality: WatchQuality,
+    ) -> Result<SlotUpdate, SfuError> {
+        let (key, idx) = self.subscriber_slot(subscriber, slot)?;
+        let old = {
+            let s = self.peers.slot_mut(key, idx).ok_or(SfuError::UnknownPeer)?;
+            s.quality = quality;
+            s.publisher.replace(publisher.clone())
+        };
+        if let Some(old) = old {
+            self.detach_watcher(&old, key, idx);
+        }
+        let list = self.watchers.entry(publisher).or_default();
+        if !list.contains(&(key, idx)) {
+            list.push((key, idx));
+        }
+        self.reselect(now, key, idx, true);
+        self.flush_dirty(now);
+        Ok(self.slot_update(key, idx))
+    }
+
+    /// Empties a slot: nothing more is forwarded to it.
+    pub fn unwatch(&mut self, _now: Instant, subscriber: &SubscriberId, slot: u32) -> Result<SlotUpdate, SfuError> {
+        let (key, idx) = self.subscriber_slot(subscriber, slot)?;
+        let (old, layer) = {
+            let s = self.peers.slot_mut(key, idx).ok_or(SfuError::UnknownPeer)?;
+            s.current = None;
+            s.pending = None;
+            s.rw.stop();
+            (s.publisher.take(), s.shown_layer.take())
+        };
+        self.metrics.slot_layer_changed(layer, None);
+        if let Some(old) = old {
+            self.detach_watcher(&old, key, idx);
+        }
+        Ok(self.slot_update(key, idx))
+    }
+
+    /// The subscriber's key and the index of its `slot`, or why there is none.
+    pub(super) fn subscriber_slot(&self, subscriber: &SubscriberId, slot: u32) -> Result<(Key, usize), SfuError> {
+        let key = *self.subscribers.get(subscriber).ok_or(SfuError::UnknownPeer)?;
+        let sub = self.peers.sub(key).ok_or(SfuError::UnknownPeer)?;
+        let idx = slot as usize;
+        if idx >= sub.slots.len() {
+            return Err(SfuError::NoSuchSlot { slot, slots: sub.slots.len() });
+        }
+        Ok((key, idx))
+    }
+
+    pub(super) fn slot_update(&self, key: Key, idx: usize) -> SlotUpdate {
+        let slot = self.peers.slot(key, idx);
+        SlotUpdate {
+            slot: idx as u32,
+            mid: slot.map(|s| s.mid.to_string()).unwrap_or_default(),
+            student_id: slot.and_then(|s| s.publisher.as_ref()).map(|p| p.student.clone()),
+            quality: slot.and_then(|s| s.publisher.as_ref().map(|_| s.quality)),
+        }
+    }
+
+    pub(super) fn detach_watcher(&mut self, publisher: &PublisherId, key: Key, idx: usize) {
+        if let Some(list) = self.watchers.get_mut(publisher) {
+            list.retain(|w| *w != (key, idx));
+            if list.is_empty() {
+                self.watchers.remove(publisher);
+            }
+        }
+    }
+
+    /// Picks the layer a slot should show and asks for a keyframe when it
+    /// changes. `force` re-requests even if the choice is unchanged.
+    pub(super) fn reselect(&mut self, now: Instant, sk: Key, idx: usize, force: bool) {
+        let Some((want, chosen)) = self.choose_layer(sk, idx) else {
+            return;
+        };
+        let Some(slot) = self.peers.slot_mut(sk, idx) else {
+            return;
+        };
+        let was = slot.shown_layer.replace(chosen);
+        self.metrics.slot_layer_changed(was, Some(chosen));
+        if slot.current == Some(want) {
+            slot.pending = None;
+            return;
+        }
+        if slot.pending == Some(want) && !force {
+            return;
+        }
+        if slot.pending != Some(want) {
+            // The throttle is per source: a new one is asked at once.
+            slot.last_request = None;
+        }
+        slot.pending = Some(want);
+        self.request_keyframe(now, sk, idx, want, KeyframeRequestKind::Pli);
+    }
+
+    /// The source a slot should show and its rank among the publisher's
+    /// layers (0 = lowest rate); `None` while the slot is empty or the
+    /// publisher is absent or has sent nothing yet.
+    fn choose_layer(&self, sk: Key, idx: usize) -> Option<(Src, usize)> {
+        let sub = self.peers.sub(sk)?;
+        let slot = sub.slots.get(idx)?;
+        let publisher = slot.publisher.as_ref()?;
+        let pk = *self.publishers.get(publisher)?;
+        // Layers are ranked by measured rate, not by rid: browsers name
+        // them differently.
+        let mut layers: Vec<(Ssrc, f64)> = self.peers.publisher(pk)?.layers.iter().map(|l| (l.ssrc, l.bps)).collect();
+        if layers.is_empty() {
+            return None;
+        }
+        layers.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let chosen = match slot.quality {
+            WatchQuality::Thumbnail => 0,
+            WatchQuality::Full => match sub.estimate_bps {
+                // Highest layer that fits the estimate with headroom.
+                Some(bps) => layers.iter().rposition(|l| l.1 * BWE_HEADROOM <= bps as f64).unwrap_or(0),
+                None => layers.len() - 1,
+            },
+        };
+        Some((Src { peer: pk, ssrc: layers[chosen].0 }, chosen))
+    }
+
+    /// A proctor's decoder lost the picture of the slot at `mid`: ask the
+    /// source it currently shows.
+    pub(super) fn on_proctor_keyframe_request(&mut self, now: Instant, sk: Key, mid: Mid, kind: KeyframeRequestKind) {
+        let shown = self.peers.sub(sk).and_then(|s| {
+            let idx = s.slots.iter().position(|sl| sl.mid == mid)?;
+            Some((idx, s.slots[idx].current?))
+        });
+        if let Some((idx, src)) = shown {
+            self.request_keyframe(now, sk, idx, src, kind);
+        }
+    }
+
+    /// Asks `src` for a keyframe on behalf of one slot, at most once per
+    /// `keyframe_request_interval` per slot.
+    pub(super) fn request_keyframe(&mut self, now: Instant, sk: Key, idx: usize, src: Src, kind: KeyframeRequestKind) {
+        let interval = self.cfg.keyframe_request_interval;
+        let Some(slot) = self.peers.slot_mut(sk, idx) else {
+            return;
+        };
+        if slot.last_request.is_some_and(|t| now.saturating_duration_since(t) < interval) {
+            return;
+        }
+        slot.last_request = Some(now);
+        let Some(peer) = self.peers.get_mut(src.peer).filter(|p| p.is_publisher()) else {
+            return;
+        };
+        let mut api = peer.rtc.direct_api();
+        let Some(rx) = api.stream_rx(&src.ssrc) else {
+            return;
+        };
+        rx.request_keyframe(kind);
+        if let Some(p) = peer.as_pub_mut() {
+            p.health.on_keyframe_requested(now);
+        }
+        self.metrics.keyframe_requested(kind);
+        if peer.mark_dirty() {
+            self.dirty.push(src.peer);
+        }
+    }
+}
