@@ -2,12 +2,14 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { io } from "socket.io-client";
 import type { IncidentRecord, ScoreUpdate } from "@proto";
+import { EVENTS } from "@proto";
 import { App } from "./components/App";
 import { IncidentFeed, ScoreHistory } from "./feed/feeds";
 import { Api } from "./net/api";
 import { Connection } from "./net/connection";
+import type { ProctorSocket } from "./net/socket";
 import { parseJoinFragment } from "./net/token";
-import { VideoClient, type VideoSocket } from "./rtc/video";
+import { VideoClient } from "./rtc/video";
 import { ServicesContext, type Services } from "./services";
 import { createScoreStore, ScoreStoreContext } from "./store/scoreStore";
 import "./styles.css";
@@ -41,7 +43,7 @@ if ("error" in join) {
   const feed = new IncidentFeed();
   const history = new ScoreHistory();
   const api = new Api(location.origin, join.exam, join.token);
-  const socket = io(`${location.origin}/proctor`, {
+  const socket: ProctorSocket = io(`${location.origin}${EVENTS.PROCTOR_NS}`, {
     auth: { token: join.token },
     transports: ["websocket"],
     reconnectionDelay: 500,
@@ -69,7 +71,7 @@ if ("error" in join) {
     },
   });
   setInterval(tick, DECAY_TICK_MS);
-  const video = new VideoClient(socket as unknown as VideoSocket);
+  const video = new VideoClient(socket);
   const services: Services = { join, store, feed, history, api, connection, video };
   if (PROFILING) window.__vigilServices = services;
 

@@ -1,4 +1,5 @@
 import { createContext, useContext, useSyncExternalStore } from "react";
+import type { IncidentKind } from "@proto";
 import type { Api } from "./net/api";
 import type { Connection, ConnectionStatus } from "./net/connection";
 import type { JoinParams } from "./net/token";
@@ -36,8 +37,12 @@ export function useVideoStatus(): VideoStatus {
   return video.getStatus();
 }
 
-/** Human names for incident kinds. */
-export const KIND_LABEL: Record<string, string> = {
+/**
+ * Human names for incident kinds; a new kind without one does not compile.
+ * (A server newer than this page can still send a kind it does not know:
+ * callers show the raw kind then.)
+ */
+export const KIND_LABEL: Record<IncidentKind, string> = {
   no_face: "No face",
   multiple_faces: "Two or more faces",
   looking_away: "Looking away",

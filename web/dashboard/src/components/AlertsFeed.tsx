@@ -24,7 +24,7 @@ export const AlertsFeed = memo(function AlertsFeed({ onOpen }: { onOpen: (id: st
           {shown.map(({ record: r, acknowledged }) => (
             <li key={r.id} className={acknowledged ? "feed__item feed__item--ack" : "feed__item"}>
               <button type="button" className="linkish" onClick={() => onOpen(r.student_id)}>
-                {store.getStudent(r.student_id)?.person.name ?? r.student_id}
+                {store.getStudent(r.student_id)?.student.name ?? r.student_id}
               </button>
               <span className="feed__kind">{KIND_LABEL[r.kind] ?? r.kind}</span>
               <time>{clock(r.started_at)}</time>

@@ -32,7 +32,10 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   const points = useHistory(history, id);
   const { items } = useFeed(feed);
   const [quality, setQuality] = useState<WatchQuality>("thumbnail");
-  const [fetched, setFetched] = useState<IncidentRecord[] | { error: string } | null>(null);
+  // Tagged with the student it belongs to: after a switch to another student, the
+  // previous one's history is not shown while the new one loads.
+  const [loaded, setLoaded] = useState<{ id: string; history: IncidentRecord[] | { error: string } } | null>(null);
+  const fetched = loaded?.id === id ? loaded.history : null;
   const [results, setResults] = useState<ActionResult[]>([]);
   const [message, setMessage] = useState("");
   const [now, setNow] = useState(() => Date.now());
@@ -53,10 +56,9 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   }, []);
   useEffect(() => {
     let live = true;
-    setFetched(null);
     api.incidents(id).then(
-      (list) => live && setFetched(list),
-      (e: unknown) => live && setFetched({ error: e instanceof Error ? e.message : String(e) }),
+      (list) => live && setLoaded({ id, history: list }),
+      (e: unknown) => live && setLoaded({ id, history: { error: e instanceof Error ? e.message : String(e) } }),
     );
     return () => {
       live = false;
@@ -77,7 +79,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
     ].slice(0, 8));
   };
 
-  const name = s?.person.name ?? id;
+  const name = s?.student.name ?? id;
   return (
     <div className="drawer-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <aside

@@ -40,7 +40,7 @@ export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProp
       data-index={index}
       role="gridcell"
       tabIndex={tabIndex}
-      aria-label={`${s.person.name}: ${LEVEL_LABEL[level]} ${score.toFixed(1)}, ${PRESENCE_LABEL[s.presence]}`}
+      aria-label={`${s.student.name}: ${LEVEL_LABEL[level]} ${score.toFixed(1)}, ${PRESENCE_LABEL[s.presence]}`}
       onClick={onOpen && (() => onOpen(id))}
       onKeyDown={
         onOpen &&
@@ -52,7 +52,7 @@ export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProp
         })
       }
     >
-      <h3 className="tile__name">{s.person.name}</h3>
+      <h3 className="tile__name">{s.student.name}</h3>
       <p className="tile__score">
         <span className="tile__level">
           <span aria-hidden="true">{LEVEL_ICON[level]}</span> {LEVEL_LABEL[level]}

@@ -14,7 +14,7 @@ export const WALL_FIRST_SLOT = 1;
  */
 export const WatchWall = memo(function WatchWall({ onOpen, size = DEFAULT_WALL.size }: { onOpen: (id: string) => void; size?: number }) {
   const { store } = useServices();
-  const [wall, setWall] = useState<(string | null)[]>(() => Array(size).fill(null));
+  const [wall, setWall] = useState<(string | null)[]>(() => Array.from({ length: size }, () => null));
   const stale = useConnectionStatus().kind !== "live";
 
   useEffect(() => {
@@ -48,7 +48,7 @@ export const WatchWall = memo(function WatchWall({ onOpen, size = DEFAULT_WALL.s
 
 function WallCard({ slot, id, onOpen }: { slot: number; id: string; onOpen: (id: string) => void }) {
   const t = useStudent(id);
-  const name = t?.person.name ?? id;
+  const name = t?.student.name ?? id;
   const level = t?.shown.level ?? "ok";
   return (
     <button type="button" className={`wall__card tile--${level}`} onClick={() => onOpen(id)} aria-label={`Open ${name}`}>

@@ -18,7 +18,7 @@ const byNameCache = new WeakMap<readonly string[], Map<string, number>>();
 function nameRank(store: ScoreStore, roster: readonly string[]): Map<string, number> {
   let rank = byNameCache.get(roster);
   if (!rank) {
-    const name = (id: string) => store.getStudent(id)?.person.name ?? id;
+    const name = (id: string) => store.getStudent(id)?.student.name ?? id;
     const sorted = [...roster].sort((a, b) => collator.compare(name(a), name(b)) || (a < b ? -1 : 1));
     rank = new Map(sorted.map((id, i) => [id, i]));
     byNameCache.set(roster, rank);
@@ -35,7 +35,7 @@ export function visibleIds(store: ScoreStore, roster: readonly string[], c: View
     if (!t) continue;
     if (c.level !== "all" && t.shown.level !== c.level) continue;
     if (c.presence !== "all" && t.presence !== c.presence) continue;
-    if (q && !t.person.name.toLowerCase().includes(q) && !id.toLowerCase().includes(q)) continue;
+    if (q && !t.student.name.toLowerCase().includes(q) && !id.toLowerCase().includes(q)) continue;
     out.push(id);
   }
   const rank = nameRank(store, roster);

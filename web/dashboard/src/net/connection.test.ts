@@ -2,43 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { ExamSnapshot } from "@proto";
 import { demoId, demoSnapshot } from "../demo";
 import { manualFrames } from "../test/frames";
+import { FakeProctorSocket } from "../test/socket";
 import { ScoreStore } from "../store/scoreStore";
 import { ApiError } from "./api";
-import { Connection, type ProctorSocket } from "./connection";
+import { Connection } from "./connection";
 import { decodeJwtPayload, parseJoinFragment } from "./token";
 
 const T0 = 1_700_000_000_000;
-
-/** A socket.io-client stand-in: the test fires events by hand. */
-class FakeSocket implements ProctorSocket {
-  handlers = new Map<string, ((...a: any[]) => void)[]>();
-  active = true;
-  connects = 0;
-  disconnects = 0;
-  acks: ((event: string, payload: unknown) => Promise<unknown>) | undefined;
-  on(event: string, fn: (...a: any[]) => void) {
-    this.handlers.set(event, [...(this.handlers.get(event) ?? []), fn]);
-    return this;
-  }
-  off() {
-    return this;
-  }
-  connect() {
-    this.connects++;
-    return this;
-  }
-  disconnect() {
-    this.disconnects++;
-    this.active = false;
-    return this;
-  }
-  timeout() {
-    return { emitWithAck: (event: string, payload: unknown) => (this.acks ? this.acks(event, payload) : Promise.reject(new Error("operation has timed out"))) };
-  }
-  fire(event: string, ...args: unknown[]) {
-    for (const h of this.handlers.get(event) ?? []) h(...args);
-  }
-}
 
 /** A snapshot source whose answers the test releases by hand. */
 function deferredApi() {
@@ -62,9 +32,9 @@ function withScore(snap: ExamSnapshot, id: string, seq: number, score: number): 
 function setup() {
   const frames = manualFrames();
   const store = new ScoreStore({ schedule: frames.schedule });
-  const socket = new FakeSocket();
+  const socket = new FakeProctorSocket();
   const api = deferredApi();
-  const conn = new Connection(socket, api.api, store, {}, 5);
+  const conn = new Connection(socket.socket, api.api, store, {}, 5);
   return { store, socket, api, conn, frames };
 }
 
@@ -159,10 +129,11 @@ describe("reconnect sequence", () => {
     socket.fire("connect");
     api.answer(0, demoSnapshot(1, T0));
     await tick();
-    socket.acks = async (event, payload) => (event === "action" && (payload as { kind: string }).kind === "warn" ? { status: "ok" } : { status: "rejected", reason: "unknown_student", message: "no" });
+    socket.answer = (event, payload) =>
+      Promise.resolve(event === "action" && (payload as { kind: string }).kind === "warn" ? { status: "ok" } : { status: "rejected", reason: "unknown_student", message: "no" });
     expect(await conn.action({ student_id: demoId(0), kind: "warn" })).toEqual({ status: "ok" });
     expect(await conn.action({ student_id: "x", kind: "pause" })).toMatchObject({ status: "rejected", reason: "unknown_student" });
-    socket.acks = undefined;
+    socket.answer = () => Promise.reject(new Error("operation has timed out"));
     expect(await conn.action({ student_id: demoId(0), kind: "warn" })).toMatchObject({ status: "rejected", reason: "unavailable" });
   });
 });

@@ -10,27 +10,20 @@
  */
 import type {
   ActionRequest,
+  ExamSnapshot,
   IncidentRecord,
   PresenceUpdate,
   QualityUpdate,
   RequestAck,
   ScoreUpdate,
 } from "@proto";
+import { EVENTS } from "@proto";
 import type { Listener, ScoreStore } from "../store/scoreStore";
 import { ApiError } from "./api";
-
-/** The part of a socket.io-client `Socket` this module uses (tests fake it). */
-export interface ProctorSocket {
-  on(event: string, fn: (...args: any[]) => void): unknown;
-  off(event: string, fn?: (...args: any[]) => void): unknown;
-  connect(): unknown;
-  disconnect(): unknown;
-  readonly active: boolean;
-  timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<any> };
-}
+import { ask, type ProctorSocket } from "./socket";
 
 export interface SnapshotSource {
-  snapshot(): Promise<import("@proto").ExamSnapshot>;
+  snapshot(): Promise<ExamSnapshot>;
 }
 
 export type ConnectionStatus =
@@ -76,10 +69,10 @@ export class Connection {
     socket.on("connect", this.onConnect);
     socket.on("disconnect", this.onDisconnect);
     socket.on("connect_error", this.onConnectError);
-    socket.on("score", (v: ScoreUpdate) => this.receive({ t: "score", v }));
-    socket.on("incident", (v: IncidentRecord) => this.receive({ t: "incident", v }));
-    socket.on("presence", (v: PresenceUpdate) => this.receive({ t: "presence", v }));
-    socket.on("quality", (v: QualityUpdate) => this.receive({ t: "quality", v }));
+    socket.on(EVENTS.SCORE, (v) => this.receive({ t: "score", v }));
+    socket.on(EVENTS.INCIDENT_NOTICE, (v) => this.receive({ t: "incident", v }));
+    socket.on(EVENTS.PRESENCE, (v) => this.receive({ t: "presence", v }));
+    socket.on(EVENTS.QUALITY, (v) => this.receive({ t: "quality", v }));
   }
 
   get status(): ConnectionStatus {
@@ -97,7 +90,7 @@ export class Connection {
       return { status: "rejected", reason: "unavailable", message: "not connected" };
     }
     try {
-      return (await this.socket.timeout(timeoutMs).emitWithAck("action", req)) as RequestAck;
+      return await ask(this.socket, timeoutMs, EVENTS.ACTION, req);
     } catch {
       return { status: "rejected", reason: "unavailable", message: "no answer from the server" };
     }

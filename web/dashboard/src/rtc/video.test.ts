@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { VideoClient, type VideoSocket } from "./video";
+import { FakeProctorSocket } from "../test/socket";
+import { VideoClient } from "./video";
 
 /** Just enough of RTCPeerConnection to follow the negotiation. */
 class FakePC {
@@ -15,14 +16,16 @@ class FakePC {
   addTransceiver(_kind: string, init: { direction: string }) {
     this.transceivers.push({ mid: null, direction: init.direction, receiver: { track: { id: `t${this.transceivers.length}` } } });
   }
-  async createOffer() {
-    return { type: "offer", sdp: `v=0 m-lines:${this.transceivers.length}` };
+  createOffer() {
+    return Promise.resolve({ type: "offer", sdp: `v=0 m-lines:${this.transceivers.length}` });
   }
-  async setLocalDescription() {
+  setLocalDescription() {
     this.transceivers.forEach((t, i) => (t.mid = String(i)));
+    return Promise.resolve();
   }
-  async setRemoteDescription(d: unknown) {
+  setRemoteDescription(d: unknown) {
     this.remote = d;
+    return Promise.resolve();
   }
   getTransceivers() {
     return this.transceivers;
@@ -33,28 +36,6 @@ class FakePC {
   }
 }
 
-class FakeSocket {
-  handlers = new Map<string, ((...a: any[]) => void)[]>();
-  emitted: [string, unknown][] = [];
-  reply: (event: string, payload: any) => Promise<unknown> = () => Promise.reject(new Error("operation has timed out"));
-  active = true;
-  on(e: string, fn: (...a: any[]) => void) {
-    this.handlers.set(e, [...(this.handlers.get(e) ?? []), fn]);
-  }
-  off() {}
-  connect() {}
-  disconnect() {}
-  emit(e: string, p: unknown) {
-    this.emitted.push([e, p]);
-  }
-  timeout() {
-    return { emitWithAck: (e: string, p: unknown) => (this.emitted.push([e, p]), this.reply(e, p)) };
-  }
-  fire(e: string, ...a: unknown[]) {
-    for (const h of this.handlers.get(e) ?? []) h(...a);
-  }
-}
-
 beforeEach(() => {
   vi.stubGlobal("RTCPeerConnection", FakePC);
   vi.stubGlobal("MediaStream", class { constructor(readonly tracks: object[]) {} getVideoTracks() { return this.tracks; } });
@@ -62,8 +43,8 @@ beforeEach(() => {
 afterEach(() => vi.unstubAllGlobals());
 
 const make = () => {
-  const socket = new FakeSocket();
-  return { socket, video: new VideoClient(socket as unknown as VideoSocket, 3, 50) };
+  const socket = new FakeProctorSocket();
+  return { socket, video: new VideoClient(socket.socket, 3, 50) };
 };
 
 describe("live video client", () => {
@@ -79,14 +60,14 @@ describe("live video client", () => {
 
   it("a rejected subscription is reported with its reason", async () => {
     const { socket, video } = make();
-    socket.reply = async () => ({ status: "rejected", reason: "unavailable", message: "SFU not running" });
+    socket.answer = () => Promise.resolve({ status: "rejected", reason: "unavailable", message: "SFU not running" });
     await video.start();
     expect(video.getStatus()).toEqual({ kind: "unavailable", detail: "unavailable: SFU not running" });
   });
 
   it("an answer makes it ready; slot events map mids to students; disconnect resets", async () => {
     const { socket, video } = make();
-    socket.reply = async (e) => (e === "rtc_subscribe" ? { status: "answer", sdp: "answer-sdp" } : { status: "ok" });
+    socket.answer = (e) => Promise.resolve(e === "rtc_subscribe" ? { status: "answer", sdp: "answer-sdp" } : { status: "ok" });
     await video.start();
     expect(video.getStatus().kind).toBe("ready");
     expect(FakePC.last!.remote).toEqual({ type: "answer", sdp: "answer-sdp" });

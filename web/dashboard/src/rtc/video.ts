@@ -7,19 +7,16 @@
  * student (`slot` events). If the server rejects the subscription, or does
  * not answer, video is reported unavailable and everything else works.
  */
-import type { IceCandidate, RequestAck, RtcAck, SlotUpdate, WatchQuality } from "@proto";
+import type { IceCandidate, RequestAck, SlotUpdate, WatchQuality } from "@proto";
+import { EVENTS } from "@proto";
+import { ask, type ProctorSocket } from "../net/socket";
 import type { Listener } from "../store/scoreStore";
-import type { ProctorSocket } from "../net/connection";
 
 export type VideoStatus =
   | { kind: "idle" }
   | { kind: "negotiating" }
   | { kind: "ready" }
   | { kind: "unavailable"; detail: string };
-
-export interface VideoSocket extends ProctorSocket {
-  emit(event: string, ...args: unknown[]): unknown;
-}
 
 export class VideoClient {
   private statusValue: VideoStatus = { kind: "idle" };
@@ -29,15 +26,16 @@ export class VideoClient {
   private version = 0;
 
   constructor(
-    private readonly socket: VideoSocket,
+    private readonly socket: ProctorSocket,
     readonly slots = 7,
     private readonly timeoutMs = 4000,
   ) {
-    socket.on("slot", (u: SlotUpdate) => {
+    socket.on(EVENTS.SLOT, (u) => {
       this.slotMap.set(u.slot, u);
       this.changed();
     });
-    socket.on("rtc_candidate", (c: IceCandidate) => {
+    socket.on(EVENTS.RTC_CANDIDATE, (c) => {
+      // A candidate for a connection already replaced is of no use.
       void this.pc?.addIceCandidate(c).catch(() => undefined);
     });
     // Server-side state is gone after a reconnect: negotiate again on demand.
@@ -68,15 +66,15 @@ export class VideoClient {
         const c: IceCandidate = { candidate: e.candidate.candidate };
         if (e.candidate.sdpMid != null) c.sdpMid = e.candidate.sdpMid;
         if (e.candidate.sdpMLineIndex != null) c.sdpMLineIndex = e.candidate.sdpMLineIndex;
-        this.socket.emit("rtc_candidate", c);
+        this.socket.emit(EVENTS.RTC_CANDIDATE, c);
       };
       pc.ontrack = () => this.changed();
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
-      const ack = (await this.socket.timeout(this.timeoutMs).emitWithAck("rtc_subscribe", { sdp: offer.sdp })) as RtcAck;
+      const ack = await ask(this.socket, this.timeoutMs, EVENTS.RTC_SUBSCRIBE, { sdp: offer.sdp ?? "" });
       if (this.pc !== pc) return;
-      if (ack?.status !== "answer") {
-        this.reset({ kind: "unavailable", detail: ack ? `${ack.reason}: ${ack.message}` : "no answer" });
+      if (ack.status !== "answer") {
+        this.reset({ kind: "unavailable", detail: `${ack.reason}: ${ack.message}` });
         return;
       }
       await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
@@ -89,13 +87,13 @@ export class VideoClient {
   }
 
   async watch(slot: number, studentId: string, quality: WatchQuality): Promise<RequestAck> {
-    return this.request("watch", { slot, student_id: studentId, quality });
+    return this.request(() => ask(this.socket, this.timeoutMs, EVENTS.WATCH, { slot, student_id: studentId, quality }));
   }
 
   async unwatch(slot: number): Promise<RequestAck> {
     this.slotMap.delete(slot);
     this.changed();
-    return this.request("unwatch", { slot });
+    return this.request(() => ask(this.socket, this.timeoutMs, EVENTS.UNWATCH, { slot }));
   }
 
   /**
@@ -113,12 +111,13 @@ export class VideoClient {
     return null;
   }
 
-  private async request(event: string, payload: unknown): Promise<RequestAck> {
+  /** Sends a slot request once video is up; no answer in time is a rejection too. */
+  private async request(send: () => Promise<RequestAck>): Promise<RequestAck> {
     if (this.statusValue.kind !== "ready") {
       return { status: "rejected", reason: "unavailable", message: "live video unavailable" };
     }
     try {
-      return (await this.socket.timeout(this.timeoutMs).emitWithAck(event, payload)) as RequestAck;
+      return await send();
     } catch {
       return { status: "rejected", reason: "unavailable", message: "no answer from the server" };
     }

@@ -35,7 +35,6 @@ import type {
   ExamSnapshot,
   IncidentRecord,
   Level,
-  Person,
   Presence,
   PresenceUpdate,
   Quality,
@@ -43,6 +42,7 @@ import type {
   ScoreUpdate,
   ScoreView,
   ScoringRules,
+  Student,
   StudentView,
 } from "@proto";
 
@@ -51,7 +51,7 @@ import type {
 
 /** Everything one tile shows. Never mutated: a change makes a new object. */
 export interface StudentTile {
-  readonly person: Person;
+  readonly student: Student;
   /** The server's score at `score.as_of`; see {@link currentScore} for decay. */
   readonly score: ScoreView;
   readonly presence: Presence;
@@ -173,7 +173,7 @@ function count(c: MutableCounts, tile: StudentTile, sign: 1 | -1): void {
 
 function tileFrom(v: StudentView): StudentTile {
   return {
-    person: v.student,
+    student: v.student,
     score: v.score,
     presence: v.presence,
     quality: v.quality,
@@ -195,7 +195,7 @@ function sameTile(a: StudentTile, b: StudentTile): boolean {
   return (
     a.presence === b.presence &&
     a.quality === b.quality &&
-    shallowEqual(a.person, b.person) &&
+    shallowEqual(a.student, b.student) &&
     shallowEqual(a.shown, b.shown) &&
     shallowEqual(a.score, b.score) &&
     shallowEqual(a.lastIncident, b.lastIncident)
