@@ -55,9 +55,9 @@ export function startDemo(store: ScoreStore, n: number, updatesPerSecond = 200):
         continue;
       }
       scores[i] = Math.max(0, scores[i]! + (Math.random() < 0.6 ? 1 : -1.5));
-      const level: Level = levelFor(scores[i]!, DEMO_RULES);
+      const level: Level = levelFor(scores[i], DEMO_RULES);
       seqs[i]! += 1;
-      store.applyScore({ student_id: demoId(i), emitted_at: now, seq: seqs[i]!, score: scores[i]!, level, as_of: now });
+      store.applyScore({ student_id: demoId(i), emitted_at: now, seq: seqs[i]!, score: scores[i], level, as_of: now });
     }
   }, 100);
   return () => clearInterval(timer);

@@ -35,13 +35,15 @@ export function App() {
     return () => clearInterval(t);
   }, [criteria.sort]);
   const list = useStudentList();
-  const prevIds = useRef<readonly string[] | undefined>(undefined);
-  const ids = useMemo(
-    () => (prevIds.current = sameOr(prevIds.current, visibleIds(store, roster, criteria))),
+  const computed = useMemo(
+    () => visibleIds(store, roster, criteria),
     // `list` changes on roster, level and presence changes.
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [store, list, criteria, sortTick],
   );
+  // The grid re-renders on a new `ids` array: keep the previous one while the order is the same.
+  const [ids, setIds] = useState<readonly string[]>(computed);
+  if (ids !== computed && sameOr(ids, computed) !== ids) setIds(computed);
 
   const onOpen = useCallback((id: string) => {
     lastFocus.current = document.activeElement as HTMLElement | null;
