@@ -6,7 +6,10 @@ import { defineConfig } from "vite";
 // app imports them as `@proto` and never keeps a copy.
 const proto = fileURLToPath(new URL("../proto/vigil.ts", import.meta.url));
 
-export default defineConfig({
+// `vite build --mode test` makes the browser tests' build, into dist-test/:
+// the same app plus `window.__vigil` (src/test-hooks.ts), which the
+// production build in dist/ leaves out (scripts/check-bundle.mjs checks).
+export default defineConfig(({ mode }) => ({
   // Served by the vigil binary from web/student/dist under /student/.
   base: "/student/",
   resolve: { alias: { "@proto": proto } },
@@ -15,7 +18,7 @@ export default defineConfig({
   publicDir: "public",
   worker: { format: "es" },
   build: {
-    outDir: "dist",
+    outDir: mode === "test" ? "dist-test" : "dist",
     emptyOutDir: true,
     target: "es2022",
     // tasks-vision is one large module; it only ever loads in the worker.
@@ -26,4 +29,4 @@ export default defineConfig({
     environment: "node",
     include: ["test/unit/**/*.test.ts"],
   },
-});
+}));

@@ -59,9 +59,7 @@ const results = {
 };
 
 try {
-  let n = 0;
   for (const model of args.models.split(',')) {
-    n += 1;
     const settings = await examSettings(server, { disabled_detectors: ['window_blur', 'second_screen'] });
     const exam = `bench-${model}`;
     const { tokens } = await server.exam({ id: exam, students: ['s1'], proctors: ['p1'], settings });
@@ -77,7 +75,10 @@ try {
       await page.waitForFunction(() => window.__vigil.pending() === 0, null, { timeout: 15_000 }).catch(() => {});
       const end = await page.evaluate(() => ({ perf: performance.now(), wall: Date.now() }));
       const m = await metrics(page);
-      const status = await page.evaluate(() => ({ model: window.__vigil.S.vision.model, webgl: window.__vigil.S.vision.webgl, restarts: window.__vigil.S.vision.restarts }));
+      const status = await page.evaluate(() => {
+        const v = window.__vigil.vision();
+        return { model: v.model, webgl: v.webgl, restarts: v.restarts };
+      });
       const frames = m.frames.filter((f) => f.at >= start.wall && f.at <= end.wall);
       const longInExam = m.longTasks.filter((l) => l.start >= start.perf && l.start <= end.perf);
       const stored = await server.incidents(exam, 's1', tokens.proctor.p1);

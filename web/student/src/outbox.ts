@@ -12,6 +12,7 @@
 // Socket.IO/fetch in the app, memory and fakes in the tests).
 
 import type { IncidentAck, IncidentEnd, IncidentReport, RejectReason } from "@proto";
+import { EVENTS } from "@proto";
 
 export type NewItem =
   | { type: "incident"; id: string; payload: IncidentReport; raisedAt?: number }
@@ -55,11 +56,16 @@ export interface UploadResult {
   body: unknown;
 }
 
+/** What the socket lane sends: an incident or its end, each under its own event. */
+export type IncidentMessage =
+  | { event: typeof EVENTS.INCIDENT; payload: IncidentReport }
+  | { event: typeof EVENTS.INCIDENT_END; payload: IncidentEnd };
+
 export interface Transport {
   /** Whether sending can be tried now (socket connected). */
   ready(): boolean;
   /** Emits with an ack; rejects on timeout or disconnect. */
-  emit(event: "incident" | "incident_end", payload: IncidentReport | IncidentEnd): Promise<IncidentAck>;
+  send(message: IncidentMessage): Promise<IncidentAck>;
   /** POSTs an evidence frame; rejects on a network error. */
   upload(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult>;
 }
@@ -152,7 +158,7 @@ export class Outbox {
 
   /** Queues an incident; the sequence number is assigned and persisted here. */
   async incident(report: Omit<IncidentReport, "seq">, raisedAt?: number): Promise<IncidentReport> {
-    const payload: IncidentReport = { ...report, seq: this.seq } as IncidentReport;
+    const payload: IncidentReport = { ...report, seq: this.seq };
     this.seq += 1;
     const open = report.ended_at === undefined
       ? { set: { id: report.id, kind: report.kind, started_at: report.started_at } }
@@ -290,10 +296,11 @@ export class Outbox {
       if (reason === "evidence_not_collected") this.opts.events.evidenceRefused?.();
       return { next: "done", outcome: { result: "dropped", reason, message: err?.message ?? "" } };
     }
-    const event = item.type === "incident" ? "incident" : "incident_end";
+    const message: IncidentMessage =
+      item.type === "incident" ? { event: EVENTS.INCIDENT, payload: item.payload } : { event: EVENTS.INCIDENT_END, payload: item.payload };
     let ack: IncidentAck;
     try {
-      ack = await t.emit(event, item.payload);
+      ack = await t.send(message);
     } catch {
       return { next: "retry" };
     }
@@ -326,8 +333,9 @@ export class MemoryStorage implements OutboxStorage {
   open = new Map<string, OpenRecord>();
   private nextKey = 1;
 
-  async load(): Promise<StoredState> {
-    return { items: [...this.items.values()].map((i) => ({ ...i })), seq: this.seq, open: [...this.open.values()] };
+  // Memory needs no waiting: each method settles at once, as a Promise to fit the interface.
+  load(): Promise<StoredState> {
+    return Promise.resolve({ items: [...this.items.values()].map((i) => ({ ...i })), seq: this.seq, open: [...this.open.values()] });
   }
   async add(item: NewItem, seq: number, open?: OpenChange): Promise<number> {
     const key = this.nextKey++;
@@ -336,18 +344,22 @@ export class MemoryStorage implements OutboxStorage {
     await this.setOpen(open ?? {});
     return key;
   }
-  async put(item: OutboxItem, seq: number): Promise<void> {
+  put(item: OutboxItem, seq: number): Promise<void> {
     this.items.set(item.key, { ...item });
     this.seq = seq;
+    return Promise.resolve();
   }
-  async remove(key: number): Promise<void> {
+  remove(key: number): Promise<void> {
     this.items.delete(key);
+    return Promise.resolve();
   }
-  async setSeq(seq: number): Promise<void> {
+  setSeq(seq: number): Promise<void> {
     this.seq = seq;
+    return Promise.resolve();
   }
-  async setOpen(change: OpenChange): Promise<void> {
+  setOpen(change: OpenChange): Promise<void> {
     if (change.set) this.open.set(change.set.id, change.set);
     if (change.clear) this.open.delete(change.clear);
+    return Promise.resolve();
   }
 }

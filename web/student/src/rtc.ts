@@ -6,7 +6,10 @@
 
 import type { IceCandidate, RtcAck, SessionDescription } from "@proto";
 import { EVENTS } from "@proto";
-import type { Socket } from "socket.io-client";
+import { ask, type StudentSocket } from "./socket.ts";
+
+/** How long an offer waits for the server's answer before publishing is retried. */
+const ANSWER_TIMEOUT_MS = 10_000;
 
 export type RtcState = "idle" | "offering" | "connecting" | "connected" | "waiting" | "unsupported";
 
@@ -23,11 +26,12 @@ export class Publisher {
   private stopped = false;
 
   constructor(
-    private socket: Socket,
+    private socket: StudentSocket,
     private track: MediaStreamTrack,
   ) {
-    socket.on(EVENTS.RTC_CANDIDATE, (c: IceCandidate) => {
-      void this.pc?.addIceCandidate(c).catch(() => {});
+    socket.on(EVENTS.RTC_CANDIDATE, (c) => {
+      // A candidate for a connection already replaced is of no use.
+      void this.pc?.addIceCandidate(c).catch(() => undefined);
     });
   }
 
@@ -46,6 +50,11 @@ export class Publisher {
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.pc?.close();
     this.pc = null;
+  }
+
+  /** The publishing connection's statistics (the browser tests read the simulcast layers from them). */
+  async stats(): Promise<RTCStatsReport | null> {
+    return this.pc ? this.pc.getStats() : null;
   }
 
   /** The socket reconnected: a half-made or failed connection starts over. */
@@ -119,7 +128,7 @@ export class Publisher {
       const req: SessionDescription = { sdp: pc.localDescription?.sdp ?? offer.sdp ?? "" };
       let ack: RtcAck;
       try {
-        ack = (await this.socket.timeout(10_000).emitWithAck(EVENTS.RTC_PUBLISH, req)) as RtcAck;
+        ack = await ask(this.socket, ANSWER_TIMEOUT_MS, EVENTS.RTC_PUBLISH, req);
       } catch {
         return this.retry("the server did not answer the video offer");
       }
@@ -128,21 +137,26 @@ export class Publisher {
       this.set("connecting");
       await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
     } catch (e) {
-      if (pc === this.pc) this.retry(`video setup failed: ${(e as Error).message}`);
+      if (pc === this.pc) this.retry(`video setup failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
   private watchStats(pc: RTCPeerConnection): void {
     if (this.statsTimer) clearInterval(this.statsTimer);
-    this.statsTimer = setInterval(async () => {
+    this.statsTimer = setInterval(() => {
       if (pc !== this.pc) return;
-      const stats = await pc.getStats();
-      stats.forEach((s: { type: string; nominated?: boolean; availableOutgoingBitrate?: number }) => {
-        if (s.type === "candidate-pair" && s.nominated && s.availableOutgoingBitrate) {
-          this.uplinkBps = s.availableOutgoingBitrate;
-        }
-      });
-      this.onChange();
+      pc.getStats().then(
+        (stats) => {
+          stats.forEach((s: { type: string; nominated?: boolean; availableOutgoingBitrate?: number }) => {
+            if (s.type === "candidate-pair" && s.nominated && s.availableOutgoingBitrate) {
+              this.uplinkBps = s.availableOutgoingBitrate;
+            }
+          });
+          this.onChange();
+        },
+        // Closed meanwhile (a retry replaced it): the next connection reports its own.
+        () => undefined,
+      );
     }, 5000);
   }
 }

@@ -2,10 +2,14 @@
 // acks, signals, heartbeats, proctor actions, WebRTC signalling) and the
 // evidence upload, wired to the outbox as its transport.
 
-import type { IncidentAck, IncidentEnd, IncidentReport, ProctorAction, StudentWelcome } from "@proto";
+import type { Heartbeat, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
 import { EVENTS } from "@proto";
-import { io, type Socket } from "socket.io-client";
-import type { Transport, UploadResult } from "./outbox.ts";
+import { io } from "socket.io-client";
+import type { IncidentMessage, Transport, UploadResult } from "./outbox.ts";
+import { ask, type StudentSocket } from "./socket.ts";
+
+/** How long an incident or its end waits for the server's ack before the outbox retries it. */
+const ACK_TIMEOUT_MS = 5000;
 
 export interface TokenClaims {
   exam?: string;
@@ -40,7 +44,7 @@ export interface SessionHandlers {
 }
 
 export class Session implements Transport {
-  readonly socket: Socket;
+  readonly socket: StudentSocket;
   /** server clock − page clock, from the last welcome (ms). */
   offsetMs = 0;
 
@@ -55,13 +59,13 @@ export class Session implements Transport {
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
     });
-    this.socket.on(EVENTS.WELCOME, (w: StudentWelcome) => {
+    this.socket.on(EVENTS.WELCOME, (w) => {
       this.offsetMs = w.server_time - Date.now();
       h.welcome(w);
     });
     this.socket.on("connect", () => h.connected(true));
     this.socket.on("disconnect", () => h.connected(false));
-    this.socket.on("connect_error", (err: Error) => {
+    this.socket.on("connect_error", (err) => {
       // A refusal by the server's middleware stops the client; a network
       // error leaves it retrying on its own.
       if (!this.socket.active) {
@@ -71,7 +75,7 @@ export class Session implements Transport {
         h.connected(false);
       }
     });
-    this.socket.on(EVENTS.PROCTOR_ACTION, (a: ProctorAction) => h.action(a));
+    this.socket.on(EVENTS.PROCTOR_ACTION, (a) => h.action(a));
   }
 
   /** Server time now. */
@@ -83,8 +87,11 @@ export class Session implements Transport {
     return this.socket.connected;
   }
 
-  emit(event: "incident" | "incident_end", payload: IncidentReport | IncidentEnd): Promise<IncidentAck> {
-    return this.socket.timeout(5000).emitWithAck(event, payload) as Promise<IncidentAck>;
+  send(m: IncidentMessage): Promise<IncidentAck> {
+    // Narrowed per event, so each payload is checked against its own event.
+    return m.event === EVENTS.INCIDENT
+      ? ask(this.socket, ACK_TIMEOUT_MS, m.event, m.payload)
+      : ask(this.socket, ACK_TIMEOUT_MS, m.event, m.payload);
   }
 
   async upload(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
@@ -106,11 +113,11 @@ export class Session implements Transport {
     return { status: res.status, body };
   }
 
-  signals(s: object): void {
+  signals(s: Signals): void {
     if (this.socket.connected) this.socket.volatile.emit(EVENTS.SIGNALS, s);
   }
 
-  heartbeat(h: object): void {
+  heartbeat(h: Heartbeat): void {
     if (this.socket.connected) this.socket.emit(EVENTS.HEARTBEAT, h);
   }
 

@@ -33,7 +33,7 @@ test('scripted camera → the right incidents at the server, with evidence', { t
 
   const errors = await joinAndStart(page, server, tokens.student.s1, { query: QUERY });
   const { cameraStartedAt, offset } = await page.evaluate(() => ({
-    cameraStartedAt: window.__vigil.S.cameraStartedAt, offset: window.__vigil.S.session.offsetMs,
+    cameraStartedAt: window.__vigil.cameraStartedAt(), offset: window.__vigil.clockOffsetMs(),
   }));
   const examStart = Date.now();
   // One whole loop of the video under monitoring, plus the last debounce.

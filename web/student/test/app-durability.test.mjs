@@ -50,7 +50,7 @@ test('kill -9 mid-exam, restart, reload: every incident arrives exactly once', {
   // Let the camera video raise a vision incident or two while offline.
   await sleep(9_000);
   // Hold the page's socket back, so the reload happens with a full outbox.
-  await page.evaluate(() => window.__vigil.S.session.socket.io.reconnection(false));
+  await page.evaluate(() => window.__vigil.stopReconnecting());
   const life1 = await metrics(page);
   const pendingBefore = await page.evaluate(() => window.__vigil.pending());
   t.diagnostic(`raised in page life 1: ${life1.raised.length}, pending at reload: ${pendingBefore}`);

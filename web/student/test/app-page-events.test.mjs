@@ -87,9 +87,9 @@ test('page events and proctor actions', { timeout: 180_000 }, async (t) => {
 
   await t.test('a worker that dies is restarted, and counted', async () => {
     await page.evaluate(() => window.__vigil.crashWorker());
-    await page.waitForFunction(() => window.__vigil.S.vision.restarts === 1, null, { timeout: 15_000 });
+    await page.waitForFunction(() => window.__vigil.vision().restarts === 1, null, { timeout: 15_000 });
     const frames = await page.evaluate(() => window.__vigil.metrics.frames.length);
-    await page.waitForFunction((n) => window.__vigil.metrics.frames.length > n + 5 && window.__vigil.S.vision.healthy, frames, { timeout: 60_000 });
+    await page.waitForFunction((n) => window.__vigil.metrics.frames.length > n + 5 && window.__vigil.vision().healthy, frames, { timeout: 60_000 });
   });
 
   await t.test('proctor actions: warn, message, pause, resume, terminate', async () => {

@@ -1,11 +1,12 @@
 import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
 import { describe, expect, it } from "vitest";
-import type { IncidentAck, IncidentEnd, IncidentReport } from "@proto";
+import type { IncidentAck, IncidentReport } from "@proto";
+import { EVENTS } from "@proto";
 import { IdbStorage } from "../../src/idb-storage.ts";
-import { MemoryStorage, Outbox, type OutboxStorage, type Transport, type UploadResult } from "../../src/outbox.ts";
+import { MemoryStorage, Outbox, type IncidentMessage, type OutboxStorage, type Transport, type UploadResult } from "../../src/outbox.ts";
 
-type Sent = { event: string; payload: IncidentReport | IncidentEnd };
+type Sent = IncidentMessage;
 
 /** A server stand-in: dedupe by id, strictly checked sequence numbers, scripted failures. */
 class FakeServer implements Transport {
@@ -21,13 +22,15 @@ class FakeServer implements Transport {
   ready() {
     return this.up;
   }
-  async emit(event: "incident" | "incident_end", payload: IncidentReport | IncidentEnd): Promise<IncidentAck> {
-    this.sent.push({ event, payload });
+  // eslint-disable-next-line @typescript-eslint/require-await -- async makes a scripted timeout a rejection, as the real socket's is
+  async send(m: IncidentMessage): Promise<IncidentAck> {
+    this.sent.push(m);
     const f = this.failNext.shift();
     if (f === "timeout") throw new Error("timeout");
     if (f) return f;
+    const { payload } = m;
     const fp = JSON.stringify(payload);
-    if (event === "incident") {
+    if (m.event === EVENTS.INCIDENT) {
       if (this.known.has(payload.id)) return { status: "duplicate", id: payload.id };
       if (payload.seq <= this.top) return { status: "rejected", id: payload.id, reason: "sequence_replayed", message: "" };
       this.known.set(payload.id, fp);
@@ -40,6 +43,7 @@ class FakeServer implements Transport {
     this.top = payload.seq;
     return { status: "accepted", id: payload.id };
   }
+  // eslint-disable-next-line @typescript-eslint/require-await -- async makes a scripted network error a rejection, as fetch's is
   async upload(id: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
     const r = this.uploadReplies.shift();
     if (r === "network") throw new Error("network");
@@ -183,7 +187,7 @@ describe("Outbox", () => {
     const srv = new FakeServer();
     const ob = await Outbox.open(new MemoryStorage(), { baseDelayMs: 50, maxDelayMs: 50 });
     ob.attach(srv);
-    srv.uploadReplies = Array(100).fill({ status: 503, body: { error: { reason: "unavailable", message: "" } } });
+    srv.uploadReplies = Array.from({ length: 100 }, () => ({ status: 503, body: { error: { reason: "unavailable", message: "" } } }));
     await ob.incident(report("a"));
     await ob.evidence("a", new Uint8Array(5), 1000);
     await new Promise((r) => setTimeout(r, 20));

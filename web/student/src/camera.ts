@@ -1,0 +1,74 @@
+// The camera and the inference worker that watches it. One stream for the
+// whole page life: the system check starts it, the preview, the exam and
+// WebRTC publishing reuse it.
+
+import { h } from "./dom.ts";
+import { Vision } from "./vision.ts";
+import type { FrameResult, ModelChoice } from "./worker-protocol.ts";
+
+export interface CameraOptions {
+  modelsBase: string;
+  model: ModelChoice;
+  targetFps: number;
+}
+
+export class Camera {
+  stream: MediaStream | null = null;
+  /** Page clock when the camera started (the browser tests align the scripted video to it). */
+  startedAt = 0;
+  vision: Vision | null = null;
+  /** Feeds the worker where there is no MediaStreamTrackProcessor; never shown. */
+  private hiddenVideo: HTMLVideoElement | null = null;
+
+  constructor(
+    private readonly opts: CameraOptions,
+    /** The track ended (unplugged, revoked): an incident of its own. */
+    private readonly onEnded: () => void,
+  ) {}
+
+  track(): MediaStreamTrack | undefined {
+    return this.stream?.getVideoTracks()[0];
+  }
+
+  async start(): Promise<MediaStream> {
+    if (this.stream) return this.stream;
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 30 } },
+      audio: false,
+    });
+    this.stream = stream;
+    this.startedAt = Date.now();
+    stream.getVideoTracks()[0]?.addEventListener("ended", this.onEnded);
+    return stream;
+  }
+
+  /** A new muted `<video>` showing the camera. */
+  video(): HTMLVideoElement {
+    const v = h("video", { autoplay: true, muted: true, playsinline: true, "aria-label": "Your camera" });
+    v.muted = true;
+    v.srcObject = this.stream;
+    // Autoplay may be refused until the student interacts; the picture then starts on the next screen.
+    v.play().catch(() => undefined);
+    return v;
+  }
+
+  /** Starts the camera and the inference worker (once); resolves when the models are loaded. */
+  async startVision(onResult: (r: FrameResult) => void, onStatus: () => void): Promise<Vision> {
+    if (this.vision) return this.vision;
+    const stream = await this.start();
+    const track = stream.getVideoTracks()[0];
+    if (!track) throw new Error("the camera gave no video track");
+    this.hiddenVideo ??= this.video();
+    const v = new Vision(track, this.hiddenVideo, { modelsBase: this.opts.modelsBase, model: this.opts.model, targetFps: this.opts.targetFps });
+    v.onResult = onResult;
+    v.onStatus = onStatus;
+    this.vision = v;
+    await v.start();
+    return v;
+  }
+
+  stop(): void {
+    this.vision?.stop();
+    for (const t of this.stream?.getTracks() ?? []) t.stop();
+  }
+}

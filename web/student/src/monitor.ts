@@ -1,0 +1,156 @@
+// Monitoring: camera results and page events go through the debouncer, and
+// what it raises goes into the persistent outbox, with an evidence frame when
+// the exam keeps them. The outbox opens at the first welcome (incidents left
+// open by an earlier page life end then) and lives as long as the page.
+
+import type { IncidentReport, StudentWelcome } from "@proto";
+import type { Camera } from "./camera.ts";
+import { Debouncer, type Action, type DebounceConfig, type StateKind } from "./debounce.ts";
+import { IdbStorage } from "./idb-storage.ts";
+import { MemoryStorage, Outbox, type Outcome, type OutboxItem, type OutboxStorage } from "./outbox.ts";
+import type { Session } from "./session.ts";
+import type { FrameResult } from "./worker-protocol.ts";
+
+export type RaiseAction = Extract<Action, { type: "raise" }>;
+export type EndAction = Extract<Action, { type: "end" }>;
+
+/** Sees what monitoring does; only the test build has one (test-hooks.ts). */
+export interface Probe {
+  raised(a: RaiseAction): void;
+  ended(a: EndAction): void;
+  settled(item: OutboxItem, outcome: Outcome): void;
+}
+
+export class Monitor {
+  private outbox: Outbox | null = null;
+  private opening: Promise<Outbox> | null = null;
+  private debouncer: Debouncer | null = null;
+  private disabled: readonly string[] = [];
+  private active = false;
+  /** Off when the exam keeps no frames (its privacy tier, or the server refused one). */
+  private evidence = true;
+
+  constructor(
+    private readonly session: Session,
+    private readonly camera: Camera,
+    private readonly config: DebounceConfig,
+    private readonly onChange: () => void,
+    private readonly probe?: Probe,
+  ) {}
+
+  /** Items not yet acknowledged by the server; -1 before the outbox is open. */
+  pending(): number {
+    return this.outbox ? this.outbox.pending().length : -1;
+  }
+
+  /** Every welcome (first connect and reconnects): resume sending from the server's sequence number. */
+  async welcome(w: StudentWelcome): Promise<void> {
+    this.evidence = w.settings.privacy !== "events_only";
+    this.disabled = w.settings.disabled_detectors;
+    // A reconnect's welcome can come while the first is still opening IndexedDB: one outbox.
+    this.opening ??= this.open(w);
+    const outbox = await this.opening;
+    await outbox.serverNextSeq(w.next_seq);
+    outbox.kick();
+    if (this.debouncer) for (const a of this.debouncer.setDisabled(w.settings.disabled_detectors, this.session.now())) void this.act(a);
+  }
+
+  private async open(w: StudentWelcome): Promise<Outbox> {
+    let storage: OutboxStorage;
+    try {
+      storage = await IdbStorage.open(`vigil-outbox:${w.exam_id}:${w.student.id}`);
+    } catch {
+      storage = new MemoryStorage(); // private mode without IndexedDB: still works, just not across reloads
+    }
+    const outbox = await Outbox.open(storage, {
+      events: {
+        settled: (item, outcome) => {
+          this.probe?.settled(item, outcome);
+          this.onChange();
+        },
+        evidenceRefused: () => {
+          this.evidence = false;
+        },
+      },
+    });
+    // Incidents left open by an earlier page life end now.
+    for (const o of outbox.openIncidents()) await outbox.end(o.id, Math.max(o.started_at, this.session.now()));
+    outbox.attach(this.session);
+    this.outbox = outbox;
+    return outbox;
+  }
+
+  /** The socket is back: send what waited. */
+  kick(): void {
+    this.outbox?.kick();
+  }
+
+  /** Resolves once everything queued has been acknowledged. */
+  drained(): Promise<void> {
+    return this.outbox ? this.outbox.drained() : Promise.resolve();
+  }
+
+  start(): void {
+    this.debouncer ??= new Debouncer(() => crypto.randomUUID(), this.disabled, this.config);
+    this.active = true;
+  }
+
+  /** Ends every open incident now and stops raising new ones. */
+  stop(): void {
+    if (this.debouncer) for (const a of this.debouncer.endAll(this.session.now())) void this.act(a);
+    this.active = false;
+  }
+
+  observe(r: FrameResult): void {
+    if (!this.active || !this.debouncer) return;
+    const obs: Parameters<Debouncer["observe"]>[0] = { at: r.at + this.session.offsetMs, faces: r.faces, brightness: r.brightness };
+    if (r.yawDeg !== undefined) obs.yawDeg = r.yawDeg;
+    if (r.pitchDeg !== undefined) obs.pitchDeg = r.pitchDeg;
+    if (r.confidence !== undefined) obs.confidence = r.confidence;
+    for (const a of this.debouncer.observe(obs)) void this.act(a);
+  }
+
+  /** A page condition (tab hidden, window blurred, …) started or stopped holding. */
+  pageState(kind: StateKind, holds: boolean, detail?: string): void {
+    if (!this.active || !this.debouncer) return;
+    for (const a of this.debouncer.state(kind, holds, this.session.now(), detail)) void this.act(a);
+  }
+
+  copyPaste(detail: string): void {
+    if (!this.active || !this.debouncer) return;
+    for (const a of this.debouncer.instant("copy_paste", this.session.now(), detail)) void this.act(a);
+  }
+
+  /** Debounce deadlines pass without new input (a face missing for 3 s raises at 3 s). */
+  tick(): void {
+    if (!this.active || !this.debouncer) return;
+    for (const a of this.debouncer.tick(this.session.now())) void this.act(a);
+  }
+
+  private async act(a: Action): Promise<void> {
+    const ob = this.outbox;
+    if (!ob) return;
+    if (a.type === "end") {
+      this.probe?.ended(a);
+      await ob.end(a.id, a.ended_at);
+      return;
+    }
+    this.probe?.raised(a);
+    const report: Omit<IncidentReport, "seq"> = { id: a.id, kind: a.kind, started_at: a.started_at };
+    if (a.ended_at !== undefined) report.ended_at = a.ended_at;
+    if (a.confidence !== undefined) report.confidence = a.confidence;
+    if (a.detail !== undefined) report.detail = a.detail;
+    const queued = ob.incident(report);
+    const vision = this.camera.vision;
+    if (this.evidence && vision) {
+      try {
+        const ev = await vision.capture(a.id);
+        await queued;
+        await ob.evidence(a.id, ev.jpeg, ev.capturedAt + this.session.offsetMs);
+      } catch {
+        /* no frame to show (camera gone): the incident stands without one */
+      }
+    }
+    await queued;
+  }
+}

@@ -1,0 +1,65 @@
+// System check: camera, WebRTC and the face check (WebGL in a worker) must
+// work before the student may continue. The camera and the worker started
+// here keep running for the rest of the page life.
+
+import type { Camera } from "../camera.ts";
+import { h, showScreen } from "../dom.ts";
+import { checkWebRtc } from "../rtc.ts";
+import type { Vision } from "../vision.ts";
+
+function checkRow(what: string): { li: HTMLLIElement; set: (cls: string, text: string) => void } {
+  const res = h("span", { class: "pending" }, "checking…");
+  const li = h("li", {}, h("span", { class: "what" }, what), res);
+  return {
+    li,
+    set: (cls, text) => {
+      res.className = cls;
+      res.textContent = text;
+    },
+  };
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export async function checkScreen(camera: Camera, startVision: () => Promise<Vision>, onContinue: () => void): Promise<void> {
+  const cam = checkRow("Camera");
+  const mic = checkRow("Microphone");
+  const rtc = checkRow("Video link (WebRTC)");
+  const gl = checkRow("Face check (WebGL in a worker)");
+  const up = checkRow("Upload speed");
+  const next = h("button", { type: "button", disabled: true, onclick: onContinue }, "Continue");
+  const retry = h("button", { type: "button", class: "secondary", onclick: () => location.reload() }, "Check again");
+  showScreen(
+    "System check",
+    h("p", {}, "We check that your computer can run the exam. Your browser may ask to use the camera: please allow it."),
+    h("ul", { class: "checks" }, cam.li, mic.li, rtc.li, gl.li, up.li),
+    h("p", {}, next, " ", retry),
+  );
+  mic.set("ok", "not needed for this exam");
+  up.set("unknown", "unknown until the video link is up (measured from the connection, no test upload)");
+  let camOk = false;
+  try {
+    const s = await camera.start();
+    const st = s.getVideoTracks()[0]?.getSettings() ?? {};
+    cam.set("ok", `working (${st.width ?? "?"}×${st.height ?? "?"})`);
+    camOk = true;
+  } catch (e) {
+    cam.set("fail", `not available: ${message(e)}. Allow the camera and check again.`);
+  }
+  const r = await checkWebRtc(camera.track() ?? null);
+  rtc.set(r.ok ? "ok" : "fail", r.detail);
+  let visionOk = false;
+  if (camOk) {
+    try {
+      const v = await startVision();
+      gl.set(v.webgl ? "ok" : "fail", v.webgl ? `working (${v.webgl}; ${v.model ?? "?"})` : "no WebGL in workers");
+      visionOk = !!v.webgl;
+    } catch (e) {
+      gl.set("fail", `could not start: ${message(e)}`);
+    }
+  } else {
+    gl.set("fail", "needs the camera");
+  }
+  next.disabled = !(camOk && visionOk);
+  if (!next.disabled) next.focus();
+}

@@ -1,0 +1,38 @@
+// What is watched and kept, in plain words; the student agrees before the camera preview.
+
+import type { ExamSettings } from "@proto";
+import { h, showScreen } from "../dom.ts";
+
+export function consentScreen(settings: ExamSettings, onAgree: () => void): void {
+  const box = h("input", { type: "checkbox", id: "agree" });
+  const go = h("button", { type: "button", disabled: true, onclick: onAgree }, "I agree, continue");
+  box.addEventListener("change", () => {
+    go.disabled = !box.checked;
+  });
+  const frames =
+    settings.privacy === "events_only"
+      ? h("li", {}, "No pictures of you are saved. Only events (for example “no face visible for 3 seconds”) are recorded.")
+      : h(
+          "li",
+          {},
+          `When something is flagged (for example “no face visible”), one still picture from your camera at that moment is saved with it. These pictures are deleted after ${settings.evidence_retention_days} days.`,
+        );
+  showScreen(
+    "How you are watched",
+    h(
+      "div",
+      { class: "consent" },
+      h(
+        "ul",
+        {},
+        h("li", {}, "Your camera picture is checked on your own computer: is there one face, is it facing the screen. The checking software does not send your picture anywhere."),
+        h("li", {}, "Your proctor can watch your camera live during the exam. The live video is not recorded."),
+        frames,
+        h("li", {}, "Leaving the exam tab or full screen, switching windows, copying or pasting and a second screen are noted for the proctor."),
+        h("li", {}, "Your proctor decides what happens; nothing is decided automatically."),
+      ),
+      h("p", {}, box, " ", h("label", { for: "agree", style: "display:inline" }, "I have read this and agree")),
+      h("p", {}, go),
+    ),
+  );
+}
