@@ -29,7 +29,7 @@ function post(m: FromWorker, transfer: Transferable[] = []): void {
 }
 
 function webglInfo(): string | null {
-  const gl = new OffscreenCanvas(1, 1).getContext("webgl2") as WebGL2RenderingContext | null;
+  const gl = new OffscreenCanvas(1, 1).getContext("webgl2");
   if (!gl) return null;
   const dbg = gl.getExtension("WEBGL_debug_renderer_info");
   return String(dbg ? gl.getParameter(dbg.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));

@@ -159,7 +159,7 @@ export class Vision {
       this.clone?.stop();
       this.clone = this.track.clone();
       const proc = new MediaStreamTrackProcessor({ track: this.clone, maxBufferSize: 1 });
-      this.send({ type: "stream", readable: proc.readable }, [proc.readable as unknown as Transferable]);
+      this.send({ type: "stream", readable: proc.readable }, [proc.readable]);
     } else {
       void this.pushFrame();
     }
