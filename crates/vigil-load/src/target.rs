@@ -87,7 +87,7 @@ impl Target {
         let now = crate::sim::now_ms();
         let window = ExamWindow { opens_at: now - 3_600_000, closes_at: now + 12 * 3_600_000 };
         let create = CreateExam {
-            id: Some(exam.clone()),
+            id: Some(exam.parse()?),
             title: "load test".into(),
             settings: Some(ExamSettings::with_window(window)),
         };

@@ -9,9 +9,9 @@ use std::time::Instant;
 use vigil_core::ledger::Limits;
 use vigil_core::rate::RateLimit;
 use vigil_proto::events::{AddPerson, CreateExam, IncidentAck, IncidentReport};
-use vigil_proto::{ExamSettings, ExamWindow, IncidentKind, Role};
-use vigil_server::clock::now_ms;
-use vigil_server::{Server, ServerConfig, ingest};
+use vigil_proto::{ExamId, ExamSettings, ExamWindow, IncidentKind};
+use vigil_server::clock::{Clock, SystemClock};
+use vigil_server::{Server, ServerConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,40 +25,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Measure the pipeline, not the per-student flood limit.
     config.limits = Limits { incident_rate: RateLimit { burst: 1_000_000, per_second: 1e6 }, ..Limits::default() };
     let server = Server::bind(config).await?;
-    let app = server.app().clone();
-    let now = now_ms();
+    let (service, admin) = (server.service().clone(), server.admin().clone());
+    let exam: ExamId = "bench".parse()?;
+    let now = SystemClock.now_ms();
     let settings = ExamSettings::with_window(ExamWindow { opens_at: now - 3_600_000, closes_at: now + 3_600_000 });
-    app.admin
-        .create_exam(CreateExam { id: Some("bench".into()), title: "bench".into(), settings: Some(settings) })
-        .await?;
+    admin.create_exam(CreateExam { id: Some(exam.clone()), title: "bench".into(), settings: Some(settings) }).await?;
     for i in 0..students {
-        app.admin
-            .add_person("bench", Role::Student, AddPerson { id: Some(format!("s{i}")), name: format!("S {i}") })
-            .await?;
+        admin.add_student(&exam, AddPerson { id: Some(format!("s{i}")), name: format!("S {i}") }).await?;
     }
-    let rt = app.exams.get("bench").await?.ok_or("exam")?;
-    let mut cells = Vec::new();
+    let rt = service.exams().get(&exam).await?.ok_or("exam")?;
+    let mut sessions = Vec::new();
     for i in 0..students {
-        cells.push(app.exams.student(&rt, &format!("s{i}")).await?.ok_or("student")?);
+        let cell = service.exams().student(&rt, &format!("s{i}").parse()?).await?.ok_or("student")?;
+        sessions.push(service.session_for(rt.clone(), cell));
     }
 
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (i, cell) in cells.into_iter().enumerate() {
-        let (app, rt) = (app.clone(), Arc::clone(&rt));
+    for (i, sess) in sessions.into_iter().enumerate() {
+        let service = Arc::clone(&service);
         tasks.push(tokio::spawn(async move {
             let mut accepted = 0usize;
             for n in 0..per_student {
                 let report = IncidentReport {
-                    id: format!("s{i}-{n}"),
+                    id: format!("s{i}-{n}").parse().expect("ids in the grammar"),
                     seq: n as u64 + 1,
                     kind: IncidentKind::ALL[n % 9],
-                    started_at: now_ms() - 10,
+                    started_at: SystemClock.now_ms() - 10,
                     ended_at: None,
                     confidence: Some(0.8),
                     detail: None,
                 };
-                if matches!(ingest::report(&app, &rt, &cell, report).await, IncidentAck::Accepted { .. }) {
+                if matches!(service.report_incident(&sess, report).await, IncidentAck::Accepted { .. }) {
                     accepted += 1;
                 }
             }
@@ -70,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         accepted += t.await?;
     }
     let secs = started.elapsed().as_secs_f64();
-    let stats = app.store.writer_stats();
+    let stats = service.store().writer_stats();
     let result = serde_json::json!({
         "bench": "pipeline",
         "students": students,

@@ -1,12 +1,17 @@
 //! Exams, rosters and join links: shared by the REST API, the CLI and the demo.
 
+use std::sync::Arc;
 use vigil_core::score::check_rules;
+
 use vigil_proto::events::{AddPerson, CreateExam, ExamRoster, IssueLink, JoinLink};
-use vigil_proto::{Exam, ExamSettings, ExamWindow, Person, RejectReason, Rejection, Role, UnixMillis};
+use vigil_proto::{
+    Exam, ExamId, ExamSettings, ExamWindow, IdError, Proctor, ProctorId, RejectReason, Rejection, Role, Student,
+    StudentId, UnixMillis,
+};
 use vigil_store::{Store, StoreError};
 
 use crate::auth::{Keys, claims};
-use crate::clock::now_ms;
+use crate::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -33,15 +38,24 @@ fn invalid(msg: impl Into<String>) -> AdminError {
     AdminError::Invalid(Rejection::new(RejectReason::InvalidPayload, msg))
 }
 
-/// Identifiers appear in URLs, rooms and file names: keep them plain.
-fn check_ident(what: &str, id: &str) -> Result<(), AdminError> {
-    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(invalid(format!("{what} must be 1 to 64 characters of [A-Za-z0-9-_]"))) }
+/// Parses an id from an admin request, or makes a fresh one.
+fn id_or_new<T: std::str::FromStr<Err = IdError>>(
+    what: &str,
+    given: Option<String>,
+    prefix: &str,
+) -> Result<T, AdminError> {
+    let raw = given.unwrap_or_else(|| {
+        let u = uuid::Uuid::new_v4().simple().to_string();
+        format!("{prefix}-{}", &u[..12])
+    });
+    raw.parse().map_err(|e: IdError| invalid(format!("{what}: {e}")))
 }
 
-fn new_id(prefix: &str) -> String {
-    let u = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}-{}", &u[..12])
+fn check_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Err(invalid("name must be 1 to 200 characters"));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -50,21 +64,28 @@ pub struct Admin {
     pub keys: Keys,
     /// Base of the join links, e.g. `https://exams.example.org`.
     pub public_url: String,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Admin {
     pub async fn create_exam(&self, req: CreateExam) -> Result<Exam, AdminError> {
-        let id = req.id.unwrap_or_else(|| new_id("exam"));
-        check_ident("exam id", &id)?;
+        let id = match req.id {
+            Some(id) => id,
+            None => id_or_new("exam id", None, "exam")?,
+        };
         if req.title.trim().is_empty() || req.title.chars().count() > 200 {
             return Err(invalid("title must be 1 to 200 characters"));
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let settings = req
             .settings
             .unwrap_or_else(|| ExamSettings::with_window(ExamWindow { opens_at: now, closes_at: now + 3 * 3_600_000 }));
         check_rules(&settings.scoring).map_err(invalid)?;
-        if settings.window.closes_at <= settings.window.opens_at {
+        // Checked arithmetic: an open-ended window (i64::MAX) must not wrap
+        // when links add their grace period to it.
+        if settings.window.closes_at <= settings.window.opens_at
+            || settings.window.closes_at.checked_add(LINK_GRACE_MS).is_none()
+        {
             return Err(invalid("the exam window must close after it opens"));
         }
         let exam = Exam { id, title: req.title, settings };
@@ -72,45 +93,56 @@ impl Admin {
         Ok(exam)
     }
 
-    pub async fn exam(&self, exam_id: &str) -> Result<Exam, AdminError> {
+    pub async fn exam(&self, exam_id: &ExamId) -> Result<Exam, AdminError> {
         self.store.exam(exam_id).await?.ok_or_else(|| AdminError::NotFound(format!("exam {exam_id}")))
     }
 
-    pub async fn roster(&self, exam_id: &str) -> Result<ExamRoster, AdminError> {
+    pub async fn roster(&self, exam_id: &ExamId) -> Result<ExamRoster, AdminError> {
         let exam = self.exam(exam_id).await?;
         Ok(ExamRoster {
-            students: self.store.people(exam_id, Role::Student).await?,
-            proctors: self.store.people(exam_id, Role::Proctor).await?,
+            students: self.store.students(exam_id).await?,
+            proctors: self.store.proctors(exam_id).await?,
             exam,
         })
     }
 
-    pub async fn add_person(&self, exam_id: &str, role: Role, req: AddPerson) -> Result<Person, AdminError> {
+    pub async fn add_student(&self, exam_id: &ExamId, req: AddPerson) -> Result<Student, AdminError> {
         self.exam(exam_id).await?;
-        let prefix = match role {
-            Role::Student => "student",
-            Role::Proctor => "proctor",
-        };
-        let person = Person { id: req.id.unwrap_or_else(|| new_id(prefix)), name: req.name };
-        check_ident("id", &person.id)?;
-        if person.name.trim().is_empty() || person.name.chars().count() > 200 {
-            return Err(invalid("name must be 1 to 200 characters"));
-        }
-        self.store.add_person(exam_id, role, &person).await?;
-        Ok(person)
+        let student = Student { id: id_or_new("id", req.id, "student")?, name: req.name };
+        check_name(&student.name)?;
+        self.store.add_student(exam_id, &student).await?;
+        Ok(student)
     }
 
-    pub async fn issue_link(&self, exam_id: &str, req: IssueLink) -> Result<JoinLink, AdminError> {
+    pub async fn add_proctor(&self, exam_id: &ExamId, req: AddPerson) -> Result<Proctor, AdminError> {
+        self.exam(exam_id).await?;
+        let proctor = Proctor { id: id_or_new("id", req.id, "proctor")?, name: req.name };
+        check_name(&proctor.name)?;
+        self.store.add_proctor(exam_id, &proctor).await?;
+        Ok(proctor)
+    }
+
+    pub async fn issue_link(&self, exam_id: &ExamId, req: IssueLink) -> Result<JoinLink, AdminError> {
         let exam = self.exam(exam_id).await?;
-        if self.store.person(exam_id, req.role, &req.subject).await?.is_none() {
-            return Err(AdminError::NotFound(
-                format!("{:?} {} in exam {exam_id}", req.role, req.subject).to_lowercase(),
-            ));
+        let missing =
+            || AdminError::NotFound(format!("{:?} {} in exam {exam_id}", req.role, req.subject).to_lowercase());
+        let on_roster = match req.role {
+            Role::Student => match req.subject.parse::<StudentId>() {
+                Ok(id) => self.store.student(exam_id, &id).await?.is_some(),
+                Err(_) => false,
+            },
+            Role::Proctor => match req.subject.parse::<ProctorId>() {
+                Ok(id) => self.store.proctor(exam_id, &id).await?.is_some(),
+                Err(_) => false,
+            },
+        };
+        if !on_roster {
+            return Err(missing());
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let expires_at: UnixMillis = match req.ttl_s {
             Some(ttl) => now.saturating_add(i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX)),
-            None => exam.settings.window.closes_at + 3_600_000,
+            None => exam.settings.window.closes_at.saturating_add(LINK_GRACE_MS),
         };
         let token = self.keys.issue(&claims(req.role, exam_id, &req.subject, now, expires_at));
         let page = match req.role {
@@ -120,6 +152,9 @@ impl Admin {
         // The token rides in the fragment: browsers never send it to the
         // server in the request line, so it stays out of access logs.
         let url = format!("{}/{page}/#token={token}", self.public_url.trim_end_matches('/'));
-        Ok(JoinLink { role: req.role, exam_id: exam_id.to_owned(), subject: req.subject, token, url, expires_at })
+        Ok(JoinLink { role: req.role, exam_id: exam_id.clone(), subject: req.subject, token, url, expires_at })
     }
 }
+
+/// How long after the exam window closes a default join link still works.
+const LINK_GRACE_MS: i64 = 3_600_000;

@@ -7,7 +7,7 @@ use std::path::Path;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use vigil_proto::{RejectReason, Rejection, Role, UnixMillis};
+use vigil_proto::{ExamId, RejectReason, Rejection, Role, UnixMillis};
 
 const KEY_FILE: &str = "server.key";
 const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -15,8 +15,9 @@ const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// What a token grants: `role` `sub` in exam `exam`, until `exp` (seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// The student's or proctor's id; parsed by the caller, which knows which.
     pub sub: String,
-    pub exam: String,
+    pub exam: ExamId,
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
@@ -82,7 +83,9 @@ impl Keys {
 
     pub fn from_secret(secret: &[u8]) -> Keys {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        // Expiry is checked against the service's clock in `verify`, not
+        // the library's reading of the system clock.
+        validation.validate_exp = false;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Keys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
@@ -93,15 +96,13 @@ impl Keys {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).unwrap_or_default()
     }
 
-    /// Verifies signature and expiry, and that the token is for `role`.
-    pub fn verify(&self, token: &str, role: Role) -> Result<Claims, Rejection> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    Rejection::new(RejectReason::ExpiredToken, "the join link has expired; ask for a new one")
-                }
-                _ => Rejection::new(RejectReason::InvalidToken, "the token is not valid for this server"),
-            })?;
+    /// Verifies signature and expiry at `now`, and that the token is for `role`.
+    pub fn verify(&self, token: &str, role: Role, now: UnixMillis) -> Result<Claims, Rejection> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| Rejection::new(RejectReason::InvalidToken, "the token is not valid for this server"))?;
+        if data.claims.exp.saturating_mul(1000).saturating_add(EXPIRY_LEEWAY_MS) < now {
+            return Err(Rejection::new(RejectReason::ExpiredToken, "the join link has expired; ask for a new one"));
+        }
         if data.claims.role != role {
             return Err(Rejection::new(
                 RejectReason::WrongScope,
@@ -112,8 +113,11 @@ impl Keys {
     }
 }
 
-pub fn claims(role: Role, exam: &str, sub: &str, now: UnixMillis, expires_at: UnixMillis) -> Claims {
-    Claims { sub: sub.to_owned(), exam: exam.to_owned(), role, iat: now / 1000, exp: expires_at / 1000 }
+/// Clock skew tolerated on expiry.
+const EXPIRY_LEEWAY_MS: i64 = 5_000;
+
+pub fn claims(role: Role, exam: &ExamId, sub: &str, now: UnixMillis, expires_at: UnixMillis) -> Claims {
+    Claims { sub: sub.to_owned(), exam: exam.clone(), role, iat: now / 1000, exp: expires_at / 1000 }
 }
 
 /// The admin token: from configuration, or generated into the data dir.
@@ -144,17 +148,17 @@ mod tests {
     fn round_trip_and_refusals() {
         let keys = Keys::from_secret(&[7u8; 32]);
         let now = now_ms();
-        let t = keys.issue(&claims(Role::Student, "e1", "s1", now, now + 60_000));
-        let c = keys.verify(&t, Role::Student).unwrap();
+        let t = keys.issue(&claims(Role::Student, &"e1".parse().unwrap(), "s1", now, now + 60_000));
+        let c = keys.verify(&t, Role::Student, now).unwrap();
         assert_eq!((c.exam.as_str(), c.sub.as_str()), ("e1", "s1"));
-        assert_eq!(keys.verify(&t, Role::Proctor).unwrap_err().reason, RejectReason::WrongScope);
+        assert_eq!(keys.verify(&t, Role::Proctor, now).unwrap_err().reason, RejectReason::WrongScope);
 
         let other = Keys::from_secret(&[8u8; 32]);
-        assert_eq!(other.verify(&t, Role::Student).unwrap_err().reason, RejectReason::InvalidToken);
+        assert_eq!(other.verify(&t, Role::Student, now).unwrap_err().reason, RejectReason::InvalidToken);
 
-        let expired = keys.issue(&claims(Role::Student, "e1", "s1", now - 120_000, now - 60_000));
-        assert_eq!(keys.verify(&expired, Role::Student).unwrap_err().reason, RejectReason::ExpiredToken);
-        assert_eq!(keys.verify("garbage", Role::Student).unwrap_err().reason, RejectReason::InvalidToken);
+        let expired = keys.issue(&claims(Role::Student, &"e1".parse().unwrap(), "s1", now - 120_000, now - 60_000));
+        assert_eq!(keys.verify(&expired, Role::Student, now).unwrap_err().reason, RejectReason::ExpiredToken);
+        assert_eq!(keys.verify("garbage", Role::Student, now).unwrap_err().reason, RejectReason::InvalidToken);
     }
 
     #[test]
@@ -163,8 +167,8 @@ mod tests {
         let a = Keys::load(dir.path()).unwrap();
         let b = Keys::load(dir.path()).unwrap();
         let now = now_ms();
-        let t = a.issue(&claims(Role::Proctor, "e", "p", now, now + 1000_000));
-        assert!(b.verify(&t, Role::Proctor).is_ok());
+        let t = a.issue(&claims(Role::Proctor, &"e".parse().unwrap(), "p", now, now + 1000_000));
+        assert!(b.verify(&t, Role::Proctor, now).is_ok());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

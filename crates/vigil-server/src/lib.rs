@@ -7,35 +7,46 @@
 //! [`Server::run`] takes a shutdown future, so the binary and the tests
 //! start it the same way.
 
+//! ## Layout (dependencies point down only)
+//!
+//! ```text
+//! lib.rs (Server: wiring, tasks, shutdown)
+//!   ├─ transport/   http (axum), sockets (socketioxide), sio_fanout
+//!   │    └─ calls ─┐
+//!   ├─ admin.rs    exams, rosters, join links (REST, CLI, demo)
+//!   └─ service/    transport-agnostic: exams, ingest, evidence, live, media, fanout (trait)
+//!        └─ vigil-core (rules), vigil-store, vigil-sfu, clock.rs
+//! ```
+//!
+//! The service holds no transport type: connections are [`service::ConnectionId`]s
+//! and events leave through [`service::fanout::Fanout`].
+
 pub mod admin;
 pub mod auth;
 pub mod clock;
-pub mod evidence;
-pub mod exams;
-pub mod fanout;
-pub mod http;
-pub mod ingest;
-pub mod media;
 pub mod metrics;
-pub mod sockets;
+pub mod service;
+pub mod transport;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::PrometheusHandle;
 use socketioxide::SocketIo;
+use tokio::task::JoinHandle;
 use vigil_core::evidence::EvidenceLimits;
 use vigil_core::ledger::Limits;
+use vigil_core::worker::WorkerWatchConfig;
 use vigil_store::{Durability, Store, StoreConfig, StoreError};
 
 use crate::admin::Admin;
 use crate::auth::{KeyError, Keys};
-use crate::exams::ExamRegistry;
-use crate::fanout::Fanout;
+use crate::clock::{Clock, SystemClock};
+use crate::service::{Service, ServiceConfig};
+use crate::transport::http::HttpState;
+use crate::transport::sio_fanout::SioFanout;
 
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
@@ -61,6 +72,9 @@ pub struct ServerConfig {
     pub durability: Durability,
     pub limits: Limits,
     pub evidence: EvidenceLimits,
+    pub worker: WorkerWatchConfig,
+    /// The service's time; tests pass a [`clock::ManualClock`].
+    pub clock: Arc<dyn Clock>,
 }
 
 impl ServerConfig {
@@ -77,6 +91,8 @@ impl ServerConfig {
             durability: Durability::default(),
             limits: Limits::default(),
             evidence: EvidenceLimits::default(),
+            worker: WorkerWatchConfig::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -97,43 +113,16 @@ pub enum ServerError {
     Serve(std::io::Error),
 }
 
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct AppInner {
-    pub store: Store,
-    pub keys: Keys,
-    pub admin: Admin,
-    pub admin_token: String,
-    pub exams: ExamRegistry,
-    pub fanout: Arc<Fanout>,
-    pub evidence_limits: EvidenceLimits,
-    pub metrics: PrometheusHandle,
-    /// The SFU, when live video is enabled.
-    pub sfu: Option<vigil_sfu::Sfu>,
-    io: OnceLock<SocketIo>,
-}
-
-#[derive(Debug, Clone)]
-pub struct App(Arc<AppInner>);
-
-impl Deref for App {
-    type Target = AppInner;
-    fn deref(&self) -> &AppInner {
-        &self.0
-    }
-}
-
-impl App {
-    pub fn io(&self) -> Option<&SocketIo> {
-        self.io.get()
-    }
-}
+/// How often evidence past its retention is deleted.
+const RETENTION_EVERY_MS: i64 = 3_600_000;
 
 pub struct Server {
-    app: App,
+    service: Arc<Service>,
+    admin: Admin,
     router: axum::Router,
     listener: std::net::TcpListener,
     tls: Option<TlsConfig>,
+    sfu_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -149,43 +138,45 @@ impl Server {
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.http, source })?;
         let scheme = if config.tls.is_some() { "https" } else { "http" };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
-        let sfu = match config.udp {
-            None => None,
+        let (sfu, sfu_thread) = match config.udp {
+            None => (None, None),
             Some(bind) => {
                 let mut sfu_config = vigil_sfu::SfuConfig::new(bind);
                 sfu_config.advertised = config.udp_advertised;
-                // The SFU thread runs until every handle is dropped.
-                let (sfu, _thread) = vigil_sfu::Sfu::start(sfu_config)?;
-                Some(sfu)
+                let (sfu, thread) = vigil_sfu::Sfu::start(sfu_config)?;
+                (Some(sfu), Some(thread))
             }
         };
 
-        let app = App(Arc::new(AppInner {
-            admin: Admin { store: store.clone(), keys: keys.clone(), public_url },
-            exams: ExamRegistry::new(store.clone(), config.limits),
-            store,
-            keys,
-            admin_token,
-            fanout: Arc::new(Fanout::default()),
-            evidence_limits: config.evidence,
-            metrics: metrics::install(),
+        let fanout = Arc::new(SioFanout::default());
+        let service = Arc::new(Service::new(
+            store.clone(),
+            keys.clone(),
+            config.clock.clone(),
+            fanout.clone(),
             sfu,
-            io: OnceLock::new(),
-        }));
+            ServiceConfig { limits: config.limits, evidence: config.evidence, worker: config.worker },
+        ));
+        let admin = Admin { store, keys, public_url, clock: config.clock.clone() };
         let (layer, io) = SocketIo::builder()
-            .with_state(app.clone())
+            .with_state(service.clone())
             // A proctor of a large exam receives many updates a second; the
             // default 128-packet buffer would drop them under bursts.
             .max_buffer_size(4096)
             .build_layer();
-        sockets::register(&io);
-        app.fanout.attach(io.clone());
-        let _ = app.io.set(io);
+        transport::sockets::register(&io);
+        fanout.attach(io);
 
-        let router = http::router(app.clone(), config.web_dir.as_deref())
+        let http = Arc::new(HttpState {
+            service: service.clone(),
+            admin: admin.clone(),
+            admin_token,
+            metrics: metrics::install(),
+        });
+        let router = transport::http::router(http, config.web_dir.as_deref())
             .layer(layer)
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        Ok(Server { app, router, listener, tls: config.tls })
+        Ok(Server { service, admin, router, listener, tls: config.tls, sfu_thread })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -195,64 +186,84 @@ impl Server {
 
     /// The UDP address media goes to, when live video is enabled.
     pub fn media_addr(&self) -> Option<SocketAddr> {
-        self.app.sfu.as_ref().map(vigil_sfu::Sfu::local_addr)
+        self.service.sfu().map(vigil_sfu::Sfu::local_addr)
     }
 
-    pub fn app(&self) -> &App {
-        &self.app
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
     }
 
-    /// Serves until `shutdown` resolves, then drains connections gracefully.
+    pub fn admin(&self) -> &Admin {
+        &self.admin
+    }
+
+    /// Serves until `shutdown` resolves, then drains connections gracefully,
+    /// stops every task it started and joins the SFU thread.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { app, router, listener, tls } = self;
-        tokio::spawn(app.fanout.clone().run_trailing());
-        tokio::spawn(housekeeping(app.clone()));
-        if let Some(sfu) = app.sfu.as_ref() {
-            tokio::spawn(media::run_health(app.clone(), sfu.events()));
+        let Server { service, admin: _, router, listener, tls, sfu_thread } = self;
+        let mut tasks: Vec<JoinHandle<()>> = vec![
+            tokio::spawn(service.score_fanout().clone().run_trailing()),
+            tokio::spawn(service.clone().run_presence()),
+            tokio::spawn(service.clone().run_retention(RETENTION_EVERY_MS)),
+        ];
+        if let Some(sfu) = service.sfu() {
+            tasks.push(tokio::spawn(service.clone().run_media_health(sfu.events())));
         }
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        match tls {
-            None => {
-                let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
-                axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(ServerError::Serve)
-            }
-            Some(tls) => {
-                let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                    .await
-                    .map_err(ServerError::Tls)?;
-                let handle = axum_server::Handle::new();
-                let h = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    h.graceful_shutdown(Some(Duration::from_secs(10)));
-                });
-                axum_server::from_tcp_rustls(listener, rustls)
-                    .map_err(ServerError::Serve)?
-                    .handle(handle)
-                    .serve(service)
-                    .await
-                    .map_err(ServerError::Serve)
+        let served = serve(router, listener, tls, shutdown).await;
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            // Aborted on purpose; a panic inside is worth a log line.
+            if let Err(e) = t.await
+                && e.is_panic()
+            {
+                tracing::error!(error = %e, "a server task panicked");
             }
         }
+        if let Some(sfu) = service.sfu() {
+            sfu.shutdown();
+        }
+        if let Some(thread) = sfu_thread {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                tracing::error!("the SFU thread did not stop cleanly");
+            }
+        }
+        served
     }
 }
 
-/// Periodic work that is cheap per exam: stalled heartbeats and evidence
-/// retention.
-async fn housekeeping(app: App) {
-    let mut presence = tokio::time::interval(Duration::from_millis(250));
-    presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
-    loop {
-        presence.tick().await;
-        sockets::tick_presence(&app).await;
-        if last_purge.elapsed() >= Duration::from_secs(600) {
-            last_purge = std::time::Instant::now();
-            match app.store.purge_expired_evidence(clock::now_ms()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(frames = n, "purged evidence past retention"),
-                Err(e) => tracing::warn!(error = %e, "evidence purge failed"),
-            }
+async fn serve(
+    router: axum::Router,
+    listener: std::net::TcpListener,
+    tls: Option<TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(ServerError::Serve)
+        }
+        Some(tls) => {
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .map_err(ServerError::Tls)?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            let waiter = tokio::spawn(async move {
+                shutdown.await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            let res = axum_server::from_tcp_rustls(listener, rustls)
+                .map_err(ServerError::Serve)?
+                .handle(handle)
+                .serve(service)
+                .await
+                .map_err(ServerError::Serve);
+            waiter.abort();
+            res
         }
     }
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vigil_proto::events::{AddPerson, CreateExam, IssueLink};
-use vigil_proto::{ExamSettings, ExamWindow, Role};
+use vigil_proto::{ExamId, ExamSettings, ExamWindow, Role};
 use vigil_server::admin::{Admin, AdminError};
 use vigil_server::auth::Keys;
-use vigil_server::clock::now_ms;
+use vigil_server::clock::{Clock, SystemClock};
 use vigil_server::{Server, ServerConfig, TlsConfig};
 
 // Every RTP packet and Socket.IO frame allocates somewhere (str0m, tungstenite);
@@ -116,7 +116,7 @@ enum ExamCommand {
         #[arg(long)]
         title: String,
         #[arg(long)]
-        id: Option<String>,
+        id: Option<ExamId>,
         #[arg(long, default_value_t = 180)]
         minutes: i64,
     },
@@ -136,7 +136,7 @@ enum PersonCommand {
         #[command(flatten)]
         data: DataDir,
         #[arg(long)]
-        exam: String,
+        exam: ExamId,
     },
 }
 
@@ -145,7 +145,7 @@ struct PersonArgs {
     #[command(flatten)]
     data: DataDir,
     #[arg(long)]
-    exam: String,
+    exam: ExamId,
     #[arg(long)]
     name: String,
     #[arg(long)]
@@ -157,7 +157,7 @@ struct LinkArgs {
     #[command(flatten)]
     data: DataDir,
     #[arg(long)]
-    exam: String,
+    exam: ExamId,
     #[arg(long, conflicts_with = "proctor", required_unless_present = "proctor")]
     student: Option<String>,
     #[arg(long)]
@@ -179,7 +179,7 @@ async fn main() -> Result<()> {
         Command::Exam(ExamCommand::Create { data, title, id, minutes }) => {
             init_logs(LogFormat::Text);
             let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
-            let now = now_ms();
+            let now = SystemClock.now_ms();
             let settings = ExamSettings::with_window(ExamWindow { opens_at: now, closes_at: now + minutes * 60_000 });
             let exam =
                 admin.create_exam(CreateExam { id, title, settings: Some(settings) }).await.map_err(admin_err)?;
@@ -227,21 +227,33 @@ async fn offline_admin(data: &DataDir, public_url: &str) -> Result<Admin> {
         .await
         .with_context(|| format!("opening {}", data.data_dir.display()))?;
     let keys = Keys::load(&data.data_dir)?;
-    Ok(Admin { store, keys, public_url: public_url.to_owned() })
+    Ok(Admin { store, keys, public_url: public_url.to_owned(), clock: std::sync::Arc::new(SystemClock) })
 }
 
 async fn person_command(cmd: PersonCommand, role: Role) -> Result<()> {
     match cmd {
         PersonCommand::Add(p) => {
             let admin = offline_admin(&p.data, "http://127.0.0.1:8080").await?;
-            let person =
-                admin.add_person(&p.exam, role, AddPerson { id: p.id, name: p.name }).await.map_err(admin_err)?;
-            println!("{}", serde_json::to_string_pretty(&person)?);
+            let req = AddPerson { id: p.id, name: p.name };
+            let json = match role {
+                Role::Student => {
+                    serde_json::to_string_pretty(&admin.add_student(&p.exam, req).await.map_err(admin_err)?)?
+                }
+                Role::Proctor => {
+                    serde_json::to_string_pretty(&admin.add_proctor(&p.exam, req).await.map_err(admin_err)?)?
+                }
+            };
+            println!("{json}");
         }
         PersonCommand::List { data, exam } => {
             let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
             admin.exam(&exam).await.map_err(admin_err)?;
-            println!("{}", serde_json::to_string_pretty(&admin.store.people(&exam, role).await?)?);
+            let roster = admin.roster(&exam).await.map_err(admin_err)?;
+            let json = match role {
+                Role::Student => serde_json::to_string_pretty(&roster.students)?,
+                Role::Proctor => serde_json::to_string_pretty(&roster.proctors)?,
+            };
+            println!("{json}");
         }
     }
     Ok(())
@@ -270,36 +282,40 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     }
     if let Some(n) = demo_students {
         let public = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
-        print_demo(&server.app().admin, &public, n).await?;
+        print_demo(server.admin(), &public, n).await?;
     }
     server.run(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-const DEMO_EXAM: &str = "demo";
-
 /// Creates the demo exam on first run (and reopens its window on later
 /// runs), then prints links a newcomer can open.
 async fn print_demo(admin: &Admin, public_url: &str, students: u32) -> Result<()> {
     let admin = Admin { public_url: public_url.to_owned(), ..admin.clone() };
-    let now = now_ms();
+    let demo: ExamId = "demo".parse()?;
+    let now = admin.clock.now_ms();
     let window = ExamWindow { opens_at: now - 3_600_000, closes_at: now + 24 * 3_600_000 };
-    match admin.store.exam(DEMO_EXAM).await? {
+    match admin.store.exam(&demo).await? {
         None => {
             let settings = ExamSettings::with_window(window);
-            let req = CreateExam { id: Some(DEMO_EXAM.into()), title: "Demo exam".into(), settings: Some(settings) };
+            let req = CreateExam { id: Some(demo.clone()), title: "Demo exam".into(), settings: Some(settings) };
             admin.create_exam(req).await.map_err(admin_err)?;
         }
         Some(exam) if exam.settings.window.closes_at < now + 3_600_000 => {
             let settings = ExamSettings { window, ..exam.settings };
-            admin.store.update_exam_settings(DEMO_EXAM, &settings).await?;
+            admin.store.update_exam_settings(&demo, &settings).await?;
         }
         Some(_) => {}
     }
     let ensure = async |role: Role, id: String, name: String| -> Result<()> {
-        match admin.add_person(DEMO_EXAM, role, AddPerson { id: Some(id), name }).await {
-            Ok(_) | Err(AdminError::Conflict(_)) => Ok(()),
+        let req = AddPerson { id: Some(id), name };
+        let added = match role {
+            Role::Student => admin.add_student(&demo, req).await.map(drop),
+            Role::Proctor => admin.add_proctor(&demo, req).await.map(drop),
+        };
+        match added {
+            Ok(()) | Err(AdminError::Conflict(_)) => Ok(()),
             Err(e) => Err(admin_err(e)),
         }
     };
@@ -308,13 +324,13 @@ async fn print_demo(admin: &Admin, public_url: &str, students: u32) -> Result<()
         ensure(Role::Student, format!("student-{i}"), format!("Student {i}")).await?;
     }
     let proctor = admin
-        .issue_link(DEMO_EXAM, IssueLink { role: Role::Proctor, subject: "proctor".into(), ttl_s: None })
+        .issue_link(&demo, IssueLink { role: Role::Proctor, subject: "proctor".into(), ttl_s: None })
         .await
         .map_err(admin_err)?;
     println!("\nDemo exam ready.\n\nProctor dashboard:\n  {}\n\nStudents:", proctor.url);
     for i in 1..=students.min(5) {
         let link = admin
-            .issue_link(DEMO_EXAM, IssueLink { role: Role::Student, subject: format!("student-{i}"), ttl_s: None })
+            .issue_link(&demo, IssueLink { role: Role::Student, subject: format!("student-{i}"), ttl_s: None })
             .await
             .map_err(admin_err)?;
         println!("  {}", link.url);

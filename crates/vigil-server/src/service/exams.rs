@@ -9,11 +9,13 @@ use tokio::sync::OnceCell;
 use vigil_core::ledger::{Ledger, Limits};
 use vigil_core::presence::PresenceTracker;
 use vigil_core::rate::{RateLimit, TokenBucket};
+use vigil_core::worker::WorkerWatch;
 use vigil_proto::events::{IncidentRecord, ScoreView, StudentView};
-use vigil_proto::{Exam, Person, Quality, Role};
+use vigil_proto::{Exam, ExamId, Quality, Student, StudentId};
 use vigil_store::{Store, StoreError};
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
+use crate::service::{ConnectionId, lock};
 
 /// Signals and heartbeats per student: a browser sends about 1–2 a second.
 const SIGNAL_RATE: RateLimit = RateLimit { burst: 20, per_second: 5.0 };
@@ -25,45 +27,51 @@ pub struct Live {
     pub last_incident: Option<IncidentRecord>,
     pub quality: Quality,
     pub signal_bucket: TokenBucket,
+    pub worker: WorkerWatch,
 }
 
 #[derive(Debug)]
 pub struct StudentCell {
-    pub person: Person,
+    pub student: Student,
     /// Held from check to commit, across the durable write: one decision at
     /// a time per student, and students never wait for each other.
     pub ledger: tokio::sync::Mutex<Ledger>,
     pub live: Mutex<Live>,
-    /// The socket whose camera the SFU forwards, so a stale socket closing
-    /// after a reconnect does not end the new publication.
-    pub publishing_socket: Mutex<Option<socketioxide::socket::Sid>>,
+    /// The connection whose camera the SFU forwards, so a stale connection
+    /// closing after a reconnect does not end the new publication.
+    pub publishing: Mutex<Option<ConnectionId>>,
 }
 
 impl StudentCell {
-    fn new(person: Person, ledger: Ledger, score: ScoreView, last_incident: Option<IncidentRecord>) -> Self {
+    fn new(student: Student, ledger: Ledger, score: ScoreView, last_incident: Option<IncidentRecord>) -> Self {
         StudentCell {
-            person,
+            student,
             ledger: tokio::sync::Mutex::new(ledger),
             live: Mutex::new(Live {
                 score,
                 last_incident,
                 quality: Quality::Unknown,
                 signal_bucket: TokenBucket::new(SIGNAL_RATE),
+                worker: WorkerWatch::default(),
             }),
-            publishing_socket: Mutex::new(None),
+            publishing: Mutex::new(None),
         }
+    }
+
+    pub fn id(&self) -> &StudentId {
+        &self.student.id
     }
 }
 
 #[derive(Debug)]
 pub struct ExamRuntime {
     pub exam: Exam,
-    students: RwLock<HashMap<String, Arc<StudentCell>>>,
+    students: RwLock<HashMap<StudentId, Arc<StudentCell>>>,
     pub presence: Mutex<PresenceTracker>,
 }
 
 impl ExamRuntime {
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &ExamId {
         &self.exam.id
     }
 
@@ -71,7 +79,7 @@ impl ExamRuntime {
         i64::from(self.exam.settings.stall_after_s) * 1000
     }
 
-    pub fn cached_student(&self, student_id: &str) -> Option<Arc<StudentCell>> {
+    pub fn cached_student(&self, student_id: &StudentId) -> Option<Arc<StudentCell>> {
         lock_read(&self.students).get(student_id).cloned()
     }
 
@@ -84,9 +92,9 @@ impl ExamRuntime {
             .map(|c| {
                 let live = lock(&c.live);
                 StudentView {
-                    student: c.person.clone(),
+                    student: c.student.clone(),
                     score: live.score,
-                    presence: presence.presence(&c.person.id),
+                    presence: presence.presence(c.id()),
                     quality: live.quality,
                     last_incident: live.last_incident.clone(),
                 }
@@ -97,12 +105,6 @@ impl ExamRuntime {
     }
 }
 
-/// Poisoning only follows a panic in another holder; the state itself is
-/// still consistent (every critical section is a few assignments), so go on.
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn lock_read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     m.read().unwrap_or_else(|e| e.into_inner())
 }
@@ -111,16 +113,18 @@ fn lock_write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The exams in use, each loaded from the store on first use.
 #[derive(Debug)]
 pub struct ExamRegistry {
     store: Store,
     limits: Limits,
-    loaded: Mutex<HashMap<String, Arc<OnceCell<Arc<ExamRuntime>>>>>,
+    clock: Arc<dyn Clock>,
+    loaded: Mutex<HashMap<ExamId, Arc<OnceCell<Arc<ExamRuntime>>>>>,
 }
 
 impl ExamRegistry {
-    pub fn new(store: Store, limits: Limits) -> Self {
-        ExamRegistry { store, limits, loaded: Mutex::new(HashMap::new()) }
+    pub fn new(store: Store, limits: Limits, clock: Arc<dyn Clock>) -> Self {
+        ExamRegistry { store, limits, clock, loaded: Mutex::new(HashMap::new()) }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -128,8 +132,8 @@ impl ExamRegistry {
     }
 
     /// The runtime of `exam_id`, loading it on first use. `None`: no such exam.
-    pub async fn get(&self, exam_id: &str) -> Result<Option<Arc<ExamRuntime>>, StoreError> {
-        let cell = lock(&self.loaded).entry(exam_id.to_owned()).or_default().clone();
+    pub async fn get(&self, exam_id: &ExamId) -> Result<Option<Arc<ExamRuntime>>, StoreError> {
+        let cell = lock(&self.loaded).entry(exam_id.clone()).or_default().clone();
         let res = cell.get_or_try_init(|| self.load(exam_id)).await;
         match res {
             Ok(rt) => Ok(Some(rt.clone())),
@@ -152,29 +156,33 @@ impl ExamRegistry {
 
     /// A student of a loaded exam; looks in the store for one added since the
     /// exam was loaded. `None`: not on the roster.
-    pub async fn student(&self, rt: &ExamRuntime, student_id: &str) -> Result<Option<Arc<StudentCell>>, StoreError> {
+    pub async fn student(
+        &self,
+        rt: &ExamRuntime,
+        student_id: &StudentId,
+    ) -> Result<Option<Arc<StudentCell>>, StoreError> {
         if let Some(c) = rt.cached_student(student_id) {
             return Ok(Some(c));
         }
-        let Some(person) = self.store.person(rt.id(), Role::Student, student_id).await? else {
+        let Some(student) = self.store.student(rt.id(), student_id).await? else {
             return Ok(None);
         };
-        let ledger = Ledger::new(&person.id, &self.limits);
-        let score = ledger.score_view(&rt.exam.settings, now_ms());
-        let cell = Arc::new(StudentCell::new(person, ledger, score, None));
-        Ok(Some(lock_write(&rt.students).entry(student_id.to_owned()).or_insert(cell).clone()))
+        let ledger = Ledger::new(student.id.clone(), &self.limits);
+        let score = ledger.score_view(&rt.exam.settings, self.clock.now_ms());
+        let cell = Arc::new(StudentCell::new(student, ledger, score, None));
+        Ok(Some(lock_write(&rt.students).entry(student_id.clone()).or_insert(cell).clone()))
     }
 
-    async fn load(&self, exam_id: &str) -> Result<Arc<ExamRuntime>, LoadError> {
+    async fn load(&self, exam_id: &ExamId) -> Result<Arc<ExamRuntime>, LoadError> {
         let exam = self.store.exam(exam_id).await?.ok_or(LoadError::Missing)?;
-        let people = self.store.people(exam_id, Role::Student).await?;
+        let roster = self.store.students(exam_id).await?;
         let stored = self.store.exam_incidents(exam_id).await?;
-        let mut ledgers: HashMap<String, (Ledger, Option<IncidentRecord>)> =
-            people.iter().map(|p| (p.id.clone(), (Ledger::new(&p.id, &self.limits), None))).collect();
+        let mut ledgers: HashMap<StudentId, (Ledger, Option<IncidentRecord>)> =
+            roster.iter().map(|s| (s.id.clone(), (Ledger::new(s.id.clone(), &self.limits), None))).collect();
         for s in &stored {
             let r = &s.pending.record;
             let Some((ledger, last)) = ledgers.get_mut(&r.student_id) else {
-                tracing::warn!(exam = exam_id, student = %r.student_id, "stored incident of a student not on the roster");
+                tracing::warn!(exam = %exam_id, student = %r.student_id, "stored incident of a student not on the roster");
                 continue;
             };
             ledger.restore(&exam.settings, &s.pending, s.end_seq);
@@ -182,16 +190,17 @@ impl ExamRegistry {
                 *last = Some(r.clone());
             }
         }
-        let now = now_ms();
-        let students = people
+        let now = self.clock.now_ms();
+        let students = roster
             .into_iter()
-            .map(|p| {
-                let (ledger, last) = ledgers.remove(&p.id).unwrap_or_else(|| (Ledger::new(&p.id, &self.limits), None));
+            .map(|s| {
+                let (ledger, last) =
+                    ledgers.remove(&s.id).unwrap_or_else(|| (Ledger::new(s.id.clone(), &self.limits), None));
                 let score = ledger.score_view(&exam.settings, now);
-                (p.id.clone(), Arc::new(StudentCell::new(p, ledger, score, last)))
+                (s.id.clone(), Arc::new(StudentCell::new(s, ledger, score, last)))
             })
             .collect();
-        tracing::info!(exam = exam_id, incidents = stored.len(), "exam loaded");
+        tracing::info!(exam = %exam_id, incidents = stored.len(), "exam loaded");
         Ok(Arc::new(ExamRuntime {
             exam,
             students: RwLock::new(students),
@@ -208,15 +217,5 @@ enum LoadError {
 impl From<StoreError> for LoadError {
     fn from(e: StoreError) -> Self {
         LoadError::Store(e)
-    }
-}
-
-/// Detection quality from the latest signals: poor conditions, not suspicion.
-pub fn quality_of(brightness: Option<f64>, confidence: Option<f64>) -> Quality {
-    match (brightness, confidence) {
-        (Some(b), _) if b < 0.15 => Quality::LowLight,
-        (_, Some(c)) if c < 0.5 => Quality::LowConfidence,
-        (None, None) => Quality::Unknown,
-        _ => Quality::Good,
     }
 }

@@ -1,4 +1,6 @@
-//! The HTTP API under `/api/v1`, health and metrics, and the web apps.
+//! The HTTP adapter: the API under `/api/v1`, health and metrics, and the
+//! web apps. Handlers parse (ids in paths, JSON bodies, bearer tokens), call
+//! the service or the admin operations, and map the answer.
 //!
 //! Every refusal is an [`ErrorBody`] with a machine-readable reason.
 
@@ -6,19 +8,32 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path as UrlPath, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use vigil_proto::events::{AddPerson, CreateExam, EvidenceAccepted, IssueLink};
-use vigil_proto::{ErrorBody, PrivacyTier, RejectReason, Rejection, Role};
+use metrics_exporter_prometheus::PrometheusHandle;
+use vigil_proto::events::{AddPerson, CreateExam, IssueLink};
+use vigil_proto::{ErrorBody, ExamId, IncidentId, RejectReason, Rejection, StudentId};
 
-use crate::admin::AdminError;
+use crate::admin::{Admin, AdminError};
 use crate::auth::token_eq;
-use crate::exams::{ExamRuntime, StudentCell};
 use crate::metrics as m;
-use crate::{App, sockets};
+use crate::service::Service;
+
+/// What the HTTP handlers share.
+#[derive(Debug)]
+pub struct HttpState {
+    pub service: Arc<Service>,
+    pub admin: Admin,
+    pub admin_token: String,
+    pub metrics: PrometheusHandle,
+}
+
+type AppState = State<Arc<HttpState>>;
 
 /// A refusal as an HTTP response.
 #[derive(Debug)]
@@ -27,6 +42,12 @@ pub struct ApiError(pub Rejection);
 impl ApiError {
     pub fn new(reason: RejectReason, message: impl Into<String>) -> Self {
         ApiError(Rejection::new(reason, message))
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        ApiError(r)
     }
 }
 
@@ -73,7 +94,25 @@ fn store_error(e: &vigil_store::StoreError) -> ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-pub fn router(app: App, web_dir: Option<&Path>) -> Router {
+/// Path parameters parsed into their types (ids in the one grammar), with a
+/// refusal in our own error format instead of axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match UrlPath::<T>::from_request_parts(parts, state).await {
+            Ok(UrlPath(v)) => Ok(ApiPath(v)),
+            Err(e @ PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(ApiError::new(RejectReason::InvalidPayload, format!("bad path: {}", e.body_text())))
+            }
+            Err(e) => Err(ApiError::new(RejectReason::InvalidPayload, e.body_text())),
+        }
+    }
+}
+
+pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
     let api = Router::new()
         .route("/exams", post(create_exam).get(list_exams))
         .route("/exams/{exam}", get(roster))
@@ -82,8 +121,8 @@ pub fn router(app: App, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/links", post(issue_link))
         .route("/exams/{exam}/snapshot", get(snapshot))
         .route("/exams/{exam}/students/{student}/incidents", get(student_incidents))
-        .route("/evidence/{incident}", post(crate::evidence::upload))
-        .route("/exams/{exam}/evidence/{sha256}", get(crate::evidence::download));
+        .route("/evidence/{incident}", post(upload_evidence))
+        .route("/exams/{exam}/evidence/{sha256}", get(download_evidence));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -98,7 +137,7 @@ pub fn router(app: App, web_dir: Option<&Path>) -> Router {
             None => router.route(&format!("/{page}/"), get(move || async move { placeholder(page) })),
         };
     }
-    router.with_state(app)
+    router.with_state(state)
 }
 
 async fn landing() -> Html<&'static str> {
@@ -119,8 +158,8 @@ fn placeholder(page: &str) -> Html<String> {
     ))
 }
 
-async fn healthz(State(app): State<App>) -> Response {
-    match app.store.ping().await {
+async fn healthz(State(app): AppState) -> Response {
+    match app.service.store().ping().await {
         Ok(()) => Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
@@ -130,8 +169,8 @@ async fn healthz(State(app): State<App>) -> Response {
     }
 }
 
-async fn metrics(State(app): State<App>) -> Response {
-    let stats = app.store.writer_stats();
+async fn metrics(State(app): AppState) -> Response {
+    let stats = app.service.store().writer_stats();
     metrics::counter!(m::STORE_COMMITS).absolute(stats.commits);
     metrics::counter!(m::STORE_WRITES).absolute(stats.writes);
     let mut res = app.metrics.render().into_response();
@@ -141,106 +180,70 @@ async fn metrics(State(app): State<App>) -> Response {
 
 // ---------------------------------------------------------------- auth
 
-pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::new(RejectReason::MissingToken, "send Authorization: Bearer <token>"))
+/// The token of an `Authorization: Bearer <token>` header. The scheme is
+/// case-insensitive (RFC 9110 §11.1).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn require_admin(app: &App, headers: &HeaderMap) -> ApiResult<()> {
-    if token_eq(bearer(headers)?, &app.admin_token) {
+fn require_admin(app: &HttpState, headers: &HeaderMap) -> ApiResult<()> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::new(RejectReason::MissingToken, "send Authorization: Bearer <admin token>"))?;
+    if token_eq(token, &app.admin_token) {
         Ok(())
     } else {
         Err(ApiError::new(RejectReason::InvalidToken, "not the admin token"))
     }
 }
 
-/// A proctor token for `exam_id`, whose subject is on that exam's roster.
-pub async fn require_proctor(app: &App, headers: &HeaderMap, exam_id: &str) -> ApiResult<Arc<ExamRuntime>> {
-    let claims = app.keys.verify(bearer(headers)?, Role::Proctor).map_err(ApiError)?;
-    if claims.exam != exam_id {
-        return Err(ApiError::new(RejectReason::Forbidden, "this token is for another exam"));
-    }
-    let on_roster = app.store.person(exam_id, Role::Proctor, &claims.sub).await.map_err(|e| store_error(&e))?;
-    if on_roster.is_none() {
-        return Err(ApiError::new(RejectReason::Forbidden, "not a proctor of this exam"));
-    }
-    exam_runtime(app, exam_id).await
-}
-
-/// A student token; returns the exam and the student's cell.
-pub async fn require_student(app: &App, headers: &HeaderMap) -> ApiResult<(Arc<ExamRuntime>, Arc<StudentCell>)> {
-    let claims = app.keys.verify(bearer(headers)?, Role::Student).map_err(ApiError)?;
-    let rt = exam_runtime(app, &claims.exam).await?;
-    let cell = app
-        .exams
-        .student(&rt, &claims.sub)
-        .await
-        .map_err(|e| store_error(&e))?
-        .ok_or_else(|| ApiError::new(RejectReason::UnknownStudent, "not on this exam's roster"))?;
-    Ok((rt, cell))
-}
-
-async fn exam_runtime(app: &App, exam_id: &str) -> ApiResult<Arc<ExamRuntime>> {
-    app.exams
-        .get(exam_id)
-        .await
-        .map_err(|e| store_error(&e))?
-        .ok_or_else(|| ApiError::new(RejectReason::UnknownExam, format!("no exam {exam_id}")))
-}
-
 // ---------------------------------------------------------------- admin
 
-async fn create_exam(State(app): State<App>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn create_exam(State(app): AppState, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     require_admin(&app, &headers)?;
     let req: CreateExam = parse_json(&body)?;
     let exam = app.admin.create_exam(req).await?;
     Ok((StatusCode::CREATED, Json(exam)).into_response())
 }
 
-async fn list_exams(State(app): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+async fn list_exams(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
     require_admin(&app, &headers)?;
-    Ok(Json(app.store.exams().await.map_err(|e| store_error(&e))?).into_response())
+    Ok(Json(app.service.store().exams().await.map_err(|e| store_error(&e))?).into_response())
 }
 
-async fn roster(State(app): State<App>, headers: HeaderMap, UrlPath(exam): UrlPath<String>) -> ApiResult<Response> {
+async fn roster(State(app): AppState, headers: HeaderMap, ApiPath(exam): ApiPath<ExamId>) -> ApiResult<Response> {
     require_admin(&app, &headers)?;
     Ok(Json(app.admin.roster(&exam).await?).into_response())
 }
 
 async fn add_student(
-    State(app): State<App>,
+    State(app): AppState,
     headers: HeaderMap,
-    UrlPath(exam): UrlPath<String>,
+    ApiPath(exam): ApiPath<ExamId>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    add_person(app, headers, exam, Role::Student, body).await
+    require_admin(&app, &headers)?;
+    let req: AddPerson = parse_json(&body)?;
+    Ok((StatusCode::CREATED, Json(app.admin.add_student(&exam, req).await?)).into_response())
 }
 
 async fn add_proctor(
-    State(app): State<App>,
+    State(app): AppState,
     headers: HeaderMap,
-    UrlPath(exam): UrlPath<String>,
+    ApiPath(exam): ApiPath<ExamId>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    add_person(app, headers, exam, Role::Proctor, body).await
-}
-
-async fn add_person(app: App, headers: HeaderMap, exam: String, role: Role, body: Bytes) -> ApiResult<Response> {
     require_admin(&app, &headers)?;
     let req: AddPerson = parse_json(&body)?;
-    let person = app.admin.add_person(&exam, role, req).await?;
-    Ok((StatusCode::CREATED, Json(person)).into_response())
+    Ok((StatusCode::CREATED, Json(app.admin.add_proctor(&exam, req).await?)).into_response())
 }
 
 async fn issue_link(
-    State(app): State<App>,
+    State(app): AppState,
     headers: HeaderMap,
-    UrlPath(exam): UrlPath<String>,
+    ApiPath(exam): ApiPath<ExamId>,
     body: Bytes,
 ) -> ApiResult<Response> {
     require_admin(&app, &headers)?;
@@ -257,40 +260,80 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 
 // ---------------------------------------------------------------- proctor reads
 
-async fn snapshot(State(app): State<App>, headers: HeaderMap, UrlPath(exam): UrlPath<String>) -> ApiResult<Response> {
-    let rt = require_proctor(&app, &headers, &exam).await?;
-    Ok(Json(sockets::snapshot(&rt)).into_response())
+async fn snapshot(State(app): AppState, headers: HeaderMap, ApiPath(exam): ApiPath<ExamId>) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    Ok(Json(app.service.snapshot(&sess.rt)).into_response())
 }
 
 async fn student_incidents(
-    State(app): State<App>,
+    State(app): AppState,
     headers: HeaderMap,
-    UrlPath((exam, student)): UrlPath<(String, String)>,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
 ) -> ApiResult<Response> {
-    require_proctor(&app, &headers, &exam).await?;
-    let incidents = app.store.student_incidents(&exam, &student).await.map_err(|e| store_error(&e))?;
+    app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let incidents = app.service.store().student_incidents(&exam, &student).await.map_err(|e| store_error(&e))?;
     Ok(Json(incidents).into_response())
 }
 
-pub fn evidence_collected(rt: &ExamRuntime) -> ApiResult<()> {
-    match rt.exam.settings.privacy {
-        PrivacyTier::FlaggedFrames => Ok(()),
-        PrivacyTier::EventsOnly => {
-            Err(ApiError::new(RejectReason::EvidenceNotCollected, "this exam's privacy tier keeps no evidence frames"))
+// ---------------------------------------------------------------- evidence
+
+/// Header carrying the frame's capture time (Unix ms, the student's clock).
+pub const CAPTURED_AT_HEADER: &str = "x-vigil-captured-at";
+
+/// `POST /api/v1/evidence/{incident}` with a student token and a JPEG body.
+/// Everything that needs no body is checked before the body is read.
+async fn upload_evidence(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath(incident_id): ApiPath<IncidentId>,
+    body: Body,
+) -> Response {
+    let res = accept_evidence(&app, &headers, incident_id, body).await;
+    match res {
+        Ok(stored) => {
+            metrics::counter!(m::EVIDENCE_ACCEPTED).increment(1);
+            let status = if stored.created { StatusCode::CREATED } else { StatusCode::OK };
+            (status, Json(stored.accepted)).into_response()
+        }
+        Err(e) => {
+            metrics::counter!(m::EVIDENCE_REJECTED, "reason" => e.0.reason.as_str()).increment(1);
+            e.into_response()
         }
     }
 }
 
-pub fn evidence_accepted_response(e: EvidenceAccepted, created: bool) -> Response {
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    (status, Json(e)).into_response()
+async fn accept_evidence(
+    app: &HttpState,
+    headers: &HeaderMap,
+    incident_id: IncidentId,
+    body: Body,
+) -> ApiResult<crate::service::evidence::EvidenceStored> {
+    let sess = app.service.authenticate_student(bearer(headers)).await?;
+    let captured_at: i64 =
+        headers.get(CAPTURED_AT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).ok_or_else(
+            || ApiError::new(RejectReason::InvalidPayload, format!("send {CAPTURED_AT_HEADER}: <unix ms>")),
+        )?;
+    let ticket = app.service.evidence_precheck(sess, incident_id, captured_at).await?;
+    let max = ticket.max_bytes(&app.service);
+    // Read at most one byte past the limit: enough to know it is too large.
+    let bytes = axum::body::to_bytes(body, max + 1)
+        .await
+        .map_err(|_| ApiError::new(RejectReason::TooLarge, format!("frame exceeds {max} bytes")))?;
+    Ok(app.service.evidence_accept(ticket, bytes).await?)
 }
 
-pub fn jpeg_response(bytes: Bytes) -> Response {
+/// `GET /api/v1/exams/{exam}/evidence/{sha256}` for the exam's proctors.
+async fn download_evidence(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, sha256)): ApiPath<(ExamId, String)>,
+) -> ApiResult<Response> {
+    app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let bytes = app.service.evidence_frame(&exam, &sha256).await?;
     let mut res = Body::from(bytes).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
     // Evidence is personal data: never cached by shared caches.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    res
+    Ok(res)
 }

@@ -1,0 +1,134 @@
+//! Evidence frames. Every check that is cheap runs before the body is read
+//! or decoded: the token (done by the caller), the privacy tier, the capture
+//! time, the incident (one of this student's own, never a server one) and its
+//! window. Only then is the body read, within its size limit, and decoded
+//! under a server-wide cap on decodes in flight. Then: not a replay of
+//! another frame, stored, and the incident re-announced with its evidence.
+
+use bytes::Bytes;
+use vigil_core::evidence::{PriorFrame, check_window, classify_prior, collects_evidence, inspect_jpeg};
+use vigil_proto::events::EvidenceAccepted;
+use vigil_proto::{ExamId, IncidentId, RejectReason, Rejection, UnixMillis};
+use vigil_store::EvidenceRow;
+
+use super::fanout::ProctorEvent;
+use super::{Service, StudentSession, unavailable};
+
+/// An upload that passed every check that needs no body.
+#[derive(Debug)]
+pub struct EvidenceTicket {
+    sess: StudentSession,
+    incident_id: IncidentId,
+    captured_at: UnixMillis,
+}
+
+impl EvidenceTicket {
+    /// The most bytes the body may have.
+    pub fn max_bytes(&self, service: &Service) -> usize {
+        service.evidence_limits().max_bytes
+    }
+}
+
+/// The outcome of an accepted upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceStored {
+    pub accepted: EvidenceAccepted,
+    /// False when this exact upload had been stored before (a retry).
+    pub created: bool,
+}
+
+fn store_error(e: &vigil_store::StoreError) -> Rejection {
+    tracing::error!(error = %e, "evidence store error");
+    unavailable("storage unavailable; retry")
+}
+
+impl Service {
+    /// Every check of an upload that needs no body.
+    pub async fn evidence_precheck(
+        &self,
+        sess: StudentSession,
+        incident_id: IncidentId,
+        captured_at: UnixMillis,
+    ) -> Result<EvidenceTicket, Rejection> {
+        collects_evidence(sess.rt.exam.settings.privacy)?;
+        let span = sess.cell.ledger.lock().await.evidence_span(&incident_id);
+        let Some((_, started_at, ended_at)) = span else {
+            return Err(Rejection::new(RejectReason::UnknownIncident, format!("you have no incident {incident_id}")));
+        };
+        check_window(&self.config.evidence, started_at, ended_at, captured_at, self.clock.now_ms())?;
+        Ok(EvidenceTicket { sess, incident_id, captured_at })
+    }
+
+    /// Decodes, checks and stores the body of a prechecked upload.
+    pub async fn evidence_accept(&self, ticket: EvidenceTicket, body: Bytes) -> Result<EvidenceStored, Rejection> {
+        let EvidenceTicket { sess, incident_id, captured_at } = ticket;
+        let limits = self.config.evidence;
+        if body.len() > limits.max_bytes {
+            return Err(Rejection::new(RejectReason::TooLarge, format!("frame exceeds {} bytes", limits.max_bytes)));
+        }
+        let jpeg = body.clone();
+        // Decoding is CPU work: off the async workers.
+        let frame = tokio::task::spawn_blocking(move || inspect_jpeg(&jpeg, &limits))
+            .await
+            .map_err(|_| unavailable("decoder failed; retry"))??;
+        let (rt, cell) = (&sess.rt, &sess.cell);
+        let accepted = EvidenceAccepted {
+            incident_id: incident_id.clone(),
+            sha256: frame.sha256.clone(),
+            width: frame.width,
+            height: frame.height,
+            bytes: body.len() as u64,
+        };
+        if let Some(prior) = self.store.evidence(&frame.sha256).await.map_err(|e| store_error(&e))? {
+            let same = (&prior.exam_id == rt.id(), &prior.student_id == cell.id(), prior.incident_id == incident_id);
+            return match classify_prior(same.0, same.1, same.2) {
+                PriorFrame::Retry => Ok(EvidenceStored { accepted, created: false }),
+                PriorFrame::Replay => Err(Rejection::new(
+                    RejectReason::ReplayedFrame,
+                    "this exact frame was already submitted as evidence",
+                )),
+            };
+        }
+        let now = self.clock.now_ms();
+        let row = EvidenceRow {
+            sha256: frame.sha256.clone(),
+            exam_id: rt.id().clone(),
+            student_id: cell.id().clone(),
+            incident_id: incident_id.clone(),
+            width: frame.width,
+            height: frame.height,
+            bytes: body.len() as u64,
+            captured_at,
+            received_at: now,
+            expires_at: now.saturating_add(i64::from(rt.exam.settings.evidence_retention_days) * 86_400_000),
+        };
+        match self.store.put_evidence(&row, body).await {
+            Ok(()) => {}
+            Err(vigil_store::StoreError::AlreadyExists(_)) => {
+                return Err(Rejection::new(
+                    RejectReason::EvidenceAlreadyAttached,
+                    "this incident already has an evidence frame",
+                ));
+            }
+            Err(e) => return Err(store_error(&e)),
+        }
+        // Proctors upsert incidents by id: re-announce it with its evidence.
+        let sha = frame.sha256;
+        if let Some(record) =
+            self.updated_record(rt, cell, &incident_id, |r| r.evidence_sha256 = Some(sha.clone())).await
+        {
+            self.fanout.out().to_proctors(rt.id(), ProctorEvent::Incident(record)).await;
+        }
+        Ok(EvidenceStored { accepted, created: true })
+    }
+
+    /// A frame of `exam`, for that exam's proctors. Any miss reads the same.
+    pub async fn evidence_frame(&self, exam: &ExamId, sha256: &str) -> Result<Bytes, Rejection> {
+        let not_found = || Rejection::new(RejectReason::UnknownIncident, "no such evidence in this exam");
+        let row = self.store.evidence(sha256).await.map_err(|_| not_found())?.ok_or_else(not_found)?;
+        if &row.exam_id != exam {
+            return Err(not_found());
+        }
+        self.store.evidence_bytes(sha256).await.map_err(|_| not_found())
+    }
+}

@@ -1,0 +1,112 @@
+//! What the service tells whom, behind a trait so that the transport (one
+//! node's socketioxide today, a cross-node adapter later) can change without
+//! touching the service.
+//!
+//! Score updates go through a leading-edge [`Coalescer`]: the first change
+//! after a quiet spell is sent at once, and bursts collapse to at most one
+//! update per student per [`SCORE_INTERVAL_MS`], latest wins. The trailing
+//! edge runs on the service's clock (see [`ScoreFanout::run_trailing`]).
+
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use tokio::sync::Notify;
+use vigil_core::coalesce::Coalescer;
+use vigil_proto::events::{IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView};
+use vigil_proto::{ExamId, StudentId};
+
+use crate::clock::Clock;
+use crate::metrics as m;
+use crate::service::lock;
+
+/// At most about ten score updates per second per student.
+pub const SCORE_INTERVAL_MS: i64 = 100;
+
+/// An event for every proctor of one exam.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProctorEvent {
+    Score(ScoreUpdate),
+    Incident(IncidentRecord),
+    Presence(PresenceUpdate),
+    Quality(QualityUpdate),
+}
+
+/// An event for every connection of one student.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StudentEvent {
+    Action(ProctorAction),
+}
+
+/// Delivers events to connections. Implementations must not block: a slow
+/// connection loses its own events, never delays anyone else's.
+pub trait Fanout: Send + Sync + std::fmt::Debug + 'static {
+    /// To every proctor of `exam`. Resolves to whether the event was handed
+    /// to the transport.
+    fn to_proctors<'a>(&'a self, exam: &'a ExamId, event: ProctorEvent) -> BoxFuture<'a, bool>;
+    /// To every connection of one student.
+    fn to_student<'a>(&'a self, exam: &'a ExamId, student: &'a StudentId, event: StudentEvent) -> BoxFuture<'a, bool>;
+}
+
+#[derive(Debug)]
+struct PendingScore {
+    view: ScoreView,
+    /// Service time the incident behind this score was committed.
+    accepted_at: std::time::Instant,
+}
+
+/// Score coalescing in front of a [`Fanout`].
+#[derive(Debug)]
+pub struct ScoreFanout {
+    out: Arc<dyn Fanout>,
+    clock: Arc<dyn Clock>,
+    scores: Mutex<Coalescer<(ExamId, StudentId), PendingScore>>,
+    wake: Notify,
+}
+
+impl ScoreFanout {
+    pub fn new(out: Arc<dyn Fanout>, clock: Arc<dyn Clock>) -> Self {
+        ScoreFanout { out, clock, scores: Mutex::new(Coalescer::new(SCORE_INTERVAL_MS)), wake: Notify::new() }
+    }
+
+    pub fn out(&self) -> &dyn Fanout {
+        &*self.out
+    }
+
+    /// A student's score changed; `accepted_at` is when its incident was stored.
+    pub async fn score(&self, exam: &ExamId, student: &StudentId, view: ScoreView, accepted_at: std::time::Instant) {
+        let key = (exam.clone(), student.clone());
+        let now_emit = lock(&self.scores).offer(self.clock.now_ms(), key, PendingScore { view, accepted_at });
+        match now_emit {
+            Some(p) => self.emit_score(exam, student, p, "leading").await,
+            None => self.wake.notify_one(),
+        }
+    }
+
+    async fn emit_score(&self, exam: &ExamId, student: &StudentId, p: PendingScore, edge: &'static str) {
+        let update = ScoreUpdate { student_id: student.clone(), score: p.view, emitted_at: self.clock.now_ms() };
+        if self.out.to_proctors(exam, ProctorEvent::Score(update)).await {
+            metrics::counter!(m::SCORES_EMITTED).increment(1);
+            metrics::histogram!(m::FANOUT_LATENCY, "edge" => edge).record(p.accepted_at.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Emits coalesced score updates as they fall due, until the task is aborted.
+    pub async fn run_trailing(self: Arc<Self>) {
+        loop {
+            let next = lock(&self.scores).next_due();
+            match next {
+                None => self.wake.notified().await,
+                Some(due) => {
+                    tokio::select! {
+                        () = self.clock.sleep_until(due) => {}
+                        () = self.wake.notified() => continue,
+                    }
+                }
+            }
+            let due = lock(&self.scores).drain_due(self.clock.now_ms());
+            for ((exam, student), p) in due {
+                self.emit_score(&exam, &student, p, "trailing").await;
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Live video: who may publish and watch what, and the SFU's own
+//! observations fed into the incident pipeline.
+//!
+//! Authorisation lives here, not in the SFU: a student may only publish
+//! their own camera; a proctor may only watch students of their own exam.
+//! Peers are keyed by the service's own ids (exam and student for a
+//! publication, the connection for a proctor), never by a transport's.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use vigil_proto::events::{IceCandidate, RtcAck, SessionDescription, SlotUpdate, UnwatchRequest, WatchRequest};
+use vigil_proto::{RejectReason, Rejection};
+use vigil_sfu::{PeerId, PublisherId, SfuError, SfuEvent, SubscriberId};
+
+use super::{ProctorSession, Service, StudentSession, lock, unavailable};
+
+/// How a failed SFU call reads to the client. `UnknownPeer` depends on who
+/// asked: for a watch it is the proctor's own subscription that is missing.
+fn rejection(e: &SfuError, missing_peer: RejectReason) -> Rejection {
+    let reason = match e {
+        SfuError::BadSdp(_) | SfuError::OfferRejected(_) | SfuError::BadCandidate(_) | SfuError::NoSuchSlot { .. } => {
+            RejectReason::InvalidPayload
+        }
+        SfuError::UnknownPeer => missing_peer,
+        _ => RejectReason::Unavailable,
+    };
+    let message = match (e, reason) {
+        (SfuError::UnknownPeer, RejectReason::NotSubscribed) => {
+            "call rtc_subscribe and wait for its answer before watching".to_owned()
+        }
+        (SfuError::UnknownPeer, _) => "no live video session for this connection".to_owned(),
+        _ => e.to_string(),
+    };
+    Rejection::new(reason, message)
+}
+
+fn video_off() -> Rejection {
+    Rejection::new(RejectReason::Unavailable, "live video is not enabled on this server")
+}
+
+fn publisher(sess: &StudentSession) -> PublisherId {
+    PublisherId { exam: sess.rt.id().clone(), student: sess.cell.id().clone() }
+}
+
+fn subscriber(sess: &ProctorSession) -> SubscriberId {
+    SubscriberId(sess.conn.to_string())
+}
+
+impl Service {
+    /// A student's `rtc_publish`: the answer to their camera offer. A new
+    /// publication replaces the previous one (a reload, an ICE restart).
+    pub async fn publish(&self, sess: &StudentSession, offer: SessionDescription) -> RtcAck {
+        let Some(sfu) = self.sfu.as_ref() else { return RtcAck::Rejected { rejection: video_off() } };
+        match sfu.publish(publisher(sess), offer.sdp).await {
+            Ok(sdp) => {
+                *lock(&sess.cell.publishing) = Some(sess.conn);
+                RtcAck::Answer { sdp }
+            }
+            Err(e) => RtcAck::Rejected { rejection: rejection(&e, RejectReason::NotPublishing) },
+        }
+    }
+
+    /// A trickled candidate from a student. Fire and forget: a refused one
+    /// is logged, not answered.
+    pub async fn student_candidate(&self, sess: &StudentSession, candidate: IceCandidate) {
+        let Some(sfu) = self.sfu.as_ref() else { return };
+        if let Err(e) = sfu.add_candidate(PeerId::Publisher(publisher(sess)), candidate).await {
+            tracing::debug!(error = %e, "student candidate refused");
+        }
+    }
+
+    /// A student connection closed: stop its publication if it was the one
+    /// publishing (a reconnect that already re-published has taken over).
+    pub(super) async fn stop_publishing(&self, sess: &StudentSession) {
+        let was_publisher = {
+            let mut p = lock(&sess.cell.publishing);
+            let mine = *p == Some(sess.conn);
+            if mine {
+                *p = None;
+            }
+            mine
+        };
+        if was_publisher && let Some(sfu) = self.sfu.as_ref() {
+            let _ = sfu.close(PeerId::Publisher(publisher(sess))).await;
+        }
+    }
+
+    /// A proctor's `rtc_subscribe`: a receive-only session with bounded slots.
+    pub async fn subscribe(&self, sess: &ProctorSession, offer: SessionDescription) -> RtcAck {
+        let Some(sfu) = self.sfu.as_ref() else { return RtcAck::Rejected { rejection: video_off() } };
+        match sfu.subscribe(subscriber(sess), offer.sdp).await {
+            Ok((sdp, _mids)) => RtcAck::Answer { sdp },
+            Err(e) => RtcAck::Rejected { rejection: rejection(&e, RejectReason::NotSubscribed) },
+        }
+    }
+
+    pub async fn proctor_candidate(&self, sess: &ProctorSession, candidate: IceCandidate) {
+        let Some(sfu) = self.sfu.as_ref() else { return };
+        if let Err(e) = sfu.add_candidate(PeerId::Subscriber(subscriber(sess)), candidate).await {
+            tracing::debug!(error = %e, "proctor candidate refused");
+        }
+    }
+
+    /// A proctor's `watch`: binds a slot to a student of their own exam. The
+    /// slot is bound whether or not the student publishes right now; video
+    /// starts at the student's next keyframe once they do.
+    pub async fn watch(&self, sess: &ProctorSession, req: WatchRequest) -> Result<SlotUpdate, Rejection> {
+        let sfu = self.sfu.as_ref().ok_or_else(video_off)?;
+        match self.exams.student(&sess.rt, &req.student_id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(Rejection::new(
+                    RejectReason::UnknownStudent,
+                    format!("{} is not on this exam", req.student_id),
+                ));
+            }
+            Err(_) => return Err(unavailable("cannot check the roster; retry")),
+        }
+        let source = PublisherId { exam: sess.rt.id().clone(), student: req.student_id };
+        sfu.watch(subscriber(sess), req.slot, source, req.quality)
+            .await
+            .map_err(|e| rejection(&e, RejectReason::NotSubscribed))
+    }
+
+    pub async fn unwatch(&self, sess: &ProctorSession, req: UnwatchRequest) -> Result<SlotUpdate, Rejection> {
+        let sfu = self.sfu.as_ref().ok_or_else(video_off)?;
+        sfu.unwatch(subscriber(sess), req.slot).await.map_err(|e| rejection(&e, RejectReason::NotSubscribed))
+    }
+
+    pub(super) async fn stop_subscription(&self, sess: &ProctorSession) {
+        if let Some(sfu) = self.sfu.as_ref() {
+            let _ = sfu.close(PeerId::Subscriber(subscriber(sess))).await;
+        }
+    }
+
+    /// Raises what the SFU observes (video stopped, frame rate collapsed,
+    /// keyframes missing) as server incidents: the client cannot hide them.
+    /// Runs until the SFU stops.
+    pub async fn run_media_health(self: Arc<Self>, mut events: broadcast::Receiver<SfuEvent>) {
+        loop {
+            match events.recv().await {
+                Ok(SfuEvent::MediaHealth { publisher, kind, at, detail }) => {
+                    let Ok(Some(rt)) = self.exams.get(&publisher.exam).await else { continue };
+                    let Some(cell) = rt.cached_student(&publisher.student) else { continue };
+                    self.raise_server_incident(&rt, &cell, kind, at, Some(detail)).await;
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "media-health events were dropped: the pipeline fell behind");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+}

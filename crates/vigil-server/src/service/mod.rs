@@ -1,0 +1,213 @@
+//! The transport-agnostic service: exam runtimes, the incident pipeline,
+//! evidence rules, presence, actions, live video authorisation, and what fans
+//! out to whom.
+//!
+//! It knows nothing of HTTP or Socket.IO. The adapters in `crate::transport`
+//! parse a request, call one method here and map the answer; events for
+//! connections leave through the [`Fanout`] trait. Time comes only from the
+//! injected [`Clock`], so tests can drive every timer by hand. The rules
+//! themselves are `vigil-core`'s; this layer sequences them around the store
+//! and the SFU.
+
+pub mod evidence;
+pub mod exams;
+pub mod fanout;
+pub mod ingest;
+pub mod live;
+pub mod media;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use vigil_core::evidence::EvidenceLimits;
+use vigil_core::ledger::Limits;
+use vigil_core::worker::WorkerWatchConfig;
+use vigil_proto::{ProctorId, RejectReason, Rejection, Role};
+use vigil_store::Store;
+
+use crate::auth::Keys;
+use crate::clock::Clock;
+use crate::metrics as m;
+use exams::{ExamRegistry, ExamRuntime, StudentCell};
+use fanout::{Fanout, ScoreFanout};
+
+/// Poisoning only follows a panic in another holder; the state itself is
+/// still consistent (every critical section is a few assignments), so go on.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The service's own id for one connection (a socket), never a transport's:
+/// it keys SFU peers and publication ownership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnectionId(u64);
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+/// An authenticated student connection.
+#[derive(Debug, Clone)]
+pub struct StudentSession {
+    pub rt: Arc<ExamRuntime>,
+    pub cell: Arc<StudentCell>,
+    pub conn: ConnectionId,
+}
+
+/// An authenticated proctor connection.
+#[derive(Debug, Clone)]
+pub struct ProctorSession {
+    pub rt: Arc<ExamRuntime>,
+    pub proctor: ProctorId,
+    pub conn: ConnectionId,
+}
+
+/// What the service is built from.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub limits: Limits,
+    pub evidence: EvidenceLimits,
+    pub worker: WorkerWatchConfig,
+}
+
+#[derive(Debug)]
+pub struct Service {
+    store: Store,
+    keys: Keys,
+    clock: Arc<dyn Clock>,
+    exams: ExamRegistry,
+    fanout: Arc<ScoreFanout>,
+    sfu: Option<vigil_sfu::Sfu>,
+    config: ServiceConfig,
+    next_conn: AtomicU64,
+}
+
+impl Service {
+    pub fn new(
+        store: Store,
+        keys: Keys,
+        clock: Arc<dyn Clock>,
+        fanout: Arc<dyn Fanout>,
+        sfu: Option<vigil_sfu::Sfu>,
+        config: ServiceConfig,
+    ) -> Self {
+        Service {
+            exams: ExamRegistry::new(store.clone(), config.limits, clock.clone()),
+            fanout: Arc::new(ScoreFanout::new(fanout, clock.clone())),
+            store,
+            keys,
+            clock,
+            sfu,
+            config,
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    pub fn now_ms(&self) -> vigil_proto::UnixMillis {
+        self.clock.now_ms()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn exams(&self) -> &ExamRegistry {
+        &self.exams
+    }
+
+    pub fn sfu(&self) -> Option<&vigil_sfu::Sfu> {
+        self.sfu.as_ref()
+    }
+
+    pub fn evidence_limits(&self) -> &EvidenceLimits {
+        &self.config.evidence
+    }
+
+    /// The coalesced score fan-out; its trailing edge runs as a task.
+    pub fn score_fanout(&self) -> &Arc<ScoreFanout> {
+        &self.fanout
+    }
+
+    fn new_connection(&self) -> ConnectionId {
+        ConnectionId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Verifies a token for `role` and loads its exam.
+    async fn authenticate(&self, token: Option<&str>, role: Role) -> Result<(Arc<ExamRuntime>, String), Rejection> {
+        let token = token.ok_or_else(|| {
+            Rejection::new(
+                RejectReason::MissingToken,
+                "send the join token (handshake auth { token }, or a Bearer header)",
+            )
+        })?;
+        let claims = self.keys.verify(token, role, self.clock.now_ms())?;
+        let rt = self
+            .exams
+            .get(&claims.exam)
+            .await
+            .map_err(|_| unavailable("the server cannot load this exam right now"))?
+            .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {}", claims.exam)))?;
+        Ok((rt, claims.sub))
+    }
+
+    /// A session for a student already looked up (benchmarks, tests).
+    pub fn session_for(&self, rt: Arc<ExamRuntime>, cell: Arc<StudentCell>) -> StudentSession {
+        StudentSession { rt, cell, conn: self.new_connection() }
+    }
+
+    /// A student's token: its exam, and the student on that exam's roster.
+    pub async fn authenticate_student(&self, token: Option<&str>) -> Result<StudentSession, Rejection> {
+        let (rt, sub) = self.authenticate(token, Role::Student).await?;
+        let not_on_roster = || Rejection::new(RejectReason::UnknownStudent, "you are not on this exam's roster");
+        let student_id = sub.parse().map_err(|_| not_on_roster())?;
+        let cell = self
+            .exams
+            .student(&rt, &student_id)
+            .await
+            .map_err(|_| unavailable("the server cannot load this student right now"))?
+            .ok_or_else(not_on_roster)?;
+        Ok(StudentSession { rt, cell, conn: self.new_connection() })
+    }
+
+    /// A proctor's token: its exam, and the proctor on that exam's roster.
+    pub async fn authenticate_proctor(&self, token: Option<&str>) -> Result<ProctorSession, Rejection> {
+        let (rt, sub) = self.authenticate(token, Role::Proctor).await?;
+        let forbidden = || Rejection::new(RejectReason::Forbidden, "you are not a proctor of this exam");
+        let proctor: ProctorId = sub.parse().map_err(|_| forbidden())?;
+        let on_roster =
+            self.store.proctor(rt.id(), &proctor).await.map_err(|_| unavailable("cannot check the roster; retry"))?;
+        if on_roster.is_none() {
+            return Err(forbidden());
+        }
+        Ok(ProctorSession { rt, proctor, conn: self.new_connection() })
+    }
+
+    /// A proctor's token, for an HTTP read of `exam`.
+    pub async fn authenticate_proctor_of(
+        &self,
+        token: Option<&str>,
+        exam: &vigil_proto::ExamId,
+    ) -> Result<ProctorSession, Rejection> {
+        let sess = self.authenticate_proctor(token).await?;
+        if sess.rt.id() != exam {
+            return Err(Rejection::new(RejectReason::Forbidden, "this token is for another exam"));
+        }
+        Ok(sess)
+    }
+}
+
+/// Our fault, retryable.
+pub fn unavailable(message: &str) -> Rejection {
+    Rejection { reason: RejectReason::Unavailable, message: message.to_owned(), retry_after_ms: Some(1_000) }
+}
+
+/// Counts a refused handshake by reason.
+pub fn count_refused_connect(r: &Rejection) {
+    metrics::counter!(m::CONNECTS_REFUSED, "reason" => r.reason.as_str()).increment(1);
+}

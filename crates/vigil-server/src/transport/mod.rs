@@ -1,0 +1,10 @@
+//! Adapters between the network and the [`crate::service::Service`]: they
+//! parse, call and map, and hold no rules of their own.
+//!
+//! - [`http`]: axum routes (admin API, proctor reads, evidence, health, metrics, web apps).
+//! - [`sockets`]: the `/student` and `/proctor` Socket.IO namespaces (socketioxide).
+//! - [`sio_fanout`]: the service's [`crate::service::fanout::Fanout`] over socketioxide rooms.
+
+pub mod http;
+pub mod sio_fanout;
+pub mod sockets;

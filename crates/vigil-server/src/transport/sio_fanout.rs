@@ -1,0 +1,69 @@
+//! Fan-out over socketioxide rooms on this node: one room per exam on
+//! `/proctor`, one per student on `/student`.
+
+use std::sync::OnceLock;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use socketioxide::SocketIo;
+use vigil_proto::events::names;
+use vigil_proto::{ExamId, StudentId};
+
+use crate::metrics as m;
+use crate::service::fanout::{Fanout, ProctorEvent, StudentEvent};
+
+pub fn exam_room(exam: &ExamId) -> String {
+    format!("exam:{exam}")
+}
+
+/// Ids never contain `:` (see `vigil_proto::ids`), so rooms cannot collide.
+pub fn student_room(exam: &ExamId, student: &StudentId) -> String {
+    format!("student:{exam}:{student}")
+}
+
+/// Set once the Socket.IO layer is built (it needs the service first).
+#[derive(Debug, Default)]
+pub struct SioFanout {
+    io: OnceLock<SocketIo>,
+}
+
+impl SioFanout {
+    pub fn attach(&self, io: SocketIo) {
+        let _ = self.io.set(io);
+    }
+
+    async fn emit<T: Serialize + ?Sized>(&self, ns: &str, room: String, event: &str, data: &T) -> bool {
+        let Some(ns) = self.io.get().and_then(|io| io.of(ns)) else { return false };
+        match ns.to(room).emit(event, data).await {
+            Ok(()) => true,
+            Err(e) => {
+                metrics::counter!(m::FANOUT_ERRORS).increment(1);
+                tracing::debug!(error = %e, event, "fan-out emit failed");
+                false
+            }
+        }
+    }
+}
+
+impl Fanout for SioFanout {
+    fn to_proctors<'a>(&'a self, exam: &'a ExamId, event: ProctorEvent) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let room = exam_room(exam);
+            match &event {
+                ProctorEvent::Score(u) => self.emit(names::PROCTOR_NS, room, names::SCORE, u).await,
+                ProctorEvent::Incident(r) => self.emit(names::PROCTOR_NS, room, names::INCIDENT_NOTICE, r).await,
+                ProctorEvent::Presence(p) => self.emit(names::PROCTOR_NS, room, names::PRESENCE, p).await,
+                ProctorEvent::Quality(q) => self.emit(names::PROCTOR_NS, room, names::QUALITY, q).await,
+            }
+        })
+    }
+
+    fn to_student<'a>(&'a self, exam: &'a ExamId, student: &'a StudentId, event: StudentEvent) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let room = student_room(exam, student);
+            match &event {
+                StudentEvent::Action(a) => self.emit(names::STUDENT_NS, room, names::PROCTOR_ACTION, a).await,
+            }
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! The two Socket.IO namespaces. Handshakes are authenticated in connect
+//! middleware, before the socket joins anything: a refused client gets a
+//! `connect_error` whose message starts with the machine-readable reason
+//! (`expired_token: ...`). Each handler parses its payload, calls the
+//! service and sends back what it answers.
+
+use std::sync::Arc;
+
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use vigil_proto::events::{
+    ActionRequest, HandshakeAuth, Heartbeat, IceCandidate, IncidentAck, IncidentEnd, IncidentReport, RequestAck,
+    RtcAck, SessionDescription, Signals, SlotUpdate, UnwatchRequest, WatchRequest, names,
+};
+use vigil_proto::{RejectReason, Rejection};
+
+use super::sio_fanout::{exam_room, student_room};
+use crate::service::ingest::rejected;
+use crate::service::{ProctorSession, Service, StudentSession, count_refused_connect};
+
+type Svc = State<Arc<Service>>;
+
+/// A refused handshake; its text is what the client's `connect_error` shows.
+#[derive(Debug)]
+pub struct ConnectRefused(pub Rejection);
+
+impl std::fmt::Display for ConnectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.reason.as_str(), self.0.message)
+    }
+}
+
+impl std::error::Error for ConnectRefused {}
+
+fn refused(r: Rejection) -> ConnectRefused {
+    count_refused_connect(&r);
+    ConnectRefused(r)
+}
+
+fn invalid(e: &socketioxide::ParserError) -> Rejection {
+    Rejection::new(RejectReason::InvalidPayload, format!("payload does not match the schema: {e}"))
+}
+
+pub fn register(io: &SocketIo) {
+    io.ns(names::STUDENT_NS, student_connected.with(student_handshake));
+    io.ns(names::PROCTOR_NS, proctor_connected.with(proctor_handshake));
+}
+
+fn token(auth: &Result<HandshakeAuth, socketioxide::ParserError>) -> Option<&str> {
+    auth.as_ref().ok().map(|a| a.token.as_str())
+}
+
+// ---------------------------------------------------------------- students
+
+async fn student_handshake(
+    s: SocketRef,
+    State(svc): Svc,
+    TryData(auth): TryData<HandshakeAuth>,
+) -> Result<(), ConnectRefused> {
+    let sess = svc.authenticate_student(token(&auth)).await.map_err(refused)?;
+    s.extensions.insert(sess);
+    Ok(())
+}
+
+async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Extension<StudentSession>) {
+    s.join(student_room(sess.rt.id(), sess.cell.id()));
+
+    // Handlers before any await: the client may emit as soon as it is
+    // connected, and an event that arrives before its handler is dropped.
+    s.on(
+        names::INCIDENT,
+        async |State(svc): Svc,
+               Extension(sess): Extension<StudentSession>,
+               TryData(r): TryData<IncidentReport>,
+               ack: AckSender| {
+            let reply = match r {
+                Ok(report) => svc.report_incident(&sess, report).await,
+                Err(e) => rejected(None, invalid(&e)),
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::INCIDENT_END,
+        async |State(svc): Svc,
+               Extension(sess): Extension<StudentSession>,
+               TryData(r): TryData<IncidentEnd>,
+               ack: AckSender| {
+            let reply: IncidentAck = match r {
+                Ok(end) => svc.end_incident(&sess, end).await,
+                Err(e) => rejected(None, invalid(&e)),
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::SIGNALS,
+        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, TryData(sig): TryData<Signals>| match sig {
+            Ok(sig) => svc.signals(&sess, sig).await,
+            Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
+        },
+    );
+    s.on(
+        names::HEARTBEAT,
+        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, TryData(hb): TryData<Heartbeat>| match hb {
+            Ok(hb) => svc.heartbeat(&sess, hb).await,
+            Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
+        },
+    );
+    s.on(
+        names::RTC_PUBLISH,
+        async |State(svc): Svc,
+               Extension(sess): Extension<StudentSession>,
+               TryData(offer): TryData<SessionDescription>,
+               ack: AckSender| {
+            let reply = match offer {
+                Ok(offer) => svc.publish(&sess, offer).await,
+                Err(e) => RtcAck::Rejected { rejection: invalid(&e) },
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::RTC_CANDIDATE,
+        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, TryData(c): TryData<IceCandidate>| {
+            if let Ok(c) = c {
+                svc.student_candidate(&sess, c).await;
+            }
+        },
+    );
+    for event in [names::RTC_SUBSCRIBE, names::WATCH, names::UNWATCH] {
+        s.on(event, async |ack: AckSender| {
+            let rejection = Rejection::new(RejectReason::Forbidden, "students cannot watch anyone");
+            let _ = ack.send(&RequestAck::Rejected { rejection });
+        });
+    }
+    s.on_disconnect(async |State(svc): Svc, Extension(sess): Extension<StudentSession>| {
+        svc.student_disconnected(&sess).await;
+    });
+
+    let welcome = svc.student_connected(&sess).await;
+    let _ = s.emit(names::WELCOME, &welcome);
+}
+
+// ---------------------------------------------------------------- proctors
+
+async fn proctor_handshake(
+    s: SocketRef,
+    State(svc): Svc,
+    TryData(auth): TryData<HandshakeAuth>,
+) -> Result<(), ConnectRefused> {
+    let sess = svc.authenticate_proctor(token(&auth)).await.map_err(refused)?;
+    s.extensions.insert(sess);
+    Ok(())
+}
+
+fn answer_slot(s: &SocketRef, res: Result<SlotUpdate, Rejection>) -> RequestAck {
+    match res {
+        Ok(update) => {
+            let _ = s.emit(names::SLOT, &update);
+            RequestAck::Ok
+        }
+        Err(rejection) => RequestAck::Rejected { rejection },
+    }
+}
+
+async fn proctor_connected(s: SocketRef, State(svc): Svc, Extension(sess): Extension<ProctorSession>) {
+    s.join(exam_room(sess.rt.id()));
+    svc.proctor_connected(&sess);
+    s.on(names::SNAPSHOT, async |State(svc): Svc, Extension(sess): Extension<ProctorSession>, ack: AckSender| {
+        let _ = ack.send(&svc.snapshot(&sess.rt));
+    });
+    s.on(
+        names::ACTION,
+        async |State(svc): Svc,
+               Extension(sess): Extension<ProctorSession>,
+               TryData(req): TryData<ActionRequest>,
+               ack: AckSender| {
+            let reply = match req {
+                Ok(req) => svc.act(&sess, req).await,
+                Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::RTC_SUBSCRIBE,
+        async |State(svc): Svc,
+               Extension(sess): Extension<ProctorSession>,
+               TryData(offer): TryData<SessionDescription>,
+               ack: AckSender| {
+            let reply = match offer {
+                Ok(offer) => svc.subscribe(&sess, offer).await,
+                Err(e) => RtcAck::Rejected { rejection: invalid(&e) },
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::RTC_CANDIDATE,
+        async |State(svc): Svc, Extension(sess): Extension<ProctorSession>, TryData(c): TryData<IceCandidate>| {
+            if let Ok(c) = c {
+                svc.proctor_candidate(&sess, c).await;
+            }
+        },
+    );
+    s.on(
+        names::WATCH,
+        async |s: SocketRef,
+               State(svc): Svc,
+               Extension(sess): Extension<ProctorSession>,
+               TryData(req): TryData<WatchRequest>,
+               ack: AckSender| {
+            let reply = match req {
+                Ok(req) => answer_slot(&s, svc.watch(&sess, req).await),
+                Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::UNWATCH,
+        async |s: SocketRef,
+               State(svc): Svc,
+               Extension(sess): Extension<ProctorSession>,
+               TryData(req): TryData<UnwatchRequest>,
+               ack: AckSender| {
+            let reply = match req {
+                Ok(req) => answer_slot(&s, svc.unwatch(&sess, req).await),
+                Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on_disconnect(async |State(svc): Svc, Extension(sess): Extension<ProctorSession>| {
+        svc.proctor_disconnected(&sess).await;
+    });
+}
