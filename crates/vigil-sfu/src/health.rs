@@ -5,7 +5,8 @@
 //! three server-side incidents per publisher:
 //!
 //! * **stalled**: no video RTP for `stall_after` (the camera or the network
-//!   went away);
+//!   went away), or none at all within `first_video_within` of publishing
+//!   (the connection never came up, or the camera never started);
 //! * **frame-rate collapse**: fewer than `collapse_below_fps` frames/s over
 //!   `collapse_window`, after at least `armed_at_fps` had been seen (a
 //!   throttled tab, a starving CPU);
@@ -24,6 +25,9 @@ use vigil_proto::IncidentKind;
 #[derive(Debug, Clone)]
 pub struct HealthConfig {
     pub stall_after: Duration,
+    /// How long after publishing the first video may take: ICE, DTLS and
+    /// the encoder's first keyframe, on a slow network.
+    pub first_video_within: Duration,
     pub collapse_below_fps: f64,
     pub armed_at_fps: f64,
     pub collapse_window: Duration,
@@ -34,6 +38,7 @@ impl Default for HealthConfig {
     fn default() -> Self {
         HealthConfig {
             stall_after: Duration::from_secs(3),
+            first_video_within: Duration::from_secs(10),
             collapse_below_fps: 3.0,
             armed_at_fps: 8.0,
             collapse_window: Duration::from_secs(5),
@@ -75,7 +80,8 @@ pub struct MediaHealth {
 const MAX_SSRCS: usize = 4;
 
 impl MediaHealth {
-    /// `now` is when the publisher connected: silence is measured from here.
+    /// `now` is when the publisher published: the first video is awaited
+    /// from here.
     pub fn new(cfg: HealthConfig, now: Instant) -> Self {
         MediaHealth {
             cfg,
@@ -91,6 +97,11 @@ impl MediaHealth {
 
     /// A video RTP packet arrived.
     pub fn on_video_rtp(&mut self, now: Instant, ssrc: u32, rtp_ts: u32, keyframe: bool) {
+        if self.last_rtp.is_none() && self.pli_pending.is_some() {
+            // A request made before any video could not be answered yet:
+            // the publisher's clock starts with its first packet.
+            self.pli_pending = Some(now);
+        }
         self.last_rtp = Some(now);
         self.stalled = false;
         if keyframe {
@@ -139,15 +150,9 @@ impl MediaHealth {
 
     /// Evaluates the rules at `now`; call at least every few hundred ms.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<HealthFinding>) {
-        let last = self.last_rtp.unwrap_or(self.since);
-        let silent = now.saturating_duration_since(last);
-        if !self.stalled && silent >= self.cfg.stall_after {
-            self.stalled = true;
-            out.push(HealthFinding {
-                kind: IncidentKind::MediaStalled,
-                at: now,
-                detail: format!("no video RTP for {} ms", silent.as_millis()),
-            });
+        match self.last_rtp {
+            None => self.poll_first_video(now, out),
+            Some(last) => self.poll_stall(now, last, out),
         }
 
         // The rate is only meaningful over a full window of history.
@@ -167,7 +172,9 @@ impl MediaHealth {
             });
         }
 
-        if let Some(asked) = self.pli_pending {
+        // Before any video a missing keyframe says nothing more than the
+        // missing video does, which `poll_first_video` reports.
+        if let Some(asked) = self.pli_pending.filter(|_| self.last_rtp.is_some()) {
             let waited = now.saturating_duration_since(asked);
             if waited >= self.cfg.keyframe_within && !self.stalled {
                 self.pli_pending = None;
@@ -179,6 +186,38 @@ impl MediaHealth {
             }
         }
     }
+
+    /// No video yet: reported once, `first_video_within` after publishing.
+    /// The first packet ends the episode like any stall's.
+    fn poll_first_video(&mut self, now: Instant, out: &mut Vec<HealthFinding>) {
+        let waited = now.saturating_duration_since(self.since);
+        if !self.stalled && waited >= self.cfg.first_video_within {
+            self.stalled = true;
+            out.push(HealthFinding {
+                kind: IncidentKind::MediaStalled,
+                at: now,
+                detail: format!("no video arrived within {} of publishing", spoken(self.cfg.first_video_within)),
+            });
+        }
+    }
+
+    /// Video flowed and stopped for `stall_after`.
+    fn poll_stall(&mut self, now: Instant, last: Instant, out: &mut Vec<HealthFinding>) {
+        let silent = now.saturating_duration_since(last);
+        if !self.stalled && silent >= self.cfg.stall_after {
+            self.stalled = true;
+            out.push(HealthFinding {
+                kind: IncidentKind::MediaStalled,
+                at: now,
+                detail: format!("no video RTP for {} ms", silent.as_millis()),
+            });
+        }
+    }
+}
+
+/// "10 s" for whole seconds, "600 ms" otherwise.
+fn spoken(d: Duration) -> String {
+    if d.subsec_millis() == 0 { format!("{} s", d.as_secs()) } else { format!("{} ms", d.as_millis()) }
 }
 
 #[cfg(test)]
@@ -241,13 +280,30 @@ mod tests {
     }
 
     #[test]
-    fn never_started_counts_as_stalled() {
+    fn no_video_after_publishing_is_reported_once() {
         let t0 = Instant::now();
-        let mut h = MediaHealth::new(HealthConfig::default(), t0);
+        let cfg = HealthConfig::default();
+        let mut h = MediaHealth::new(cfg.clone(), t0);
         let mut out = vec![];
-        h.poll(t0 + ms(3000), &mut out);
-        assert_eq!(out.len(), 1);
+        // Connection setup takes longer than a stall: no finding yet, and a
+        // keyframe request meanwhile is not reported as missing keyframes.
+        h.on_keyframe_requested(t0 + ms(100));
+        for t in (0..cfg.first_video_within.as_millis() as u64).step_by(250) {
+            h.poll(t0 + ms(t), &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        h.poll(t0 + cfg.first_video_within, &mut out);
+        h.poll(t0 + cfg.first_video_within + ms(5000), &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].kind, IncidentKind::MediaStalled);
+        assert_eq!(out[0].detail, "no video arrived within 10 s of publishing");
+        // Video that finally arrives ends the episode; a later stop is a stall.
+        let mut ts = 0;
+        let t = feed(&mut h, t0 + ms(16_000), Duration::from_secs(2), 15, &mut ts, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        h.poll(t + cfg.stall_after, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out[1].detail.starts_with("no video RTP for"), "{}", out[1].detail);
     }
 
     #[test]

@@ -121,17 +121,12 @@ impl Router {
         }
     }
 
-    /// Runs every connected publisher's health rules; findings leave as
-    /// events stamped on the wall clock.
+    /// Runs every publisher's health rules, connected or not: one whose
+    /// connection never comes up has sent no video either. Findings leave
+    /// as events stamped on the wall clock.
     fn poll_health(&mut self, now: Instant) {
         let mut findings = std::mem::take(&mut self.findings);
-        for peer in self.peers.values_mut() {
-            if !peer.connected {
-                continue;
-            }
-            let Some(p) = peer.as_pub_mut() else {
-                continue;
-            };
+        for p in self.peers.values_mut().filter_map(|p| p.as_pub_mut()) {
             findings.clear();
             p.health.poll(now, &mut findings);
             for f in findings.drain(..) {
