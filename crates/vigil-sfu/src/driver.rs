@@ -1,17 +1,27 @@
 //! The I/O half: one thread owning the UDP socket, the clock and a `Router`.
+//!
+//! Signalling reaches the thread through a bounded command queue. A full
+//! queue answers `SfuError::Busy` at once, so no async caller ever waits on
+//! the SFU for room. The thread takes a few commands per loop turn (at most
+//! `commands_per_turn`, for at most `COMMAND_TIME_PER_TURN`) and then goes
+//! back to the socket, so a flood of signalling from one client costs the
+//! forwarding path a short slice per turn instead of stalling it.
 
+use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use metrics::histogram;
+use metrics::{Counter, counter, histogram};
 use tokio::sync::{broadcast, oneshot};
 use vigil_proto::events::{IceCandidate, SlotUpdate, WatchQuality};
 
 use crate::SfuError;
 use crate::health::HealthConfig;
-use crate::router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SubscriberId};
+use crate::router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SignallingLimits, SubscriberId, Transmit};
 
 /// How to run the SFU.
 #[derive(Debug, Clone)]
@@ -30,6 +40,13 @@ pub struct SfuConfig {
     pub bwe_initial_bps: Option<u64>,
     /// Capacity of the event channel.
     pub event_capacity: usize,
+    /// What one connection may send in signalling.
+    pub limits: SignallingLimits,
+    /// Commands waiting for the SFU thread at most; beyond, calls fail with
+    /// `SfuError::Busy` at once.
+    pub command_queue: usize,
+    /// Commands the thread applies before it reads the socket again.
+    pub commands_per_turn: usize,
 }
 
 impl SfuConfig {
@@ -41,6 +58,9 @@ impl SfuConfig {
             health: HealthConfig::default(),
             bwe_initial_bps: None,
             event_capacity: 1024,
+            limits: SignallingLimits::default(),
+            command_queue: 1024,
+            commands_per_turn: 32,
         }
     }
 }
@@ -54,21 +74,31 @@ enum Command {
     Watch(SubscriberId, u32, PublisherId, WatchQuality, Reply<SlotUpdate>),
     Unwatch(SubscriberId, u32, Reply<SlotUpdate>),
     Close(PeerId, Reply<()>),
-    Shutdown,
 }
 
 /// Cheap, cloneable handle to a running SFU. The SFU thread stops when
 /// `shutdown` is called or every handle is dropped.
+///
+/// Each call queues its command at once, before the returned future is
+/// first polled, so calls fired without awaiting still reach the SFU in
+/// order; awaiting the future gives the reply.
 #[derive(Clone)]
 pub struct Sfu {
-    cmd: mpsc::Sender<Command>,
+    cmd: mpsc::SyncSender<Command>,
+    stop: Arc<AtomicBool>,
     events: broadcast::Sender<SfuEvent>,
     local_addr: SocketAddr,
+    refused_busy: Counter,
 }
 
 /// Longest the thread sleeps in `recv_from`: bounds command latency and
 /// timer lateness without a per-iteration `setsockopt`.
 const IDLE_WAIT: Duration = Duration::from_millis(2);
+/// Longest the thread spends on commands before it reads the socket again
+/// (a command that runs longer still finishes). An offer costs about a
+/// millisecond (a DTLS certificate, str0m's answer), a candidate a few
+/// microseconds.
+const COMMAND_TIME_PER_TURN: Duration = Duration::from_millis(2);
 
 impl std::fmt::Debug for Sfu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,11 +120,29 @@ impl Sfu {
         rcfg.max_slots = config.max_slots;
         rcfg.health = config.health.clone();
         rcfg.bwe_initial_bps = config.bwe_initial_bps;
-        let (cmd, rx) = mpsc::channel();
+        rcfg.limits = config.limits.clone();
+        let (cmd, rx) = mpsc::sync_channel(config.command_queue.max(1));
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
-        let ev = events.clone();
-        let handle = std::thread::Builder::new().name("vigil-sfu".into()).spawn(move || run(socket, rcfg, rx, ev))?;
-        Ok((Sfu { cmd, events, local_addr }, handle))
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = Thread {
+            socket,
+            commands: rx,
+            commands_per_turn: config.commands_per_turn.max(1),
+            stop: stop.clone(),
+            events: events.clone(),
+        };
+        let handle = std::thread::Builder::new().name("vigil-sfu".into()).spawn(move || thread.run(rcfg))?;
+        Ok((Sfu::from_parts(cmd, stop, events, local_addr), handle))
+    }
+
+    fn from_parts(
+        cmd: mpsc::SyncSender<Command>,
+        stop: Arc<AtomicBool>,
+        events: broadcast::Sender<SfuEvent>,
+        local_addr: SocketAddr,
+    ) -> Sfu {
+        let refused_busy = counter!("vigil_sfu_signalling_refused_total", "reason" => "busy");
+        Sfu { cmd, stop, events, local_addr, refused_busy }
     }
 
     /// The bound UDP address.
@@ -108,48 +156,80 @@ impl Sfu {
         self.events.subscribe()
     }
 
-    async fn call<T>(&self, f: impl FnOnce(Reply<T>) -> Command) -> Result<T, SfuError> {
+    /// Queues a command now and returns the future of its reply. A full
+    /// queue is `Busy` and a stopped thread `Stopped`, both without waiting.
+    fn call<T: Send + 'static>(
+        &self,
+        command: impl FnOnce(Reply<T>) -> Command,
+    ) -> impl Future<Output = Result<T, SfuError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(f(tx)).map_err(|_| SfuError::Stopped)?;
-        rx.await.map_err(|_| SfuError::Stopped)?
+        let queued = match self.cmd.try_send(command(tx)) {
+            Ok(()) => Ok(rx),
+            Err(mpsc::TrySendError::Full(_)) => {
+                self.refused_busy.increment(1);
+                Err(SfuError::Busy)
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(SfuError::Stopped),
+        };
+        // A reply sender dropped unanswered means the thread stopped with
+        // the command still queued.
+        async move { queued?.await.map_err(|_| SfuError::Stopped)? }
     }
 
-    /// A student publishes; returns the SDP answer.
-    pub async fn publish(&self, id: PublisherId, offer_sdp: String) -> Result<String, SfuError> {
-        self.call(|r| Command::Publish(id, offer_sdp, r)).await
+    /// A student publishes; resolves to the SDP answer.
+    pub fn publish(
+        &self,
+        id: PublisherId,
+        offer_sdp: String,
+    ) -> impl Future<Output = Result<String, SfuError>> + Send + 'static {
+        self.call(move |r| Command::Publish(id, offer_sdp, r))
     }
 
-    /// A proctor connection offers recvonly video slots; returns the answer
-    /// and the slots' mids in order.
-    pub async fn subscribe(&self, id: SubscriberId, offer_sdp: String) -> Result<(String, Vec<String>), SfuError> {
-        self.call(|r| Command::Subscribe(id, offer_sdp, r)).await
+    /// A proctor connection offers recvonly video slots; resolves to the
+    /// answer and the slots' mids in order.
+    pub fn subscribe(
+        &self,
+        id: SubscriberId,
+        offer_sdp: String,
+    ) -> impl Future<Output = Result<(String, Vec<String>), SfuError>> + Send + 'static {
+        self.call(move |r| Command::Subscribe(id, offer_sdp, r))
     }
 
-    pub async fn add_candidate(&self, peer: PeerId, candidate: IceCandidate) -> Result<(), SfuError> {
-        self.call(|r| Command::Candidate(peer, candidate, r)).await
+    pub fn add_candidate(
+        &self,
+        peer: PeerId,
+        candidate: IceCandidate,
+    ) -> impl Future<Output = Result<(), SfuError>> + Send + 'static {
+        self.call(move |r| Command::Candidate(peer, candidate, r))
     }
 
-    pub async fn watch(
+    pub fn watch(
         &self,
         subscriber: SubscriberId,
         slot: u32,
         publisher: PublisherId,
         quality: WatchQuality,
-    ) -> Result<SlotUpdate, SfuError> {
-        self.call(|r| Command::Watch(subscriber, slot, publisher, quality, r)).await
+    ) -> impl Future<Output = Result<SlotUpdate, SfuError>> + Send + 'static {
+        self.call(move |r| Command::Watch(subscriber, slot, publisher, quality, r))
     }
 
-    pub async fn unwatch(&self, subscriber: SubscriberId, slot: u32) -> Result<SlotUpdate, SfuError> {
-        self.call(|r| Command::Unwatch(subscriber, slot, r)).await
+    pub fn unwatch(
+        &self,
+        subscriber: SubscriberId,
+        slot: u32,
+    ) -> impl Future<Output = Result<SlotUpdate, SfuError>> + Send + 'static {
+        self.call(move |r| Command::Unwatch(subscriber, slot, r))
     }
 
-    pub async fn close(&self, peer: PeerId) -> Result<(), SfuError> {
-        self.call(|r| Command::Close(peer, r)).await
+    pub fn close(&self, peer: PeerId) -> impl Future<Output = Result<(), SfuError>> + Send + 'static {
+        self.call(move |r| Command::Close(peer, r))
     }
 
-    /// Asks the thread to stop; join the handle from `start` to wait.
+    /// Asks the thread to stop (within one loop turn, a few milliseconds);
+    /// join the handle from `start` to wait. Commands still queued are
+    /// answered `Stopped`.
     pub fn shutdown(&self) {
-        let _ = self.cmd.send(Command::Shutdown);
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -197,59 +277,121 @@ fn force_buffers(s: &socket2::Socket) {
 #[cfg(not(target_os = "linux"))]
 fn force_buffers(_: &socket2::Socket) {}
 
-fn run(socket: UdpSocket, cfg: RouterConfig, rx: mpsc::Receiver<Command>, events: broadcast::Sender<SfuEvent>) {
-    let mut router = Router::new(cfg, Instant::now(), SystemTime::now());
-    let mut rbatch = RecvBatch::new();
-    let mut sbatch = Vec::with_capacity(BATCH);
-    let loop_time = histogram!("vigil_sfu_loop_seconds");
-    let send_errors = metrics::counter!("vigil_sfu_send_errors_total");
-    loop {
-        loop {
-            match rx.try_recv() {
-                Ok(Command::Shutdown) | Err(mpsc::TryRecvError::Disconnected) => return,
-                Ok(c) => apply(&mut router, c),
-                Err(mpsc::TryRecvError::Empty) => break,
+/// What the SFU thread owns besides its router.
+struct Thread {
+    socket: UdpSocket,
+    commands: mpsc::Receiver<Command>,
+    commands_per_turn: usize,
+    stop: Arc<AtomicBool>,
+    events: broadcast::Sender<SfuEvent>,
+}
+
+/// The command queue after one turn's share was taken.
+enum Queue {
+    Empty,
+    /// Commands may be waiting: read only what the socket already holds.
+    Backlog,
+    /// Every handle is gone.
+    Closed,
+}
+
+impl Thread {
+    fn run(self, cfg: RouterConfig) {
+        let Thread { socket, commands, commands_per_turn, stop, events } = self;
+        let mut router = Router::new(cfg, Instant::now(), SystemTime::now());
+        let mut io = Io {
+            socket,
+            rbatch: RecvBatch::new(),
+            sbatch: Vec::with_capacity(BATCH),
+            send_errors: counter!("vigil_sfu_send_errors_total"),
+        };
+        let loop_time = histogram!("vigil_sfu_loop_seconds");
+        while !stop.load(Ordering::Relaxed) {
+            let wait = match apply_commands(&mut router, &commands, commands_per_turn) {
+                Queue::Empty => true,
+                Queue::Backlog => false,
+                Queue::Closed => return,
+            };
+            let started = io.receive(&mut router, wait);
+            if router.poll_timeout() <= started {
+                router.handle_timeout(started);
             }
+            io.send_all(&mut router);
+            while let Some(e) = router.poll_event() {
+                // No receivers is fine: nobody is listening yet.
+                let _ = events.send(e);
+            }
+            loop_time.record(started.elapsed().as_secs_f64());
         }
-        let received = rbatch.recv(&socket);
+    }
+}
+
+/// Applies this turn's share of the queued commands: at most `max`, and
+/// none once `COMMAND_TIME_PER_TURN` has passed.
+fn apply_commands(router: &mut Router, commands: &mpsc::Receiver<Command>, max: usize) -> Queue {
+    let started = Instant::now();
+    for _ in 0..max {
+        match commands.try_recv() {
+            Ok(c) => apply(router, c),
+            Err(mpsc::TryRecvError::Empty) => return Queue::Empty,
+            // Queued commands are all received before this is reported.
+            Err(mpsc::TryRecvError::Disconnected) => return Queue::Closed,
+        }
+        if started.elapsed() >= COMMAND_TIME_PER_TURN {
+            break;
+        }
+    }
+    Queue::Backlog
+}
+
+/// The socket and its batches.
+struct Io {
+    socket: UdpSocket,
+    rbatch: RecvBatch,
+    sbatch: Vec<Transmit>,
+    send_errors: Counter,
+}
+
+impl Io {
+    /// Hands one batch of datagrams to the router (see `RecvBatch::recv`
+    /// for `wait`); returns when the batch was read.
+    fn receive(&mut self, router: &mut Router, wait: bool) -> Instant {
+        let received = self.rbatch.recv(&self.socket, wait);
         // One clock read per batch: a batch is what the kernel had queued,
         // so its datagrams arrived within microseconds of each other.
-        let started = Instant::now();
+        let now = Instant::now();
         match received {
             Ok(n) => {
                 for i in 0..n {
-                    if let Some((src, data)) = rbatch.get(i) {
-                        router.handle_datagram_deferred(started, src, data);
+                    if let Some((src, data)) = self.rbatch.get(i) {
+                        router.handle_datagram_deferred(now, src, data);
                     }
                 }
-                router.flush(started);
+                router.flush(now);
             }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => tracing::debug!(error = %e, "recv"),
         }
-        if router.poll_timeout() <= started {
-            router.handle_timeout(started);
-        }
+        now
+    }
+
+    /// Sends everything the router has queued, a batch per system call.
+    fn send_all(&mut self, router: &mut Router) {
         loop {
-            sbatch.clear();
-            while sbatch.len() < BATCH
+            self.sbatch.clear();
+            while self.sbatch.len() < BATCH
                 && let Some(t) = router.poll_transmit()
             {
-                sbatch.push(t);
+                self.sbatch.push(t);
             }
-            if sbatch.is_empty() {
-                break;
+            if self.sbatch.is_empty() {
+                return;
             }
-            let failed = send_batch(&socket, &sbatch);
+            let failed = send_batch(&self.socket, &self.sbatch);
             if failed > 0 {
-                send_errors.increment(failed);
+                self.send_errors.increment(failed);
             }
         }
-        while let Some(e) = router.poll_event() {
-            // No receivers is fine: nobody is listening yet.
-            let _ = events.send(e);
-        }
-        loop_time.record(started.elapsed().as_secs_f64());
     }
 }
 
@@ -294,9 +436,10 @@ mod batch_linux {
             }
         }
 
-        /// Waits (up to the socket's read timeout) for one datagram, then
-        /// takes whatever else is already queued, up to `BATCH`.
-        pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+        /// Takes what the socket holds, up to `BATCH`. With `wait`, first
+        /// waits (up to the socket's read timeout) for one datagram; without,
+        /// an empty socket is `WouldBlock` at once.
+        pub fn recv(&mut self, socket: &UdpSocket, wait: bool) -> std::io::Result<usize> {
             self.n = 0;
             let mut iovs: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
                 iov_base: self.bufs[i].as_mut_ptr().cast(),
@@ -318,7 +461,7 @@ mod batch_linux {
                     socket.as_raw_fd(),
                     hdrs.as_mut_ptr(),
                     BATCH as libc::c_uint,
-                    libc::MSG_WAITFORONE,
+                    if wait { libc::MSG_WAITFORONE } else { libc::MSG_WAITFORONE | libc::MSG_DONTWAIT },
                     std::ptr::null_mut(),
                 )
             };
@@ -418,15 +561,23 @@ mod batch_portable {
     pub struct RecvBatch {
         buf: Vec<u8>,
         last: Option<(SocketAddr, usize)>,
+        /// What the socket was last set to.
+        nonblocking: bool,
     }
 
     impl RecvBatch {
         pub fn new() -> Self {
-            RecvBatch { buf: vec![0; DATAGRAM_MAX], last: None }
+            RecvBatch { buf: vec![0; DATAGRAM_MAX], last: None, nonblocking: false }
         }
 
-        pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
+        /// One datagram. With `wait`, waits up to the socket's read timeout;
+        /// without, an empty socket is `WouldBlock` at once.
+        pub fn recv(&mut self, socket: &UdpSocket, wait: bool) -> std::io::Result<usize> {
             self.last = None;
+            if self.nonblocking == wait {
+                socket.set_nonblocking(!wait)?;
+                self.nonblocking = !wait;
+            }
             let (n, src) = socket.recv_from(&mut self.buf)?;
             self.last = Some((src, n));
             Ok(1)
@@ -465,6 +616,33 @@ fn apply(router: &mut Router, c: Command) {
         Command::Close(p, r) => {
             let _ = r.send(router.close(&p));
         }
-        Command::Shutdown => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid() -> PeerId {
+        PeerId::Publisher(PublisherId::new("e".parse().unwrap(), "s".parse().unwrap()))
+    }
+
+    #[test]
+    fn a_full_queue_is_busy_at_once() {
+        // A queue nobody drains: the third call finds it full.
+        let (cmd, commands) = mpsc::sync_channel(2);
+        let (events, _) = broadcast::channel(1);
+        let sfu = Sfu::from_parts(cmd, Arc::new(AtomicBool::new(false)), events, "127.0.0.1:9".parse().unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let queued = [sfu.close(pid()), sfu.close(pid())];
+        assert!(matches!(rt.block_on(sfu.close(pid())), Err(SfuError::Busy)));
+        // The queued two were not lost: they are there, in order, and are
+        // answered `Stopped` when the thread's end goes away unanswered.
+        assert_eq!(commands.try_iter().count(), 2);
+        drop(commands);
+        for q in queued {
+            assert!(matches!(rt.block_on(q), Err(SfuError::Stopped)));
+        }
+        assert!(matches!(rt.block_on(sfu.close(pid())), Err(SfuError::Stopped)));
     }
 }

@@ -14,8 +14,27 @@
 //!   module folder is split by concern: peers and demultiplexing, SDP,
 //!   slots, the forwarding path, timers, metrics.
 //! * [`Sfu`] is the driver: one thread that owns the one UDP socket, the
-//!   clock and a `Router`, plus a cheap cloneable handle whose async methods
-//!   send commands to that thread and await the reply.
+//!   clock and a `Router`, plus a cheap cloneable handle whose methods
+//!   queue commands for that thread and return a future of the reply.
+//!
+//! ## Signalling cannot stall forwarding
+//!
+//! Everything runs on the one thread, so signalling is bounded wherever a
+//! client could make it expensive:
+//!
+//! * The command queue is bounded ([`SfuConfig::command_queue`]); a full
+//!   queue answers [`SfuError::Busy`] at once instead of making the caller
+//!   wait. The thread applies at most [`SfuConfig::commands_per_turn`]
+//!   commands (and at most 2 ms of them) per loop turn, then reads the
+//!   socket again, without waiting on it while commands are queued.
+//! * Offers are screened on the raw text before str0m parses them
+//!   ([`SignallingLimits`]): size (8 KiB per permitted m-line), m-lines
+//!   (a few for a publisher, the slots plus two for a proctor) and
+//!   candidates. str0m's answer time grows faster than the m-line count.
+//! * Remote candidates are capped per connection (16, offer and trickle
+//!   together): str0m compares each new one with every stored one.
+//! * Error messages reach clients, so none carries str0m's or a parser's
+//!   text; that is logged at debug.
 //!
 //! ## Demultiplexing
 //!
@@ -81,8 +100,9 @@
 //!
 //! [`health::MediaHealth`] is pure and fed only RTP arrivals and keyframe
 //! requests with injected time. Per publisher it detects a stall (no video
-//! for 3 s), a frame-rate collapse (< 3 fps over 5 s after ≥ 8), and missing
-//! keyframes (none within 5 s of a request). Findings leave as
+//! for 3 s, or none at all within 10 s of publishing, connected or not), a
+//! frame-rate collapse (< 3 fps over 5 s after ≥ 8), and missing keyframes
+//! (none within 5 s of a request, once video flows). Findings leave as
 //! [`SfuEvent::MediaHealth`] for the server to raise as incidents.
 //!
 //! ## Metrics
@@ -95,8 +115,10 @@
 //! `vigil_sfu_slots{layer}` (watching slots by the layer they were given,
 //! 0 = lowest rate), `vigil_sfu_peers{role}`,
 //! `vigil_sfu_health_findings_total{kind}`, `vigil_sfu_loop_seconds`
-//! (histogram), and drop counters. Handles are created once, with the
-//! router, so the per-packet cost is an atomic add.
+//! (histogram), drop counters, and
+//! `vigil_sfu_signalling_refused_total{reason}` (offer_too_large,
+//! too_many_mlines, too_many_candidates, bad_sdp, busy). Handles are
+//! created once, with the router, so the per-packet cost is an atomic add.
 //!
 //! ## More than one core
 //!
@@ -122,6 +144,9 @@
 //! * VP8 picture ids and TL0PICIDX are not rewritten across a switch; the
 //!   keyframe at the switch makes decoders accept the jump.
 //! * The advertised address is one UDP host candidate; no TCP/TURN fallback.
+//! * The command queue is shared: one client flooding it makes other
+//!   clients' signalling `Busy` (forwarding is unaffected). Per-client rate
+//!   limits belong to the server, which knows who is who.
 
 mod driver;
 mod error;
@@ -134,4 +159,4 @@ mod stun;
 pub use driver::{Sfu, SfuConfig};
 pub use error::SfuError;
 pub use health::HealthConfig;
-pub use router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SubscriberId, Transmit};
+pub use router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SignallingLimits, SubscriberId, Transmit};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use common::*;
 use str0m::media::Direction;
 use vigil_proto::IncidentKind;
-use vigil_proto::events::WatchQuality;
-use vigil_sfu::{PublisherId, SfuError, SfuEvent, SubscriberId};
+use vigil_proto::events::{IceCandidate, WatchQuality};
+use vigil_sfu::{PeerId, PublisherId, SfuError, SfuEvent, SubscriberId};
 
 fn pid(student: &str) -> PublisherId {
     PublisherId::new("exam1".parse().unwrap(), student.parse().unwrap())
@@ -243,5 +243,68 @@ fn f_garbage_and_malformed_sdp_do_not_hurt() {
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
     let bad = rt.block_on(sfu.watch(SubscriberId("proctor".into()), 7, pid("s1"), WatchQuality::Full));
     assert!(matches!(bad, Err(SfuError::NoSuchSlot { .. })));
+    sfu.shutdown();
+}
+
+fn candidate(i: usize) -> IceCandidate {
+    let candidate =
+        format!("candidate:{i} 1 udp 2130706431 10.{}.{}.{} 9 typ host", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    IceCandidate { candidate, sdp_mid: None, sdp_m_line_index: None }
+}
+
+/// One student floods signalling (20,000 candidates and a stream of
+/// re-publishes, all fired without awaiting) while another is watched: the
+/// watched stream keeps arriving during the flood, not after it.
+#[test]
+fn g_signalling_flood_does_not_stall_forwarding() {
+    let rt = rt();
+    let sfu = start_sfu(|_| {});
+    let mut p = publish(&rt, &sfu, "s1", 1);
+    let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
+    assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
+    rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
+    stream(&mut p, &mut [&mut w], 10, Duration::from_millis(3), true);
+    assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| c[0].received.len() >= 10));
+
+    let (offer, _) = Client::new().offer(1, Direction::SendOnly);
+    rt.block_on(sfu.publish(pid("flood"), offer.clone())).expect("flooder publishes");
+    let flooder = PeerId::Publisher(pid("flood"));
+    let (mut candidates, mut publishes) = (Vec::new(), Vec::new());
+    let before = w.received.len();
+    let rounds = 100;
+    for round in 0..rounds {
+        for i in 0..200 {
+            candidates.push(sfu.add_candidate(flooder.clone(), candidate(round * 200 + i)));
+        }
+        // Each re-publish builds a peer (certificate, answer) on the SFU thread.
+        for _ in 0..3 {
+            publishes.push(sfu.publish(pid("again"), offer.clone()));
+        }
+        p.send(false);
+        pump_until(&mut [&mut w], Duration::from_millis(3), |_| false);
+    }
+    let during = w.received.len() - before;
+
+    // Proof that the flood was processed: every call has its answer.
+    let (mut accepted, mut capped, mut busy) = (0, 0, 0);
+    for c in candidates {
+        match rt.block_on(c) {
+            Ok(()) => accepted += 1,
+            Err(SfuError::TooManyCandidates { .. }) => capped += 1,
+            Err(SfuError::Busy) => busy += 1,
+            Err(e) => panic!("candidate: {e}"),
+        }
+    }
+    let published = publishes.into_iter().filter_map(|f| rt.block_on(f).ok()).count();
+    eprintln!(
+        "flood: {during}/{rounds} frames during; candidates {accepted} ok, {capped} capped, {busy} busy; {published} re-publishes"
+    );
+    assert!(accepted <= 16 && capped > 0, "accepted {accepted}, capped {capped}, busy {busy}");
+    assert!(published > 0, "no re-publish was served");
+    assert!(
+        during * 2 >= rounds,
+        "{during} of {rounds} frames reached the watcher during the flood \
+         (candidates: {accepted} accepted, {capped} capped, {busy} busy; {published} re-publishes)"
+    );
     sfu.shutdown();
 }

@@ -11,6 +11,7 @@ use str0m::media::KeyframeRequestKind;
 use vigil_proto::IncidentKind;
 
 use super::peer::MAX_LAYERS;
+use crate::SfuError;
 
 /// The labels any SFU metric may carry.
 #[cfg(test)]
@@ -43,6 +44,10 @@ pub(super) struct RouterMetrics {
     pub dropped_garbage: Counter,
     pub dropped_wrong_direction: Counter,
     findings: [Counter; HEALTH_KINDS.len()],
+    refused_offer_too_large: Counter,
+    refused_too_many_mlines: Counter,
+    refused_too_many_candidates: Counter,
+    refused_bad_sdp: Counter,
 }
 
 impl RouterMetrics {
@@ -62,6 +67,10 @@ impl RouterMetrics {
             dropped_garbage: counter!("vigil_sfu_datagrams_dropped_total", "reason" => "unparseable"),
             dropped_wrong_direction: counter!("vigil_sfu_rtp_dropped_total", "reason" => "wrong_direction"),
             findings: HEALTH_KINDS.map(|k| counter!("vigil_sfu_health_findings_total", "kind" => k.as_str())),
+            refused_offer_too_large: refused("offer_too_large"),
+            refused_too_many_mlines: refused("too_many_mlines"),
+            refused_too_many_candidates: refused("too_many_candidates"),
+            refused_bad_sdp: refused("bad_sdp"),
         }
     }
 
@@ -91,4 +100,22 @@ impl RouterMetrics {
             g.increment(1.0);
         }
     }
+
+    /// Counts a refused offer or candidate by the reason it was refused.
+    pub fn refused(&self, e: &SfuError) {
+        let c = match e {
+            SfuError::OfferTooLarge { .. } => &self.refused_offer_too_large,
+            SfuError::TooManyMLines { .. } => &self.refused_too_many_mlines,
+            SfuError::TooManyCandidates { .. } => &self.refused_too_many_candidates,
+            SfuError::BadSdp(_) => &self.refused_bad_sdp,
+            _ => return,
+        };
+        c.increment(1);
+    }
+}
+
+/// `vigil_sfu_signalling_refused_total{reason}`; the driver counts `busy`
+/// under the same name.
+fn refused(reason: &'static str) -> Counter {
+    counter!("vigil_sfu_signalling_refused_total", "reason" => reason)
 }

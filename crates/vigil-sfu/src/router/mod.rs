@@ -10,7 +10,8 @@
 //! * this file: the public types, peers coming and going (commands), the
 //!   demultiplexer and draining each `Rtc`;
 //! * `peer`: per-peer state by role and the accessors that pick a role;
-//! * `sdp`: offers (directions forced, m-lines read);
+//! * `sdp`: offers (screened on the raw text, directions forced, m-lines
+//!   read) and the signalling limits;
 //! * `slots`: watch/unwatch, layer choice and keyframe requests;
 //! * `forward`: the per-packet path;
 //! * `timers`: the deadline set and the 250 ms tick;
@@ -35,8 +36,11 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc, RtcConfig};
 use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
 
+pub use self::sdp::SignallingLimits;
+
 use self::metrics::RouterMetrics;
 use self::peer::{Peer, Peers, PubState, Role, SubState};
+use self::sdp::Screened;
 use self::slots::Slot;
 use self::timers::{Deadlines, NACK_SLACK, RATE_WINDOW, TICK};
 use crate::SfuError;
@@ -95,6 +99,9 @@ pub struct RouterConfig {
     pub bwe_initial_bps: Option<u64>,
     /// Minimum gap between keyframe requests for one slot.
     pub keyframe_request_interval: Duration,
+    /// What one connection may send in signalling (offer size, m-lines,
+    /// candidates): everything it sends is handled on the SFU thread.
+    pub limits: SignallingLimits,
 }
 
 impl RouterConfig {
@@ -105,6 +112,7 @@ impl RouterConfig {
             health: HealthConfig::default(),
             bwe_initial_bps: None,
             keyframe_request_interval: Duration::from_millis(500),
+            limits: SignallingLimits::default(),
         }
     }
 }
@@ -186,6 +194,15 @@ impl Router {
 
     /// Accepts a student's offer; returns the answer SDP.
     pub fn publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
+        let result = self.try_publish(now, id, offer_sdp);
+        if let Err(e) = &result {
+            self.metrics.refused(e);
+        }
+        result
+    }
+
+    fn try_publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
+        let screened = sdp::screen_offer(offer_sdp, &self.cfg.limits, self.cfg.limits.max_publisher_mlines)?;
         // Directions are forced before str0m sees the offer, so the answer
         // can only ever receive from a publisher.
         let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::SendOnly))?;
@@ -218,7 +235,7 @@ impl Router {
             layers: Vec::new(),
             health: MediaHealth::new(self.cfg.health.clone(), now),
         };
-        let key = self.insert_peer(rtc, Role::Pub(Box::new(st)), now);
+        let key = self.insert_peer(rtc, Role::Pub(Box::new(st)), screened, now);
         self.publishers.insert(id, key);
         self.metrics.peers_pub.increment(1.0);
         Ok(answer.to_sdp_string())
@@ -232,6 +249,21 @@ impl Router {
         id: SubscriberId,
         offer_sdp: &str,
     ) -> Result<(String, Vec<String>), SfuError> {
+        let result = self.try_subscribe(now, id, offer_sdp);
+        if let Err(e) = &result {
+            self.metrics.refused(e);
+        }
+        result
+    }
+
+    fn try_subscribe(
+        &mut self,
+        now: Instant,
+        id: SubscriberId,
+        offer_sdp: &str,
+    ) -> Result<(String, Vec<String>), SfuError> {
+        let max_mlines = self.cfg.max_slots.saturating_add(self.cfg.limits.extra_subscriber_mlines);
+        let screened = sdp::screen_offer(offer_sdp, &self.cfg.limits, max_mlines)?;
         let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::RecvOnly))?;
         let video_mids = sdp::mids_of_kind(offer_sdp, "video");
         if video_mids.is_empty() {
@@ -270,7 +302,7 @@ impl Router {
         }
         let mids = slots.iter().map(|s| s.mid.to_string()).collect();
         let st = SubState { id: id.clone(), slots, codec_pt, estimate_bps: self.cfg.bwe_initial_bps };
-        let key = self.insert_peer(rtc, Role::Sub(Box::new(st)), now);
+        let key = self.insert_peer(rtc, Role::Sub(Box::new(st)), screened, now);
         self.subscribers.insert(id, key);
         self.metrics.peers_sub.increment(1.0);
         Ok((answer.to_sdp_string(), mids))
@@ -279,17 +311,37 @@ impl Router {
     /// A trickled remote candidate. With ICE-lite we never send checks, so
     /// this only helps str0m accept traffic from the address early.
     pub fn add_candidate(&mut self, now: Instant, peer: &PeerId, candidate: &str) -> Result<(), SfuError> {
+        let result = self.try_add_candidate(now, peer, candidate);
+        if let Err(e) = &result {
+            self.metrics.refused(e);
+        }
+        result
+    }
+
+    fn try_add_candidate(&mut self, now: Instant, peer: &PeerId, candidate: &str) -> Result<(), SfuError> {
         let key = self.key_of(peer).ok_or(SfuError::UnknownPeer)?;
         let line = candidate.trim();
         if line.is_empty() {
             // End-of-candidates.
             return Ok(());
         }
-        let line = line.strip_prefix("a=").unwrap_or(line);
-        let c = Candidate::from_sdp_string(line).map_err(|e| SfuError::BadCandidate(e.to_string()))?;
-        if let Some(p) = self.peers.get_mut(key) {
-            p.rtc.add_remote_candidate(c);
+        let max = self.cfg.limits.max_remote_candidates;
+        let peer = self.peers.get_mut(key).ok_or(SfuError::UnknownPeer)?;
+        // Refused before parsing: str0m compares each new candidate with
+        // every stored one, so without a cap the n-th costs O(n).
+        if peer.remote_candidates >= max {
+            return Err(SfuError::TooManyCandidates { max });
         }
+        if line.len() > sdp::MAX_CANDIDATE_LEN {
+            return Err(SfuError::BadCandidate("longer than any ICE candidate line"));
+        }
+        let line = line.strip_prefix("a=").unwrap_or(line);
+        let c = Candidate::from_sdp_string(line).map_err(|e| {
+            tracing::debug!(error = %e, "candidate does not parse");
+            SfuError::BadCandidate("not an ICE candidate line (RFC 8839, section 5.1)")
+        })?;
+        peer.remote_candidates += 1;
+        peer.rtc.add_remote_candidate(c);
         self.drive(key, now);
         Ok(())
     }
@@ -394,12 +446,21 @@ impl Router {
         rtc
     }
 
-    fn insert_peer(&mut self, mut rtc: Rtc, role: Role, now: Instant) -> Key {
+    fn insert_peer(&mut self, mut rtc: Rtc, role: Role, offer: Screened, now: Instant) -> Key {
         let key = self.next_key;
         self.next_key += 1;
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
         self.by_ufrag.insert(ufrag.clone(), key);
-        let peer = Peer { rtc, ufrag, addrs: Vec::new(), timer: None, dirty: false, connected: false, role };
+        let peer = Peer {
+            rtc,
+            ufrag,
+            addrs: Vec::new(),
+            timer: None,
+            dirty: false,
+            connected: false,
+            remote_candidates: offer.candidates,
+            role,
+        };
         self.peers.insert(key, peer);
         self.drive(key, now);
         key

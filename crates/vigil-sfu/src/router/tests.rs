@@ -111,3 +111,87 @@ fn metrics_never_name_a_peer() {
         }
     }
 }
+
+fn candidate(i: usize) -> String {
+    format!("candidate:{i} 1 udp 2130706431 10.{}.{}.{} 9 typ host", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+}
+
+#[test]
+fn a_flood_of_candidates_is_refused_after_the_cap() {
+    let mut r = router();
+    let now = Instant::now();
+    let sdp = offer(1, Direction::SendOnly);
+    let in_offer = sdp.lines().filter(|l| l.starts_with("a=candidate:")).count();
+    r.publish(now, pid("s"), &sdp).expect("publish");
+    let peer = PeerId::Publisher(pid("s"));
+    let max = r.cfg.limits.max_remote_candidates;
+    let mut accepted = 0;
+    for i in 0..20_000 {
+        match r.add_candidate(now, &peer, &candidate(i)) {
+            Ok(()) => accepted += 1,
+            Err(SfuError::TooManyCandidates { max: m }) => assert_eq!(m, max),
+            Err(e) => panic!("candidate {i}: {e}"),
+        }
+    }
+    // The offer's own candidates count against the same budget.
+    assert_eq!(accepted + in_offer, max);
+    // End-of-candidates is not a candidate and is still fine.
+    assert!(r.add_candidate(now, &peer, "").is_ok());
+}
+
+#[test]
+fn candidate_errors_do_not_echo_the_input() {
+    let mut r = router();
+    let now = Instant::now();
+    r.publish(now, pid("s"), &offer(1, Direction::SendOnly)).expect("publish");
+    let peer = PeerId::Publisher(pid("s"));
+    for bad in ["candidate:zzz secret-token".to_owned(), "x".repeat(100_000)] {
+        let e = r.add_candidate(now, &peer, &bad).expect_err("refused");
+        assert!(matches!(e, SfuError::BadCandidate(_)), "{e}");
+        assert!(!e.to_string().contains("secret-token") && e.to_string().len() < 200, "{e}");
+    }
+}
+
+#[test]
+fn huge_offers_are_refused_before_parsing() {
+    let mut r = router();
+    let now = Instant::now();
+    // 12,001 m-lines: larger than any offer with that many sections may be.
+    let many = format!("v=0\r\n{}", "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\n".repeat(12_001));
+    let e = r.subscribe(now, SubscriberId("p".into()), &many).expect_err("refused");
+    assert!(matches!(e, SfuError::OfferTooLarge { .. }), "{e}");
+    // A real offer padded past the publisher's budget.
+    let padded = format!("{}{}", offer(1, Direction::SendOnly), "a=x-pad\r\n".repeat(4_000));
+    let e = r.publish(now, pid("s"), &padded).expect_err("refused");
+    assert!(matches!(e, SfuError::OfferTooLarge { .. }), "{e}");
+    // Within the byte budget but with more m-lines than the role may have:
+    // one more than the slots plus audio and data.
+    let slots = r.cfg.max_slots + r.cfg.limits.extra_subscriber_mlines + 1;
+    let e = r.subscribe(now, SubscriberId("p".into()), &offer(slots, Direction::RecvOnly)).expect_err("refused");
+    assert!(matches!(e, SfuError::TooManyMLines { .. }), "{e}");
+    let e = r.publish(now, pid("s"), &offer(5, Direction::SendOnly)).expect_err("refused");
+    assert!(matches!(e, SfuError::TooManyMLines { max: 4 }), "{e}");
+    assert_eq!(r.peer_count(), 0);
+}
+
+#[test]
+fn a_publisher_that_never_sends_video_is_reported() {
+    let t0 = Instant::now();
+    let mut r = Router::new(RouterConfig::new("127.0.0.1:4000".parse().unwrap()), t0, SystemTime::now());
+    r.publish(t0, pid("s"), &offer(1, Direction::SendOnly)).expect("publish");
+    let within = r.cfg.health.first_video_within;
+    // Never connected, never sent: the tick still looks at it.
+    let mut t = t0;
+    while t < t0 + within + Duration::from_secs(1) {
+        t += Duration::from_millis(250);
+        r.handle_timeout(t);
+    }
+    let findings: Vec<SfuEvent> =
+        std::iter::from_fn(|| r.poll_event()).filter(|e| matches!(e, SfuEvent::MediaHealth { .. })).collect();
+    let [SfuEvent::MediaHealth { publisher, kind: IncidentKind::MediaStalled, detail, .. }] = findings.as_slice()
+    else {
+        panic!("{findings:?}");
+    };
+    assert_eq!(*publisher, pid("s"));
+    assert_eq!(detail, "no video arrived within 10 s of publishing");
+}
