@@ -112,7 +112,7 @@ test('page events and proctor actions', { timeout: 180_000 }, async (t) => {
   });
 
   const m = await metrics(page);
-  const stored = await server.incidents('events', 's1', tokens.proctor.p1);
+  const stored = await server.clientIncidents('events', 's1', tokens.proctor.p1);
   assert.deepEqual(m.raised.map((r) => r.id).sort(), stored.map((r) => r.id).sort(), 'every raised incident stored once');
   assert.ok(stored.every((r) => r.ended_at !== undefined), 'terminate ends everything open');
   // The short test video loops every 2 s, so two captures can be the very

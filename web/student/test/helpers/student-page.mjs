@@ -41,14 +41,15 @@ export async function joinAndStart(page, server, token, { query = '' } = {}) {
 export const metrics = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__vigil.metrics)));
 
 /**
- * The page's metrics and the server's incidents once the server has every
- * incident the page raised so far (the page keeps raising while we look).
+ * The page's metrics and the server's copy of the page's incidents once the
+ * server has every incident the page raised so far (the page keeps raising
+ * while we look).
  */
 export async function settled(page, server, examId, studentId, proctorToken, { earlier = [], ms = 15_000 } = {}) {
   const until = Date.now() + ms;
   for (;;) {
     const m = await metrics(page);
-    const stored = await server.incidents(examId, studentId, proctorToken);
+    const stored = await server.clientIncidents(examId, studentId, proctorToken);
     const have = new Set(stored.map((r) => r.id));
     const raised = [...earlier, ...m.raised];
     if (raised.every((r) => have.has(r.id)) || Date.now() > until) return { m, stored, raised };

@@ -51,4 +51,13 @@ export class StudentTestServer extends VigilServer {
     if (r.status !== 200) throw new Error(`incidents: ${r.status} ${JSON.stringify(r.data)}`);
     return r.data;
   }
+
+  /**
+   * The stored incidents the page raised. The server raises incidents of its
+   * own (heartbeats lost, worker stalled, media health) from what it
+   * observes; these tests are about what the page reports.
+   */
+  async clientIncidents(examId, studentId, proctorToken) {
+    return (await this.incidents(examId, studentId, proctorToken)).filter((r) => r.source === 'client');
+  }
 }
