@@ -188,13 +188,16 @@ describe('dedupe, ordering and time', () => {
   test('malformed messages get invalid_payload, server-only kinds are refused', async () => {
     const { tokens } = await server.exam({ id: 'schema', students: ['s1'] });
     const s = await connect(server, '/student', tokens.student.s1);
-    for (const bad of [null, 'text', { id: 'x' }, { ...incident(), kind: 'teleport' }, { ...incident(), extra: 1 }]) {
+    for (const bad of [null, 'text', { id: 'x' }, { ...incident(), kind: 'teleport' }, { ...incident(), seq: 'one' }]) {
       const ack = await request(s, 'incident', bad);
       assert.equal(ack.status, 'rejected', JSON.stringify(bad));
       assert.equal(ack.reason, 'invalid_payload');
     }
     const badId = await request(s, 'incident', incident({ id: 'has spaces/and slashes' }));
     assert.equal(badId.reason, 'invalid_payload');
+    // A field this server does not know (a newer client's) is ignored, not refused.
+    const newer = await request(s, 'incident', { ...incident(), added_later: { x: 1 } });
+    assert.equal(newer.status, 'accepted', JSON.stringify(newer));
     const serverKind = await request(s, 'incident', incident({ kind: 'media_stalled' }));
     assert.equal(serverKind.reason, 'server_only_kind');
     // Garbage signals are dropped without breaking the connection.

@@ -4,11 +4,16 @@
 //! (`expired_token: ...`). Each handler parses its payload, calls the
 //! service and sends back what it answers.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::handler::{ConnectHandler, FromMessageParts};
+use socketioxide::socket::Socket;
+use tokio::sync::watch;
 use vigil_proto::events::{
     ActionRequest, HandshakeAuth, Heartbeat, IceCandidate, IncidentAck, IncidentEnd, IncidentReport, RequestAck,
     RtcAck, SessionDescription, Signals, SlotUpdate, UnwatchRequest, WatchRequest, names,
@@ -47,6 +52,66 @@ pub fn register(io: &SocketIo) {
     io.ns(names::PROCTOR_NS, proctor_connected.with(proctor_handshake));
 }
 
+/// Arrival order of one socket's `incident` and `incident_end` messages.
+///
+/// socketioxide runs every event's handler as a task of its own, and Tokio
+/// may start the newest task first, so two incidents of one student could
+/// reach the ledger in either order: the later one then pushes the earlier
+/// out of the anti-replay window, or uses up the rate-limit burst. Ticket
+/// numbers are taken by an extractor, which socketioxide runs synchronously
+/// in arrival order; handlers then wait for their turn.
+#[derive(Debug, Default)]
+struct Arrivals {
+    issued: AtomicU64,
+    served: watch::Sender<u64>,
+}
+
+/// A handler's place in its socket's arrival order (see [`Arrivals`]). Put
+/// it last among the extractors, so no extractor can fail after it took a
+/// ticket; if the handler panics, dropping the turn still lets the next go.
+struct InOrder {
+    arrivals: Option<Arc<Arrivals>>,
+    ticket: u64,
+}
+
+impl<A: Adapter> FromMessageParts<A> for InOrder {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        s: &Arc<Socket<A>>,
+        _: &mut socketioxide::handler::Value,
+        _: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        let arrivals = s.extensions.get::<Arc<Arrivals>>();
+        let ticket = arrivals.as_ref().map_or(0, |a| a.issued.fetch_add(1, Ordering::Relaxed));
+        Ok(InOrder { arrivals, ticket })
+    }
+}
+
+impl InOrder {
+    /// Resolves when every message that arrived before this one is done.
+    async fn turn(self) -> Turn {
+        if let Some(a) = &self.arrivals {
+            let mut rx = a.served.subscribe();
+            // The sender lives in `a`, which we hold: the wait cannot fail.
+            let _ = rx.wait_for(|served| *served >= self.ticket).await;
+        }
+        Turn(self)
+    }
+}
+
+/// Held while a message is processed; lets the next one go when dropped.
+struct Turn(InOrder);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(a) = &self.0.arrivals {
+            let next = self.0.ticket + 1;
+            a.served.send_modify(|served| *served = (*served).max(next));
+        }
+    }
+}
+
 fn token(auth: &Result<HandshakeAuth, socketioxide::ParserError>) -> Option<&str> {
     auth.as_ref().ok().map(|a| a.token.as_str())
 }
@@ -65,6 +130,7 @@ async fn student_handshake(
 
 async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Extension<StudentSession>) {
     s.join(student_room(sess.rt.id(), sess.cell.id()));
+    s.extensions.insert(Arc::new(Arrivals::default()));
 
     // Handlers before any await: the client may emit as soon as it is
     // connected, and an event that arrives before its handler is dropped.
@@ -73,7 +139,9 @@ async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Exten
         async |State(svc): Svc,
                Extension(sess): Extension<StudentSession>,
                TryData(r): TryData<IncidentReport>,
-               ack: AckSender| {
+               ack: AckSender,
+               order: InOrder| {
+            let _turn = order.turn().await;
             let reply = match r {
                 Ok(report) => svc.report_incident(&sess, report).await,
                 Err(e) => rejected(None, invalid(&e)),
@@ -86,7 +154,9 @@ async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Exten
         async |State(svc): Svc,
                Extension(sess): Extension<StudentSession>,
                TryData(r): TryData<IncidentEnd>,
-               ack: AckSender| {
+               ack: AckSender,
+               order: InOrder| {
+            let _turn = order.turn().await;
             let reply: IncidentAck = match r {
                 Ok(end) => svc.end_incident(&sess, end).await,
                 Err(e) => rejected(None, invalid(&e)),
