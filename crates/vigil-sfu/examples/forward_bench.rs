@@ -134,7 +134,13 @@ fn publisher_id(i: usize) -> PublisherId {
 }
 
 fn sfu_thread_cpu() -> Option<f64> {
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    // SAFETY: sysconf takes an integer name and reads or writes no memory
+    // of ours; any name is allowed (an unknown one returns -1, refused below).
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if tick <= 0 {
+        return None;
+    }
+    let tick = tick as f64;
     for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
         if comm.trim() == "vigil-sfu" {

@@ -259,8 +259,11 @@ fn force_buffers(s: &socket2::Socket) {
     }
     let size = SOCKET_BUFFER as libc::c_int;
     for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
-        // SAFETY: a valid socket and a c_int option value of the size given.
-        // Failure (no privilege) leaves the buffer as it was.
+        // SAFETY: the descriptor is owned by `s`, which is borrowed and so
+        // open for the whole call; `optval` points at a live c_int and
+        // `optlen` is its size, so the kernel reads exactly that int and
+        // writes nothing. Failure (no CAP_NET_ADMIN) leaves the buffer as
+        // it was.
         let _ = unsafe {
             libc::setsockopt(
                 s.as_raw_fd(),
@@ -428,8 +431,9 @@ mod batch_linux {
         pub fn new() -> Self {
             RecvBatch {
                 bufs: vec![[0; DATAGRAM_MAX]; BATCH],
-                // SAFETY: sockaddr_storage is plain data; all zeroes is a
-                // valid (AF_UNSPEC) value.
+                // SAFETY: sockaddr_storage is a C struct of integers and byte
+                // arrays, for which every bit pattern is valid; all zeroes
+                // is AF_UNSPEC, which `get` reads as "no address".
                 addrs: vec![unsafe { std::mem::zeroed() }; BATCH],
                 lens: [0; BATCH],
                 n: 0,
@@ -445,8 +449,10 @@ mod batch_linux {
                 iov_base: self.bufs[i].as_mut_ptr().cast(),
                 iov_len: DATAGRAM_MAX,
             });
-            // SAFETY: mmsghdr is plain data; the fields that matter are set
-            // below.
+            // SAFETY: mmsghdr is a C struct of integers and raw pointers, for
+            // which all zeroes is valid (null pointers, zero lengths). Every
+            // header gets its name, iov and lengths below, before the kernel
+            // sees it.
             let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
             for (i, h) in hdrs.iter_mut().enumerate() {
                 h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
@@ -454,8 +460,11 @@ mod batch_linux {
                 h.msg_hdr.msg_iov = &mut iovs[i];
                 h.msg_hdr.msg_iovlen = 1;
             }
-            // SAFETY: every header points at a live buffer and address of
-            // the sizes given, all outliving the call.
+            // SAFETY: `hdrs` has BATCH entries, the count passed. Header i
+            // points at `self.addrs[i]` (namelen = its size) and at
+            // `iovs[i]`, which points at `self.bufs[i]` (DATAGRAM_MAX bytes).
+            // All of them are owned here and untouched until the call
+            // returns, and the kernel writes at most those sizes into each.
             let r = unsafe {
                 libc::recvmmsg(
                     socket.as_raw_fd(),
@@ -485,8 +494,11 @@ mod batch_linux {
             let a = &self.addrs[i];
             let src = match a.ss_family as libc::c_int {
                 libc::AF_INET => {
-                    // SAFETY: the kernel wrote a sockaddr_in for AF_INET, and
-                    // sockaddr_storage is large and aligned enough for it.
+                    // SAFETY: family AF_INET means the kernel wrote a
+                    // sockaddr_in at the start of this storage, and
+                    // sockaddr_storage is at least as large and as aligned as
+                    // any socket address (POSIX), so the reference is in
+                    // bounds, aligned, initialised, and lives no longer than `a`.
                     let v4 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
                     SocketAddr::V4(SocketAddrV4::new(
                         u32::from_be(v4.sin_addr.s_addr).into(),
@@ -494,7 +506,9 @@ mod batch_linux {
                     ))
                 }
                 libc::AF_INET6 => {
-                    // SAFETY: as above, for sockaddr_in6.
+                    // SAFETY: as for AF_INET above: the kernel wrote a
+                    // sockaddr_in6 here, which sockaddr_storage can hold and
+                    // is aligned for.
                     let v6 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
                     SocketAddr::V6(SocketAddrV6::new(
                         v6.sin6_addr.s6_addr.into(),
@@ -519,7 +533,9 @@ mod batch_linux {
             iov_base: ts.get(i).map_or(std::ptr::null_mut(), |t| t.contents.as_ptr() as *mut _),
             iov_len: ts.get(i).map_or(0, |t| t.contents.len()),
         });
-        // SAFETY: plain data, filled in below.
+        // SAFETY: mmsghdr is a C struct of integers and raw pointers, for
+        // which all zeroes is valid. Headers `0..ts.len()` get their name and
+        // iov below; the kernel is never shown the others.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
         for (i, a) in addrs.iter().enumerate() {
             let h = &mut hdrs[i].msg_hdr;
@@ -531,8 +547,12 @@ mod batch_linux {
         let mut failed = 0;
         let mut off = 0;
         while off < ts.len() {
-            // SAFETY: headers `off..len` point at live addresses and payloads
-            // (the kernel only reads them for sendmmsg).
+            // SAFETY: the count `ts.len() - off` keeps the kernel within
+            // `hdrs[off..ts.len()]` (ts.len() <= BATCH). Each of those headers
+            // points at `addrs[i]` (namelen = its length) and at `iovs[i]`,
+            // which points at `ts[i].contents`; all are borrowed or owned
+            // here until the call returns. sendmmsg only reads through them
+            // (`iov_base` is `*mut` because iovec is shared with recv).
             let r = unsafe {
                 libc::sendmmsg(socket.as_raw_fd(), hdrs[off..].as_mut_ptr(), (ts.len() - off) as libc::c_uint, 0)
             };
