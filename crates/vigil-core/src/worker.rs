@@ -12,6 +12,12 @@
 //!
 //! An episode ends when a heartbeat shows the condition cleared; the next
 //! occurrence is a new episode.
+//!
+//! Pages send heartbeats from the moment they join, while the models are
+//! still loading and the worker is not up yet. So watching starts at the
+//! first heartbeat that reports a working worker, or `startup_grace_ms`
+//! after the first heartbeat, whichever comes first: a slow laptop is not
+//! flagged for loading, and a worker that never starts is still caught.
 
 use vigil_proto::events::Heartbeat;
 use vigil_proto::{IncidentKind, UnixMillis};
@@ -22,11 +28,13 @@ pub struct WorkerWatchConfig {
     pub min_fps: f64,
     /// How long the rate must stay low before it is an incident.
     pub low_for_ms: i64,
+    /// How long after the first heartbeat a worker may take to start.
+    pub startup_grace_ms: i64,
 }
 
 impl Default for WorkerWatchConfig {
     fn default() -> Self {
-        WorkerWatchConfig { min_fps: 1.0, low_for_ms: 10_000 }
+        WorkerWatchConfig { min_fps: 1.0, low_for_ms: 10_000, startup_grace_ms: 120_000 }
     }
 }
 
@@ -41,6 +49,10 @@ pub struct WorkerFinding {
 /// One student's worker state across heartbeats.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerWatch {
+    /// When the first heartbeat arrived.
+    first_beat: Option<UnixMillis>,
+    /// Whether the worker has been watched since (see the module docs).
+    armed: bool,
     stalled: bool,
     /// When the current run of low-rate heartbeats began.
     low_since: Option<UnixMillis>,
@@ -51,6 +63,11 @@ impl WorkerWatch {
     /// Feeds one admitted heartbeat, received at `now` (server time: the
     /// client's `at` is not trusted for durations).
     pub fn heartbeat(&mut self, cfg: &WorkerWatchConfig, hb: &Heartbeat, now: UnixMillis) -> Option<WorkerFinding> {
+        let first = *self.first_beat.get_or_insert(now);
+        self.armed |= hb.worker_ok || now.saturating_sub(first) >= cfg.startup_grace_ms;
+        if !self.armed {
+            return None;
+        }
         if !hb.worker_ok {
             self.low_since = None;
             self.low_raised = false;
@@ -106,6 +123,15 @@ mod tests {
         assert_eq!(w.heartbeat(&cfg, &hb(false, 0.0), 2_000), None);
         assert_eq!(w.heartbeat(&cfg, &hb(true, 12.0), 3_000), None);
         assert!(w.heartbeat(&cfg, &hb(false, 0.0), 4_000).is_some(), "a new episode");
+    }
+
+    #[test]
+    fn loading_is_not_a_stall_but_never_starting_is() {
+        let (cfg, mut w) = (WorkerWatchConfig::default(), WorkerWatch::default());
+        assert_eq!(w.heartbeat(&cfg, &hb(false, 0.0), 0), None, "models still loading");
+        assert_eq!(w.heartbeat(&cfg, &hb(false, 0.0), 119_999), None);
+        let f = w.heartbeat(&cfg, &hb(false, 0.0), 120_000).expect("past the grace period");
+        assert_eq!(f.kind, IncidentKind::WorkerStalled);
     }
 
     #[test]

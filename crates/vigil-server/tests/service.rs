@@ -134,12 +134,24 @@ async fn a_dead_worker_behind_live_heartbeats_is_raised_by_the_server() {
     let mut h = Harness::start(&["ada"]).await;
     let mut proctor = h.proctor().await;
     let student = h.student("ada").await;
-    let beat = json!({ "at": T0, "inference_fps": 0.0, "worker_ok": false, "worker_restarts": 3, "camera_live": true });
-    student.client.emit(names::HEARTBEAT, &beat).expect("sent");
+    // Loading models is not a stall: watching starts once the worker ran.
+    let loading =
+        json!({ "at": T0, "inference_fps": 0.0, "worker_ok": false, "worker_restarts": 0, "camera_live": true });
+    student.client.emit(names::HEARTBEAT, &loading).expect("sent");
+    let running =
+        json!({ "at": T0, "inference_fps": 12.0, "worker_ok": true, "worker_restarts": 0, "camera_live": true });
+    student.client.emit(names::HEARTBEAT, &running).expect("sent");
+    let killed =
+        json!({ "at": T0, "inference_fps": 0.0, "worker_ok": false, "worker_restarts": 3, "camera_live": true });
+    student.client.emit(names::HEARTBEAT, &killed).expect("sent");
     let (found, _) = proctor
         .next_matching("worker_stalled", |n, v| n == names::INCIDENT_NOTICE && v["kind"] == "worker_stalled")
         .await;
     assert_eq!((found["student_id"].as_str(), found["source"].as_str()), (Some("ada"), Some("server")));
+    assert!(
+        found["detail"].as_str().is_some_and(|d| d.contains("3 restarts")),
+        "raised for the killed worker, not the loading one: {found}"
+    );
     h.stop().await;
 }
 

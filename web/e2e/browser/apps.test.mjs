@@ -17,6 +17,8 @@ import { launch } from '../lib/browser.mjs';
 import { VigilServer, sleep } from '../lib/server.mjs';
 import { launchWithCamera, joinAndStart } from '../../student/test/helpers/student-page.mjs';
 import { oneFaceVideo } from '../../student/test/helpers/media.mjs';
+// The student page's test hooks (window.__vigil) exist only in its test build.
+import { testWebDir } from '../../student/test/helpers/vigil-server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webDir = resolve(here, '../..');
@@ -116,18 +118,21 @@ async function assertDecodes(page, selector, label) {
 
 let server;
 let dataDir;
+let servedWebDir;
 const browsers = [];
 
 before(async () => {
   ensureApps();
   dataDir = mkdtempSync(join(tmpdir(), 'vigil-apps-'));
-  server = await VigilServer.start({ dataDir, webDir });
+  servedWebDir = testWebDir();
+  server = await VigilServer.start({ dataDir, webDir: servedWebDir });
 });
 
 after(async () => {
   for (const b of browsers) await b.close().catch(() => {});
   await server?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (servedWebDir) rmSync(servedWebDir, { recursive: true, force: true });
 });
 
 test('the real student and dashboard apps: live video through the SFU, an incident with evidence', { timeout: 300_000 }, async () => {
@@ -148,7 +153,7 @@ test('the real student and dashboard apps: live video through the SFU, an incide
   const studentErrors = await joinAndStart(student, server, tokens.student.s1);
   await until('the student page to publish (rtc_publish answered, connection up)', () =>
     student.evaluate(() => {
-      const p = window.__vigil.S.publisher;
+      const p = window.__vigil.publisher();
       return p?.state === 'connected' ? p.state : null;
     }));
   await student.locator('#status', { hasText: 'Video live' }).waitFor({ timeout: 30_000 });
@@ -225,7 +230,7 @@ test('the real student and dashboard apps: live video through the SFU, an incide
   assert.equal((await dash.evaluate(videoState, '.wall video')).width, 160, 'the wall stays on thumbnails');
   const layers = await student.evaluate(async () => {
     const out = [];
-    (await window.__vigil.S.publisher.pc.getStats()).forEach((r) => {
+    (await window.__vigil.publisher().stats()).forEach((r) => {
       if (r.type === 'outbound-rtp') out.push(`${r.rid}:${r.frameWidth ?? 0}×${r.frameHeight ?? 0}/${r.framesEncoded}`);
     });
     return out.sort().join(' ');

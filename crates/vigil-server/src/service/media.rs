@@ -19,9 +19,13 @@ use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 /// asked: for a watch it is the proctor's own subscription that is missing.
 fn rejection(e: &SfuError, missing_peer: RejectReason) -> Rejection {
     let reason = match e {
-        SfuError::BadSdp(_) | SfuError::OfferRejected(_) | SfuError::BadCandidate(_) | SfuError::NoSuchSlot { .. } => {
-            RejectReason::InvalidPayload
-        }
+        SfuError::BadSdp(_)
+        | SfuError::OfferRejected(_)
+        | SfuError::BadCandidate(_)
+        | SfuError::NoSuchSlot { .. }
+        | SfuError::OfferTooLarge { .. }
+        | SfuError::TooManyMLines { .. }
+        | SfuError::TooManyCandidates { .. } => RejectReason::InvalidPayload,
         SfuError::UnknownPeer => missing_peer,
         _ => RejectReason::Unavailable,
     };
@@ -32,7 +36,12 @@ fn rejection(e: &SfuError, missing_peer: RejectReason) -> Rejection {
         (SfuError::UnknownPeer, _) => "no live video session for this connection".to_owned(),
         _ => e.to_string(),
     };
-    Rejection::new(reason, message)
+    let mut r = Rejection::new(reason, message);
+    if matches!(e, SfuError::Busy) {
+        // The SFU's command queue is full: a moment later it will not be.
+        r.retry_after_ms = Some(250);
+    }
+    r
 }
 
 fn video_off() -> Rejection {

@@ -5,6 +5,7 @@
 //! service and sends back what it answers.
 
 use std::convert::Infallible;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -60,21 +61,36 @@ pub fn register(io: &SocketIo) {
 /// out of the anti-replay window, or uses up the rate-limit burst. Ticket
 /// numbers are taken by an extractor, which socketioxide runs synchronously
 /// in arrival order; handlers then wait for their turn.
-#[derive(Debug, Default)]
-struct Arrivals {
+///
+/// Each queue `Q` is ordered on its own: incidents wait for the store, and
+/// signals and heartbeats must not wait behind them.
+#[derive(Debug)]
+struct Arrivals<Q> {
     issued: AtomicU64,
     served: watch::Sender<u64>,
+    queue: PhantomData<fn() -> Q>,
 }
+
+impl<Q> Default for Arrivals<Q> {
+    fn default() -> Self {
+        Arrivals { issued: AtomicU64::new(0), served: watch::Sender::new(0), queue: PhantomData }
+    }
+}
+
+/// The queue of `incident` and `incident_end`.
+struct IncidentQueue;
+/// The queue of `signals` and `heartbeat`.
+struct SignalQueue;
 
 /// A handler's place in its socket's arrival order (see [`Arrivals`]). Put
 /// it last among the extractors, so no extractor can fail after it took a
 /// ticket; if the handler panics, dropping the turn still lets the next go.
-struct InOrder {
-    arrivals: Option<Arc<Arrivals>>,
+struct InOrder<Q> {
+    arrivals: Option<Arc<Arrivals<Q>>>,
     ticket: u64,
 }
 
-impl<A: Adapter> FromMessageParts<A> for InOrder {
+impl<A: Adapter, Q: 'static> FromMessageParts<A> for InOrder<Q> {
     type Error = Infallible;
 
     fn from_message_parts(
@@ -82,15 +98,15 @@ impl<A: Adapter> FromMessageParts<A> for InOrder {
         _: &mut socketioxide::handler::Value,
         _: &Option<i64>,
     ) -> Result<Self, Infallible> {
-        let arrivals = s.extensions.get::<Arc<Arrivals>>();
+        let arrivals = s.extensions.get::<Arc<Arrivals<Q>>>();
         let ticket = arrivals.as_ref().map_or(0, |a| a.issued.fetch_add(1, Ordering::Relaxed));
         Ok(InOrder { arrivals, ticket })
     }
 }
 
-impl InOrder {
+impl<Q> InOrder<Q> {
     /// Resolves when every message that arrived before this one is done.
-    async fn turn(self) -> Turn {
+    async fn turn(self) -> Turn<Q> {
         if let Some(a) = &self.arrivals {
             let mut rx = a.served.subscribe();
             // The sender lives in `a`, which we hold: the wait cannot fail.
@@ -101,9 +117,9 @@ impl InOrder {
 }
 
 /// Held while a message is processed; lets the next one go when dropped.
-struct Turn(InOrder);
+struct Turn<Q>(InOrder<Q>);
 
-impl Drop for Turn {
+impl<Q> Drop for Turn<Q> {
     fn drop(&mut self) {
         if let Some(a) = &self.0.arrivals {
             let next = self.0.ticket + 1;
@@ -124,23 +140,31 @@ async fn student_handshake(
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
     let sess = svc.authenticate_student(token(&auth)).await.map_err(refused)?;
+    // Everything the connection needs is in place before this middleware
+    // returns: socketioxide sends the CONNECT packet right after it and
+    // runs the connect handler as a task of its own, so a client that emits
+    // at once would otherwise race the handlers' registration.
+    s.join(student_room(sess.rt.id(), sess.cell.id()));
     s.extensions.insert(sess);
+    s.extensions.insert(Arc::new(Arrivals::<IncidentQueue>::default()));
+    s.extensions.insert(Arc::new(Arrivals::<SignalQueue>::default()));
+    register_student_events(&s);
     Ok(())
 }
 
 async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Extension<StudentSession>) {
-    s.join(student_room(sess.rt.id(), sess.cell.id()));
-    s.extensions.insert(Arc::new(Arrivals::default()));
+    let welcome = svc.student_connected(&sess).await;
+    let _ = s.emit(names::WELCOME, &welcome);
+}
 
-    // Handlers before any await: the client may emit as soon as it is
-    // connected, and an event that arrives before its handler is dropped.
+fn register_student_events(s: &SocketRef) {
     s.on(
         names::INCIDENT,
         async |State(svc): Svc,
                Extension(sess): Extension<StudentSession>,
                TryData(r): TryData<IncidentReport>,
                ack: AckSender,
-               order: InOrder| {
+               order: InOrder<IncidentQueue>| {
             let _turn = order.turn().await;
             let reply = match r {
                 Ok(report) => svc.report_incident(&sess, report).await,
@@ -155,7 +179,7 @@ async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Exten
                Extension(sess): Extension<StudentSession>,
                TryData(r): TryData<IncidentEnd>,
                ack: AckSender,
-               order: InOrder| {
+               order: InOrder<IncidentQueue>| {
             let _turn = order.turn().await;
             let reply: IncidentAck = match r {
                 Ok(end) => svc.end_incident(&sess, end).await,
@@ -166,16 +190,28 @@ async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Exten
     );
     s.on(
         names::SIGNALS,
-        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, TryData(sig): TryData<Signals>| match sig {
-            Ok(sig) => svc.signals(&sess, sig).await,
-            Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
+        async |State(svc): Svc,
+               Extension(sess): Extension<StudentSession>,
+               TryData(sig): TryData<Signals>,
+               order: InOrder<SignalQueue>| {
+            let _turn = order.turn().await;
+            match sig {
+                Ok(sig) => svc.signals(&sess, sig).await,
+                Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
+            }
         },
     );
     s.on(
         names::HEARTBEAT,
-        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, TryData(hb): TryData<Heartbeat>| match hb {
-            Ok(hb) => svc.heartbeat(&sess, hb).await,
-            Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
+        async |State(svc): Svc,
+               Extension(sess): Extension<StudentSession>,
+               TryData(hb): TryData<Heartbeat>,
+               order: InOrder<SignalQueue>| {
+            let _turn = order.turn().await;
+            match hb {
+                Ok(hb) => svc.heartbeat(&sess, hb).await,
+                Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
+            }
         },
     );
     s.on(
@@ -208,9 +244,6 @@ async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Exten
     s.on_disconnect(async |State(svc): Svc, Extension(sess): Extension<StudentSession>| {
         svc.student_disconnected(&sess).await;
     });
-
-    let welcome = svc.student_connected(&sess).await;
-    let _ = s.emit(names::WELCOME, &welcome);
 }
 
 // ---------------------------------------------------------------- proctors
@@ -221,7 +254,10 @@ async fn proctor_handshake(
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
     let sess = svc.authenticate_proctor(token(&auth)).await.map_err(refused)?;
+    // As for students: ready before the CONNECT packet leaves.
+    s.join(exam_room(sess.rt.id()));
     s.extensions.insert(sess);
+    register_proctor_events(&s);
     Ok(())
 }
 
@@ -235,9 +271,11 @@ fn answer_slot(s: &SocketRef, res: Result<SlotUpdate, Rejection>) -> RequestAck 
     }
 }
 
-async fn proctor_connected(s: SocketRef, State(svc): Svc, Extension(sess): Extension<ProctorSession>) {
-    s.join(exam_room(sess.rt.id()));
+async fn proctor_connected(State(svc): Svc, Extension(sess): Extension<ProctorSession>) {
     svc.proctor_connected(&sess);
+}
+
+fn register_proctor_events(s: &SocketRef) {
     s.on(names::SNAPSHOT, async |State(svc): Svc, Extension(sess): Extension<ProctorSession>, ack: AckSender| {
         let _ = ack.send(&svc.snapshot(&sess.rt));
     });
