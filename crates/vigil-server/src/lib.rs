@@ -75,6 +75,8 @@ pub struct ServerConfig {
     pub worker: WorkerWatchConfig,
     /// The service's time; tests pass a [`clock::ManualClock`].
     pub clock: Arc<dyn Clock>,
+    /// Origins allowed to frame the web apps besides this one (the LMS).
+    pub frame_ancestors: Vec<String>,
 }
 
 impl ServerConfig {
@@ -93,6 +95,7 @@ impl ServerConfig {
             evidence: EvidenceLimits::default(),
             worker: WorkerWatchConfig::default(),
             clock: Arc::new(SystemClock),
+            frame_ancestors: Vec::new(),
         }
     }
 }
@@ -112,6 +115,9 @@ pub enum ServerError {
     #[error("serving: {0}")]
     Serve(std::io::Error),
 }
+
+/// The largest Socket.IO message (WebSocket message or frame, polling body).
+pub const MAX_SOCKET_MESSAGE: usize = 256 * 1024;
 
 /// How often evidence past its retention is deleted.
 const RETENTION_EVERY_MS: i64 = 3_600_000;
@@ -155,7 +161,12 @@ impl Server {
             config.clock.clone(),
             fanout.clone(),
             sfu,
-            ServiceConfig { limits: config.limits, evidence: config.evidence, worker: config.worker },
+            ServiceConfig {
+                limits: config.limits,
+                evidence: config.evidence,
+                worker: config.worker,
+                ..ServiceConfig::default()
+            },
         ));
         let admin = Admin { store, keys, public_url, clock: config.clock.clone() };
         let (layer, io) = SocketIo::builder()
@@ -163,6 +174,15 @@ impl Server {
             // A proctor of a large exam receives many updates a second; the
             // default 128-packet buffer would drop them under bursts.
             .max_buffer_size(4096)
+            // No client message is near this (the largest is a proctor's SDP
+            // offer with 16 slots, under 150 KiB). Without it a peer that has
+            // not even authenticated can make the server buffer 64 MiB
+            // WebSocket messages; polling bodies get the same cap.
+            .ws_max_message_size(MAX_SOCKET_MESSAGE)
+            .ws_max_frame_size(MAX_SOCKET_MESSAGE)
+            .max_payload(MAX_SOCKET_MESSAGE as u64)
+            // A connection that never names a namespace is closed.
+            .connect_timeout(Duration::from_secs(10))
             .build_layer();
         transport::sockets::register(&io);
         fanout.attach(io);
@@ -172,6 +192,7 @@ impl Server {
             admin: admin.clone(),
             admin_token,
             metrics: metrics::install(),
+            frame_ancestors: config.frame_ancestors.clone(),
         });
         let router = transport::http::router(http, config.web_dir.as_deref())
             .layer(layer)

@@ -16,6 +16,7 @@ pub const SCORES_EMITTED: &str = "vigil_scores_emitted_total";
 pub const FANOUT_ERRORS: &str = "vigil_fanout_errors_total";
 pub const SIGNALS_DROPPED: &str = "vigil_signals_dropped_total";
 pub const CONNECTS_REFUSED: &str = "vigil_connects_refused_total";
+pub const CONNECTIONS_REPLACED: &str = "vigil_connections_replaced_total";
 pub const STORE_COMMITS: &str = "vigil_store_commits_total";
 pub const STORE_WRITES: &str = "vigil_store_writes_total";
 
@@ -56,6 +57,10 @@ fn describe() {
     describe_counter!(FANOUT_ERRORS, "Emits to proctor rooms that failed");
     describe_counter!(SIGNALS_DROPPED, "Signal and heartbeat messages dropped by the rate limit or as malformed");
     describe_counter!(CONNECTS_REFUSED, "Socket.IO handshakes refused, by reason");
+    describe_counter!(
+        CONNECTIONS_REPLACED,
+        "Student connections closed because a newer one exceeded the per-student limit"
+    );
     describe_counter!(STORE_COMMITS, "Group commits of the store writer");
     describe_counter!(STORE_WRITES, "Writes committed by the store writer");
 }

@@ -70,6 +70,9 @@ struct ServeArgs {
     /// The media address told to browsers when they reach the server under another (NAT, cloud).
     #[arg(long, env = "VIGIL_UDP_ADVERTISED")]
     udp_advertised: Option<SocketAddr>,
+    /// An origin (e.g. https://lms.example.edu) allowed to embed the pages in a frame; repeat for more.
+    #[arg(long = "frame-ancestor", env = "VIGIL_FRAME_ANCESTORS", value_delimiter = ',', value_parser = parse_origin)]
+    frame_ancestors: Vec<String>,
     /// Base URL for join links, when clients reach the server under another name (a reverse proxy).
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     public_url: Option<String>,
@@ -207,6 +210,16 @@ async fn main() -> Result<()> {
     }
 }
 
+/// An origin for a CSP `frame-ancestors` list: a scheme and a host, nothing
+/// that could end the directive.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let ok = rest.is_some_and(|host| {
+        !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'*'))
+    });
+    if ok { Ok(s.to_owned()) } else { Err(format!("{s:?} is not an origin like https://lms.example.edu")) }
+}
+
 fn admin_err(e: AdminError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -272,6 +285,7 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     };
     config.udp = Some(args.udp);
     config.udp_advertised = args.udp_advertised;
+    config.frame_ancestors = args.frame_ancestors.clone();
     let server = Server::bind(config).await.context("starting vigil")?;
     let addr = server.local_addr();
     let scheme = if args.tls_cert.is_some() { "https" } else { "http" };

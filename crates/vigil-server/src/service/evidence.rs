@@ -1,18 +1,26 @@
 //! Evidence frames. Every check that is cheap runs before the body is read
 //! or decoded: the token (done by the caller), the privacy tier, the capture
 //! time, the incident (one of this student's own, never a server one) and its
-//! window. Only then is the body read, within its size limit, and decoded
-//! under a server-wide cap on decodes in flight. Then: not a replay of
-//! another frame, stored, and the incident re-announced with its evidence.
+//! window, and the upload rate and concurrency limits. Only then is the body
+//! read, within its size limit, and decoded. Then: not a replay of another
+//! frame, stored, and the incident re-announced with its evidence.
+//!
+//! Memory is bounded by the concurrency limits: one upload in flight per
+//! student, and at most [`ServiceConfig::evidence_in_flight`] server-wide,
+//! each holding at most one body (512 KiB) and one decoded frame. Beyond
+//! either, the answer is `rate_limited` with `retry_after_ms`.
+//!
+//! [`ServiceConfig::evidence_in_flight`]: super::ServiceConfig::evidence_in_flight
 
 use bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
 use vigil_core::evidence::{PriorFrame, check_window, classify_prior, collects_evidence, inspect_jpeg};
 use vigil_proto::events::EvidenceAccepted;
 use vigil_proto::{ExamId, IncidentId, RejectReason, Rejection, UnixMillis};
 use vigil_store::EvidenceRow;
 
 use super::fanout::ProctorEvent;
-use super::{Service, StudentSession, unavailable};
+use super::{Service, StudentSession, lock, unavailable};
 
 /// An upload that passed every check that needs no body.
 #[derive(Debug)]
@@ -20,6 +28,9 @@ pub struct EvidenceTicket {
     sess: StudentSession,
     incident_id: IncidentId,
     captured_at: UnixMillis,
+    /// Held until the upload is done: this student's one upload in flight,
+    /// and one of the server's.
+    _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
 impl EvidenceTicket {
@@ -51,17 +62,39 @@ impl Service {
         captured_at: UnixMillis,
     ) -> Result<EvidenceTicket, Rejection> {
         collects_evidence(sess.rt.exam.settings.privacy)?;
+        let now = self.clock.now_ms();
+        lock(&sess.cell.live).evidence_bucket.try_take(now).map_err(|wait| Rejection {
+            reason: RejectReason::RateLimited,
+            message: "too many evidence uploads; slow down and retry".into(),
+            retry_after_ms: Some(wait),
+        })?;
         let span = sess.cell.ledger.lock().await.evidence_span(&incident_id);
         let Some((_, started_at, ended_at)) = span else {
             return Err(Rejection::new(RejectReason::UnknownIncident, format!("you have no incident {incident_id}")));
         };
-        check_window(&self.config.evidence, started_at, ended_at, captured_at, self.clock.now_ms())?;
-        Ok(EvidenceTicket { sess, incident_id, captured_at })
+        check_window(&self.config.evidence, started_at, ended_at, captured_at, now)?;
+        let busy = |message: &str, retry_after_ms| Rejection {
+            reason: RejectReason::RateLimited,
+            message: message.to_owned(),
+            retry_after_ms: Some(retry_after_ms),
+        };
+        let mine = sess
+            .cell
+            .evidence_slot
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy("your previous upload is still being checked; retry", 500))?;
+        let server = self
+            .evidence_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy("the server is checking many uploads; retry", 250))?;
+        Ok(EvidenceTicket { sess, incident_id, captured_at, _permits: (mine, server) })
     }
 
     /// Decodes, checks and stores the body of a prechecked upload.
     pub async fn evidence_accept(&self, ticket: EvidenceTicket, body: Bytes) -> Result<EvidenceStored, Rejection> {
-        let EvidenceTicket { sess, incident_id, captured_at } = ticket;
+        let EvidenceTicket { sess, incident_id, captured_at, _permits } = ticket;
         let limits = self.config.evidence;
         if body.len() > limits.max_bytes {
             return Err(Rejection::new(RejectReason::TooLarge, format!("frame exceeds {} bytes", limits.max_bytes)));

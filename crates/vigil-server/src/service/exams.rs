@@ -19,6 +19,15 @@ use crate::service::{ConnectionId, lock};
 
 /// Signals and heartbeats per student: a browser sends about 1–2 a second.
 const SIGNAL_RATE: RateLimit = RateLimit { burst: 20, per_second: 5.0 };
+/// Evidence uploads per student: one per incident, and incidents are
+/// themselves limited to 2 a second.
+const EVIDENCE_RATE: RateLimit = RateLimit { burst: 10, per_second: 2.0 };
+/// Handshakes per student: a reload or a network change is one; a loop of
+/// reconnects would flood every proctor with presence changes.
+const HANDSHAKE_RATE: RateLimit = RateLimit { burst: 10, per_second: 0.5 };
+/// Live connections per student: a second tab, and a reload whose old
+/// socket has not closed yet. The next one replaces the oldest.
+pub const MAX_STUDENT_CONNECTIONS: usize = 3;
 
 /// What proctors see of a student between score changes.
 #[derive(Debug)]
@@ -27,7 +36,11 @@ pub struct Live {
     pub last_incident: Option<IncidentRecord>,
     pub quality: Quality,
     pub signal_bucket: TokenBucket,
+    pub evidence_bucket: TokenBucket,
+    pub handshake_bucket: TokenBucket,
     pub worker: WorkerWatch,
+    /// This student's live connections, oldest first.
+    pub connections: std::collections::VecDeque<ConnectionId>,
 }
 
 #[derive(Debug)]
@@ -40,6 +53,8 @@ pub struct StudentCell {
     /// The connection whose camera the SFU forwards, so a stale connection
     /// closing after a reconnect does not end the new publication.
     pub publishing: Mutex<Option<ConnectionId>>,
+    /// One evidence upload in flight per student.
+    pub evidence_slot: Arc<tokio::sync::Semaphore>,
 }
 
 impl StudentCell {
@@ -52,9 +67,13 @@ impl StudentCell {
                 last_incident,
                 quality: Quality::Unknown,
                 signal_bucket: TokenBucket::new(SIGNAL_RATE),
+                evidence_bucket: TokenBucket::new(EVIDENCE_RATE),
+                handshake_bucket: TokenBucket::new(HANDSHAKE_RATE),
                 worker: WorkerWatch::default(),
+                connections: std::collections::VecDeque::new(),
             }),
             publishing: Mutex::new(None),
+            evidence_slot: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 

@@ -17,7 +17,7 @@ use vigil_proto::{ExamId, StudentId};
 
 use crate::clock::Clock;
 use crate::metrics as m;
-use crate::service::lock;
+use crate::service::{ConnectionId, lock};
 
 /// At most about ten score updates per second per student.
 pub const SCORE_INTERVAL_MS: i64 = 100;
@@ -45,6 +45,8 @@ pub trait Fanout: Send + Sync + std::fmt::Debug + 'static {
     fn to_proctors<'a>(&'a self, exam: &'a ExamId, event: ProctorEvent) -> BoxFuture<'a, bool>;
     /// To every connection of one student.
     fn to_student<'a>(&'a self, exam: &'a ExamId, student: &'a StudentId, event: StudentEvent) -> BoxFuture<'a, bool>;
+    /// Closes one connection (it was replaced by a newer one).
+    fn disconnect(&self, conn: ConnectionId) -> BoxFuture<'_, ()>;
 }
 
 #[derive(Debug)]

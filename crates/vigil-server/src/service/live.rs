@@ -12,7 +12,7 @@ use vigil_proto::events::{
 };
 use vigil_proto::{IncidentKind, RejectReason, Rejection};
 
-use super::exams::ExamRuntime;
+use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 use crate::metrics as m;
@@ -28,6 +28,16 @@ impl Service {
         let (rt, cell) = (&sess.rt, &sess.cell);
         let now = self.clock.now_ms();
         metrics::gauge!(m::STUDENTS_CONNECTED).increment(1);
+        let replaced = {
+            let mut live = lock(&cell.live);
+            live.connections.push_back(sess.conn);
+            if live.connections.len() > MAX_STUDENT_CONNECTIONS { live.connections.pop_front() } else { None }
+        };
+        if let Some(oldest) = replaced {
+            tracing::info!(exam = %rt.id(), student = %cell.id(), "a new connection replaced the oldest of this student's");
+            metrics::counter!(m::CONNECTIONS_REPLACED).increment(1);
+            self.fanout.out().disconnect(oldest).await;
+        }
         let change = lock(&rt.presence).connected(cell.id(), now, rt.stall_after_ms());
         let next_seq = cell.ledger.lock().await.next_seq();
         self.announce_presence(rt, change).await;
@@ -43,6 +53,7 @@ impl Service {
 
     pub async fn student_disconnected(&self, sess: &StudentSession) {
         metrics::gauge!(m::STUDENTS_CONNECTED).decrement(1);
+        lock(&sess.cell.live).connections.retain(|c| *c != sess.conn);
         self.stop_publishing(sess).await;
         let change = lock(&sess.rt.presence).disconnected(sess.cell.id(), self.clock.now_ms());
         self.announce_presence(&sess.rt, change).await;

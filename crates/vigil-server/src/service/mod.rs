@@ -70,6 +70,21 @@ pub struct ServiceConfig {
     pub limits: Limits,
     pub evidence: EvidenceLimits,
     pub worker: WorkerWatchConfig,
+    /// Evidence uploads read and decoded at once, server-wide.
+    pub evidence_in_flight: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            limits: Limits::default(),
+            evidence: EvidenceLimits::default(),
+            worker: WorkerWatchConfig::default(),
+            // Each holds at most a 512 KiB body and one decoded frame (up to
+            // 1920² RGB, 11 MiB): about 100 MiB at worst.
+            evidence_in_flight: 8,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -82,6 +97,7 @@ pub struct Service {
     sfu: Option<vigil_sfu::Sfu>,
     config: ServiceConfig,
     next_conn: AtomicU64,
+    evidence_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Service {
@@ -100,6 +116,7 @@ impl Service {
             keys,
             clock,
             sfu,
+            evidence_slots: Arc::new(tokio::sync::Semaphore::new(config.evidence_in_flight.max(1))),
             config,
             next_conn: AtomicU64::new(1),
         }
@@ -172,6 +189,11 @@ impl Service {
             .await
             .map_err(|_| unavailable("the server cannot load this student right now"))?
             .ok_or_else(not_on_roster)?;
+        lock(&cell.live).handshake_bucket.try_take(self.clock.now_ms()).map_err(|wait| Rejection {
+            reason: RejectReason::RateLimited,
+            message: "too many connections in a short time; wait and retry".into(),
+            retry_after_ms: Some(wait),
+        })?;
         Ok(StudentSession { rt, cell, conn: self.new_connection() })
     }
 

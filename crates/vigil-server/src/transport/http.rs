@@ -31,6 +31,8 @@ pub struct HttpState {
     pub admin: Admin,
     pub admin_token: String,
     pub metrics: PrometheusHandle,
+    /// Origins (an LMS) allowed to embed the pages in a frame.
+    pub frame_ancestors: Vec<String>,
 }
 
 type AppState = State<Arc<HttpState>>;
@@ -137,7 +139,44 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
             None => router.route(&format!("/{page}/"), get(move || async move { placeholder(page) })),
         };
     }
-    router.with_state(state)
+    let headers = Arc::new(security_headers(&state.frame_ancestors));
+    router.with_state(state).layer(axum::middleware::map_response(move |mut res: Response| {
+        let headers = headers.clone();
+        async move {
+            for (name, value) in headers.iter() {
+                res.headers_mut().entry(name).or_insert_with(|| value.clone());
+            }
+            res
+        }
+    }))
+}
+
+/// Headers every response carries. The CSP fits the student page: its
+/// inference worker compiles WebAssembly (`wasm-unsafe-eval`) and MediaPipe
+/// loads its modules and workers from this origin or from `blob:` URLs;
+/// pages talk only to this origin (HTTP, WebSocket). `frame-ancestors` is
+/// this origin plus the LMS origins the operator allows, so an LMS can embed
+/// the pages and nobody else can frame them.
+fn security_headers(frame_ancestors: &[String]) -> HeaderMap {
+    let mut ancestors = String::from("'self'");
+    for origin in frame_ancestors {
+        ancestors.push(' ');
+        ancestors.push_str(origin);
+    }
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; \
+         connect-src 'self' ws: wss: blob: data:; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
+         style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}"
+    );
+    let mut h = HeaderMap::new();
+    // The origins were checked when the configuration was parsed; a value
+    // that still fails here leaves the policy out rather than the server down.
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h
 }
 
 async fn landing() -> Html<&'static str> {

@@ -10,6 +10,7 @@ use vigil_proto::events::names;
 use vigil_proto::{ExamId, StudentId};
 
 use crate::metrics as m;
+use crate::service::ConnectionId;
 use crate::service::fanout::{Fanout, ProctorEvent, StudentEvent};
 
 pub fn exam_room(exam: &ExamId) -> String {
@@ -45,7 +46,21 @@ impl SioFanout {
     }
 }
 
+/// Every connection joins its own room, so the service can close it by its id.
+pub fn connection_room(conn: ConnectionId) -> String {
+    format!("conn:{conn}")
+}
+
 impl Fanout for SioFanout {
+    fn disconnect(&self, conn: ConnectionId) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let Some(ns) = self.io.get().and_then(|io| io.of(names::STUDENT_NS)) else { return };
+            if let Err(e) = ns.within(connection_room(conn)).disconnect().await {
+                tracing::debug!(error = %e, "could not close a replaced connection");
+            }
+        })
+    }
+
     fn to_proctors<'a>(&'a self, exam: &'a ExamId, event: ProctorEvent) -> BoxFuture<'a, bool> {
         Box::pin(async move {
             let room = exam_room(exam);

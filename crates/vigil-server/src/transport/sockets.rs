@@ -21,7 +21,7 @@ use vigil_proto::events::{
 };
 use vigil_proto::{RejectReason, Rejection};
 
-use super::sio_fanout::{exam_room, student_room};
+use super::sio_fanout::{connection_room, exam_room, student_room};
 use crate::service::ingest::rejected;
 use crate::service::{ProctorSession, Service, StudentSession, count_refused_connect};
 
@@ -145,6 +145,7 @@ async fn student_handshake(
     // runs the connect handler as a task of its own, so a client that emits
     // at once would otherwise race the handlers' registration.
     s.join(student_room(sess.rt.id(), sess.cell.id()));
+    s.join(connection_room(sess.conn));
     s.extensions.insert(sess);
     s.extensions.insert(Arc::new(Arrivals::<IncidentQueue>::default()));
     s.extensions.insert(Arc::new(Arrivals::<SignalQueue>::default()));

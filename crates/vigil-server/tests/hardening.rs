@@ -1,0 +1,158 @@
+//! One student must not be able to exhaust the server for the others.
+
+mod common;
+
+use common::{Harness, T0, incident};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use vigil_proto::Role;
+use vigil_proto::events::names;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_socket_message_closes_only_that_connection() {
+    let mut h = Harness::start(&["ada", "bo"]).await;
+    let mut ada = h.student("ada").await;
+    let bo = h.student("bo").await;
+    // 300 KiB in one WebSocket message: over the limit, whatever it says.
+    let huge = json!({ "id": "a", "seq": 1, "kind": "no_face", "started_at": T0, "detail": "x".repeat(300 * 1024) });
+    ada.client.emit(names::INCIDENT, &huge).expect("sent");
+    // Ada's connection ends: her event stream closes.
+    let ended = tokio::time::timeout(common::PATIENCE, async { while ada.events.recv().await.is_some() {} }).await;
+    assert!(ended.is_ok(), "the oversized message did not close the connection");
+    // Bo is unaffected.
+    assert_eq!(bo.request(names::INCIDENT, incident("b", 1, "no_face", T0)).await["status"], "accepted");
+    h.stop().await;
+}
+
+/// Starts an evidence upload and leaves its body unfinished, so that it
+/// holds its place until the returned stream is dropped.
+async fn stalled_upload(h: &Harness, token: &str, incident_id: &str) -> tokio::net::TcpStream {
+    let addr = h.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connects");
+    let head = format!(
+        "POST /api/v1/evidence/{incident_id} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\
+         content-type: image/jpeg\r\nx-vigil-captured-at: {T0}\r\ncontent-length: 100000\r\n\r\nJPEG"
+    );
+    tcp.write_all(head.as_bytes()).await.expect("writes");
+    tcp
+}
+
+async fn upload_status(h: &Harness, token: &str, incident_id: &str) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/evidence/{incident_id}", h.base))
+        .bearer_auth(token)
+        .header("x-vigil-captured-at", T0.to_string())
+        .body(vec![0xff, 0xd8, 0xff, 0xd9])
+        .send()
+        .await
+        .expect("a response");
+    (res.status().as_u16(), res.json().await.unwrap_or_default())
+}
+
+/// Uploads until `done(status, body)`. The stalled upload's head may not
+/// have been read yet, or its loss not noticed yet: those answers are passed
+/// over. The per-student upload rate refills on the service's clock, which
+/// is moved on when it runs dry.
+async fn upload_until(
+    h: &Harness,
+    token: &str,
+    incident_id: &str,
+    done: impl Fn(u16, &serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..500 {
+        let (status, body) = upload_status(h, token, incident_id).await;
+        if done(status, &body) {
+            return body;
+        }
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        if message.contains("too many evidence uploads") {
+            h.advance(1_000);
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    panic!("no matching answer for {incident_id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_evidence_upload_in_flight_per_student() {
+    let mut h = Harness::start(&["ada", "bo"]).await;
+    let ada = h.student("ada").await;
+    let bo = h.student("bo").await;
+    for (who, conn) in [("ada", &ada), ("bo", &bo)] {
+        let ack = conn.request(names::INCIDENT, incident(&format!("{who}-1"), 1, "no_face", T0)).await;
+        assert_eq!(ack["status"], "accepted");
+        let ack = conn.request(names::INCIDENT, incident(&format!("{who}-2"), 2, "tab_hidden", T0)).await;
+        assert_eq!(ack["status"], "accepted");
+    }
+    let ada_token = h.token(Role::Student, "ada").await;
+    let bo_token = h.token(Role::Student, "bo").await;
+
+    // An upload for an incident that does not exist is refused before any
+    // body is read, and takes no place.
+    assert_eq!(upload_status(&h, &ada_token, "nope").await.0, 404);
+
+    let held = stalled_upload(&h, &ada_token, "ada-1").await;
+    // Proof the first upload holds its place: a second of Ada's is turned
+    // away (retry later), while Bo's goes through to the decoder.
+    let body = upload_until(&h, &ada_token, "ada-2", |status, _| status == 429).await;
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("still being checked")), "{body}");
+    assert_eq!(body["error"]["reason"], "rate_limited");
+    assert!(body["error"]["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0), "{body}");
+    let (status, body) = upload_status(&h, &bo_token, "bo-1").await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("undecodable")), "bo is not held up: {body}");
+    // Once the stalled upload is gone, Ada may upload again.
+    drop(held);
+    let body = upload_until(&h, &ada_token, "ada-2", |status, _| status != 429).await;
+    assert_eq!(body["error"]["reason"], "undecodable", "{body}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() {
+    let mut h = Harness::start(&[]).await;
+    for path in ["/student/", "/healthz", "/api/v1/exams/nope/snapshot"] {
+        let res = reqwest::get(format!("{}{path}", h.base)).await.expect("a response");
+        let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        let csp = header("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'self'") && csp.contains("'wasm-unsafe-eval'"), "{path}: {csp}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_cannot_hold_many_sockets_or_reconnect_in_a_loop() {
+    let mut h = Harness::start(&["ada", "bo"]).await;
+    let mut first = h.student("ada").await;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        others.push(h.student("ada").await);
+    }
+    // The fourth replaced the oldest: its connection is closed.
+    let closed = tokio::time::timeout(common::PATIENCE, async { while first.events.recv().await.is_some() {} }).await;
+    assert!(closed.is_ok(), "the oldest connection is still open");
+    for conn in &others {
+        let ack = conn.request(names::INCIDENT_END, json!({ "id": "none", "seq": 1, "ended_at": T0 })).await;
+        assert_eq!(ack["reason"], "unknown_incident", "the newer connections work");
+    }
+    // Ten handshakes in a burst; the eleventh is refused with a reason and a wait.
+    let token = h.token(Role::Student, "ada").await;
+    let mut refusal = None;
+    for _ in 0..10 {
+        match vigil_load::sio::SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": token })).await {
+            Ok(c) => others.push(common::Conn { client: c.0, events: c.1 }),
+            Err(e) => {
+                refusal = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let refusal = refusal.expect("the burst ran out");
+    assert!(refusal.contains("rate_limited: too many connections"), "{refusal}");
+    // Another student is not affected.
+    let bo = h.student("bo").await;
+    assert_eq!(bo.request(names::INCIDENT, incident("b", 1, "no_face", T0)).await["status"], "accepted");
+    h.stop().await;
+}
