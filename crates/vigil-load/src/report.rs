@@ -28,6 +28,7 @@ pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
 /// later inherit it). Server and load generator share the machine; with
 /// the generator niced the server gets the CPU it would have on a machine
 /// of its own, and the generator's own delays show up on its side.
+#[allow(unsafe_code)] // setpriority per thread: std has no safe wrapper
 pub fn renice_self(nice: i32) -> std::io::Result<()> {
     for task in std::fs::read_dir("/proc/self/task")? {
         let Some(tid) = task?.file_name().to_str().and_then(|t| t.parse::<libc::id_t>().ok()) else { continue };

@@ -133,6 +133,7 @@ fn publisher_id(i: usize) -> PublisherId {
     PublisherId::new("bench".parse().expect("exam id"), format!("s{i}").parse().expect("student id"))
 }
 
+#[allow(unsafe_code)] // sysconf(_SC_CLK_TCK): libc has no safe wrapper
 fn sfu_thread_cpu() -> Option<f64> {
     // SAFETY: sysconf takes an integer name and reads or writes no memory
     // of ours; any name is allowed (an unknown one returns -1, refused below).

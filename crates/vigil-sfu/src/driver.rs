@@ -252,6 +252,7 @@ const SOCKET_BUFFER: usize = 8 << 20;
 /// so a server run as root gets the full buffer without a sysctl; others
 /// keep what they got (docs/OPERATIONS.md says how to raise the cap).
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // setsockopt with a *FORCE option: socket2 has no safe wrapper for it
 fn force_buffers(s: &socket2::Socket) {
     use std::os::fd::AsRawFd;
     if s.recv_buffer_size().unwrap_or(0) >= SOCKET_BUFFER {
@@ -411,6 +412,7 @@ use batch_portable::{RecvBatch, send_batch};
 
 /// `recvmmsg`/`sendmmsg`: one system call per batch instead of per datagram.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // recvmmsg/sendmmsg have no safe wrapper in std or socket2
 mod batch_linux {
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
     use std::os::fd::AsRawFd;
