@@ -77,6 +77,8 @@ pub struct ServerConfig {
     pub clock: Arc<dyn Clock>,
     /// Origins allowed to frame the web apps besides this one (the LMS).
     pub frame_ancestors: Vec<String>,
+    /// When set, `/metrics` requires this bearer token.
+    pub metrics_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -96,6 +98,7 @@ impl ServerConfig {
             worker: WorkerWatchConfig::default(),
             clock: Arc::new(SystemClock),
             frame_ancestors: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -193,6 +196,7 @@ impl Server {
             admin_token,
             metrics: metrics::install(),
             frame_ancestors: config.frame_ancestors.clone(),
+            metrics_token: config.metrics_token.clone(),
         });
         let router = transport::http::router(http, config.web_dir.as_deref())
             .layer(layer)

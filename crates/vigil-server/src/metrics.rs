@@ -17,6 +17,7 @@ pub const FANOUT_ERRORS: &str = "vigil_fanout_errors_total";
 pub const SIGNALS_DROPPED: &str = "vigil_signals_dropped_total";
 pub const CONNECTS_REFUSED: &str = "vigil_connects_refused_total";
 pub const CONNECTIONS_REPLACED: &str = "vigil_connections_replaced_total";
+pub const SIGNALLING_DROPPED: &str = "vigil_signalling_rate_limited_total";
 pub const STORE_COMMITS: &str = "vigil_store_commits_total";
 pub const STORE_WRITES: &str = "vigil_store_writes_total";
 

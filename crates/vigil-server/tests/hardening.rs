@@ -156,3 +156,24 @@ async fn a_token_cannot_hold_many_sockets_or_reconnect_in_a_loop() {
     assert_eq!(bo.request(names::INCIDENT, incident("b", 1, "no_face", T0)).await["status"], "accepted");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_carry_no_connection_ids() {
+    let mut h = Harness::start(&["ada"]).await;
+    let proctor = h.proctor().await;
+    let student = h.student("ada").await;
+    student.request(names::INCIDENT, incident("a", 1, "no_face", T0)).await;
+    proctor.request(names::ACTION, json!({ "student_id": "ada", "kind": "warn" })).await;
+    let text = reqwest::get(format!("{}/metrics", h.base)).await.unwrap().text().await.unwrap();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let labels = line.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map_or("", |(l, _)| l);
+        for pair in labels.split(',').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = value.trim_matches('"');
+            let id_like = ["sid", "socket", "subscriber", "peer", "student", "proctor", "exam", "connection"];
+            assert!(!id_like.contains(&key), "a metric is labelled by {key}: {line}");
+            assert!(!["ada", "pat", "exam-1"].contains(&value), "a metric label carries an id: {line}");
+        }
+    }
+    h.stop().await;
+}

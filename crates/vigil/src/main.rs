@@ -73,6 +73,9 @@ struct ServeArgs {
     /// An origin (e.g. https://lms.example.edu) allowed to embed the pages in a frame; repeat for more.
     #[arg(long = "frame-ancestor", env = "VIGIL_FRAME_ANCESTORS", value_delimiter = ',', value_parser = parse_origin)]
     frame_ancestors: Vec<String>,
+    /// Require `Authorization: Bearer <token>` on /metrics (or serve it only behind a private proxy).
+    #[arg(long, env = "VIGIL_METRICS_TOKEN")]
+    metrics_token: Option<String>,
     /// Base URL for join links, when clients reach the server under another name (a reverse proxy).
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     public_url: Option<String>,
@@ -286,6 +289,7 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     config.udp = Some(args.udp);
     config.udp_advertised = args.udp_advertised;
     config.frame_ancestors = args.frame_ancestors.clone();
+    config.metrics_token = args.metrics_token.clone();
     let server = Server::bind(config).await.context("starting vigil")?;
     let addr = server.local_addr();
     let scheme = if args.tls_cert.is_some() { "https" } else { "http" };

@@ -25,6 +25,9 @@ const EVIDENCE_RATE: RateLimit = RateLimit { burst: 10, per_second: 2.0 };
 /// Handshakes per student: a reload or a network change is one; a loop of
 /// reconnects would flood every proctor with presence changes.
 const HANDSHAKE_RATE: RateLimit = RateLimit { burst: 10, per_second: 0.5 };
+/// WebRTC signalling per student (`rtc_publish` and `rtc_candidate`): a
+/// publish and its dozen trickled candidates, a few times a minute at most.
+const SIGNALLING_RATE: RateLimit = RateLimit { burst: 40, per_second: 2.0 };
 /// Live connections per student: a second tab, and a reload whose old
 /// socket has not closed yet. The next one replaces the oldest.
 pub const MAX_STUDENT_CONNECTIONS: usize = 3;
@@ -38,6 +41,7 @@ pub struct Live {
     pub signal_bucket: TokenBucket,
     pub evidence_bucket: TokenBucket,
     pub handshake_bucket: TokenBucket,
+    pub signalling_bucket: TokenBucket,
     pub worker: WorkerWatch,
     /// This student's live connections, oldest first.
     pub connections: std::collections::VecDeque<ConnectionId>,
@@ -69,6 +73,7 @@ impl StudentCell {
                 signal_bucket: TokenBucket::new(SIGNAL_RATE),
                 evidence_bucket: TokenBucket::new(EVIDENCE_RATE),
                 handshake_bucket: TokenBucket::new(HANDSHAKE_RATE),
+                signalling_bucket: TokenBucket::new(SIGNALLING_RATE),
                 worker: WorkerWatch::default(),
                 connections: std::collections::VecDeque::new(),
             }),

@@ -61,6 +61,9 @@ impl Service {
     /// publication replaces the previous one (a reload, an ICE restart).
     pub async fn publish(&self, sess: &StudentSession, offer: SessionDescription) -> RtcAck {
         let Some(sfu) = self.sfu.as_ref() else { return RtcAck::Rejected { rejection: video_off() } };
+        if let Err(rejection) = self.admit_signalling(sess) {
+            return RtcAck::Rejected { rejection };
+        }
         match sfu.publish(publisher(sess), offer.sdp).await {
             Ok(sdp) => {
                 *lock(&sess.cell.publishing) = Some(sess.conn);
@@ -74,9 +77,25 @@ impl Service {
     /// is logged, not answered.
     pub async fn student_candidate(&self, sess: &StudentSession, candidate: IceCandidate) {
         let Some(sfu) = self.sfu.as_ref() else { return };
+        if self.admit_signalling(sess).is_err() {
+            return;
+        }
         if let Err(e) = sfu.add_candidate(PeerId::Publisher(publisher(sess)), candidate).await {
             tracing::debug!(error = %e, "student candidate refused");
         }
+    }
+
+    /// One student's WebRTC signalling is rate-limited before it reaches the
+    /// SFU thread, whose command queue all students share.
+    fn admit_signalling(&self, sess: &StudentSession) -> Result<(), Rejection> {
+        lock(&sess.cell.live).signalling_bucket.try_take(self.clock.now_ms()).map_err(|wait| {
+            metrics::counter!(crate::metrics::SIGNALLING_DROPPED).increment(1);
+            Rejection {
+                reason: RejectReason::RateLimited,
+                message: "too much WebRTC signalling; retry later".into(),
+                retry_after_ms: Some(wait),
+            }
+        })
     }
 
     /// A student connection closed: stop its publication if it was the one

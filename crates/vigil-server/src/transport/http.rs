@@ -33,6 +33,8 @@ pub struct HttpState {
     pub metrics: PrometheusHandle,
     /// Origins (an LMS) allowed to embed the pages in a frame.
     pub frame_ancestors: Vec<String>,
+    /// When set, `/metrics` answers only to `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 type AppState = State<Arc<HttpState>>;
@@ -208,7 +210,12 @@ async fn healthz(State(app): AppState) -> Response {
     }
 }
 
-async fn metrics(State(app): AppState) -> Response {
+async fn metrics(State(app): AppState, headers: HeaderMap) -> Response {
+    if let Some(expected) = &app.metrics_token
+        && !bearer(&headers).is_some_and(|t| token_eq(t, expected))
+    {
+        return ApiError::new(RejectReason::InvalidToken, "send Authorization: Bearer <metrics token>").into_response();
+    }
     let stats = app.service.store().writer_stats();
     metrics::counter!(m::STORE_COMMITS).absolute(stats.commits);
     metrics::counter!(m::STORE_WRITES).absolute(stats.writes);
