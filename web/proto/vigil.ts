@@ -84,8 +84,9 @@ export type HandshakeAuth = { token: string, };
 
 export type StudentWelcome = { student: Student, exam_id: ExamId, exam_title: string, settings: ExamSettings, 
 /**
- * The lowest sequence number the server will still accept. A client that
- * lost its local counter resumes from here.
+ * One more than the highest sequence number used so far (1 for a new
+ * student): a client that lost its local counter resumes from here.
+ * Unused numbers down to 63 below the highest are still accepted.
  */
 next_seq: number, server_time: number, };
 

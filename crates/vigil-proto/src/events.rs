@@ -7,7 +7,7 @@
 //! do not know, so a newer client that adds one keeps working against an
 //! older server; an unknown enum value (an incident kind, say) and a known
 //! field with the wrong type or grammar are still refused. Admin bodies
-//! (`CreateExam`, `AddPerson`) are strict instead: a typo in configuration
+//! (`CreateExam` with its settings, `AddPerson`, `IssueLink`) are strict instead: a typo in configuration
 //! must not be silently ignored.
 
 use serde::{Deserialize, Serialize};
@@ -70,8 +70,9 @@ pub struct StudentWelcome {
     pub exam_id: ExamId,
     pub exam_title: String,
     pub settings: ExamSettings,
-    /// The lowest sequence number the server will still accept. A client that
-    /// lost its local counter resumes from here.
+    /// One more than the highest sequence number used so far (1 for a new
+    /// student): a client that lost its local counter resumes from here.
+    /// Unused numbers down to 63 below the highest are still accepted.
     pub next_seq: u64,
     pub server_time: UnixMillis,
 }
@@ -405,6 +406,7 @@ pub struct AddPerson {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
 pub struct IssueLink {
     pub role: Role,
     pub subject: String,

@@ -134,6 +134,8 @@ pub enum PrivacyTier {
 
 /// When students may submit; incidents outside it are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+/// Strict: a typo in an admin body must not be silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct ExamWindow {
     pub opens_at: UnixMillis,
     pub closes_at: UnixMillis,
@@ -144,6 +146,8 @@ pub struct ExamWindow {
 /// `score(t) = Σ weight(kind_i) · 2^(−(t − started_at_i) / half_life)` over
 /// accepted incidents with `started_at_i ≤ t`. See docs/SCORING.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+/// Strict: a typo in an admin body must not be silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct ScoringRules {
     /// Seconds for an incident's contribution to halve.
     pub half_life_s: f64,
@@ -183,6 +187,8 @@ impl Default for ScoringRules {
 
 /// Everything an exam's owner configures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+/// Strict: a typo in an admin body must not be silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct ExamSettings {
     pub window: ExamWindow,
     pub scoring: ScoringRules,

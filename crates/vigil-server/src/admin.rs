@@ -21,6 +21,8 @@ pub enum AdminError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    #[error("not on the roster: {0}")]
+    NotOnRoster(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -125,7 +127,7 @@ impl Admin {
     pub async fn issue_link(&self, exam_id: &ExamId, req: IssueLink) -> Result<JoinLink, AdminError> {
         let exam = self.exam(exam_id).await?;
         let missing =
-            || AdminError::NotFound(format!("{:?} {} in exam {exam_id}", req.role, req.subject).to_lowercase());
+            || AdminError::NotOnRoster(format!("{:?} {} in exam {exam_id}", req.role, req.subject).to_lowercase());
         let on_roster = match req.role {
             Role::Student => match req.subject.parse::<StudentId>() {
                 Ok(id) => self.store.student(exam_id, &id).await?.is_some(),

@@ -59,9 +59,12 @@ impl Service {
         &self,
         sess: StudentSession,
         incident_id: IncidentId,
-        captured_at: UnixMillis,
+        captured_at: Option<UnixMillis>,
     ) -> Result<EvidenceTicket, Rejection> {
         collects_evidence(sess.rt.exam.settings.privacy)?;
+        let captured_at = captured_at.ok_or_else(|| {
+            Rejection::new(RejectReason::InvalidPayload, "send the capture time: x-vigil-captured-at: <unix ms>")
+        })?;
         let now = self.clock.now_ms();
         lock(&sess.cell.live).evidence_bucket.try_take(now).map_err(|wait| Rejection {
             reason: RejectReason::RateLimited,

@@ -157,12 +157,7 @@ impl Service {
 
     /// Verifies a token for `role` and loads its exam.
     async fn authenticate(&self, token: Option<&str>, role: Role) -> Result<(Arc<ExamRuntime>, String), Rejection> {
-        let token = token.ok_or_else(|| {
-            Rejection::new(
-                RejectReason::MissingToken,
-                "send the join token (handshake auth { token }, or a Bearer header)",
-            )
-        })?;
+        let token = token.ok_or_else(|| Rejection::new(RejectReason::MissingToken, "send the join token"))?;
         let claims = self.keys.verify(token, role, self.clock.now_ms())?;
         let rt = self
             .exams

@@ -82,6 +82,7 @@ impl From<AdminError> for ApiError {
             AdminError::Invalid(r) => ApiError(r),
             AdminError::Conflict(m) => ApiError::new(RejectReason::ConflictingDuplicate, m),
             AdminError::NotFound(m) => ApiError::new(RejectReason::UnknownExam, m),
+            AdminError::NotOnRoster(m) => ApiError::new(RejectReason::UnknownStudent, m),
             AdminError::Store(e) => store_error(&e),
         }
     }
@@ -355,10 +356,8 @@ async fn accept_evidence(
     body: Body,
 ) -> ApiResult<crate::service::evidence::EvidenceStored> {
     let sess = app.service.authenticate_student(bearer(headers)).await?;
-    let captured_at: i64 =
-        headers.get(CAPTURED_AT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()).ok_or_else(
-            || ApiError::new(RejectReason::InvalidPayload, format!("send {CAPTURED_AT_HEADER}: <unix ms>")),
-        )?;
+    let captured_at: Option<i64> =
+        headers.get(CAPTURED_AT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let ticket = app.service.evidence_precheck(sess, incident_id, captured_at).await?;
     let max = ticket.max_bytes(&app.service);
     // Read at most one byte past the limit: enough to know it is too large.

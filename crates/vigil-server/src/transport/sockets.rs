@@ -16,10 +16,10 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::socket::Socket;
 use tokio::sync::watch;
 use vigil_proto::events::{
-    ActionRequest, HandshakeAuth, Heartbeat, IceCandidate, IncidentAck, IncidentEnd, IncidentReport, RequestAck,
-    RtcAck, SessionDescription, Signals, SlotUpdate, UnwatchRequest, WatchRequest, names,
+    ActionRequest, HandshakeAuth, Heartbeat, IceCandidate, IncidentAck, RequestAck, RtcAck, SessionDescription,
+    Signals, SlotUpdate, UnwatchRequest, WatchRequest, names,
 };
-use vigil_proto::{RejectReason, Rejection};
+use vigil_proto::{IncidentId, RejectReason, Rejection};
 
 use super::sio_fanout::{connection_room, exam_room, student_room};
 use crate::service::ingest::rejected;
@@ -46,6 +46,18 @@ fn refused(r: Rejection) -> ConnectRefused {
 
 fn invalid(e: &socketioxide::ParserError) -> Rejection {
     Rejection::new(RejectReason::InvalidPayload, format!("payload does not match the schema: {e}"))
+}
+
+/// Parses an `incident` or `incident_end`. A refusal names the message's id
+/// whenever it has one in the id grammar, even if another field is wrong.
+fn parse_incident_message<T: serde::de::DeserializeOwned>(
+    raw: Result<serde_json::Value, socketioxide::ParserError>,
+) -> Result<T, IncidentAck> {
+    let raw = raw.map_err(|e| rejected(None, invalid(&e)))?;
+    let id = raw.get("id").and_then(|v| v.as_str()).and_then(|s| s.parse::<IncidentId>().ok());
+    serde_json::from_value(raw).map_err(|e| {
+        rejected(id, Rejection::new(RejectReason::InvalidPayload, format!("payload does not match the schema: {e}")))
+    })
 }
 
 pub fn register(io: &SocketIo) {
@@ -163,13 +175,13 @@ fn register_student_events(s: &SocketRef) {
         names::INCIDENT,
         async |State(svc): Svc,
                Extension(sess): Extension<StudentSession>,
-               TryData(r): TryData<IncidentReport>,
+               TryData(r): TryData<serde_json::Value>,
                ack: AckSender,
                order: InOrder<IncidentQueue>| {
             let _turn = order.turn().await;
-            let reply = match r {
+            let reply = match parse_incident_message(r) {
                 Ok(report) => svc.report_incident(&sess, report).await,
-                Err(e) => rejected(None, invalid(&e)),
+                Err(refusal) => refusal,
             };
             let _ = ack.send(&reply);
         },
@@ -178,13 +190,13 @@ fn register_student_events(s: &SocketRef) {
         names::INCIDENT_END,
         async |State(svc): Svc,
                Extension(sess): Extension<StudentSession>,
-               TryData(r): TryData<IncidentEnd>,
+               TryData(r): TryData<serde_json::Value>,
                ack: AckSender,
                order: InOrder<IncidentQueue>| {
             let _turn = order.turn().await;
-            let reply: IncidentAck = match r {
+            let reply: IncidentAck = match parse_incident_message(r) {
                 Ok(end) => svc.end_incident(&sess, end).await,
-                Err(e) => rejected(None, invalid(&e)),
+                Err(refusal) => refusal,
             };
             let _ = ack.send(&reply);
         },
