@@ -167,7 +167,7 @@ mod tests {
         let a = Keys::load(dir.path()).unwrap();
         let b = Keys::load(dir.path()).unwrap();
         let now = now_ms();
-        let t = a.issue(&claims(Role::Proctor, &"e".parse().unwrap(), "p", now, now + 1000_000));
+        let t = a.issue(&claims(Role::Proctor, &"e".parse().unwrap(), "p", now, now + 1_000_000));
         assert!(b.verify(&t, Role::Proctor, now).is_ok());
         #[cfg(unix)]
         {

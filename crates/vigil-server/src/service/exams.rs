@@ -14,8 +14,8 @@ use vigil_proto::events::{IncidentRecord, ScoreView, StudentView};
 use vigil_proto::{Exam, ExamId, Quality, Student, StudentId};
 use vigil_store::{Store, StoreError};
 
+use super::conn::{ConnectionId, lock};
 use crate::clock::Clock;
-use crate::service::{ConnectionId, lock};
 
 /// Signals and heartbeats per student: a browser sends about 1–2 a second.
 const SIGNAL_RATE: RateLimit = RateLimit { burst: 20, per_second: 5.0 };

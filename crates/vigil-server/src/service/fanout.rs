@@ -15,9 +15,9 @@ use vigil_core::coalesce::Coalescer;
 use vigil_proto::events::{IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView};
 use vigil_proto::{ExamId, StudentId};
 
+use super::conn::{ConnectionId, lock};
 use crate::clock::Clock;
 use crate::metrics as m;
-use crate::service::{ConnectionId, lock};
 
 /// At most about ten score updates per second per student.
 pub const SCORE_INTERVAL_MS: i64 = 100;

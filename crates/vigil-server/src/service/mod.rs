@@ -9,6 +9,7 @@
 //! themselves are `vigil-core`'s; this layer sequences them around the store
 //! and the SFU.
 
+pub mod conn;
 pub mod evidence;
 pub mod exams;
 pub mod fanout;
@@ -16,8 +17,8 @@ pub mod ingest;
 pub mod live;
 pub mod media;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use vigil_core::evidence::EvidenceLimits;
 use vigil_core::ledger::Limits;
@@ -28,25 +29,9 @@ use vigil_store::Store;
 use crate::auth::Keys;
 use crate::clock::Clock;
 use crate::metrics as m;
+pub use conn::{ConnectionId, lock};
 use exams::{ExamRegistry, ExamRuntime, StudentCell};
 use fanout::{Fanout, ScoreFanout};
-
-/// Poisoning only follows a panic in another holder; the state itself is
-/// still consistent (every critical section is a few assignments), so go on.
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The service's own id for one connection (a socket), never a transport's:
-/// it keys SFU peers and publication ownership.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ConnectionId(u64);
-
-impl std::fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "c{}", self.0)
-    }
-}
 
 /// An authenticated student connection.
 #[derive(Debug, Clone)]
