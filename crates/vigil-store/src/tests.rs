@@ -1,8 +1,8 @@
 use super::*;
 use vigil_core::ledger::{Admit, Ledger, Limits};
 use vigil_proto::ExamWindow;
-use vigil_proto::ids::IdError;
 use vigil_proto::events::IncidentReport;
+use vigil_proto::ids::IdError;
 
 const T0: UnixMillis = 1_700_000_000_000;
 
