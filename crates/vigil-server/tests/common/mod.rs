@@ -42,17 +42,7 @@ pub struct Conn {
 impl Conn {
     /// The next event named `name`, skipping others (returned in `skipped`).
     pub async fn next_named(&mut self, name: &str) -> (Value, Vec<(String, Value)>) {
-        let mut skipped = Vec::new();
-        loop {
-            let (n, v) = tokio::time::timeout(PATIENCE, self.events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no {name} event within {PATIENCE:?}; saw {skipped:?}"))
-                .expect("the connection closed");
-            if n == name {
-                return (v, skipped);
-            }
-            skipped.push((n, v));
-        }
+        self.next_matching(&format!("{name} event"), |n, _| n == name).await
     }
 
     /// The next event matching `pred`, with everything skipped before it.
