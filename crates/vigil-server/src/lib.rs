@@ -79,6 +79,9 @@ pub struct ServerConfig {
     pub frame_ancestors: Vec<String>,
     /// When set, `/metrics` requires this bearer token.
     pub metrics_token: Option<String>,
+    /// Open HTTP connections and their silence timeouts (plain HTTP; TLS is
+    /// served by axum-server, see docs/SECURITY.md).
+    pub connections: transport::listener::ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -99,6 +102,7 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             frame_ancestors: Vec::new(),
             metrics_token: None,
+            connections: transport::listener::ConnectionLimits::for_this_process(),
         }
     }
 }
@@ -131,6 +135,7 @@ pub struct Server {
     router: axum::Router,
     listener: std::net::TcpListener,
     tls: Option<TlsConfig>,
+    connections: transport::listener::ConnectionLimits,
     sfu_thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -201,7 +206,7 @@ impl Server {
         let router = transport::http::router(http, config.web_dir.as_deref())
             .layer(layer)
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        Ok(Server { service, admin, router, listener, tls: config.tls, sfu_thread })
+        Ok(Server { service, admin, router, listener, tls: config.tls, connections: config.connections, sfu_thread })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -225,7 +230,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains connections gracefully,
     /// stops every task it started and joins the SFU thread.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { service, admin: _, router, listener, tls, sfu_thread } = self;
+        let Server { service, admin: _, router, listener, tls, connections, sfu_thread } = self;
         let mut tasks: Vec<JoinHandle<()>> = vec![
             tokio::spawn(service.score_fanout().clone().run_trailing()),
             tokio::spawn(service.clone().run_presence()),
@@ -234,7 +239,7 @@ impl Server {
         if let Some(sfu) = service.sfu() {
             tasks.push(tokio::spawn(service.clone().run_media_health(sfu.events())));
         }
-        let served = serve(router, listener, tls, shutdown).await;
+        let served = serve(router, listener, tls, connections, shutdown).await;
         for t in &tasks {
             t.abort();
         }
@@ -263,12 +268,17 @@ async fn serve(
     router: axum::Router,
     listener: std::net::TcpListener,
     tls: Option<TlsConfig>,
+    connections: transport::listener::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {
+            use axum::serve::ListenerExt;
             let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
+            // `tap_io` only so that the peer address reaches handlers as
+            // `ConnectInfo`, as it does for a plain TcpListener.
+            let listener = transport::listener::BoundedListener::new(listener, connections).tap_io(|_| {});
             axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(ServerError::Serve)
         }
         Some(tls) => {

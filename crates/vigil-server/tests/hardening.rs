@@ -177,3 +177,30 @@ async fn metrics_carry_no_connection_ids() {
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_and_the_cap_frees_up() {
+    use tokio::io::AsyncReadExt;
+    let mut h = Harness::start_configured(&[], |config| {
+        config.connections.max_connections = 3;
+        config.connections.first_byte = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let addr = h.base.trim_start_matches("http://").to_owned();
+    // Three silent connections fill the cap...
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.expect("connects"));
+    }
+    // ...and are closed by the server for sending nothing (read returns 0 or
+    // an error: either way the server let go).
+    for conn in &mut silent {
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(common::PATIENCE, conn.read(&mut byte)).await;
+        assert!(matches!(closed, Ok(Ok(0) | Err(_))), "a silent connection stayed open: {closed:?}");
+    }
+    // Their places are free again: a real request is answered.
+    let res = reqwest::get(format!("{}/healthz", h.base)).await.expect("answered");
+    assert!(res.status().is_success());
+    h.stop().await;
+}

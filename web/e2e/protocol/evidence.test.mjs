@@ -94,7 +94,7 @@ test('non-JPEG, oversized, corrupt, out-of-range and unbound frames are refused 
   const theirs = await upload(ctx.tokens.student.s2, r.id, frameB);
   assert.equal(theirs.data.error.reason, 'unknown_incident');
   const stale = await upload(ctx.tokens.student.s1, r.id, frameB, r.started_at - 3_600_000);
-  assert.equal(stale.data.error.reason, 'outside_incident_window');
+  assert.equal(stale.data.error.reason, 'outside_incident_window', JSON.stringify(stale.data));
   const noTime = await server.api('POST', `/evidence/${r.id}`, { token: ctx.tokens.student.s1, body: frameB });
   assert.equal(noTime.data.error.reason, 'invalid_payload');
 });

@@ -19,9 +19,9 @@ use crate::clock::Clock;
 
 /// Signals and heartbeats per student: a browser sends about 1–2 a second.
 const SIGNAL_RATE: RateLimit = RateLimit { burst: 20, per_second: 5.0 };
-/// Evidence uploads per student: one per incident, and incidents are
-/// themselves limited to 2 a second.
-const EVIDENCE_RATE: RateLimit = RateLimit { burst: 10, per_second: 2.0 };
+/// Evidence uploads per student: one per incident, so the same budget as
+/// incidents themselves.
+const EVIDENCE_RATE: RateLimit = RateLimit { burst: 20, per_second: 2.0 };
 /// Handshakes per student: a reload or a network change is one; a loop of
 /// reconnects would flood every proctor with presence changes.
 const HANDSHAKE_RATE: RateLimit = RateLimit { burst: 10, per_second: 0.5 };

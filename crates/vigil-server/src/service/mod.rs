@@ -169,12 +169,18 @@ impl Service {
             .await
             .map_err(|_| unavailable("the server cannot load this student right now"))?
             .ok_or_else(not_on_roster)?;
-        lock(&cell.live).handshake_bucket.try_take(self.clock.now_ms()).map_err(|wait| Rejection {
+        Ok(StudentSession { rt, cell, conn: self.new_connection() })
+    }
+
+    /// A student's socket handshake (not an HTTP request) takes one from the
+    /// student's handshake budget: a reconnect loop would otherwise flood
+    /// every proctor with presence changes.
+    pub fn admit_student_connection(&self, sess: &StudentSession) -> Result<(), Rejection> {
+        lock(&sess.cell.live).handshake_bucket.try_take(self.clock.now_ms()).map_err(|wait| Rejection {
             reason: RejectReason::RateLimited,
             message: "too many connections in a short time; wait and retry".into(),
             retry_after_ms: Some(wait),
-        })?;
-        Ok(StudentSession { rt, cell, conn: self.new_connection() })
+        })
     }
 
     /// A proctor's token: its exam, and the proctor on that exam's roster.

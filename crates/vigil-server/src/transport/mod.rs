@@ -3,8 +3,10 @@
 //!
 //! - [`http`]: axum routes (admin API, proctor reads, evidence, health, metrics, web apps).
 //! - [`sockets`]: the `/student` and `/proctor` Socket.IO namespaces (socketioxide).
+//! - [`listener`]: the TCP listener with a connection cap and silence timeouts.
 //! - [`sio_fanout`]: the service's [`crate::service::fanout::Fanout`] over socketioxide rooms.
 
 pub mod http;
+pub mod listener;
 pub mod sio_fanout;
 pub mod sockets;

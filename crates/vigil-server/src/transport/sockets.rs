@@ -152,6 +152,7 @@ async fn student_handshake(
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
     let sess = svc.authenticate_student(token(&auth)).await.map_err(refused)?;
+    svc.admit_student_connection(&sess).map_err(refused)?;
     // Everything the connection needs is in place before this middleware
     // returns: socketioxide sends the CONNECT packet right after it and
     // runs the connect handler as a task of its own, so a client that emits

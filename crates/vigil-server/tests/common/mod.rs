@@ -71,9 +71,14 @@ impl Conn {
 
 impl Harness {
     pub async fn start(students: &[&str]) -> Harness {
+        Harness::start_configured(students, |_| {}).await
+    }
+
+    /// A fresh server whose configuration `configure` adjusts first.
+    pub async fn start_configured(students: &[&str], configure: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = tempfile::tempdir().expect("a temp dir");
         let path = dir.path().to_owned();
-        let mut h = Harness::start_in(path, ManualClock::new(T0)).await;
+        let mut h = Harness::start_with(path, ManualClock::new(T0), configure).await;
         h._dir = Some(dir);
         h.setup(students).await;
         h
@@ -81,9 +86,14 @@ impl Harness {
 
     /// A server on `data_dir` (which may hold an earlier server's state).
     pub async fn start_in(data_dir: PathBuf, clock: ManualClock) -> Harness {
+        Harness::start_with(data_dir, clock, |_| {}).await
+    }
+
+    async fn start_with(data_dir: PathBuf, clock: ManualClock, configure: impl FnOnce(&mut ServerConfig)) -> Harness {
         let mut config = ServerConfig::new(data_dir.clone(), "127.0.0.1:0".parse().expect("an address"));
         config.clock = Arc::new(clock.clone());
         config.admin_token = Some("admin".into());
+        configure(&mut config);
         let server = Server::bind(config).await.expect("the server binds");
         let base = format!("http://{}", server.local_addr());
         let (stop, stopped) = oneshot::channel::<()>();
