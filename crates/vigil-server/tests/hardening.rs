@@ -95,8 +95,10 @@ async fn one_evidence_upload_in_flight_per_student() {
     let held = stalled_upload(&h, &ada_token, "ada-1").await;
     // Proof the first upload holds its place: a second of Ada's is turned
     // away (retry later), while Bo's goes through to the decoder.
-    let body = upload_until(&h, &ada_token, "ada-2", |status, _| status == 429).await;
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("still being checked")), "{body}");
+    let still_checking = |status: u16, body: &serde_json::Value| {
+        status == 429 && body["error"]["message"].as_str().is_some_and(|m| m.contains("still being checked"))
+    };
+    let body = upload_until(&h, &ada_token, "ada-2", still_checking).await;
     assert_eq!(body["error"]["reason"], "rate_limited");
     assert!(body["error"]["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0), "{body}");
     let (status, body) = upload_status(&h, &bo_token, "bo-1").await;
