@@ -142,6 +142,9 @@ pub struct Server {
 impl Server {
     /// Opens the store and keys, binds the HTTP port, and wires the routes.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        // First: the SFU creates its metric handles when it starts, and a
+        // handle made before the recorder exists records nothing.
+        let metrics = metrics::install();
         let store =
             Store::open(&StoreConfig { data_dir: config.data_dir.clone(), durability: config.durability }).await?;
         let keys = Keys::load(&config.data_dir)?;
@@ -199,7 +202,7 @@ impl Server {
             service: service.clone(),
             admin: admin.clone(),
             admin_token,
-            metrics: metrics::install(),
+            metrics,
             frame_ancestors: config.frame_ancestors.clone(),
             metrics_token: config.metrics_token.clone(),
         });
