@@ -6,11 +6,11 @@ use std::sync::Arc;
 use vigil_core::actions::check_action;
 use vigil_core::presence::Transition;
 use vigil_core::signals::quality_of;
+use vigil_proto::IncidentKind;
 use vigil_proto::events::{
     ActionRequest, ExamSnapshot, Heartbeat, PresenceUpdate, ProctorAction, QualityUpdate, RequestAck, Signals,
     StudentWelcome,
 };
-use vigil_proto::{IncidentKind, RejectReason, Rejection};
 
 use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS};
 use super::fanout::{ProctorEvent, StudentEvent};
@@ -172,15 +172,8 @@ impl Service {
         if let Err(r) = check_action(&req) {
             return reject(r);
         }
-        match self.exams.student(&sess.rt, &req.student_id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return reject(Rejection::new(
-                    RejectReason::UnknownStudent,
-                    format!("{} is not on this exam", req.student_id),
-                ));
-            }
-            Err(_) => return reject(unavailable("cannot check the roster; retry")),
+        if let Err(r) = self.on_roster(&sess.rt, &req.student_id).await {
+            return reject(r);
         }
         let action = ProctorAction { kind: req.kind, text: req.text, at: self.clock.now_ms() };
         let kind =

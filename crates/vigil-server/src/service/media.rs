@@ -13,7 +13,7 @@ use vigil_proto::events::{IceCandidate, RtcAck, SessionDescription, SlotUpdate, 
 use vigil_proto::{RejectReason, Rejection};
 use vigil_sfu::{PeerId, PublisherId, SfuError, SfuEvent, SubscriberId};
 
-use super::{ProctorSession, Service, StudentSession, lock, unavailable};
+use super::{ProctorSession, Service, StudentSession, lock};
 
 /// How a failed SFU call reads to the client. `UnknownPeer` depends on who
 /// asked: for a watch it is the proctor's own subscription that is missing.
@@ -135,16 +135,7 @@ impl Service {
     /// starts at the student's next keyframe once they do.
     pub async fn watch(&self, sess: &ProctorSession, req: WatchRequest) -> Result<SlotUpdate, Rejection> {
         let sfu = self.sfu.as_ref().ok_or_else(video_off)?;
-        match self.exams.student(&sess.rt, &req.student_id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return Err(Rejection::new(
-                    RejectReason::UnknownStudent,
-                    format!("{} is not on this exam", req.student_id),
-                ));
-            }
-            Err(_) => return Err(unavailable("cannot check the roster; retry")),
-        }
+        self.on_roster(&sess.rt, &req.student_id).await?;
         let source = PublisherId { exam: sess.rt.id().clone(), student: req.student_id };
         sfu.watch(subscriber(sess), req.slot, source, req.quality)
             .await

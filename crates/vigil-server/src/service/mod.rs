@@ -196,6 +196,19 @@ impl Service {
         Ok(ProctorSession { rt, proctor, conn: self.new_connection() })
     }
 
+    /// The student `id` of `rt`'s roster, for a proctor's request about them.
+    pub async fn on_roster(
+        &self,
+        rt: &ExamRuntime,
+        id: &vigil_proto::StudentId,
+    ) -> Result<Arc<StudentCell>, Rejection> {
+        match self.exams.student(rt, id).await {
+            Ok(Some(cell)) => Ok(cell),
+            Ok(None) => Err(Rejection::new(RejectReason::UnknownStudent, format!("{id} is not on this exam"))),
+            Err(_) => Err(unavailable("cannot check the roster; retry")),
+        }
+    }
+
     /// A proctor's token, for an HTTP read of `exam`.
     pub async fn authenticate_proctor_of(
         &self,
