@@ -3,6 +3,7 @@ starts with the reason'."""
 import time
 
 import pytest
+import requests
 
 from conftest import forge_token, uid, wait_until
 from vigil_client import (HandshakeRefused, ProctorConnection, StudentConnection, now_ms,
@@ -88,14 +89,19 @@ def test_proctor_not_on_roster(server, exam):
     assert e.reason in ("unknown_student", "forbidden"), e.message
 
 
-@pytest.mark.parametrize("transports", [["polling"], ["polling", "websocket"], ["websocket"]])
-def test_transports(exam, transports):
-    """Both websocket and polling are served, and the upgrade from polling."""
-    c = exam.student(transports=transports)
+def test_websocket_transport(exam):
+    """The websocket transport is served, from the first request."""
+    c = exam.student(transports=["websocket"])
     w = c.welcome()
     schema.check(w, "StudentWelcome")
-    assert c.sio.transport() == transports[-1]
+    assert c.sio.transport() == "websocket"
     assert c.send_incident(uid("i"), "no_face", now_ms())["status"] == "accepted"
+
+
+def test_polling_is_refused(exam):
+    """"WebSocket only: a polling handshake is refused" (an engine.io error, HTTP 400)."""
+    r = requests.get(exam.url + "/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=10)
+    assert r.status_code == 400, r.text
 
 
 def test_welcome(exam):

@@ -94,14 +94,17 @@ pub fn check_window(
     captured_at: UnixMillis,
     now: UnixMillis,
 ) -> Result<(), Rejection> {
-    let latest_capture = ended_at.unwrap_or(now).max(started_at) + limits.capture_slack_ms;
-    if captured_at < started_at - limits.capture_slack_ms || captured_at > latest_capture {
+    // Saturating: `captured_at` is the client's number, and an exam window
+    // (so an incident's span) may reach either end of i64.
+    let earliest_capture = started_at.saturating_sub(limits.capture_slack_ms);
+    let latest_capture = ended_at.unwrap_or(now).max(started_at).saturating_add(limits.capture_slack_ms);
+    if captured_at < earliest_capture || captured_at > latest_capture {
         return Err(Rejection::new(
             RejectReason::OutsideIncidentWindow,
             format!("frame captured at {captured_at} lies outside the incident's span starting {started_at}"),
         ));
     }
-    if now > ended_at.unwrap_or(started_at) + limits.upload_deadline_ms {
+    if now > ended_at.unwrap_or(started_at).saturating_add(limits.upload_deadline_ms) {
         return Err(Rejection::new(
             RejectReason::OutsideIncidentWindow,
             "the upload deadline for this incident has passed",
@@ -130,10 +133,12 @@ pub enum PriorFrame {
     Replay,
 }
 
-/// Classifies an upload whose content hash is already stored, by whether
-/// the stored frame belongs to the same (exam, student, incident).
-pub fn classify_prior(same_exam: bool, same_student: bool, same_incident: bool) -> PriorFrame {
-    if same_exam && same_student && same_incident { PriorFrame::Retry } else { PriorFrame::Replay }
+/// Classifies an upload whose content hash is already stored in the same
+/// exam, by whether the stored frame belongs to the same student and
+/// incident. Frames of other exams are never consulted, so that the answer
+/// cannot reveal whether a frame exists elsewhere.
+pub fn classify_prior(same_student: bool, same_incident: bool) -> PriorFrame {
+    if same_student && same_incident { PriorFrame::Retry } else { PriorFrame::Replay }
 }
 
 #[cfg(test)]
@@ -183,5 +188,19 @@ mod tests {
         assert_eq!(r.reason, RejectReason::OutsideIncidentWindow);
         let late = check_window(&lim, 10_000, Some(20_000), 12_000, 20_000 + lim.upload_deadline_ms + 1);
         assert_eq!(late.unwrap_err().reason, RejectReason::OutsideIncidentWindow);
+    }
+
+    /// Found by `fuzz/` (target `evidence`): the window arithmetic
+    /// overflowed. An exam window may open at i64::MIN (the admin API
+    /// accepts it), and the capture time is whatever the client sends.
+    #[test]
+    fn capture_window_at_the_ends_of_time() {
+        let lim = EvidenceLimits::default();
+        assert!(check_window(&lim, i64::MIN, None, i64::MIN, i64::MIN + 1).is_ok());
+        let r = check_window(&lim, i64::MIN + 1, Some(i64::MIN + 2), i64::MAX, 0).unwrap_err();
+        assert_eq!(r.reason, RejectReason::OutsideIncidentWindow);
+        let huge = EvidenceLimits { capture_slack_ms: i64::MAX, upload_deadline_ms: i64::MAX, ..lim };
+        assert!(check_window(&huge, 0, Some(i64::MAX), i64::MAX, i64::MAX).is_ok());
+        assert!(check_window(&huge, i64::MIN, None, i64::MIN, i64::MIN).is_ok());
     }
 }

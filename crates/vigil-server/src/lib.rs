@@ -24,6 +24,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clock;
+pub mod logging;
 pub mod metrics;
 pub mod service;
 pub mod transport;
@@ -79,6 +80,11 @@ pub struct ServerConfig {
     pub frame_ancestors: Vec<String>,
     /// When set, `/metrics` requires this bearer token.
     pub metrics_token: Option<String>,
+    /// Socket handshakes per client address (IPv4, or IPv6 /64); `None`
+    /// turns the limit off (a load generator that is one address).
+    pub address_handshakes: Option<vigil_core::rate::RateLimit>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Open HTTP connections and their silence timeouts (plain HTTP; TLS is
     /// served by axum-server, see docs/SECURITY.md).
     pub connections: transport::listener::ConnectionLimits,
@@ -102,6 +108,8 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             frame_ancestors: Vec::new(),
             metrics_token: None,
+            address_handshakes: Some(service::DEFAULT_ADDRESS_HANDSHAKES),
+            trusted_proxies: Vec::new(),
             connections: transport::listener::ConnectionLimits::for_this_process(),
         }
     }
@@ -176,6 +184,8 @@ impl Server {
                 limits: config.limits,
                 evidence: config.evidence,
                 worker: config.worker,
+                address_handshakes: config.address_handshakes,
+                trusted_proxies: config.trusted_proxies.clone(),
                 ..ServiceConfig::default()
             },
         ));
@@ -194,6 +204,11 @@ impl Server {
             .max_payload(MAX_SOCKET_MESSAGE as u64)
             // A connection that never names a namespace is closed.
             .connect_timeout(Duration::from_secs(10))
+            // WebSocket only. A polling session is an `sid` in the query
+            // string, and anyone who learns it can send as that connection
+            // from anywhere; a WebSocket session is bound to its one TCP
+            // connection. Both web apps use WebSocket from the start.
+            .transports([socketioxide::TransportType::Websocket])
             .build_layer();
         transport::sockets::register(&io);
         fanout.attach(io);
@@ -235,7 +250,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         let Server { service, admin: _, router, listener, tls, connections, sfu_thread } = self;
         let mut tasks: Vec<JoinHandle<()>> = vec![
-            tokio::spawn(service.score_fanout().clone().run_trailing()),
+            tokio::spawn(service.coalesced_fanout().clone().run_trailing()),
             tokio::spawn(service.clone().run_presence()),
             tokio::spawn(service.clone().run_retention(RETENTION_EVERY_MS)),
         ];

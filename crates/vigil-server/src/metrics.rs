@@ -17,6 +17,7 @@ pub const FANOUT_ERRORS: &str = "vigil_fanout_errors_total";
 pub const SIGNALS_DROPPED: &str = "vigil_signals_dropped_total";
 pub const CONNECTS_REFUSED: &str = "vigil_connects_refused_total";
 pub const CONNECTIONS_REPLACED: &str = "vigil_connections_replaced_total";
+pub const ADDRESSES_UNTRACKED: &str = "vigil_handshake_addresses_untracked_total";
 pub const SIGNALLING_DROPPED: &str = "vigil_signalling_rate_limited_total";
 pub const STORE_COMMITS: &str = "vigil_store_commits_total";
 pub const STORE_WRITES: &str = "vigil_store_writes_total";
@@ -61,6 +62,10 @@ fn describe() {
     describe_counter!(
         CONNECTIONS_REPLACED,
         "Student connections closed because a newer one exceeded the per-student limit"
+    );
+    describe_counter!(
+        ADDRESSES_UNTRACKED,
+        "Handshakes admitted without a per-address limit because the address table was full"
     );
     describe_counter!(STORE_COMMITS, "Group commits of the store writer");
     describe_counter!(STORE_WRITES, "Writes committed by the store writer");

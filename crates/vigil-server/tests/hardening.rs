@@ -206,3 +206,109 @@ async fn silent_connections_are_closed_and_the_cap_frees_up() {
     assert!(res.status().is_success());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshakes_are_limited_per_address_before_any_token_is_read() {
+    use vigil_core::rate::RateLimit;
+    use vigil_load::sio::SioClient;
+    let mut h = Harness::start_configured(&["ada", "bo"], |config| {
+        config.address_handshakes = Some(RateLimit { burst: 3, per_second: 1.0 });
+    })
+    .await;
+    // Three handshakes whose tokens are not even tokens spend the address's budget...
+    for _ in 0..3 {
+        let refused = SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": "not-a-token" })).await;
+        let err = refused.err().expect("an invalid token is refused");
+        assert!(err.to_string().contains("invalid_token"), "{err}");
+    }
+    // ...so a good token from the same address is refused for the address.
+    let token = h.token(Role::Student, "bo").await;
+    let refused = SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": token })).await;
+    let err = refused.err().expect("the address's budget is spent");
+    assert!(err.to_string().contains("rate_limited: too many connections from this network"), "{err}");
+    // The budget refills on the service's clock.
+    h.advance(1_000);
+    let bo = h.student_with(&token).await;
+    assert_eq!(bo.request(names::INCIDENT, incident("b", 1, "no_face", T0)).await["status"], "accepted");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_loop_reaches_proctors_as_at_most_one_presence_change_a_second() {
+    let mut h = Harness::start(&["ada", "bo"]).await;
+    let mut proctor = h.proctor().await;
+    let token = h.token(Role::Student, "ada").await;
+    let offline = |v: &serde_json::Value| {
+        v["students"].as_array().into_iter().flatten().any(|s| s["student"]["id"] == "ada" && s["presence"] == "offline")
+    };
+    for _ in 0..5 {
+        let conn = h.student_with(&token).await;
+        conn.client.close();
+        // Proof that the server has processed the disconnect: the snapshot says so.
+        for attempt in 0.. {
+            if offline(&proctor.request(names::SNAPSHOT, serde_json::Value::Null).await) {
+                break;
+            }
+            assert!(attempt < 2_000, "the disconnect was never processed");
+            tokio::task::yield_now().await;
+        }
+    }
+    // Ten changes within one instant of the service's clock: the first went
+    // out at once, the rest wait for the trailing edge, latest wins.
+    h.advance(1_000);
+    let is_presence = |n: &str, v: &serde_json::Value| n == names::PRESENCE && v["student_id"] == "ada";
+    let (last, before) = proctor.next_matching("ada offline", |n, v| is_presence(n, v) && v["presence"] == "offline").await;
+    assert_eq!(last["presence"], "offline");
+    let earlier: Vec<_> = before.iter().filter(|(n, v)| is_presence(n, v)).collect();
+    assert_eq!(earlier.len(), 1, "one leading change before the trailing one: {earlier:?}");
+    assert_eq!(earlier[0].1["presence"], "live");
+    // Nothing else about ada is queued: the next thing the proctor hears is bo's incident.
+    let bo = h.student("bo").await;
+    bo.request(names::INCIDENT, incident("b", 1, "no_face", T0)).await;
+    let (_, between) = proctor.next_matching("bo's incident", |n, v| n == names::INCIDENT && v["id"] == "b").await;
+    let more: Vec<_> = between.iter().filter(|(n, v)| is_presence(n, v)).collect();
+    assert!(more.is_empty(), "presence changes beyond the coalesced two: {more:?}");
+    h.stop().await;
+}
+
+fn frame_fixture() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames/frame-a.jpg");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+async fn upload_frame(h: &Harness, token: &str, incident_id: &str, jpeg: &[u8]) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/evidence/{incident_id}", h.base))
+        .bearer_auth(token)
+        .header("content-type", "image/jpeg")
+        .header("x-vigil-captured-at", T0.to_string())
+        .body(jpeg.to_vec())
+        .send()
+        .await
+        .expect("a response");
+    (res.status().as_u16(), res.json().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_frame_replay_check_sees_only_the_uploaders_exam() {
+    let mut h = Harness::start(&["ada"]).await;
+    h.add_exam("exam-2", &["cy"]).await;
+    let jpeg = frame_fixture();
+    let ada_token = h.token(Role::Student, "ada").await;
+    let ada = h.student_with(&ada_token).await;
+    for (seq, id) in [(1, "a1"), (2, "a2")] {
+        assert_eq!(ada.request(names::INCIDENT, incident(id, seq, "no_face", T0)).await["status"], "accepted");
+    }
+    assert_eq!(upload_frame(&h, &ada_token, "a1", &jpeg).await.0, 201);
+    // In another exam the same bytes are a new frame: the answer must not
+    // reveal that they exist elsewhere.
+    let cy_token = h.token_in("exam-2", Role::Student, "cy").await;
+    let cy = h.student_with(&cy_token).await;
+    assert_eq!(cy.request(names::INCIDENT, incident("c1", 1, "no_face", T0)).await["status"], "accepted");
+    let (status, body) = upload_frame(&h, &cy_token, "c1", &jpeg).await;
+    assert_eq!(status, 201, "{body}");
+    // Within one exam a replay is still refused.
+    let (status, body) = upload_frame(&h, &ada_token, "a2", &jpeg).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (409, Some("replayed_frame")), "{body}");
+    h.stop().await;
+}

@@ -291,10 +291,35 @@ impl Store {
 
     // ------------------------------------------------------------ evidence
 
-    pub async fn evidence(&self, sha256: &str) -> Result<Option<EvidenceRow>> {
-        let row =
-            sqlx::query("SELECT * FROM evidence WHERE sha256 = $1").bind(sha256).fetch_optional(&self.pool).await?;
+    /// The frame with this hash in `exam`. Frames of other exams are not
+    /// seen: the same bytes may be stored for two exams independently.
+    pub async fn evidence(&self, exam_id: &ExamId, sha256: &str) -> Result<Option<EvidenceRow>> {
+        let row = sqlx::query("SELECT * FROM evidence WHERE exam_id = $1 AND sha256 = $2")
+            .bind(exam_id.as_str())
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| evidence_from_row(&r)).transpose()
+    }
+
+    /// Whether an exam other than `exam_id` holds a frame with this hash
+    /// (the blob is shared between them).
+    async fn blob_held_elsewhere(&self, exam_id: &ExamId, sha256: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM evidence WHERE sha256 = $1 AND exam_id <> $2 LIMIT 1")
+            .bind(sha256)
+            .bind(exam_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Whether any exam holds a frame with this hash.
+    async fn blob_in_use(&self, sha256: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM evidence WHERE sha256 = $1 LIMIT 1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     /// Writes the blob (content-addressed, so a repeat is harmless), then
@@ -304,29 +329,39 @@ impl Store {
         self.blobs.put(&path, PutPayload::from_bytes(jpeg)).await?;
         let res = self.write(Write::Evidence(row.clone())).await;
         // No metadata, no blob: a frame nobody can account for must not
-        // linger. Unless a concurrent upload of the same bytes won the race.
-        if res.is_err() && matches!(self.evidence(&row.sha256).await, Ok(None)) {
+        // linger. Unless another upload of the same bytes (a concurrent
+        // one, or another exam's) holds it.
+        if res.is_err() && matches!(self.blob_in_use(&row.sha256).await, Ok(false)) {
             let _ = self.blobs.delete(&path).await;
         }
         res
     }
 
+    /// The bytes of a frame; callers look its row up in their exam first.
     pub async fn evidence_bytes(&self, sha256: &str) -> Result<bytes::Bytes> {
         Ok(self.blobs.get(&blob_path(sha256)).await?.bytes().await?)
     }
 
     /// Deletes evidence past its exam's retention; returns how many frames went.
     pub async fn purge_expired_evidence(&self, now: UnixMillis) -> Result<usize> {
-        let rows =
-            sqlx::query("SELECT sha256 FROM evidence WHERE expires_at <= $1").bind(now).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT exam_id, sha256 FROM evidence WHERE expires_at <= $1")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
         let mut purged = 0;
         for r in rows {
             let sha: String = r.get("sha256");
-            match self.blobs.delete(&blob_path(&sha)).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
+            let exam_id = parse_id(r.get("exam_id"))?;
+            // The blob first, then the row, as retention promises: a crash
+            // between the two leaves a row whose frame reads as missing,
+            // never a frame past its retention that no row points to.
+            if !self.blob_held_elsewhere(&exam_id, &sha).await? {
+                match self.blobs.delete(&blob_path(&sha)).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
-            self.write(Write::ForgetEvidence { sha256: sha }).await?;
+            self.write(Write::ForgetEvidence { exam_id, sha256: sha }).await?;
             purged += 1;
         }
         Ok(purged)

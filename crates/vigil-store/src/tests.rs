@@ -112,10 +112,47 @@ async fn evidence_is_content_addressed_and_purged_after_retention() {
         expires_at: T0 + 1_000,
     };
     store.put_evidence(&row, jpeg.clone()).await.unwrap();
-    assert_eq!(store.evidence(&row.sha256).await.unwrap(), Some(row.clone()));
+    assert_eq!(store.evidence(&e1(), &row.sha256).await.unwrap(), Some(row.clone()));
     assert_eq!(store.evidence_bytes(&row.sha256).await.unwrap(), jpeg);
     assert_eq!(store.purge_expired_evidence(T0 + 999).await.unwrap(), 0);
     assert_eq!(store.purge_expired_evidence(T0 + 1_000).await.unwrap(), 1);
-    assert_eq!(store.evidence(&row.sha256).await.unwrap(), None);
+    assert_eq!(store.evidence(&e1(), &row.sha256).await.unwrap(), None);
     assert!(store.evidence_bytes(&row.sha256).await.is_err());
+}
+
+#[tokio::test]
+async fn the_same_frame_in_two_exams_is_two_records_and_outlives_either_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let mut other = exam();
+    other.id = id("e2");
+    store.create_exam(&exam(), T0).await.unwrap();
+    store.create_exam(&other, T0).await.unwrap();
+    let jpeg = bytes::Bytes::from_static(b"\xFF\xD8\xFFshared-bytes");
+    let first = EvidenceRow {
+        sha256: "cd".repeat(32),
+        exam_id: e1(),
+        student_id: id("s1"),
+        incident_id: id("i1"),
+        width: 320,
+        height: 240,
+        bytes: jpeg.len() as u64,
+        captured_at: T0,
+        received_at: T0 + 1,
+        expires_at: T0 + 1_000,
+    };
+    let second = EvidenceRow { exam_id: id("e2"), expires_at: T0 + 5_000, ..first.clone() };
+    store.put_evidence(&first, jpeg.clone()).await.unwrap();
+    // Each exam sees only its own row: the other's is no replay and no oracle.
+    assert_eq!(store.evidence(&id("e2"), &first.sha256).await.unwrap(), None);
+    store.put_evidence(&second, jpeg.clone()).await.unwrap();
+    assert_eq!(store.evidence(&id("e2"), &first.sha256).await.unwrap(), Some(second.clone()));
+
+    // The first exam's retention ends; the second exam's frame stays readable.
+    assert_eq!(store.purge_expired_evidence(T0 + 1_000).await.unwrap(), 1);
+    assert_eq!(store.evidence(&e1(), &first.sha256).await.unwrap(), None);
+    assert_eq!(store.evidence_bytes(&first.sha256).await.unwrap(), jpeg);
+    // Then the second's: the blob goes with the last record.
+    assert_eq!(store.purge_expired_evidence(T0 + 5_000).await.unwrap(), 1);
+    assert!(store.evidence_bytes(&first.sha256).await.is_err());
 }

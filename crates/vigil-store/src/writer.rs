@@ -29,6 +29,7 @@ pub(crate) enum Write {
     },
     Evidence(EvidenceRow),
     ForgetEvidence {
+        exam_id: ExamId,
         sha256: String,
     },
     Action {
@@ -194,9 +195,13 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
                 .execute(&mut *conn)
                 .await?;
         }
-        Write::ForgetEvidence { sha256 } => {
+        Write::ForgetEvidence { exam_id, sha256 } => {
             // The incident keeps its hash: the record says a frame existed and was purged.
-            sqlx::query("DELETE FROM evidence WHERE sha256 = $1").bind(sha256).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM evidence WHERE exam_id = $1 AND sha256 = $2")
+                .bind(exam_id.as_str())
+                .bind(sha256)
+                .execute(&mut *conn)
+                .await?;
         }
         Write::Action { exam_id, student_id, proctor_id, kind, text, at } => {
             sqlx::query(

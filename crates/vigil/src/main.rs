@@ -76,6 +76,12 @@ struct ServeArgs {
     /// Require `Authorization: Bearer <token>` on /metrics (or serve it only behind a private proxy).
     #[arg(long, env = "VIGIL_METRICS_TOKEN")]
     metrics_token: Option<String>,
+    /// Socket handshakes per client address (IPv4 or IPv6 /64) as BURST/PER_SECOND, or `off`.
+    #[arg(long, env = "VIGIL_ADDRESS_HANDSHAKES", default_value = "1000/20", value_parser = parse_rate)]
+    address_handshakes: RateArg,
+    /// A reverse proxy's address whose X-Forwarded-For names the client; repeat for more.
+    #[arg(long = "trusted-proxy", env = "VIGIL_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Base URL for join links, when clients reach the server under another name (a reverse proxy).
     #[arg(long, env = "VIGIL_PUBLIC_URL")]
     public_url: Option<String>,
@@ -213,6 +219,24 @@ async fn main() -> Result<()> {
     }
 }
 
+/// A rate limit given on the command line, or none.
+#[derive(Debug, Clone, Copy)]
+struct RateArg(Option<vigil_core::rate::RateLimit>);
+
+fn parse_rate(s: &str) -> Result<RateArg, String> {
+    if s == "off" {
+        return Ok(RateArg(None));
+    }
+    let bad = || format!("{s:?} is not BURST/PER_SECOND (like 1000/20) or off");
+    let (burst, rate) = s.split_once('/').ok_or_else(bad)?;
+    let burst: u32 = burst.trim().parse().map_err(|_| bad())?;
+    let per_second: f64 = rate.trim().parse().map_err(|_| bad())?;
+    if burst == 0 || !per_second.is_finite() || per_second < 0.0 {
+        return Err(bad());
+    }
+    Ok(RateArg(Some(vigil_core::rate::RateLimit { burst, per_second })))
+}
+
 /// An origin for a CSP `frame-ancestors` list: a scheme and a host, nothing
 /// that could end the directive.
 fn parse_origin(s: &str) -> Result<String, String> {
@@ -228,13 +252,10 @@ fn admin_err(e: AdminError) -> anyhow::Error {
 }
 
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,socketioxide=warn,engineioxide=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    vigil_server::logging::init(match format {
+        LogFormat::Text => vigil_server::logging::LogFormat::Text,
+        LogFormat::Json => vigil_server::logging::LogFormat::Json,
+    });
 }
 
 /// The admin functions on the data directory, without a running server.
@@ -290,6 +311,8 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     config.udp_advertised = args.udp_advertised;
     config.frame_ancestors = args.frame_ancestors.clone();
     config.metrics_token = args.metrics_token.clone();
+    config.address_handshakes = args.address_handshakes.0;
+    config.trusted_proxies = args.trusted_proxies.clone();
     let server = Server::bind(config).await.context("starting vigil")?;
     let addr = server.local_addr();
     let scheme = if args.tls_cert.is_some() { "https" } else { "http" };

@@ -115,9 +115,9 @@ impl Service {
             height: frame.height,
             bytes: body.len() as u64,
         };
-        if let Some(prior) = self.store.evidence(&frame.sha256).await.map_err(|e| store_error(&e))? {
-            let same = (&prior.exam_id == rt.id(), &prior.student_id == cell.id(), prior.incident_id == incident_id);
-            return match classify_prior(same.0, same.1, same.2) {
+        if let Some(prior) = self.store.evidence(rt.id(), &frame.sha256).await.map_err(|e| store_error(&e))? {
+            // Looked up in this exam only: the answer says nothing of others.
+            return match classify_prior(&prior.student_id == cell.id(), prior.incident_id == incident_id) {
                 PriorFrame::Retry => Ok(EvidenceStored { accepted, created: false }),
                 PriorFrame::Replay => Err(Rejection::new(
                     RejectReason::ReplayedFrame,
@@ -161,10 +161,7 @@ impl Service {
     /// A frame of `exam`, for that exam's proctors. Any miss reads the same.
     pub async fn evidence_frame(&self, exam: &ExamId, sha256: &str) -> Result<Bytes, Rejection> {
         let not_found = || Rejection::new(RejectReason::UnknownIncident, "no such evidence in this exam");
-        let row = self.store.evidence(sha256).await.map_err(|_| not_found())?.ok_or_else(not_found)?;
-        if &row.exam_id != exam {
-            return Err(not_found());
-        }
+        self.store.evidence(exam, sha256).await.map_err(|_| not_found())?.ok_or_else(not_found)?;
         self.store.evidence_bytes(sha256).await.map_err(|_| not_found())
     }
 }

@@ -2,10 +2,13 @@
 //! node's socketioxide today, a cross-node adapter later) can change without
 //! touching the service.
 //!
-//! Score updates go through a leading-edge [`Coalescer`]: the first change
-//! after a quiet spell is sent at once, and bursts collapse to at most one
-//! update per student per [`SCORE_INTERVAL_MS`], latest wins. The trailing
-//! edge runs on the service's clock (see [`ScoreFanout::run_trailing`]).
+//! Score and presence updates go through leading-edge [`Coalescer`]s: the
+//! first change after a quiet spell is sent at once, and bursts collapse to
+//! at most one update per student per [`SCORE_INTERVAL_MS`] (scores) or
+//! [`PRESENCE_INTERVAL_MS`] (presence), latest wins. Presence is coalesced
+//! because a student who reconnects in a loop would otherwise send every
+//! proctor two events per reconnect. The trailing edge runs on the service's
+//! clock (see [`CoalescedFanout::run_trailing`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +24,9 @@ use crate::metrics as m;
 
 /// At most about ten score updates per second per student.
 pub const SCORE_INTERVAL_MS: i64 = 100;
+
+/// At most one presence update per second per student after the first.
+pub const PRESENCE_INTERVAL_MS: i64 = 1_000;
 
 /// An event for every proctor of one exam.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,18 +62,27 @@ struct PendingScore {
     accepted_at: std::time::Instant,
 }
 
-/// Score coalescing in front of a [`Fanout`].
+type StudentKey = (ExamId, StudentId);
+
+/// Score and presence coalescing in front of a [`Fanout`].
 #[derive(Debug)]
-pub struct ScoreFanout {
+pub struct CoalescedFanout {
     out: Arc<dyn Fanout>,
     clock: Arc<dyn Clock>,
-    scores: Mutex<Coalescer<(ExamId, StudentId), PendingScore>>,
+    scores: Mutex<Coalescer<StudentKey, PendingScore>>,
+    presence: Mutex<Coalescer<StudentKey, PresenceUpdate>>,
     wake: Notify,
 }
 
-impl ScoreFanout {
+impl CoalescedFanout {
     pub fn new(out: Arc<dyn Fanout>, clock: Arc<dyn Clock>) -> Self {
-        ScoreFanout { out, clock, scores: Mutex::new(Coalescer::new(SCORE_INTERVAL_MS)), wake: Notify::new() }
+        CoalescedFanout {
+            out,
+            clock,
+            scores: Mutex::new(Coalescer::new(SCORE_INTERVAL_MS)),
+            presence: Mutex::new(Coalescer::new(PRESENCE_INTERVAL_MS)),
+            wake: Notify::new(),
+        }
     }
 
     pub fn out(&self) -> &dyn Fanout {
@@ -84,6 +99,18 @@ impl ScoreFanout {
         }
     }
 
+    /// A student's presence changed.
+    pub async fn presence(&self, exam: &ExamId, update: PresenceUpdate) {
+        let key = (exam.clone(), update.student_id.clone());
+        let now_emit = lock(&self.presence).offer(self.clock.now_ms(), key, update);
+        match now_emit {
+            Some(u) => {
+                self.out.to_proctors(exam, ProctorEvent::Presence(u)).await;
+            }
+            None => self.wake.notify_one(),
+        }
+    }
+
     async fn emit_score(&self, exam: &ExamId, student: &StudentId, p: PendingScore, edge: &'static str) {
         let update = ScoreUpdate { student_id: student.clone(), score: p.view, emitted_at: self.clock.now_ms() };
         if self.out.to_proctors(exam, ProctorEvent::Score(update)).await {
@@ -92,10 +119,12 @@ impl ScoreFanout {
         }
     }
 
-    /// Emits coalesced score updates as they fall due, until the task is aborted.
+    /// Emits coalesced updates as they fall due, until the task is aborted.
     pub async fn run_trailing(self: Arc<Self>) {
         loop {
-            let next = lock(&self.scores).next_due();
+            let next_score = lock(&self.scores).next_due();
+            let next_presence = lock(&self.presence).next_due();
+            let next = next_score.into_iter().chain(next_presence).min();
             match next {
                 None => self.wake.notified().await,
                 Some(due) => {
@@ -105,9 +134,14 @@ impl ScoreFanout {
                     }
                 }
             }
-            let due = lock(&self.scores).drain_due(self.clock.now_ms());
+            let now = self.clock.now_ms();
+            let due = lock(&self.scores).drain_due(now);
             for ((exam, student), p) in due {
                 self.emit_score(&exam, &student, p, "trailing").await;
+            }
+            let due = lock(&self.presence).drain_due(now);
+            for ((exam, _), update) in due {
+                self.out.to_proctors(&exam, ProctorEvent::Presence(update)).await;
             }
         }
     }

@@ -100,7 +100,7 @@ impl Service {
     async fn announce_presence(&self, rt: &ExamRuntime, change: Option<Transition>) {
         let Some(t) = change else { return };
         let update = PresenceUpdate { student_id: t.student_id, presence: t.presence, at: t.at };
-        self.fanout.out().to_proctors(rt.id(), ProctorEvent::Presence(update)).await;
+        self.fanout.presence(rt.id(), update).await;
     }
 
     /// Marks students whose heartbeats stopped as stalled, and raises each

@@ -17,11 +17,13 @@ pub mod ingest;
 pub mod live;
 pub mod media;
 
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use vigil_core::evidence::EvidenceLimits;
 use vigil_core::ledger::Limits;
+use vigil_core::rate::{KeyedBuckets, KeyedTake, RateLimit, address_key};
 use vigil_core::worker::WorkerWatchConfig;
 use vigil_proto::{ProctorId, RejectReason, Rejection, Role};
 use vigil_store::Store;
@@ -31,7 +33,7 @@ use crate::clock::Clock;
 use crate::metrics as m;
 pub use conn::{ConnectionId, lock};
 use exams::{ExamRegistry, ExamRuntime, StudentCell};
-use fanout::{Fanout, ScoreFanout};
+use fanout::{CoalescedFanout, Fanout};
 
 /// An authenticated student connection.
 #[derive(Debug, Clone)]
@@ -57,7 +59,20 @@ pub struct ServiceConfig {
     pub worker: WorkerWatchConfig,
     /// Evidence uploads read and decoded at once, server-wide.
     pub evidence_in_flight: usize,
+    /// Socket handshakes per client address; `None` is no limit.
+    pub address_handshakes: Option<RateLimit>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
+
+/// Socket handshakes per client address. A whole school may sit behind one
+/// NAT address and open its exam in the same minute, so the budget admits a
+/// thousand at once; it stops one host's reconnect loop or a spray of many
+/// tokens (which the per-token budget cannot see).
+pub const DEFAULT_ADDRESS_HANDSHAKES: RateLimit = RateLimit { burst: 1_000, per_second: 20.0 };
+
+/// Client addresses tracked at once (about 100 bytes each).
+const MAX_TRACKED_ADDRESSES: usize = 100_000;
 
 impl Default for ServiceConfig {
     fn default() -> Self {
@@ -68,6 +83,8 @@ impl Default for ServiceConfig {
             // Each holds at most a 512 KiB body and one decoded frame (up to
             // 1920² RGB, 11 MiB): about 100 MiB at worst.
             evidence_in_flight: 8,
+            address_handshakes: Some(DEFAULT_ADDRESS_HANDSHAKES),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -78,11 +95,12 @@ pub struct Service {
     keys: Keys,
     clock: Arc<dyn Clock>,
     exams: ExamRegistry,
-    fanout: Arc<ScoreFanout>,
+    fanout: Arc<CoalescedFanout>,
     sfu: Option<vigil_sfu::Sfu>,
     config: ServiceConfig,
     next_conn: AtomicU64,
     evidence_slots: Arc<tokio::sync::Semaphore>,
+    address_handshakes: Option<Mutex<KeyedBuckets<IpAddr>>>,
 }
 
 impl Service {
@@ -96,12 +114,15 @@ impl Service {
     ) -> Self {
         Service {
             exams: ExamRegistry::new(store.clone(), config.limits, clock.clone()),
-            fanout: Arc::new(ScoreFanout::new(fanout, clock.clone())),
+            fanout: Arc::new(CoalescedFanout::new(fanout, clock.clone())),
             store,
             keys,
             clock,
             sfu,
             evidence_slots: Arc::new(tokio::sync::Semaphore::new(config.evidence_in_flight.max(1))),
+            address_handshakes: config
+                .address_handshakes
+                .map(|limit| Mutex::new(KeyedBuckets::new(limit, MAX_TRACKED_ADDRESSES))),
             config,
             next_conn: AtomicU64::new(1),
         }
@@ -131,8 +152,8 @@ impl Service {
         &self.config.evidence
     }
 
-    /// The coalesced score fan-out; its trailing edge runs as a task.
-    pub fn score_fanout(&self) -> &Arc<ScoreFanout> {
+    /// The coalesced score and presence fan-out; its trailing edge runs as a task.
+    pub fn coalesced_fanout(&self) -> &Arc<CoalescedFanout> {
         &self.fanout
     }
 
@@ -170,6 +191,30 @@ impl Service {
             .map_err(|_| unavailable("the server cannot load this student right now"))?
             .ok_or_else(not_on_roster)?;
         Ok(StudentSession { rt, cell, conn: self.new_connection() })
+    }
+
+    /// Reverse proxies trusted to name the client in `X-Forwarded-For`.
+    pub fn trusted_proxies(&self) -> &[IpAddr] {
+        &self.config.trusted_proxies
+    }
+
+    /// Any socket handshake, before its token is even read: one from the
+    /// client address's budget. An unknown address (no peer information) is
+    /// not limited here.
+    pub fn admit_handshake_from(&self, client: Option<IpAddr>) -> Result<(), Rejection> {
+        let (Some(buckets), Some(ip)) = (&self.address_handshakes, client) else { return Ok(()) };
+        match lock(buckets).try_take(&address_key(ip), self.clock.now_ms()) {
+            KeyedTake::Admitted => Ok(()),
+            KeyedTake::Untracked => {
+                metrics::counter!(m::ADDRESSES_UNTRACKED).increment(1);
+                Ok(())
+            }
+            KeyedTake::Refused { retry_after_ms } => Err(Rejection {
+                reason: RejectReason::RateLimited,
+                message: "too many connections from this network in a short time; wait and retry".into(),
+                retry_after_ms: Some(retry_after_ms),
+            }),
+        }
     }
 
     /// A student's socket handshake (not an HTTP request) takes one from the

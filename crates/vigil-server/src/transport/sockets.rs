@@ -6,9 +6,11 @@
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::extract::ConnectInfo;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
@@ -144,6 +146,25 @@ fn token(auth: &Result<HandshakeAuth, socketioxide::ParserError>) -> Option<&str
     auth.as_ref().ok().map(|a| a.token.as_str())
 }
 
+/// The client's address: the TCP peer, or, when the peer is a trusted
+/// reverse proxy, the last address in `X-Forwarded-For` that is not one of
+/// the trusted proxies (earlier entries are whatever the client claimed).
+fn client_address(parts: &axum::http::request::Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let hops: Vec<IpAddr> = forwarded.flat_map(|v| v.split(',')).filter_map(|h| h.trim().parse().ok()).collect();
+    Some(hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
+}
+
+/// Every handshake first spends from its client address's budget, before
+/// any token is read.
+fn admit_address(s: &SocketRef, svc: &Service) -> Result<(), ConnectRefused> {
+    svc.admit_handshake_from(client_address(s.req_parts(), svc.trusted_proxies())).map_err(refused)
+}
+
 // ---------------------------------------------------------------- students
 
 async fn student_handshake(
@@ -151,6 +172,7 @@ async fn student_handshake(
     State(svc): Svc,
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
+    admit_address(&s, &svc)?;
     let sess = svc.authenticate_student(token(&auth)).await.map_err(refused)?;
     svc.admit_student_connection(&sess).map_err(refused)?;
     // Everything the connection needs is in place before this middleware
@@ -267,6 +289,7 @@ async fn proctor_handshake(
     State(svc): Svc,
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
+    admit_address(&s, &svc)?;
     let sess = svc.authenticate_proctor(token(&auth)).await.map_err(refused)?;
     // As for students: ready before the CONNECT packet leaves.
     s.join(exam_room(sess.rt.id()));
@@ -358,4 +381,38 @@ fn register_proctor_events(s: &SocketRef) {
     s.on_disconnect(async |State(svc): Svc, Extension(sess): Extension<ProctorSession>| {
         svc.proctor_disconnected(&sess).await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(peer: &str, forwarded: &[&str]) -> axum::http::request::Parts {
+        let mut req = axum::http::Request::builder().uri("/socket.io/");
+        for f in forwarded {
+            req = req.header("x-forwarded-for", *f);
+        }
+        let (mut parts, ()) = req.body(()).expect("a request").into_parts();
+        parts.extensions.insert(ConnectInfo::<SocketAddr>(peer.parse().expect("an address")));
+        parts
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an ip")
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let proxy = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // An untrusted peer's header is the client's own claim: ignored.
+        assert_eq!(client_address(&parts("198.51.100.7:5000", &["1.2.3.4"]), &proxy), Some(ip("198.51.100.7")));
+        // Through two trusted proxies: the last address neither of them is.
+        let via = parts("10.0.0.1:5000", &["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
+        assert_eq!(client_address(&via, &proxy), Some(ip("203.0.113.9")));
+        // A trusted proxy that sent no usable header: the proxy itself.
+        assert_eq!(client_address(&parts("10.0.0.1:5000", &["garbage"]), &proxy), Some(ip("10.0.0.1")));
+        // No peer information at all: unknown.
+        let (bare, ()) = axum::http::Request::builder().body(()).expect("a request").into_parts();
+        assert_eq!(client_address(&bare, &proxy), None);
+    }
 }
