@@ -129,27 +129,44 @@ impl Harness {
     }
 
     async fn setup(&mut self, students: &[&str]) {
+        let exam = self.exam.clone();
+        self.add_exam(exam.as_str(), students).await;
+    }
+
+    /// Creates another exam open now, with `students` and the proctor "pat".
+    pub async fn add_exam(&self, exam: &str, students: &[&str]) {
         let mut settings =
             ExamSettings::with_window(ExamWindow { opens_at: T0 - 3_600_000, closes_at: T0 + 3 * 3_600_000 });
         settings.stall_after_s = 10;
-        let create = CreateExam { id: Some(self.exam.clone()), title: "Algebra".into(), settings: Some(settings) };
+        let id: ExamId = exam.parse().expect("an exam id");
+        let create = CreateExam { id: Some(id.clone()), title: "Algebra".into(), settings: Some(settings) };
         self.admin(reqwest::Method::POST, "/exams", serde_json::to_value(create).expect("json")).await;
         for s in students {
             let add = AddPerson { id: Some((*s).into()), name: format!("Student {s}") };
-            self.admin(reqwest::Method::POST, &format!("/exams/{}/students", self.exam), json!(add)).await;
+            self.admin(reqwest::Method::POST, &format!("/exams/{id}/students"), json!(add)).await;
         }
         let add = AddPerson { id: Some("pat".into()), name: "Pat Proctor".into() };
-        self.admin(reqwest::Method::POST, &format!("/exams/{}/proctors", self.exam), json!(add)).await;
+        self.admin(reqwest::Method::POST, &format!("/exams/{id}/proctors"), json!(add)).await;
     }
 
     pub async fn token(&self, role: Role, subject: &str) -> String {
+        self.token_in(self.exam.as_str(), role, subject).await
+    }
+
+    /// A join token for `subject` on `exam`.
+    pub async fn token_in(&self, exam: &str, role: Role, subject: &str) -> String {
         let req = IssueLink { role, subject: subject.into(), ttl_s: None };
-        let link = self.admin(reqwest::Method::POST, &format!("/exams/{}/links", self.exam), json!(req)).await;
+        let link = self.admin(reqwest::Method::POST, &format!("/exams/{exam}/links"), json!(req)).await;
         link["token"].as_str().expect("a token").to_owned()
     }
 
     pub async fn student(&self, id: &str) -> Conn {
         let token = self.token(Role::Student, id).await;
+        self.student_with(&token).await
+    }
+
+    /// A student connection on `token`, after its welcome.
+    pub async fn student_with(&self, token: &str) -> Conn {
         let (client, events) =
             SioClient::connect(&self.base, names::STUDENT_NS, &json!({ "token": token })).await.expect("connects");
         let mut conn = Conn { client, events };
