@@ -181,8 +181,8 @@ pub enum Launch {
     #[serde(rename = "LtiResourceLinkRequest")]
     ResourceLink(ResourceLinkLaunch),
     /// The platform hands a candidate to vigil before an assessment
-    /// (Proctoring Services §3.2). vigil answers with LtiStartAssessment
-    /// when its checks pass.
+    /// (Proctoring Services §3.2). vigil answers, when its checks pass, with
+    /// [`crate::start_assessment_message`].
     #[serde(rename = "LtiStartProctoring")]
     StartProctoring(StartProctoringLaunch),
     /// The platform tells vigil the assessment attempt is over.

@@ -36,6 +36,14 @@
 //!    `LtiEndAssessment`. Roles map to [`LaunchRole`]s: instructors,
 //!    teaching assistants and administrators may proctor; learners sit exams.
 //!
+//! With Proctoring Services, once vigil's checks pass,
+//! [`start_assessment_message`] builds the `LtiStartAssessment` JWT and
+//! [`ToolMessage::auto_post_html`] the page that posts it (form field `JWT`)
+//! to the platform's `start_assessment_url`. Proctor actions go back through
+//! the Assessment Control Service: [`token_request`] (OAuth 2 client
+//! credentials with a JWT assertion, Security Framework §4.1, RFC 7523) and
+//! [`acs_request`].
+//!
 //! vigil's own keys are [`ToolKeys`]: RSA-2048, stored by the server as
 //! PKCS#8 PEM, published as a JWK set with the previous key kept during a
 //! grace period after [`ToolKeys::rotate`].
@@ -79,6 +87,7 @@ pub mod claims;
 mod keys;
 mod launch;
 mod login;
+mod messages;
 mod pending;
 mod roles;
 mod types;
@@ -97,6 +106,12 @@ pub use launch::{
     StartProctoringLaunch, parse_auth_response, validate_id_token,
 };
 pub use login::{LoginError, LoginInitiation, LoginStart, MAX_HINT_LEN, MAX_LOGIN_PARAMS, PendingLogin, start_login};
+pub use messages::{
+    ACS_CONTENT_TYPE, AccessToken, AcsControl, AcsResult, AcsStatus, CLIENT_ASSERTION_TYPE, FORM_CONTENT_TYPE,
+    MAX_RESPONSE_BYTES, MESSAGE_FORM_FIELD, MESSAGE_TTL_SECS, ServiceError, ServiceRequest, TokenRequest, ToolMessage,
+    VerifiedUser, acs_request, client_assertion, parse_acs_response, parse_token_response, start_assessment_message,
+    token_request,
+};
 pub use pending::PendingLogins;
 pub use roles::{LaunchRole, Roles, map_role};
 pub use types::{
