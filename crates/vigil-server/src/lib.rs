@@ -85,8 +85,8 @@ pub struct ServerConfig {
     pub address_handshakes: Option<vigil_core::rate::RateLimit>,
     /// Reverse proxies whose `X-Forwarded-For` names the client address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// Open HTTP connections and their silence timeouts (plain HTTP; TLS is
-    /// served by axum-server, see docs/SECURITY.md).
+    /// Open HTTP connections (plain and TLS), and their deadlines: first
+    /// byte, silence, TLS handshake, request head (see `transport::serve`).
     pub connections: transport::listener::ConnectionLimits,
 }
 
@@ -289,34 +289,12 @@ async fn serve(
     connections: transport::listener::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
-        None => {
-            use axum::serve::ListenerExt;
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
-            // `tap_io` only so that the peer address reaches handlers as
-            // `ConnectInfo`, as it does for a plain TcpListener.
-            let listener = transport::listener::BoundedListener::new(listener, connections).tap_io(|_| {});
-            axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(ServerError::Serve)
-        }
-        Some(tls) => {
-            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                .await
-                .map_err(ServerError::Tls)?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            let waiter = tokio::spawn(async move {
-                shutdown.await;
-                h.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            let res = axum_server::from_tcp_rustls(listener, rustls)
-                .map_err(ServerError::Serve)?
-                .handle(handle)
-                .serve(service)
-                .await
-                .map_err(ServerError::Serve);
-            waiter.abort();
-            res
-        }
-    }
+    let tls = match tls {
+        None => None,
+        Some(tls) => Some(transport::serve::tls_config(&tls.cert, &tls.key).await.map_err(ServerError::Tls)?),
+    };
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Serve)?;
+    let listener = transport::listener::BoundedListener::new(listener, connections);
+    transport::serve::serve(listener, router, tls, shutdown).await;
+    Ok(())
 }

@@ -1,13 +1,15 @@
-//! The TCP listener the plain-HTTP server accepts through: a cap on open
-//! connections, and timeouts for connections that send nothing.
+//! The TCP listener the HTTP server (plain and TLS) accepts through: a cap
+//! on open connections, and timeouts for connections that send nothing.
 //!
-//! Why by hand: `axum::serve` exposes neither hyper's header-read timeout nor
-//! a connection limit, and without them a few hundred idle sockets use up the
-//! process's file descriptors so that nobody else is answered. A connection
-//! must send its first byte within `first_byte` (a slow or silent client),
-//! and after that may stay silent at most `idle` in either direction. Live
-//! Socket.IO connections are never idle that long: the server pings every
-//! 25 s and the client answers.
+//! Without a cap a few hundred idle sockets use up the process's file
+//! descriptors so that nobody else is answered. At the cap the listener stops
+//! accepting, and new connections wait in the kernel's accept backlog until
+//! one closes. A connection must send its first byte within `first_byte` (a
+//! slow or silent client), and after that may stay silent at most `idle` in
+//! either direction. Live Socket.IO connections are never idle that long: the
+//! server pings every 25 s and the client answers. The deadlines above the
+//! byte stream (TLS handshake, request head) are set in
+//! [`super::serve`].
 
 use std::future::Future;
 use std::io;
@@ -22,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
-/// Connection limits of the HTTP listener.
+/// Connection limits of the HTTP listener (plain and TLS alike).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// Open connections at once; more wait in the kernel's accept backlog.
@@ -31,6 +33,13 @@ pub struct ConnectionLimits {
     pub first_byte: Duration,
     /// How long an established connection may send and receive nothing.
     pub idle: Duration,
+    /// How long a TLS handshake may take, from the connection's acceptance.
+    pub tls_handshake: Duration,
+    /// How long an HTTP/1 request head (request line and every header) may
+    /// take to arrive in full. The clock starts when the server waits for a
+    /// request: on a new connection (after the TLS handshake), and again
+    /// after each response, so it is also the keep-alive timeout.
+    pub header_read: Duration,
 }
 
 impl ConnectionLimits {
@@ -39,7 +48,13 @@ impl ConnectionLimits {
     pub fn for_this_process() -> Self {
         const HEADROOM: usize = 64;
         let max_connections = open_file_limit().map_or(4_096, |n| n.saturating_sub(HEADROOM).max(16));
-        ConnectionLimits { max_connections, first_byte: Duration::from_secs(10), idle: Duration::from_secs(90) }
+        ConnectionLimits {
+            max_connections,
+            first_byte: Duration::from_secs(10),
+            idle: Duration::from_secs(90),
+            tls_handshake: Duration::from_secs(10),
+            header_read: Duration::from_secs(10),
+        }
     }
 }
 
@@ -60,13 +75,10 @@ impl BoundedListener {
     pub fn new(inner: TcpListener, limits: ConnectionLimits) -> Self {
         BoundedListener { inner, slots: Arc::new(Semaphore::new(limits.max_connections.max(1))), limits }
     }
-}
 
-impl axum::serve::Listener for BoundedListener {
-    type Io = BoundedIo;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (BoundedIo, SocketAddr) {
+    /// The next connection, with its place under the cap. Cancel-safe: a
+    /// dropped call has taken no place and accepted nothing.
+    pub async fn accept(&mut self) -> (BoundedIo, SocketAddr) {
         // At the cap, wait for a connection to close before accepting. The
         // semaphore is never closed, so the permit is always granted.
         let permit = self.slots.clone().acquire_owned().await.ok();
@@ -86,8 +98,12 @@ impl axum::serve::Listener for BoundedListener {
         }
     }
 
-    fn local_addr(&self) -> io::Result<SocketAddr> {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
+    }
+
+    pub fn limits(&self) -> &ConnectionLimits {
+        &self.limits
     }
 }
 
