@@ -218,13 +218,13 @@ async fn handshakes_are_limited_per_address_before_any_token_is_read() {
     // Three handshakes whose tokens are not even tokens spend the address's budget...
     for _ in 0..3 {
         let refused = SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": "not-a-token" })).await;
-        let err = refused.err().expect("an invalid token is refused");
+        let err = refused.expect_err("an invalid token is refused");
         assert!(err.to_string().contains("invalid_token"), "{err}");
     }
     // ...so a good token from the same address is refused for the address.
     let token = h.token(Role::Student, "bo").await;
     let refused = SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": token })).await;
-    let err = refused.err().expect("the address's budget is spent");
+    let err = refused.expect_err("the address's budget is spent");
     assert!(err.to_string().contains("rate_limited: too many connections from this network"), "{err}");
     // The budget refills on the service's clock.
     h.advance(1_000);
@@ -239,7 +239,11 @@ async fn a_reconnect_loop_reaches_proctors_as_at_most_one_presence_change_a_seco
     let mut proctor = h.proctor().await;
     let token = h.token(Role::Student, "ada").await;
     let offline = |v: &serde_json::Value| {
-        v["students"].as_array().into_iter().flatten().any(|s| s["student"]["id"] == "ada" && s["presence"] == "offline")
+        v["students"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["student"]["id"] == "ada" && s["presence"] == "offline")
     };
     for _ in 0..5 {
         let conn = h.student_with(&token).await;
@@ -257,7 +261,8 @@ async fn a_reconnect_loop_reaches_proctors_as_at_most_one_presence_change_a_seco
     // out at once, the rest wait for the trailing edge, latest wins.
     h.advance(1_000);
     let is_presence = |n: &str, v: &serde_json::Value| n == names::PRESENCE && v["student_id"] == "ada";
-    let (last, before) = proctor.next_matching("ada offline", |n, v| is_presence(n, v) && v["presence"] == "offline").await;
+    let (last, before) =
+        proctor.next_matching("ada offline", |n, v| is_presence(n, v) && v["presence"] == "offline").await;
     assert_eq!(last["presence"], "offline");
     let earlier: Vec<_> = before.iter().filter(|(n, v)| is_presence(n, v)).collect();
     assert_eq!(earlier.len(), 1, "one leading change before the trailing one: {earlier:?}");

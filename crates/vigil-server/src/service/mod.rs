@@ -18,8 +18,8 @@ pub mod live;
 pub mod media;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use vigil_core::evidence::EvidenceLimits;
 use vigil_core::ledger::Limits;
