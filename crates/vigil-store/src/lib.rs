@@ -8,6 +8,7 @@
 //! against a crash of the process (`kill -9`), while many concurrent
 //! students share one fsync-free commit.
 
+mod lti;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use vigil_proto::{
     StudentId, UnixMillis,
 };
 
+pub use lti::{LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
 pub use writer::WriterStats;
 use writer::{Job, Write};
 

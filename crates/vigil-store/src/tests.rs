@@ -156,3 +156,62 @@ async fn the_same_frame_in_two_exams_is_two_records_and_outlives_either_purge() 
     assert_eq!(store.purge_expired_evidence(T0 + 5_000).await.unwrap(), 1);
     assert!(store.evidence_bytes(&first.sha256).await.is_err());
 }
+
+fn link_key(resource_link_id: &str) -> LtiLinkKey {
+    LtiLinkKey {
+        issuer: "https://lms.example.edu".into(),
+        client_id: "vigil".into(),
+        deployment_id: "d1".into(),
+        context_id: "course-1".into(),
+        resource_link_id: resource_link_id.into(),
+    }
+}
+
+#[tokio::test]
+async fn lti_platforms_keys_links_and_users_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let platform = LtiPlatformRow {
+        issuer: "https://lms.example.edu".into(),
+        client_id: "vigil".into(),
+        deployment_ids: vec!["d1".into(), "d2".into()],
+        auth_login_url: "https://lms.example.edu/auth".into(),
+        jwks_url: "https://lms.example.edu/jwks".into(),
+        token_url: "https://lms.example.edu/token".into(),
+        created_at: T0,
+    };
+    store.insert_lti_platform(&platform).await.unwrap();
+    assert!(matches!(store.insert_lti_platform(&platform).await, Err(StoreError::AlreadyExists(_))));
+    assert_eq!(store.lti_platforms().await.unwrap(), vec![platform]);
+
+    let key = LtiToolKeyRow { kid: "k1".into(), pkcs8_pem: "PEM".into(), created_at: T0, retired_at: None };
+    store.insert_lti_tool_key(&key).await.unwrap();
+    let retired = LtiToolKeyRow { kid: "k0".into(), retired_at: Some(T0), ..key.clone() };
+    store.insert_lti_tool_key(&retired).await.unwrap();
+    assert_eq!(store.lti_tool_keys().await.unwrap(), vec![key]);
+
+    // A resource link creates its exam and the link together, once.
+    assert_eq!(store.lti_link(&link_key("rl-1")).await.unwrap(), None);
+    store.create_linked_exam(&exam(), &link_key("rl-1"), T0).await.unwrap();
+    assert_eq!(store.lti_link(&link_key("rl-1")).await.unwrap(), Some(e1()));
+    assert_eq!(store.exam(&e1()).await.unwrap(), Some(exam()));
+    let other = Exam { id: id("e2"), ..exam() };
+    assert!(matches!(store.create_linked_exam(&other, &link_key("rl-1"), T0).await, Err(StoreError::AlreadyExists(_))));
+    // Neither half of the losing write is kept.
+    assert_eq!(store.exam(&id("e2")).await.unwrap(), None);
+
+    let enrolment = LtiEnrolment {
+        exam_id: e1(),
+        role: Role::Student,
+        person_id: "lti-0123".into(),
+        name: "Ada".into(),
+        issuer: "https://lms.example.edu".into(),
+        sub: "user-7".into(),
+    };
+    store.lti_enrol(&enrolment, T0).await.unwrap();
+    // Again: nothing changes, nothing fails.
+    store.lti_enrol(&LtiEnrolment { name: "Other".into(), ..enrolment.clone() }, T0).await.unwrap();
+    assert_eq!(store.lti_user("https://lms.example.edu", "user-7").await.unwrap().as_deref(), Some("lti-0123"));
+    assert_eq!(store.students(&e1()).await.unwrap(), vec![Student { id: id("lti-0123"), name: "Ada".into() }]);
+    assert_eq!(store.lti_user("https://lms.example.edu", "nobody").await.unwrap(), None);
+}

@@ -40,6 +40,7 @@ pub(crate) enum Write {
         text: Option<String>,
         at: UnixMillis,
     },
+    Lti(crate::lti::LtiWrite),
 }
 
 pub(crate) struct Job {
@@ -216,6 +217,7 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .execute(&mut *conn)
             .await?;
         }
+        Write::Lti(lti) => crate::lti::apply(conn, lti).await?,
     }
     Ok(())
 }
