@@ -212,6 +212,34 @@ export type JoinLink = { role: Role, exam_id: ExamId, subject: string, token: st
 
 export type ExamRoster = { exam: Exam, students: Array<Student>, proctors: Array<Proctor>, };
 
+export type RegisterLtiPlatform = { 
+/**
+ * The platform's `iss`, exactly as its id_tokens carry it.
+ */
+issuer: string, 
+/**
+ * The client id the platform gave vigil (the id_tokens' `aud`).
+ */
+client_id: string, 
+/**
+ * The deployments whose launches are accepted; at least one.
+ */
+deployment_ids: Array<string>, 
+/**
+ * The platform's OIDC authentication request endpoint.
+ */
+auth_login_url: string, 
+/**
+ * Where the platform publishes its signing keys (JWKS).
+ */
+jwks_url: string, 
+/**
+ * The platform's OAuth 2 token endpoint.
+ */
+token_url: string, };
+
+export type LtiPlatform = { issuer: string, client_id: string, deployment_ids: Array<string>, auth_login_url: string, jwks_url: string, token_url: string, created_at: number, };
+
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {
   STUDENT_NS: "/student",

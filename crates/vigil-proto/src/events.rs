@@ -7,7 +7,7 @@
 //! do not know, so a newer client that adds one keeps working against an
 //! older server; an unknown enum value (an incident kind, say) and a known
 //! field with the wrong type or grammar are still refused. Admin bodies
-//! (`CreateExam` with its settings, `AddPerson`, `IssueLink`) are strict instead: a typo in configuration
+//! (`CreateExam` with its settings, `AddPerson`, `IssueLink`, `RegisterLtiPlatform`) are strict instead: a typo in configuration
 //! must not be silently ignored.
 
 use serde::{Deserialize, Serialize};
@@ -426,6 +426,37 @@ pub struct JoinLink {
     pub token: String,
     pub url: String,
     pub expires_at: UnixMillis,
+}
+
+/// `POST /api/v1/lti/platforms`: registers vigil with an LTI 1.3 platform
+/// (an LMS). The URLs must be `https` (plain `http` only on loopback).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterLtiPlatform {
+    /// The platform's `iss`, exactly as its id_tokens carry it.
+    pub issuer: String,
+    /// The client id the platform gave vigil (the id_tokens' `aud`).
+    pub client_id: String,
+    /// The deployments whose launches are accepted; at least one.
+    pub deployment_ids: Vec<String>,
+    /// The platform's OIDC authentication request endpoint.
+    pub auth_login_url: String,
+    /// Where the platform publishes its signing keys (JWKS).
+    pub jwks_url: String,
+    /// The platform's OAuth 2 token endpoint.
+    pub token_url: String,
+}
+
+/// A registered LTI 1.3 platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LtiPlatform {
+    pub issuer: String,
+    pub client_id: String,
+    pub deployment_ids: Vec<String>,
+    pub auth_login_url: String,
+    pub jwks_url: String,
+    pub token_url: String,
+    pub created_at: UnixMillis,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -69,6 +69,8 @@ pub fn bindings() -> String {
         IssueLink::decl(&cfg),
         JoinLink::decl(&cfg),
         ExamRoster::decl(&cfg),
+        RegisterLtiPlatform::decl(&cfg),
+        LtiPlatform::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\
