@@ -156,6 +156,14 @@ pub mod rewrite;
 pub mod router;
 mod stun;
 
+/// Internals the fuzz targets in `fuzz/` call directly (feature `fuzzing`);
+/// not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::stun::{is_stun, local_ufrag};
+}
+
 pub use driver::{Sfu, SfuConfig};
 pub use error::SfuError;
 pub use health::HealthConfig;
