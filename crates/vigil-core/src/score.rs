@@ -19,6 +19,8 @@ pub struct DecayingScore {
     as_of: Option<UnixMillis>,
 }
 
+/// `dt_ms` saturates at i64::MAX (where the factor is 0): an exam window may
+/// span all of i64, so two times in it can be further apart than that.
 fn decay(half_life_s: f64, dt_ms: i64) -> f64 {
     (-(dt_ms as f64) / (half_life_s * 1000.0)).exp2()
 }
@@ -32,10 +34,10 @@ impl DecayingScore {
                 self.as_of = Some(at);
             }
             Some(as_of) if at >= as_of => {
-                self.value = self.value * decay(half_life_s, at - as_of) + weight;
+                self.value = self.value * decay(half_life_s, at.saturating_sub(as_of)) + weight;
                 self.as_of = Some(at);
             }
-            Some(as_of) => self.value += weight * decay(half_life_s, as_of - at),
+            Some(as_of) => self.value += weight * decay(half_life_s, as_of.saturating_sub(at)),
         }
     }
 
@@ -44,7 +46,7 @@ impl DecayingScore {
     pub fn value_at(&self, half_life_s: f64, t: UnixMillis) -> f64 {
         match self.as_of {
             None => 0.0,
-            Some(as_of) if t > as_of => self.value * decay(half_life_s, t - as_of),
+            Some(as_of) if t > as_of => self.value * decay(half_life_s, t.saturating_sub(as_of)),
             Some(_) => self.value,
         }
     }
@@ -96,6 +98,25 @@ mod tests {
         assert_eq!(s.value_at(H, 1_000), 8.0);
         assert!((s.value_at(H, 61_000) - 4.0).abs() < 1e-9);
         assert!((s.value_at(H, 121_000) - 2.0).abs() < 1e-9);
+    }
+
+    /// The time differences overflowed (found while writing `fuzz/`'s
+    /// `incident` target, which replays it from
+    /// `seeds/incident/regression-score-overflow.txt`). The admin API accepts
+    /// an exam window opening at i64::MIN, so a student can report incidents
+    /// that far back, next to ones at the current time.
+    #[test]
+    fn times_at_the_ends_of_i64() {
+        let now = 1_700_000_000_500;
+        let mut s = DecayingScore::default();
+        s.add(H, 1.0, now);
+        s.add(H, 2.0, i64::MIN + 1_000);
+        assert_eq!(s.value_at(H, now), 1.0, "the ancient incident has decayed to nothing");
+        let mut s = DecayingScore::default();
+        s.add(H, 2.0, i64::MIN);
+        assert_eq!(s.value_at(H, i64::MAX), 0.0);
+        s.add(H, 1.0, i64::MAX);
+        assert_eq!(s.value_at(H, i64::MAX), 1.0);
     }
 
     #[test]
