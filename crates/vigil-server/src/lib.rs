@@ -85,6 +85,8 @@ pub struct ServerConfig {
     pub address_handshakes: Option<vigil_core::rate::RateLimit>,
     /// Reverse proxies whose `X-Forwarded-For` names the client address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// LTI login and launch requests per client address; `None` is no limit.
+    pub lti_requests: Option<vigil_core::rate::RateLimit>,
     /// Open HTTP connections (plain and TLS), and their deadlines: first
     /// byte, silence, TLS handshake, request head (see `transport::serve`).
     pub connections: transport::listener::ConnectionLimits,
@@ -110,6 +112,7 @@ impl ServerConfig {
             metrics_token: None,
             address_handshakes: Some(service::DEFAULT_ADDRESS_HANDSHAKES),
             trusted_proxies: Vec::new(),
+            lti_requests: Some(service::lti::DEFAULT_LTI_REQUESTS),
             connections: transport::listener::ConnectionLimits::for_this_process(),
         }
     }
@@ -129,6 +132,8 @@ pub enum ServerError {
     Tls(std::io::Error),
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error("LTI: {0}")]
+    Lti(#[from] service::lti::FetchError),
 }
 
 /// The largest Socket.IO message (WebSocket message or frame, polling body).
@@ -190,6 +195,18 @@ impl Server {
             },
         ));
         let admin = Admin { store, keys, public_url, clock: config.clock.clone() };
+        let fetcher = transport::jwks_client::HttpJwksFetcher::new(transport::jwks_client::JWKS_TIMEOUT)?;
+        let lti = Arc::new(
+            service::lti::LtiService::start(
+                admin.clone(),
+                Arc::new(fetcher),
+                service::lti::LtiConfig {
+                    requests_per_address: config.lti_requests,
+                    trusted_proxies: config.trusted_proxies.clone(),
+                },
+            )
+            .await?,
+        );
         let (layer, io) = SocketIo::builder()
             .with_state(service.clone())
             // A proctor of a large exam receives many updates a second; the
@@ -220,6 +237,7 @@ impl Server {
             metrics,
             frame_ancestors: config.frame_ancestors.clone(),
             metrics_token: config.metrics_token.clone(),
+            lti,
         });
         let router = transport::http::router(http, config.web_dir.as_deref())
             .layer(layer)

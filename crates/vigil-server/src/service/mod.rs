@@ -15,6 +15,7 @@ pub mod exams;
 pub mod fanout;
 pub mod ingest;
 pub mod live;
+pub mod lti;
 pub mod media;
 
 use std::net::IpAddr;

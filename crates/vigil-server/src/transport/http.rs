@@ -35,6 +35,8 @@ pub struct HttpState {
     pub frame_ancestors: Vec<String>,
     /// When set, `/metrics` answers only to `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    /// LTI 1.3 launches and registrations.
+    pub lti: Arc<crate::service::lti::LtiService>,
 }
 
 type AppState = State<Arc<HttpState>>;
@@ -88,7 +90,7 @@ impl From<AdminError> for ApiError {
     }
 }
 
-fn store_error(e: &vigil_store::StoreError) -> ApiError {
+pub(crate) fn store_error(e: &vigil_store::StoreError) -> ApiError {
     tracing::error!(error = %e, "store error");
     ApiError(Rejection {
         reason: RejectReason::Unavailable,
@@ -97,7 +99,7 @@ fn store_error(e: &vigil_store::StoreError) -> ApiError {
     })
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Path parameters parsed into their types (ids in the one grammar), with a
 /// refusal in our own error format instead of axum's plain text.
@@ -127,11 +129,13 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/snapshot", get(snapshot))
         .route("/exams/{exam}/students/{student}/incidents", get(student_incidents))
         .route("/evidence/{incident}", post(upload_evidence))
-        .route("/exams/{exam}/evidence/{sha256}", get(download_evidence));
+        .route("/exams/{exam}/evidence/{sha256}", get(download_evidence))
+        .merge(super::lti::admin_routes());
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/", get(landing))
+        .merge(super::lti::routes())
         .nest("/api/v1", api);
     for page in ["student", "dashboard"] {
         router =
@@ -236,7 +240,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn require_admin(app: &HttpState, headers: &HeaderMap) -> ApiResult<()> {
+pub(crate) fn require_admin(app: &HttpState, headers: &HeaderMap) -> ApiResult<()> {
     let token = bearer(headers)
         .ok_or_else(|| ApiError::new(RejectReason::MissingToken, "send Authorization: Bearer <admin token>"))?;
     if token_eq(token, &app.admin_token) {

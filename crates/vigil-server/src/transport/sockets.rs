@@ -6,11 +6,9 @@
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::ConnectInfo;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
@@ -146,23 +144,12 @@ fn token(auth: &Result<HandshakeAuth, socketioxide::ParserError>) -> Option<&str
     auth.as_ref().ok().map(|a| a.token.as_str())
 }
 
-/// The client's address: the TCP peer, or, when the peer is a trusted
-/// reverse proxy, the last address in `X-Forwarded-For` that is not one of
-/// the trusted proxies (earlier entries are whatever the client claimed).
-fn client_address(parts: &axum::http::request::Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-    let hops: Vec<IpAddr> = forwarded.flat_map(|v| v.split(',')).filter_map(|h| h.trim().parse().ok()).collect();
-    Some(hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
-}
-
 /// Every handshake first spends from its client address's budget, before
 /// any token is read.
 fn admit_address(s: &SocketRef, svc: &Service) -> Result<(), ConnectRefused> {
-    svc.admit_handshake_from(client_address(s.req_parts(), svc.trusted_proxies())).map_err(refused)
+    let parts = s.req_parts();
+    svc.admit_handshake_from(super::client_address(&parts.extensions, &parts.headers, svc.trusted_proxies()))
+        .map_err(refused)
 }
 
 // ---------------------------------------------------------------- students
@@ -381,38 +368,4 @@ fn register_proctor_events(s: &SocketRef) {
     s.on_disconnect(async |State(svc): Svc, Extension(sess): Extension<ProctorSession>| {
         svc.proctor_disconnected(&sess).await;
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parts(peer: &str, forwarded: &[&str]) -> axum::http::request::Parts {
-        let mut req = axum::http::Request::builder().uri("/socket.io/");
-        for f in forwarded {
-            req = req.header("x-forwarded-for", *f);
-        }
-        let (mut parts, ()) = req.body(()).expect("a request").into_parts();
-        parts.extensions.insert(ConnectInfo::<SocketAddr>(peer.parse().expect("an address")));
-        parts
-    }
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().expect("an ip")
-    }
-
-    #[test]
-    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
-        let proxy = [ip("10.0.0.1"), ip("10.0.0.2")];
-        // An untrusted peer's header is the client's own claim: ignored.
-        assert_eq!(client_address(&parts("198.51.100.7:5000", &["1.2.3.4"]), &proxy), Some(ip("198.51.100.7")));
-        // Through two trusted proxies: the last address neither of them is.
-        let via = parts("10.0.0.1:5000", &["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
-        assert_eq!(client_address(&via, &proxy), Some(ip("203.0.113.9")));
-        // A trusted proxy that sent no usable header: the proxy itself.
-        assert_eq!(client_address(&parts("10.0.0.1:5000", &["garbage"]), &proxy), Some(ip("10.0.0.1")));
-        // No peer information at all: unknown.
-        let (bare, ()) = axum::http::Request::builder().body(()).expect("a request").into_parts();
-        assert_eq!(client_address(&bare, &proxy), None);
-    }
 }

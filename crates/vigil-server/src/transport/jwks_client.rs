@@ -1,0 +1,69 @@
+//! The real [`JwksFetcher`]: an HTTPS GET with reqwest, a whole-request
+//! timeout, no redirects, and the body read in chunks up to
+//! [`vigil_lti::MAX_JWKS_BYTES`] (a platform that sends more is refused
+//! before more is buffered).
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use vigil_lti::HttpsUrl;
+
+use crate::service::lti::{FetchError, JwksFetcher};
+
+/// How long a key set fetch may take, connection to last byte.
+pub const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct HttpJwksFetcher {
+    client: reqwest::Client,
+    max_bytes: usize,
+}
+
+impl HttpJwksFetcher {
+    pub fn new(timeout: Duration) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // A platform's JWKS URL is registered exactly; following a
+            // redirect would let it point vigil anywhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Transport(e.to_string()))?;
+        Ok(HttpJwksFetcher { client, max_bytes: vigil_lti::MAX_JWKS_BYTES })
+    }
+
+    async fn get(&self, url: &HttpsUrl) -> Result<Vec<u8>, FetchError> {
+        let mut response = self
+            .client
+            .get(url.as_str())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(classify)?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        if response.content_length().is_some_and(|n| n > self.max_bytes as u64) {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+fn classify(e: reqwest::Error) -> FetchError {
+    if e.is_timeout() { FetchError::Timeout } else { FetchError::Transport(e.without_url().to_string()) }
+}
+
+impl JwksFetcher for HttpJwksFetcher {
+    fn fetch<'a>(&'a self, url: &'a HttpsUrl) -> BoxFuture<'a, Result<Vec<u8>, FetchError>> {
+        Box::pin(self.get(url))
+    }
+}

@@ -1,0 +1,249 @@
+//! The LTI 1.3 endpoints: vigil's JWKS, the OIDC login initiation (GET and
+//! POST), the launch (the platform's form post of the id_token), and the
+//! admin API for platform registrations.
+//!
+//! Every answer to a browser is a small HTML page with `Cache-Control:
+//! no-store`. A refusal's page carries the sentence for the person (the
+//! refusal's `Display`), its status, and the machine reason in the
+//! [`REFUSAL_HEADER`] header; the log gets the same reason, never the token.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use vigil_lti::{LaunchError, LoginError};
+use vigil_proto::RejectReason;
+use vigil_proto::events::RegisterLtiPlatform;
+
+use super::http::{ApiError, ApiResult, HttpState, parse_json, require_admin, store_error};
+use crate::service::lti::{Landing, LtiRefusal, RegisterError};
+
+/// The largest body `/lti/*` reads: an id_token is at most 64 KiB.
+pub const MAX_LTI_BODY: usize = 80 * 1024;
+/// The machine reason of a refused login or launch.
+pub const REFUSAL_HEADER: &str = "x-vigil-lti-refusal";
+
+type AppState = State<Arc<HttpState>>;
+
+/// The browser-facing LTI routes.
+pub fn routes() -> Router<Arc<HttpState>> {
+    Router::new()
+        .route("/lti/jwks", get(jwks))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/lti/login", get(login).post(login))
+        .route("/lti/launch", post(launch))
+}
+
+/// The admin routes, nested under `/api/v1`.
+pub fn admin_routes() -> Router<Arc<HttpState>> {
+    Router::new().route("/lti/platforms", post(register_platform).get(list_platforms))
+}
+
+async fn jwks(State(app): AppState) -> Response {
+    let mut res = Json(app.lti.jwks()).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    res
+}
+
+/// The request's (name, value) pairs: the query of a GET, the form body of
+/// a POST (or its query when the body is empty).
+async fn pairs(request: Request) -> Result<Vec<(String, String)>, Response> {
+    let (parts, body) = request.into_parts();
+    let is_post = parts.method == axum::http::Method::POST;
+    let query = parts.uri.query().unwrap_or("").as_bytes().to_vec();
+    let body: Bytes = match axum::body::to_bytes(body, MAX_LTI_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            tracing::info!(reason = "body_too_large", "LTI: request refused");
+            return Err(page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "vigil cannot sign you in",
+                "The request from your learning platform is too large.",
+                Some("body_too_large"),
+            ));
+        }
+    };
+    let source: &[u8] = if is_post && !body.is_empty() { &body } else { &query };
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(source).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    Ok(pairs)
+}
+
+async fn login(State(app): AppState, request: Request) -> Response {
+    let client = super::client_address(request.extensions(), request.headers(), app.lti.trusted_proxies());
+    if let Err(refusal) = app.lti.admit_from(client) {
+        return refused(&refusal);
+    }
+    let pairs = match pairs(request).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    match app.lti.login(pairs).await {
+        Ok(url) => {
+            let mut res = StatusCode::FOUND.into_response();
+            match HeaderValue::from_str(url.as_str()) {
+                Ok(v) => {
+                    res.headers_mut().insert(header::LOCATION, v);
+                }
+                Err(_) => return refused(&LtiRefusal::Unavailable),
+            }
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(refusal) => refused(&refusal),
+    }
+}
+
+async fn launch(State(app): AppState, request: Request) -> Response {
+    let client = super::client_address(request.extensions(), request.headers(), app.lti.trusted_proxies());
+    if let Err(refusal) = app.lti.admit_from(client) {
+        return refused(&refusal);
+    }
+    let pairs = match pairs(request).await {
+        Ok(p) => p,
+        Err(res) => return res,
+    };
+    match app.lti.launch(pairs).await {
+        Ok(landing) => landed(&landing),
+        Err(refusal) => refused(&refusal),
+    }
+}
+
+/// The page that takes the browser on to its app, the token in the URL
+/// fragment (never sent to a server, so never in a log). A meta refresh
+/// needs no script, so the strict CSP stands as it is.
+fn landed(landing: &Landing) -> Response {
+    let target = escape(&landing.path);
+    let (what, title) = match landing.role {
+        vigil_proto::Role::Student => ("your exam", "Opening your exam"),
+        vigil_proto::Role::Proctor => ("the proctoring dashboard", "Opening the dashboard"),
+    };
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <meta http-equiv=refresh content=\"0;url={target}\"><title>vigil: {title}</title>\
+         <h1>{title}</h1><p>vigil is opening {what}. If nothing happens, <a href=\"{target}\">continue here</a>.</p>"
+    );
+    with_no_store(Html(body).into_response())
+}
+
+fn status_of(refusal: &LtiRefusal) -> StatusCode {
+    match refusal {
+        LtiRefusal::Login(e) => match e {
+            LoginError::UnknownPlatform | LoginError::UnknownDeployment { .. } => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        },
+        LtiRefusal::Launch(e) => match e {
+            LaunchError::TokenTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            LaunchError::UnknownDeployment { .. } | LaunchError::LoginMismatch => StatusCode::FORBIDDEN,
+            LaunchError::MissingKeyId
+            | LaunchError::UnknownKey { .. }
+            | LaunchError::UnusableKey { .. }
+            | LaunchError::BadSignature
+            | LaunchError::UnsupportedAlgorithm { .. }
+            | LaunchError::WrongIssuer
+            | LaunchError::WrongAudience
+            | LaunchError::MissingAuthorizedParty
+            | LaunchError::WrongAuthorizedParty
+            | LaunchError::Expired
+            | LaunchError::IssuedInFuture
+            | LaunchError::NonceMismatch => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        },
+        LtiRefusal::NotOpenYet => StatusCode::NOT_FOUND,
+        LtiRefusal::NotSupported(_) => StatusCode::BAD_REQUEST,
+        LtiRefusal::NoRole => StatusCode::FORBIDDEN,
+        // The platform's key endpoint failed us: a gateway error.
+        LtiRefusal::KeysUnavailable(_) => StatusCode::BAD_GATEWAY,
+        LtiRefusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        LtiRefusal::Disabled => StatusCode::NOT_FOUND,
+        LtiRefusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn refused(refusal: &LtiRefusal) -> Response {
+    let reason = refusal.reason();
+    match refusal {
+        LtiRefusal::Launch(e) => tracing::info!(reason, detail = ?e, "LTI: launch refused"),
+        LtiRefusal::Login(e) => tracing::info!(reason, detail = ?e, "LTI: login refused"),
+        LtiRefusal::KeysUnavailable(e) => tracing::info!(reason, detail = %e, "LTI: launch refused"),
+        other => tracing::info!(reason, detail = %other, "LTI: request refused"),
+    }
+    let mut res = page(status_of(refusal), "vigil cannot open this", &refusal.to_string(), Some(reason));
+    if let LtiRefusal::RateLimited { retry_after_ms } = refusal
+        && let Ok(v) = HeaderValue::from_str(&retry_after_ms.div_ceil(1000).to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+fn page(status: StatusCode, title: &str, sentence: &str, reason: Option<&'static str>) -> Response {
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+         <title>{title}</title><h1>{title}</h1><p>{}</p>\
+         <p>If this keeps happening, tell your instructor or your school's learning platform team.</p>",
+        escape(sentence)
+    );
+    let mut res = with_no_store((status, Html(body)).into_response());
+    if let Some(reason) = reason {
+        res.headers_mut().insert(REFUSAL_HEADER, HeaderValue::from_static(reason));
+    }
+    res
+}
+
+fn with_no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- admin
+
+async fn register_platform(State(app): AppState, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    require_admin(&app, &headers)?;
+    let body = axum::body::to_bytes(body, MAX_LTI_BODY)
+        .await
+        .map_err(|_| ApiError::new(RejectReason::TooLarge, "body too large"))?;
+    let req: RegisterLtiPlatform = parse_json(&body)?;
+    match app.lti.register_platform(req).await {
+        Ok(platform) => Ok((StatusCode::CREATED, Json(platform)).into_response()),
+        Err(RegisterError::Invalid(m)) => Err(ApiError::new(RejectReason::InvalidPayload, m)),
+        Err(RegisterError::Exists) => {
+            Err(ApiError::new(RejectReason::ConflictingDuplicate, "this issuer and client id are registered already"))
+        }
+        Err(RegisterError::Store(e)) => Err(store_error(&e)),
+    }
+}
+
+async fn list_platforms(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    require_admin(&app, &headers)?;
+    Ok(Json(app.lti.platforms().await.map_err(|e| store_error(&e))?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}

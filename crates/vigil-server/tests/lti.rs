@@ -1,0 +1,421 @@
+//! LTI 1.3 resource-link launches against the real server, with a real
+//! platform on loopback: its own RSA keys, a JWKS endpoint (switchable, to
+//! rotate keys), an endpoint that never answers, and id_tokens signed with
+//! `jsonwebtoken` (RS256, `kid`) as an LMS signs them. The test drives the
+//! browser's part: the login initiation, the redirect to the platform, the
+//! form post of the id_token, and the page that lands each role.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use common::{Harness, PATIENCE};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use vigil_load::sio::SioClient;
+use vigil_lti::{ToolKey, claims};
+use vigil_proto::Exam;
+use vigil_proto::events::{ExamRoster, LtiPlatform, names};
+use vigil_server::transport::lti::REFUSAL_HEADER;
+
+const ISSUER: &str = "https://lms.test";
+const SLOW_ISSUER: &str = "https://slow.lms.test";
+const CLIENT_ID: &str = "vigil-tool";
+const DEPLOYMENT: &str = "deployment-1";
+const INSTRUCTOR: &str = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor";
+const LEARNER: &str = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner";
+
+/// RSA keys are slow to make: one set per test binary.
+fn key(which: usize) -> &'static ToolKey {
+    static KEYS: OnceLock<Vec<ToolKey>> = OnceLock::new();
+    &KEYS.get_or_init(|| (0..3).map(|_| ToolKey::generate().expect("an RSA key")).collect())[which]
+}
+/// The platform's key.
+fn platform_key() -> &'static ToolKey {
+    key(0)
+}
+/// The platform's next key (rotation).
+fn next_key() -> &'static ToolKey {
+    key(1)
+}
+/// Someone else's key.
+fn attacker_key() -> &'static ToolKey {
+    key(2)
+}
+
+/// The LMS on loopback.
+struct Platform {
+    base: String,
+    published: Arc<Mutex<Vec<Jwk>>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl Platform {
+    async fn start() -> Platform {
+        let published = Arc::new(Mutex::new(vec![platform_key().public_jwk().clone()]));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (keys, count) = (published.clone(), fetches.clone());
+        let app = Router::new()
+            .route(
+                "/jwks",
+                get(move || {
+                    let (keys, count) = (keys.clone(), count.clone());
+                    async move {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let set = JwkSet { keys: keys.lock().unwrap().clone() };
+                        axum::Json(set)
+                    }
+                }),
+            )
+            // A key endpoint that never answers.
+            .route(
+                "/slow-jwks",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    "never"
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Platform { base, published, fetches }
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn register(h: &Harness, issuer: &str, jwks_url: &str, platform: &Platform) {
+    let body = json!({
+        "issuer": issuer,
+        "client_id": CLIENT_ID,
+        "deployment_ids": [DEPLOYMENT],
+        "auth_login_url": format!("{}/auth", platform.base),
+        "jwks_url": jwks_url,
+        "token_url": format!("{}/token", platform.base),
+    });
+    let res = client()
+        .post(format!("{}/api/v1/lti/platforms", h.base))
+        .bearer_auth("admin")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let registered: LtiPlatform = res.json().await.unwrap();
+    assert_eq!(registered.issuer, issuer);
+    assert_eq!(registered.deployment_ids, vec![DEPLOYMENT.to_owned()]);
+}
+
+fn launch_url(h: &Harness) -> String {
+    format!("{}/lti/launch", h.base)
+}
+
+/// The login initiation, as the platform's browser redirect makes it.
+/// Returns (state, nonce) from vigil's redirect to the platform.
+async fn login(h: &Harness, platform: &Platform, issuer: &str, hint: &str) -> (String, String) {
+    let target = launch_url(h);
+    let params = [
+        ("iss", issuer),
+        ("login_hint", hint),
+        ("target_link_uri", target.as_str()),
+        ("client_id", CLIENT_ID),
+        ("lti_deployment_id", DEPLOYMENT),
+    ];
+    let url = url::Url::parse_with_params(&format!("{}/lti/login", h.base), params).unwrap();
+    let res = client().get(url.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), 302, "{}", res.text().await.unwrap_or_default());
+    let location = res.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("{}/auth?", platform.base)), "{location}");
+    let url = url::Url::parse(&location).unwrap();
+    let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["scope"], "openid");
+    assert_eq!(q["response_type"], "id_token");
+    assert_eq!(q["response_mode"], "form_post");
+    assert_eq!(q["prompt"], "none");
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["redirect_uri"], launch_url(h));
+    assert_eq!(q["login_hint"], hint);
+    assert!(q["state"].len() >= 32 && q["nonce"].len() >= 32);
+    (q["state"].clone(), q["nonce"].clone())
+}
+
+/// An id_token's claims as the platform sends them.
+fn claims_for(h: &Harness, nonce: &str, sub: &str, role: &str, name: Option<&str>) -> Value {
+    let now = h.now() / 1000;
+    let mut c = json!({
+        "iss": ISSUER,
+        "aud": CLIENT_ID,
+        "sub": sub,
+        "iat": now - 2,
+        "exp": now + 300,
+        "nonce": nonce,
+        claims::VERSION: "1.3.0",
+        claims::MESSAGE_TYPE: claims::LTI_RESOURCE_LINK_REQUEST,
+        claims::DEPLOYMENT_ID: DEPLOYMENT,
+        claims::TARGET_LINK_URI: launch_url(h),
+        claims::RESOURCE_LINK: { "id": "link-7", "title": "Midterm" },
+        claims::CONTEXT: { "id": "course-1", "title": "Analytical Engines" },
+        claims::ROLES: [role],
+    });
+    if let Some(name) = name {
+        c["name"] = json!(name);
+    }
+    c
+}
+
+fn sign_with(key: &ToolKey, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(key.pkcs8_pem().as_bytes()).unwrap()).unwrap()
+}
+
+fn sign(claims: &Value) -> String {
+    sign_with(platform_key(), platform_key().kid(), claims)
+}
+
+struct Page {
+    status: u16,
+    refusal: Option<String>,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+/// The platform's form post of the id_token, as the browser makes it.
+async fn post_launch(h: &Harness, id_token: &str, state: &str) -> Page {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token", id_token)
+        .append_pair("state", state)
+        .finish();
+    post_form(h, body).await
+}
+
+async fn post_form(h: &Harness, body: String) -> Page {
+    let res = client()
+        .post(launch_url(h))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let refusal = headers.get(REFUSAL_HEADER).map(|v| v.to_str().unwrap().to_owned());
+    Page { status, refusal, headers, text: res.text().await.unwrap() }
+}
+
+/// (app page, token) from a landing page's refresh target.
+fn landing(page: &Page) -> (String, String) {
+    assert_eq!(page.status, 200, "{:?}: {}", page.refusal, page.text);
+    assert_eq!(page.headers[reqwest::header::CACHE_CONTROL], "no-store");
+    let start = page.text.find("url=").expect("a refresh target") + 4;
+    let target = &page.text[start..start + page.text[start..].find('"').unwrap()];
+    let (app, token) = target.split_once("/#token=").expect("a token in the fragment");
+    (app.trim_start_matches('/').to_owned(), token.to_owned())
+}
+
+async fn admin_get<T: serde::de::DeserializeOwned>(h: &Harness, path: &str) -> T {
+    let res = client().get(format!("{}/api/v1{path}", h.base)).bearer_auth("admin").send().await.unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    res.json().await.unwrap()
+}
+
+/// Exams and roster entries: what a refused launch must not change.
+async fn rows(h: &Harness) -> (usize, usize) {
+    let exams: Vec<Exam> = admin_get(h, "/exams").await;
+    let mut people = 0;
+    for exam in &exams {
+        let roster: ExamRoster = admin_get(h, &format!("/exams/{}", exam.id)).await;
+        people += roster.students.len() + roster.proctors.len();
+    }
+    (exams.len(), people)
+}
+
+async fn lti_exam(h: &Harness) -> ExamRoster {
+    let exams: Vec<Exam> = admin_get(h, "/exams").await;
+    let exam = exams.iter().find(|e| e.id.as_str().starts_with("lti-exam-")).expect("the LTI exam");
+    admin_get(h, &format!("/exams/{}", exam.id)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_link_launches_create_the_exam_and_land_each_role_authenticated() {
+    let h = Harness::start(&[]).await;
+    let platform = Platform::start().await;
+    register(&h, ISSUER, &format!("{}/jwks", platform.base), &platform).await;
+
+    // vigil's own keys are published.
+    let res = client().get(format!("{}/lti/jwks", h.base)).send().await.unwrap();
+    assert_eq!(res.headers()[reqwest::header::CACHE_CONTROL], "public, max-age=300");
+    let tool_jwks: JwkSet = res.json().await.unwrap();
+    assert_eq!(tool_jwks.keys.len(), 1);
+    let well_known: JwkSet =
+        client().get(format!("{}/.well-known/jwks.json", h.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(well_known, tool_jwks);
+
+    // The instructor's first launch creates the exam and lands on the dashboard.
+    let (state, nonce) = login(&h, &platform, ISSUER, "instructor-hint").await;
+    let form = sign(&claims_for(&h, &nonce, "teacher-1", INSTRUCTOR, Some("Grace Hopper")));
+    let page = post_launch(&h, &form, &state).await;
+    let (app, proctor_token) = landing(&page);
+    assert_eq!(app, "dashboard");
+    let roster = lti_exam(&h).await;
+    assert_eq!(roster.exam.title, "Midterm");
+    assert_eq!(roster.proctors.len(), 1);
+    assert_eq!(roster.proctors[0].name, "Grace Hopper");
+    assert!(roster.proctors[0].id.as_str().starts_with("lti-"));
+    let (proctor, _events) =
+        SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": proctor_token })).await.expect("connects");
+    let snapshot = proctor.emit_with_ack(names::SNAPSHOT, &Value::Null, PATIENCE).await.expect("a snapshot");
+    assert_eq!(snapshot["exam"]["id"], json!(roster.exam.id.as_str()), "{snapshot}");
+
+    // The same form post again: its state was used up.
+    let before = rows(&h).await;
+    let replay = post_launch(&h, &form, &state).await;
+    assert_eq!((replay.status, replay.refusal.as_deref()), (400, Some("unknown_state")));
+    assert!(replay.text.contains("<p>"), "{}", replay.text);
+    assert_eq!(rows(&h).await, before);
+
+    // A learner: the student page, the roster with the claims' name.
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let page =
+        post_launch(&h, &sign(&claims_for(&h, &nonce, "learner-1", LEARNER, Some("Ada Lovelace"))), &state).await;
+    let (app, student_token) = landing(&page);
+    assert_eq!(app, "student");
+    let roster = lti_exam(&h).await;
+    assert_eq!(roster.students.len(), 1);
+    assert_eq!(roster.students[0].name, "Ada Lovelace");
+    // `student_with` waits for the welcome.
+    let _student = h.student_with(&student_token).await;
+
+    // The same learner again: the same person, not a second roster entry.
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let page = post_launch(&h, &sign(&claims_for(&h, &nonce, "learner-1", LEARNER, None)), &state).await;
+    assert_eq!(landing(&page).0, "student");
+    let again = lti_exam(&h).await;
+    assert_eq!(again.students, roster.students);
+
+    // A learner without a name is "Student".
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let page = post_launch(&h, &sign(&claims_for(&h, &nonce, "learner-2", LEARNER, None)), &state).await;
+    landing(&page);
+    let roster = lti_exam(&h).await;
+    assert!(roster.students.iter().any(|s| s.name == "Student"), "{:?}", roster.students);
+
+    // The platform rotates its key: after one refetch the launch succeeds.
+    assert_eq!(platform.fetches(), 1);
+    *platform.published.lock().unwrap() = vec![next_key().public_jwk().clone()];
+    h.advance(11_000);
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let rotated = sign_with(next_key(), next_key().kid(), &claims_for(&h, &nonce, "learner-3", LEARNER, None));
+    let page = post_launch(&h, &rotated, &state).await;
+    assert_eq!(landing(&page).0, "student");
+    assert_eq!(platform.fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_launches_say_why_and_write_nothing() {
+    let h = Harness::start(&[]).await;
+    let platform = Platform::start().await;
+    register(&h, ISSUER, &format!("{}/jwks", platform.base), &platform).await;
+    register(&h, SLOW_ISSUER, &format!("{}/slow-jwks", platform.base), &platform).await;
+    let before = rows(&h).await;
+
+    async fn refused(h: &Harness, platform: &Platform, make: impl FnOnce(&str) -> String) -> Page {
+        let (state, nonce) = login(h, platform, ISSUER, "hint").await;
+        let page = post_launch(h, &make(&nonce), &state).await;
+        assert!(page.text.starts_with("<!doctype html>"), "{}", page.text);
+        assert_eq!(page.headers[reqwest::header::CACHE_CONTROL], "no-store");
+        page
+    }
+
+    // A learner before any instructor opened the exam.
+    let page = refused(&h, &platform, |n| sign(&claims_for(&h, n, "learner-1", LEARNER, None))).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (404, Some("exam_not_open")));
+    assert!(page.text.contains("has not opened proctoring for this exam yet"), "{}", page.text);
+
+    // Signed by someone else under the platform's kid.
+    let page = refused(&h, &platform, |n| {
+        sign_with(attacker_key(), platform_key().kid(), &claims_for(&h, n, "teacher-1", INSTRUCTOR, None))
+    })
+    .await;
+    assert_eq!((page.status, page.refusal.as_deref()), (401, Some("bad_signature")));
+
+    // Expired.
+    let page = refused(&h, &platform, |n| {
+        let mut c = claims_for(&h, n, "teacher-1", INSTRUCTOR, None);
+        let now = h.now() / 1000;
+        c["iat"] = json!(now - 900);
+        c["exp"] = json!(now - 600);
+        sign(&c)
+    })
+    .await;
+    assert_eq!((page.status, page.refusal.as_deref()), (401, Some("expired")));
+
+    // For another tool.
+    let page = refused(&h, &platform, |n| {
+        let mut c = claims_for(&h, n, "teacher-1", INSTRUCTOR, None);
+        c["aud"] = json!("another-tool");
+        sign(&c)
+    })
+    .await;
+    assert_eq!((page.status, page.refusal.as_deref()), (401, Some("wrong_audience")));
+
+    // From a deployment that is not registered.
+    let page = refused(&h, &platform, |n| {
+        let mut c = claims_for(&h, n, "teacher-1", INSTRUCTOR, None);
+        c[claims::DEPLOYMENT_ID] = json!("deployment-9");
+        sign(&c)
+    })
+    .await;
+    assert_eq!((page.status, page.refusal.as_deref()), (403, Some("unknown_deployment")));
+
+    // An unknown kid: one refetch (the platform's set is ten seconds old),
+    // then refused; at once again: refused without another fetch.
+    assert_eq!(platform.fetches(), 1);
+    h.advance(11_000);
+    let stranger = |n: &str| sign_with(attacker_key(), attacker_key().kid(), &claims_for(&h, n, "t", INSTRUCTOR, None));
+    let page = refused(&h, &platform, stranger).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (401, Some("unknown_key")));
+    assert_eq!(platform.fetches(), 2);
+    let page = refused(&h, &platform, stranger).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (401, Some("unknown_key")));
+    assert_eq!(platform.fetches(), 2);
+
+    // An id_token over the limit, and a body over the cap.
+    let page = refused(&h, &platform, |_| "a".repeat(70 * 1024)).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (413, Some("token_too_large")));
+    let page = post_launch(&h, &"a".repeat(100 * 1024), "state").await;
+    assert_eq!((page.status, page.refusal.as_deref()), (413, Some("body_too_large")));
+
+    // A platform whose key endpoint never answers: refused within the fetch timeout.
+    let (state, nonce) = login(&h, &platform, SLOW_ISSUER, "hint").await;
+    let mut c = claims_for(&h, &nonce, "teacher-1", INSTRUCTOR, None);
+    c["iss"] = json!(SLOW_ISSUER);
+    let started = Instant::now();
+    let page = post_launch(&h, &sign(&c), &state).await;
+    let took = started.elapsed();
+    assert_eq!((page.status, page.refusal.as_deref()), (502, Some("platform_keys_unavailable")));
+    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(9), "{took:?}");
+    assert!(page.text.contains("signing keys"), "{}", page.text);
+
+    // An unknown platform at login.
+    let target = launch_url(&h);
+    let params = [("iss", "https://unknown.test"), ("login_hint", "x"), ("target_link_uri", target.as_str())];
+    let url = url::Url::parse_with_params(&format!("{}/lti/login", h.base), params).unwrap();
+    let res = client().get(url.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.headers()[REFUSAL_HEADER], "unknown_platform");
+
+    assert_eq!(rows(&h).await, before);
+}
