@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use vigil_proto::events::{AddPerson, CreateExam, IssueLink};
+use vigil_proto::events::{AddPerson, CreateExam, IssueLink, RegisterLtiPlatform};
 use vigil_proto::{ExamId, ExamSettings, ExamWindow, Role};
 use vigil_server::admin::{Admin, AdminError};
 use vigil_server::auth::Keys;
@@ -48,6 +48,48 @@ enum Command {
     Proctor(PersonCommand),
     /// Issue a join link for a student or a proctor.
     Link(LinkArgs),
+    /// LTI 1.3: the learning platforms vigil is registered with.
+    #[command(subcommand)]
+    Lti(LtiCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum LtiCommand {
+    /// Manage platform registrations.
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PlatformCommand {
+    /// Register a platform (an LMS): what it shows when vigil is added as an LTI 1.3 tool.
+    Add {
+        #[command(flatten)]
+        data: DataDir,
+        /// The platform's issuer (`iss`), exactly as its id_tokens carry it.
+        #[arg(long)]
+        issuer: String,
+        /// The client id the platform gave vigil.
+        #[arg(long)]
+        client_id: String,
+        /// A deployment id whose launches are accepted; repeat for several.
+        #[arg(long = "deployment-id", required = true)]
+        deployment_ids: Vec<String>,
+        /// The platform's OIDC authentication request URL.
+        #[arg(long)]
+        auth_login_url: String,
+        /// The platform's public keyset (JWKS) URL.
+        #[arg(long)]
+        jwks_url: String,
+        /// The platform's OAuth 2 access token URL.
+        #[arg(long)]
+        token_url: String,
+    },
+    /// List registered platforms.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -203,6 +245,7 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&admin.store.exams().await?)?);
             Ok(())
         }
+        Command::Lti(LtiCommand::Platform(cmd)) => platform_command(cmd).await,
         Command::Student(cmd) => person_command(cmd, Role::Student).await,
         Command::Proctor(cmd) => person_command(cmd, Role::Proctor).await,
         Command::Link(l) => {
@@ -265,6 +308,26 @@ async fn offline_admin(data: &DataDir, public_url: &str) -> Result<Admin> {
         .with_context(|| format!("opening {}", data.data_dir.display()))?;
     let keys = Keys::load(&data.data_dir)?;
     Ok(Admin { store, keys, public_url: public_url.to_owned(), clock: std::sync::Arc::new(SystemClock) })
+}
+
+async fn platform_command(cmd: PlatformCommand) -> Result<()> {
+    use vigil_server::service::lti;
+    match cmd {
+        PlatformCommand::Add { data, issuer, client_id, deployment_ids, auth_login_url, jwks_url, token_url } => {
+            init_logs(LogFormat::Text);
+            let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
+            let req = RegisterLtiPlatform { issuer, client_id, deployment_ids, auth_login_url, jwks_url, token_url };
+            let platform = lti::register_platform(&admin.store, req, SystemClock.now_ms())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&platform)?);
+        }
+        PlatformCommand::List { data } => {
+            let admin = offline_admin(&data, "http://127.0.0.1:8080").await?;
+            println!("{}", serde_json::to_string_pretty(&lti::platforms(&admin.store).await?)?);
+        }
+    }
+    Ok(())
 }
 
 async fn person_command(cmd: PersonCommand, role: Role) -> Result<()> {

@@ -22,7 +22,7 @@ use vigil_lti::{
 };
 use vigil_proto::events::{IssueLink, LtiPlatform, RegisterLtiPlatform};
 use vigil_proto::{Exam, ExamId, ExamSettings, ExamWindow, Role, UnixMillis};
-use vigil_store::{LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow, StoreError};
+use vigil_store::{LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow, Store, StoreError};
 
 use crate::admin::Admin;
 use crate::service::lock;
@@ -272,25 +272,11 @@ impl LtiService {
     // ------------------------------------------------------------ registrations
 
     pub async fn register_platform(&self, req: RegisterLtiPlatform) -> Result<LtiPlatform, RegisterError> {
-        let registration = registration_from(&req).map_err(RegisterError::Invalid)?;
-        let row = LtiPlatformRow {
-            issuer: registration.issuer.as_str().to_owned(),
-            client_id: registration.client_id.as_str().to_owned(),
-            deployment_ids: registration.deployment_ids.iter().map(|d| d.as_str().to_owned()).collect(),
-            auth_login_url: registration.auth_login_url.as_str().to_owned(),
-            jwks_url: registration.jwks_url.as_str().to_owned(),
-            token_url: registration.token_url.as_str().to_owned(),
-            created_at: self.now(),
-        };
-        match self.admin.store.insert_lti_platform(&row).await {
-            Ok(()) => Ok(platform_of(row)),
-            Err(StoreError::AlreadyExists(_)) => Err(RegisterError::Exists),
-            Err(e) => Err(RegisterError::Store(e)),
-        }
+        register_platform(&self.admin.store, req, self.now()).await
     }
 
     pub async fn platforms(&self) -> Result<Vec<LtiPlatform>, StoreError> {
-        Ok(self.admin.store.lti_platforms().await?.into_iter().map(platform_of).collect())
+        platforms(&self.admin.store).await
     }
 
     async fn registrations(&self) -> Result<Vec<PlatformRegistration>, LtiRefusal> {
@@ -493,6 +479,35 @@ impl LtiService {
             Err(e) => Err(store_failed(e)),
         }
     }
+}
+
+/// Registers a platform after checking every field through `vigil-lti`'s
+/// types (the admin API and the CLI both come here).
+pub async fn register_platform(
+    store: &Store,
+    req: RegisterLtiPlatform,
+    now: UnixMillis,
+) -> Result<LtiPlatform, RegisterError> {
+    let registration = registration_from(&req).map_err(RegisterError::Invalid)?;
+    let row = LtiPlatformRow {
+        issuer: registration.issuer.as_str().to_owned(),
+        client_id: registration.client_id.as_str().to_owned(),
+        deployment_ids: registration.deployment_ids.iter().map(|d| d.as_str().to_owned()).collect(),
+        auth_login_url: registration.auth_login_url.as_str().to_owned(),
+        jwks_url: registration.jwks_url.as_str().to_owned(),
+        token_url: registration.token_url.as_str().to_owned(),
+        created_at: now,
+    };
+    match store.insert_lti_platform(&row).await {
+        Ok(()) => Ok(platform_of(row)),
+        Err(StoreError::AlreadyExists(_)) => Err(RegisterError::Exists),
+        Err(e) => Err(RegisterError::Store(e)),
+    }
+}
+
+/// Every registered platform.
+pub async fn platforms(store: &Store) -> Result<Vec<LtiPlatform>, StoreError> {
+    Ok(store.lti_platforms().await?.into_iter().map(platform_of).collect())
 }
 
 /// vigil's side of the registration, from its public URL: the launch URL is
