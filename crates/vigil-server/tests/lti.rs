@@ -419,3 +419,92 @@ async fn refused_launches_say_why_and_write_nothing() {
 
     assert_eq!(rows(&h).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_is_admin_only_and_strict_logins_take_forms_and_the_tool_key_persists() {
+    let mut h = Harness::start_configured(&[], |c| {
+        c.lti_requests = Some(vigil_core::rate::RateLimit { burst: 3, per_second: 0.001 });
+    })
+    .await;
+    let platform = Platform::start().await;
+    let url = format!("{}/api/v1/lti/platforms", h.base);
+    let good = json!({
+        "issuer": ISSUER,
+        "client_id": CLIENT_ID,
+        "deployment_ids": [DEPLOYMENT],
+        "auth_login_url": format!("{}/auth", platform.base),
+        "jwks_url": format!("{}/jwks", platform.base),
+        "token_url": format!("{}/token", platform.base),
+    });
+    // No admin token; a wrong one.
+    assert_eq!(client().post(&url).json(&good).send().await.unwrap().status(), 401);
+    assert_eq!(client().get(&url).bearer_auth("nope").send().await.unwrap().status(), 401);
+    // Unknown field, plain http off loopback, no deployment.
+    let mut typo = good.clone();
+    typo["jwks_uri"] = json!("https://x.test/jwks");
+    let mut plain = good.clone();
+    plain["jwks_url"] = json!("http://lms.example.edu/jwks");
+    let mut none = good.clone();
+    none["deployment_ids"] = json!([]);
+    for bad in [typo, plain, none] {
+        let res = client().post(&url).bearer_auth("admin").json(&bad).send().await.unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+    let res = client().post(&url).bearer_auth("admin").json(&good).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let res = client().post(&url).bearer_auth("admin").json(&good).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let listed: Vec<LtiPlatform> = admin_get(&h, "/lti/platforms").await;
+    assert_eq!(listed.len(), 1);
+
+    // A login initiation posted as a form.
+    let target = launch_url(&h);
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("iss", ISSUER)
+        .append_pair("login_hint", "hint")
+        .append_pair("target_link_uri", &target)
+        .finish();
+    let res = client()
+        .post(format!("{}/lti/login", h.base))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let location = res.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
+    let q: HashMap<String, String> = url::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
+
+    // A Proctoring Services launch: valid, but not handled yet.
+    let mut c = claims_for(&h, &q["nonce"], "learner-1", LEARNER, None);
+    c[claims::MESSAGE_TYPE] = json!(claims::LTI_START_PROCTORING);
+    c[claims::ATTEMPT_NUMBER] = json!(1);
+    c[claims::START_ASSESSMENT_URL] = json!(format!("{}/start", platform.base));
+    c[claims::SESSION_DATA] = json!("csrf-1");
+    let page = post_launch(&h, &sign(&c), &q["state"]).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (400, Some("unsupported_launch")));
+    assert!(page.text.contains("LtiStartProctoring"), "{}", page.text);
+
+    // The per-address budget (3 here): the third request still passes, the
+    // fourth gets a clear page and 429.
+    let res = client()
+        .post(format!("{}/lti/login", h.base))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    let res2 = client().get(format!("{}/lti/login", h.base)).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(res2.status(), 429);
+    assert_eq!(res2.headers()[REFUSAL_HEADER], "rate_limited");
+    assert!(res2.headers().contains_key(reqwest::header::RETRY_AFTER));
+
+    // vigil's tool key is stored: the same key set after a restart.
+    let before: JwkSet = client().get(format!("{}/lti/jwks", h.base)).send().await.unwrap().json().await.unwrap();
+    h.stop().await;
+    let dir = h.data_dir.clone();
+    let h2 = Harness::start_in(dir, h.clock.clone()).await;
+    let after: JwkSet = client().get(format!("{}/lti/jwks", h2.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(before, after);
+}
