@@ -55,6 +55,8 @@ pub enum FetchError {
     Malformed,
     #[error("{0}")]
     Transport(String),
+    #[error("failed moments ago; not asked again yet")]
+    Backoff,
 }
 
 /// Fetches a platform's JWKS document (the raw bytes, bounded by the
@@ -356,6 +358,11 @@ impl LtiService {
         let mut slot = slot.lock().await;
         let now = self.now();
         let fresh = slot.keys.is_some() && slot.fetched_at.is_some_and(|at| now - at < JWKS_CACHE_MS);
+        // A platform whose keys could not be had is asked again at most
+        // once per refetch interval, however many launches arrive.
+        if !fresh && slot.keys.is_none() && slot.fetched_at.is_some_and(|at| now - at < JWKS_REFETCH_EVERY_MS) {
+            return Err(LtiRefusal::KeysUnavailable(FetchError::Backoff));
+        }
         if !fresh && let Err(e) = fetch_into(&mut slot, self.fetcher.as_ref(), url, now).await {
             tracing::info!(url = %url, error = %e, "LTI: fetching the platform's keys failed");
             // A stale set is better than none while the platform is down.
@@ -587,6 +594,47 @@ fn clean_text(text: &str, max: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Default)]
+    struct DownPlatform {
+        fetches: std::sync::atomic::AtomicUsize,
+    }
+
+    impl JwksFetcher for DownPlatform {
+        fn fetch<'a>(&'a self, _url: &'a HttpsUrl) -> BoxFuture<'a, Result<Vec<u8>, FetchError>> {
+            self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { Err(FetchError::Timeout) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_platform_whose_keys_fail_is_asked_at_most_once_per_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = vigil_store::Store::open(&vigil_store::StoreConfig {
+            data_dir: dir.path().to_owned(),
+            durability: vigil_store::Durability::Process,
+        })
+        .await
+        .unwrap();
+        let clock = crate::clock::ManualClock::new(1_795_000_000_000);
+        let admin = Admin {
+            store,
+            keys: crate::auth::Keys::load(dir.path()).unwrap(),
+            public_url: "http://127.0.0.1:1".into(),
+            clock: Arc::new(clock.clone()),
+        };
+        let down = Arc::new(DownPlatform::default());
+        let svc = LtiService::start(admin, down.clone(), LtiConfig::default()).await.unwrap();
+        let url = HttpsUrl::parse("https://lms.example.edu/jwks").unwrap();
+        let slot = svc.platform_keys.slot(&url);
+        let count = || down.fetches.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(svc.cached_keys(&slot, &url).await, Err(LtiRefusal::KeysUnavailable(FetchError::Timeout))));
+        assert!(matches!(svc.cached_keys(&slot, &url).await, Err(LtiRefusal::KeysUnavailable(FetchError::Backoff))));
+        assert_eq!(count(), 1);
+        clock.advance(JWKS_REFETCH_EVERY_MS);
+        assert!(svc.cached_keys(&slot, &url).await.is_err());
+        assert_eq!(count(), 2);
+    }
 
     #[test]
     fn person_ids_are_stable_and_in_the_id_grammar() {
