@@ -508,3 +508,50 @@ async fn registration_is_admin_only_and_strict_logins_take_forms_and_the_tool_ke
     let after: JwkSet = client().get(format!("{}/lti/jwks", h2.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(before, after);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_resource_link_is_one_exam_even_when_first_launches_race() {
+    let h = Harness::start(&[]).await;
+    let platform = Platform::start().await;
+    register(&h, ISSUER, &format!("{}/jwks", platform.base), &platform).await;
+
+    // Two instructors open the same link at once: one exam, both its proctors.
+    let (s1, n1) = login(&h, &platform, ISSUER, "a").await;
+    let (s2, n2) = login(&h, &platform, ISSUER, "b").await;
+    let t1 = sign(&claims_for(&h, &n1, "teacher-1", INSTRUCTOR, Some("One")));
+    let t2 = sign(&claims_for(&h, &n2, "teacher-2", INSTRUCTOR, Some("Two")));
+    let (p1, p2) = tokio::join!(post_launch(&h, &t1, &s1), post_launch(&h, &t2, &s2));
+    assert_eq!(landing(&p1).0, "dashboard");
+    assert_eq!(landing(&p2).0, "dashboard");
+    let exams: Vec<Exam> = admin_get(&h, "/exams").await;
+    let lti: Vec<&Exam> = exams.iter().filter(|e| e.id.as_str().starts_with("lti-exam-")).collect();
+    assert_eq!(lti.len(), 1, "{exams:?}");
+    let roster: ExamRoster = admin_get(&h, &format!("/exams/{}", lti[0].id)).await;
+    assert_eq!(roster.proctors.len(), 2);
+
+    // Another resource link in the same course is another exam, and a
+    // learner's token from it does not open the first one.
+    let (state, nonce) = login(&h, &platform, ISSUER, "c").await;
+    let mut c = claims_for(&h, &nonce, "teacher-1", INSTRUCTOR, None);
+    c[claims::RESOURCE_LINK] = json!({ "id": "link-8" });
+    landing(&post_launch(&h, &sign(&c), &state).await);
+    let (state, nonce) = login(&h, &platform, ISSUER, "d").await;
+    let mut c = claims_for(&h, &nonce, "learner-1", LEARNER, None);
+    c[claims::RESOURCE_LINK] = json!({ "id": "link-8" });
+    let (_, token) = landing(&post_launch(&h, &sign(&c), &state).await);
+    let exams: Vec<Exam> = admin_get(&h, "/exams").await;
+    let second: Vec<&Exam> =
+        exams.iter().filter(|e| e.id.as_str().starts_with("lti-exam-") && e.id != lti[0].id).collect();
+    assert_eq!(second.len(), 1);
+    // Without a resource link title, the course's title names the exam.
+    assert_eq!(second[0].title, "Analytical Engines");
+    let first: ExamRoster = admin_get(&h, &format!("/exams/{}", lti[0].id)).await;
+    assert!(first.students.is_empty());
+    let res = client()
+        .get(format!("{}/api/v1/exams/{}/snapshot", h.base, lti[0].id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+}
