@@ -31,6 +31,9 @@
 //!   ([`SignallingLimits`]): size (8 KiB per permitted m-line), m-lines
 //!   (a few for a publisher, the slots plus two for a proctor) and
 //!   candidates. str0m's answer time grows faster than the m-line count.
+//!   The screen also refuses an offer in which one payload type means two
+//!   things in two sections: str0m 0.25 panics on it, and a panic would end
+//!   this thread and every peer with it.
 //! * Remote candidates are capped per connection (16, offer and trickle
 //!   together): str0m compares each new one with every stored one.
 //! * Error messages reach clients, so none carries str0m's or a parser's

@@ -6,6 +6,9 @@
 //! compares each remote candidate with every stored one, all on the one SFU
 //! thread. The screen is a single pass over a string whose length is capped
 //! first, so a hostile offer costs at most a few microseconds.
+//!
+//! The screen also refuses offers that str0m 0.25 would panic on (a panic
+//! ends the SFU thread, and with it every peer): see [`PayloadTypes`].
 
 use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer};
@@ -59,21 +62,28 @@ pub(super) struct Screened {
 }
 
 /// Checks an offer's size, m-line count and candidate count on the raw
-/// text, before anything parses it.
+/// text, and that each payload type means one thing, before anything parses
+/// it.
 pub(super) fn screen_offer(sdp: &str, limits: &SignallingLimits, max_mlines: usize) -> Result<Screened, SfuError> {
     let max_bytes = limits.offer_bytes_per_mline.saturating_mul(max_mlines);
     if sdp.len() > max_bytes {
         return Err(SfuError::OfferTooLarge { size: sdp.len(), max: max_bytes });
     }
     let (mut mlines, mut candidates) = (0usize, 0usize);
+    let mut pts = PayloadTypes::new();
     for line in sdp.lines() {
         // Leading blanks are tolerated here so that no parser that accepts
         // them can see more m-lines than were counted.
         let line = line.trim_start();
-        if line.starts_with("m=") {
+        if let Some(media) = line.strip_prefix("m=") {
             mlines += 1;
+            pts.section(media);
         } else if line.starts_with("a=candidate:") {
             candidates += 1;
+        } else if let Some(v) = line.strip_prefix("a=rtpmap:") {
+            pts.attribute(Attribute::RtpMap, v);
+        } else if let Some(v) = line.strip_prefix("a=fmtp:") {
+            pts.attribute(Attribute::Fmtp, v);
         }
     }
     if mlines > max_mlines {
@@ -82,7 +92,89 @@ pub(super) fn screen_offer(sdp: &str, limits: &SignallingLimits, max_mlines: usi
     if candidates > limits.max_remote_candidates {
         return Err(SfuError::TooManyCandidates { max: limits.max_remote_candidates });
     }
+    if pts.conflicting() {
+        return Err(SfuError::BadSdp("a payload type is defined differently in two media sections"));
+    }
     Ok(Screened { candidates })
+}
+
+/// What one m-section says a payload type is: its `a=rtpmap` and `a=fmtp`
+/// values, `None` where it has none.
+type PtDefinition<'a> = (Option<&'a str>, Option<&'a str>);
+
+#[derive(Debug, Clone, Copy)]
+enum Attribute {
+    RtpMap,
+    Fmtp,
+}
+
+/// Payload types as an offer's m-sections define them, to refuse an offer in
+/// which one payload type means two things: two codecs, one codec with two
+/// sets of parameters, a codec in one section and RTX in another. RFC 8843
+/// (section 9.1) forbids that within a BUNDLE group, browsers never do it,
+/// and str0m 0.25 panics on it in `accept_offer` ("Pt locked multiple
+/// times", `format/codec_config.rs`), whatever the directions. The values
+/// are compared as text, which is stricter than str0m (parameter order,
+/// spelling), and only ever refuses what no browser sends.
+struct PayloadTypes<'a> {
+    /// What earlier sections defined, by payload type (0..=127).
+    offer: [Option<PtDefinition<'a>>; 128],
+    /// What the current section lists on its m-line or defines.
+    section: [Option<PtDefinition<'a>>; 128],
+    conflict: bool,
+}
+
+impl<'a> PayloadTypes<'a> {
+    fn new() -> Self {
+        PayloadTypes { offer: [None; 128], section: [None; 128], conflict: false }
+    }
+
+    /// An m-line (without `m=`) starts a section: `video 9 UDP/TLS/RTP/SAVPF 96 97`.
+    fn section(&mut self, media: &'a str) {
+        self.end_section();
+        let mut words = media.split_whitespace();
+        // Only RTP sections list payload types (a data channel's lists a
+        // name, or an SCTP port).
+        if words.nth(2).is_some_and(|proto| proto.contains("RTP")) {
+            for pt in words.filter_map(payload_type) {
+                self.section[pt].get_or_insert((None, None));
+            }
+        }
+    }
+
+    /// An `a=rtpmap:` or `a=fmtp:` value: `96 VP8/90000`, `97 apt=96`.
+    fn attribute(&mut self, attribute: Attribute, value: &'a str) {
+        let (pt, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let Some(pt) = payload_type(pt) else { return };
+        let definition = self.section[pt].get_or_insert((None, None));
+        let slot = match attribute {
+            Attribute::RtpMap => &mut definition.0,
+            Attribute::Fmtp => &mut definition.1,
+        };
+        match slot {
+            None => *slot = Some(rest.trim()),
+            Some(earlier) => self.conflict |= *earlier != rest.trim(),
+        }
+    }
+
+    fn end_section(&mut self) {
+        for (offer, section) in self.offer.iter_mut().zip(&mut self.section) {
+            match (offer, section.take()) {
+                (_, None) => {}
+                (offer @ None, defined) => *offer = defined,
+                (Some(earlier), Some(defined)) => self.conflict |= *earlier != defined,
+            }
+        }
+    }
+
+    fn conflicting(mut self) -> bool {
+        self.end_section();
+        self.conflict
+    }
+}
+
+fn payload_type(s: &str) -> Option<usize> {
+    s.parse::<u8>().ok().filter(|pt| *pt < 128).map(usize::from)
 }
 
 /// Parses a screened offer. str0m's error text can carry internals (it has
@@ -177,6 +269,50 @@ mod tests {
         assert!(matches!(too_large, Err(SfuError::OfferTooLarge { size, max: 16384 }) if size == big.len()));
         let cands = "a=candidate:1 1 udp 1 10.0.0.1 9 typ host\n".repeat(limits.max_remote_candidates + 1);
         assert!(matches!(screen_offer(&cands, &limits, 2), Err(SfuError::TooManyCandidates { max: 16 })));
+    }
+
+    /// Found by `fuzz/` (target `sdp`): str0m panics ("Pt locked multiple
+    /// times") on an offer whose sections give one payload type two meanings,
+    /// which would end the SFU thread.
+    #[test]
+    fn a_payload_type_means_one_thing() {
+        let limits = SignallingLimits::default();
+        let screen = |sdp: &str| screen_offer(sdp, &limits, 4).map(|_| ());
+        let video = |pts: &str, attrs: &str| format!("m=video 9 UDP/TLS/RTP/SAVPF {pts}\r\na=mid:x\r\n{attrs}");
+        let vp8 = "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n";
+        let ok = format!("v=0\r\n{}{}", video("96 97", vp8), video("96 97", vp8));
+        assert!(screen(&ok).is_ok());
+        // The same codec under other numbers, a data channel, an old-style
+        // SCTP port that looks like a payload type: all fine.
+        let other_pts = vp8.replace("96", "98").replace("97", "99");
+        let fine = format!(
+            "v=0\r\n{}{}m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nm=application 9 DTLS/SCTP 96\r\n",
+            video("96 97", vp8),
+            video("98 99", &other_pts)
+        );
+        let screen_all = |sdp: &str| screen_offer(sdp, &limits, 8).map(|_| ());
+        assert!(screen_all(&fine).is_ok());
+        let conflicts = [
+            // Another codec.
+            video("96 97", &vp8.replace("VP8", "H264")),
+            // The same codec with other parameters.
+            video("96 97", &format!("{vp8}a=fmtp:96 max-fs=12288\r\n")),
+            // A payload type listed without the definition it had.
+            video("96 97", "a=rtpmap:96 VP8/90000\r\n"),
+            // The first section's RTX as a codec.
+            video("97", "a=rtpmap:97 H264/90000\r\n"),
+            // RTX for another codec.
+            video("97 98", "a=rtpmap:98 H264/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=98\r\n"),
+            // Audio on a video payload type.
+            "m=audio 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 opus/48000/2\r\n".to_owned(),
+        ];
+        for second in &conflicts {
+            let sdp = format!("v=0\r\n{}{second}", video("96 97", vp8));
+            assert!(matches!(screen(&sdp), Err(SfuError::BadSdp(_))), "{second}");
+        }
+        // Within one section, two values for one payload type.
+        let twice = format!("v=0\r\n{}", video("96 97", &format!("{vp8}a=rtpmap:96 H264/90000\r\n")));
+        assert!(matches!(screen(&twice), Err(SfuError::BadSdp(_))));
     }
 
     #[test]

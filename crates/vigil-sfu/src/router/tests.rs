@@ -174,6 +174,39 @@ fn huge_offers_are_refused_before_parsing() {
     assert_eq!(r.peer_count(), 0);
 }
 
+/// Found by `fuzz/` (target `sdp`): str0m 0.25 panics in `accept_offer`
+/// ("Pt locked multiple times") when one payload type means two codecs in
+/// two sections, and the panic would end the SFU thread. Such offers are
+/// refused before str0m sees them, from students and proctors alike.
+#[test]
+fn a_payload_type_with_two_meanings_is_refused_before_str0m() {
+    let mut r = router();
+    let now = Instant::now();
+    // From a client offering VP8 alone, the second video section says
+    // VP8's payload type is H.264.
+    let two_meanings = |dir| {
+        let mut rtc = RtcConfig::new().clear_codecs().enable_vp8(true).build(Instant::now());
+        rtc.add_local_candidate(Candidate::host("127.0.0.1:5000".parse().unwrap(), "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        for _ in 0..2 {
+            api.add_media(MediaKind::Video, dir, None, None, None);
+        }
+        let sdp = api.apply().unwrap().0.to_sdp_string();
+        let second = sdp.match_indices("m=video").nth(1).expect("two video sections").0;
+        format!("{}{}", &sdp[..second], sdp[second..].replacen("VP8/90000", "H264/90000", 1))
+    };
+    for dir in [Direction::RecvOnly, Direction::SendOnly] {
+        let e = r.publish(now, pid("s"), &two_meanings(dir)).expect_err("refused");
+        assert!(matches!(e, SfuError::BadSdp(_)), "{e}");
+        let e = r.subscribe(now, SubscriberId("p".into()), &two_meanings(dir)).expect_err("refused");
+        assert!(matches!(e, SfuError::BadSdp(_)), "{e}");
+    }
+    assert_eq!(r.peer_count(), 0);
+    // Still serving.
+    r.publish(now, pid("s"), &offer(1, Direction::SendOnly)).expect("publish");
+    r.subscribe(now, SubscriberId("p".into()), &offer(2, Direction::RecvOnly)).expect("subscribe");
+}
+
 #[test]
 fn a_publisher_that_never_sends_video_is_reported() {
     let t0 = Instant::now();
