@@ -73,7 +73,9 @@ pub struct KeyedBuckets<K> {
 pub enum KeyedTake {
     Admitted,
     /// Over the key's rate; a token is available after this many ms.
-    Refused { retry_after_ms: u64 },
+    Refused {
+        retry_after_ms: u64,
+    },
     /// Every slot is held by a key that is still refilling: this key is
     /// admitted untracked. Per-key limiting is a backstop to the per-token
     /// limits, and refusing unknown keys here would lock out newcomers
