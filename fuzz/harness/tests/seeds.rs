@@ -37,11 +37,15 @@ fn every_seed_runs() {
 }
 
 /// The offers in the sdp seeds are accepted: mutations start from offers
-/// that get all the way through str0m.
+/// that get all the way through str0m. (Regression seeds hold offers that
+/// must be refused.)
 #[test]
 fn the_seed_offers_are_accepted() {
     let mut checked = 0;
     for (path, bytes) in seeds("sdp") {
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("regression-")) {
+            continue;
+        }
         let mut r = Router::new(RouterConfig::new(sdp::SFU_ADDR.parse().unwrap()), Instant::now(), SystemTime::now());
         let now = Instant::now();
         match sdp::parse(&bytes).into_iter().next() {
