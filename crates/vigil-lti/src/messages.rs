@@ -109,7 +109,9 @@ impl ToolMessage {
     }
 }
 
-fn escape_html(text: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values.
+/// By hand: five replacements, not worth a template engine dependency.
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

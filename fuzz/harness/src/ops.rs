@@ -12,7 +12,7 @@
 //! and `bool` are one byte, `u16` two (little-endian), and a payload is a
 //! `u16` length followed by that many bytes (fewer if the input ends).
 
-use arbitrary::Unstructured;
+use arbitrary::{Arbitrary, Unstructured};
 
 pub fn u8(u: &mut Unstructured<'_>) -> u8 {
     u.bytes(1).map_or(0, |b| b[0])
@@ -34,6 +34,33 @@ pub fn payload<'a>(u: &mut Unstructured<'a>) -> &'a [u8] {
 /// A payload as text, as it would arrive in a JSON string (always UTF-8).
 pub fn text(u: &mut Unstructured<'_>) -> String {
     String::from_utf8_lossy(payload(u)).into_owned()
+}
+
+/// Reads ops until the input ends, at most `max` of them.
+pub fn parse_list<'a, T: Arbitrary<'a>>(data: &'a [u8], max: usize) -> Vec<T> {
+    let mut u = Unstructured::new(data);
+    let mut out = Vec::new();
+    while !u.is_empty() && out.len() < max {
+        match T::arbitrary(&mut u) {
+            Ok(op) => out.push(op),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// An op that can be written back in the format above.
+pub trait WriteOp {
+    fn write_to(&self, w: &mut Writer);
+}
+
+/// Writes an op list as [`parse_list`] reads it.
+pub fn encode_list<T: WriteOp>(ops: &[T]) -> Vec<u8> {
+    let mut w = Writer::default();
+    for op in ops {
+        op.write_to(&mut w);
+    }
+    w.finish()
 }
 
 /// Writes op lists in the format above (for seeds and tests).

@@ -121,23 +121,17 @@ impl Op {
 
 /// Reads ops until the input ends (at most [`MAX_OPS`]).
 pub fn parse(data: &[u8]) -> Vec<Op> {
-    let mut u = Unstructured::new(data);
-    let mut out = Vec::new();
-    while !u.is_empty() && out.len() < MAX_OPS {
-        match Op::arbitrary(&mut u) {
-            Ok(op) => out.push(op),
-            Err(_) => break,
-        }
-    }
-    out
+    ops::parse_list(data, MAX_OPS)
 }
 
 pub fn encode(ops: &[Op]) -> Vec<u8> {
-    let mut w = ops::Writer::default();
-    for op in ops {
-        op.write(&mut w);
+    ops::encode_list(ops)
+}
+
+impl ops::WriteOp for Op {
+    fn write_to(&self, w: &mut ops::Writer) {
+        self.write(w);
     }
-    w.finish()
 }
 
 pub fn publisher(i: u8) -> PublisherId {

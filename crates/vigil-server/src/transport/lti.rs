@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use vigil_lti::{LaunchError, LoginError};
+use vigil_lti::{LaunchError, LoginError, escape_html};
 use vigil_proto::RejectReason;
 use vigil_proto::events::RegisterLtiPlatform;
 
@@ -73,12 +73,16 @@ async fn pairs(request: Request) -> Result<Vec<(String, String)>, Response> {
     Ok(pairs)
 }
 
-async fn login(State(app): AppState, request: Request) -> Response {
+/// A login or launch request, once its address is within budget: its
+/// parameters (query or form).
+async fn admitted_pairs(app: &HttpState, request: Request) -> Result<Vec<(String, String)>, Response> {
     let client = super::client_address(request.extensions(), request.headers(), app.lti.trusted_proxies());
-    if let Err(refusal) = app.lti.admit_from(client) {
-        return refused(&refusal);
-    }
-    let pairs = match pairs(request).await {
+    app.lti.admit_from(client).map_err(|refusal| refused(&refusal))?;
+    pairs(request).await
+}
+
+async fn login(State(app): AppState, request: Request) -> Response {
+    let pairs = match admitted_pairs(&app, request).await {
         Ok(p) => p,
         Err(res) => return res,
     };
@@ -99,11 +103,7 @@ async fn login(State(app): AppState, request: Request) -> Response {
 }
 
 async fn launch(State(app): AppState, request: Request) -> Response {
-    let client = super::client_address(request.extensions(), request.headers(), app.lti.trusted_proxies());
-    if let Err(refusal) = app.lti.admit_from(client) {
-        return refused(&refusal);
-    }
-    let pairs = match pairs(request).await {
+    let pairs = match admitted_pairs(&app, request).await {
         Ok(p) => p,
         Err(res) => return res,
     };
@@ -117,7 +117,7 @@ async fn launch(State(app): AppState, request: Request) -> Response {
 /// fragment (never sent to a server, so never in a log). A meta refresh
 /// needs no script, so the strict CSP stands as it is.
 fn landed(landing: &Landing) -> Response {
-    let target = escape(&landing.path);
+    let target = escape_html(&landing.path);
     let (what, title) = match landing.role {
         vigil_proto::Role::Student => ("your exam", "Opening your exam"),
         vigil_proto::Role::Proctor => ("the proctoring dashboard", "Opening the dashboard"),
@@ -186,7 +186,7 @@ fn page(status: StatusCode, title: &str, sentence: &str, reason: Option<&'static
         "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
          <title>{title}</title><h1>{title}</h1><p>{}</p>\
          <p>If this keeps happening, tell your instructor or your school's learning platform team.</p>",
-        escape(sentence)
+        escape_html(sentence)
     );
     let mut res = with_no_store((status, Html(body)).into_response());
     if let Some(reason) = reason {
@@ -198,21 +198,6 @@ fn page(status: StatusCode, title: &str, sentence: &str, reason: Option<&'static
 fn with_no_store(mut res: Response) -> Response {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------- admin
@@ -244,6 +229,6 @@ mod tests {
 
     #[test]
     fn pages_escape_what_they_show() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 }
