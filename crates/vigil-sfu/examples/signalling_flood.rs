@@ -3,6 +3,9 @@
 //!
 //! cargo run --release -p vigil-sfu --example signalling_flood -- OUT.json [--secs S] [--pps P]
 //!
+//! Writes OUT.json and, beside it, OUT.svg (each packet's delay over time,
+//! by phase).
+//!
 //! One synthetic VP8 publisher is watched by one proctor connection, on
 //! loopback. Each packet carries its send time, so the watcher measures the
 //! one-way delay through the SFU. Three phases of S seconds (default 5):
@@ -12,7 +15,11 @@
 //!   calls, 20,000 per round without awaiting, then awaits them all, round
 //!   after round;
 //! * `publish_flood`: a third student re-publishes the same offer, 1,000
-//!   calls per round, each building a new peer (DTLS certificate, answer).
+//!   calls per round, each building a new peer (DTLS certificate, answer);
+//! * `hostile_offer_flood`: a fourth re-publishes the costliest offer that
+//!   passes the screen (an offer padded to 32 KiB with short unknown
+//!   attribute lines, which str0m parses slowly), 40 calls per round: the
+//!   server's per-student signalling burst.
 //!
 //! Reported per phase: delay percentiles, delivery, and the flood's calls by
 //! outcome; `added_delay_ms` is each flood phase's p50/p99/max minus the
@@ -165,6 +172,7 @@ enum Flood {
     None,
     Candidates,
     Publishes,
+    HostileOffers,
 }
 
 impl Flood {
@@ -173,6 +181,7 @@ impl Flood {
             Flood::None => "baseline",
             Flood::Candidates => "candidate_flood",
             Flood::Publishes => "publish_flood",
+            Flood::HostileOffers => "hostile_offer_flood",
         }
     }
 }
@@ -188,7 +197,7 @@ struct Outcomes {
 
 /// Fires rounds of calls without awaiting, then awaits the round, until
 /// `stop`; returns the outcomes.
-fn flood(sfu: Sfu, kind: Flood, offer: String, stop: Arc<AtomicBool>) -> Outcomes {
+fn flood(sfu: Sfu, kind: Flood, offer: String, hostile: String, stop: Arc<AtomicBool>) -> Outcomes {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let peer = PeerId::Publisher(student("flooder"));
     let mut out = Outcomes::default();
@@ -219,6 +228,10 @@ fn flood(sfu: Sfu, kind: Flood, offer: String, stop: Arc<AtomicBool>) -> Outcome
                 let calls: Vec<_> = (0..1_000).map(|_| sfu.publish(student("republisher"), offer.clone())).collect();
                 calls.into_iter().map(|c| rt.block_on(c).map(|_| ())).collect()
             }
+            Flood::HostileOffers => {
+                let calls: Vec<_> = (0..40).map(|_| sfu.publish(student("hostile"), hostile.clone())).collect();
+                calls.into_iter().map(|c| rt.block_on(c).map(|_| ())).collect()
+            }
         };
         for r in results {
             match r {
@@ -230,6 +243,50 @@ fn flood(sfu: Sfu, kind: Flood, offer: String, stop: Arc<AtomicBool>) -> Outcome
         }
     }
     out
+}
+
+/// The publisher's byte budget (4 m-lines of 8 KiB), less a margin.
+fn cfg_limit_bytes() -> usize {
+    let limits = vigil_sfu::SignallingLimits::default();
+    limits.offer_bytes_per_mline * limits.max_publisher_mlines - 64
+}
+
+/// `offer` with its video section padded to `bytes` with short unknown
+/// attribute lines: of the shapes that pass the screen, the costliest for
+/// str0m to parse per byte (see docs/BENCHMARKS.md).
+fn hostile_offer(offer: &str, bytes: usize) -> String {
+    let at = offer.find("a=mid:").expect("the offer has a mid");
+    let at = at + offer[at..].find('\n').expect("line end") + 1;
+    let line = "a=x-foo:bar\r\n";
+    let pad = line.repeat(bytes.saturating_sub(offer.len()) / line.len());
+    format!("{}{pad}{}", &offer[..at], &offer[at..])
+}
+
+/// Each packet's delay over time, one colour per phase.
+fn plot(path: &std::path::Path, series: &[(&str, Vec<(f64, f64)>)]) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let points = series.iter().flat_map(|(_, s)| s.iter());
+    let (x0, x1, y1) = points.fold((f64::MAX, 0.0f64, 0.0f64), |(a, b, c), (x, y)| (a.min(*x), b.max(*x), c.max(*y)));
+    let mut chart = ChartBuilder::on(&root)
+        .caption("watched stream's delay through the SFU, by flood", ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x0.min(x1)..x1.max(x0 + 1.0), 0.0..(y1 * 1.1).max(1.0))?;
+    chart.configure_mesh().x_desc("seconds").y_desc("one-way delay, ms").draw()?;
+    let colours = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167)];
+    for (i, (name, s)) in series.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        chart
+            .draw_series(s.iter().map(|p| Circle::new(*p, 2, colour.filled())))?
+            .label(*name)
+            .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw()?;
+    root.present()?;
+    Ok(())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -247,7 +304,10 @@ struct Rig {
     epoch: Instant,
     gap: Duration,
     offer: String,
+    hostile: String,
     buf: Vec<u8>,
+    /// (seconds since `epoch`, delay in ms) of every packet, by phase.
+    series: Vec<(&'static str, Vec<(f64, f64)>)>,
 }
 
 impl Rig {
@@ -255,8 +315,9 @@ impl Rig {
     fn phase(&mut self, kind: Flood, secs: f64) -> serde_json::Value {
         let stop = Arc::new(AtomicBool::new(false));
         let flooder = {
-            let (sfu, offer, stop) = (self.sfu.clone(), self.offer.clone(), stop.clone());
-            std::thread::spawn(move || flood(sfu, kind, offer, stop))
+            let (sfu, offer, hostile, stop) =
+                (self.sfu.clone(), self.offer.clone(), self.hostile.clone(), stop.clone());
+            std::thread::spawn(move || flood(sfu, kind, offer, hostile, stop))
         };
         let first = self.publisher.frame;
         let received_before = self.watcher.arrivals.len();
@@ -281,12 +342,17 @@ impl Rig {
             self.watcher.step(&mut self.buf);
             std::thread::sleep(Duration::from_micros(200));
         }
-        let mut delays: Vec<Duration> = self.watcher.arrivals[received_before..]
+        let timed: Vec<(Instant, Duration)> = self.watcher.arrivals[received_before..]
             .iter()
-            .filter_map(|(at, p)| decode(self.epoch, *at, p))
-            .filter(|(frame, _)| *frame >= first)
-            .map(|(_, d)| d)
+            .filter_map(|(at, p)| Some((*at, decode(self.epoch, *at, p)?)))
+            .filter(|(_, (frame, _))| *frame >= first)
+            .map(|(at, (_, d))| (at, d))
             .collect();
+        self.series.push((
+            kind.name(),
+            timed.iter().map(|(at, d)| (at.duration_since(self.epoch).as_secs_f64(), d.as_secs_f64() * 1e3)).collect(),
+        ));
+        let mut delays: Vec<Duration> = timed.into_iter().map(|(_, d)| d).collect();
         delays.sort();
         let calls = outcomes.ok + outcomes.busy + outcomes.too_many_candidates + outcomes.other;
         let result = serde_json::json!({
@@ -345,6 +411,10 @@ fn main() {
     // The flooders' own peers: one to trickle candidates to, one offer to repeat.
     let (flood_offer, _) = Client::new().offer(Direction::SendOnly);
     rt.block_on(sfu.publish(student("flooder"), flood_offer.clone())).expect("flooder publishes");
+    let hostile = hostile_offer(&flood_offer, cfg_limit_bytes());
+    let started = Instant::now();
+    rt.block_on(sfu.publish(student("hostile"), hostile.clone())).expect("the hostile offer passes the screen");
+    let hostile_offer_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let mut rig = Rig {
         sfu: sfu.clone(),
@@ -353,7 +423,9 @@ fn main() {
         epoch: Instant::now(),
         gap: Duration::from_secs_f64(1.0 / pps as f64),
         offer: flood_offer,
+        hostile,
         buf: Vec::new(),
+        series: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(rig.publisher.c.connected && rig.watcher.connected) && Instant::now() < deadline {
@@ -367,9 +439,12 @@ fn main() {
     // Warm-up: the first keyframe through, then measure.
     rig.publisher.send(rig.epoch, true);
     rig.phase(Flood::None, 1.0);
+    rig.series.clear();
 
-    let phases: Vec<serde_json::Value> =
-        [Flood::None, Flood::Candidates, Flood::Publishes].into_iter().map(|k| rig.phase(k, secs)).collect();
+    let phases: Vec<serde_json::Value> = [Flood::None, Flood::Candidates, Flood::Publishes, Flood::HostileOffers]
+        .into_iter()
+        .map(|k| rig.phase(k, secs))
+        .collect();
     let added = |i: usize, q: &str| {
         phases[i]["delay_ms"][q].as_f64().unwrap_or(f64::NAN) - phases[0]["delay_ms"][q].as_f64().unwrap_or(f64::NAN)
     };
@@ -378,13 +453,19 @@ fn main() {
         "pps": pps,
         "command_queue": queue,
         "commands_per_turn": per_turn,
+        "hostile_offer": { "bytes": rig.hostile.len(), "first_answer_ms": hostile_offer_ms },
         "phases": phases,
         "added_delay_ms": {
             "candidate_flood": { "p50": added(1, "p50"), "p99": added(1, "p99"), "max": added(1, "max") },
             "publish_flood": { "p50": added(2, "p50"), "p99": added(2, "p99"), "max": added(2, "max") },
+            "hostile_offer_flood": { "p50": added(3, "p50"), "p99": added(3, "p99"), "max": added(3, "max") },
         },
     });
     std::fs::write(&out, serde_json::to_string_pretty(&doc).expect("json")).expect("write output");
+    let svg = std::path::Path::new(&out).with_extension("svg");
+    if let Err(e) = plot(&svg, &rig.series) {
+        eprintln!("plot {}: {e}", svg.display());
+    }
     sfu.shutdown();
     let _ = join.join();
 }

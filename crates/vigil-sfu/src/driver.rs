@@ -1,6 +1,15 @@
-//! The I/O half: one thread owning the UDP socket, the clock and a `Router`.
+//! The I/O half: one thread owning the UDP socket, the clock and a `Router`,
+//! and one that answers offers for it.
 //!
-//! Signalling reaches the thread through a bounded command queue. A full
+//! Offers are answered on their own thread (`OfferPreparer`): parsing an
+//! offer, making the peer's DTLS certificate and str0m's answer cost a
+//! millisecond for a browser's offer and far more for a hostile one that
+//! passes the size screen, and none of it may hold up forwarding. That
+//! thread runs at a lower scheduling priority, so on a busy machine offers
+//! wait rather than the media path. It hands the prepared peer to the SFU
+//! thread, which only inserts it.
+//!
+//! Signalling reaches the SFU thread through a bounded command queue. A full
 //! queue answers `SfuError::Busy` at once, so no async caller ever waits on
 //! the SFU for room. The thread takes a few commands per loop turn (at most
 //! `commands_per_turn`, for at most `COMMAND_TIME_PER_TURN`) and then goes
@@ -21,7 +30,10 @@ use vigil_proto::events::{IceCandidate, SlotUpdate, WatchQuality};
 
 use crate::SfuError;
 use crate::health::HealthConfig;
-use crate::router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SignallingLimits, SubscriberId, Transmit};
+use crate::router::{
+    OfferPreparer, PeerId, PreparedPublisher, PreparedSubscriber, PublisherId, Router, RouterConfig, SfuEvent,
+    SignallingLimits, SubscriberId, Transmit,
+};
 
 /// How to run the SFU.
 #[derive(Debug, Clone)]
@@ -47,6 +59,10 @@ pub struct SfuConfig {
     pub command_queue: usize,
     /// Commands the thread applies before it reads the socket again.
     pub commands_per_turn: usize,
+    /// Offers waiting to be answered at most; beyond, `publish` and
+    /// `subscribe` fail with `SfuError::Busy` at once. Each holds its SDP
+    /// (at most 32 KiB from a student, 144 KiB from a proctor).
+    pub offer_queue: usize,
 }
 
 impl SfuConfig {
@@ -61,15 +77,23 @@ impl SfuConfig {
             limits: SignallingLimits::default(),
             command_queue: 1024,
             commands_per_turn: 32,
+            offer_queue: 128,
         }
     }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
 
-enum Command {
+/// An offer for the preparer thread.
+enum Offer {
     Publish(PublisherId, String, Reply<String>),
     Subscribe(SubscriberId, String, Reply<(String, Vec<String>)>),
+}
+
+/// What the SFU thread applies.
+enum Command {
+    Publish(PublisherId, Box<PreparedPublisher>, Reply<String>),
+    Subscribe(SubscriberId, Box<PreparedSubscriber>, Reply<(String, Vec<String>)>),
     Candidate(PeerId, IceCandidate, Reply<()>),
     Watch(SubscriberId, u32, PublisherId, WatchQuality, Reply<SlotUpdate>),
     Unwatch(SubscriberId, u32, Reply<SlotUpdate>),
@@ -81,10 +105,14 @@ enum Command {
 ///
 /// Each call queues its command at once, before the returned future is
 /// first polled, so calls fired without awaiting still reach the SFU in
-/// order; awaiting the future gives the reply.
+/// order; awaiting the future gives the reply. The one exception is an
+/// offer (`publish`, `subscribe`): it is answered on another thread first,
+/// so a command for the same peer sent before the offer's reply arrived may
+/// overtake it. Offers keep their order among themselves.
 #[derive(Clone)]
 pub struct Sfu {
     cmd: mpsc::SyncSender<Command>,
+    offers: mpsc::SyncSender<Offer>,
     stop: Arc<AtomicBool>,
     events: broadcast::Sender<SfuEvent>,
     local_addr: SocketAddr,
@@ -122,8 +150,11 @@ impl Sfu {
         rcfg.bwe_initial_bps = config.bwe_initial_bps;
         rcfg.limits = config.limits.clone();
         let (cmd, rx) = mpsc::sync_channel(config.command_queue.max(1));
+        let (offers, offers_rx) = mpsc::sync_channel(config.offer_queue.max(1));
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let stop = Arc::new(AtomicBool::new(false));
+        let preparer = Preparer { preparer: OfferPreparer::new(rcfg.clone()), offers: offers_rx, cmd: cmd.clone() };
+        std::thread::Builder::new().name("vigil-sfu-offers".into()).spawn(move || preparer.run())?;
         let thread = Thread {
             socket,
             commands: rx,
@@ -132,17 +163,18 @@ impl Sfu {
             events: events.clone(),
         };
         let handle = std::thread::Builder::new().name("vigil-sfu".into()).spawn(move || thread.run(rcfg))?;
-        Ok((Sfu::from_parts(cmd, stop, events, local_addr), handle))
+        Ok((Sfu::from_parts(cmd, offers, stop, events, local_addr), handle))
     }
 
     fn from_parts(
         cmd: mpsc::SyncSender<Command>,
+        offers: mpsc::SyncSender<Offer>,
         stop: Arc<AtomicBool>,
         events: broadcast::Sender<SfuEvent>,
         local_addr: SocketAddr,
     ) -> Sfu {
         let refused_busy = counter!("vigil_sfu_signalling_refused_total", "reason" => "busy");
-        Sfu { cmd, stop, events, local_addr, refused_busy }
+        Sfu { cmd, offers, stop, events, local_addr, refused_busy }
     }
 
     /// The bound UDP address.
@@ -162,8 +194,24 @@ impl Sfu {
         &self,
         command: impl FnOnce(Reply<T>) -> Command,
     ) -> impl Future<Output = Result<T, SfuError>> + Send + 'static {
+        self.queue(&self.cmd, command)
+    }
+
+    /// Like `call`, for the preparer thread's queue.
+    fn offer<T: Send + 'static>(
+        &self,
+        offer: impl FnOnce(Reply<T>) -> Offer,
+    ) -> impl Future<Output = Result<T, SfuError>> + Send + 'static {
+        self.queue(&self.offers, offer)
+    }
+
+    fn queue<T: Send + 'static, M>(
+        &self,
+        queue: &mpsc::SyncSender<M>,
+        message: impl FnOnce(Reply<T>) -> M,
+    ) -> impl Future<Output = Result<T, SfuError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        let queued = match self.cmd.try_send(command(tx)) {
+        let queued = match queue.try_send(message(tx)) {
             Ok(()) => Ok(rx),
             Err(mpsc::TrySendError::Full(_)) => {
                 self.refused_busy.increment(1);
@@ -171,8 +219,8 @@ impl Sfu {
             }
             Err(mpsc::TrySendError::Disconnected(_)) => Err(SfuError::Stopped),
         };
-        // A reply sender dropped unanswered means the thread stopped with
-        // the command still queued.
+        // A reply sender dropped unanswered means a thread stopped with the
+        // message still queued.
         async move { queued?.await.map_err(|_| SfuError::Stopped)? }
     }
 
@@ -182,7 +230,7 @@ impl Sfu {
         id: PublisherId,
         offer_sdp: String,
     ) -> impl Future<Output = Result<String, SfuError>> + Send + 'static {
-        self.call(move |r| Command::Publish(id, offer_sdp, r))
+        self.offer(move |r| Offer::Publish(id, offer_sdp, r))
     }
 
     /// A proctor connection offers recvonly video slots; resolves to the
@@ -192,7 +240,7 @@ impl Sfu {
         id: SubscriberId,
         offer_sdp: String,
     ) -> impl Future<Output = Result<(String, Vec<String>), SfuError>> + Send + 'static {
-        self.call(move |r| Command::Subscribe(id, offer_sdp, r))
+        self.offer(move |r| Offer::Subscribe(id, offer_sdp, r))
     }
 
     pub fn add_candidate(
@@ -280,6 +328,89 @@ fn force_buffers(s: &socket2::Socket) {
 
 #[cfg(not(target_os = "linux"))]
 fn force_buffers(_: &socket2::Socket) {}
+
+/// The thread that answers offers, and where it sends them.
+struct Preparer {
+    preparer: OfferPreparer,
+    offers: mpsc::Receiver<Offer>,
+    cmd: mpsc::SyncSender<Command>,
+}
+
+impl Preparer {
+    /// Answers offers until every handle is gone, then lets go of the
+    /// command queue so that the SFU thread sees it close.
+    fn run(self) {
+        lower_priority();
+        let busy = counter!("vigil_sfu_signalling_refused_total", "reason" => "busy");
+        for offer in self.offers.iter() {
+            let now = Instant::now();
+            let queued = match offer {
+                Offer::Publish(id, sdp, reply) => match contain(|| self.preparer.publisher(now, &sdp)) {
+                    Ok(prepared) => self.cmd.try_send(Command::Publish(id, Box::new(prepared), reply)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        Ok(())
+                    }
+                },
+                Offer::Subscribe(id, sdp, reply) => match contain(|| self.preparer.subscriber(now, &sdp)) {
+                    Ok(prepared) => self.cmd.try_send(Command::Subscribe(id, Box::new(prepared), reply)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        Ok(())
+                    }
+                },
+            };
+            // A command that finds the queue full or closed is answered
+            // here; `Stopped` needs nothing, as its reply is dropped with it.
+            if let Err(mpsc::TrySendError::Full(command)) = queued {
+                busy.increment(1);
+                command.refuse(SfuError::Busy);
+            }
+        }
+    }
+}
+
+/// Answers an offer, turning a panic in str0m into a refusal: str0m 0.25
+/// has panicked on offers that no browser sends (see `sdp::PayloadTypes`),
+/// and the fuzzers may not have found the last of them. The prepared peer
+/// is discarded with the panic, so no state it touched outlives it.
+fn contain<T>(prepare: impl FnOnce() -> Result<T, SfuError>) -> Result<T, SfuError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(prepare)).unwrap_or_else(|_| {
+        counter!("vigil_sfu_panics_total", "where" => "offer").increment(1);
+        tracing::warn!("str0m panicked answering an offer; the offer was refused");
+        Err(SfuError::OfferRejected("its media sections cannot be answered (inconsistent or unsupported)".into()))
+    })
+}
+
+impl Command {
+    /// Answers the command with `e` instead of applying it.
+    fn refuse(self, e: SfuError) {
+        match self {
+            Command::Publish(.., r) => drop(r.send(Err(e))),
+            Command::Subscribe(.., r) => drop(r.send(Err(e))),
+            Command::Candidate(.., r) | Command::Close(.., r) => drop(r.send(Err(e))),
+            Command::Watch(.., r) | Command::Unwatch(.., r) => drop(r.send(Err(e))),
+        }
+    }
+}
+
+/// Runs the calling thread at nice 10, so that answering offers yields to
+/// forwarding and to the server's own work whenever both want a core. On
+/// Linux, nice is per thread. Failure leaves the priority as it was.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // setpriority and gettid have no safe wrapper in std
+fn lower_priority() {
+    // SAFETY: gettid has no preconditions and cannot fail; setpriority
+    // takes plain integers, touches no memory of ours, and only changes
+    // the scheduling weight of the thread named (this one).
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    if r != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the offer thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 /// What the SFU thread owns besides its router.
 struct Thread {
@@ -620,11 +751,11 @@ fn apply(router: &mut Router, c: Command) {
     let now = Instant::now();
     // A dropped reply receiver means the caller gave up; nothing to do.
     match c {
-        Command::Publish(id, sdp, r) => {
-            let _ = r.send(router.publish(now, id, &sdp));
+        Command::Publish(id, prepared, r) => {
+            let _ = r.send(Ok(router.accept_publisher(now, id, *prepared)));
         }
-        Command::Subscribe(id, sdp, r) => {
-            let _ = r.send(router.subscribe(now, id, &sdp));
+        Command::Subscribe(id, prepared, r) => {
+            let _ = r.send(Ok(router.accept_subscriber(now, id, *prepared)));
         }
         Command::Candidate(p, c, r) => {
             let _ = r.send(router.add_candidate(now, &p, &c.candidate));
@@ -653,8 +784,10 @@ mod tests {
     fn a_full_queue_is_busy_at_once() {
         // A queue nobody drains: the third call finds it full.
         let (cmd, commands) = mpsc::sync_channel(2);
+        let (offers, _offers) = mpsc::sync_channel(1);
         let (events, _) = broadcast::channel(1);
-        let sfu = Sfu::from_parts(cmd, Arc::new(AtomicBool::new(false)), events, "127.0.0.1:9".parse().unwrap());
+        let sfu =
+            Sfu::from_parts(cmd, offers, Arc::new(AtomicBool::new(false)), events, "127.0.0.1:9".parse().unwrap());
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let queued = [sfu.close(pid()), sfu.close(pid())];
         assert!(matches!(rt.block_on(sfu.close(pid())), Err(SfuError::Busy)));
@@ -666,5 +799,44 @@ mod tests {
             assert!(matches!(rt.block_on(q), Err(SfuError::Stopped)));
         }
         assert!(matches!(rt.block_on(sfu.close(pid())), Err(SfuError::Stopped)));
+    }
+
+    /// The offer str0m 0.25 panics on (found by `fuzz/`, target `sdp`; the
+    /// router's screen refuses it before str0m, so it is answered here
+    /// unscreened): the panic becomes a refusal, and the thread lives on.
+    #[test]
+    fn a_panic_in_str0m_refuses_the_offer() {
+        use str0m::change::SdpOffer;
+        use str0m::media::{Direction, MediaKind};
+        use str0m::{Candidate, RtcConfig};
+        let mut client = RtcConfig::new().clear_codecs().enable_vp8(true).build(Instant::now());
+        client.add_local_candidate(Candidate::host("127.0.0.1:5000".parse().unwrap(), "udp").unwrap());
+        let mut api = client.sdp_api();
+        // A proctor's offer: the SFU's answer sends on both sections.
+        for _ in 0..2 {
+            api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        }
+        let sdp = api.apply().unwrap().0.to_sdp_string();
+        let second = sdp.match_indices("m=video").nth(1).expect("two video sections").0;
+        let two_meanings = format!("{}{}", &sdp[..second], sdp[second..].replacen("VP8/90000", "H264/90000", 1));
+        let answer = |sdp: &str| {
+            let sdp = sdp.to_owned();
+            contain(move || {
+                // As the router configures its peers.
+                let mut rtc = RtcConfig::new()
+                    .set_ice_lite(true)
+                    .set_rtp_mode(true)
+                    .clear_codecs()
+                    .enable_vp8(true)
+                    .enable_h264(true)
+                    .enable_opus(true, false)
+                    .build(Instant::now());
+                let offer = SdpOffer::from_sdp_string(&sdp).map_err(|_| SfuError::BadSdp("test"))?;
+                rtc.sdp_api().accept_offer(offer).map(|_| ()).map_err(|_| SfuError::OfferRejected("test".into()))
+            })
+        };
+        let refused = answer(&two_meanings);
+        assert!(matches!(&refused, Err(SfuError::OfferRejected(m)) if m.contains("cannot be answered")), "{refused:?}");
+        assert!(answer(&sdp).is_ok(), "the same thread answers the next offer");
     }
 }

@@ -308,3 +308,40 @@ fn g_signalling_flood_does_not_stall_forwarding() {
     );
     sfu.shutdown();
 }
+
+/// Offers are answered on a thread of their own: while a student's queue
+/// of the costliest offers the screen admits is being answered, another
+/// client's commands are served at once, not after the offers. (On the SFU
+/// thread, one queue for all, the close below waited for every offer.)
+#[test]
+fn h_costly_offers_do_not_hold_up_other_commands() {
+    let rt = rt();
+    let sfu = start_sfu(|_| {});
+    let (offer, _) = Client::new().offer(1, Direction::SendOnly);
+    // Padded with short unknown attributes to just under the publisher's
+    // 32 KiB: str0m parses each line, at several milliseconds an offer.
+    let at = offer.find("a=mid:").expect("mid");
+    let at = at + offer[at..].find('\n').expect("eol") + 1;
+    let pad = "a=x-foo:bar\r\n".repeat((32 * 1024 - 64 - offer.len()) / 13);
+    let hostile = format!("{}{pad}{}", &offer[..at], &offer[at..]);
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let offers: Vec<_> = (0..120)
+        .map(|_| {
+            let (reply, answered) = (sfu.publish(pid("hostile"), hostile.clone()), answered.clone());
+            rt.spawn(async move {
+                let r = reply.await;
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                r
+            })
+        })
+        .collect();
+    // Another client's command, queued after all of them.
+    rt.block_on(sfu.close(PeerId::Subscriber(SubscriberId("nobody".into())))).expect_err("no such peer");
+    let answered_before_close = answered.load(std::sync::atomic::Ordering::SeqCst);
+    for r in offers.into_iter().map(|f| rt.block_on(f).expect("task")) {
+        r.expect("every offer is answered");
+    }
+    eprintln!("{answered_before_close} of 120 offers were answered before the close");
+    assert!(answered_before_close < 60, "the close waited for {answered_before_close} of 120 offers");
+    sfu.shutdown();
+}

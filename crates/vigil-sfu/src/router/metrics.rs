@@ -2,8 +2,8 @@
 //!
 //! No series is labelled with a peer, subscriber, exam or student id. Such
 //! ids would leak on /metrics, and every reconnect would start a series that
-//! is never dropped. Labels are limited to `role`, `reason`, `kind` and
-//! `layer`, whose values are fixed below. Every handle is created once, with
+//! is never dropped. Labels are limited to `role`, `reason`, `kind`,
+//! `layer` and `where`, whose values are fixed below. Every handle is created once, with
 //! the router, so the per-packet cost is an atomic add.
 
 use metrics::{Counter, Gauge, counter, gauge};
@@ -15,7 +15,7 @@ use crate::SfuError;
 
 /// The labels any SFU metric may carry.
 #[cfg(test)]
-pub(super) const ALLOWED_LABELS: &[&str] = &["role", "reason", "kind", "layer"];
+pub(super) const ALLOWED_LABELS: &[&str] = &["role", "reason", "kind", "layer", "where"];
 
 /// The incident kinds `MediaHealth` raises.
 const HEALTH_KINDS: [IncidentKind; 3] =
@@ -44,10 +44,11 @@ pub(super) struct RouterMetrics {
     pub dropped_garbage: Counter,
     pub dropped_wrong_direction: Counter,
     findings: [Counter; HEALTH_KINDS.len()],
-    refused_offer_too_large: Counter,
-    refused_too_many_mlines: Counter,
-    refused_too_many_candidates: Counter,
-    refused_bad_sdp: Counter,
+    /// Peers closed because str0m panicked on their input.
+    pub panics: Counter,
+    /// Peers closed because their connection never came up.
+    pub never_connected: Counter,
+    pub refusals: Refusals,
 }
 
 impl RouterMetrics {
@@ -67,10 +68,9 @@ impl RouterMetrics {
             dropped_garbage: counter!("vigil_sfu_datagrams_dropped_total", "reason" => "unparseable"),
             dropped_wrong_direction: counter!("vigil_sfu_rtp_dropped_total", "reason" => "wrong_direction"),
             findings: HEALTH_KINDS.map(|k| counter!("vigil_sfu_health_findings_total", "kind" => k.as_str())),
-            refused_offer_too_large: refused("offer_too_large"),
-            refused_too_many_mlines: refused("too_many_mlines"),
-            refused_too_many_candidates: refused("too_many_candidates"),
-            refused_bad_sdp: refused("bad_sdp"),
+            panics: counter!("vigil_sfu_panics_total", "where" => "peer"),
+            never_connected: counter!("vigil_sfu_peers_closed_total", "reason" => "never_connected"),
+            refusals: Refusals::new(),
         }
     }
 
@@ -100,14 +100,35 @@ impl RouterMetrics {
             g.increment(1.0);
         }
     }
+}
+
+/// Refused offers and candidates by reason, counted where they are refused:
+/// offers on the thread that prepares them, candidates on the SFU thread.
+#[derive(Clone)]
+pub(super) struct Refusals {
+    offer_too_large: Counter,
+    too_many_mlines: Counter,
+    too_many_candidates: Counter,
+    bad_sdp: Counter,
+}
+
+impl Refusals {
+    pub fn new() -> Self {
+        Refusals {
+            offer_too_large: refused("offer_too_large"),
+            too_many_mlines: refused("too_many_mlines"),
+            too_many_candidates: refused("too_many_candidates"),
+            bad_sdp: refused("bad_sdp"),
+        }
+    }
 
     /// Counts a refused offer or candidate by the reason it was refused.
-    pub fn refused(&self, e: &SfuError) {
+    pub fn count(&self, e: &SfuError) {
         let c = match e {
-            SfuError::OfferTooLarge { .. } => &self.refused_offer_too_large,
-            SfuError::TooManyMLines { .. } => &self.refused_too_many_mlines,
-            SfuError::TooManyCandidates { .. } => &self.refused_too_many_candidates,
-            SfuError::BadSdp(_) => &self.refused_bad_sdp,
+            SfuError::OfferTooLarge { .. } => &self.offer_too_large,
+            SfuError::TooManyMLines { .. } => &self.too_many_mlines,
+            SfuError::TooManyCandidates { .. } => &self.too_many_candidates,
+            SfuError::BadSdp(_) => &self.bad_sdp,
             _ => return,
         };
         c.increment(1);

@@ -10,6 +10,8 @@
 //! * this file: the public types, peers coming and going (commands), the
 //!   demultiplexer and draining each `Rtc`;
 //! * `peer`: per-peer state by role and the accessors that pick a role;
+//! * `prepare`: offers answered off the SFU thread (the peer's `Rtc`, its
+//!   answer);
 //! * `sdp`: offers (screened on the raw text, directions forced, m-lines
 //!   read) and the signalling limits;
 //! * `slots`: watch/unwatch, layer choice and keyframe requests;
@@ -20,6 +22,7 @@
 mod forward;
 mod metrics;
 mod peer;
+mod prepare;
 mod sdp;
 mod slots;
 #[cfg(test)]
@@ -30,22 +33,19 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use str0m::format::Codec;
-use str0m::media::Direction;
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc, RtcConfig};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc};
 use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
 
+pub use self::prepare::{OfferPreparer, PreparedPublisher, PreparedSubscriber};
 pub use self::sdp::SignallingLimits;
 
 use self::metrics::RouterMetrics;
 use self::peer::{Peer, Peers, PubState, Role, SubState};
 use self::sdp::Screened;
-use self::slots::Slot;
 use self::timers::{Deadlines, NACK_SLACK, RATE_WINDOW, TICK};
 use crate::SfuError;
 use crate::health::{HealthConfig, HealthFinding, MediaHealth};
-use crate::keyframe::VideoCodec;
 use crate::stun;
 
 /// A student's camera publication. One per student per exam; publishing
@@ -102,6 +102,11 @@ pub struct RouterConfig {
     /// What one connection may send in signalling (offer size, m-lines,
     /// candidates): everything it sends is handled on the SFU thread.
     pub limits: SignallingLimits,
+    /// A peer whose connection has not come up by then is closed. Nobody
+    /// else would close it when its answer never reached the client (the
+    /// socket closed while the offer was being answered): a browser gives
+    /// up on ICE after about 30 s, and a working one connects in seconds.
+    pub connect_within: Duration,
 }
 
 impl RouterConfig {
@@ -113,6 +118,7 @@ impl RouterConfig {
             bwe_initial_bps: None,
             keyframe_request_interval: Duration::from_millis(500),
             limits: SignallingLimits::default(),
+            connect_within: Duration::from_secs(60),
         }
     }
 }
@@ -126,6 +132,16 @@ pub struct Transmit {
 
 /// A peer's handle inside the router; never reused.
 type Key = u64;
+
+/// Runs one call into a peer's `Rtc`, turning a panic into `None`. str0m
+/// 0.25 has panicked on input no browser sends (see `sdp::PayloadTypes`);
+/// uncontained, a panic would end the SFU thread and every peer's media. The
+/// caller then drops the peer (`Router::remove_panicked`), so no state the
+/// panic left half-changed is used again; that is why asserting unwind
+/// safety is sound here. Costs nothing unless something panics.
+fn contain<T>(call: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).ok()
+}
 
 /// Remembered addresses per peer; a peer trying more is misbehaving.
 const MAX_ADDRS_PER_PEER: usize = 8;
@@ -159,12 +175,14 @@ pub struct Router {
     /// Scratch list for one publisher's health findings.
     findings: Vec<HealthFinding>,
     metrics: RouterMetrics,
+    preparer: OfferPreparer,
 }
 
 impl Router {
     /// `now` and `wall` are the same moment on the two clocks.
     pub fn new(cfg: RouterConfig, now: Instant, wall: SystemTime) -> Self {
         Router {
+            preparer: OfferPreparer::new(cfg.clone()),
             cfg,
             epoch: (now, wall),
             next_key: 1,
@@ -192,40 +210,23 @@ impl Router {
 
     // ------------------------------------------------------------ commands
 
-    /// Accepts a student's offer; returns the answer SDP.
-    pub fn publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
-        let result = self.try_publish(now, id, offer_sdp);
-        if let Err(e) = &result {
-            self.metrics.refused(e);
-        }
-        result
+    /// The preparer for this router's offers, to answer them on another
+    /// thread (see `prepare`).
+    pub fn preparer(&self) -> &OfferPreparer {
+        &self.preparer
     }
 
-    fn try_publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
-        let screened = sdp::screen_offer(offer_sdp, &self.cfg.limits, self.cfg.limits.max_publisher_mlines)?;
-        // Directions are forced before str0m sees the offer, so the answer
-        // can only ever receive from a publisher.
-        let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::SendOnly))?;
-        let mut rtc = self.new_rtc(now, false);
-        let answer = sdp::accept_offer(&mut rtc, offer)?;
-        let video_mid = sdp::mids_of_kind(offer_sdp, "video")
-            .into_iter()
-            .find(|m| rtc.media(*m).is_some_and(|md| md.direction() == Direction::RecvOnly));
-        if video_mid.is_none() {
-            return Err(SfuError::OfferRejected("no video track to publish".into()));
-        }
-        let mut pt_codec = HashMap::new();
-        for p in rtc.codec_config().params() {
-            let vc = match p.spec().codec {
-                Codec::Vp8 => VideoCodec::Vp8,
-                Codec::H264 => VideoCodec::H264,
-                _ => continue,
-            };
-            pt_codec.insert(p.pt(), (p.spec().codec, vc));
-        }
-        if pt_codec.is_empty() {
-            return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
-        }
+    /// Prepares and accepts a student's offer here; returns the answer SDP.
+    /// The driver prepares on another thread and calls `accept_publisher`.
+    pub fn publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
+        let prepared = self.preparer.publisher(now, offer_sdp)?;
+        Ok(self.accept_publisher(now, id, prepared))
+    }
+
+    /// Inserts a prepared publisher, replacing the student's previous
+    /// publication; returns the answer SDP.
+    pub fn accept_publisher(&mut self, now: Instant, id: PublisherId, prepared: PreparedPublisher) -> String {
+        let PreparedPublisher { rtc, screened, answer, pt_codec } = prepared;
         if let Some(old) = self.publishers.get(&id).copied() {
             self.remove_peer(old, false);
         }
@@ -238,65 +239,30 @@ impl Router {
         let key = self.insert_peer(rtc, Role::Pub(Box::new(st)), screened, now);
         self.publishers.insert(id, key);
         self.metrics.peers_pub.increment(1.0);
-        Ok(answer.to_sdp_string())
+        answer
     }
 
-    /// Accepts a proctor's offer of recvonly video slots; returns the answer
-    /// and the slots' mids in order.
+    /// Prepares and accepts a proctor's offer of recvonly video slots here;
+    /// returns the answer and the slots' mids in order.
     pub fn subscribe(
         &mut self,
         now: Instant,
         id: SubscriberId,
         offer_sdp: &str,
     ) -> Result<(String, Vec<String>), SfuError> {
-        let result = self.try_subscribe(now, id, offer_sdp);
-        if let Err(e) = &result {
-            self.metrics.refused(e);
-        }
-        result
+        let prepared = self.preparer.subscriber(now, offer_sdp)?;
+        Ok(self.accept_subscriber(now, id, prepared))
     }
 
-    fn try_subscribe(
+    /// Inserts a prepared subscriber, replacing the connection's previous
+    /// one; returns the answer and the slots' mids in order.
+    pub fn accept_subscriber(
         &mut self,
         now: Instant,
         id: SubscriberId,
-        offer_sdp: &str,
-    ) -> Result<(String, Vec<String>), SfuError> {
-        let max_mlines = self.cfg.max_slots.saturating_add(self.cfg.limits.extra_subscriber_mlines);
-        let screened = sdp::screen_offer(offer_sdp, &self.cfg.limits, max_mlines)?;
-        let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::RecvOnly))?;
-        let video_mids = sdp::mids_of_kind(offer_sdp, "video");
-        if video_mids.is_empty() {
-            return Err(SfuError::OfferRejected("no video slots offered".into()));
-        }
-        if video_mids.len() > self.cfg.max_slots {
-            return Err(SfuError::OfferRejected(format!(
-                "{} video slots offered, at most {} allowed",
-                video_mids.len(),
-                self.cfg.max_slots
-            )));
-        }
-        let mut rtc = self.new_rtc(now, true);
-        let answer = sdp::accept_offer(&mut rtc, offer)?;
-        let mut codec_pt = Vec::new();
-        for p in rtc.codec_config().params() {
-            if matches!(p.spec().codec, Codec::Vp8 | Codec::H264) && !codec_pt.iter().any(|(c, _)| *c == p.spec().codec)
-            {
-                codec_pt.push((p.spec().codec, p.pt()));
-            }
-        }
-        if codec_pt.is_empty() {
-            return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
-        }
-        let mut slots = Vec::new();
-        for mid in &video_mids {
-            let sends = rtc.media(*mid).is_some_and(|m| m.direction() == Direction::SendOnly);
-            if !sends {
-                // Rejected m-lines (port 0) are not slots we can fill.
-                return Err(SfuError::OfferRejected(format!("video m-line {mid} cannot receive")));
-            }
-            slots.push(Slot::new(*mid));
-        }
+        prepared: PreparedSubscriber,
+    ) -> (String, Vec<String>) {
+        let PreparedSubscriber { rtc, screened, answer, slots, codec_pt } = prepared;
         if let Some(old) = self.subscribers.get(&id).copied() {
             self.remove_peer(old, false);
         }
@@ -305,7 +271,7 @@ impl Router {
         let key = self.insert_peer(rtc, Role::Sub(Box::new(st)), screened, now);
         self.subscribers.insert(id, key);
         self.metrics.peers_sub.increment(1.0);
-        Ok((answer.to_sdp_string(), mids))
+        (answer, mids)
     }
 
     /// A trickled remote candidate. With ICE-lite we never send checks, so
@@ -313,7 +279,7 @@ impl Router {
     pub fn add_candidate(&mut self, now: Instant, peer: &PeerId, candidate: &str) -> Result<(), SfuError> {
         let result = self.try_add_candidate(now, peer, candidate);
         if let Err(e) = &result {
-            self.metrics.refused(e);
+            self.metrics.refusals.count(e);
         }
         result
     }
@@ -377,7 +343,11 @@ impl Router {
             self.metrics.dropped_unknown.increment(1);
             return;
         };
-        if let Err(e) = peer.rtc.handle_input(Input::Receive(now, recv)) {
+        let Some(accepted) = contain(|| peer.rtc.handle_input(Input::Receive(now, recv))) else {
+            self.remove_panicked(key);
+            return;
+        };
+        if let Err(e) = accepted {
             tracing::debug!(error = %e, "datagram refused by peer");
             self.metrics.dropped_garbage.increment(1);
         } else if !peer.addrs.contains(&source) && peer.addrs.len() < MAX_ADDRS_PER_PEER {
@@ -423,29 +393,6 @@ impl Router {
 
     // ------------------------------------------------------------ internals
 
-    fn new_rtc(&self, now: Instant, subscriber: bool) -> Rtc {
-        let mut cfg = RtcConfig::new()
-            .set_ice_lite(true)
-            .set_rtp_mode(true)
-            .clear_codecs()
-            .enable_vp8(true)
-            .enable_h264(true)
-            .enable_opus(true, false)
-            // Per-peer stats cost a timer per second; only proctor NACK
-            // counts use them.
-            .set_stats_interval(subscriber.then(|| Duration::from_secs(1)));
-        if subscriber && let Some(bps) = self.cfg.bwe_initial_bps {
-            cfg = cfg.enable_bwe(Some(str0m::bwe::Bitrate::bps(bps)));
-        }
-        let mut rtc = cfg.build(now);
-        // Host candidate construction only fails for unspecified addresses,
-        // which `Sfu::start` rules out.
-        if let Ok(c) = Candidate::host(self.cfg.candidate_addr, "udp") {
-            rtc.add_local_candidate(c);
-        }
-        rtc
-    }
-
     fn insert_peer(&mut self, mut rtc: Rtc, role: Role, offer: Screened, now: Instant) -> Key {
         let key = self.next_key;
         self.next_key += 1;
@@ -458,12 +405,21 @@ impl Router {
             timer: None,
             dirty: false,
             connected: false,
+            since: now,
             remote_candidates: offer.candidates,
             role,
         };
         self.peers.insert(key, peer);
         self.drive(key, now);
         key
+    }
+
+    /// Drops a peer whose `Rtc` panicked: its state may be half-changed, and
+    /// the SFU thread must go on forwarding for everyone else.
+    fn remove_panicked(&mut self, key: Key) {
+        self.metrics.panics.increment(1);
+        tracing::warn!("str0m panicked on a peer's input; the peer was closed");
+        self.remove_peer(key, true);
     }
 
     fn key_of(&self, peer: &PeerId) -> Option<Key> {
@@ -477,7 +433,8 @@ impl Router {
         let Some(mut peer) = self.peers.remove(key) else {
             return;
         };
-        peer.rtc.disconnect();
+        // A peer removed because str0m panicked may panic here again.
+        let _ = contain(|| peer.rtc.disconnect());
         self.by_ufrag.remove(&peer.ufrag);
         for a in &peer.addrs {
             if self.by_addr.get(a) == Some(&key) {
@@ -533,7 +490,11 @@ impl Router {
             let Some(peer) = self.peers.get_mut(key) else {
                 return;
             };
-            match peer.rtc.poll_output() {
+            let Some(output) = contain(|| peer.rtc.poll_output()) else {
+                self.remove_panicked(key);
+                return;
+            };
+            match output {
                 Ok(Output::Timeout(t)) => {
                     // str0m wakes a receiving peer every 33 ms to send NACKs,
                     // whether or not anything was lost; with many students
@@ -571,8 +532,13 @@ impl Router {
             if let Some(p) = self.peers.get_mut(key) {
                 p.dirty = false;
                 // Written packets leave str0m's queue on the next timeout.
-                if let Err(e) = p.rtc.handle_input(Input::Timeout(now)) {
-                    tracing::debug!(error = %e, "timeout failed");
+                match contain(|| p.rtc.handle_input(Input::Timeout(now))) {
+                    None => {
+                        self.remove_panicked(key);
+                        continue;
+                    }
+                    Some(Err(e)) => tracing::debug!(error = %e, "timeout failed"),
+                    Some(Ok(())) => {}
                 }
                 self.drive(key, now);
             }

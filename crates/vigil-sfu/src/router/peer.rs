@@ -101,6 +101,9 @@ pub(super) struct Peer {
     /// Packets were written since the last flush (see `mark_dirty`).
     pub dirty: bool,
     pub connected: bool,
+    /// When the peer was inserted: one that has not connected within
+    /// `RouterConfig::connect_within` is closed.
+    pub since: Instant,
     /// Remote ICE candidates handed to str0m so far, from the offer and
     /// trickled; capped because str0m compares each new one with all.
     pub remote_candidates: usize,

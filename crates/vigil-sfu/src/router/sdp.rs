@@ -2,13 +2,17 @@
 //! m-lines.
 //!
 //! Everything a client sends is screened here before str0m parses it: str0m
-//! answers an offer in time that grows faster than its m-line count, and
-//! compares each remote candidate with every stored one, all on the one SFU
-//! thread. The screen is a single pass over a string whose length is capped
-//! first, so a hostile offer costs at most a few microseconds.
+//! answers an offer in time that grows faster than its m-line count, parses
+//! SDP at about a microsecond a byte, and compares each remote candidate with
+//! every stored one. Offers are answered off the SFU thread (see
+//! `prepare`), candidates on it. The screen is a single pass over a string
+//! whose length is capped first, so refusing a hostile offer costs at most a
+//! few microseconds; an offer that passes costs str0m at most tens of
+//! milliseconds on the thread that answers offers.
 //!
-//! The screen also refuses offers that str0m 0.25 would panic on (a panic
-//! ends the SFU thread, and with it every peer): see [`PayloadTypes`].
+//! The screen also refuses offers that str0m 0.25 would panic on: see
+//! [`PayloadTypes`]. The panic would be contained (the offer refused), but
+//! refusing first gives the client its reason.
 
 use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpOffer};
@@ -92,9 +96,7 @@ pub(super) fn screen_offer(sdp: &str, limits: &SignallingLimits, max_mlines: usi
     if candidates > limits.max_remote_candidates {
         return Err(SfuError::TooManyCandidates { max: limits.max_remote_candidates });
     }
-    if pts.conflicting() {
-        return Err(SfuError::BadSdp("a payload type is defined differently in two media sections"));
-    }
+    pts.verdict()?;
     Ok(Screened { candidates })
 }
 
@@ -122,11 +124,13 @@ struct PayloadTypes<'a> {
     /// What the current section lists on its m-line or defines.
     section: [Option<PtDefinition<'a>>; 128],
     conflict: bool,
+    /// A section defines a payload type twice.
+    repeated: bool,
 }
 
 impl<'a> PayloadTypes<'a> {
     fn new() -> Self {
-        PayloadTypes { offer: [None; 128], section: [None; 128], conflict: false }
+        PayloadTypes { offer: [None; 128], section: [None; 128], conflict: false, repeated: false }
     }
 
     /// An m-line (without `m=`) starts a section: `video 9 UDP/TLS/RTP/SAVPF 96 97`.
@@ -151,9 +155,13 @@ impl<'a> PayloadTypes<'a> {
             Attribute::RtpMap => &mut definition.0,
             Attribute::Fmtp => &mut definition.1,
         };
+        // A second line for one payload type in one section is refused even
+        // when it repeats the first: RFC 8866 allows one of each, browsers
+        // write one, and str0m's parser spends tens of milliseconds on an
+        // offer of thousands of repeats before refusing it.
         match slot {
             None => *slot = Some(rest.trim()),
-            Some(earlier) => self.conflict |= *earlier != rest.trim(),
+            Some(_) => self.repeated = true,
         }
     }
 
@@ -167,9 +175,16 @@ impl<'a> PayloadTypes<'a> {
         }
     }
 
-    fn conflicting(mut self) -> bool {
+    /// Why the offer's payload types are refused, if they are.
+    fn verdict(mut self) -> Result<(), SfuError> {
         self.end_section();
-        self.conflict
+        if self.repeated {
+            return Err(SfuError::BadSdp("a payload type has two a=rtpmap or two a=fmtp lines in one media section"));
+        }
+        if self.conflict {
+            return Err(SfuError::BadSdp("a payload type is defined differently in two media sections"));
+        }
+        Ok(())
     }
 }
 
@@ -310,9 +325,12 @@ mod tests {
             let sdp = format!("v=0\r\n{}{second}", video("96 97", vp8));
             assert!(matches!(screen(&sdp), Err(SfuError::BadSdp(_))), "{second}");
         }
-        // Within one section, two values for one payload type.
-        let twice = format!("v=0\r\n{}", video("96 97", &format!("{vp8}a=rtpmap:96 H264/90000\r\n")));
-        assert!(matches!(screen(&twice), Err(SfuError::BadSdp(_))));
+        // Within one section, two values for one payload type, or one
+        // repeated.
+        for again in ["a=rtpmap:96 H264/90000\r\n", "a=rtpmap:96 VP8/90000\r\n", "a=fmtp:97 apt=96\r\n"] {
+            let twice = format!("v=0\r\n{}", video("96 97", &format!("{vp8}{again}")));
+            assert!(matches!(screen(&twice), Err(SfuError::BadSdp(m)) if m.contains("two a=rtpmap")), "{again}");
+        }
     }
 
     #[test]

@@ -228,3 +228,60 @@ fn a_publisher_that_never_sends_video_is_reported() {
     assert_eq!(*publisher, pid("s"));
     assert_eq!(detail, "no video arrived within 10 s of publishing");
 }
+
+/// A peer whose answer never reached its client (the socket closed while
+/// the offer was being answered) is closed by the router itself.
+#[test]
+fn a_peer_that_never_connects_is_closed() {
+    let t0 = Instant::now();
+    let mut r = Router::new(RouterConfig::new("127.0.0.1:4000".parse().unwrap()), t0, SystemTime::now());
+    r.publish(t0, pid("s"), &offer(1, Direction::SendOnly)).expect("publish");
+    let limit = r.cfg.connect_within;
+    // Half-way there, a proctor subscribes: its own deadline starts then.
+    let mut t = t0;
+    while t < t0 + limit / 2 {
+        t += Duration::from_millis(250);
+        r.handle_timeout(t);
+    }
+    let sub = SubscriberId("p".into());
+    r.subscribe(t, sub.clone(), &offer(2, Direction::RecvOnly)).expect("subscribe");
+    let closed = |r: &mut Router| {
+        std::iter::from_fn(|| r.poll_event()).filter(|e| matches!(e, SfuEvent::PeerClosed(_))).collect::<Vec<_>>()
+    };
+    while t < t0 + limit + Duration::from_secs(1) {
+        t += Duration::from_millis(250);
+        r.handle_timeout(t);
+    }
+    assert_eq!(closed(&mut r), [SfuEvent::PeerClosed(PeerId::Publisher(pid("s")))]);
+    assert_eq!(r.peer_count(), 1, "the proctor's deadline has not passed yet");
+    while t < t0 + limit + limit / 2 + Duration::from_secs(1) {
+        t += Duration::from_millis(250);
+        r.handle_timeout(t);
+    }
+    assert_eq!(closed(&mut r), [SfuEvent::PeerClosed(PeerId::Subscriber(sub))]);
+    assert_eq!(r.peer_count(), 0);
+}
+
+/// Prepared offers are inserted later, in another order than they were
+/// prepared in: each takes its place as the id's current peer.
+#[test]
+fn prepared_offers_are_inserted_by_the_router() {
+    let now = Instant::now();
+    let mut r = router();
+    let preparer = r.preparer().clone();
+    let first = preparer.publisher(now, &offer(1, Direction::SendOnly)).expect("prepared");
+    let second = preparer.publisher(now, &offer(1, Direction::SendOnly)).expect("prepared");
+    let proctor = preparer.subscriber(now, &offer(3, Direction::RecvOnly)).expect("prepared");
+    assert_eq!(r.peer_count(), 0, "preparing touches no router state");
+    let (answer, mids) = r.accept_subscriber(now, SubscriberId("p".into()), proctor);
+    assert_eq!(mids.len(), 3);
+    assert!(answer.starts_with("v=0"));
+    let a = r.accept_publisher(now, pid("s"), first);
+    let b = r.accept_publisher(now, pid("s"), second);
+    assert_ne!(a, b, "each prepared peer has its own credentials and certificate");
+    assert_eq!(r.peer_count(), 2, "the second publication replaced the first");
+    let ufrag = |sdp: &str| sdp.lines().find_map(|l| l.strip_prefix("a=ice-ufrag:")).map(str::to_owned);
+    assert_eq!(r.by_ufrag.len(), 2);
+    assert!(r.by_ufrag.contains_key(&ufrag(&b).expect("ufrag")));
+    assert!(!r.by_ufrag.contains_key(&ufrag(&a).expect("ufrag")));
+}

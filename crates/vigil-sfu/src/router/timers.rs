@@ -78,8 +78,13 @@ impl Router {
         for &key in &due {
             if let Some(p) = self.peers.get_mut(key) {
                 p.timer = None;
-                if let Err(e) = p.rtc.handle_input(str0m::Input::Timeout(now)) {
-                    tracing::debug!(error = %e, "timeout failed");
+                match super::contain(|| p.rtc.handle_input(str0m::Input::Timeout(now))) {
+                    None => {
+                        self.remove_panicked(key);
+                        continue;
+                    }
+                    Some(Err(e)) => tracing::debug!(error = %e, "timeout failed"),
+                    Some(Ok(())) => {}
                 }
             }
             self.drive(key, now);
@@ -107,9 +112,25 @@ impl Router {
         if rate {
             self.next_rate = now + RATE_WINDOW;
             self.measure_layer_rates();
+            self.close_unconnected(now);
         }
         self.poll_health(now);
         self.revisit_slots(now, rate);
+    }
+
+    /// Closes peers that never connected (see `RouterConfig::connect_within`).
+    fn close_unconnected(&mut self, now: Instant) {
+        let limit = self.cfg.connect_within;
+        let stale: Vec<Key> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.connected && now.saturating_duration_since(p.since) >= limit)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in stale {
+            self.metrics.never_connected.increment(1);
+            self.remove_peer(key, true);
+        }
     }
 
     fn measure_layer_rates(&mut self) {

@@ -1,0 +1,214 @@
+//! Offers answered before they reach the router: screening, parsing, the
+//! new peer's `Rtc` (with its DTLS certificate) and str0m's answer.
+//!
+//! This is the expensive part of signalling: a browser's offer costs about
+//! a millisecond, and a hostile offer that passes the size screen costs
+//! str0m far more. None of it needs the router's state, so the driver runs
+//! it on its own thread and the SFU thread only inserts the prepared peer
+//! (`Router::accept_publisher`, `Router::accept_subscriber`), which costs
+//! microseconds whatever the offer was.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use str0m::format::Codec;
+use str0m::media::{Direction, Pt};
+use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
+
+use super::RouterConfig;
+use super::metrics::Refusals;
+use super::sdp::{self, Screened};
+use super::slots::Slot;
+use crate::SfuError;
+use crate::keyframe::VideoCodec;
+
+/// A student's offer, answered and ready to insert.
+pub struct PreparedPublisher {
+    pub(super) rtc: Rtc,
+    pub(super) screened: Screened,
+    pub(super) answer: String,
+    /// The video payload types the answer accepted.
+    pub(super) pt_codec: HashMap<Pt, (Codec, VideoCodec)>,
+}
+
+/// A proctor's offer of video slots, answered and ready to insert.
+pub struct PreparedSubscriber {
+    pub(super) rtc: Rtc,
+    pub(super) screened: Screened,
+    pub(super) answer: String,
+    pub(super) slots: Vec<Slot>,
+    /// The payload type the answer gave each codec.
+    pub(super) codec_pt: Vec<(Codec, Pt)>,
+}
+
+impl std::fmt::Debug for PreparedPublisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedPublisher").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PreparedSubscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedSubscriber").field("slots", &self.slots.len()).finish_non_exhaustive()
+    }
+}
+
+/// Answers offers for peers of one router, on any thread. Cheap to clone.
+#[derive(Clone)]
+pub struct OfferPreparer {
+    cfg: RouterConfig,
+    refusals: Refusals,
+}
+
+impl OfferPreparer {
+    pub fn new(cfg: RouterConfig) -> Self {
+        OfferPreparer { cfg, refusals: Refusals::new() }
+    }
+
+    /// Answers a student's camera offer.
+    pub fn publisher(&self, now: Instant, offer_sdp: &str) -> Result<PreparedPublisher, SfuError> {
+        let result = self.try_publisher(now, offer_sdp);
+        if let Err(e) = &result {
+            self.refusals.count(e);
+        }
+        result
+    }
+
+    fn try_publisher(&self, now: Instant, offer_sdp: &str) -> Result<PreparedPublisher, SfuError> {
+        let screened = sdp::screen_offer(offer_sdp, &self.cfg.limits, self.cfg.limits.max_publisher_mlines)?;
+        // Directions are forced before str0m sees the offer, so the answer
+        // can only ever receive from a publisher.
+        let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::SendOnly))?;
+        let mut rtc = self.new_rtc(now, false);
+        let answer = sdp::accept_offer(&mut rtc, offer)?;
+        let has_video = sdp::mids_of_kind(offer_sdp, "video")
+            .into_iter()
+            .any(|m| rtc.media(m).is_some_and(|md| md.direction() == Direction::RecvOnly));
+        if !has_video {
+            return Err(SfuError::OfferRejected("no video track to publish".into()));
+        }
+        let mut pt_codec = HashMap::new();
+        for p in rtc.codec_config().params() {
+            let vc = match p.spec().codec {
+                Codec::Vp8 => VideoCodec::Vp8,
+                Codec::H264 => VideoCodec::H264,
+                _ => continue,
+            };
+            pt_codec.insert(p.pt(), (p.spec().codec, vc));
+        }
+        if pt_codec.is_empty() {
+            return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
+        }
+        Ok(PreparedPublisher { rtc, screened, answer: answer.to_sdp_string(), pt_codec })
+    }
+
+    /// Answers a proctor's offer of recvonly video slots.
+    pub fn subscriber(&self, now: Instant, offer_sdp: &str) -> Result<PreparedSubscriber, SfuError> {
+        let result = self.try_subscriber(now, offer_sdp);
+        if let Err(e) = &result {
+            self.refusals.count(e);
+        }
+        result
+    }
+
+    fn try_subscriber(&self, now: Instant, offer_sdp: &str) -> Result<PreparedSubscriber, SfuError> {
+        let max_mlines = self.cfg.max_slots.saturating_add(self.cfg.limits.extra_subscriber_mlines);
+        let screened = sdp::screen_offer(offer_sdp, &self.cfg.limits, max_mlines)?;
+        let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::RecvOnly))?;
+        let video_mids = sdp::mids_of_kind(offer_sdp, "video");
+        if video_mids.is_empty() {
+            return Err(SfuError::OfferRejected("no video slots offered".into()));
+        }
+        if video_mids.len() > self.cfg.max_slots {
+            return Err(SfuError::OfferRejected(format!(
+                "{} video slots offered, at most {} allowed",
+                video_mids.len(),
+                self.cfg.max_slots
+            )));
+        }
+        let mut rtc = self.new_rtc(now, true);
+        let answer = sdp::accept_offer(&mut rtc, offer)?;
+        let mut codec_pt = Vec::new();
+        for p in rtc.codec_config().params() {
+            if matches!(p.spec().codec, Codec::Vp8 | Codec::H264) && !codec_pt.iter().any(|(c, _)| *c == p.spec().codec)
+            {
+                codec_pt.push((p.spec().codec, p.pt()));
+            }
+        }
+        if codec_pt.is_empty() {
+            return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
+        }
+        let mut slots = Vec::new();
+        for mid in &video_mids {
+            let sends = rtc.media(*mid).is_some_and(|m| m.direction() == Direction::SendOnly);
+            if !sends {
+                // Rejected m-lines (port 0) are not slots we can fill.
+                return Err(SfuError::OfferRejected(format!("video m-line {mid} cannot receive")));
+            }
+            slots.push(Slot::new(*mid));
+        }
+        Ok(PreparedSubscriber { rtc, screened, answer: answer.to_sdp_string(), slots, codec_pt })
+    }
+
+    fn new_rtc(&self, now: Instant, subscriber: bool) -> Rtc {
+        let mut cfg = RtcConfig::new()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_vp8(true)
+            .enable_h264(true)
+            .enable_opus(true, false)
+            // Per-peer stats cost a timer per second; only proctor NACK
+            // counts use them.
+            .set_stats_interval(subscriber.then(|| Duration::from_secs(1)));
+        if let Some(creds) = ice_credentials() {
+            cfg = cfg.set_local_ice_credentials(creds);
+        }
+        if subscriber && let Some(bps) = self.cfg.bwe_initial_bps {
+            cfg = cfg.enable_bwe(Some(str0m::bwe::Bitrate::bps(bps)));
+        }
+        let mut rtc = cfg.build(now);
+        // Host candidate construction only fails for unspecified addresses,
+        // which `Sfu::start` rules out.
+        if let Ok(c) = Candidate::host(self.cfg.candidate_addr, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        rtc
+    }
+}
+
+/// A peer's ICE username fragment and password, from a cryptographic
+/// generator. str0m's own come from a fast non-cryptographic one (wyrand,
+/// 64 bits of state), whose next outputs a client could work out from the
+/// credentials in its own answer; with another peer's ufrag and password it
+/// could send that peer's connectivity checks and move its media to
+/// itself. RFC 8445 (section 5.3) asks for unguessable values with at least
+/// 128 bits of randomness in the password: 22 alphanumerics carry 131.
+///
+/// The fuzz build keeps str0m's generator (`None`), which the `stun`
+/// target seeds so that its saved inputs carry valid credentials.
+fn ice_credentials() -> Option<IceCreds> {
+    if cfg!(feature = "fuzzing") {
+        return None;
+    }
+    let mut rng = rand::rng();
+    let mut text = |len: usize| -> String { (&mut rng).sample_iter(Alphanumeric).take(len).map(char::from).collect() };
+    Some(IceCreds { ufrag: text(16), pass: text(22) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_credentials_are_long_and_fresh() {
+        let a = ice_credentials().expect("credentials outside the fuzz build");
+        let b = ice_credentials().expect("credentials outside the fuzz build");
+        assert_eq!((a.ufrag.len(), a.pass.len()), (16, 22));
+        assert!(a.ufrag.chars().chain(a.pass.chars()).all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a.ufrag, b.ufrag);
+        assert_ne!(a.pass, b.pass);
+    }
+}
