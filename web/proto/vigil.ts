@@ -74,7 +74,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -88,7 +88,20 @@ export type StudentWelcome = { student: Student, exam_id: ExamId, exam_title: st
  * student): a client that lost its local counter resumes from here.
  * Unused numbers down to 63 below the highest are still accepted.
  */
-next_seq: number, server_time: number, };
+next_seq: number, server_time: number, 
+/**
+ * How the student reaches the assessment, when it is the platform's
+ * rather than the page's own; absent otherwise.
+ */
+assessment?: AssessmentEntry, };
+
+export type AssessmentEntry = { "kind": "lti_proctoring", attempt_number: number, 
+/**
+ * Set once the platform ended the attempt (LtiEndAssessment).
+ */
+ended_at?: number, };
+
+export type StartAssessment = { url: string, jwt: string, };
 
 export type IncidentReport = { id: IncidentId, 
 /**

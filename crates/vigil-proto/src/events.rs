@@ -75,6 +75,38 @@ pub struct StudentWelcome {
     /// Unused numbers down to 63 below the highest are still accepted.
     pub next_seq: u64,
     pub server_time: UnixMillis,
+    /// How the student reaches the assessment, when it is the platform's
+    /// rather than the page's own; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub assessment: Option<AssessmentEntry>,
+}
+
+/// Where the student's assessment comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AssessmentEntry {
+    /// LTI Proctoring Services: the learning platform started this attempt
+    /// with LtiStartProctoring. Once the page's checks pass and the camera
+    /// publishes, the page asks `POST /api/v1/lti/start-assessment` for the
+    /// signed LtiStartAssessment message and form-posts it, as field `JWT`,
+    /// to the URL given, into the frame that shows the assessment.
+    LtiProctoring {
+        attempt_number: u32,
+        /// Set once the platform ended the attempt (LtiEndAssessment).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        ended_at: Option<UnixMillis>,
+    },
+}
+
+/// The answer to `POST /api/v1/lti/start-assessment`: the LtiStartAssessment
+/// message to form-post (`application/x-www-form-urlencoded`, one field
+/// named `JWT`) to `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StartAssessment {
+    pub url: String,
+    pub jwt: String,
 }
 
 /// A debounced incident, raised by the student's browser at its start.

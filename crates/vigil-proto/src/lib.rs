@@ -310,12 +310,15 @@ pub enum RejectReason {
     NotPublishing,
     /// A proctor asked to watch before its own `rtc_subscribe` was answered.
     NotSubscribed,
+    // LTI Proctoring Services.
+    /// The student's exam was not started by an LtiStartProctoring launch.
+    NoLtiAttempt,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 30] = [
+    pub const ALL: [RejectReason; 31] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -345,6 +348,7 @@ impl RejectReason {
         RejectReason::EvidenceNotCollected,
         RejectReason::NotPublishing,
         RejectReason::NotSubscribed,
+        RejectReason::NoLtiAttempt,
         RejectReason::Unavailable,
     ];
 
@@ -380,6 +384,7 @@ impl RejectReason {
             RejectReason::EvidenceNotCollected => "evidence_not_collected",
             RejectReason::NotPublishing => "not_publishing",
             RejectReason::NotSubscribed => "not_subscribed",
+            RejectReason::NoLtiAttempt => "no_lti_attempt",
             RejectReason::Unavailable => "unavailable",
         }
     }

@@ -40,6 +40,8 @@ pub fn bindings() -> String {
         ErrorBody::decl(&cfg),
         HandshakeAuth::decl(&cfg),
         StudentWelcome::decl(&cfg),
+        AssessmentEntry::decl(&cfg),
+        StartAssessment::decl(&cfg),
         IncidentReport::decl(&cfg),
         IncidentEnd::decl(&cfg),
         IncidentAck::decl(&cfg),

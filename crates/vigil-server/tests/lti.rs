@@ -475,15 +475,10 @@ async fn registration_is_admin_only_and_strict_logins_take_forms_and_the_tool_ke
     let location = res.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
     let q: HashMap<String, String> = url::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
 
-    // A Proctoring Services launch: valid, but not handled yet.
-    let mut c = claims_for(&h, &q["nonce"], "learner-1", LEARNER, None);
-    c[claims::MESSAGE_TYPE] = json!(claims::LTI_START_PROCTORING);
-    c[claims::ATTEMPT_NUMBER] = json!(1);
-    c[claims::START_ASSESSMENT_URL] = json!(format!("{}/start", platform.base));
-    c[claims::SESSION_DATA] = json!("csrf-1");
+    // The launch that follows a form-posted login is served like any other.
+    let c = proctoring_claims(&h, &platform, &q["nonce"], "learner-1", claims::LTI_START_PROCTORING, 1);
     let page = post_launch(&h, &sign(&c), &q["state"]).await;
-    assert_eq!((page.status, page.refusal.as_deref()), (400, Some("unsupported_launch")));
-    assert!(page.text.contains("LtiStartProctoring"), "{}", page.text);
+    assert_eq!(landing(&page).0, "student");
 
     // The per-address budget (3 here): the third request still passes, the
     // fourth gets a clear page and 429.
@@ -554,4 +549,133 @@ async fn each_resource_link_is_one_exam_even_when_first_launches_race() {
         .await
         .unwrap();
     assert!(res.status().is_client_error(), "{}", res.status());
+}
+
+/// LTI Proctoring Services: claims of an LtiStartProctoring or
+/// LtiEndAssessment launch for `sub`'s attempt `attempt` on link-7.
+fn proctoring_claims(
+    h: &Harness,
+    platform: &Platform,
+    nonce: &str,
+    sub: &str,
+    message_type: &str,
+    attempt: u32,
+) -> Value {
+    let mut c = claims_for(h, nonce, sub, LEARNER, Some("Ada Lovelace"));
+    c[claims::MESSAGE_TYPE] = json!(message_type);
+    c[claims::ATTEMPT_NUMBER] = json!(attempt);
+    if message_type == claims::LTI_START_PROCTORING {
+        c[claims::START_ASSESSMENT_URL] = json!(format!("{}/assessments/7/start", platform.base));
+        c[claims::SESSION_DATA] = json!("csrf-7f3a");
+    }
+    c
+}
+
+async fn start_assessment(h: &Harness, token: Option<&str>) -> (u16, Value) {
+    let mut req = client().post(format!("{}/api/v1/lti/start-assessment", h.base));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proctoring_services_start_hand_back_and_end_an_attempt() {
+    let h = Harness::start(&["plain"]).await;
+    let platform = Platform::start().await;
+    register(&h, ISSUER, &format!("{}/jwks", platform.base), &platform).await;
+
+    // LtiStartProctoring before any instructor launched: the platform's
+    // signed word makes the exam, and the learner lands on the student page.
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let start = proctoring_claims(&h, &platform, &nonce, "learner-1", claims::LTI_START_PROCTORING, 1);
+    let (app, token) = landing(&post_launch(&h, &sign(&start), &state).await);
+    assert_eq!(app, "student");
+    let roster = lti_exam(&h).await;
+    assert_eq!(roster.students.len(), 1);
+    assert_eq!(roster.students[0].name, "Ada Lovelace");
+
+    // The welcome says the assessment is the platform's, attempt 1.
+    let (student, mut events) =
+        SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": token })).await.expect("connects");
+    let (_, welcome) = tokio::time::timeout(PATIENCE, events.recv()).await.unwrap().unwrap();
+    assert_eq!(welcome["assessment"], json!({ "kind": "lti_proctoring", "attempt_number": 1 }), "{welcome}");
+
+    // Handing back: the signed LtiStartAssessment, to the platform's URL.
+    let (status, body) = start_assessment(&h, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["url"], json!(format!("{}/assessments/7/start", platform.base)));
+    // Checked as the platform checks it: vigil's published key, vigil's
+    // client id as issuer, the platform as audience.
+    let tool_jwks: JwkSet = client().get(format!("{}/lti/jwks", h.base)).send().await.unwrap().json().await.unwrap();
+    let jwt = body["jwt"].as_str().expect("a JWT");
+    let kid = jsonwebtoken::decode_header(jwt).unwrap().kid.expect("a kid");
+    let jwk = tool_jwks.find(&kid).expect("the signing key is published");
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.set_audience(&[ISSUER]);
+    validation.set_issuer(&[CLIENT_ID]);
+    // The server's clock is simulated; the signature and claims are what matter here.
+    validation.validate_exp = false;
+    let message = jsonwebtoken::decode::<Value>(jwt, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .expect("signed by vigil's published key")
+        .claims;
+    assert_eq!(message[claims::MESSAGE_TYPE], json!(claims::LTI_START_ASSESSMENT));
+    assert_eq!(message[claims::VERSION], json!("1.3.0"));
+    assert_eq!(message[claims::DEPLOYMENT_ID], json!(DEPLOYMENT));
+    assert_eq!(message[claims::SESSION_DATA], json!("csrf-7f3a"), "the session data is echoed");
+    assert_eq!(message[claims::ATTEMPT_NUMBER], json!(1));
+    assert_eq!(message[claims::RESOURCE_LINK]["id"], json!("link-7"));
+    assert_eq!(message[claims::END_ASSESSMENT_RETURN], json!(true));
+    assert!(message["nonce"].as_str().is_some_and(|n| n.len() >= 16), "{message}");
+    assert_eq!(message["exp"].as_i64().unwrap() - message["iat"].as_i64().unwrap(), 300, "{message}");
+
+    // Refusals: no token; a student whose exam LTI did not start.
+    let (status, body) = start_assessment(&h, None).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (401, Some("missing_token")));
+    let plain = h.token(vigil_proto::Role::Student, "plain").await;
+    let (status, body) = start_assessment(&h, Some(&plain)).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("no_lti_attempt")), "{body}");
+
+    // LtiEndAssessment for another attempt: refused, nothing ends.
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let other = proctoring_claims(&h, &platform, &nonce, "learner-1", claims::LTI_END_ASSESSMENT, 2);
+    let page = post_launch(&h, &sign(&other), &state).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (404, Some("no_attempt")), "{}", page.text);
+    assert_eq!(start_assessment(&h, Some(&token)).await.0, 200, "attempt 1 is still open");
+
+    // LtiEndAssessment for attempt 1: the person is told, the attempt ends.
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let end = proctoring_claims(&h, &platform, &nonce, "learner-1", claims::LTI_END_ASSESSMENT, 1);
+    let page = post_launch(&h, &sign(&end), &state).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (200, None), "{}", page.text);
+    assert!(page.text.contains("Your exam has ended"), "{}", page.text);
+    let (status, body) = start_assessment(&h, Some(&token)).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (409, Some("already_ended")), "{body}");
+    drop(student);
+    let (_again, mut events) =
+        SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": token })).await.expect("connects");
+    let (_, welcome) = tokio::time::timeout(PATIENCE, events.recv()).await.unwrap().unwrap();
+    assert_eq!(welcome["assessment"]["ended_at"], json!(h.now()), "{welcome}");
+
+    // Someone the platform never sent to be proctored has no attempt to end.
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let stranger = proctoring_claims(&h, &platform, &nonce, "learner-9", claims::LTI_END_ASSESSMENT, 1);
+    let page = post_launch(&h, &sign(&stranger), &state).await;
+    assert_eq!((page.status, page.refusal.as_deref()), (404, Some("no_attempt")), "{}", page.text);
+}
+
+/// With video on, the attempt is handed back only while the camera
+/// publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assessment_is_handed_back_only_while_the_camera_publishes() {
+    let h = Harness::start_configured(&[], |c| c.udp = Some("127.0.0.1:0".parse().unwrap())).await;
+    let platform = Platform::start().await;
+    register(&h, ISSUER, &format!("{}/jwks", platform.base), &platform).await;
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let start = proctoring_claims(&h, &platform, &nonce, "learner-1", claims::LTI_START_PROCTORING, 3);
+    let (_, token) = landing(&post_launch(&h, &sign(&start), &state).await);
+    let _student = h.student_with(&token).await;
+    let (status, body) = start_assessment(&h, Some(&token)).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("not_publishing")), "{body}");
 }

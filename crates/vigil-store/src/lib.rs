@@ -29,7 +29,7 @@ use vigil_proto::{
     StudentId, UnixMillis,
 };
 
-pub use lti::{LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
+pub use lti::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
 pub use writer::WriterStats;
 use writer::{Job, Write};
 

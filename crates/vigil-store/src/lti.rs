@@ -52,11 +52,46 @@ pub struct LtiEnrolment {
     pub sub: String,
 }
 
+/// A student's latest LTI proctoring attempt on an exam. `launch` is the
+/// validated LtiStartProctoring launch as JSON; the store does not read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LtiAttemptRow {
+    pub exam_id: ExamId,
+    pub student_id: String,
+    pub issuer: String,
+    pub attempt_number: u32,
+    pub launch: String,
+    pub started_at: UnixMillis,
+    pub assessment_started_at: Option<UnixMillis>,
+    pub ended_at: Option<UnixMillis>,
+}
+
 pub(crate) enum LtiWrite {
     Platform(LtiPlatformRow),
     ToolKey(LtiToolKeyRow),
-    LinkedExam { exam: Box<Exam>, link: LtiLinkKey, now: UnixMillis },
-    Enrol { enrolment: LtiEnrolment, now: UnixMillis },
+    LinkedExam {
+        exam: Box<Exam>,
+        link: LtiLinkKey,
+        now: UnixMillis,
+    },
+    Enrol {
+        enrolment: LtiEnrolment,
+        now: UnixMillis,
+    },
+    /// Starts (or restarts, for a new attempt) a student's attempt.
+    AttemptStarted(LtiAttemptRow),
+    AssessmentStarted {
+        exam_id: ExamId,
+        student_id: String,
+        attempt_number: u32,
+        at: UnixMillis,
+    },
+    AttemptEnded {
+        exam_id: ExamId,
+        student_id: String,
+        attempt_number: u32,
+        at: UnixMillis,
+    },
 }
 
 impl Store {
@@ -133,6 +168,76 @@ impl Store {
     /// are, both or neither; a person already there is left as is.
     pub async fn lti_enrol(&self, enrolment: &LtiEnrolment, now: UnixMillis) -> Result<()> {
         self.write(Write::Lti(LtiWrite::Enrol { enrolment: enrolment.clone(), now })).await
+    }
+
+    /// Records an LtiStartProctoring launch as the student's current
+    /// attempt on the exam, replacing an earlier one.
+    pub async fn lti_attempt_started(&self, row: &LtiAttemptRow) -> Result<()> {
+        self.write(Write::Lti(LtiWrite::AttemptStarted(row.clone()))).await
+    }
+
+    /// Notes that the attempt was handed back to the platform. A no-op when
+    /// the student's current attempt is another one.
+    pub async fn lti_assessment_started(
+        &self,
+        exam_id: &ExamId,
+        student_id: &str,
+        attempt_number: u32,
+        at: UnixMillis,
+    ) -> Result<()> {
+        let (exam_id, student_id) = (exam_id.clone(), student_id.to_owned());
+        self.write(Write::Lti(LtiWrite::AssessmentStarted { exam_id, student_id, attempt_number, at })).await
+    }
+
+    /// Ends the attempt (LtiEndAssessment). A no-op when the student's
+    /// current attempt is another one, or it has ended already.
+    pub async fn lti_attempt_ended(
+        &self,
+        exam_id: &ExamId,
+        student_id: &str,
+        attempt_number: u32,
+        at: UnixMillis,
+    ) -> Result<()> {
+        let (exam_id, student_id) = (exam_id.clone(), student_id.to_owned());
+        self.write(Write::Lti(LtiWrite::AttemptEnded { exam_id, student_id, attempt_number, at })).await
+    }
+
+    /// The student's current attempt on the exam, if LTI started one.
+    pub async fn lti_attempt(&self, exam_id: &ExamId, student_id: &str) -> Result<Option<LtiAttemptRow>> {
+        let row = sqlx::query("SELECT * FROM lti_attempts WHERE exam_id = $1 AND student_id = $2")
+            .bind(exam_id.as_str())
+            .bind(student_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let attempt: i64 = r.get("attempt_number");
+            Ok(LtiAttemptRow {
+                exam_id: exam_id.clone(),
+                student_id: student_id.to_owned(),
+                issuer: r.get("issuer"),
+                attempt_number: u32::try_from(attempt)
+                    .map_err(|_| StoreError::Corrupt(format!("lti attempt number {attempt}")))?,
+                launch: r.get("launch"),
+                started_at: r.get("started_at"),
+                assessment_started_at: r.get("assessment_started_at"),
+                ended_at: r.get("ended_at"),
+            })
+        })
+        .transpose()
+    }
+
+    /// The exam of a person's latest attempt from this issuer that has not
+    /// ended, for an LtiEndAssessment without a resource link.
+    pub async fn lti_open_attempt(&self, issuer: &str, student_id: &str) -> Result<Option<ExamId>> {
+        let row = sqlx::query(
+            "SELECT exam_id FROM lti_attempts WHERE issuer = $1 AND student_id = $2 AND ended_at IS NULL \
+             ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(issuer)
+        .bind(student_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| parse_id(r.get("exam_id"))).transpose()
     }
 
     /// The vigil person an LTI user is, once they have launched.
@@ -216,6 +321,46 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Resu
             .bind(role_str(e.role))
             .bind(&e.person_id)
             .bind(&e.name)
+            .execute(&mut *conn)
+            .await?;
+        }
+        LtiWrite::AttemptStarted(a) => {
+            sqlx::query(
+                "INSERT INTO lti_attempts (exam_id, student_id, issuer, attempt_number, launch, started_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (exam_id, student_id) DO UPDATE SET \
+                 issuer = excluded.issuer, attempt_number = excluded.attempt_number, launch = excluded.launch, \
+                 started_at = excluded.started_at, assessment_started_at = NULL, ended_at = NULL",
+            )
+            .bind(a.exam_id.as_str())
+            .bind(&a.student_id)
+            .bind(&a.issuer)
+            .bind(i64::from(a.attempt_number))
+            .bind(&a.launch)
+            .bind(a.started_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        LtiWrite::AssessmentStarted { exam_id, student_id, attempt_number, at } => {
+            sqlx::query(
+                "UPDATE lti_attempts SET assessment_started_at = COALESCE(assessment_started_at, $4) \
+                 WHERE exam_id = $1 AND student_id = $2 AND attempt_number = $3",
+            )
+            .bind(exam_id.as_str())
+            .bind(student_id)
+            .bind(i64::from(*attempt_number))
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        LtiWrite::AttemptEnded { exam_id, student_id, attempt_number, at } => {
+            sqlx::query(
+                "UPDATE lti_attempts SET ended_at = $4 \
+                 WHERE exam_id = $1 AND student_id = $2 AND attempt_number = $3 AND ended_at IS NULL",
+            )
+            .bind(exam_id.as_str())
+            .bind(student_id)
+            .bind(i64::from(*attempt_number))
+            .bind(at)
             .execute(&mut *conn)
             .await?;
         }

@@ -215,3 +215,39 @@ async fn lti_platforms_keys_links_and_users_round_trip() {
     assert_eq!(store.students(&e1()).await.unwrap(), vec![Student { id: id("lti-0123"), name: "Ada".into() }]);
     assert_eq!(store.lti_user("https://lms.example.edu", "nobody").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn lti_attempts_start_hand_over_and_end_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.create_linked_exam(&exam(), &link_key("rl-1"), T0).await.unwrap();
+    assert_eq!(store.lti_attempt(&e1(), "s1").await.unwrap(), None);
+    let first = LtiAttemptRow {
+        exam_id: e1(),
+        student_id: "s1".into(),
+        issuer: "https://lms.example.edu".into(),
+        attempt_number: 1,
+        launch: "{}".into(),
+        started_at: T0,
+        assessment_started_at: None,
+        ended_at: None,
+    };
+    store.lti_attempt_started(&first).await.unwrap();
+    store.lti_assessment_started(&e1(), "s1", 1, T0 + 5).await.unwrap();
+    // Handing over again keeps the first time.
+    store.lti_assessment_started(&e1(), "s1", 1, T0 + 9).await.unwrap();
+    // Another attempt's messages change nothing.
+    store.lti_attempt_ended(&e1(), "s1", 2, T0 + 10).await.unwrap();
+    let handed = store.lti_attempt(&e1(), "s1").await.unwrap().unwrap();
+    assert_eq!((handed.assessment_started_at, handed.ended_at), (Some(T0 + 5), None));
+    store.lti_attempt_ended(&e1(), "s1", 1, T0 + 20).await.unwrap();
+    store.lti_attempt_ended(&e1(), "s1", 1, T0 + 30).await.unwrap();
+    assert_eq!(store.lti_attempt(&e1(), "s1").await.unwrap().unwrap().ended_at, Some(T0 + 20));
+    assert_eq!(store.lti_open_attempt("https://lms.example.edu", "s1").await.unwrap(), None);
+    // A new attempt replaces the old one, fresh.
+    let second = LtiAttemptRow { attempt_number: 2, launch: "{\"a\":2}".into(), started_at: T0 + 40, ..first };
+    store.lti_attempt_started(&second).await.unwrap();
+    assert_eq!(store.lti_attempt(&e1(), "s1").await.unwrap(), Some(second));
+    assert_eq!(store.lti_open_attempt("https://lms.example.edu", "s1").await.unwrap(), Some(e1()));
+    assert_eq!(store.lti_open_attempt("https://other.example.edu", "s1").await.unwrap(), None);
+}

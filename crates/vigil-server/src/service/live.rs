@@ -8,8 +8,8 @@ use vigil_core::presence::Transition;
 use vigil_core::signals::quality_of;
 use vigil_proto::IncidentKind;
 use vigil_proto::events::{
-    ActionRequest, ExamSnapshot, Heartbeat, PresenceUpdate, ProctorAction, QualityUpdate, RequestAck, Signals,
-    StudentWelcome,
+    ActionRequest, AssessmentEntry, ExamSnapshot, Heartbeat, PresenceUpdate, ProctorAction, QualityUpdate, RequestAck,
+    Signals, StudentWelcome,
 };
 
 use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS};
@@ -41,6 +41,16 @@ impl Service {
         let change = lock(&rt.presence).connected(cell.id(), now, rt.stall_after_ms());
         let next_seq = cell.ledger.lock().await.next_seq();
         self.announce_presence(rt, change).await;
+        let assessment = match self.store.lti_attempt(rt.id(), cell.id().as_str()).await {
+            Ok(attempt) => attempt
+                .map(|a| AssessmentEntry::LtiProctoring { attempt_number: a.attempt_number, ended_at: a.ended_at }),
+            Err(e) => {
+                // The page then shows its own assessment, and asking for the
+                // platform's later still works.
+                tracing::warn!(error = %e, "the student's LTI attempt could not be read");
+                None
+            }
+        };
         StudentWelcome {
             student: cell.student.clone(),
             exam_id: rt.exam.id.clone(),
@@ -48,6 +58,7 @@ impl Service {
             settings: rt.exam.settings.clone(),
             next_seq,
             server_time: now,
+            assessment,
         }
     }
 

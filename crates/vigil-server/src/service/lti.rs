@@ -17,12 +17,13 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use vigil_core::rate::{KeyedBuckets, KeyedTake, RateLimit, address_key};
 use vigil_lti::{
-    ClientId, DeploymentId, HttpsUrl, Issuer, JwkSet, Launch, LaunchError, LoginError, LoginInitiation, PendingLogins,
-    PlatformRegistration, ResourceLinkLaunch, ToolConfig, ToolKey, ToolKeys, UnixSeconds,
+    ClientId, DeploymentId, EndAssessmentLaunch, HttpsUrl, Issuer, JwkSet, Launch, LaunchCommon, LaunchError,
+    LoginError, LoginInitiation, PendingLogins, PlatformRegistration, ResourceLink, ResourceLinkLaunch,
+    StartProctoringLaunch, ToolConfig, ToolKey, ToolKeys, ToolMessage, UnixSeconds,
 };
 use vigil_proto::events::{IssueLink, LtiPlatform, RegisterLtiPlatform};
-use vigil_proto::{Exam, ExamId, ExamSettings, ExamWindow, Role, UnixMillis};
-use vigil_store::{LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow, Store, StoreError};
+use vigil_proto::{Exam, ExamId, ExamSettings, ExamWindow, RejectReason, Rejection, Role, StudentId, UnixMillis};
+use vigil_store::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow, Store, StoreError};
 
 use crate::admin::Admin;
 use crate::service::lock;
@@ -89,10 +90,10 @@ pub enum LtiRefusal {
     Launch(LaunchError),
     #[error("Your instructor has not opened proctoring for this exam yet. Try again after they have.")]
     NotOpenYet,
-    #[error("vigil cannot handle this kind of launch ({0}) yet.")]
-    NotSupported(&'static str),
     #[error("Your role in this course is neither a learner nor an instructor, so vigil has no page for you.")]
     NoRole,
+    #[error("vigil has no proctoring session for this attempt, so there is nothing to end.")]
+    NoAttempt,
     #[error("vigil could not get your learning platform's signing keys, so it cannot check this launch. Try again.")]
     KeysUnavailable(FetchError),
     #[error("Too many sign-ins from your network in a short time. Wait a moment and try again.")]
@@ -109,8 +110,8 @@ impl LtiRefusal {
             Self::Login(e) => e.reason(),
             Self::Launch(e) => e.reason(),
             Self::NotOpenYet => "exam_not_open",
-            Self::NotSupported(_) => "unsupported_launch",
             Self::NoRole => "no_usable_role",
+            Self::NoAttempt => "no_attempt",
             Self::KeysUnavailable(_) => "platform_keys_unavailable",
             Self::RateLimited { .. } => "rate_limited",
             Self::Disabled => "lti_disabled",
@@ -133,6 +134,15 @@ pub enum RegisterError {
     Exists,
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// What a successful launch leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchOutcome {
+    /// On to an app, signed in.
+    Landing(Landing),
+    /// The platform ended an attempt (LtiEndAssessment); the person is told.
+    AttemptEnded { exam_id: ExamId, person_id: String },
 }
 
 /// Where a successful launch sends the browser.
@@ -312,7 +322,7 @@ impl LtiService {
     // ------------------------------------------------------------ launch
 
     /// The platform's form post of the id_token.
-    pub async fn launch(&self, pairs: Vec<(String, String)>) -> Result<Landing, LtiRefusal> {
+    pub async fn launch(&self, pairs: Vec<(String, String)>) -> Result<LaunchOutcome, LtiRefusal> {
         let tool = self.tool.as_ref().ok_or(LtiRefusal::Disabled)?;
         let response = vigil_lti::parse_auth_response(pairs).map_err(LtiRefusal::Launch)?;
         let now = UnixSeconds::from_millis(self.now());
@@ -343,9 +353,9 @@ impl LtiService {
         .map_err(LtiRefusal::Launch)?;
 
         match launch {
-            Launch::ResourceLink(link) => self.resource_link(&link).await,
-            Launch::StartProctoring(_) => Err(LtiRefusal::NotSupported("LtiStartProctoring")),
-            Launch::EndAssessment(_) => Err(LtiRefusal::NotSupported("LtiEndAssessment")),
+            Launch::ResourceLink(link) => self.resource_link(&link).await.map(LaunchOutcome::Landing),
+            Launch::StartProctoring(start) => self.start_proctoring(&start).await.map(LaunchOutcome::Landing),
+            Launch::EndAssessment(end) => self.end_assessment(&end).await,
         }
     }
 
@@ -410,20 +420,133 @@ impl LtiService {
         } else {
             return Err(LtiRefusal::NoRole);
         };
-        let key = LtiLinkKey {
-            issuer: common.issuer.as_str().to_owned(),
-            client_id: common.client_id.as_str().to_owned(),
-            deployment_id: common.deployment_id.as_str().to_owned(),
-            context_id: common.context.as_ref().map(|c| c.id.as_str().to_owned()).unwrap_or_default(),
-            resource_link_id: launch.resource_link.id.as_str().to_owned(),
-        };
-        let store = &self.admin.store;
-        let exam_id = match store.lti_link(&key).await.map_err(store_failed)? {
+        let key = link_key(common, &launch.resource_link);
+        let exam_id = match self.admin.store.lti_link(&key).await.map_err(store_failed)? {
             Some(exam_id) => exam_id,
-            None if role == Role::Proctor => self.create_linked_exam(launch, &key).await?,
+            None if role == Role::Proctor => self.create_linked_exam(common, &launch.resource_link, &key).await?,
             None => return Err(LtiRefusal::NotOpenYet),
         };
+        let person_id = self.enrol(common, &exam_id, role).await?;
+        self.land(exam_id, person_id, role).await
+    }
 
+    /// LtiStartProctoring: the platform sends a learner to be proctored
+    /// before it opens the assessment. The learner joins the resource link's
+    /// exam (made now if this is the first vigil hears of it: the platform,
+    /// whose signature was checked, says the assessment is proctored), the
+    /// attempt is kept for LtiStartAssessment, and the learner lands on the
+    /// student page, whose welcome says how to hand the attempt back.
+    async fn start_proctoring(&self, launch: &StartProctoringLaunch) -> Result<Landing, LtiRefusal> {
+        let common = &launch.common;
+        let key = link_key(common, &launch.resource_link);
+        let exam_id = match self.admin.store.lti_link(&key).await.map_err(store_failed)? {
+            Some(exam_id) => exam_id,
+            None => self.create_linked_exam(common, &launch.resource_link, &key).await?,
+        };
+        // Whoever takes the attempt is its candidate, whatever else their
+        // roles say (an instructor trying the quiz out, say).
+        let person_id = self.enrol(common, &exam_id, Role::Student).await?;
+        let launch_json = serde_json::to_string(launch).map_err(|e| {
+            tracing::error!(error = %e, "LTI: the launch could not be kept");
+            LtiRefusal::Unavailable
+        })?;
+        let attempt = LtiAttemptRow {
+            exam_id: exam_id.clone(),
+            student_id: person_id.clone(),
+            issuer: common.issuer.as_str().to_owned(),
+            attempt_number: launch.attempt_number.number,
+            launch: launch_json,
+            started_at: self.now(),
+            assessment_started_at: None,
+            ended_at: None,
+        };
+        self.admin.store.lti_attempt_started(&attempt).await.map_err(store_failed)?;
+        tracing::info!(exam = %exam_id, person = %person_id, attempt = attempt.attempt_number, "LTI: proctoring started");
+        self.land(exam_id, person_id, Role::Student).await
+    }
+
+    /// LtiEndAssessment: the platform says the attempt is over. vigil ends
+    /// its record of the attempt; an attempt it does not know is refused.
+    async fn end_assessment(&self, launch: &EndAssessmentLaunch) -> Result<LaunchOutcome, LtiRefusal> {
+        let common = &launch.common;
+        let store = &self.admin.store;
+        let issuer = common.issuer.as_str();
+        let person_id = store
+            .lti_user(issuer, common.user.sub.as_str())
+            .await
+            .map_err(store_failed)?
+            .ok_or(LtiRefusal::NoAttempt)?;
+        let exam_id = match &launch.resource_link {
+            Some(link) => store.lti_link(&link_key(common, link)).await.map_err(store_failed)?,
+            None => store.lti_open_attempt(issuer, &person_id).await.map_err(store_failed)?,
+        }
+        .ok_or(LtiRefusal::NoAttempt)?;
+        let attempt = store.lti_attempt(&exam_id, &person_id).await.map_err(store_failed)?;
+        let Some(attempt) = attempt.filter(|a| a.attempt_number == launch.attempt_number.number) else {
+            return Err(LtiRefusal::NoAttempt);
+        };
+        store
+            .lti_attempt_ended(&exam_id, &person_id, attempt.attempt_number, self.now())
+            .await
+            .map_err(store_failed)?;
+        tracing::info!(exam = %exam_id, person = %person_id, attempt = attempt.attempt_number, "LTI: the platform ended the attempt");
+        Ok(LaunchOutcome::AttemptEnded { exam_id, person_id })
+    }
+
+    /// The signed LtiStartAssessment for a student's current attempt, once
+    /// the caller has checked that proctoring is live. Recorded as handed
+    /// back. Refusals are the student page's to show.
+    pub async fn start_assessment(&self, exam_id: &ExamId, student: &StudentId) -> Result<ToolMessage, Rejection> {
+        let unavailable = |e: StoreError| {
+            tracing::error!(error = %e, "LTI: store error");
+            Rejection {
+                reason: RejectReason::Unavailable,
+                message: "storage is unavailable; retry".into(),
+                retry_after_ms: Some(1_000),
+            }
+        };
+        let store = &self.admin.store;
+        let attempt = store.lti_attempt(exam_id, student.as_str()).await.map_err(unavailable)?.ok_or_else(|| {
+            Rejection::new(
+                RejectReason::NoLtiAttempt,
+                "this exam was not started from your learning platform's proctored assessment",
+            )
+        })?;
+        if attempt.ended_at.is_some() {
+            return Err(Rejection::new(RejectReason::AlreadyEnded, "your learning platform has ended this attempt"));
+        }
+        let launch: StartProctoringLaunch = serde_json::from_str(&attempt.launch)
+            .map_err(|e| unavailable(StoreError::Corrupt(format!("lti attempt launch: {e}"))))?;
+        let now = self.now();
+        let message = {
+            let keys = match self.tool_keys.read() {
+                Ok(keys) => keys,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            vigil_lti::start_assessment_message(
+                &keys,
+                &launch,
+                None,
+                true,
+                UnixSeconds::from_millis(now),
+                &mut rand::rng(),
+            )
+        }
+        .map_err(|e| {
+            tracing::error!(error = %e, "LTI: signing LtiStartAssessment failed");
+            Rejection::new(RejectReason::Unavailable, "vigil could not sign the message; retry")
+        })?;
+        store
+            .lti_assessment_started(exam_id, student.as_str(), attempt.attempt_number, now)
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(exam = %exam_id, student = %student, attempt = attempt.attempt_number, "LTI: assessment handed back");
+        Ok(message)
+    }
+
+    /// Puts the launching user on the exam's roster in `role`; their person id.
+    async fn enrol(&self, common: &LaunchCommon, exam_id: &ExamId, role: Role) -> Result<String, LtiRefusal> {
+        let store = &self.admin.store;
         let issuer = common.issuer.as_str();
         let sub = common.user.sub.as_str();
         let person_id = match store.lti_user(issuer, sub).await.map_err(store_failed)? {
@@ -443,6 +566,11 @@ impl LtiService {
             sub: sub.to_owned(),
         };
         store.lti_enrol(&enrolment, self.now()).await.map_err(store_failed)?;
+        Ok(person_id)
+    }
+
+    /// A join token for the person, and the page it opens.
+    async fn land(&self, exam_id: ExamId, person_id: String, role: Role) -> Result<Landing, LtiRefusal> {
         let link = self
             .admin
             .issue_link(&exam_id, IssueLink { role, subject: person_id.clone(), ttl_s: None })
@@ -455,16 +583,20 @@ impl LtiService {
             Role::Student => "student",
             Role::Proctor => "dashboard",
         };
-        tracing::info!(exam = %exam_id, person = %person_id, ?role, "LTI: resource link launch");
+        tracing::info!(exam = %exam_id, person = %person_id, ?role, "LTI: launch landed");
         Ok(Landing { role, exam_id, person_id, path: format!("/{page}/#token={}", link.token) })
     }
 
-    async fn create_linked_exam(&self, launch: &ResourceLinkLaunch, key: &LtiLinkKey) -> Result<ExamId, LtiRefusal> {
-        let title = launch
-            .resource_link
+    async fn create_linked_exam(
+        &self,
+        common: &LaunchCommon,
+        resource_link: &ResourceLink,
+        key: &LtiLinkKey,
+    ) -> Result<ExamId, LtiRefusal> {
+        let title = resource_link
             .title
             .as_deref()
-            .or(launch.common.context.as_ref().and_then(|c| c.title.as_deref()))
+            .or(common.context.as_ref().and_then(|c| c.title.as_deref()))
             .and_then(|t| clean_text(t, MAX_NAME_CHARS))
             .unwrap_or_else(|| "LTI exam".to_owned());
         let now = self.now();
@@ -476,7 +608,7 @@ impl LtiService {
         };
         match self.admin.store.create_linked_exam(&exam, key, now).await {
             Ok(()) => {
-                tracing::info!(exam = %exam.id, "LTI: an instructor's first launch created the exam");
+                tracing::info!(exam = %exam.id, "LTI: the link's first launch created the exam");
                 Ok(exam.id)
             }
             // Two first launches raced: the other one's exam is the link's.
@@ -485,6 +617,17 @@ impl LtiService {
             }
             Err(e) => Err(store_failed(e)),
         }
+    }
+}
+
+/// What names a launch's resource link in the store.
+fn link_key(common: &LaunchCommon, resource_link: &ResourceLink) -> LtiLinkKey {
+    LtiLinkKey {
+        issuer: common.issuer.as_str().to_owned(),
+        client_id: common.client_id.as_str().to_owned(),
+        deployment_id: common.deployment_id.as_str().to_owned(),
+        context_id: common.context.as_ref().map(|c| c.id.as_str().to_owned()).unwrap_or_default(),
+        resource_link_id: resource_link.id.as_str().to_owned(),
     }
 }
 

@@ -85,6 +85,22 @@ impl Service {
         }
     }
 
+    /// Whether a student may be handed to the platform's assessment
+    /// (LtiStartAssessment): within their signalling budget, and, when the
+    /// server runs video, with their camera publishing from a live
+    /// connection. The page's own checks (system check, consent) came first;
+    /// this is the part the server can see.
+    pub fn admit_assessment_start(&self, sess: &StudentSession) -> Result<(), Rejection> {
+        self.admit_signalling(sess)?;
+        if self.sfu.is_some() && lock(&sess.cell.publishing).is_none() {
+            return Err(Rejection::new(
+                RejectReason::NotPublishing,
+                "your camera is not being proctored yet: allow the camera, wait for it to connect, then try again",
+            ));
+        }
+        Ok(())
+    }
+
     /// One student's WebRTC signalling is rate-limited before it reaches the
     /// SFU thread, whose command queue all students share.
     fn admit_signalling(&self, sess: &StudentSession) -> Result<(), Rejection> {

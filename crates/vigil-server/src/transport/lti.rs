@@ -1,6 +1,7 @@
 //! The LTI 1.3 endpoints: vigil's JWKS, the OIDC login initiation (GET and
-//! POST), the launch (the platform's form post of the id_token), and the
-//! admin API for platform registrations.
+//! POST), the launch (the platform's form post of the id_token), the
+//! student page's request for LtiStartAssessment, and the admin API for
+//! platform registrations.
 //!
 //! Every answer to a browser is a small HTML page with `Cache-Control:
 //! no-store`. A refusal's page carries the sentence for the person (the
@@ -20,7 +21,7 @@ use vigil_proto::RejectReason;
 use vigil_proto::events::RegisterLtiPlatform;
 
 use super::http::{ApiError, ApiResult, HttpState, parse_json, require_admin, store_error};
-use crate::service::lti::{Landing, LtiRefusal, RegisterError};
+use crate::service::lti::{Landing, LaunchOutcome, LtiRefusal, RegisterError};
 
 /// The largest body `/lti/*` reads: an id_token is at most 64 KiB.
 pub const MAX_LTI_BODY: usize = 80 * 1024;
@@ -38,9 +39,26 @@ pub fn routes() -> Router<Arc<HttpState>> {
         .route("/lti/launch", post(launch))
 }
 
-/// The admin routes, nested under `/api/v1`.
+/// The API routes, nested under `/api/v1`: the admin's registrations and
+/// the student page's LtiStartAssessment.
 pub fn admin_routes() -> Router<Arc<HttpState>> {
-    Router::new().route("/lti/platforms", post(register_platform).get(list_platforms))
+    Router::new()
+        .route("/lti/platforms", post(register_platform).get(list_platforms))
+        .route("/lti/start-assessment", post(start_assessment))
+}
+
+/// `POST /api/v1/lti/start-assessment` with a student token and no body:
+/// the signed LtiStartAssessment for the student's attempt, which the page
+/// form-posts to the platform. Only while proctoring is live: the camera
+/// must be publishing when the server runs video. The token and the
+/// student's signalling budget are checked before anything is read or
+/// signed; a body is never read.
+async fn start_assessment(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    let sess = app.service.authenticate_student(super::http::bearer(&headers)).await?;
+    app.service.admit_assessment_start(&sess)?;
+    let message = app.lti.start_assessment(sess.rt.id(), sess.cell.id()).await?;
+    let body = vigil_proto::events::StartAssessment { url: message.url.as_str().to_owned(), jwt: message.jwt };
+    Ok(with_no_store(Json(body).into_response()))
 }
 
 async fn jwks(State(app): AppState) -> Response {
@@ -108,7 +126,13 @@ async fn launch(State(app): AppState, request: Request) -> Response {
         Err(res) => return res,
     };
     match app.lti.launch(pairs).await {
-        Ok(landing) => landed(&landing),
+        Ok(LaunchOutcome::Landing(landing)) => landed(&landing),
+        Ok(LaunchOutcome::AttemptEnded { .. }) => page(
+            StatusCode::OK,
+            "Your exam has ended",
+            "Your learning platform has ended this attempt, and vigil has stopped proctoring it. You can close this tab.",
+            None,
+        ),
         Err(refusal) => refused(&refusal),
     }
 }
@@ -154,8 +178,8 @@ fn status_of(refusal: &LtiRefusal) -> StatusCode {
             _ => StatusCode::BAD_REQUEST,
         },
         LtiRefusal::NotOpenYet => StatusCode::NOT_FOUND,
-        LtiRefusal::NotSupported(_) => StatusCode::BAD_REQUEST,
         LtiRefusal::NoRole => StatusCode::FORBIDDEN,
+        LtiRefusal::NoAttempt => StatusCode::NOT_FOUND,
         // The platform's key endpoint failed us: a gateway error.
         LtiRefusal::KeysUnavailable(_) => StatusCode::BAD_GATEWAY,
         LtiRefusal::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -182,10 +206,14 @@ fn refused(refusal: &LtiRefusal) -> Response {
 }
 
 fn page(status: StatusCode, title: &str, sentence: &str, reason: Option<&'static str>) -> Response {
+    // Only a refusal asks the person to tell someone.
+    let help = match reason {
+        Some(_) => "<p>If this keeps happening, tell your instructor or your school's learning platform team.</p>",
+        None => "",
+    };
     let body = format!(
         "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
-         <title>{title}</title><h1>{title}</h1><p>{}</p>\
-         <p>If this keeps happening, tell your instructor or your school's learning platform team.</p>",
+         <title>{title}</title><h1>{title}</h1><p>{}</p>{help}",
         escape_html(sentence)
     );
     let mut res = with_no_store((status, Html(body)).into_response());
