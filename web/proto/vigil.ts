@@ -263,6 +263,7 @@ export const EVENTS = {
   HEARTBEAT: "heartbeat",
   WELCOME: "welcome",
   PROCTOR_ACTION: "proctor_action",
+  ASSESSMENT: "assessment",
   SNAPSHOT: "snapshot",
   SCORE: "score",
   INCIDENT_NOTICE: "incident",
@@ -281,6 +282,7 @@ export const EVENTS = {
 export interface StudentServerToClient {
   "welcome": (payload: StudentWelcome) => void;
   "proctor_action": (payload: ProctorAction) => void;
+  "assessment": (payload: AssessmentEntry) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }
 

@@ -31,6 +31,9 @@ pub mod names {
     // server -> student
     pub const WELCOME: &str = "welcome";
     pub const PROCTOR_ACTION: &str = "proctor_action";
+    /// The student's assessment entry changed (the learning platform ended
+    /// the attempt); the payload is the entry as it is now.
+    pub const ASSESSMENT: &str = "assessment";
     // proctor -> server
     pub const SNAPSHOT: &str = "snapshot";
     // server -> proctor

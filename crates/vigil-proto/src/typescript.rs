@@ -100,6 +100,7 @@ fn event_names() -> String {
         ("HEARTBEAT", HEARTBEAT),
         ("WELCOME", WELCOME),
         ("PROCTOR_ACTION", PROCTOR_ACTION),
+        ("ASSESSMENT", ASSESSMENT),
         ("SNAPSHOT", SNAPSHOT),
         ("SCORE", SCORE),
         ("INCIDENT_NOTICE", INCIDENT_NOTICE),
@@ -172,6 +173,7 @@ fn event_types(cfg: &Config) -> [(&'static str, &'static str, Vec<EventType>); 4
             vec![
                 EventType::sends::<StudentWelcome>(cfg, WELCOME),
                 EventType::sends::<ProctorAction>(cfg, PROCTOR_ACTION),
+                EventType::sends::<AssessmentEntry>(cfg, ASSESSMENT),
                 // Trickle ICE is specified both ways; the SFU is ICE-lite and
                 // puts its candidates in the answer, so today it sends none.
                 EventType::sends::<IceCandidate>(cfg, RTC_CANDIDATE),

@@ -112,14 +112,19 @@ async fn one_evidence_upload_in_flight_per_student() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_carries_the_security_headers() {
-    let mut h = Harness::start(&[]).await;
+    let lms = "https://lms.example.edu";
+    let mut h = Harness::start_configured(&[], |c| c.frame_ancestors = vec![lms.to_owned()]).await;
     for path in ["/student/", "/healthz", "/api/v1/exams/nope/snapshot"] {
         let res = reqwest::get(format!("{}{path}", h.base)).await.expect("a response");
         let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
         let csp = header("content-security-policy");
-        assert!(csp.contains("frame-ancestors 'self'") && csp.contains("'wasm-unsafe-eval'"), "{path}: {csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("default-src 'self'"), "{path}: {csp}");
+        // The LMS may frame vigil's pages, and the student page may frame the
+        // LMS's assessment; no other site either way.
+        assert!(csp.contains(&format!("frame-ancestors 'self' {lms}")), "{path}: {csp}");
+        assert!(csp.contains(&format!("frame-src 'self' {lms};")), "{path}: {csp}");
     }
     h.stop().await;
 }

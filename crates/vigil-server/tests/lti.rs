@@ -650,6 +650,19 @@ async fn proctoring_services_start_hand_back_and_end_an_attempt() {
     let page = post_launch(&h, &sign(&end), &state).await;
     assert_eq!((page.status, page.refusal.as_deref()), (200, None), "{}", page.text);
     assert!(page.text.contains("Your exam has ended"), "{}", page.text);
+    // The open student page is told at once.
+    let told = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match events.recv().await {
+                Some((name, v)) if name == names::ASSESSMENT => return v,
+                Some(_) => continue,
+                None => panic!("the student's connection closed"),
+            }
+        }
+    })
+    .await
+    .expect("an assessment event");
+    assert_eq!(told, json!({ "kind": "lti_proctoring", "attempt_number": 1, "ended_at": h.now() }));
     let (status, body) = start_assessment(&h, Some(&token)).await;
     assert_eq!((status, body["error"]["reason"].as_str()), (409, Some("already_ended")), "{body}");
     drop(student);

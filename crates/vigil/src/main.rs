@@ -112,7 +112,8 @@ struct ServeArgs {
     /// The media address told to browsers when they reach the server under another (NAT, cloud).
     #[arg(long, env = "VIGIL_UDP_ADVERTISED")]
     udp_advertised: Option<SocketAddr>,
-    /// An origin (e.g. https://lms.example.edu) allowed to embed the pages in a frame; repeat for more.
+    /// An LMS origin (e.g. https://lms.example.edu) allowed to embed the pages in a frame, and whose
+    /// assessment the student page may show in its exam frame; repeat for more.
     #[arg(long = "frame-ancestor", env = "VIGIL_FRAME_ANCESTORS", value_delimiter = ',', value_parser = parse_origin)]
     frame_ancestors: Vec<String>,
     /// Require `Authorization: Bearer <token>` on /metrics (or serve it only behind a private proxy).

@@ -19,11 +19,13 @@ export class VigilServer {
   /**
    * `webDir` is served as `--web-dir` (none by default); `listen` is the HTTP
    * address, `127.0.0.1:0` by default and pinned to the chosen port after the
-   * first start, so a restart comes back where pages expect it.
+   * first start, so a restart comes back where pages expect it;
+   * `extraArgs` go after the others on `vigil serve`'s command line.
    */
-  constructor(dataDir, ownsDir, { webDir, listen } = {}) {
+  constructor(dataDir, ownsDir, { webDir, listen, extraArgs = [] } = {}) {
     this.dataDir = dataDir;
     this.ownsDir = ownsDir;
+    this.extraArgs = extraArgs;
     this.webDir = webDir ?? join(dataDir, 'no-web');
     this.listen = listen ?? '127.0.0.1:0';
     this.proc = null;
@@ -45,6 +47,7 @@ export class VigilServer {
       '--http', this.listen,
       '--admin-token', ADMIN_TOKEN,
       '--web-dir', this.webDir,
+      ...this.extraArgs,
     ];
     const proc = spawn(vigilBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
     this.proc = proc;

@@ -16,7 +16,8 @@ import { checkScreen } from "./screens/check.ts";
 import { connectingScreen, resumingScreen } from "./screens/connecting.ts";
 import { consentScreen } from "./screens/consent.ts";
 import { endedScreen } from "./screens/ended.ts";
-import { canFullscreen, examScreen, renderFullscreenBanner } from "./screens/exam.ts";
+import { ASSESSMENT_FRAME, handBack, postToFrame } from "./assessment.ts";
+import { assessmentScreen, canFullscreen, examScreen, renderFullscreenBanner } from "./screens/exam.ts";
 import { joinScreen } from "./screens/join.ts";
 import { previewScreen, showPreviewResult } from "./screens/preview.ts";
 import { hidePause, notice, showPause } from "./screens/proctor.ts";
@@ -59,7 +60,7 @@ class StudentPage {
   private readonly progressKey: string;
   private readonly recordFrame: ((r: FrameResult) => void) | undefined;
 
-  constructor(token: string) {
+  constructor(private readonly token: string) {
     const claims = tokenClaims(token);
     this.progressKey = `vigil:${claims.exam ?? "?"}:${claims.sub ?? "?"}`;
     connectingScreen();
@@ -77,6 +78,9 @@ class StudentPage {
       connected: (up) => this.onConnected(up),
       refused: (reason, text) => this.dispatch({ type: "refused", reason, text }),
       action: (a) => this.onAction(a),
+      assessment: (a) => {
+        if (a.kind === "lti_proctoring" && a.ended_at !== undefined) this.dispatch({ type: "platform_ended" });
+      },
     });
     let probe: Probe | undefined;
     if (import.meta.env.MODE === "test") {
@@ -156,11 +160,20 @@ class StudentPage {
     this.welcome = w;
     byId("exam-title").textContent = w.exam_title;
     await this.monitor.welcome(w);
+    if (this.platformEnded(w)) {
+      this.dispatch({ type: "platform_ended" });
+      return;
+    }
     if (!first) return;
     this.telemetry.start();
     setInterval(() => this.monitor.tick(), DEBOUNCE_TICK_MS);
     const saved = sessionStorage.getItem(this.progressKey);
     this.dispatch({ type: "welcome", progress: saved === "exam" || saved === "ended" ? saved : null });
+  }
+
+  /** Every welcome: the learning platform may have ended the attempt meanwhile. */
+  private platformEnded(w: StudentWelcome): boolean {
+    return w.assessment?.kind === "lti_proctoring" && w.assessment.ended_at !== undefined;
   }
 
   private onConnected(up: boolean): void {
@@ -232,7 +245,28 @@ class StudentPage {
     const judge = () => this.checkFullscreen();
     if (requestFullscreen && canFullscreen()) document.documentElement.requestFullscreen().then(judge, judge);
     else judge();
-    examScreen(this.welcome?.exam_title ?? "Exam", this.camera.video(), () => this.dispatch({ type: "handed_in" }));
+    const title = this.welcome?.exam_title ?? "Exam";
+    if (this.welcome?.assessment?.kind === "lti_proctoring") void this.openPlatformAssessment(title);
+    else examScreen(title, this.camera.video(), () => this.dispatch({ type: "handed_in" }));
+  }
+
+  /** The platform's assessment, handed back into the exam frame once proctoring is live. */
+  private async openPlatformAssessment(title: string): Promise<void> {
+    const status = assessmentScreen(title, this.camera.video());
+    const result = await handBack({
+      request: async () => {
+        const res = await fetch(`${location.origin}/api/v1/lti/start-assessment`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${this.token}` },
+        });
+        return { status: res.status, body: await res.json().catch(() => null) };
+      },
+      post: (message) => postToFrame(document, message, ASSESSMENT_FRAME),
+      wait: (ms) => new Promise((r) => setTimeout(r, ms)),
+      status,
+    });
+    if (result.kind === "ended") this.dispatch({ type: "platform_ended" });
+    else if (result.kind === "failed") status(`Your exam could not be opened: ${result.message}.`);
   }
 
   private finish(message: string): void {
@@ -252,8 +286,17 @@ class StudentPage {
   private watchPage(): void {
     const m = this.monitor;
     document.addEventListener("visibilitychange", () => m.pageState("tab_hidden", document.hidden, "the exam tab was hidden"));
-    window.addEventListener("blur", () => m.pageState("window_blur", true, "another window had focus"));
-    window.addEventListener("focus", () => m.pageState("window_blur", false));
+    // Focus inside the exam frame (the platform's assessment) is focus on the
+    // exam: the window blurs, but the frame is the active element and the
+    // document still has focus. Leaving the frame for another window fires
+    // nothing in this document, so focus is polled while the frame has it.
+    const inFrame = () => document.activeElement instanceof HTMLIFrameElement && document.activeElement.name === ASSESSMENT_FRAME;
+    const blurred = (holds: boolean) => m.pageState("window_blur", holds, "another window had focus");
+    window.addEventListener("blur", () => setTimeout(() => blurred(!(inFrame() && document.hasFocus())), 0));
+    window.addEventListener("focus", () => blurred(false));
+    setInterval(() => {
+      if (inFrame()) blurred(!document.hasFocus());
+    }, 500);
     document.addEventListener("fullscreenchange", () => {
       this.checkFullscreen();
       if (this.state.phase.name === "exam") renderFullscreenBanner();

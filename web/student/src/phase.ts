@@ -50,10 +50,13 @@ export type PageEvent =
   | { type: "resumed" }
   | { type: "resume_failed" }
   | { type: "handed_in" }
+  /** The learning platform ended the attempt (LTI Proctoring Services). */
+  | { type: "platform_ended" }
   | { type: "proctor"; action: ProctorAction };
 
 export const HANDED_IN = "You handed in your answers. Thank you: you can close this page.";
 export const ENDED_EARLIER = "Your exam has ended.";
+export const PLATFORM_ENDED = "Your learning platform has ended this attempt, and proctoring has stopped. You can close this page.";
 
 export function initialState(hasToken: boolean): PageState {
   return { phase: hasToken ? { name: "connecting" } : { name: "join" }, monitoring: false, paused: null };
@@ -85,6 +88,8 @@ export function transition(s: PageState, e: PageEvent): PageState {
       return at === "resuming" ? { ...s, phase: { name: "check" } } : s;
     case "handed_in":
       return at === "exam" ? ended(HANDED_IN) : s;
+    case "platform_ended":
+      return at === "join" || at === "refused" || at === "ended" ? s : ended(PLATFORM_ENDED);
     case "proctor":
       return onProctor(s, e.action);
   }

@@ -2,7 +2,7 @@
 // acks, signals, heartbeats, proctor actions, WebRTC signalling) and the
 // evidence upload, wired to the outbox as its transport.
 
-import type { Heartbeat, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
+import type { AssessmentEntry, Heartbeat, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
 import { EVENTS } from "@proto";
 import { io } from "socket.io-client";
 import type { IncidentMessage, Transport, UploadResult } from "./outbox.ts";
@@ -41,6 +41,8 @@ export interface SessionHandlers {
   /** The server refused us ("reason: text"); no automatic retry. */
   refused(reason: string, text: string): void;
   action(a: ProctorAction): void;
+  /** The learning platform's assessment changed (it ended the attempt). */
+  assessment(a: AssessmentEntry): void;
 }
 
 export class Session implements Transport {
@@ -76,6 +78,7 @@ export class Session implements Transport {
       }
     });
     this.socket.on(EVENTS.PROCTOR_ACTION, (a) => h.action(a));
+    this.socket.on(EVENTS.ASSESSMENT, (a) => h.assessment(a));
   }
 
   /** Server time now. */

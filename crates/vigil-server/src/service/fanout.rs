@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use vigil_core::coalesce::Coalescer;
-use vigil_proto::events::{IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView};
+use vigil_proto::events::{
+    AssessmentEntry, IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView,
+};
 use vigil_proto::{ExamId, StudentId};
 
 use super::conn::{ConnectionId, lock};
@@ -41,6 +43,7 @@ pub enum ProctorEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StudentEvent {
     Action(ProctorAction),
+    Assessment(AssessmentEntry),
 }
 
 /// Delivers events to connections. Implementations must not block: a slow

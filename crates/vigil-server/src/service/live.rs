@@ -6,11 +6,11 @@ use std::sync::Arc;
 use vigil_core::actions::check_action;
 use vigil_core::presence::Transition;
 use vigil_core::signals::quality_of;
-use vigil_proto::IncidentKind;
 use vigil_proto::events::{
     ActionRequest, AssessmentEntry, ExamSnapshot, Heartbeat, PresenceUpdate, ProctorAction, QualityUpdate, RequestAck,
     Signals, StudentWelcome,
 };
+use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
 
 use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS};
 use super::fanout::{ProctorEvent, StudentEvent};
@@ -60,6 +60,15 @@ impl Service {
             server_time: now,
             assessment,
         }
+    }
+
+    /// The learning platform ended a student's attempt: their open pages are
+    /// told, and stop proctoring. A student id that is not one (an LTI person
+    /// id always is) or an exam not loaded has no page to tell.
+    pub async fn assessment_ended(&self, exam: &ExamId, person_id: &str, attempt_number: u32, ended_at: UnixMillis) {
+        let Ok(student) = person_id.parse::<StudentId>() else { return };
+        let entry = AssessmentEntry::LtiProctoring { attempt_number, ended_at: Some(ended_at) };
+        self.fanout.out().to_student(exam, &student, StudentEvent::Assessment(entry)).await;
     }
 
     pub async fn student_disconnected(&self, sess: &StudentSession) {

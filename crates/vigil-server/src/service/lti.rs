@@ -141,8 +141,9 @@ pub enum RegisterError {
 pub enum LaunchOutcome {
     /// On to an app, signed in.
     Landing(Landing),
-    /// The platform ended an attempt (LtiEndAssessment); the person is told.
-    AttemptEnded { exam_id: ExamId, person_id: String },
+    /// The platform ended an attempt (LtiEndAssessment); the person is told,
+    /// and so are their open student pages.
+    AttemptEnded { exam_id: ExamId, person_id: String, attempt_number: u32, ended_at: UnixMillis },
 }
 
 /// Where a successful launch sends the browser.
@@ -485,12 +486,12 @@ impl LtiService {
         let Some(attempt) = attempt.filter(|a| a.attempt_number == launch.attempt_number.number) else {
             return Err(LtiRefusal::NoAttempt);
         };
-        store
-            .lti_attempt_ended(&exam_id, &person_id, attempt.attempt_number, self.now())
-            .await
-            .map_err(store_failed)?;
+        let now = self.now();
+        store.lti_attempt_ended(&exam_id, &person_id, attempt.attempt_number, now).await.map_err(store_failed)?;
         tracing::info!(exam = %exam_id, person = %person_id, attempt = attempt.attempt_number, "LTI: the platform ended the attempt");
-        Ok(LaunchOutcome::AttemptEnded { exam_id, person_id })
+        // An attempt ended earlier keeps its first end time.
+        let ended_at = attempt.ended_at.unwrap_or(now);
+        Ok(LaunchOutcome::AttemptEnded { exam_id, person_id, attempt_number: attempt.attempt_number, ended_at })
     }
 
     /// The signed LtiStartAssessment for a student's current attempt, once

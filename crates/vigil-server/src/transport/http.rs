@@ -163,7 +163,10 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
 /// loads its modules and workers from this origin or from `blob:` URLs;
 /// pages talk only to this origin (HTTP, WebSocket). `frame-ancestors` is
 /// this origin plus the LMS origins the operator allows, so an LMS can embed
-/// the pages and nobody else can frame them.
+/// the pages and nobody else can frame them; `frame-src` is the same list,
+/// so the student page can show those LMSs' assessments in its exam frame
+/// (LTI Proctoring Services hands the attempt back into that frame) and no
+/// other site.
 fn security_headers(frame_ancestors: &[String]) -> HeaderMap {
     let mut ancestors = String::from("'self'");
     for origin in frame_ancestors {
@@ -173,7 +176,8 @@ fn security_headers(frame_ancestors: &[String]) -> HeaderMap {
     let csp = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; \
          connect-src 'self' ws: wss: blob: data:; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
-         style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}"
+         style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-src {ancestors}; \
+         frame-ancestors {ancestors}"
     );
     let mut h = HeaderMap::new();
     // The origins were checked when the configuration was parsed; a value

@@ -127,12 +127,15 @@ async fn launch(State(app): AppState, request: Request) -> Response {
     };
     match app.lti.launch(pairs).await {
         Ok(LaunchOutcome::Landing(landing)) => landed(&landing),
-        Ok(LaunchOutcome::AttemptEnded { .. }) => page(
-            StatusCode::OK,
-            "Your exam has ended",
-            "Your learning platform has ended this attempt, and vigil has stopped proctoring it. You can close this tab.",
-            None,
-        ),
+        Ok(LaunchOutcome::AttemptEnded { exam_id, person_id, attempt_number, ended_at }) => {
+            app.service.assessment_ended(&exam_id, &person_id, attempt_number, ended_at).await;
+            page(
+                StatusCode::OK,
+                "Your exam has ended",
+                "Your learning platform has ended this attempt, and vigil has stopped proctoring it. You can close this tab.",
+                None,
+            )
+        }
         Err(refusal) => refused(&refusal),
     }
 }

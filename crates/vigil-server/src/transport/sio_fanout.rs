@@ -78,6 +78,7 @@ impl Fanout for SioFanout {
             let room = student_room(exam, student);
             match &event {
                 StudentEvent::Action(a) => self.emit(names::STUDENT_NS, room, names::PROCTOR_ACTION, a).await,
+                StudentEvent::Assessment(a) => self.emit(names::STUDENT_NS, room, names::ASSESSMENT, a).await,
             }
         })
     }

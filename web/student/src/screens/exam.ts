@@ -1,6 +1,8 @@
-// The exam itself (a fixed demo paper), the camera thumbnail, and a banner
-// asking to go back to full screen whenever the page is not.
+// The exam itself (a fixed demo paper, or the learning platform's assessment
+// in a frame), the camera thumbnail, and a banner asking to go back to full
+// screen whenever the page is not.
 
+import { ASSESSMENT_FRAME } from "../assessment.ts";
 import { h, showScreen } from "../dom.ts";
 
 const QUESTIONS = [
@@ -56,4 +58,27 @@ export function examScreen(title: string, video: HTMLVideoElement, onHandIn: () 
   );
   showScreen(title, fsBanner, form, h("div", { class: "mini" }, video));
   renderFullscreenBanner();
+}
+
+/**
+ * The learning platform's assessment in a frame beside the camera thumbnail.
+ * Returns a setter for the line above the frame that says what is happening.
+ * Whether the platform allows itself to be framed cannot be read from here
+ * (a refused frame looks like any other cross-origin page), so the page says
+ * once what to do if the assessment does not appear.
+ */
+export function assessmentScreen(title: string, video: HTMLVideoElement): (text: string) => void {
+  const status = h("p", { id: "assessment-status", role: "status" }, "Opening your exam…");
+  const frame = h("iframe", { name: ASSESSMENT_FRAME, id: ASSESSMENT_FRAME, title: "Your exam", class: "assessment" });
+  const help = h(
+    "p",
+    { class: "hint" },
+    "If your exam does not appear below, your learning platform does not allow itself to be shown inside vigil. " +
+      `Tell your instructor: the platform's administrator must allow framing by ${location.origin}, and vigil's operator must list the platform with --frame-ancestor.`,
+  );
+  showScreen(title, fsBanner, status, frame, help, h("div", { class: "mini" }, video));
+  renderFullscreenBanner();
+  return (text) => {
+    status.textContent = text;
+  };
 }

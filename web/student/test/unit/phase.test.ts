@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ProctorAction } from "@proto";
-import { ENDED_EARLIER, HANDED_IN, initialState, transition, type PageEvent, type PageState, type PhaseName } from "../../src/phase.ts";
+import { ENDED_EARLIER, HANDED_IN, PLATFORM_ENDED, initialState, transition, type PageEvent, type PageState, type PhaseName } from "../../src/phase.ts";
 
 const proctor = (kind: ProctorAction["kind"], text?: string): PageEvent => ({
   type: "proctor",
@@ -99,5 +99,17 @@ describe("proctor actions", () => {
     for (const kind of ["warn", "message", "flag_for_review"] as const) {
       expect(transition(inExam, proctor(kind, "x"))).toBe(inExam);
     }
+  });
+
+  it("ends wherever the page is when the learning platform ends the attempt, but not a refusal or an end", () => {
+    for (const from of [connecting, inExam, run(connecting, { type: "welcome", progress: null })]) {
+      const s = transition(from, { type: "platform_ended" });
+      expect(s.phase).toEqual({ name: "ended", message: PLATFORM_ENDED });
+      expect(s.monitoring).toBe(false);
+    }
+    const refused = transition(connecting, { type: "refused", reason: "expired_token", text: "x" });
+    expect(transition(refused, { type: "platform_ended" })).toBe(refused);
+    const handedIn = transition(inExam, { type: "handed_in" });
+    expect(transition(handedIn, { type: "platform_ended" })).toBe(handedIn);
   });
 });
