@@ -150,6 +150,9 @@ pub struct Server {
     tls: Option<TlsConfig>,
     connections: transport::listener::ConnectionLimits,
     sfu_thread: Option<std::thread::JoinHandle<()>>,
+    lti: Arc<service::lti::LtiService>,
+    /// Proctor actions to report to LTI platforms (`LtiService::run_acs`).
+    acs_jobs: tokio::sync::mpsc::Receiver<service::acs::AcsJob>,
 }
 
 impl Server {
@@ -195,11 +198,13 @@ impl Server {
             },
         ));
         let admin = Admin { store, keys, public_url, clock: config.clock.clone() };
-        let fetcher = transport::jwks_client::HttpJwksFetcher::new(transport::jwks_client::JWKS_TIMEOUT)?;
+        let platform_client =
+            Arc::new(transport::jwks_client::HttpJwksFetcher::new(transport::jwks_client::JWKS_TIMEOUT)?);
         let lti = Arc::new(
             service::lti::LtiService::start(
                 admin.clone(),
-                Arc::new(fetcher),
+                platform_client.clone(),
+                platform_client,
                 service::lti::LtiConfig {
                     requests_per_address: config.lti_requests,
                     trusted_proxies: config.trusted_proxies.clone(),
@@ -207,6 +212,8 @@ impl Server {
             )
             .await?,
         );
+        let (acs_queue, acs_jobs) = service::acs::AcsQueue::channel();
+        service.report_actions_to(acs_queue);
         let (layer, io) = SocketIo::builder()
             .with_state(service.clone())
             // A proctor of a large exam receives many updates a second; the
@@ -237,12 +244,22 @@ impl Server {
             metrics,
             frame_ancestors: config.frame_ancestors.clone(),
             metrics_token: config.metrics_token.clone(),
-            lti,
+            lti: lti.clone(),
         });
         let router = transport::http::router(http, config.web_dir.as_deref())
             .layer(layer)
             .layer(tower_http::trace::TraceLayer::new_for_http());
-        Ok(Server { service, admin, router, listener, tls: config.tls, connections: config.connections, sfu_thread })
+        Ok(Server {
+            service,
+            admin,
+            router,
+            listener,
+            tls: config.tls,
+            connections: config.connections,
+            sfu_thread,
+            lti,
+            acs_jobs,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -266,9 +283,10 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains connections gracefully,
     /// stops every task it started and joins the SFU thread.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { service, admin: _, router, listener, tls, connections, sfu_thread } = self;
+        let Server { service, admin: _, router, listener, tls, connections, sfu_thread, lti, acs_jobs } = self;
         let mut tasks: Vec<JoinHandle<()>> = vec![
             tokio::spawn(service.coalesced_fanout().clone().run_trailing()),
+            tokio::spawn(lti.run_acs(acs_jobs)),
             tokio::spawn(service.clone().run_presence()),
             tokio::spawn(service.clone().run_retention(RETENTION_EVERY_MS)),
         ];

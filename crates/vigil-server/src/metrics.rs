@@ -21,6 +21,7 @@ pub const ADDRESSES_UNTRACKED: &str = "vigil_handshake_addresses_untracked_total
 pub const SIGNALLING_DROPPED: &str = "vigil_signalling_rate_limited_total";
 pub const STORE_COMMITS: &str = "vigil_store_commits_total";
 pub const STORE_WRITES: &str = "vigil_store_writes_total";
+pub const LTI_ACS_CALLS: &str = "vigil_lti_acs_calls_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -50,6 +51,7 @@ fn describe() {
     describe_gauge!(STUDENTS_CONNECTED, "Student sockets connected");
     describe_gauge!(PROCTORS_CONNECTED, "Proctor sockets connected");
     describe_counter!(INCIDENTS_ACCEPTED, "Incidents stored and acknowledged");
+    describe_counter!(LTI_ACS_CALLS, "Proctor actions reported to LTI platforms (Assessment Control), by outcome");
     describe_counter!(INCIDENTS_DUPLICATE, "Incident retries answered from the ledger");
     describe_counter!(INCIDENTS_REJECTED, "Incident messages refused, by reason");
     describe_counter!(EVIDENCE_ACCEPTED, "Evidence frames stored");

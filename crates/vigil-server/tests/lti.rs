@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use common::{Harness, PATIENCE};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -54,14 +55,64 @@ struct Platform {
     base: String,
     published: Arc<Mutex<Vec<Jwk>>>,
     fetches: Arc<AtomicUsize>,
+    services: Arc<Services>,
 }
+
+/// What the platform's token and Assessment Control endpoints were sent.
+#[derive(Default)]
+struct Services {
+    /// Form fields of each token request.
+    token_requests: Mutex<Vec<HashMap<String, String>>>,
+    /// (Authorization header, content type, JSON body) of each ACS call.
+    acs_calls: Mutex<Vec<(String, String, Value)>>,
+    /// ACS calls still to answer 503 before the platform works again.
+    acs_failures: AtomicUsize,
+}
+
+const ACCESS_TOKEN: &str = "platform-access-token-1";
 
 impl Platform {
     async fn start() -> Platform {
         let published = Arc::new(Mutex::new(vec![platform_key().public_jwk().clone()]));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (keys, count) = (published.clone(), fetches.clone());
+        let services = Arc::new(Services::default());
+        let (token_log, acs_log) = (services.clone(), services.clone());
         let app = Router::new()
+            .route(
+                "/token",
+                axum::routing::post(move |body: String| {
+                    let log = token_log.clone();
+                    async move {
+                        let form: HashMap<String, String> =
+                            url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+                        log.token_requests.lock().unwrap().push(form);
+                        axum::Json(json!({ "access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 3600 }))
+                    }
+                }),
+            )
+            .route(
+                "/acs",
+                axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                    let log = acs_log.clone();
+                    async move {
+                        let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                        let call = (
+                            header(axum::http::header::AUTHORIZATION),
+                            header(axum::http::header::CONTENT_TYPE),
+                            serde_json::from_str(&body).unwrap_or(Value::Null),
+                        );
+                        log.acs_calls.lock().unwrap().push(call);
+                        let failing =
+                            log.acs_failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+                        if failing.is_ok() {
+                            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({})))
+                                .into_response();
+                        }
+                        axum::Json(json!({ "status": "paused" })).into_response()
+                    }
+                }),
+            )
             .route(
                 "/jwks",
                 get(move || {
@@ -84,7 +135,7 @@ impl Platform {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Platform { base, published, fetches }
+        Platform { base, published, fetches, services }
     }
 
     fn fetches(&self) -> usize {
@@ -566,6 +617,10 @@ fn proctoring_claims(
     c[claims::ATTEMPT_NUMBER] = json!(attempt);
     if message_type == claims::LTI_START_PROCTORING {
         c[claims::START_ASSESSMENT_URL] = json!(format!("{}/assessments/7/start", platform.base));
+        c[claims::ACS] = json!({
+            "assessment_control_url": format!("{}/acs", platform.base),
+            "actions": ["pause", "resume", "terminate", "flag"],
+        });
         c[claims::SESSION_DATA] = json!("csrf-7f3a");
     }
     c
@@ -691,4 +746,82 @@ async fn the_assessment_is_handed_back_only_while_the_camera_publishes() {
     let _student = h.student_with(&token).await;
     let (status, body) = start_assessment(&h, Some(&token)).await;
     assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("not_publishing")), "{body}");
+}
+
+/// A proctor's pause reaches the platform's Assessment Control Service: an
+/// access token by client credentials with vigil's signed assertion, then
+/// the control message, tried again when the platform fails; a warning,
+/// which ACS has no word for, is not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proctor_actions_reach_the_assessment_control_service() {
+    let h = Harness::start(&[]).await;
+    let platform = Platform::start().await;
+    register(&h, ISSUER, &format!("{}/jwks", platform.base), &platform).await;
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let start = proctoring_claims(&h, &platform, &nonce, "learner-1", claims::LTI_START_PROCTORING, 2);
+    landing(&post_launch(&h, &sign(&start), &state).await);
+    let (state, nonce) = login(&h, &platform, ISSUER, "instructor-hint").await;
+    let teacher = sign(&claims_for(&h, &nonce, "teacher-1", INSTRUCTOR, Some("Grace Hopper")));
+    let (app, proctor_token) = landing(&post_launch(&h, &teacher, &state).await);
+    assert_eq!(app, "dashboard");
+    let roster = lti_exam(&h).await;
+    let student = roster.students[0].id.clone();
+    let (proctor, _events) =
+        SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": proctor_token })).await.expect("connects");
+
+    // The platform is down for the first call.
+    platform.services.acs_failures.store(1, Ordering::SeqCst);
+    for (kind, text) in [("warn", "eyes on your screen"), ("pause", "Your camera is covered")] {
+        let ack = proctor
+            .emit_with_ack(names::ACTION, &json!({ "student_id": student, "kind": kind, "text": text }), PATIENCE)
+            .await
+            .expect("an ack");
+        assert_eq!(ack, json!({ "status": "ok" }), "{kind}: the proctor does not wait for the platform");
+    }
+    let started = Instant::now();
+    let calls = loop {
+        let calls = platform.services.acs_calls.lock().unwrap().clone();
+        if calls.len() >= 2 {
+            break calls;
+        }
+        assert!(started.elapsed() < PATIENCE, "ACS calls so far: {calls:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The failed call and its retry, both the pause; never the warning.
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for (authorization, content_type, body) in &calls {
+        assert_eq!(authorization, &format!("Bearer {ACCESS_TOKEN}"));
+        assert_eq!(content_type, "application/vnd.ims.lti-ap.v1.control+json");
+        assert_eq!(body["action"], json!("pause"), "{body}");
+        assert_eq!(body["reason_msg"], json!("Your camera is covered"));
+        assert_eq!(body["attempt_number"], json!(2));
+        assert_eq!(body["user"], json!({ "iss": ISSUER, "sub": "learner-1" }));
+        assert_eq!(body["resource_link"]["id"], json!("link-7"));
+        assert!(body["incident_time"].as_str().is_some_and(|t| t.ends_with('Z')), "{body}");
+    }
+
+    // The token request: client credentials, the ACS scope, and an
+    // assertion signed with vigil's published key for the token URL.
+    let requests = platform.services.token_requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "the token is reused for the retry: {requests:?}");
+    let form = &requests[0];
+    assert_eq!(form["grant_type"], "client_credentials");
+    assert_eq!(form["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    assert_eq!(form["scope"], "https://purl.imsglobal.org/spec/lti-ap/scope/control.all");
+    let tool_jwks: JwkSet = client().get(format!("{}/lti/jwks", h.base)).send().await.unwrap().json().await.unwrap();
+    let assertion = &form["client_assertion"];
+    let kid = jsonwebtoken::decode_header(assertion).unwrap().kid.expect("a kid");
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.set_audience(&[format!("{}/token", platform.base)]);
+    validation.set_issuer(&[CLIENT_ID]);
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Value>(
+        assertion,
+        &jsonwebtoken::DecodingKey::from_jwk(tool_jwks.find(&kid).expect("published")).unwrap(),
+        &validation,
+    )
+    .expect("signed by vigil's published key")
+    .claims;
+    assert_eq!(claims["sub"], json!(CLIENT_ID));
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 16), "{claims}");
 }

@@ -12,6 +12,7 @@ use vigil_proto::events::{
 };
 use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
 
+use super::acs::AcsJob;
 use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{ProctorSession, Service, StudentSession, lock, unavailable};
@@ -205,6 +206,10 @@ impl Service {
         {
             tracing::error!(error = %e, "could not record a proctor action");
             return reject(unavailable("the action could not be recorded; retry"));
+        }
+        if let Some(acs) = self.acs.get() {
+            let job = AcsJob { exam: sess.rt.id().clone(), student: req.student_id.clone(), action: action.clone() };
+            acs.offer(job);
         }
         self.fanout.out().to_student(sess.rt.id(), &req.student_id, StudentEvent::Action(action)).await;
         RequestAck::Ok

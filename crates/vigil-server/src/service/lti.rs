@@ -17,8 +17,8 @@ use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use vigil_core::rate::{KeyedBuckets, KeyedTake, RateLimit, address_key};
 use vigil_lti::{
-    ClientId, DeploymentId, EndAssessmentLaunch, HttpsUrl, Issuer, JwkSet, Launch, LaunchCommon, LaunchError,
-    LoginError, LoginInitiation, PendingLogins, PlatformRegistration, ResourceLink, ResourceLinkLaunch,
+    AccessToken, ClientId, DeploymentId, EndAssessmentLaunch, HttpsUrl, Issuer, JwkSet, Launch, LaunchCommon,
+    LaunchError, LoginError, LoginInitiation, PendingLogins, PlatformRegistration, ResourceLink, ResourceLinkLaunch,
     StartProctoringLaunch, ToolConfig, ToolKey, ToolKeys, ToolMessage, UnixSeconds,
 };
 use vigil_proto::events::{IssueLink, LtiPlatform, RegisterLtiPlatform};
@@ -26,6 +26,7 @@ use vigil_proto::{Exam, ExamId, ExamSettings, ExamWindow, RejectReason, Rejectio
 use vigil_store::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow, Store, StoreError};
 
 use crate::admin::Admin;
+use crate::service::acs::{PlatformPoster, token_usable};
 use crate::service::lock;
 
 /// How long a platform's key set is used before it is fetched again.
@@ -202,13 +203,22 @@ pub struct LtiService {
     pending: Mutex<PendingLogins>,
     platform_keys: PlatformKeys,
     fetcher: Arc<dyn JwksFetcher>,
+    /// Token and Assessment Control requests (see `service::acs`).
+    poster: Arc<dyn PlatformPoster>,
+    /// Access tokens for platform services, per (issuer, client id).
+    tokens: Mutex<HashMap<(String, String), AccessToken>>,
     requests: Option<Mutex<KeyedBuckets<IpAddr>>>,
     config: LtiConfig,
 }
 
 impl LtiService {
     /// Loads vigil's tool key from the store, or makes and stores one.
-    pub async fn start(admin: Admin, fetcher: Arc<dyn JwksFetcher>, config: LtiConfig) -> Result<Self, StoreError> {
+    pub async fn start(
+        admin: Admin,
+        fetcher: Arc<dyn JwksFetcher>,
+        poster: Arc<dyn PlatformPoster>,
+        config: LtiConfig,
+    ) -> Result<Self, StoreError> {
         let stored = admin.store.lti_tool_keys().await?;
         let current = stored.iter().find_map(|row| match ToolKey::from_pkcs8_pem(&row.pkcs8_pem) {
             Ok(key) => Some(key),
@@ -248,6 +258,8 @@ impl LtiService {
             pending: Mutex::new(PendingLogins::new(MAX_PENDING_LOGINS)),
             platform_keys: PlatformKeys::default(),
             fetcher,
+            poster,
+            tokens: Mutex::new(HashMap::new()),
             requests: config
                 .requests_per_address
                 .map(|limit| Mutex::new(KeyedBuckets::new(limit, MAX_TRACKED_ADDRESSES))),
@@ -258,6 +270,43 @@ impl LtiService {
 
     fn now(&self) -> UnixMillis {
         self.admin.clock.now_ms()
+    }
+
+    pub(super) fn admin(&self) -> &Admin {
+        &self.admin
+    }
+
+    pub(super) fn poster(&self) -> &dyn PlatformPoster {
+        self.poster.as_ref()
+    }
+
+    /// vigil's signing keys, for a message or an assertion.
+    pub(super) fn signing_keys(&self) -> std::sync::RwLockReadGuard<'_, ToolKeys> {
+        match self.tool_keys.read() {
+            Ok(keys) => keys,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The registration of (issuer, client id), if it is registered and valid.
+    pub(super) async fn registration_for(
+        &self,
+        issuer: &Issuer,
+        client_id: &ClientId,
+    ) -> Result<Option<PlatformRegistration>, LtiRefusal> {
+        Ok(self.registrations().await?.into_iter().find(|r| &r.issuer == issuer && &r.client_id == client_id))
+    }
+
+    pub(super) fn cached_token(&self, key: &(String, String), now: UnixSeconds) -> Option<String> {
+        lock(&self.tokens).get(key).filter(|t| token_usable(t.expires_at, now)).map(|t| t.token.clone())
+    }
+
+    pub(super) fn cache_token(&self, key: (String, String), token: AccessToken) {
+        lock(&self.tokens).insert(key, token);
+    }
+
+    pub(super) fn forget_access_token(&self, launch: &StartProctoringLaunch) {
+        lock(&self.tokens).remove(&crate::service::acs::token_key(launch));
     }
 
     pub fn trusted_proxies(&self) -> &[IpAddr] {
@@ -520,10 +569,7 @@ impl LtiService {
             .map_err(|e| unavailable(StoreError::Corrupt(format!("lti attempt launch: {e}"))))?;
         let now = self.now();
         let message = {
-            let keys = match self.tool_keys.read() {
-                Ok(keys) => keys,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let keys = self.signing_keys();
             vigil_lti::start_assessment_message(
                 &keys,
                 &launch,
@@ -768,7 +814,9 @@ mod tests {
             clock: Arc::new(clock.clone()),
         };
         let down = Arc::new(DownPlatform::default());
-        let svc = LtiService::start(admin, down.clone(), LtiConfig::default()).await.unwrap();
+        let poster =
+            Arc::new(crate::transport::jwks_client::HttpJwksFetcher::new(std::time::Duration::from_secs(1)).unwrap());
+        let svc = LtiService::start(admin, down.clone(), poster, LtiConfig::default()).await.unwrap();
         let url = HttpsUrl::parse("https://lms.example.edu/jwks").unwrap();
         let slot = svc.platform_keys.slot(&url);
         let count = || down.fetches.load(std::sync::atomic::Ordering::SeqCst);

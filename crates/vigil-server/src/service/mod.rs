@@ -9,6 +9,7 @@
 //! themselves are `vigil-core`'s; this layer sequences them around the store
 //! and the SFU.
 
+pub mod acs;
 pub mod conn;
 pub mod evidence;
 pub mod exams;
@@ -102,6 +103,9 @@ pub struct Service {
     next_conn: AtomicU64,
     evidence_slots: Arc<tokio::sync::Semaphore>,
     address_handshakes: Option<Mutex<KeyedBuckets<IpAddr>>>,
+    /// Where proctor actions go to be reported to LTI platforms, once the
+    /// LTI service is wired (see `service::acs`).
+    acs: std::sync::OnceLock<acs::AcsQueue>,
 }
 
 impl Service {
@@ -126,7 +130,14 @@ impl Service {
                 .map(|limit| Mutex::new(KeyedBuckets::new(limit, MAX_TRACKED_ADDRESSES))),
             config,
             next_conn: AtomicU64::new(1),
+            acs: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Proctor actions are reported to LTI platforms through `queue` from
+    /// now on. Set once, when the server is wired; later calls are ignored.
+    pub fn report_actions_to(&self, queue: acs::AcsQueue) {
+        let _ = self.acs.set(queue);
     }
 
     pub fn now_ms(&self) -> vigil_proto::UnixMillis {

@@ -1,13 +1,16 @@
-//! The real [`JwksFetcher`]: an HTTPS GET with reqwest, a whole-request
-//! timeout, no redirects, and the body read in chunks up to
-//! [`vigil_lti::MAX_JWKS_BYTES`] (a platform that sends more is refused
-//! before more is buffered).
+//! vigil's HTTP client for LTI platforms: the real [`JwksFetcher`] (an
+//! HTTPS GET) and [`PlatformPoster`] (token and Assessment Control POSTs),
+//! with reqwest, a whole-request timeout, no redirects, and the body read in
+//! chunks up to a limit ([`vigil_lti::MAX_JWKS_BYTES`] for key sets,
+//! [`vigil_lti::MAX_RESPONSE_BYTES`] for service answers), so a platform
+//! that sends more is refused before more is buffered.
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use vigil_lti::HttpsUrl;
 
+use crate::service::acs::{PlatformPoster, Posted};
 use crate::service::lti::{FetchError, JwksFetcher};
 
 /// How long a key set fetch may take, connection to last byte.
@@ -65,5 +68,53 @@ fn classify(e: reqwest::Error) -> FetchError {
 impl JwksFetcher for HttpJwksFetcher {
     fn fetch<'a>(&'a self, url: &'a HttpsUrl) -> BoxFuture<'a, Result<Vec<u8>, FetchError>> {
         Box::pin(self.get(url))
+    }
+}
+
+impl HttpJwksFetcher {
+    /// A POST to a platform's service endpoint; the answer's status and
+    /// body (at most [`vigil_lti::MAX_RESPONSE_BYTES`]), whatever the status.
+    async fn post_to(
+        &self,
+        url: &HttpsUrl,
+        content_type: &'static str,
+        bearer: Option<&str>,
+        body: String,
+    ) -> Result<Posted, FetchError> {
+        let mut request = self
+            .client
+            .post(url.as_str())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let mut response = request.send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let max = vigil_lti::MAX_RESPONSE_BYTES;
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > max {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Posted { status, body })
+    }
+}
+
+impl PlatformPoster for HttpJwksFetcher {
+    fn post<'a>(
+        &'a self,
+        url: &'a HttpsUrl,
+        content_type: &'static str,
+        bearer: Option<&'a str>,
+        body: String,
+    ) -> BoxFuture<'a, Result<Posted, FetchError>> {
+        Box::pin(self.post_to(url, content_type, bearer, body))
     }
 }
