@@ -22,7 +22,8 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "conflicting_duplicate", "unknown_incident", "already_ended", "rate_limited",
                   "not_jpeg", "undecodable", "too_large", "dimensions_out_of_range",
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
-                  "evidence_not_collected", "not_publishing", "not_subscribed", "unavailable"]
+                  "evidence_not_collected", "not_publishing", "not_subscribed", "no_lti_attempt",
+                  "unavailable"]
 ENUMS = {
     "IncidentKind": INCIDENT_KINDS,
     "IncidentSource": ["client", "server"],
@@ -58,7 +59,12 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
     "ErrorBody": {"error": ("Rejection", REQ)},
     "StudentWelcome": {"student": ("Student", REQ), "exam_id": ("string", REQ),
                        "exam_title": ("string", REQ), "settings": ("ExamSettings", REQ),
-                       "next_seq": ("int", REQ), "server_time": (T, REQ)},
+                       "next_seq": ("int", REQ), "server_time": (T, REQ),
+                       "assessment": ("AssessmentEntry", OPT)},
+    # One variant today (LTI Proctoring Services), tagged by "kind".
+    "AssessmentEntry": {"kind": (("const", "lti_proctoring"), REQ), "attempt_number": ("int", REQ),
+                        "ended_at": (T, OPT)},
+    "StartAssessment": {"url": ("string", REQ), "jwt": ("string", REQ)},
     "ProctorAction": {"kind": ("ProctorActionKind", REQ), "text": ("string", OPT), "at": (T, REQ)},
     "ScoreView": {"seq": ("int", REQ), "score": ("number", REQ), "level": ("Level", REQ),
                   "as_of": (T, REQ)},

@@ -106,9 +106,10 @@ struct ServeArgs {
     /// HTTP (and Socket.IO) listen address.
     #[arg(long, env = "VIGIL_HTTP", default_value = "127.0.0.1:8080")]
     http: SocketAddr,
-    /// UDP address of the SFU, one socket for all WebRTC peers (port 0 picks one; fix it to open a firewall).
-    #[arg(long, env = "VIGIL_UDP", default_value = "127.0.0.1:0")]
-    udp: SocketAddr,
+    /// UDP address of the SFU, one socket for all WebRTC peers (port 0 picks one; fix it to open a
+    /// firewall), or `off` to run without live video (no SFU; students are not asked to publish).
+    #[arg(long, env = "VIGIL_UDP", default_value = "127.0.0.1:0", value_parser = parse_udp)]
+    udp: UdpArg,
     /// The media address told to browsers when they reach the server under another (NAT, cloud).
     #[arg(long, env = "VIGIL_UDP_ADVERTISED")]
     udp_advertised: Option<SocketAddr>,
@@ -281,6 +282,17 @@ fn parse_rate(s: &str) -> Result<RateArg, String> {
     Ok(RateArg(Some(vigil_core::rate::RateLimit { burst, per_second })))
 }
 
+/// `--udp`: an address, or `off` for no live video.
+#[derive(Debug, Clone, Copy)]
+struct UdpArg(Option<SocketAddr>);
+
+fn parse_udp(s: &str) -> Result<UdpArg, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(UdpArg(None));
+    }
+    s.parse().map(|a| UdpArg(Some(a))).map_err(|_| format!("{s:?} is not an address like 0.0.0.0:3478, or off"))
+}
+
 /// An origin for a CSP `frame-ancestors` list: a scheme and a host, nothing
 /// that could end the directive.
 fn parse_origin(s: &str) -> Result<String, String> {
@@ -371,7 +383,7 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
         DurabilityArg::Process => Durability::Process,
         DurabilityArg::PowerLoss => Durability::PowerLoss,
     };
-    config.udp = Some(args.udp);
+    config.udp = args.udp.0;
     config.udp_advertised = args.udp_advertised;
     config.frame_ancestors = args.frame_ancestors.clone();
     config.metrics_token = args.metrics_token.clone();
