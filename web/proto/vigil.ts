@@ -253,6 +253,8 @@ token_url: string, };
 
 export type LtiPlatform = { issuer: string, client_id: string, deployment_ids: Array<string>, auth_login_url: string, jwks_url: string, token_url: string, created_at: number, };
 
+export type LtiKeyRotation = { current_kid: string, previous_kid: string, previous_published_until: number, };
+
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {
   STUDENT_NS: "/student",

@@ -494,6 +494,15 @@ pub struct LtiPlatform {
     pub created_at: UnixMillis,
 }
 
+/// The answer to `POST /api/v1/lti/keys/rotate`: vigil signs with the new
+/// key from now on, and publishes the previous one until the time given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LtiKeyRotation {
+    pub current_kid: String,
+    pub previous_kid: String,
+    pub previous_published_until: UnixMillis,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ExamRoster {
     pub exam: Exam,

@@ -73,6 +73,7 @@ pub fn bindings() -> String {
         ExamRoster::decl(&cfg),
         RegisterLtiPlatform::decl(&cfg),
         LtiPlatform::decl(&cfg),
+        LtiKeyRotation::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\

@@ -825,3 +825,36 @@ async fn proctor_actions_reach_the_assessment_control_service() {
     assert_eq!(claims["sub"], json!(CLIENT_ID));
     assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 16), "{claims}");
 }
+
+/// vigil's signing key rotates on the admin's request: the new key signs
+/// from then on, the previous one stays published for its grace period
+/// (across a restart), then is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_keys_rotate_and_the_previous_stays_published_for_its_grace() {
+    let mut h = Harness::start(&[]).await;
+    let jwks = |base: String| async move {
+        let set: JwkSet = client().get(format!("{base}/lti/jwks")).send().await.unwrap().json().await.unwrap();
+        set.keys.iter().map(|k| k.common.key_id.clone().expect("a kid")).collect::<Vec<_>>()
+    };
+    let first = jwks(h.base.clone()).await;
+    assert_eq!(first.len(), 1);
+    let rotate =
+        |token: &'static str| client().post(format!("{}/api/v1/lti/keys/rotate", h.base)).bearer_auth(token).send();
+    assert_eq!(rotate("not-the-admin").await.unwrap().status(), 401);
+    let res = rotate("admin").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let rotation: vigil_proto::events::LtiKeyRotation = res.json().await.unwrap();
+    assert_eq!(rotation.previous_kid, first[0]);
+    assert_ne!(rotation.current_kid, first[0]);
+    assert_eq!(rotation.previous_published_until, h.now() + 24 * 3_600_000);
+    let both = vec![rotation.current_kid.clone(), rotation.previous_kid.clone()];
+    assert_eq!(jwks(h.base.clone()).await, both);
+
+    // A restart restores both.
+    h.stop().await;
+    let h2 = Harness::start_in(h.data_dir.clone(), h.clock.clone()).await;
+    assert_eq!(jwks(h2.base.clone()).await, both);
+    // After the grace period only the new key is published.
+    h2.advance(24 * 3_600_000);
+    assert_eq!(jwks(h2.base.clone()).await, vec![rotation.current_kid.clone()]);
+}

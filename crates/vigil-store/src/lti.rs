@@ -78,6 +78,12 @@ pub(crate) enum LtiWrite {
         enrolment: LtiEnrolment,
         now: UnixMillis,
     },
+    /// A new current key; the previous current key is published until `retire_at`.
+    RotateKey {
+        new_key: LtiToolKeyRow,
+        previous_kid: String,
+        retire_at: UnixMillis,
+    },
     /// Starts (or restarts, for a new attempt) a student's attempt.
     AttemptStarted(LtiAttemptRow),
     AssessmentStarted {
@@ -125,20 +131,37 @@ impl Store {
         self.write(Write::Lti(LtiWrite::ToolKey(row.clone()))).await
     }
 
+    /// Makes `new_key` vigil's current key and retires the current one
+    /// (`previous_kid`) at `retire_at`, both or neither.
+    pub async fn rotate_lti_tool_key(
+        &self,
+        new_key: &LtiToolKeyRow,
+        previous_kid: &str,
+        retire_at: UnixMillis,
+    ) -> Result<()> {
+        let write = LtiWrite::RotateKey { new_key: new_key.clone(), previous_kid: previous_kid.to_owned(), retire_at };
+        self.write(Write::Lti(write)).await
+    }
+
     /// vigil's keys that are not retired, newest first.
     pub async fn lti_tool_keys(&self) -> Result<Vec<LtiToolKeyRow>> {
         let rows = sqlx::query("SELECT * FROM lti_tool_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| LtiToolKeyRow {
-                kid: r.get("kid"),
-                pkcs8_pem: r.get("pem"),
-                created_at: r.get("created_at"),
-                retired_at: r.get("retired_at"),
-            })
-            .collect())
+        Ok(rows.iter().map(tool_key_row).collect())
+    }
+
+    /// vigil's keys not retired by `now`: the current ones (no retirement
+    /// time) first, newest first, then those still retiring.
+    pub async fn lti_tool_keys_at(&self, now: UnixMillis) -> Result<Vec<LtiToolKeyRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM lti_tool_keys WHERE retired_at IS NULL OR retired_at > $1 \
+             ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(tool_key_row).collect())
     }
 
     /// The exam a resource link opens, if one was created.
@@ -251,6 +274,15 @@ impl Store {
     }
 }
 
+fn tool_key_row(r: &sqlx::sqlite::SqliteRow) -> LtiToolKeyRow {
+    LtiToolKeyRow {
+        kid: r.get("kid"),
+        pkcs8_pem: r.get("pem"),
+        created_at: r.get("created_at"),
+        retired_at: r.get("retired_at"),
+    }
+}
+
 pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Result<()> {
     match write {
         LtiWrite::Platform(p) => {
@@ -323,6 +355,20 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Resu
             .bind(&e.name)
             .execute(&mut *conn)
             .await?;
+        }
+        LtiWrite::RotateKey { new_key, previous_kid, retire_at } => {
+            sqlx::query("UPDATE lti_tool_keys SET retired_at = $2 WHERE kid = $1")
+                .bind(previous_kid)
+                .bind(retire_at)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("INSERT INTO lti_tool_keys (kid, pem, created_at, retired_at) VALUES ($1, $2, $3, $4)")
+                .bind(&new_key.kid)
+                .bind(&new_key.pkcs8_pem)
+                .bind(new_key.created_at)
+                .bind(new_key.retired_at)
+                .execute(&mut *conn)
+                .await?;
         }
         LtiWrite::AttemptStarted(a) => {
             sqlx::query(

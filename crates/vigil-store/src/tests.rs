@@ -188,7 +188,14 @@ async fn lti_platforms_keys_links_and_users_round_trip() {
     store.insert_lti_tool_key(&key).await.unwrap();
     let retired = LtiToolKeyRow { kid: "k0".into(), retired_at: Some(T0), ..key.clone() };
     store.insert_lti_tool_key(&retired).await.unwrap();
-    assert_eq!(store.lti_tool_keys().await.unwrap(), vec![key]);
+    assert_eq!(store.lti_tool_keys().await.unwrap(), vec![key.clone()]);
+    // A rotation: the new key is current, the old one published until T0 + 100.
+    let k2 = LtiToolKeyRow { kid: "k2".into(), pkcs8_pem: "PEM2".into(), created_at: T0 + 1, retired_at: None };
+    store.rotate_lti_tool_key(&k2, "k1", T0 + 100).await.unwrap();
+    let retiring = LtiToolKeyRow { retired_at: Some(T0 + 100), ..key.clone() };
+    assert_eq!(store.lti_tool_keys_at(T0 + 50).await.unwrap(), vec![k2.clone(), retiring]);
+    assert_eq!(store.lti_tool_keys_at(T0 + 100).await.unwrap(), vec![k2.clone()]);
+    assert_eq!(store.lti_tool_keys().await.unwrap(), vec![k2]);
 
     // A resource link creates its exam and the link together, once.
     assert_eq!(store.lti_link(&link_key("rl-1")).await.unwrap(), None);

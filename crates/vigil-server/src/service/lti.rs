@@ -21,7 +21,7 @@ use vigil_lti::{
     LaunchError, LoginError, LoginInitiation, PendingLogins, PlatformRegistration, ResourceLink, ResourceLinkLaunch,
     StartProctoringLaunch, ToolConfig, ToolKey, ToolKeys, ToolMessage, UnixSeconds,
 };
-use vigil_proto::events::{IssueLink, LtiPlatform, RegisterLtiPlatform};
+use vigil_proto::events::{IssueLink, LtiKeyRotation, LtiPlatform, RegisterLtiPlatform};
 use vigil_proto::{Exam, ExamId, ExamSettings, ExamWindow, RejectReason, Rejection, Role, StudentId, UnixMillis};
 use vigil_store::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow, Store, StoreError};
 
@@ -40,6 +40,10 @@ pub const MAX_PENDING_LOGINS: usize = 10_000;
 pub const DEFAULT_LTI_REQUESTS: RateLimit = RateLimit { burst: 600, per_second: 10.0 };
 /// Client addresses tracked at once for the LTI budget.
 const MAX_TRACKED_ADDRESSES: usize = 100_000;
+/// How long a rotated-out tool key stays published: platforms fetch vigil's
+/// keys again when they meet an unknown `kid`, and what the old key signed
+/// (messages and assertions of at most 5 minutes) is long expired by then.
+pub const KEY_GRACE_MS: i64 = 24 * 3_600_000;
 /// Exam created by an instructor's first launch: open now for three hours.
 const DEFAULT_WINDOW_MS: i64 = 3 * 3_600_000;
 const MAX_NAME_CHARS: usize = 200;
@@ -212,21 +216,28 @@ pub struct LtiService {
 }
 
 impl LtiService {
-    /// Loads vigil's tool key from the store, or makes and stores one.
+    /// Loads vigil's tool keys from the store (the current one, and the one
+    /// still retiring after a rotation), or makes and stores one.
     pub async fn start(
         admin: Admin,
         fetcher: Arc<dyn JwksFetcher>,
         poster: Arc<dyn PlatformPoster>,
         config: LtiConfig,
     ) -> Result<Self, StoreError> {
-        let stored = admin.store.lti_tool_keys().await?;
-        let current = stored.iter().find_map(|row| match ToolKey::from_pkcs8_pem(&row.pkcs8_pem) {
+        let stored = admin.store.lti_tool_keys_at(admin.clock.now_ms()).await?;
+        let load = |row: &LtiToolKeyRow| match ToolKey::from_pkcs8_pem(&row.pkcs8_pem) {
             Ok(key) => Some(key),
             Err(e) => {
                 tracing::error!(kid = %row.kid, error = %e, "LTI: a stored tool key does not load; skipped");
                 None
             }
-        });
+        };
+        // Current keys (no retirement time) come first, newest first.
+        let current = stored.iter().filter(|row| row.retired_at.is_none()).find_map(load);
+        let previous = stored
+            .iter()
+            .filter_map(|row| Some((row, row.retired_at?)))
+            .find_map(|(row, until)| Some((load(row)?, UnixSeconds::from_millis(until))));
         let current = match current {
             Some(key) => key,
             None => {
@@ -254,7 +265,7 @@ impl LtiService {
         }
         Ok(LtiService {
             tool,
-            tool_keys: RwLock::new(ToolKeys::new(current)),
+            tool_keys: RwLock::new(ToolKeys::restore(current, previous)),
             pending: Mutex::new(PendingLogins::new(MAX_PENDING_LOGINS)),
             platform_keys: PlatformKeys::default(),
             fetcher,
@@ -320,6 +331,37 @@ impl LtiService {
             Ok(keys) => keys.jwks(now),
             Err(poisoned) => poisoned.into_inner().jwks(now),
         }
+    }
+
+    /// Makes a new signing key current. The previous one stays published for
+    /// `grace_ms`, so that what it signed just before still verifies at a
+    /// platform that fetches vigil's keys again. Stored first, then swapped
+    /// in: a failed write changes nothing.
+    pub async fn rotate_key(&self, grace_ms: i64) -> Result<LtiKeyRotation, StoreError> {
+        let key = tokio::task::spawn_blocking(ToolKey::generate)
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("tool key generation: {e}")))?
+            .map_err(|e| StoreError::Corrupt(format!("tool key generation: {e}")))?;
+        let now = self.now();
+        let retire_at = now.saturating_add(grace_ms.max(0));
+        let previous_kid = self.signing_keys().current().kid().to_owned();
+        let row = LtiToolKeyRow {
+            kid: key.kid().to_owned(),
+            pkcs8_pem: key.pkcs8_pem().to_owned(),
+            created_at: now,
+            retired_at: None,
+        };
+        self.admin.store.rotate_lti_tool_key(&row, &previous_kid, retire_at).await?;
+        let current_kid = key.kid().to_owned();
+        {
+            let mut keys = match self.tool_keys.write() {
+                Ok(keys) => keys,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            keys.rotate(key, UnixSeconds::from_millis(now), (retire_at - now) / 1000);
+        }
+        tracing::info!(current = %current_kid, previous = %previous_kid, "LTI: tool key rotated");
+        Ok(LtiKeyRotation { current_kid, previous_kid, previous_published_until: retire_at })
     }
 
     /// One login or launch request from `client`'s budget.

@@ -21,7 +21,7 @@ use vigil_proto::RejectReason;
 use vigil_proto::events::RegisterLtiPlatform;
 
 use super::http::{ApiError, ApiResult, HttpState, parse_json, require_admin, store_error};
-use crate::service::lti::{Landing, LaunchOutcome, LtiRefusal, RegisterError};
+use crate::service::lti::{KEY_GRACE_MS, Landing, LaunchOutcome, LtiRefusal, RegisterError};
 
 /// The largest body `/lti/*` reads: an id_token is at most 64 KiB.
 pub const MAX_LTI_BODY: usize = 80 * 1024;
@@ -45,6 +45,15 @@ pub fn admin_routes() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/lti/platforms", post(register_platform).get(list_platforms))
         .route("/lti/start-assessment", post(start_assessment))
+        .route("/lti/keys/rotate", post(rotate_key))
+}
+
+/// `POST /api/v1/lti/keys/rotate` (admin, no body): a new signing key now,
+/// the previous one published for [`KEY_GRACE_MS`].
+async fn rotate_key(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    require_admin(&app, &headers)?;
+    let rotation = app.lti.rotate_key(KEY_GRACE_MS).await.map_err(|e| store_error(&e))?;
+    Ok(Json(rotation).into_response())
 }
 
 /// `POST /api/v1/lti/start-assessment` with a student token and no body:
