@@ -822,15 +822,7 @@ mod tests {
         let answer = |sdp: &str| {
             let sdp = sdp.to_owned();
             contain(move || {
-                // As the router configures its peers.
-                let mut rtc = RtcConfig::new()
-                    .set_ice_lite(true)
-                    .set_rtp_mode(true)
-                    .clear_codecs()
-                    .enable_vp8(true)
-                    .enable_h264(true)
-                    .enable_opus(true, false)
-                    .build(Instant::now());
+                let mut rtc = crate::router::peer_rtc_config().build(Instant::now());
                 let offer = SdpOffer::from_sdp_string(&sdp).map_err(|_| SfuError::BadSdp("test"))?;
                 rtc.sdp_api().accept_offer(offer).map(|_| ()).map_err(|_| SfuError::OfferRejected("test".into()))
             })

@@ -37,6 +37,8 @@ use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc};
 use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
 
+#[cfg(test)]
+pub(crate) use self::prepare::peer_rtc_config;
 pub use self::prepare::{OfferPreparer, PreparedPublisher, PreparedSubscriber};
 pub use self::sdp::SignallingLimits;
 

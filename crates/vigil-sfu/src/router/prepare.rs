@@ -153,13 +153,7 @@ impl OfferPreparer {
     }
 
     fn new_rtc(&self, now: Instant, subscriber: bool) -> Rtc {
-        let mut cfg = RtcConfig::new()
-            .set_ice_lite(true)
-            .set_rtp_mode(true)
-            .clear_codecs()
-            .enable_vp8(true)
-            .enable_h264(true)
-            .enable_opus(true, false)
+        let mut cfg = peer_rtc_config()
             // Per-peer stats cost a timer per second; only proctor NACK
             // counts use them.
             .set_stats_interval(subscriber.then(|| Duration::from_secs(1)));
@@ -177,6 +171,18 @@ impl OfferPreparer {
         }
         rtc
     }
+}
+
+/// What every peer's `Rtc` is: ICE-lite, RTP mode (forwarded, never
+/// depacketised), VP8, H.264 and Opus.
+pub(crate) fn peer_rtc_config() -> RtcConfig {
+    RtcConfig::new()
+        .set_ice_lite(true)
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_vp8(true)
+        .enable_h264(true)
+        .enable_opus(true, false)
 }
 
 /// A peer's ICE username fragment and password, from a cryptographic
