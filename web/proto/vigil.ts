@@ -44,7 +44,13 @@ stall_after_s: number,
 /**
  * Detectors switched off for every student of this exam (accommodations).
  */
-disabled_detectors: Array<IncidentKind>, };
+disabled_detectors: Array<IncidentKind>, 
+/**
+ * The assessment the student page shows in its exam frame (an LMS quiz)
+ * instead of its own: an `http`/`https` URL of at most 2,048 bytes. Its
+ * access code, if any, is kept apart (`PUT …/access-code`).
+ */
+assessment_url?: string, };
 
 export type Exam = { id: ExamId, title: string, settings: ExamSettings, };
 
@@ -74,7 +80,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -254,6 +260,10 @@ token_url: string, };
 export type LtiPlatform = { issuer: string, client_id: string, deployment_ids: Array<string>, auth_login_url: string, jwks_url: string, token_url: string, created_at: number, };
 
 export type LtiKeyRotation = { current_kid: string, previous_kid: string, previous_published_until: number, };
+
+export type SetAccessCode = { code: string, };
+
+export type AccessCode = { code: string, };
 
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {

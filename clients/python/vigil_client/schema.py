@@ -23,7 +23,7 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "not_jpeg", "undecodable", "too_large", "dimensions_out_of_range",
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
                   "evidence_not_collected", "not_publishing", "not_subscribed", "no_lti_attempt",
-                  "unavailable"]
+                  "no_access_code", "unavailable"]
 ENUMS = {
     "IncidentKind": INCIDENT_KINDS,
     "IncidentSource": ["client", "server"],
@@ -50,7 +50,8 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
     "ExamSettings": {"window": ("ExamWindow", REQ), "scoring": ("ScoringRules", REQ),
                      "privacy": ("PrivacyTier", REQ), "evidence_retention_days": ("number", REQ),
                      "stall_after_s": ("number", REQ),
-                     "disabled_detectors": (("array", "IncidentKind"), REQ)},
+                     "disabled_detectors": (("array", "IncidentKind"), REQ),
+                     "assessment_url": ("string", OPT)},
     "Exam": {"id": ("string", REQ), "title": ("string", REQ), "settings": ("ExamSettings", REQ)},
     "Student": {"id": ("string", REQ), "name": ("string", REQ)},
     "Proctor": {"id": ("string", REQ), "name": ("string", REQ)},
@@ -65,6 +66,7 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
     "AssessmentEntry": {"kind": (("const", "lti_proctoring"), REQ), "attempt_number": ("int", REQ),
                         "ended_at": (T, OPT)},
     "StartAssessment": {"url": ("string", REQ), "jwt": ("string", REQ)},
+    "AccessCode": {"code": ("string", REQ)},
     "ProctorAction": {"kind": ("ProctorActionKind", REQ), "text": ("string", OPT), "at": (T, REQ)},
     "ScoreView": {"seq": ("int", REQ), "score": ("number", REQ), "level": ("Level", REQ),
                   "as_of": (T, REQ)},

@@ -494,6 +494,21 @@ pub struct LtiPlatform {
     pub created_at: UnixMillis,
 }
 
+/// `PUT /api/v1/exams/{exam}/access-code`: the code the exam's assessment
+/// (an LMS quiz) asks for, 1–64 characters without control characters. It is
+/// told to a student only while their camera is proctored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SetAccessCode {
+    pub code: String,
+}
+
+/// The answer to a student's `POST /api/v1/access-code`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AccessCode {
+    pub code: String,
+}
+
 /// The answer to `POST /api/v1/lti/keys/rotate`: vigil signs with the new
 /// key from now on, and publishes the previous one until the time given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

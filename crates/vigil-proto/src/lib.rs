@@ -200,6 +200,12 @@ pub struct ExamSettings {
     /// Detectors switched off for every student of this exam (accommodations).
     #[serde(default)]
     pub disabled_detectors: Vec<IncidentKind>,
+    /// The assessment the student page shows in its exam frame (an LMS quiz)
+    /// instead of its own: an `http`/`https` URL of at most 2,048 bytes. Its
+    /// access code, if any, is kept apart (`PUT …/access-code`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub assessment_url: Option<String>,
 }
 
 impl ExamSettings {
@@ -212,6 +218,7 @@ impl ExamSettings {
             evidence_retention_days: 30,
             stall_after_s: 10,
             disabled_detectors: Vec::new(),
+            assessment_url: None,
         }
     }
 }
@@ -313,12 +320,14 @@ pub enum RejectReason {
     // LTI Proctoring Services.
     /// The student's exam was not started by an LtiStartProctoring launch.
     NoLtiAttempt,
+    /// The exam has no access code.
+    NoAccessCode,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 31] = [
+    pub const ALL: [RejectReason; 32] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -349,6 +358,7 @@ impl RejectReason {
         RejectReason::NotPublishing,
         RejectReason::NotSubscribed,
         RejectReason::NoLtiAttempt,
+        RejectReason::NoAccessCode,
         RejectReason::Unavailable,
     ];
 
@@ -385,6 +395,7 @@ impl RejectReason {
             RejectReason::NotPublishing => "not_publishing",
             RejectReason::NotSubscribed => "not_subscribed",
             RejectReason::NoLtiAttempt => "no_lti_attempt",
+            RejectReason::NoAccessCode => "no_access_code",
             RejectReason::Unavailable => "unavailable",
         }
     }

@@ -74,6 +74,8 @@ pub fn bindings() -> String {
         RegisterLtiPlatform::decl(&cfg),
         LtiPlatform::decl(&cfg),
         LtiKeyRotation::decl(&cfg),
+        SetAccessCode::decl(&cfg),
+        AccessCode::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use vigil_core::score::check_rules;
 
-use vigil_proto::events::{AddPerson, CreateExam, ExamRoster, IssueLink, JoinLink};
+use vigil_proto::events::{AddPerson, CreateExam, ExamRoster, IssueLink, JoinLink, SetAccessCode};
 use vigil_proto::{
     Exam, ExamId, ExamSettings, ExamWindow, IdError, Proctor, ProctorId, RejectReason, Rejection, Role, Student,
     StudentId, UnixMillis,
@@ -34,6 +34,24 @@ impl From<StoreError> for AdminError {
             other => AdminError::Store(other),
         }
     }
+}
+
+/// The longest access code: quiz passwords are short words or numbers.
+const MAX_ACCESS_CODE_CHARS: usize = 64;
+/// The longest assessment URL (an LMS quiz link with its parameters).
+const MAX_ASSESSMENT_URL_BYTES: usize = 2048;
+
+/// An assessment URL the page can frame: `http` or `https`, with a host.
+fn check_assessment_url(url: &str) -> Result<(), String> {
+    let reason = || format!("assessment_url must be an http or https URL of at most {MAX_ASSESSMENT_URL_BYTES} bytes");
+    if url.len() > MAX_ASSESSMENT_URL_BYTES {
+        return Err(reason());
+    }
+    let parsed = url::Url::parse(url).map_err(|_| reason())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(reason());
+    }
+    Ok(())
 }
 
 fn invalid(msg: impl Into<String>) -> AdminError {
@@ -83,6 +101,9 @@ impl Admin {
             .settings
             .unwrap_or_else(|| ExamSettings::with_window(ExamWindow { opens_at: now, closes_at: now + 3 * 3_600_000 }));
         check_rules(&settings.scoring).map_err(invalid)?;
+        if let Some(url) = &settings.assessment_url {
+            check_assessment_url(url).map_err(invalid)?;
+        }
         // Checked arithmetic: an open-ended window (i64::MAX) must not wrap
         // when links add their grace period to it.
         if settings.window.closes_at <= settings.window.opens_at
@@ -93,6 +114,19 @@ impl Admin {
         let exam = Exam { id, title: req.title, settings };
         self.store.create_exam(&exam, now).await?;
         Ok(exam)
+    }
+
+    /// Sets the code the exam's assessment asks for (see `SetAccessCode`).
+    pub async fn set_access_code(&self, exam_id: &ExamId, req: SetAccessCode) -> Result<(), AdminError> {
+        self.exam(exam_id).await?;
+        let code = req.code.trim();
+        if code.is_empty() || code.chars().count() > MAX_ACCESS_CODE_CHARS || code.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "an access code is 1 to {MAX_ACCESS_CODE_CHARS} characters, none a control character"
+            )));
+        }
+        self.store.set_access_code(exam_id, code, self.clock.now_ms()).await?;
+        Ok(())
     }
 
     pub async fn exam(&self, exam_id: &ExamId) -> Result<Exam, AdminError> {

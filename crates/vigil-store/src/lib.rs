@@ -181,6 +181,20 @@ impl Store {
         row.map(|r| exam_from_row(&r)).transpose()
     }
 
+    /// Sets (or replaces) the exam's access code.
+    pub async fn set_access_code(&self, exam_id: &ExamId, code: &str, at: UnixMillis) -> Result<()> {
+        self.write(Write::AccessCode { exam_id: exam_id.clone(), code: code.to_owned(), at }).await
+    }
+
+    /// The exam's access code, if one was set.
+    pub async fn access_code(&self, exam_id: &ExamId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT code FROM exam_access_codes WHERE exam_id = $1")
+            .bind(exam_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get("code")))
+    }
+
     pub async fn exams(&self) -> Result<Vec<Exam>> {
         let rows =
             sqlx::query("SELECT id, title, settings FROM exams ORDER BY created_at, id").fetch_all(&self.pool).await?;

@@ -41,6 +41,11 @@ pub(crate) enum Write {
         at: UnixMillis,
     },
     Lti(crate::lti::LtiWrite),
+    AccessCode {
+        exam_id: ExamId,
+        code: String,
+        at: UnixMillis,
+    },
 }
 
 pub(crate) struct Job {
@@ -218,6 +223,17 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .await?;
         }
         Write::Lti(lti) => crate::lti::apply(conn, lti).await?,
+        Write::AccessCode { exam_id, code, at } => {
+            sqlx::query(
+                "INSERT INTO exam_access_codes (exam_id, code, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (exam_id) DO UPDATE SET code = excluded.code, updated_at = excluded.updated_at",
+            )
+            .bind(exam_id.as_str())
+            .bind(code)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(())
 }

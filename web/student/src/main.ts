@@ -16,7 +16,7 @@ import { checkScreen } from "./screens/check.ts";
 import { connectingScreen, resumingScreen } from "./screens/connecting.ts";
 import { consentScreen } from "./screens/consent.ts";
 import { endedScreen } from "./screens/ended.ts";
-import { ASSESSMENT_FRAME, handBack, postToFrame } from "./assessment.ts";
+import { ASSESSMENT_FRAME, accessCode, handBack, postToFrame } from "./assessment.ts";
 import { assessmentScreen, canFullscreen, examScreen, renderFullscreenBanner } from "./screens/exam.ts";
 import { joinScreen } from "./screens/join.ts";
 import { previewScreen, showPreviewResult } from "./screens/preview.ts";
@@ -59,6 +59,8 @@ class StudentPage {
   /** sessionStorage key remembering, across reloads of this tab, that the exam started or ended. */
   private readonly progressKey: string;
   private readonly recordFrame: ((r: FrameResult) => void) | undefined;
+  /** Shows the exam's access code, or hides it while the camera is not proctored; set once the code is known. */
+  private showAccessCode: (() => void) | undefined;
 
   constructor(private readonly token: string) {
     const claims = tokenClaims(token);
@@ -246,21 +248,47 @@ class StudentPage {
     if (requestFullscreen && canFullscreen()) document.documentElement.requestFullscreen().then(judge, judge);
     else judge();
     const title = this.welcome?.exam_title ?? "Exam";
+    const url = this.welcome?.settings.assessment_url;
     if (this.welcome?.assessment?.kind === "lti_proctoring") void this.openPlatformAssessment(title);
+    else if (url) void this.openLinkedAssessment(title, url);
     else examScreen(title, this.camera.video(), () => this.dispatch({ type: "handed_in" }));
+  }
+
+  /** A POST with this page's token to one of the student's API endpoints. */
+  private async postApi(path: string): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${location.origin}${path}`, { method: "POST", headers: { authorization: `Bearer ${this.token}` } });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  }
+
+  /**
+   * The exam's own assessment (an LMS quiz) in the exam frame. Its access
+   * code, when it has one, is asked for once the camera is proctored and
+   * shown only while it stays so.
+   */
+  private async openLinkedAssessment(title: string, url: string): Promise<void> {
+    const status = assessmentScreen(title, this.camera.video(), url);
+    status("Your exam is below. If it asks for an access code, the code appears here once your camera is being proctored.");
+    const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+    const got = await accessCode({ request: () => this.postApi("/api/v1/access-code"), wait, status });
+    if ("failed" in got) status(`The access code could not be shown: ${got.failed}.`);
+    else if (got.code === null) status("Your exam is below.");
+    else {
+      const code = got.code;
+      this.showAccessCode = () =>
+        status(
+          this.publisher?.state === "connected"
+            ? `Access code: ${code}`
+            : "The access code is hidden while your camera is not being proctored; it comes back when the camera reconnects.",
+        );
+      this.showAccessCode();
+    }
   }
 
   /** The platform's assessment, handed back into the exam frame once proctoring is live. */
   private async openPlatformAssessment(title: string): Promise<void> {
     const status = assessmentScreen(title, this.camera.video());
     const result = await handBack({
-      request: async () => {
-        const res = await fetch(`${location.origin}/api/v1/lti/start-assessment`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${this.token}` },
-        });
-        return { status: res.status, body: await res.json().catch(() => null) };
-      },
+      request: () => this.postApi("/api/v1/lti/start-assessment"),
       post: (message) => postToFrame(document, message, ASSESSMENT_FRAME),
       wait: (ms) => new Promise((r) => setTimeout(r, ms)),
       status,
@@ -314,6 +342,7 @@ class StudentPage {
   }
 
   private updateStatus(): void {
+    this.showAccessCode?.();
     byId("status").textContent = statusLine({
       connected: this.connected,
       vision: this.camera.vision,

@@ -13,7 +13,7 @@ use vigil_proto::events::{IceCandidate, RtcAck, SessionDescription, SlotUpdate, 
 use vigil_proto::{RejectReason, Rejection};
 use vigil_sfu::{PeerId, PublisherId, SfuError, SfuEvent, SubscriberId};
 
-use super::{ProctorSession, Service, StudentSession, lock};
+use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 
 /// How a failed SFU call reads to the client. `UnknownPeer` depends on who
 /// asked: for a watch it is the proctor's own subscription that is missing.
@@ -99,6 +99,20 @@ impl Service {
             ));
         }
         Ok(())
+    }
+
+    /// The exam's access code for a student whose camera is proctored (when
+    /// the server runs video), within their signalling budget.
+    pub async fn access_code(&self, sess: &StudentSession) -> Result<String, Rejection> {
+        self.admit_assessment_start(sess)?;
+        match self.store.access_code(sess.rt.id()).await {
+            Ok(Some(code)) => Ok(code),
+            Ok(None) => Err(Rejection::new(RejectReason::NoAccessCode, "this exam has no access code")),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read an access code");
+                Err(unavailable("the access code could not be read; retry"))
+            }
+        }
     }
 
     /// One student's WebRTC signalling is rate-limited before it reaches the

@@ -16,7 +16,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use vigil_proto::events::{AddPerson, CreateExam, IssueLink};
+use vigil_proto::events::{AccessCode, AddPerson, CreateExam, IssueLink, SetAccessCode};
 use vigil_proto::{ErrorBody, ExamId, IncidentId, RejectReason, Rejection, StudentId};
 
 use crate::admin::{Admin, AdminError};
@@ -62,7 +62,7 @@ fn status_for(reason: RejectReason) -> StatusCode {
     match reason {
         MissingToken | InvalidToken | ExpiredToken => StatusCode::UNAUTHORIZED,
         WrongScope | Forbidden | EvidenceNotCollected => StatusCode::FORBIDDEN,
-        UnknownExam | UnknownStudent | UnknownIncident => StatusCode::NOT_FOUND,
+        UnknownExam | UnknownStudent | UnknownIncident | NoAccessCode => StatusCode::NOT_FOUND,
         TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         NotJpeg => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -126,6 +126,8 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/students", post(add_student))
         .route("/exams/{exam}/proctors", post(add_proctor))
         .route("/exams/{exam}/links", post(issue_link))
+        .route("/exams/{exam}/access-code", axum::routing::put(set_access_code))
+        .route("/access-code", post(access_code))
         .route("/exams/{exam}/snapshot", get(snapshot))
         .route("/exams/{exam}/students/{student}/incidents", get(student_incidents))
         .route("/evidence/{incident}", post(upload_evidence))
@@ -261,6 +263,28 @@ async fn create_exam(State(app): AppState, headers: HeaderMap, body: Bytes) -> A
     let req: CreateExam = parse_json(&body)?;
     let exam = app.admin.create_exam(req).await?;
     Ok((StatusCode::CREATED, Json(exam)).into_response())
+}
+
+async fn set_access_code(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath(exam): ApiPath<ExamId>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    require_admin(&app, &headers)?;
+    let req: SetAccessCode = parse_json(&body)?;
+    app.admin.set_access_code(&exam, req).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/v1/access-code` with a student token and no body: the exam's
+/// access code, only while the student's camera is proctored.
+async fn access_code(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    let sess = app.service.authenticate_student(bearer(&headers)).await?;
+    let code = app.service.access_code(&sess).await?;
+    let mut res = Json(AccessCode { code }).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
 }
 
 async fn list_exams(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {

@@ -67,9 +67,9 @@ export function examScreen(title: string, video: HTMLVideoElement, onHandIn: () 
  * (a refused frame looks like any other cross-origin page), so the page says
  * once what to do if the assessment does not appear.
  */
-export function assessmentScreen(title: string, video: HTMLVideoElement): (text: string) => void {
+export function assessmentScreen(title: string, video: HTMLVideoElement, src?: string): (text: string) => void {
   const status = h("p", { id: "assessment-status", role: "status" }, "Opening your exam…");
-  const frame = h("iframe", { name: ASSESSMENT_FRAME, id: ASSESSMENT_FRAME, title: "Your exam", class: "assessment" });
+  const frame = h("iframe", { name: ASSESSMENT_FRAME, id: ASSESSMENT_FRAME, title: "Your exam", class: "assessment", src: src ?? false });
   const help = h(
     "p",
     { class: "hint" },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { StartAssessment } from "@proto";
-import { handBack, RETRY_MS, type HandBackIo } from "../../src/assessment.ts";
+import { accessCode, handBack, RETRY_MS, type HandBackIo } from "../../src/assessment.ts";
 
 const MESSAGE: StartAssessment = { url: "https://lms.example.edu/start", jwt: "a.b.c" };
 const refusal = (status: number, reason: string, retry_after_ms?: number) => ({
@@ -57,5 +57,16 @@ describe("handing the attempt back to the platform", () => {
     expect(result.kind).toBe("failed");
     expect(t.asked()).toBe(3);
     expect(t.posted).toEqual([]);
+  });
+});
+
+describe("the exam's access code", () => {
+  it("waits for the camera, then gives the code; an exam without one needs none", async () => {
+    const t = io([refusal(422, "not_publishing"), { status: 200, body: { code: "tulip-42" } }]);
+    expect(await accessCode(t.fake)).toEqual({ code: "tulip-42" });
+    expect(t.waits).toEqual([RETRY_MS]);
+    expect(await accessCode(io([refusal(404, "no_access_code")]).fake)).toEqual({ code: null });
+    expect(await accessCode(io([refusal(401, "expired_token")]).fake)).toEqual({ failed: "refused: expired_token" });
+    expect(await accessCode(io([{ status: 200, body: { code: "" } }]).fake, 1)).toHaveProperty("failed");
   });
 });
