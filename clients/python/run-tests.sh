@@ -10,15 +10,7 @@ if [ ! -x "$VIGIL_BIN" ]; then
   echo "run-tests.sh: no vigil binary at $VIGIL_BIN (cargo build -p vigil, or set VIGIL_BIN)" >&2
   exit 1
 fi
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-stamp=.venv/.requirements.sha256
-want="$(sha256sum requirements.txt | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-  echo "$want" > "$stamp"
-fi
+"$here/../../scripts/python-venv" "$here"
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -108,9 +108,9 @@ pub use launch::{
 pub use login::{LoginError, LoginInitiation, LoginStart, MAX_HINT_LEN, MAX_LOGIN_PARAMS, PendingLogin, start_login};
 pub use messages::{
     ACS_CONTENT_TYPE, AccessToken, AcsControl, AcsResult, AcsStatus, CLIENT_ASSERTION_TYPE, FORM_CONTENT_TYPE,
-    MAX_RESPONSE_BYTES, MESSAGE_FORM_FIELD, MESSAGE_TTL_SECS, ServiceError, ServiceRequest, TokenRequest, ToolMessage,
-    VerifiedUser, acs_request, client_assertion, escape_html, parse_acs_response, parse_token_response,
-    start_assessment_message, token_request,
+    MAX_REASON_MSG_LEN, MAX_RESPONSE_BYTES, MESSAGE_FORM_FIELD, MESSAGE_TTL_SECS, ServiceError, ServiceRequest,
+    TokenRequest, ToolMessage, VerifiedUser, acs_request, client_assertion, escape_html, parse_acs_response,
+    parse_token_response, start_assessment_message, token_request,
 };
 pub use pending::PendingLogins;
 pub use roles::{LaunchRole, Roles, map_role};

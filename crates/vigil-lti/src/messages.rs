@@ -365,7 +365,8 @@ struct AcsBody<'a> {
 }
 
 const MAX_REASON_CODE_LEN: usize = 64;
-const MAX_REASON_MSG_LEN: usize = 1024;
+/// The longest `reason_msg` [`acs_request`] sends, in bytes.
+pub const MAX_REASON_MSG_LEN: usize = 1024;
 
 /// The ACS request for `control` on the attempt `launch` started. Refused
 /// when the launch carried no ACS claim or the platform did not offer the

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { launch } from '../lib/browser.mjs';
-import { VigilServer, sleep } from '../lib/server.mjs';
+import { VigilServer, sleep, until } from '../lib/server.mjs';
 import { launchWithCamera, joinAndStart } from '../../student/test/helpers/student-page.mjs';
 import { oneFaceVideo } from '../../student/test/helpers/media.mjs';
 // The student page's test hooks (window.__vigil) exist only in its test build.
@@ -42,18 +42,6 @@ function ensureApps() {
   if (!existsSync(built) || Math.max(...sources.map(newest)) > statSync(built).mtimeMs) {
     console.log('apps.test: building web/dashboard/dist');
     execFileSync('npm', ['run', 'build'], { cwd: dashboardDir, stdio: 'inherit' });
-  }
-}
-
-/** Waits for `fn()` to return a truthy value (≤ `ms`); returns it, or fails with `what` and the last value. */
-async function until(what, fn, ms = 30_000, every = 250) {
-  const end = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > end) assert.fail(`timed out (${ms} ms) waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(every);
   }
 }
 

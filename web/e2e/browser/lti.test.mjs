@@ -19,7 +19,7 @@ import { createServer } from 'node:http';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 
-import { VigilServer, sleep } from '../lib/server.mjs';
+import { VigilServer, until } from '../lib/server.mjs';
 import { launchWithCamera } from '../../student/test/helpers/student-page.mjs';
 import { oneFaceVideo } from '../../student/test/helpers/media.mjs';
 import { testWebDir } from '../../student/test/helpers/vigil-server.mjs';
@@ -200,17 +200,6 @@ after(async () => {
   if (servedWebDir) rmSync(servedWebDir, { recursive: true, force: true });
 });
 
-/** Waits for `fn()` to return a truthy value (≤ `ms`); fails with `what`. */
-async function until(what, fn, ms = 60_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}; platform: ${JSON.stringify(platform.problems)}`);
-    await sleep(250);
-  }
-}
-
 test('LtiStartProctoring → checks → LtiStartAssessment → the quiz in the exam frame → LtiEndAssessment', { timeout: 300_000 }, async () => {
   const browser = await launchWithCamera(oneFaceVideo().file);
   browsers.push(browser);
@@ -236,7 +225,11 @@ test('LtiStartProctoring → checks → LtiStartAssessment → the quiz in the e
   await page.getByRole('button', { name: /Start the exam/ }).click();
 
   // The camera publishes, the page asks, the platform gets a message it can verify.
-  const [claims] = await until('LtiStartAssessment at the platform', () => platform.startAssessments.length > 0 && platform.startAssessments);
+  const [claims] = await until(
+    () => `LtiStartAssessment at the platform (its problems: ${JSON.stringify(platform.problems)})`,
+    () => platform.startAssessments.length > 0 && platform.startAssessments,
+    60_000,
+  );
   assert.deepEqual(platform.problems, []);
   assert.equal(claims.iss, CLIENT_ID);
   assert.equal(claims.aud, ISSUER);

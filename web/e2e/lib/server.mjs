@@ -232,6 +232,25 @@ export function incident(overrides = {}) {
   };
 }
 
+/**
+ * Waits for `fn()` to return a truthy value (≤ `ms`, asking every `every`
+ * ms); returns it, or fails naming `what` (a string, or a function called
+ * at the failure for the latest context) and the last value.
+ */
+export async function until(what, fn, ms = 30_000, every = 250) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) {
+      const name = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out (${ms} ms) waiting for ${name}; last: ${JSON.stringify(last)}`);
+    }
+    await sleep(every);
+  }
+}
+
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -32,8 +32,6 @@ pub const ACS_TRIES: u32 = 5;
 pub const ACS_FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// A cached access token is not used within this many seconds of its expiry.
 const TOKEN_MARGIN_SECS: i64 = 30;
-/// The longest reason message ACS accepts (Proctoring Services 1.0).
-const MAX_REASON_CHARS: usize = 1024;
 
 /// What a platform answered to a POST.
 #[derive(Debug, Clone)]
@@ -186,12 +184,7 @@ impl LtiService {
             }
         };
         let mut control = AcsControl::new(action, UnixSeconds::from_millis(job.action.at));
-        control.reason_msg = job
-            .action
-            .text
-            .as_deref()
-            .map(|t| t.chars().take(MAX_REASON_CHARS).collect::<String>())
-            .filter(|t| !t.is_empty());
+        control.reason_msg = job.action.text.as_deref().and_then(reason_msg);
         let request = match vigil_lti::acs_request(&launch, &control) {
             Ok(r) => r,
             Err(ServiceError::NoAcs | ServiceError::ActionNotOffered { .. }) => {
@@ -278,6 +271,16 @@ impl LtiService {
     }
 }
 
+/// A proctor's text as ACS's `reason_msg`: cut at a character boundary to
+/// the byte limit `vigil_lti::acs_request` enforces, `None` when empty.
+fn reason_msg(text: &str) -> Option<String> {
+    let mut end = text.len().min(vigil_lti::MAX_REASON_MSG_LEN);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(text[..end].to_owned()).filter(|t| !t.is_empty())
+}
+
 /// Tokens are per platform registration.
 pub(super) fn token_key(launch: &StartProctoringLaunch) -> (String, String) {
     (launch.common.issuer.as_str().to_owned(), launch.common.client_id.as_str().to_owned())
@@ -300,6 +303,18 @@ mod tests {
         assert_eq!(acs_action(ProctorActionKind::FlagForReview), Some(AcsAction::Flag));
         assert_eq!(acs_action(ProctorActionKind::Warn), None);
         assert_eq!(acs_action(ProctorActionKind::Message), None);
+    }
+
+    /// A proctor's long message in a multi-byte script is cut to what the
+    /// control message allows, not refused (which would drop the action).
+    #[test]
+    fn long_reasons_are_cut_to_the_byte_limit() {
+        let text = "é".repeat(vigil_lti::MAX_REASON_MSG_LEN);
+        let cut = reason_msg(&text).expect("a reason");
+        assert!(cut.len() <= vigil_lti::MAX_REASON_MSG_LEN && text.starts_with(&cut), "{}", cut.len());
+        assert_eq!(cut.len(), vigil_lti::MAX_REASON_MSG_LEN);
+        assert_eq!(reason_msg(""), None);
+        assert_eq!(reason_msg("Camera covered").as_deref(), Some("Camera covered"));
     }
 
     #[test]

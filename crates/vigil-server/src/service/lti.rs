@@ -591,11 +591,7 @@ impl LtiService {
     pub async fn start_assessment(&self, exam_id: &ExamId, student: &StudentId) -> Result<ToolMessage, Rejection> {
         let unavailable = |e: StoreError| {
             tracing::error!(error = %e, "LTI: store error");
-            Rejection {
-                reason: RejectReason::Unavailable,
-                message: "storage is unavailable; retry".into(),
-                retry_after_ms: Some(1_000),
-            }
+            crate::service::unavailable("storage is unavailable; retry")
         };
         let store = &self.admin.store;
         let attempt = store.lti_attempt(exam_id, student.as_str()).await.map_err(unavailable)?.ok_or_else(|| {

@@ -85,12 +85,12 @@ impl Service {
         }
     }
 
-    /// Whether a student may be handed to the platform's assessment
-    /// (LtiStartAssessment): within their signalling budget, and, when the
-    /// server runs video, with their camera publishing from a live
+    /// Whether a student may have what only a proctored student gets (the
+    /// LTI hand-back, the access code): within their signalling budget, and,
+    /// when the server runs video, with their camera publishing from a live
     /// connection. The page's own checks (system check, consent) came first;
     /// this is the part the server can see.
-    pub fn admit_assessment_start(&self, sess: &StudentSession) -> Result<(), Rejection> {
+    pub fn admit_proctored_request(&self, sess: &StudentSession) -> Result<(), Rejection> {
         self.admit_signalling(sess)?;
         if self.sfu.is_some() && lock(&sess.cell.publishing).is_none() {
             return Err(Rejection::new(
@@ -104,7 +104,7 @@ impl Service {
     /// The exam's access code for a student whose camera is proctored (when
     /// the server runs video), within their signalling budget.
     pub async fn access_code(&self, sess: &StudentSession) -> Result<String, Rejection> {
-        self.admit_assessment_start(sess)?;
+        self.admit_proctored_request(sess)?;
         match self.store.access_code(sess.rt.id()).await {
             Ok(Some(code)) => Ok(code),
             Ok(None) => Err(Rejection::new(RejectReason::NoAccessCode, "this exam has no access code")),

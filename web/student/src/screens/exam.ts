@@ -78,7 +78,9 @@ export function assessmentScreen(title: string, video: HTMLVideoElement, src?: s
   );
   showScreen(title, fsBanner, status, frame, help, h("div", { class: "mini" }, video));
   renderFullscreenBanner();
+  // Called every second while the access code is shown: the DOM is only
+  // touched when the sentence changes.
   return (text) => {
-    status.textContent = text;
+    if (status.textContent !== text) status.textContent = text;
   };
 }
