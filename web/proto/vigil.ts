@@ -80,7 +80,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -205,7 +205,12 @@ export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: Re
 
 export type StudentView = { student: Student, score: ScoreView, presence: Presence, quality: Quality, last_incident?: IncidentRecord, };
 
-export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_time: number, };
+export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_time: number, 
+/**
+ * Whether the asking proctor may change the exam's settings
+ * (`PUT /api/v1/exams/{exam}/settings`): an instructor, not a TA.
+ */
+may_configure: boolean, };
 
 export type EvidenceAccepted = { incident_id: IncidentId, sha256: string, width: number, height: number, bytes: number, };
 
@@ -225,7 +230,12 @@ export type IssueLink = { role: Role, subject: string,
 /**
  * Lifetime in seconds; defaults to the end of the exam window plus one hour.
  */
-ttl_s?: number, };
+ttl_s?: number, 
+/**
+ * Proctors only: the link also lets its holder change the exam's
+ * settings and access code, as an instructor. Default false.
+ */
+may_configure?: boolean, };
 
 export type JoinLink = { role: Role, exam_id: ExamId, subject: string, token: string, url: string, expires_at: number, };
 
@@ -276,11 +286,15 @@ export const EVENTS = {
   WELCOME: "welcome",
   PROCTOR_ACTION: "proctor_action",
   ASSESSMENT: "assessment",
+  EXAM_SETTINGS: "exam_settings",
+  ACCESS_CODE_CHANGED: "access_code_changed",
   SNAPSHOT: "snapshot",
   SCORE: "score",
   INCIDENT_NOTICE: "incident",
   PRESENCE: "presence",
   QUALITY: "quality",
+  EXAM: "exam",
+  STUDENT_ADDED: "student",
   ACTION: "action",
   RTC_PUBLISH: "rtc_publish",
   RTC_SUBSCRIBE: "rtc_subscribe",
@@ -295,6 +309,8 @@ export interface StudentServerToClient {
   "welcome": (payload: StudentWelcome) => void;
   "proctor_action": (payload: ProctorAction) => void;
   "assessment": (payload: AssessmentEntry) => void;
+  "exam_settings": (payload: ExamSettings) => void;
+  "access_code_changed": () => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }
 
@@ -314,6 +330,8 @@ export interface ProctorServerToClient {
   "incident": (payload: IncidentRecord) => void;
   "presence": (payload: PresenceUpdate) => void;
   "quality": (payload: QualityUpdate) => void;
+  "exam": (payload: Exam) => void;
+  "student": (payload: StudentView) => void;
   "slot": (payload: SlotUpdate) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }

@@ -16,6 +16,7 @@
 //! - [`signals`]: detection quality from continuous signals.
 //! - [`worker`]: the inference worker's health from heartbeats.
 //! - [`actions`]: proctor action rules.
+//! - [`settings`]: which settings changes an open exam still accepts.
 
 pub mod actions;
 pub mod coalesce;
@@ -25,6 +26,7 @@ pub mod presence;
 pub mod rate;
 pub mod replay;
 pub mod score;
+pub mod settings;
 pub mod signals;
 pub mod worker;
 

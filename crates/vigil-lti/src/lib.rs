@@ -44,6 +44,18 @@
 //! credentials with a JWT assertion, Security Framework §4.1, RFC 7523) and
 //! [`acs_request`].
 //!
+//! Names and Role Provisioning Services 2.0 lists a course's learners, so
+//! that vigil can enrol them before anyone launches: the launch's
+//! [`NamesRoleService`] claim gives the endpoint, [`first_membership_page`]
+//! the first URL (learners only, a page size), and [`parse_membership_page`]
+//! each answer (body and `Link` header, fetched with [`NRPS_ACCEPT`] and a
+//! token for [`claims::scope::NRPS_MEMBERSHIP_READ`]): the active learners,
+//! filtered again since platforms may ignore the role filter, and the next
+//! page, refused unless it lies on the endpoint's own origin. The adapter
+//! caps its reads at [`MAX_PAGE_BYTES`], follows `next` until there is none
+//! (with its own cap on pages and no URL fetched twice), and treats the
+//! pages' learners as one set.
+//!
 //! vigil's own keys are [`ToolKeys`]: RSA-2048, stored by the server as
 //! PKCS#8 PEM, published as a JWK set with the previous key kept during a
 //! grace period after [`ToolKeys::rotate`].
@@ -88,6 +100,7 @@ mod keys;
 mod launch;
 mod login;
 mod messages;
+mod nrps;
 mod pending;
 mod roles;
 mod types;
@@ -111,6 +124,10 @@ pub use messages::{
     MAX_REASON_MSG_LEN, MAX_RESPONSE_BYTES, MESSAGE_FORM_FIELD, MESSAGE_TTL_SECS, ServiceError, ServiceRequest,
     TokenRequest, ToolMessage, VerifiedUser, acs_request, client_assertion, escape_html, parse_acs_response,
     parse_token_response, start_assessment_message, token_request,
+};
+pub use nrps::{
+    MAX_MEMBER_NAME_CHARS, MAX_MEMBERS_PER_PAGE, MAX_PAGE_BYTES, Member, MembershipPage, NRPS_ACCEPT, NrpsError,
+    first_membership_page, parse_membership_page,
 };
 pub use pending::PendingLogins;
 pub use roles::{LaunchRole, Roles, map_role};

@@ -112,6 +112,15 @@ impl Roles {
     pub fn is_learner(&self) -> bool {
         self.contains(LaunchRole::Learner)
     }
+
+    /// May change the exam's settings: an instructor or an administrator,
+    /// not a teaching assistant. Platforms send a TA as
+    /// `membership#Instructor` plus the `Instructor#TeachingAssistant`
+    /// sub-role, so the sub-role wins over the principal role.
+    pub fn may_configure(&self) -> bool {
+        self.contains(LaunchRole::Administrator)
+            || (self.contains(LaunchRole::Instructor) && !self.contains(LaunchRole::TeachingAssistant))
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +200,12 @@ mod tests {
         assert!(ta.is_proctor_capable());
         assert!(ta.contains(LaunchRole::TeachingAssistant));
         assert!(!ta.is_learner());
+        assert!(!ta.may_configure(), "a TA proctors but does not configure");
+        let instructor = Roles::from_uris(vec!["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor".into()]);
+        assert!(instructor.may_configure());
+        let admin =
+            Roles::from_uris(vec!["http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator".into()]);
+        assert!(admin.may_configure() && admin.is_proctor_capable());
 
         let student = Roles::from_uris(vec![
             "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner".into(),

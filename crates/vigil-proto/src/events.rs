@@ -34,6 +34,13 @@ pub mod names {
     /// The student's assessment entry changed (the learning platform ended
     /// the attempt); the payload is the entry as it is now.
     pub const ASSESSMENT: &str = "assessment";
+    /// The exam's settings changed (an instructor switched a detector off,
+    /// extended the window, changed the assessment URL); the payload is the
+    /// settings as they are now, to apply as if the welcome had carried them.
+    pub const EXAM_SETTINGS: &str = "exam_settings";
+    /// The exam's access code was set or replaced; no payload (`null`). A
+    /// page showing the assessment asks `POST /api/v1/access-code` again.
+    pub const ACCESS_CODE_CHANGED: &str = "access_code_changed";
     // proctor -> server
     pub const SNAPSHOT: &str = "snapshot";
     // server -> proctor
@@ -41,6 +48,10 @@ pub mod names {
     pub const INCIDENT_NOTICE: &str = "incident";
     pub const PRESENCE: &str = "presence";
     pub const QUALITY: &str = "quality";
+    /// The exam (title and settings) as it is after a change.
+    pub const EXAM: &str = "exam";
+    /// A student added to the roster after the snapshot: their tile.
+    pub const STUDENT_ADDED: &str = "student";
     // proctor -> server -> student
     pub const ACTION: &str = "action";
     // WebRTC signalling, on both namespaces
@@ -401,6 +412,10 @@ pub struct ExamSnapshot {
     pub exam: Exam,
     pub students: Vec<StudentView>,
     pub server_time: UnixMillis,
+    /// Whether the asking proctor may change the exam's settings
+    /// (`PUT /api/v1/exams/{exam}/settings`): an instructor, not a TA.
+    #[serde(default)]
+    pub may_configure: bool,
 }
 
 // ---------------------------------------------------------------- evidence
@@ -449,6 +464,11 @@ pub struct IssueLink {
     #[serde(default)]
     #[ts(optional)]
     pub ttl_s: Option<u64>,
+    /// Proctors only: the link also lets its holder change the exam's
+    /// settings and access code, as an instructor. Default false.
+    #[serde(default)]
+    #[ts(optional)]
+    pub may_configure: Option<bool>,
 }
 
 /// A join link: the token plus a URL with the token in its fragment, so it

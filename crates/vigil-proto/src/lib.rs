@@ -322,12 +322,16 @@ pub enum RejectReason {
     NoLtiAttempt,
     /// The exam has no access code.
     NoAccessCode,
+    // Exam settings.
+    /// The exam has opened and this change is one it no longer accepts (the
+    /// message names the field and the rule).
+    SettingsLocked,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 32] = [
+    pub const ALL: [RejectReason; 33] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -359,6 +363,7 @@ impl RejectReason {
         RejectReason::NotSubscribed,
         RejectReason::NoLtiAttempt,
         RejectReason::NoAccessCode,
+        RejectReason::SettingsLocked,
         RejectReason::Unavailable,
     ];
 
@@ -396,6 +401,7 @@ impl RejectReason {
             RejectReason::NotSubscribed => "not_subscribed",
             RejectReason::NoLtiAttempt => "no_lti_attempt",
             RejectReason::NoAccessCode => "no_access_code",
+            RejectReason::SettingsLocked => "settings_locked",
             RejectReason::Unavailable => "unavailable",
         }
     }

@@ -104,11 +104,15 @@ fn event_names() -> String {
         ("WELCOME", WELCOME),
         ("PROCTOR_ACTION", PROCTOR_ACTION),
         ("ASSESSMENT", ASSESSMENT),
+        ("EXAM_SETTINGS", EXAM_SETTINGS),
+        ("ACCESS_CODE_CHANGED", ACCESS_CODE_CHANGED),
         ("SNAPSHOT", SNAPSHOT),
         ("SCORE", SCORE),
         ("INCIDENT_NOTICE", INCIDENT_NOTICE),
         ("PRESENCE", PRESENCE),
         ("QUALITY", QUALITY),
+        ("EXAM", EXAM),
+        ("STUDENT_ADDED", STUDENT_ADDED),
         ("ACTION", ACTION),
         ("RTC_PUBLISH", RTC_PUBLISH),
         ("RTC_SUBSCRIBE", RTC_SUBSCRIBE),
@@ -145,6 +149,11 @@ impl EventType {
         EventType { name, payload: Some(P::name(cfg)), ack: Some(A::name(cfg)) }
     }
 
+    /// An event without a payload (sent as `null`) and without an answer.
+    fn sends_bare(name: &'static str) -> Self {
+        EventType { name, payload: None, ack: None }
+    }
+
     /// An event without a payload whose receiver answers with an `A`.
     fn asks_bare<A: TS>(cfg: &Config, name: &'static str) -> Self {
         EventType { name, payload: None, ack: Some(A::name(cfg)) }
@@ -177,6 +186,8 @@ fn event_types(cfg: &Config) -> [(&'static str, &'static str, Vec<EventType>); 4
                 EventType::sends::<StudentWelcome>(cfg, WELCOME),
                 EventType::sends::<ProctorAction>(cfg, PROCTOR_ACTION),
                 EventType::sends::<AssessmentEntry>(cfg, ASSESSMENT),
+                EventType::sends::<ExamSettings>(cfg, EXAM_SETTINGS),
+                EventType::sends_bare(ACCESS_CODE_CHANGED),
                 // Trickle ICE is specified both ways; the SFU is ICE-lite and
                 // puts its candidates in the answer, so today it sends none.
                 EventType::sends::<IceCandidate>(cfg, RTC_CANDIDATE),
@@ -202,6 +213,8 @@ fn event_types(cfg: &Config) -> [(&'static str, &'static str, Vec<EventType>); 4
                 EventType::sends::<IncidentRecord>(cfg, INCIDENT_NOTICE),
                 EventType::sends::<PresenceUpdate>(cfg, PRESENCE),
                 EventType::sends::<QualityUpdate>(cfg, QUALITY),
+                EventType::sends::<Exam>(cfg, EXAM),
+                EventType::sends::<StudentView>(cfg, STUDENT_ADDED),
                 EventType::sends::<SlotUpdate>(cfg, SLOT),
                 EventType::sends::<IceCandidate>(cfg, RTC_CANDIDATE),
             ],

@@ -36,8 +36,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rt = service.exams().get(&exam).await?.ok_or("exam")?;
     let mut sessions = Vec::new();
     for i in 0..students {
-        let cell = service.exams().student(&rt, &format!("s{i}").parse()?).await?.ok_or("student")?;
-        sessions.push(service.session_for(rt.clone(), cell));
+        let found = service.exams().student(&rt, &format!("s{i}").parse()?).await?.ok_or("student")?;
+        sessions.push(service.session_for(rt.clone(), found.cell));
     }
 
     let started = Instant::now();

@@ -10,7 +10,7 @@ use vigil_proto::{
 };
 use vigil_store::{Store, StoreError};
 
-use crate::auth::{Keys, claims};
+use crate::auth::{Claims, Keys, claims};
 use crate::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,35 @@ fn check_assessment_url(url: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Whether `settings` are valid on their own (what may change once the exam
+/// has opened is `vigil_core::settings`'s rule).
+pub fn check_settings(settings: &ExamSettings) -> Result<(), Rejection> {
+    let invalid = |msg: String| Rejection::new(RejectReason::InvalidPayload, msg);
+    check_rules(&settings.scoring).map_err(|e| invalid(e.to_string()))?;
+    if let Some(url) = &settings.assessment_url {
+        check_assessment_url(url).map_err(invalid)?;
+    }
+    // Checked arithmetic: an open-ended window (i64::MAX) must not wrap
+    // when links add their grace period to it.
+    if settings.window.closes_at <= settings.window.opens_at
+        || settings.window.closes_at.checked_add(LINK_GRACE_MS).is_none()
+    {
+        return Err(invalid("the exam window must close after it opens".into()));
+    }
+    if settings.stall_after_s == 0 || settings.stall_after_s > MAX_STALL_AFTER_S {
+        return Err(invalid(format!("stall_after_s must be 1 to {MAX_STALL_AFTER_S}")));
+    }
+    if settings.evidence_retention_days > MAX_RETENTION_DAYS {
+        return Err(invalid(format!("evidence_retention_days must be at most {MAX_RETENTION_DAYS}")));
+    }
+    Ok(())
+}
+
+/// A heartbeat gap longer than this is not "stalled" but gone.
+const MAX_STALL_AFTER_S: u32 = 600;
+/// Ten years: longer is a typo, and would overflow nothing but surprise everyone.
+const MAX_RETENTION_DAYS: u32 = 3650;
 
 fn invalid(msg: impl Into<String>) -> AdminError {
     AdminError::Invalid(Rejection::new(RejectReason::InvalidPayload, msg))
@@ -100,17 +129,7 @@ impl Admin {
         let settings = req
             .settings
             .unwrap_or_else(|| ExamSettings::with_window(ExamWindow { opens_at: now, closes_at: now + 3 * 3_600_000 }));
-        check_rules(&settings.scoring).map_err(invalid)?;
-        if let Some(url) = &settings.assessment_url {
-            check_assessment_url(url).map_err(invalid)?;
-        }
-        // Checked arithmetic: an open-ended window (i64::MAX) must not wrap
-        // when links add their grace period to it.
-        if settings.window.closes_at <= settings.window.opens_at
-            || settings.window.closes_at.checked_add(LINK_GRACE_MS).is_none()
-        {
-            return Err(invalid("the exam window must close after it opens"));
-        }
+        check_settings(&settings).map_err(AdminError::Invalid)?;
         let exam = Exam { id, title: req.title, settings };
         self.store.create_exam(&exam, now).await?;
         Ok(exam)
@@ -175,12 +194,16 @@ impl Admin {
         if !on_roster {
             return Err(missing());
         }
+        let configure = req.may_configure.unwrap_or(false);
+        if configure && req.role != Role::Proctor {
+            return Err(invalid("may_configure is for proctor links only"));
+        }
         let now = self.clock.now_ms();
         let expires_at: UnixMillis = match req.ttl_s {
             Some(ttl) => now.saturating_add(i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX)),
             None => exam.settings.window.closes_at.saturating_add(LINK_GRACE_MS),
         };
-        let token = self.keys.issue(&claims(req.role, exam_id, &req.subject, now, expires_at));
+        let token = self.keys.issue(&Claims { configure, ..claims(req.role, exam_id, &req.subject, now, expires_at) });
         let page = match req.role {
             Role::Student => "student",
             Role::Proctor => "dashboard",

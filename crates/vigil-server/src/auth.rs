@@ -21,6 +21,10 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// A proctor who may also change the exam's settings (an instructor).
+    /// Absent in older tokens, which therefore do not grant it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub configure: bool,
 }
 
 #[derive(Clone)]
@@ -117,7 +121,7 @@ impl Keys {
 const EXPIRY_LEEWAY_MS: i64 = 5_000;
 
 pub fn claims(role: Role, exam: &ExamId, sub: &str, now: UnixMillis, expires_at: UnixMillis) -> Claims {
-    Claims { sub: sub.to_owned(), exam: exam.clone(), role, iat: now / 1000, exp: expires_at / 1000 }
+    Claims { sub: sub.to_owned(), exam: exam.clone(), role, iat: now / 1000, exp: expires_at / 1000, configure: false }
 }
 
 /// The admin token: from configuration, or generated into the data dir.

@@ -52,6 +52,10 @@ fn describe() {
     describe_gauge!(PROCTORS_CONNECTED, "Proctor sockets connected");
     describe_counter!(INCIDENTS_ACCEPTED, "Incidents stored and acknowledged");
     describe_counter!(LTI_ACS_CALLS, "Proctor actions reported to LTI platforms (Assessment Control), by outcome");
+    describe_counter!(
+        crate::service::nrps::NRPS_SYNCS,
+        "Course rosters read from LTI platforms (Names and Role Provisioning), by outcome"
+    );
     describe_counter!(INCIDENTS_DUPLICATE, "Incident retries answered from the ledger");
     describe_counter!(INCIDENTS_REJECTED, "Incident messages refused, by reason");
     describe_counter!(EVIDENCE_ACCEPTED, "Evidence frames stored");

@@ -23,6 +23,7 @@ use vigil_load::sio::SioClient;
 use vigil_lti::{ToolKey, claims};
 use vigil_proto::Exam;
 use vigil_proto::events::{ExamRoster, LtiPlatform, names};
+use vigil_server::service::nrps;
 use vigil_server::transport::lti::REFUSAL_HEADER;
 
 const ISSUER: &str = "https://lms.test";
@@ -31,6 +32,7 @@ const CLIENT_ID: &str = "vigil-tool";
 const DEPLOYMENT: &str = "deployment-1";
 const INSTRUCTOR: &str = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor";
 const LEARNER: &str = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner";
+const TEACHING_ASSISTANT: &str = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant";
 
 /// RSA keys are slow to make: one set per test binary.
 fn key(which: usize) -> &'static ToolKey {
@@ -67,6 +69,8 @@ struct Services {
     acs_calls: Mutex<Vec<(String, String, Value)>>,
     /// ACS calls still to answer 503 before the platform works again.
     acs_failures: AtomicUsize,
+    /// (Authorization header, Accept header, query) of each membership GET.
+    membership_requests: Mutex<Vec<(String, String, String)>>,
 }
 
 const ACCESS_TOKEN: &str = "platform-access-token-1";
@@ -77,7 +81,7 @@ impl Platform {
         let fetches = Arc::new(AtomicUsize::new(0));
         let (keys, count) = (published.clone(), fetches.clone());
         let services = Arc::new(Services::default());
-        let (token_log, acs_log) = (services.clone(), services.clone());
+        let (token_log, acs_log, nrps_log) = (services.clone(), services.clone(), services.clone());
         let app = Router::new()
             .route(
                 "/token",
@@ -110,6 +114,54 @@ impl Platform {
                                 .into_response();
                         }
                         axum::Json(json!({ "status": "paused" })).into_response()
+                    }
+                }),
+            )
+            // Names and Role Provisioning: two pages of a course's members.
+            .route(
+                "/memberships",
+                get(move |headers: axum::http::HeaderMap, uri: axum::http::Uri| {
+                    let log = nrps_log.clone();
+                    async move {
+                        let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                        let query = uri.query().unwrap_or("").to_owned();
+                        let second = query.contains("page=2");
+                        log.membership_requests.lock().unwrap().push((
+                            header(axum::http::header::AUTHORIZATION),
+                            header(axum::http::header::ACCEPT),
+                            query,
+                        ));
+                        let member = |sub: &str, role: &str, extra: Value| {
+                            let mut m = json!({ "user_id": sub, "roles": [role] });
+                            m.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+                            m
+                        };
+                        let members = if second {
+                            vec![
+                                member(
+                                    "learner-2",
+                                    LEARNER,
+                                    json!({ "given_name": "Charles", "family_name": "Babbage" }),
+                                ),
+                                member("learner-1", LEARNER, json!({ "name": "Ada again" })),
+                                json!({ "roles": [LEARNER] }),
+                            ]
+                        } else {
+                            vec![
+                                member("learner-1", LEARNER, json!({ "name": "Ada Lovelace", "status": "Active" })),
+                                member("teacher-1", INSTRUCTOR, json!({ "name": "Grace Hopper" })),
+                                member("learner-9", LEARNER, json!({ "name": "Gone", "status": "Inactive" })),
+                            ]
+                        };
+                        let body = axum::Json(
+                            json!({ "id": "memberships", "context": { "id": "course-1" }, "members": members }),
+                        );
+                        let mut res = body.into_response();
+                        if !second {
+                            let next = "</memberships?course=1&page=2>; rel=\"next\"".parse().unwrap();
+                            res.headers_mut().insert(axum::http::header::LINK, next);
+                        }
+                        res
                     }
                 }),
             )
@@ -329,6 +381,40 @@ async fn resource_link_launches_create_the_exam_and_land_each_role_authenticated
         SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": proctor_token })).await.expect("connects");
     let snapshot = proctor.emit_with_ack(names::SNAPSHOT, &Value::Null, PATIENCE).await.expect("a snapshot");
     assert_eq!(snapshot["exam"]["id"], json!(roster.exam.id.as_str()), "{snapshot}");
+    // The instructor configures the exam there: its assessment, for one.
+    assert_eq!(snapshot["may_configure"], json!(true), "{snapshot}");
+    let mut settings = snapshot["exam"]["settings"].clone();
+    settings["assessment_url"] = json!("https://lms.test/mod/quiz/view.php?id=9");
+    let res = client()
+        .put(format!("{}/api/v1/exams/{}/settings", h.base, roster.exam.id))
+        .bearer_auth(proctor_token)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        lti_exam(&h).await.exam.settings.assessment_url.as_deref(),
+        Some("https://lms.test/mod/quiz/view.php?id=9")
+    );
+
+    // A teaching assistant proctors but does not configure.
+    let (state, nonce) = login(&h, &platform, ISSUER, "ta-hint").await;
+    let page = post_launch(&h, &sign(&claims_for(&h, &nonce, "ta-1", TEACHING_ASSISTANT, None)), &state).await;
+    let (app, ta_token) = landing(&page);
+    assert_eq!(app, "dashboard");
+    let (ta, _events) =
+        SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": ta_token })).await.expect("connects");
+    let snapshot = ta.emit_with_ack(names::SNAPSHOT, &Value::Null, PATIENCE).await.expect("a snapshot");
+    assert_eq!(snapshot["may_configure"], json!(false), "{snapshot}");
+    let res = client()
+        .put(format!("{}/api/v1/exams/{}/settings", h.base, roster.exam.id))
+        .bearer_auth(ta_token)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
 
     // The same form post again: its state was used up.
     let before = rows(&h).await;
@@ -857,4 +943,94 @@ async fn tool_keys_rotate_and_the_previous_stays_published_for_its_grace() {
     // After the grace period only the new key is published.
     h2.advance(24 * 3_600_000);
     assert_eq!(jwks(h2.base.clone()).await, vec![rotation.current_kid.clone()]);
+}
+
+/// The membership requests the platform has answered so far.
+fn membership_requests(platform: &Platform) -> Vec<(String, String, String)> {
+    platform.services.membership_requests.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instructors_launch_brings_the_courses_learners_onto_the_roster() {
+    let h = Harness::start(&[]).await;
+    let platform = Platform::start().await;
+    register(&h, ISSUER, &format!("{}/jwks", platform.base), &platform).await;
+    let with_roster = |nonce: &str| {
+        let mut c = claims_for(&h, nonce, "teacher-1", INSTRUCTOR, Some("Grace Hopper"));
+        c[claims::NAMES_ROLE_SERVICE] = json!({
+            "context_memberships_url": format!("{}/memberships?course=1", platform.base),
+            "service_versions": ["2.0"],
+        });
+        sign(&c)
+    };
+
+    // The first launch (without the service) makes the exam; the dashboard is open.
+    let (state, nonce) = login(&h, &platform, ISSUER, "instructor-hint").await;
+    let page = post_launch(&h, &sign(&claims_for(&h, &nonce, "teacher-1", INSTRUCTOR, None)), &state).await;
+    let (_, proctor_token) = landing(&page);
+    let (client, events) =
+        SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": proctor_token })).await.expect("connects");
+    let mut proctor = common::Conn { client, events };
+    let snapshot = proctor.request(names::SNAPSHOT, Value::Null).await;
+    assert_eq!(snapshot["students"], json!([]));
+
+    // A launch that offers the roster: the learners arrive as tiles.
+    let (state, nonce) = login(&h, &platform, ISSUER, "instructor-hint").await;
+    landing(&post_launch(&h, &with_roster(&nonce), &state).await);
+    let (first, _) = proctor.next_named(names::STUDENT_ADDED).await;
+    let (second, _) = proctor.next_named(names::STUDENT_ADDED).await;
+    let mut names_seen = vec![first["student"]["name"].clone(), second["student"]["name"].clone()];
+    names_seen.sort_by_key(|v| v.to_string());
+    assert_eq!(names_seen, vec![json!("Ada Lovelace"), json!("Charles Babbage")]);
+    assert_eq!(first["presence"], json!("offline"));
+    let roster = lti_exam(&h).await;
+    assert_eq!(roster.students.len(), 2, "active learners only: {:?}", roster.students);
+
+    // Asked as NRPS says: the token for its scope, the media type, learners, pages.
+    let tokens = platform.services.token_requests.lock().unwrap().clone();
+    assert!(tokens.iter().any(|t| t["scope"] == claims::scope::NRPS_MEMBERSHIP_READ), "{tokens:?}");
+    let requests = membership_requests(&platform);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].0, format!("Bearer {ACCESS_TOKEN}"));
+    assert_eq!(requests[0].1, vigil_lti::NRPS_ACCEPT);
+    assert!(requests[0].2.starts_with("course=1&"), "{requests:?}");
+    assert!(
+        requests[0].2.contains("role=http%3A%2F%2Fpurl.imsglobal.org%2Fvocab%2Flis%2Fv2%2Fmembership%23Learner"),
+        "{requests:?}"
+    );
+    assert!(requests[1].2.contains("page=2"), "{requests:?}");
+
+    // The learner's own launch later finds the roster entry: the same person.
+    let (state, nonce) = login(&h, &platform, ISSUER, "learner-hint").await;
+    let page = post_launch(&h, &sign(&claims_for(&h, &nonce, "learner-1", LEARNER, None)), &state).await;
+    assert_eq!(landing(&page).0, "student");
+    assert_eq!(lti_exam(&h).await.students, roster.students);
+
+    // Another instructor launch within ten minutes does not ask again (the
+    // decision is counted); one after does. (The metrics are the process's:
+    // no other test in this binary syncs a roster.)
+    let (state, nonce) = login(&h, &platform, ISSUER, "instructor-hint").await;
+    landing(&post_launch(&h, &with_roster(&nonce), &state).await);
+    wait_for_metric(&h, "vigil_lti_nrps_syncs_total{outcome=\"recent\"} 1").await;
+    h.advance(nrps::SYNC_EVERY_MS);
+    let (state, nonce) = login(&h, &platform, ISSUER, "instructor-hint").await;
+    landing(&post_launch(&h, &with_roster(&nonce), &state).await);
+    wait_for_metric(&h, "vigil_lti_nrps_syncs_total{outcome=\"synced\"} 2").await;
+    assert_eq!(membership_requests(&platform).len(), 4);
+}
+
+async fn wait_for_metric(h: &Harness, line: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = client_text(h, "/metrics").await;
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {line} in\n{text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn client_text(h: &Harness, path: &str) -> String {
+    client().get(format!("{}{path}", h.base)).send().await.unwrap().text().await.unwrap()
 }

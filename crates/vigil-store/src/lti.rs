@@ -75,7 +75,7 @@ pub(crate) enum LtiWrite {
         now: UnixMillis,
     },
     Enrol {
-        enrolment: LtiEnrolment,
+        enrolments: Vec<LtiEnrolment>,
         now: UnixMillis,
     },
     /// A new current key; the previous current key is published until `retire_at`.
@@ -190,7 +190,16 @@ impl Store {
     /// Puts a person on an exam's roster and records which LTI user they
     /// are, both or neither; a person already there is left as is.
     pub async fn lti_enrol(&self, enrolment: &LtiEnrolment, now: UnixMillis) -> Result<()> {
-        self.write(Write::Lti(LtiWrite::Enrol { enrolment: enrolment.clone(), now })).await
+        self.write(Write::Lti(LtiWrite::Enrol { enrolments: vec![enrolment.clone()], now })).await
+    }
+
+    /// [`Store::lti_enrol`] for many people in one write (a roster sync):
+    /// one commit, and one place in the writer's queue.
+    pub async fn lti_enrol_all(&self, enrolments: Vec<LtiEnrolment>, now: UnixMillis) -> Result<()> {
+        if enrolments.is_empty() {
+            return Ok(());
+        }
+        self.write(Write::Lti(LtiWrite::Enrol { enrolments, now })).await
     }
 
     /// Records an LtiStartProctoring launch as the student's current
@@ -334,27 +343,29 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Resu
             .execute(&mut *conn)
             .await?;
         }
-        LtiWrite::Enrol { enrolment: e, now } => {
-            sqlx::query(
-                "INSERT INTO lti_users (issuer, sub, person_id, created_at) VALUES ($1, $2, $3, $4) \
+        LtiWrite::Enrol { enrolments, now } => {
+            for e in enrolments {
+                sqlx::query(
+                    "INSERT INTO lti_users (issuer, sub, person_id, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (issuer, sub) DO NOTHING",
-            )
-            .bind(&e.issuer)
-            .bind(&e.sub)
-            .bind(&e.person_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO people (exam_id, role, id, name) VALUES ($1, $2, $3, $4) \
+                )
+                .bind(&e.issuer)
+                .bind(&e.sub)
+                .bind(&e.person_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO people (exam_id, role, id, name) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (exam_id, role, id) DO NOTHING",
-            )
-            .bind(e.exam_id.as_str())
-            .bind(role_str(e.role))
-            .bind(&e.person_id)
-            .bind(&e.name)
-            .execute(&mut *conn)
-            .await?;
+                )
+                .bind(e.exam_id.as_str())
+                .bind(role_str(e.role))
+                .bind(&e.person_id)
+                .bind(&e.name)
+                .execute(&mut *conn)
+                .await?;
+            }
         }
         LtiWrite::RotateKey { new_key, previous_kid, retire_at } => {
             sqlx::query("UPDATE lti_tool_keys SET retired_at = $2 WHERE kid = $1")

@@ -224,6 +224,10 @@ struct LinkArgs {
     /// Lifetime in seconds (default: the exam's end plus one hour).
     #[arg(long)]
     ttl: Option<u64>,
+    /// With --proctor: the link may also change the exam's settings and
+    /// access code, as an instructor.
+    #[arg(long)]
+    configure: bool,
 }
 
 #[tokio::main]
@@ -257,7 +261,10 @@ async fn main() -> Result<()> {
                 (None, Some(p)) => (Role::Proctor, p),
                 (None, None) => anyhow::bail!("give --student or --proctor"),
             };
-            let link = admin.issue_link(&l.exam, IssueLink { role, subject, ttl_s: l.ttl }).await.map_err(admin_err)?;
+            let link = admin
+                .issue_link(&l.exam, IssueLink { role, subject, ttl_s: l.ttl, may_configure: Some(l.configure) })
+                .await
+                .map_err(admin_err)?;
             println!("{}", link.url);
             Ok(())
         }
@@ -441,13 +448,19 @@ async fn print_demo(admin: &Admin, public_url: &str, students: u32) -> Result<()
         ensure(Role::Student, format!("student-{i}"), format!("Student {i}")).await?;
     }
     let proctor = admin
-        .issue_link(&demo, IssueLink { role: Role::Proctor, subject: "proctor".into(), ttl_s: None })
+        .issue_link(
+            &demo,
+            IssueLink { role: Role::Proctor, subject: "proctor".into(), ttl_s: None, may_configure: Some(true) },
+        )
         .await
         .map_err(admin_err)?;
     println!("\nDemo exam ready.\n\nProctor dashboard:\n  {}\n\nStudents:", proctor.url);
     for i in 1..=students.min(5) {
         let link = admin
-            .issue_link(&demo, IssueLink { role: Role::Student, subject: format!("student-{i}"), ttl_s: None })
+            .issue_link(
+                &demo,
+                IssueLink { role: Role::Student, subject: format!("student-{i}"), ttl_s: None, may_configure: None },
+            )
             .await
             .map_err(admin_err)?;
         println!("  {}", link.url);

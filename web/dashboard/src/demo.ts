@@ -37,6 +37,7 @@ export function demoSnapshot(n: number, now = 1_700_000_000_000): ExamSnapshot {
     },
     students,
     server_time: now,
+    may_configure: false,
   };
 }
 

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,17 +109,27 @@ let server;
 let dataDir;
 let servedWebDir;
 const browsers = [];
+/** An LMS on loopback that serves one quiz page (for the exam frame). */
+let quizHost;
+let quizBase;
 
 before(async () => {
   ensureApps();
+  quizHost = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>Quiz 9</title><h1>Quiz 9</h1><label>Quiz password <input name="password"></label>');
+  });
+  await new Promise((r) => quizHost.listen(0, '127.0.0.1', r));
+  quizBase = `http://127.0.0.1:${quizHost.address().port}`;
   dataDir = mkdtempSync(join(tmpdir(), 'vigil-apps-'));
   servedWebDir = testWebDir();
-  server = await VigilServer.start({ dataDir, webDir: servedWebDir });
+  server = await VigilServer.start({ dataDir, webDir: servedWebDir, extraArgs: ['--frame-ancestor', quizBase] });
 });
 
 after(async () => {
   for (const b of browsers) await b.close().catch(() => {});
   await server?.stop();
+  quizHost?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   if (servedWebDir) rmSync(servedWebDir, { recursive: true, force: true });
 });
@@ -225,6 +236,60 @@ test('the real student and dashboard apps: live video through the SFU, an incide
   });
 
   console.log(`apps.test: drawer ${drawerVideo.width}×${drawerVideo.height} mid ${drawerVideo.mid} ${drawerVideo.framesDecoded} frames; wall ${wallVideo.width}×${wallVideo.height} mid ${wallVideo.mid} ${wallVideo.framesDecoded} frames; full ${full.width}×${full.height}; student layers ${layers}; evidence ${size.w}×${size.h}; score ${score}`);
+  assert.deepEqual(dashErrors, []);
+  assert.deepEqual(studentErrors, []);
+});
+
+test('an instructor sets the quiz and its access code live; the student sees the code only while proctored', { timeout: 300_000 }, async () => {
+  const settings = await server.defaultSettings({
+    stall_after_s: 30,
+    // Only what this test looks at: the scripted face video and headless
+    // Chromium must not raise incidents that reflow the page.
+    disabled_detectors: ['no_face', 'multiple_faces', 'looking_away', 'window_blur', 'fullscreen_exit', 'copy_paste', 'second_screen'],
+  });
+  const { tokens } = await server.exam({ id: 'quizzed', students: ['s1'], proctors: ['p1'], settings });
+  const link = await server.api('POST', '/exams/quizzed/links', { body: { role: 'proctor', subject: 'p1', may_configure: true } });
+  assert.equal(link.status, 201, JSON.stringify(link.data));
+
+  // The student is already in the exam (the page's own questions) when the
+  // instructor sets the quiz up.
+  const studentBrowser = await launchWithCamera(oneFaceVideo().file);
+  browsers.push(studentBrowser);
+  const student = await studentBrowser.context.newPage();
+  const studentErrors = await joinAndStart(student, server, tokens.student.s1);
+  await student.getByRole('button', { name: 'Hand in' }).waitFor({ timeout: 30_000 });
+
+  const dashBrowser = await launch();
+  browsers.push(dashBrowser);
+  const dash = await dashBrowser.context.newPage();
+  const dashErrors = [];
+  dash.on('pageerror', (e) => dashErrors.push(e.message));
+  await dash.goto(`${server.url}/dashboard/#token=${link.data.token}`);
+  await dash.getByRole('button', { name: 'Exam settings' }).click();
+  const panel = dash.getByRole('dialog', { name: 'Exam settings' });
+  await panel.getByLabel(/Assessment URL/).fill(`${quizBase}/quiz/9`);
+  await panel.getByRole('button', { name: 'Save settings' }).click();
+  await panel.locator('[data-outcome="settings-outcome"]', { hasText: 'Saved' }).waitFor({ timeout: 30_000 });
+  await panel.getByLabel('New access code').fill('tulip-42');
+  await panel.getByRole('button', { name: 'Set access code' }).click();
+  await panel.locator('[data-outcome="access-code-outcome"]', { hasText: 'Access code set' }).waitFor({ timeout: 30_000 });
+
+  // The student's page follows at once: the quiz in the exam frame, and the
+  // code once its camera is proctored.
+  const quiz = student.frameLocator('#vigil-assessment');
+  await quiz.getByRole('heading', { name: 'Quiz 9' }).waitFor({ timeout: 30_000 });
+  const status = student.locator('#assessment-status');
+  await status.filter({ hasText: 'Access code: tulip-42' }).waitFor({ timeout: 60_000 });
+
+  // The proctoring server goes away: the camera connection drops and the code hides…
+  await server.kill9();
+  await status.filter({ hasText: 'hidden while your camera is not being proctored' }).waitFor({ timeout: 60_000 });
+  assert.ok(!(await status.textContent()).includes('tulip-42'));
+  // …and comes back once the camera is proctored again.
+  await server.restart();
+  await status.filter({ hasText: 'Access code: tulip-42' }).waitFor({ timeout: 90_000 });
+  await quiz.getByRole('heading', { name: 'Quiz 9' }).waitFor();
+
   assert.deepEqual(dashErrors, []);
   assert.deepEqual(studentErrors, []);
 });

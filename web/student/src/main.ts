@@ -5,7 +5,7 @@
 // thread only routes messages, so it stays responsive. Incidents go through
 // the persistent outbox (monitor.ts).
 
-import type { ProctorAction, StudentWelcome } from "@proto";
+import type { ExamSettings, ProctorAction, StudentWelcome } from "@proto";
 import { Camera } from "./camera.ts";
 import { DEFAULT_CONFIG, type DebounceConfig } from "./debounce.ts";
 import { byId } from "./dom.ts";
@@ -61,6 +61,10 @@ class StudentPage {
   private readonly recordFrame: ((r: FrameResult) => void) | undefined;
   /** Shows the exam's access code, or hides it while the camera is not proctored; set once the code is known. */
   private showAccessCode: (() => void) | undefined;
+  /** The status line of the exam's own assessment, while it is shown. */
+  private linkedStatus: ((text: string) => void) | undefined;
+  /** Counts access code asks: an older one's answer is dropped. */
+  private codeAsks = 0;
 
   constructor(private readonly token: string) {
     const claims = tokenClaims(token);
@@ -82,6 +86,10 @@ class StudentPage {
       action: (a) => this.onAction(a),
       assessment: (a) => {
         if (a.kind === "lti_proctoring" && a.ended_at !== undefined) this.dispatch({ type: "platform_ended" });
+      },
+      settings: (s) => this.onSettings(s),
+      accessCodeChanged: () => {
+        if (this.linkedStatus) void this.askAccessCode(this.linkedStatus);
       },
     });
     let probe: Probe | undefined;
@@ -171,6 +179,24 @@ class StudentPage {
     setInterval(() => this.monitor.tick(), DEBOUNCE_TICK_MS);
     const saved = sessionStorage.getItem(this.progressKey);
     this.dispatch({ type: "welcome", progress: saved === "exam" || saved === "ended" ? saved : null });
+  }
+
+  /**
+   * The instructor changed the exam's settings during the exam: detectors
+   * and evidence follow at once; a new assessment URL replaces the exam
+   * frame of a student already in it (the platform's own hand-back, with
+   * LTI Proctoring Services, is not affected).
+   */
+  private onSettings(s: ExamSettings): void {
+    if (!this.welcome) return;
+    const before = this.welcome.settings.assessment_url;
+    this.welcome = { ...this.welcome, settings: s };
+    this.monitor.applySettings(s);
+    const inExam = this.state.phase.name === "exam";
+    const own = this.welcome.assessment?.kind !== "lti_proctoring";
+    if (inExam && own && s.assessment_url && s.assessment_url !== before) {
+      void this.openLinkedAssessment(this.welcome.exam_title, s.assessment_url);
+    }
   }
 
   /** Every welcome: the learning platform may have ended the attempt meanwhile. */
@@ -267,9 +293,21 @@ class StudentPage {
    */
   private async openLinkedAssessment(title: string, url: string): Promise<void> {
     const status = assessmentScreen(title, this.camera.video(), url);
+    this.linkedStatus = status;
+    await this.askAccessCode(status);
+  }
+
+  /**
+   * Asks for the access code (again, after `access_code_changed`). Only the
+   * latest ask may change what the page shows.
+   */
+  private async askAccessCode(status: (text: string) => void): Promise<void> {
+    const ask = ++this.codeAsks;
+    this.showAccessCode = undefined;
     status("Your exam is below. If it asks for an access code, the code appears here once your camera is being proctored.");
     const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
     const got = await accessCode({ request: () => this.postApi("/api/v1/access-code"), wait, status });
+    if (ask !== this.codeAsks) return;
     if ("failed" in got) status(`The access code could not be shown: ${got.failed}.`);
     else if (got.code === null) status("Your exam is below.");
     else {

@@ -3,7 +3,7 @@
 // the exam keeps them. The outbox opens at the first welcome (incidents left
 // open by an earlier page life end then) and lives as long as the page.
 
-import type { IncidentReport, StudentWelcome } from "@proto";
+import type { ExamSettings, IncidentReport, StudentWelcome } from "@proto";
 import type { Camera } from "./camera.ts";
 import { Debouncer, type Action, type DebounceConfig, type StateKind } from "./debounce.ts";
 import { IdbStorage } from "./idb-storage.ts";
@@ -45,14 +45,22 @@ export class Monitor {
 
   /** Every welcome (first connect and reconnects): resume sending from the server's sequence number. */
   async welcome(w: StudentWelcome): Promise<void> {
-    this.evidence = w.settings.privacy !== "events_only";
-    this.disabled = w.settings.disabled_detectors;
+    this.applySettings(w.settings);
     // A reconnect's welcome can come while the first is still opening IndexedDB: one outbox.
     this.opening ??= this.open(w);
     const outbox = await this.opening;
     await outbox.serverNextSeq(w.next_seq);
     outbox.kick();
-    if (this.debouncer) for (const a of this.debouncer.setDisabled(w.settings.disabled_detectors, this.session.now())) void this.act(a);
+  }
+
+  /**
+   * The exam's settings, from a welcome or changed live: what is collected
+   * and which detectors run. A detector switched off ends its open incident.
+   */
+  applySettings(s: ExamSettings): void {
+    this.evidence = s.privacy !== "events_only";
+    this.disabled = s.disabled_detectors;
+    if (this.debouncer) for (const a of this.debouncer.setDisabled(s.disabled_detectors, this.session.now())) void this.act(a);
   }
 
   private async open(w: StudentWelcome): Promise<Outbox> {

@@ -118,6 +118,10 @@ export class Publisher {
           this.attempts = 0;
           this.set("connected");
           this.watchStats(pc);
+        } else if (pc.connectionState === "disconnected") {
+          // Not proctored while it lasts (the access code hides); ICE may
+          // still recover on its own, else "failed" follows and a retry.
+          this.set("connecting", "video connection interrupted");
         } else if (pc.connectionState === "failed") {
           this.retry("video connection failed");
         }

@@ -2,7 +2,7 @@
 // acks, signals, heartbeats, proctor actions, WebRTC signalling) and the
 // evidence upload, wired to the outbox as its transport.
 
-import type { AssessmentEntry, Heartbeat, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
+import type { AssessmentEntry, ExamSettings, Heartbeat, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
 import { EVENTS } from "@proto";
 import { io } from "socket.io-client";
 import type { IncidentMessage, Transport, UploadResult } from "./outbox.ts";
@@ -43,6 +43,10 @@ export interface SessionHandlers {
   action(a: ProctorAction): void;
   /** The learning platform's assessment changed (it ended the attempt). */
   assessment(a: AssessmentEntry): void;
+  /** The exam's settings changed (an instructor edited them during the exam). */
+  settings(s: ExamSettings): void;
+  /** The exam's access code was set or replaced: ask for it again. */
+  accessCodeChanged(): void;
 }
 
 export class Session implements Transport {
@@ -79,6 +83,8 @@ export class Session implements Transport {
     });
     this.socket.on(EVENTS.PROCTOR_ACTION, (a) => h.action(a));
     this.socket.on(EVENTS.ASSESSMENT, (a) => h.assessment(a));
+    this.socket.on(EVENTS.EXAM_SETTINGS, (s) => h.settings(s));
+    this.socket.on(EVENTS.ACCESS_CODE_CHANGED, () => h.accessCodeChanged());
   }
 
   /** Server time now. */

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
-use vigil_lti::{AcsAction, AcsControl, HttpsUrl, ServiceError, StartProctoringLaunch, UnixSeconds};
+use vigil_lti::{AcsAction, AcsControl, ClientId, HttpsUrl, Issuer, ServiceError, StartProctoringLaunch, UnixSeconds};
 use vigil_proto::events::{ProctorAction, ProctorActionKind};
 use vigil_proto::{ExamId, StudentId};
 
@@ -40,9 +40,19 @@ pub struct Posted {
     pub body: Vec<u8>,
 }
 
-/// POSTs to a platform's service endpoints (its token URL, its ACS URL).
-/// The real one is `transport::jwks_client::HttpJwksFetcher`: a timeout, no
-/// redirects, a bounded body.
+/// What a platform answered to a GET: the status, the body (within the
+/// caller's limit) and its `Link` headers joined with ", ".
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub link: Option<String>,
+}
+
+/// Calls to a platform's service endpoints: POSTs (its token URL, its ACS
+/// URL) and GETs (its membership URL). The real one is
+/// `transport::jwks_client::HttpJwksFetcher`: a timeout, no redirects, a
+/// bounded body.
 pub trait PlatformPoster: Send + Sync + std::fmt::Debug + 'static {
     fn post<'a>(
         &'a self,
@@ -51,6 +61,16 @@ pub trait PlatformPoster: Send + Sync + std::fmt::Debug + 'static {
         bearer: Option<&'a str>,
         body: String,
     ) -> BoxFuture<'a, Result<Posted, FetchError>>;
+
+    /// A GET with `accept` and a bearer token; a body over `max_bytes` is
+    /// [`FetchError::TooLarge`], whatever the status.
+    fn get<'a>(
+        &'a self,
+        url: &'a HttpsUrl,
+        accept: &'static str,
+        bearer: &'a str,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<Fetched, FetchError>>;
 }
 
 /// One proctor action to report.
@@ -195,9 +215,11 @@ impl LtiService {
                 return Try::Done(AcsOutcome::Failed);
             }
         };
-        let token = match self.access_token(&launch, request.scope).await {
+        let (issuer, client_id) = (&launch.common.issuer, &launch.common.client_id);
+        let token = match self.service_token(issuer, client_id, request.scope).await {
             Ok(t) => t,
-            Err(again) => return again,
+            Err(TokenFailure::Again(why)) => return Try::Again(why),
+            Err(TokenFailure::Failed) => return Try::Done(AcsOutcome::Failed),
         };
         let posted =
             match self.poster().post(&request.url, request.content_type, Some(&token), request.body.clone()).await {
@@ -216,7 +238,7 @@ impl LtiService {
             },
             401 => {
                 // The token may have been revoked early: the next try gets a new one.
-                self.forget_access_token(&launch);
+                self.forget_token(issuer, client_id, request.scope);
                 Try::Again("ACS endpoint: 401".into())
             }
             429 | 500..=599 => Try::Again(format!("ACS endpoint: HTTP {}", posted.status)),
@@ -227,43 +249,49 @@ impl LtiService {
         }
     }
 
-    /// A cached token for the launch's platform, or a new one from its token
-    /// URL (OAuth 2 client credentials with vigil's signed assertion).
-    async fn access_token(&self, launch: &StartProctoringLaunch, scope: &'static str) -> Result<String, Try> {
-        let key = token_key(launch);
+    /// A cached token for `scope` at the platform (issuer, client id), or a
+    /// new one from its token URL (OAuth 2 client credentials with vigil's
+    /// signed assertion). Shared by Assessment Control and roster syncs.
+    pub(super) async fn service_token(
+        &self,
+        issuer: &Issuer,
+        client_id: &ClientId,
+        scope: &'static str,
+    ) -> Result<String, TokenFailure> {
+        let key = token_key(issuer, client_id, scope);
         let now = UnixSeconds::from_millis(self.admin().clock.now_ms());
         if let Some(token) = self.cached_token(&key, now) {
             return Ok(token);
         }
         let registration = self
-            .registration_for(&launch.common.issuer, &launch.common.client_id)
+            .registration_for(issuer, client_id)
             .await
-            .map_err(|e| Try::Again(format!("registration: {e}")))?
-            .ok_or(Try::Done(AcsOutcome::Failed))?;
+            .map_err(|e| TokenFailure::Again(format!("registration: {e}")))?
+            .ok_or(TokenFailure::Failed)?;
         let request = {
             let keys = self.signing_keys();
             vigil_lti::token_request(&keys, &registration, &[scope], now, &mut rand::rng())
         }
         .map_err(|e| {
             tracing::error!(error = %e, "LTI: the token request could not be made");
-            Try::Done(AcsOutcome::Failed)
+            TokenFailure::Failed
         })?;
         let posted = self
             .poster()
             .post(&request.url, "application/x-www-form-urlencoded", None, request.body)
             .await
-            .map_err(|e| Try::Again(format!("token endpoint: {e}")))?;
+            .map_err(|e| TokenFailure::Again(format!("token endpoint: {e}")))?;
         if !(200..=299).contains(&posted.status) {
             return Err(if posted.status == 429 || posted.status >= 500 {
-                Try::Again(format!("token endpoint: HTTP {}", posted.status))
+                TokenFailure::Again(format!("token endpoint: HTTP {}", posted.status))
             } else {
-                tracing::warn!(status = posted.status, "LTI: the platform refused vigil's token request");
-                Try::Done(AcsOutcome::Failed)
+                tracing::warn!(status = posted.status, scope, "LTI: the platform refused vigil's token request");
+                TokenFailure::Failed
             });
         }
         let token = vigil_lti::parse_token_response(&posted.body, now).map_err(|e| {
             tracing::warn!(error = %e, "LTI: the platform's token answer is not usable");
-            Try::Done(AcsOutcome::Failed)
+            TokenFailure::Failed
         })?;
         let value = token.token.clone();
         self.cache_token(key, token);
@@ -281,9 +309,21 @@ fn reason_msg(text: &str) -> Option<String> {
     Some(text[..end].to_owned()).filter(|t| !t.is_empty())
 }
 
-/// Tokens are per platform registration.
-pub(super) fn token_key(launch: &StartProctoringLaunch) -> (String, String) {
-    (launch.common.issuer.as_str().to_owned(), launch.common.client_id.as_str().to_owned())
+/// Tokens are per platform registration and scope: a platform may grant
+/// one scope and not another.
+pub(super) type TokenKey = (String, String, &'static str);
+
+pub(super) fn token_key(issuer: &Issuer, client_id: &ClientId, scope: &'static str) -> TokenKey {
+    (issuer.as_str().to_owned(), client_id.as_str().to_owned(), scope)
+}
+
+/// Why no access token could be had.
+#[derive(Debug)]
+pub(super) enum TokenFailure {
+    /// Worth trying again later (a timeout, a 5xx, a 429).
+    Again(String),
+    /// The platform refused, or vigil cannot ask (no registration).
+    Failed,
 }
 
 /// Whether a cached token may still be used at `now`.

@@ -61,7 +61,7 @@ impl Service {
         incident_id: IncidentId,
         captured_at: Option<UnixMillis>,
     ) -> Result<EvidenceTicket, Rejection> {
-        collects_evidence(sess.rt.exam.settings.privacy)?;
+        collects_evidence(sess.rt.exam().settings.privacy)?;
         let captured_at = captured_at.ok_or_else(|| {
             Rejection::new(RejectReason::InvalidPayload, "send the capture time: x-vigil-captured-at: <unix ms>")
         })?;
@@ -136,7 +136,7 @@ impl Service {
             bytes: body.len() as u64,
             captured_at,
             received_at: now,
-            expires_at: now.saturating_add(i64::from(rt.exam.settings.evidence_retention_days) * 86_400_000),
+            expires_at: now.saturating_add(i64::from(rt.exam().settings.evidence_retention_days) * 86_400_000),
         };
         match self.store.put_evidence(&row, body).await {
             Ok(()) => {}

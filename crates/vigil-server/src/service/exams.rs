@@ -89,18 +89,34 @@ impl StudentCell {
 
 #[derive(Debug)]
 pub struct ExamRuntime {
-    pub exam: Exam,
+    id: ExamId,
+    /// Replaced whole when an instructor changes the settings, so a reader
+    /// holds one consistent version for as long as it needs it.
+    exam: RwLock<Arc<Exam>>,
     students: RwLock<HashMap<StudentId, Arc<StudentCell>>>,
     pub presence: Mutex<PresenceTracker>,
 }
 
 impl ExamRuntime {
     pub fn id(&self) -> &ExamId {
-        &self.exam.id
+        &self.id
+    }
+
+    /// The exam as it is now.
+    pub fn exam(&self) -> Arc<Exam> {
+        lock_read(&self.exam).clone()
+    }
+
+    /// Swaps in changed settings (already stored); the title and id stay.
+    pub fn replace_settings(&self, settings: vigil_proto::ExamSettings) -> Arc<Exam> {
+        let mut exam = lock_write(&self.exam);
+        let changed = Arc::new(Exam { settings, ..Exam::clone(&exam) });
+        *exam = changed.clone();
+        changed
     }
 
     pub fn stall_after_ms(&self) -> i64 {
-        i64::from(self.exam.settings.stall_after_s) * 1000
+        i64::from(self.exam().settings.stall_after_s) * 1000
     }
 
     pub fn cached_student(&self, student_id: &StudentId) -> Option<Arc<StudentCell>> {
@@ -111,22 +127,35 @@ impl ExamRuntime {
     pub fn views(&self) -> Vec<StudentView> {
         let cells: Vec<Arc<StudentCell>> = lock_read(&self.students).values().cloned().collect();
         let presence = lock(&self.presence);
-        let mut views: Vec<StudentView> = cells
-            .iter()
-            .map(|c| {
-                let live = lock(&c.live);
-                StudentView {
-                    student: c.student.clone(),
-                    score: live.score,
-                    presence: presence.presence(c.id()),
-                    quality: live.quality,
-                    last_incident: live.last_incident.clone(),
-                }
-            })
-            .collect();
+        let mut views: Vec<StudentView> = cells.iter().map(|c| view_of(c, &presence)).collect();
         views.sort_by(|a, b| a.student.id.cmp(&b.student.id));
         views
     }
+
+    /// One student's tile.
+    pub fn view(&self, cell: &StudentCell) -> StudentView {
+        view_of(cell, &lock(&self.presence))
+    }
+}
+
+fn view_of(cell: &StudentCell, presence: &PresenceTracker) -> StudentView {
+    let live = lock(&cell.live);
+    StudentView {
+        student: cell.student.clone(),
+        score: live.score,
+        presence: presence.presence(cell.id()),
+        quality: live.quality,
+        last_incident: live.last_incident.clone(),
+    }
+}
+
+/// A roster entry looked up in a loaded exam.
+#[derive(Debug)]
+pub struct Found {
+    pub cell: Arc<StudentCell>,
+    /// Added to the roster since the exam was loaded (or the last lookup):
+    /// proctors' dashboards do not have this student's tile yet.
+    pub new: bool,
 }
 
 fn lock_read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -180,21 +209,29 @@ impl ExamRegistry {
 
     /// A student of a loaded exam; looks in the store for one added since the
     /// exam was loaded. `None`: not on the roster.
-    pub async fn student(
-        &self,
-        rt: &ExamRuntime,
-        student_id: &StudentId,
-    ) -> Result<Option<Arc<StudentCell>>, StoreError> {
-        if let Some(c) = rt.cached_student(student_id) {
-            return Ok(Some(c));
+    pub async fn student(&self, rt: &ExamRuntime, student_id: &StudentId) -> Result<Option<Found>, StoreError> {
+        if let Some(cell) = rt.cached_student(student_id) {
+            return Ok(Some(Found { cell, new: false }));
         }
         let Some(student) = self.store.student(rt.id(), student_id).await? else {
             return Ok(None);
         };
-        let ledger = Ledger::new(student.id.clone(), &self.limits);
-        let score = ledger.score_view(&rt.exam.settings, self.clock.now_ms());
-        let cell = Arc::new(StudentCell::new(student, ledger, score, None));
-        Ok(Some(lock_write(&rt.students).entry(student_id.clone()).or_insert(cell).clone()))
+        Ok(Some(self.insert(rt, student)))
+    }
+
+    /// Students just put on the roster (already stored), added to a loaded
+    /// exam; those it has already are left as they are.
+    pub fn added(&self, rt: &ExamRuntime, students: Vec<Student>) -> Vec<Found> {
+        students.into_iter().map(|s| self.insert(rt, s)).collect()
+    }
+
+    fn insert(&self, rt: &ExamRuntime, student: Student) -> Found {
+        let id = student.id.clone();
+        let ledger = Ledger::new(id.clone(), &self.limits);
+        let score = ledger.score_view(&rt.exam().settings, self.clock.now_ms());
+        let fresh = Arc::new(StudentCell::new(student, ledger, score, None));
+        let cell = lock_write(&rt.students).entry(id).or_insert_with(|| fresh.clone()).clone();
+        Found { new: Arc::ptr_eq(&cell, &fresh), cell }
     }
 
     async fn load(&self, exam_id: &ExamId) -> Result<Arc<ExamRuntime>, LoadError> {
@@ -226,7 +263,8 @@ impl ExamRegistry {
             .collect();
         tracing::info!(exam = %exam_id, incidents = stored.len(), "exam loaded");
         Ok(Arc::new(ExamRuntime {
-            exam,
+            id: exam.id.clone(),
+            exam: RwLock::new(Arc::new(exam)),
             students: RwLock::new(students),
             presence: Mutex::new(PresenceTracker::default()),
         }))

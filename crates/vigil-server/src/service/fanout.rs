@@ -16,9 +16,9 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use vigil_core::coalesce::Coalescer;
 use vigil_proto::events::{
-    AssessmentEntry, IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView,
+    AssessmentEntry, IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView, StudentView,
 };
-use vigil_proto::{ExamId, StudentId};
+use vigil_proto::{Exam, ExamId, ExamSettings, StudentId};
 
 use super::conn::{ConnectionId, lock};
 use crate::clock::Clock;
@@ -37,6 +37,11 @@ pub enum ProctorEvent {
     Incident(IncidentRecord),
     Presence(PresenceUpdate),
     Quality(QualityUpdate),
+    /// The exam after its settings changed.
+    Exam(Exam),
+    /// A student's tile, for a student added to the roster since the
+    /// snapshot.
+    Student(StudentView),
 }
 
 /// An event for every connection of one student.
@@ -44,6 +49,10 @@ pub enum ProctorEvent {
 pub enum StudentEvent {
     Action(ProctorAction),
     Assessment(AssessmentEntry),
+    /// The exam's settings after a change.
+    Settings(ExamSettings),
+    /// The exam's access code was set or replaced.
+    AccessCodeChanged,
 }
 
 /// Delivers events to connections. Implementations must not block: a slow
@@ -54,6 +63,8 @@ pub trait Fanout: Send + Sync + std::fmt::Debug + 'static {
     fn to_proctors<'a>(&'a self, exam: &'a ExamId, event: ProctorEvent) -> BoxFuture<'a, bool>;
     /// To every connection of one student.
     fn to_student<'a>(&'a self, exam: &'a ExamId, student: &'a StudentId, event: StudentEvent) -> BoxFuture<'a, bool>;
+    /// To every connection of every student of `exam`.
+    fn to_students<'a>(&'a self, exam: &'a ExamId, event: StudentEvent) -> BoxFuture<'a, bool>;
     /// Closes one connection (it was replaced by a newer one).
     fn disconnect(&self, conn: ConnectionId) -> BoxFuture<'_, ()>;
 }

@@ -30,7 +30,7 @@ impl Service {
         let (rt, cell) = (&sess.rt, &sess.cell);
         let mut ledger = cell.ledger.lock().await;
         let now = self.clock.now_ms();
-        match ledger.check_report(&rt.exam.settings, self.exams.limits(), &report, now) {
+        match ledger.check_report(&rt.exam().settings, self.exams.limits(), &report, now) {
             Err(rejection) => rejected(Some(report.id), rejection),
             Ok(Admit::Duplicate) => {
                 metrics::counter!(m::INCIDENTS_DUPLICATE).increment(1);
@@ -137,7 +137,7 @@ impl Service {
         pending: PendingIncident,
     ) {
         let accepted = Instant::now();
-        let view = ledger.commit_report(&rt.exam.settings, &pending);
+        let view = ledger.commit_report(&rt.exam().settings, &pending);
         metrics::counter!(m::INCIDENTS_ACCEPTED).increment(1);
         {
             let mut live = lock(&cell.live);

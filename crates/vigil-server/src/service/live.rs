@@ -10,10 +10,10 @@ use vigil_proto::events::{
     ActionRequest, AssessmentEntry, ExamSnapshot, Heartbeat, PresenceUpdate, ProctorAction, QualityUpdate, RequestAck,
     Signals, StudentWelcome,
 };
-use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
+use vigil_proto::{Exam, ExamId, IncidentKind, StudentId, UnixMillis};
 
 use super::acs::AcsJob;
-use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS};
+use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS, StudentCell};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 use crate::metrics as m;
@@ -52,11 +52,12 @@ impl Service {
                 None
             }
         };
+        let exam = rt.exam();
         StudentWelcome {
             student: cell.student.clone(),
-            exam_id: rt.exam.id.clone(),
-            exam_title: rt.exam.title.clone(),
-            settings: rt.exam.settings.clone(),
+            exam_id: exam.id.clone(),
+            exam_title: exam.title.clone(),
+            settings: exam.settings.clone(),
             next_seq,
             server_time: now,
             assessment,
@@ -134,7 +135,7 @@ impl Service {
                 let student_id = t.student_id.clone();
                 self.announce_presence(&rt, Some(t)).await;
                 if let Some(cell) = rt.cached_student(&student_id) {
-                    let detail = format!("no heartbeat for {} s", rt.exam.settings.stall_after_s);
+                    let detail = format!("no heartbeat for {} s", rt.exam().settings.stall_after_s);
                     self.raise_server_incident(&rt, &cell, IncidentKind::HeartbeatLost, now, Some(detail)).await;
                 }
             }
@@ -173,6 +174,24 @@ impl Service {
         }
     }
 
+    /// A student joined the roster after proctors loaded their snapshots
+    /// (an LTI learner's first launch, a roster sync): their tile is sent.
+    pub async fn announce_student(&self, rt: &ExamRuntime, cell: &StudentCell) {
+        self.fanout.out().to_proctors(rt.id(), ProctorEvent::Student(rt.view(cell))).await;
+    }
+
+    /// Students put on the roster (stored already) while the exam may be
+    /// loaded: a loaded exam takes them in and proctors get their tiles.
+    /// An exam not loaded reads them from the store when it is.
+    pub async fn roster_grew(&self, exam: &ExamId, students: Vec<vigil_proto::Student>) {
+        let Some(rt) = self.exams.loaded().into_iter().find(|rt| rt.id() == exam) else { return };
+        for found in self.exams.added(&rt, students) {
+            if found.new {
+                self.announce_student(&rt, &found.cell).await;
+            }
+        }
+    }
+
     pub fn proctor_connected(&self, _sess: &ProctorSession) {
         metrics::gauge!(m::PROCTORS_CONNECTED).increment(1);
     }
@@ -182,8 +201,14 @@ impl Service {
         self.stop_subscription(sess).await;
     }
 
-    pub fn snapshot(&self, rt: &ExamRuntime) -> ExamSnapshot {
-        ExamSnapshot { exam: rt.exam.clone(), students: rt.views(), server_time: self.clock.now_ms() }
+    pub fn snapshot(&self, sess: &ProctorSession) -> ExamSnapshot {
+        let rt = &sess.rt;
+        ExamSnapshot {
+            exam: Exam::clone(&rt.exam()),
+            students: rt.views(),
+            server_time: self.clock.now_ms(),
+            may_configure: sess.may_configure,
+        }
     }
 
     /// A proctor's `action`: recorded, then delivered to every connection of

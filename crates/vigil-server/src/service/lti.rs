@@ -26,8 +26,9 @@ use vigil_proto::{Exam, ExamId, ExamSettings, ExamWindow, RejectReason, Rejectio
 use vigil_store::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow, Store, StoreError};
 
 use crate::admin::Admin;
-use crate::service::acs::{PlatformPoster, token_usable};
+use crate::service::acs::{PlatformPoster, TokenKey, token_usable};
 use crate::service::lock;
+use crate::service::nrps::{RosterSync, RosterSyncs};
 
 /// How long a platform's key set is used before it is fetched again.
 pub const JWKS_CACHE_MS: i64 = 10 * 60 * 1000;
@@ -142,10 +143,11 @@ pub enum RegisterError {
 }
 
 /// What a successful launch leads to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum LaunchOutcome {
-    /// On to an app, signed in.
-    Landing(Landing),
+    /// On to an app, signed in; for an instructor, maybe a roster sync to
+    /// run off the launch (`LtiService::sync_roster`).
+    Landing(Landing, Option<Box<RosterSync>>),
     /// The platform ended an attempt (LtiEndAssessment); the person is told,
     /// and so are their open student pages.
     AttemptEnded { exam_id: ExamId, person_id: String, attempt_number: u32, ended_at: UnixMillis },
@@ -209,10 +211,11 @@ pub struct LtiService {
     fetcher: Arc<dyn JwksFetcher>,
     /// Token and Assessment Control requests (see `service::acs`).
     poster: Arc<dyn PlatformPoster>,
-    /// Access tokens for platform services, per (issuer, client id).
-    tokens: Mutex<HashMap<(String, String), AccessToken>>,
+    /// Access tokens for platform services, per (issuer, client id, scope).
+    tokens: Mutex<HashMap<TokenKey, AccessToken>>,
     requests: Option<Mutex<KeyedBuckets<IpAddr>>>,
     config: LtiConfig,
+    roster_syncs: RosterSyncs,
 }
 
 impl LtiService {
@@ -276,6 +279,7 @@ impl LtiService {
                 .map(|limit| Mutex::new(KeyedBuckets::new(limit, MAX_TRACKED_ADDRESSES))),
             config,
             admin,
+            roster_syncs: RosterSyncs::default(),
         })
     }
 
@@ -289,6 +293,10 @@ impl LtiService {
 
     pub(super) fn poster(&self) -> &dyn PlatformPoster {
         self.poster.as_ref()
+    }
+
+    pub(super) fn roster_syncs(&self) -> &RosterSyncs {
+        &self.roster_syncs
     }
 
     /// vigil's signing keys, for a message or an assertion.
@@ -308,16 +316,17 @@ impl LtiService {
         Ok(self.registrations().await?.into_iter().find(|r| &r.issuer == issuer && &r.client_id == client_id))
     }
 
-    pub(super) fn cached_token(&self, key: &(String, String), now: UnixSeconds) -> Option<String> {
+    pub(super) fn cached_token(&self, key: &TokenKey, now: UnixSeconds) -> Option<String> {
         lock(&self.tokens).get(key).filter(|t| token_usable(t.expires_at, now)).map(|t| t.token.clone())
     }
 
-    pub(super) fn cache_token(&self, key: (String, String), token: AccessToken) {
+    pub(super) fn cache_token(&self, key: TokenKey, token: AccessToken) {
         lock(&self.tokens).insert(key, token);
     }
 
-    pub(super) fn forget_access_token(&self, launch: &StartProctoringLaunch) {
-        lock(&self.tokens).remove(&crate::service::acs::token_key(launch));
+    /// Forgets a token the platform refused, so the next call gets a new one.
+    pub(super) fn forget_token(&self, issuer: &Issuer, client_id: &ClientId, scope: &'static str) {
+        lock(&self.tokens).remove(&crate::service::acs::token_key(issuer, client_id, scope));
     }
 
     pub fn trusted_proxies(&self) -> &[IpAddr] {
@@ -445,8 +454,10 @@ impl LtiService {
         .map_err(LtiRefusal::Launch)?;
 
         match launch {
-            Launch::ResourceLink(link) => self.resource_link(&link).await.map(LaunchOutcome::Landing),
-            Launch::StartProctoring(start) => self.start_proctoring(&start).await.map(LaunchOutcome::Landing),
+            Launch::ResourceLink(link) => self.resource_link(&link).await,
+            Launch::StartProctoring(start) => {
+                self.start_proctoring(&start).await.map(|landing| LaunchOutcome::Landing(landing, None))
+            }
             Launch::EndAssessment(end) => self.end_assessment(&end).await,
         }
     }
@@ -503,7 +514,7 @@ impl LtiService {
         }
     }
 
-    async fn resource_link(&self, launch: &ResourceLinkLaunch) -> Result<Landing, LtiRefusal> {
+    async fn resource_link(&self, launch: &ResourceLinkLaunch) -> Result<LaunchOutcome, LtiRefusal> {
         let common = &launch.common;
         let role = if common.roles.is_proctor_capable() {
             Role::Proctor
@@ -519,7 +530,11 @@ impl LtiService {
             None => return Err(LtiRefusal::NotOpenYet),
         };
         let person_id = self.enrol(common, &exam_id, role).await?;
-        self.land(exam_id, person_id, role).await
+        let configure = role == Role::Proctor && common.roles.may_configure();
+        // Whoever proctors may bring the course's learners along.
+        let sync = if role == Role::Proctor { self.plan_roster_sync(common, &exam_id).map(Box::new) } else { None };
+        let landing = self.land(exam_id, person_id, role, configure).await?;
+        Ok(LaunchOutcome::Landing(landing, sync))
     }
 
     /// LtiStartProctoring: the platform sends a learner to be proctored
@@ -554,7 +569,7 @@ impl LtiService {
         };
         self.admin.store.lti_attempt_started(&attempt).await.map_err(store_failed)?;
         tracing::info!(exam = %exam_id, person = %person_id, attempt = attempt.attempt_number, "LTI: proctoring started");
-        self.land(exam_id, person_id, Role::Student).await
+        self.land(exam_id, person_id, Role::Student, false).await
     }
 
     /// LtiEndAssessment: the platform says the attempt is over. vigil ends
@@ -655,15 +670,24 @@ impl LtiService {
     }
 
     /// A join token for the person, and the page it opens.
-    async fn land(&self, exam_id: ExamId, person_id: String, role: Role) -> Result<Landing, LtiRefusal> {
+    async fn land(
+        &self,
+        exam_id: ExamId,
+        person_id: String,
+        role: Role,
+        configure: bool,
+    ) -> Result<Landing, LtiRefusal> {
         let link = self
             .admin
-            .issue_link(&exam_id, IssueLink { role, subject: person_id.clone(), ttl_s: None })
+            .issue_link(
+                &exam_id,
+                IssueLink { role, subject: person_id.clone(), ttl_s: None, may_configure: Some(configure) },
+            )
             .await
             .map_err(|e| {
-            tracing::error!(error = %e, "LTI: issuing the join token failed");
-            LtiRefusal::Unavailable
-        })?;
+                tracing::error!(error = %e, "LTI: issuing the join token failed");
+                LtiRefusal::Unavailable
+            })?;
         let page = match role {
             Role::Student => "student",
             Role::Proctor => "dashboard",

@@ -18,6 +18,8 @@ pub mod ingest;
 pub mod live;
 pub mod lti;
 pub mod media;
+pub mod nrps;
+pub mod settings;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +52,8 @@ pub struct StudentSession {
 pub struct ProctorSession {
     pub rt: Arc<ExamRuntime>,
     pub proctor: ProctorId,
+    /// May change the exam's settings (an instructor's token).
+    pub may_configure: bool,
     pub conn: ConnectionId,
 }
 
@@ -106,6 +110,9 @@ pub struct Service {
     /// Where proctor actions go to be reported to LTI platforms, once the
     /// LTI service is wired (see `service::acs`).
     acs: std::sync::OnceLock<acs::AcsQueue>,
+    /// Settings changes, one at a time (see `service::settings`).
+    settings_writes: tokio::sync::Mutex<()>,
+    settings_budget: Mutex<KeyedBuckets<vigil_proto::ExamId>>,
 }
 
 impl Service {
@@ -131,6 +138,8 @@ impl Service {
             config,
             next_conn: AtomicU64::new(1),
             acs: std::sync::OnceLock::new(),
+            settings_writes: tokio::sync::Mutex::new(()),
+            settings_budget: Mutex::new(KeyedBuckets::new(settings::SETTINGS_CHANGES, settings::MAX_EXAMS_TRACKED)),
         }
     }
 
@@ -174,7 +183,11 @@ impl Service {
     }
 
     /// Verifies a token for `role` and loads its exam.
-    async fn authenticate(&self, token: Option<&str>, role: Role) -> Result<(Arc<ExamRuntime>, String), Rejection> {
+    async fn authenticate(
+        &self,
+        token: Option<&str>,
+        role: Role,
+    ) -> Result<(Arc<ExamRuntime>, crate::auth::Claims), Rejection> {
         let token = token.ok_or_else(|| Rejection::new(RejectReason::MissingToken, "send the join token"))?;
         let claims = self.keys.verify(token, role, self.clock.now_ms())?;
         let rt = self
@@ -183,7 +196,7 @@ impl Service {
             .await
             .map_err(|_| unavailable("the server cannot load this exam right now"))?
             .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {}", claims.exam)))?;
-        Ok((rt, claims.sub))
+        Ok((rt, claims))
     }
 
     /// A session for a student already looked up (benchmarks, tests).
@@ -193,16 +206,19 @@ impl Service {
 
     /// A student's token: its exam, and the student on that exam's roster.
     pub async fn authenticate_student(&self, token: Option<&str>) -> Result<StudentSession, Rejection> {
-        let (rt, sub) = self.authenticate(token, Role::Student).await?;
+        let (rt, claims) = self.authenticate(token, Role::Student).await?;
         let not_on_roster = || Rejection::new(RejectReason::UnknownStudent, "you are not on this exam's roster");
-        let student_id = sub.parse().map_err(|_| not_on_roster())?;
-        let cell = self
+        let student_id = claims.sub.parse().map_err(|_| not_on_roster())?;
+        let found = self
             .exams
             .student(&rt, &student_id)
             .await
             .map_err(|_| unavailable("the server cannot load this student right now"))?
             .ok_or_else(not_on_roster)?;
-        Ok(StudentSession { rt, cell, conn: self.new_connection() })
+        if found.new {
+            self.announce_student(&rt, &found.cell).await;
+        }
+        Ok(StudentSession { rt, cell: found.cell, conn: self.new_connection() })
     }
 
     /// Reverse proxies trusted to name the client in `X-Forwarded-For`.
@@ -242,15 +258,15 @@ impl Service {
 
     /// A proctor's token: its exam, and the proctor on that exam's roster.
     pub async fn authenticate_proctor(&self, token: Option<&str>) -> Result<ProctorSession, Rejection> {
-        let (rt, sub) = self.authenticate(token, Role::Proctor).await?;
+        let (rt, claims) = self.authenticate(token, Role::Proctor).await?;
         let forbidden = || Rejection::new(RejectReason::Forbidden, "you are not a proctor of this exam");
-        let proctor: ProctorId = sub.parse().map_err(|_| forbidden())?;
+        let proctor: ProctorId = claims.sub.parse().map_err(|_| forbidden())?;
         let on_roster =
             self.store.proctor(rt.id(), &proctor).await.map_err(|_| unavailable("cannot check the roster; retry"))?;
         if on_roster.is_none() {
             return Err(forbidden());
         }
-        Ok(ProctorSession { rt, proctor, conn: self.new_connection() })
+        Ok(ProctorSession { rt, proctor, may_configure: claims.configure, conn: self.new_connection() })
     }
 
     /// The student `id` of `rt`'s roster, for a proctor's request about them.
@@ -260,7 +276,12 @@ impl Service {
         id: &vigil_proto::StudentId,
     ) -> Result<Arc<StudentCell>, Rejection> {
         match self.exams.student(rt, id).await {
-            Ok(Some(cell)) => Ok(cell),
+            Ok(Some(found)) => {
+                if found.new {
+                    self.announce_student(rt, &found.cell).await;
+                }
+                Ok(found.cell)
+            }
             Ok(None) => Err(Rejection::new(RejectReason::UnknownStudent, format!("{id} is not on this exam"))),
             Err(_) => Err(unavailable("cannot check the roster; retry")),
         }

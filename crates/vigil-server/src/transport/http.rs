@@ -127,6 +127,7 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/proctors", post(add_proctor))
         .route("/exams/{exam}/links", post(issue_link))
         .route("/exams/{exam}/access-code", axum::routing::put(set_access_code))
+        .route("/exams/{exam}/settings", axum::routing::put(change_settings))
         .route("/access-code", post(access_code))
         .route("/exams/{exam}/snapshot", get(snapshot))
         .route("/exams/{exam}/students/{student}/incidents", get(student_incidents))
@@ -265,16 +266,55 @@ async fn create_exam(State(app): AppState, headers: HeaderMap, body: Bytes) -> A
     Ok((StatusCode::CREATED, Json(exam)).into_response())
 }
 
+/// Who may configure `exam`: the admin, or a proctor of that exam whose
+/// token grants it (an instructor's). Returns who it is, for the log.
+async fn require_configurer(app: &HttpState, headers: &HeaderMap, exam: &ExamId) -> ApiResult<String> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::new(RejectReason::MissingToken, "send Authorization: Bearer <token>"))?;
+    if token_eq(token, &app.admin_token) {
+        return Ok("admin".to_owned());
+    }
+    let sess = app.service.authenticate_proctor_of(Some(token), exam).await?;
+    if !sess.may_configure {
+        return Err(ApiError::new(
+            RejectReason::Forbidden,
+            "only the exam's instructors may change its settings; ask one of them or the administrator",
+        ));
+    }
+    Ok(format!("proctor {}", sess.proctor))
+}
+
 async fn set_access_code(
     State(app): AppState,
     headers: HeaderMap,
     ApiPath(exam): ApiPath<ExamId>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    require_admin(&app, &headers)?;
+    let by = require_configurer(&app, &headers, &exam).await?;
     let req: SetAccessCode = parse_json(&body)?;
     app.admin.set_access_code(&exam, req).await?;
+    tracing::info!(exam = %exam, by, "access code set");
+    app.service.access_code_changed(&exam).await;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A settings body: a few hundred bytes in practice.
+const MAX_SETTINGS_BYTES: usize = 64 * 1024;
+
+/// `PUT /api/v1/exams/{exam}/settings`: the whole settings object, as in
+/// `CreateExam`; the answer is the exam as it now is.
+async fn change_settings(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath(exam): ApiPath<ExamId>,
+    body: Body,
+) -> ApiResult<Response> {
+    let by = require_configurer(&app, &headers, &exam).await?;
+    let body = axum::body::to_bytes(body, MAX_SETTINGS_BYTES).await.map_err(|_| {
+        ApiError::new(RejectReason::TooLarge, format!("settings are at most {MAX_SETTINGS_BYTES} bytes"))
+    })?;
+    let settings: vigil_proto::ExamSettings = parse_json(&body)?;
+    Ok(Json(app.service.change_settings(&exam, settings, &by).await?).into_response())
 }
 
 /// `POST /api/v1/access-code` with a student token and no body: the exam's
@@ -305,7 +345,9 @@ async fn add_student(
 ) -> ApiResult<Response> {
     require_admin(&app, &headers)?;
     let req: AddPerson = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(app.admin.add_student(&exam, req).await?)).into_response())
+    let student = app.admin.add_student(&exam, req).await?;
+    app.service.roster_grew(&exam, vec![student.clone()]).await;
+    Ok((StatusCode::CREATED, Json(student)).into_response())
 }
 
 async fn add_proctor(
@@ -341,7 +383,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 
 async fn snapshot(State(app): AppState, headers: HeaderMap, ApiPath(exam): ApiPath<ExamId>) -> ApiResult<Response> {
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
-    Ok(Json(app.service.snapshot(&sess.rt)).into_response())
+    Ok(Json(app.service.snapshot(&sess)).into_response())
 }
 
 async fn student_incidents(

@@ -1,5 +1,6 @@
 //! vigil's HTTP client for LTI platforms: the real [`JwksFetcher`] (an
-//! HTTPS GET) and [`PlatformPoster`] (token and Assessment Control POSTs),
+//! HTTPS GET) and [`PlatformPoster`] (token and Assessment Control POSTs,
+//! membership GETs),
 //! with reqwest, a whole-request timeout, no redirects, and the body read in
 //! chunks up to a limit ([`vigil_lti::MAX_JWKS_BYTES`] for key sets,
 //! [`vigil_lti::MAX_RESPONSE_BYTES`] for service answers), so a platform
@@ -10,7 +11,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use vigil_lti::HttpsUrl;
 
-use crate::service::acs::{PlatformPoster, Posted};
+use crate::service::acs::{Fetched, PlatformPoster, Posted};
 use crate::service::lti::{FetchError, JwksFetcher};
 
 /// How long a key set fetch may take, connection to last byte.
@@ -107,7 +108,52 @@ impl HttpJwksFetcher {
     }
 }
 
+impl HttpJwksFetcher {
+    /// A GET of a platform's service endpoint, the body read up to `max`.
+    async fn get_from(
+        &self,
+        url: &HttpsUrl,
+        accept: &'static str,
+        bearer: &str,
+        max: usize,
+    ) -> Result<Fetched, FetchError> {
+        let mut response = self
+            .client
+            .get(url.as_str())
+            .header(reqwest::header::ACCEPT, accept)
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        let links: Vec<&str> =
+            response.headers().get_all(reqwest::header::LINK).iter().filter_map(|v| v.to_str().ok()).collect();
+        let link = (!links.is_empty()).then(|| links.join(", "));
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > max {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched { status, body, link })
+    }
+}
+
 impl PlatformPoster for HttpJwksFetcher {
+    fn get<'a>(
+        &'a self,
+        url: &'a HttpsUrl,
+        accept: &'static str,
+        bearer: &'a str,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<Fetched, FetchError>> {
+        Box::pin(self.get_from(url, accept, bearer, max_bytes))
+    }
+
     fn post<'a>(
         &'a self,
         url: &'a HttpsUrl,

@@ -135,7 +135,19 @@ async fn launch(State(app): AppState, request: Request) -> Response {
         Err(res) => return res,
     };
     match app.lti.launch(pairs).await {
-        Ok(LaunchOutcome::Landing(landing)) => landed(&landing),
+        Ok(LaunchOutcome::Landing(landing, sync)) => {
+            if let Some(sync) = sync {
+                // Off the launch: the instructor's page does not wait for
+                // the course's roster, and gets its tiles as they come.
+                let (lti, service) = (app.lti.clone(), app.service.clone());
+                tokio::spawn(async move {
+                    let exam = sync.exam_id.clone();
+                    let students = lti.sync_roster(*sync).await;
+                    service.roster_grew(&exam, students).await;
+                });
+            }
+            landed(&landing)
+        }
         Ok(LaunchOutcome::AttemptEnded { exam_id, person_id, attempt_number, ended_at }) => {
             app.service.assessment_ended(&exam_id, &person_id, attempt_number, ended_at).await;
             page(

@@ -17,6 +17,11 @@ pub fn exam_room(exam: &ExamId) -> String {
     format!("exam:{exam}")
 }
 
+/// Every student connection of an exam, for what concerns them all.
+pub fn exam_students_room(exam: &ExamId) -> String {
+    format!("students:{exam}")
+}
+
 /// Ids never contain `:` (see `vigil_proto::ids`), so rooms cannot collide.
 pub fn student_room(exam: &ExamId, student: &StudentId) -> String {
     format!("student:{exam}:{student}")
@@ -46,6 +51,19 @@ impl SioFanout {
     }
 }
 
+impl SioFanout {
+    async fn emit_student_event(&self, room: String, event: StudentEvent) -> bool {
+        match &event {
+            StudentEvent::Action(a) => self.emit(names::STUDENT_NS, room, names::PROCTOR_ACTION, a).await,
+            StudentEvent::Assessment(a) => self.emit(names::STUDENT_NS, room, names::ASSESSMENT, a).await,
+            StudentEvent::Settings(s) => self.emit(names::STUDENT_NS, room, names::EXAM_SETTINGS, s).await,
+            StudentEvent::AccessCodeChanged => {
+                self.emit(names::STUDENT_NS, room, names::ACCESS_CODE_CHANGED, &()).await
+            }
+        }
+    }
+}
+
 /// Every connection joins its own room, so the service can close it by its id.
 pub fn connection_room(conn: ConnectionId) -> String {
     format!("conn:{conn}")
@@ -69,17 +87,17 @@ impl Fanout for SioFanout {
                 ProctorEvent::Incident(r) => self.emit(names::PROCTOR_NS, room, names::INCIDENT_NOTICE, r).await,
                 ProctorEvent::Presence(p) => self.emit(names::PROCTOR_NS, room, names::PRESENCE, p).await,
                 ProctorEvent::Quality(q) => self.emit(names::PROCTOR_NS, room, names::QUALITY, q).await,
+                ProctorEvent::Exam(e) => self.emit(names::PROCTOR_NS, room, names::EXAM, e).await,
+                ProctorEvent::Student(v) => self.emit(names::PROCTOR_NS, room, names::STUDENT_ADDED, v).await,
             }
         })
     }
 
     fn to_student<'a>(&'a self, exam: &'a ExamId, student: &'a StudentId, event: StudentEvent) -> BoxFuture<'a, bool> {
-        Box::pin(async move {
-            let room = student_room(exam, student);
-            match &event {
-                StudentEvent::Action(a) => self.emit(names::STUDENT_NS, room, names::PROCTOR_ACTION, a).await,
-                StudentEvent::Assessment(a) => self.emit(names::STUDENT_NS, room, names::ASSESSMENT, a).await,
-            }
-        })
+        Box::pin(self.emit_student_event(student_room(exam, student), event))
+    }
+
+    fn to_students<'a>(&'a self, exam: &'a ExamId, event: StudentEvent) -> BoxFuture<'a, bool> {
+        Box::pin(self.emit_student_event(exam_students_room(exam), event))
     }
 }

@@ -21,7 +21,7 @@ use vigil_proto::events::{
 };
 use vigil_proto::{IncidentId, RejectReason, Rejection};
 
-use super::sio_fanout::{connection_room, exam_room, student_room};
+use super::sio_fanout::{connection_room, exam_room, exam_students_room, student_room};
 use crate::service::ingest::rejected;
 use crate::service::{ProctorSession, Service, StudentSession, count_refused_connect};
 
@@ -167,6 +167,7 @@ async fn student_handshake(
     // runs the connect handler as a task of its own, so a client that emits
     // at once would otherwise race the handlers' registration.
     s.join(student_room(sess.rt.id(), sess.cell.id()));
+    s.join(exam_students_room(sess.rt.id()));
     s.join(connection_room(sess.conn));
     s.extensions.insert(sess);
     s.extensions.insert(Arc::new(Arrivals::<IncidentQueue>::default()));
@@ -301,7 +302,7 @@ async fn proctor_connected(State(svc): Svc, Extension(sess): Extension<ProctorSe
 
 fn register_proctor_events(s: &SocketRef) {
     s.on(names::SNAPSHOT, async |State(svc): Svc, Extension(sess): Extension<ProctorSession>, ack: AckSender| {
-        let _ = ack.send(&svc.snapshot(&sess.rt));
+        let _ = ack.send(&svc.snapshot(&sess));
     });
     s.on(
         names::ACTION,

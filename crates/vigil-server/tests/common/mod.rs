@@ -116,7 +116,7 @@ impl Harness {
         }
     }
 
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let res = reqwest::Client::new()
             .request(method, format!("{}/api/v1{path}", self.base))
             .bearer_auth("admin")
@@ -155,7 +155,7 @@ impl Harness {
 
     /// A join token for `subject` on `exam`.
     pub async fn token_in(&self, exam: &str, role: Role, subject: &str) -> String {
-        let req = IssueLink { role, subject: subject.into(), ttl_s: None };
+        let req = IssueLink { role, subject: subject.into(), ttl_s: None, may_configure: None };
         let link = self.admin(reqwest::Method::POST, &format!("/exams/{exam}/links"), json!(req)).await;
         link["token"].as_str().expect("a token").to_owned()
     }

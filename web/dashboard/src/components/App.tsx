@@ -5,6 +5,7 @@ import { ExamGrid } from "./ExamGrid";
 import { AlertsFeed } from "./AlertsFeed";
 import { StudentDrawer } from "./StudentDrawer";
 import { WatchWall } from "./WatchWall";
+import { SettingsPanel } from "./SettingsPanel";
 import { DEFAULT_CRITERIA, type ViewCriteria, sameOr, visibleIds } from "./view";
 import type { ConnectionStatus } from "../net/connection";
 
@@ -21,7 +22,12 @@ function statusText(s: ConnectionStatus): string {
 export function App() {
   const { store } = useServices();
   const status = useConnectionStatus();
-  const { exam, roster } = useStudentList();
+  const { exam, roster, mayConfigure } = useStudentList();
+  // `null` until the first snapshot: an instructor's first visit to an exam
+  // nobody has joined and that has no assessment yet (a course's first
+  // launch made it) opens on its settings.
+  const [settingsOpen, setSettingsOpen] = useState<boolean | null>(null);
+  if (settingsOpen === null && exam) setSettingsOpen(mayConfigure && roster.length === 0 && !exam.settings.assessment_url);
   const [criteria, setCriteria] = useState<ViewCriteria>(DEFAULT_CRITERIA);
   const [open, setOpen] = useState<string | null>(null);
   const [wallOn, setWallOn] = useState(true);
@@ -75,6 +81,11 @@ export function App() {
           Vigil <span className="top__exam">{exam?.title ?? ""}</span>
         </h1>
         <Counts />
+        {mayConfigure && exam && (
+          <button type="button" className="top__settings" onClick={() => setSettingsOpen(true)}>
+            Exam settings
+          </button>
+        )}
         <p className={`conn conn--${status.kind}`} role="status" data-status={status.kind}>
           {statusText(status)}
         </p>
@@ -125,6 +136,7 @@ export function App() {
         <AlertsFeed onOpen={onOpen} />
       </div>
       {open && <StudentDrawer id={open} onClose={onClose} />}
+      {settingsOpen && exam && <SettingsPanel exam={exam} onClose={() => setSettingsOpen(false)} />}
     </div>
   );
 }

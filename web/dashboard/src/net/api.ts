@@ -1,4 +1,4 @@
-import type { ErrorBody, ExamSnapshot, IncidentRecord } from "@proto";
+import type { ErrorBody, Exam, ExamSettings, ExamSnapshot, IncidentRecord, SetAccessCode } from "@proto";
 
 /** A refusal or failure from the HTTP API, with the server's reason. */
 export class ApiError extends Error {
@@ -26,11 +26,20 @@ export class Api {
     private readonly fetchFn: Fetch = (...a) => fetch(...a),
   ) {}
 
-  private async get(path: string): Promise<Response> {
-    const res = await this.fetchFn(`${this.base}/api/v1/exams/${encodeURIComponent(this.exam)}${path}`, {
-      headers: { authorization: `Bearer ${this.token}` },
-      cache: "no-store",
+  private get(path: string): Promise<Response> {
+    return this.request(path, { headers: { authorization: `Bearer ${this.token}` }, cache: "no-store" });
+  }
+
+  private put(path: string, body: unknown): Promise<Response> {
+    return this.request(path, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
     });
+  }
+
+  private async request(path: string, init: RequestInit): Promise<Response> {
+    const res = await this.fetchFn(`${this.base}/api/v1/exams/${encodeURIComponent(this.exam)}${path}`, init);
     if (!res.ok) {
       let reason = `http_${res.status}`;
       let message = res.statusText;
@@ -52,6 +61,16 @@ export class Api {
 
   async incidents(student: string): Promise<IncidentRecord[]> {
     return (await (await this.get(`/students/${encodeURIComponent(student)}/incidents`)).json()) as IncidentRecord[];
+  }
+
+  /** Replaces the exam's settings (an instructor's token); the exam as it now is. */
+  async putSettings(settings: ExamSettings): Promise<Exam> {
+    return (await (await this.put("/settings", settings)).json()) as Exam;
+  }
+
+  async putAccessCode(code: string): Promise<void> {
+    const body: SetAccessCode = { code };
+    await this.put("/access-code", body);
   }
 
   /** The evidence frame as a blob (show it through `URL.createObjectURL`). */

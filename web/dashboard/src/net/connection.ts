@@ -10,12 +10,14 @@
  */
 import type {
   ActionRequest,
+  Exam,
   ExamSnapshot,
   IncidentRecord,
   PresenceUpdate,
   QualityUpdate,
   RequestAck,
   ScoreUpdate,
+  StudentView,
 } from "@proto";
 import { EVENTS } from "@proto";
 import type { Listener, ScoreStore } from "../store/scoreStore";
@@ -45,7 +47,9 @@ type Buffered =
   | { t: "score"; v: ScoreUpdate }
   | { t: "incident"; v: IncidentRecord }
   | { t: "presence"; v: PresenceUpdate }
-  | { t: "quality"; v: QualityUpdate };
+  | { t: "quality"; v: QualityUpdate }
+  | { t: "exam"; v: Exam }
+  | { t: "student"; v: StudentView };
 
 /** Reasons after which retrying the connection cannot help. */
 const FATAL = /^(missing_token|invalid_token|expired_token|wrong_scope|unknown_exam|forbidden)\b/;
@@ -73,6 +77,8 @@ export class Connection {
     socket.on(EVENTS.INCIDENT_NOTICE, (v) => this.receive({ t: "incident", v }));
     socket.on(EVENTS.PRESENCE, (v) => this.receive({ t: "presence", v }));
     socket.on(EVENTS.QUALITY, (v) => this.receive({ t: "quality", v }));
+    socket.on(EVENTS.EXAM, (v) => this.receive({ t: "exam", v }));
+    socket.on(EVENTS.STUDENT_ADDED, (v) => this.receive({ t: "student", v }));
   }
 
   get status(): ConnectionStatus {
@@ -185,6 +191,12 @@ export class Connection {
         break;
       case "quality":
         this.store.applyQuality(b.v);
+        break;
+      case "exam":
+        this.store.applyExam(b.v);
+        break;
+      case "student":
+        this.store.addStudent(b.v);
         break;
     }
   }

@@ -361,3 +361,33 @@ describe("decay and levels", () => {
     expect(levelFor(currentScore(view, 300, T0 + 1), rules)).toBe("watch");
   });
 });
+
+describe("students added after the snapshot", () => {
+  it("get a tile at the end of the roster, counted, once", () => {
+    const { store, frames } = setup(2);
+    const list = vi.fn();
+    store.subscribeList(list);
+    const snap = demoSnapshot(3, T0);
+    const late = snap.students[2]!;
+    expect(store.addStudent({ ...late, presence: "live" })).toBe(true);
+    frames.run();
+    expect(list).toHaveBeenCalledTimes(1);
+    const view = store.getList();
+    expect(view.roster).toEqual([A, B, C]);
+    expect(view.counts.total).toBe(3);
+    expect(store.getStudent(C)?.presence).toBe("live");
+    // Known already: left as it is.
+    expect(store.addStudent({ ...late, presence: "offline" })).toBe(false);
+    expect(store.getStudent(C)?.presence).toBe("live");
+    // Later updates for the new student apply.
+    expect(store.applyScore(score(C, 1, 5))).toBe(true);
+  });
+
+  it("a later snapshot without the student drops the tile", () => {
+    const { store, frames } = setup(2);
+    store.addStudent(demoSnapshot(3, T0).students[2]!);
+    store.loadSnapshot(demoSnapshot(2, T0 + 1));
+    frames.run();
+    expect(store.getList().roster).toEqual([A, B]);
+  });
+});

@@ -92,6 +92,8 @@ export interface Counts {
 /** What the grid renders from; a new object only when one of these changes. */
 export interface ListView {
   readonly exam: Exam | undefined;
+  /** This proctor may change the exam's settings (from the snapshot). */
+  readonly mayConfigure: boolean;
   /** Student ids in snapshot order: stable tile positions. */
   readonly roster: readonly string[];
   /** Alert first, then watch, then ok; roster order within a level. */
@@ -206,6 +208,7 @@ export class ScoreStore {
   private entries = new Map<string, Entry>();
   private roster: string[] = [];
   private exam: Exam | undefined;
+  private mayConfigure = false;
   private readonly counts = zeroCounts();
 
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -244,6 +247,7 @@ export class ScoreStore {
       }
       this.listView = {
         exam: this.exam,
+        mayConfigure: this.mayConfigure,
         roster: this.roster,
         byLevel: [...buckets.alert, ...buckets.watch, ...buckets.ok],
         counts: { ...this.counts },
@@ -302,6 +306,31 @@ export class ScoreStore {
     this.entries = next;
     this.roster = roster;
     this.exam = snapshot.exam;
+    this.mayConfigure = snapshot.may_configure;
+    this.markListChanged();
+  }
+
+  /**
+   * A student added to the roster after the snapshot (the `student` event):
+   * a tile at the end of the roster. One already known is left as it is
+   * (the snapshot, or a score update since, knows better).
+   */
+  addStudent(view: StudentView): boolean {
+    const id = view.student.id;
+    if (this.entries.has(id)) return false;
+    const tile = tileFrom(view);
+    this.entries.set(id, { tile, presenceAt: 0, qualityAt: 0 });
+    this.roster = [...this.roster, id];
+    count(this.counts, tile, 1);
+    this.markDirty(id);
+    this.markListChanged();
+    return true;
+  }
+
+  /** The exam after its settings changed (the `exam` event). */
+  applyExam(exam: Exam): void {
+    if (this.exam && exam.id !== this.exam.id) return;
+    this.exam = exam;
     this.markListChanged();
   }
 
