@@ -5,8 +5,12 @@
 // LtiStartProctoring; the built student page runs its checks, publishes the
 // camera, and hands the attempt back with LtiStartAssessment, which the
 // platform verifies against vigil's published key before it shows the quiz
-// inside the student page's exam frame. Working in the quiz raises nothing;
-// leaving the tab still does. Then the platform ends the attempt
+// inside the student page's exam frame. Before that, an instructor's launch
+// makes the exam and opens the dashboard, where the course's learner is
+// already listed (Names and Role Provisioning through the platform's token
+// endpoint, which verifies vigil's signed assertion). Working in the quiz
+// raises nothing; leaving the tab still does, and the instructor's tile
+// shows it. Then the platform ends the attempt
 // (LtiEndAssessment) and the open student page stops proctoring.
 //
 // The platform is written here from the specifications (LTI 1.3 Core,
@@ -20,6 +24,7 @@ import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 
 import { VigilServer, until } from '../lib/server.mjs';
+import { launch } from '../lib/browser.mjs';
 import { launchWithCamera } from '../../student/test/helpers/student-page.mjs';
 import { oneFaceVideo } from '../../student/test/helpers/media.mjs';
 import { testWebDir } from '../../student/test/helpers/vigil-server.mjs';
@@ -32,6 +37,10 @@ const ISSUER = 'https://lms.e2e.test';
 const CLIENT_ID = 'vigil-e2e-tool';
 const DEPLOYMENT = 'deployment-e2e';
 const LEARNER = 'http://purl.imsglobal.org/vocab/lis/v2/membership#Learner';
+const INSTRUCTOR = 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor';
+const NRPS_SCOPE = 'https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly';
+const NRPS_MEDIA_TYPE = 'application/vnd.ims.lti-nrps.v2.membershipcontainer+json';
+const NRPS_TOKEN = `nrps-${randomBytes(8).toString('hex')}`;
 const C = {
   messageType: 'https://purl.imsglobal.org/spec/lti/claim/message_type',
   version: 'https://purl.imsglobal.org/spec/lti/claim/version',
@@ -44,6 +53,7 @@ const C = {
   startUrl: 'https://purl.imsglobal.org/spec/lti-ap/claim/start_assessment_url',
   sessionData: 'https://purl.imsglobal.org/spec/lti-ap/claim/session_data',
   endReturn: 'https://purl.imsglobal.org/spec/lti-ap/claim/end_assessment_return',
+  namesRoles: 'https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice',
 };
 
 const b64url = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -60,6 +70,8 @@ class Platform {
     /** What went wrong on the platform's side, for the assertion message. */
     this.problems = [];
     this.sessionData = `csrf-${randomBytes(8).toString('hex')}`;
+    /** Membership pages served (Names and Role Provisioning). */
+    this.membershipReads = 0;
   }
 
   async start() {
@@ -80,11 +92,11 @@ class Platform {
     return `${head}.${sign('RSA-SHA256', Buffer.from(head), this.privateKey).toString('base64url')}`;
   }
 
-  /** Where a learner's browser starts: the LMS sends it to vigil's login. */
-  loginUrl(messageHint) {
+  /** Where a browser starts: the LMS sends it to vigil's login, for `messageHint` as `loginHint`. */
+  loginUrl(messageHint, loginHint = 'learner-7') {
     const q = new URLSearchParams({
       iss: ISSUER,
-      login_hint: 'learner-7',
+      login_hint: loginHint,
       target_link_uri: `${this.vigil}/lti/launch`,
       client_id: CLIENT_ID,
       lti_deployment_id: DEPLOYMENT,
@@ -101,6 +113,10 @@ class Platform {
       this.authorize(url.searchParams, res);
     } else if (url.pathname === '/assessments/7/start' && req.method === 'POST') {
       await this.startAssessment(req, res);
+    } else if (url.pathname === '/token' && req.method === 'POST') {
+      await this.token(req, res);
+    } else if (url.pathname === '/memberships') {
+      this.memberships(req, res);
     } else {
       res.writeHead(404).end('not here');
     }
@@ -113,7 +129,9 @@ class Platform {
       if (q.get(k) !== v) this.problems.push(`auth: ${k}=${q.get(k)}`);
     }
     const now = Math.floor(Date.now() / 1000);
-    const start = q.get('lti_message_hint') === 'start';
+    const hint = q.get('lti_message_hint');
+    const start = hint === 'start';
+    const instructor = hint === 'instructor';
     const claims = {
       iss: ISSUER,
       aud: CLIENT_ID,
@@ -121,16 +139,20 @@ class Platform {
       iat: now,
       exp: now + 300,
       nonce: q.get('nonce'),
-      name: 'Ada Lovelace',
+      name: instructor ? 'Grace Hopper' : 'Ada Lovelace',
       [C.version]: '1.3.0',
-      [C.messageType]: start ? 'LtiStartProctoring' : 'LtiEndAssessment',
+      [C.messageType]: instructor ? 'LtiResourceLinkRequest' : start ? 'LtiStartProctoring' : 'LtiEndAssessment',
       [C.deployment]: DEPLOYMENT,
       [C.target]: `${this.vigil}/lti/launch`,
       [C.resourceLink]: { id: 'quiz-7', title: 'Quiz 7' },
       [C.context]: { id: 'course-e2e', title: 'Analytical Engines' },
-      [C.roles]: [LEARNER],
-      [C.attempt]: 1,
+      [C.roles]: [instructor ? INSTRUCTOR : LEARNER],
     };
+    if (instructor) {
+      claims[C.namesRoles] = { context_memberships_url: `${this.base}/memberships`, service_versions: ['2.0'] };
+    } else {
+      claims[C.attempt] = 1;
+    }
     if (start) {
       claims[C.startUrl] = `${this.base}/assessments/7/start`;
       claims[C.sessionData] = this.sessionData;
@@ -141,6 +163,55 @@ class Platform {
       <input type=hidden name=state value="${q.get('state')}"></form>
       <script>document.getElementById('f').submit()</script>`;
     res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+  }
+
+  /** Verifies a JWT vigil signed, with the key it publishes; its claims, or null. */
+  async verifiedFromVigil(jwt) {
+    const [head, payload, signature] = jwt.split('.');
+    const header = JSON.parse(Buffer.from(head, 'base64url'));
+    const jwks = await (await fetch(`${this.vigil}/lti/jwks`)).json();
+    const jwk = jwks.keys.find((k) => k.kid === header.kid);
+    const signed = jwk && header.alg === 'RS256'
+      && verify('RSA-SHA256', Buffer.from(`${head}.${payload}`), createPublicKey({ key: jwk, format: 'jwk' }), Buffer.from(signature, 'base64url'));
+    return signed ? JSON.parse(Buffer.from(payload, 'base64url')) : null;
+  }
+
+  /** The token endpoint (Security Framework §4.1): client credentials with vigil's signed assertion. */
+  async token(req, res) {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const form = new URLSearchParams(body);
+    const assertion = await this.verifiedFromVigil(form.get('client_assertion') ?? '');
+    const problem =
+      form.get('grant_type') !== 'client_credentials' ? `grant_type ${form.get('grant_type')}`
+      : form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' ? 'client_assertion_type'
+      : !assertion ? 'assertion not signed by vigil'
+      : assertion.iss !== CLIENT_ID || assertion.sub !== CLIENT_ID ? `assertion iss/sub ${assertion.iss}/${assertion.sub}`
+      : form.get('scope') !== NRPS_SCOPE ? `scope ${form.get('scope')}`
+      : null;
+    if (problem) {
+      this.problems.push(`token: ${problem}`);
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_request' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ access_token: NRPS_TOKEN, token_type: 'Bearer', expires_in: 3600, scope: NRPS_SCOPE }));
+  }
+
+  /** The course's members (NRPS 2.0): the learner and the instructor. */
+  memberships(req, res) {
+    if (req.headers.authorization !== `Bearer ${NRPS_TOKEN}` || req.headers.accept !== NRPS_MEDIA_TYPE) {
+      this.problems.push(`memberships: ${req.headers.authorization} ${req.headers.accept}`);
+      res.writeHead(401).end();
+      return;
+    }
+    this.membershipReads += 1;
+    const members = [
+      { status: 'Active', user_id: 'learner-7', name: 'Ada Lovelace', roles: [LEARNER] },
+      { status: 'Active', user_id: 'teacher-1', name: 'Grace Hopper', roles: [INSTRUCTOR] },
+    ];
+    res.writeHead(200, { 'content-type': NRPS_MEDIA_TYPE })
+      .end(JSON.stringify({ id: `${this.base}/memberships`, context: { id: 'course-e2e' }, members }));
   }
 
   /** Receives LtiStartAssessment: verified with vigil's published key before the quiz is shown. */
@@ -200,7 +271,26 @@ after(async () => {
   if (servedWebDir) rmSync(servedWebDir, { recursive: true, force: true });
 });
 
-test('LtiStartProctoring → checks → LtiStartAssessment → the quiz in the exam frame → LtiEndAssessment', { timeout: 300_000 }, async () => {
+test('instructor launch → roster from the LMS → LtiStartProctoring → checks → LtiStartAssessment → the quiz in the exam frame → an incident on the tile → LtiEndAssessment', { timeout: 300_000 }, async () => {
+  // The instructor opens vigil from the course: the exam is made, the
+  // dashboard opens signed in, and the course's learner is on it already
+  // (read from the platform with Names and Role Provisioning).
+  const instructorBrowser = await launch();
+  browsers.push(instructorBrowser);
+  const dash = await instructorBrowser.context.newPage();
+  const dashErrors = [];
+  dash.on('pageerror', (e) => dashErrors.push(e.message));
+  await dash.goto(platform.loginUrl('instructor', 'teacher-1'));
+  await dash.waitForURL(/\/dashboard\/#token=/, { timeout: 30_000 });
+  const tile = dash.locator('.tile', { hasText: 'Ada Lovelace' });
+  await tile.waitFor({ timeout: 30_000 });
+  assert.match(await tile.getAttribute('aria-label'), /Offline/);
+  assert.equal(platform.membershipReads, 1);
+  // An instructor's first visit to an exam with no assessment may open its
+  // settings (if the roster arrived after the snapshot): not needed here.
+  const settings = dash.getByRole('dialog', { name: 'Exam settings' });
+  if (await settings.isVisible()) await settings.getByRole('button', { name: 'Close' }).click();
+
   const browser = await launchWithCamera(oneFaceVideo().file);
   browsers.push(browser);
   const page = await browser.context.newPage();
@@ -265,6 +355,9 @@ test('LtiStartProctoring → checks → LtiStartAssessment → the quiz in the e
     return r.includes('tab_hidden') && r;
   });
   assert.ok(!raised.includes('window_blur'), `working in the quiz raised window_blur: ${raised}`);
+  // The instructor's dashboard shows it on the learner's tile, live.
+  await tile.locator('.tile__incident', { hasText: 'Left the tab' }).waitFor({ timeout: 30_000 });
+  assert.match(await tile.getAttribute('aria-label'), /Live/);
   await page.evaluate(() => {
     Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
     document.dispatchEvent(new Event('visibilitychange'));
@@ -280,4 +373,6 @@ test('LtiStartProctoring → checks → LtiStartAssessment → the quiz in the e
   const again = await fetch(`${server.url}/api/v1/lti/start-assessment`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
   assert.equal(again.status, 409);
   assert.deepEqual(errors, []);
+  assert.deepEqual(dashErrors, []);
+  assert.deepEqual(platform.problems, []);
 });
