@@ -23,7 +23,7 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "not_jpeg", "undecodable", "too_large", "dimensions_out_of_range",
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
                   "evidence_not_collected", "not_publishing", "not_subscribed", "no_lti_attempt",
-                  "no_access_code", "unavailable"]
+                  "no_access_code", "settings_locked", "unavailable"]
 ENUMS = {
     "IncidentKind": INCIDENT_KINDS,
     "IncidentSource": ["client", "server"],
@@ -84,7 +84,7 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
                     "presence": ("Presence", REQ), "quality": ("Quality", REQ),
                     "last_incident": ("IncidentRecord", OPT)},
     "ExamSnapshot": {"exam": ("Exam", REQ), "students": (("array", "StudentView"), REQ),
-                     "server_time": (T, REQ)},
+                     "server_time": (T, REQ), "may_configure": ("boolean", REQ)},
     "EvidenceAccepted": {"incident_id": ("string", REQ), "sha256": ("string", REQ),
                          "width": ("int", REQ), "height": ("int", REQ), "bytes": ("int", REQ)},
     "JoinLink": {"role": ("Role", REQ), "exam_id": ("string", REQ), "subject": ("string", REQ),
