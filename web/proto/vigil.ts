@@ -50,7 +50,35 @@ disabled_detectors: Array<IncidentKind>,
  * instead of its own: an `http`/`https` URL of at most 2,048 bytes. Its
  * access code, if any, is kept apart (`PUT …/access-code`).
  */
-assessment_url?: string, };
+assessment_url?: string, 
+/**
+ * How long each student has (seconds of exam time, which stops while
+ * paused), counted from their start; absent: until the window closes.
+ */
+duration_s?: number, };
+
+export type SessionPhase = "waiting" | "in_progress" | "paused" | "submitted" | "terminated" | "expired";
+
+export type SessionView = { phase: SessionPhase, 
+/**
+ * Exam time left (ms) at `as_of`, for an exam with a duration; it only
+ * runs while `in_progress`. Absent: the exam window alone ends it.
+ */
+time_left_ms?: number, 
+/**
+ * When the exam window closes, which ends every session still running.
+ */
+closes_at: number, 
+/**
+ * The proctor's words with a pause or a termination, if any.
+ */
+reason?: string, 
+/**
+ * Server time this view was computed at.
+ */
+as_of: number, };
+
+export type SessionUpdate = { student_id: StudentId, session: SessionView, };
 
 export type Exam = { id: ExamId, title: string, settings: ExamSettings, };
 
@@ -80,7 +108,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -95,6 +123,11 @@ export type StudentWelcome = { student: Student, exam_id: ExamId, exam_title: st
  * Unused numbers down to 63 below the highest are still accepted.
  */
 next_seq: number, server_time: number, 
+/**
+ * Where the student's session is: a reloaded page resumes there (a
+ * paused session stays paused; an ended one shows its end).
+ */
+session: SessionView, 
 /**
  * How the student reaches the assessment, when it is the platform's
  * rather than the page's own; absent otherwise.
@@ -203,7 +236,7 @@ export type ActionRequest = { student_id: StudentId, kind: ProctorActionKind, te
 
 export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
 
-export type StudentView = { student: Student, score: ScoreView, presence: Presence, quality: Quality, last_incident?: IncidentRecord, };
+export type StudentView = { student: Student, score: ScoreView, presence: Presence, quality: Quality, session: SessionView, last_incident?: IncidentRecord, };
 
 export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_time: number, 
 /**
@@ -283,6 +316,9 @@ export const EVENTS = {
   INCIDENT_END: "incident_end",
   SIGNALS: "signals",
   HEARTBEAT: "heartbeat",
+  START: "start",
+  SUBMIT: "submit",
+  SESSION: "session",
   WELCOME: "welcome",
   PROCTOR_ACTION: "proctor_action",
   ASSESSMENT: "assessment",
@@ -311,6 +347,7 @@ export interface StudentServerToClient {
   "assessment": (payload: AssessmentEntry) => void;
   "exam_settings": (payload: ExamSettings) => void;
   "access_code_changed": () => void;
+  "session": (payload: SessionView) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }
 
@@ -320,6 +357,8 @@ export interface StudentClientToServer {
   "incident_end": (payload: IncidentEnd, ack: (answer: IncidentAck) => void) => void;
   "signals": (payload: Signals) => void;
   "heartbeat": (payload: Heartbeat) => void;
+  "start": (ack: (answer: RequestAck) => void) => void;
+  "submit": (ack: (answer: RequestAck) => void) => void;
   "rtc_publish": (payload: SessionDescription, ack: (answer: RtcAck) => void) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }
@@ -332,6 +371,7 @@ export interface ProctorServerToClient {
   "quality": (payload: QualityUpdate) => void;
   "exam": (payload: Exam) => void;
   "student": (payload: StudentView) => void;
+  "session": (payload: SessionUpdate) => void;
   "slot": (payload: SlotUpdate) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }

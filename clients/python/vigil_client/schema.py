@@ -23,7 +23,8 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "not_jpeg", "undecodable", "too_large", "dimensions_out_of_range",
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
                   "evidence_not_collected", "not_publishing", "not_subscribed", "no_lti_attempt",
-                  "no_access_code", "settings_locked", "unavailable"]
+                  "no_access_code", "settings_locked", "session_terminated", "stale_transition",
+                  "unavailable"]
 ENUMS = {
     "IncidentKind": INCIDENT_KINDS,
     "IncidentSource": ["client", "server"],
@@ -35,6 +36,7 @@ ENUMS = {
     "RejectReason": REJECT_REASONS,
     "ProctorActionKind": ["warn", "message", "pause", "resume", "terminate", "flag_for_review"],
     "WatchQuality": ["thumbnail", "full"],
+    "SessionPhase": ["waiting", "in_progress", "paused", "submitted", "terminated", "expired"],
 }
 
 T = "time"  # UnixMillis: an integer
@@ -51,7 +53,10 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
                      "privacy": ("PrivacyTier", REQ), "evidence_retention_days": ("number", REQ),
                      "stall_after_s": ("number", REQ),
                      "disabled_detectors": (("array", "IncidentKind"), REQ),
-                     "assessment_url": ("string", OPT)},
+                     "assessment_url": ("string", OPT), "duration_s": ("int", OPT)},
+    "SessionView": {"phase": ("SessionPhase", REQ), "time_left_ms": ("int", OPT),
+                    "closes_at": (T, REQ), "reason": ("string", OPT), "as_of": (T, REQ)},
+    "SessionUpdate": {"student_id": ("string", REQ), "session": ("SessionView", REQ)},
     "Exam": {"id": ("string", REQ), "title": ("string", REQ), "settings": ("ExamSettings", REQ)},
     "Student": {"id": ("string", REQ), "name": ("string", REQ)},
     "Proctor": {"id": ("string", REQ), "name": ("string", REQ)},
@@ -61,7 +66,7 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
     "StudentWelcome": {"student": ("Student", REQ), "exam_id": ("string", REQ),
                        "exam_title": ("string", REQ), "settings": ("ExamSettings", REQ),
                        "next_seq": ("int", REQ), "server_time": (T, REQ),
-                       "assessment": ("AssessmentEntry", OPT)},
+                       "session": ("SessionView", REQ), "assessment": ("AssessmentEntry", OPT)},
     # One variant today (LTI Proctoring Services), tagged by "kind".
     "AssessmentEntry": {"kind": (("const", "lti_proctoring"), REQ), "attempt_number": ("int", REQ),
                         "ended_at": (T, OPT)},
@@ -82,6 +87,7 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
     "QualityUpdate": {"student_id": ("string", REQ), "quality": ("Quality", REQ), "at": (T, REQ)},
     "StudentView": {"student": ("Student", REQ), "score": ("ScoreView", REQ),
                     "presence": ("Presence", REQ), "quality": ("Quality", REQ),
+                    "session": ("SessionView", REQ),
                     "last_incident": ("IncidentRecord", OPT)},
     "ExamSnapshot": {"exam": ("Exam", REQ), "students": (("array", "StudentView"), REQ),
                      "server_time": (T, REQ), "may_configure": ("boolean", REQ)},

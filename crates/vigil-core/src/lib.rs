@@ -17,6 +17,7 @@
 //! - [`worker`]: the inference worker's health from heartbeats.
 //! - [`actions`]: proctor action rules.
 //! - [`settings`]: which settings changes an open exam still accepts.
+//! - [`session`]: one student's exam session: states, transitions, clock.
 
 pub mod actions;
 pub mod coalesce;
@@ -26,6 +27,7 @@ pub mod presence;
 pub mod rate;
 pub mod replay;
 pub mod score;
+pub mod session;
 pub mod settings;
 pub mod signals;
 pub mod worker;

@@ -15,7 +15,7 @@ use ts_rs::TS;
 
 use crate::{
     Exam, ExamId, ExamSettings, IncidentId, IncidentKind, IncidentSource, Level, Presence, Proctor, Quality, Rejection,
-    Role, Student, StudentId, UnixMillis,
+    Role, SessionView, Student, StudentId, UnixMillis,
 };
 
 /// Socket.IO namespaces and event names.
@@ -28,6 +28,13 @@ pub mod names {
     pub const INCIDENT_END: &str = "incident_end";
     pub const SIGNALS: &str = "signals";
     pub const HEARTBEAT: &str = "heartbeat";
+    /// The student begins the exam (their clock starts); ack `RequestAck`.
+    pub const START: &str = "start";
+    /// The student hands in; ack `RequestAck`.
+    pub const SUBMIT: &str = "submit";
+    /// server -> student (`SessionView`) and server -> proctor
+    /// (`SessionUpdate`): the student's session changed.
+    pub const SESSION: &str = "session";
     // server -> student
     pub const WELCOME: &str = "welcome";
     pub const PROCTOR_ACTION: &str = "proctor_action";
@@ -89,6 +96,9 @@ pub struct StudentWelcome {
     /// Unused numbers down to 63 below the highest are still accepted.
     pub next_seq: u64,
     pub server_time: UnixMillis,
+    /// Where the student's session is: a reloaded page resumes there (a
+    /// paused session stays paused; an ended one shows its end).
+    pub session: SessionView,
     /// How the student reaches the assessment, when it is the platform's
     /// rather than the page's own; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -393,6 +403,13 @@ pub enum RequestAck {
     },
 }
 
+/// A student's session changed (to proctors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SessionUpdate {
+    pub student_id: StudentId,
+    pub session: SessionView,
+}
+
 /// One tile's worth of state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StudentView {
@@ -400,6 +417,7 @@ pub struct StudentView {
     pub score: ScoreView,
     pub presence: Presence,
     pub quality: Quality,
+    pub session: SessionView,
     #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_incident: Option<IncidentRecord>,

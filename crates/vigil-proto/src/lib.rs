@@ -185,6 +185,61 @@ impl Default for ScoringRules {
     }
 }
 
+/// Where a student's exam session is. The server keeps it; pages show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPhase {
+    /// Joined, not started yet.
+    Waiting,
+    /// Taking the exam; the clock runs.
+    InProgress,
+    /// Paused by a proctor: the exam is hidden and the clock stopped.
+    Paused,
+    /// Handed in by the student.
+    Submitted,
+    /// Ended by a proctor. Final: the student's token is refused from now on.
+    Terminated,
+    /// The time (or the exam window) ran out.
+    Expired,
+}
+
+impl SessionPhase {
+    /// Submitted, terminated or expired: nothing follows.
+    pub fn is_over(self) -> bool {
+        matches!(self, SessionPhase::Submitted | SessionPhase::Terminated | SessionPhase::Expired)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionPhase::Waiting => "waiting",
+            SessionPhase::InProgress => "in_progress",
+            SessionPhase::Paused => "paused",
+            SessionPhase::Submitted => "submitted",
+            SessionPhase::Terminated => "terminated",
+            SessionPhase::Expired => "expired",
+        }
+    }
+}
+
+/// A student's session as the server sees it at `as_of`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SessionView {
+    pub phase: SessionPhase,
+    /// Exam time left (ms) at `as_of`, for an exam with a duration; it only
+    /// runs while `in_progress`. Absent: the exam window alone ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub time_left_ms: Option<i64>,
+    /// When the exam window closes, which ends every session still running.
+    pub closes_at: UnixMillis,
+    /// The proctor's words with a pause or a termination, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<String>,
+    /// Server time this view was computed at.
+    pub as_of: UnixMillis,
+}
+
 /// Everything an exam's owner configures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 /// Strict: a typo in an admin body must not be silently ignored.
@@ -206,6 +261,11 @@ pub struct ExamSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub assessment_url: Option<String>,
+    /// How long each student has (seconds of exam time, which stops while
+    /// paused), counted from their start; absent: until the window closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub duration_s: Option<u32>,
 }
 
 impl ExamSettings {
@@ -219,6 +279,7 @@ impl ExamSettings {
             stall_after_s: 10,
             disabled_detectors: Vec::new(),
             assessment_url: None,
+            duration_s: None,
         }
     }
 }
@@ -326,12 +387,18 @@ pub enum RejectReason {
     /// The exam has opened and this change is one it no longer accepts (the
     /// message names the field and the rule).
     SettingsLocked,
+    // Exam sessions.
+    /// A proctor terminated this student's session: final, whatever is sent.
+    SessionTerminated,
+    /// The session is over (handed in or out of time), or a transition that
+    /// does not apply to where it is now (resume when not paused, say).
+    StaleTransition,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 33] = [
+    pub const ALL: [RejectReason; 35] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -364,6 +431,8 @@ impl RejectReason {
         RejectReason::NoLtiAttempt,
         RejectReason::NoAccessCode,
         RejectReason::SettingsLocked,
+        RejectReason::SessionTerminated,
+        RejectReason::StaleTransition,
         RejectReason::Unavailable,
     ];
 
@@ -402,6 +471,8 @@ impl RejectReason {
             RejectReason::NoLtiAttempt => "no_lti_attempt",
             RejectReason::NoAccessCode => "no_access_code",
             RejectReason::SettingsLocked => "settings_locked",
+            RejectReason::SessionTerminated => "session_terminated",
+            RejectReason::StaleTransition => "stale_transition",
             RejectReason::Unavailable => "unavailable",
         }
     }

@@ -92,6 +92,22 @@ pub struct EvidenceRow {
     pub expires_at: UnixMillis,
 }
 
+/// One stored session transition (see `vigil_core::session`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTransitionRow {
+    pub exam_id: ExamId,
+    pub student_id: StudentId,
+    /// 1, 2, … per student.
+    pub seq: u32,
+    /// `vigil_core::session::Change::as_str`.
+    pub change: String,
+    /// For `add_time`.
+    pub added_ms: Option<i64>,
+    pub at: UnixMillis,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -179,6 +195,40 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| exam_from_row(&r)).transpose()
+    }
+
+    /// Stores one session transition, durably (it is acknowledged only
+    /// once committed). A `seq` used already for the student is refused
+    /// (`AlreadyExists`): two servers, or a bug, never interleave.
+    pub async fn insert_transition(&self, row: &SessionTransitionRow) -> Result<()> {
+        self.write(Write::Transition(row.clone())).await
+    }
+
+    /// Every session transition of the exam, per student in `seq` order.
+    pub async fn exam_transitions(&self, exam_id: &ExamId) -> Result<Vec<SessionTransitionRow>> {
+        let rows = sqlx::query(
+            "SELECT student_id, seq, change, added_ms, at, by_whom, reason FROM session_transitions \
+             WHERE exam_id = $1 ORDER BY student_id, seq",
+        )
+        .bind(exam_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let student: String = r.get("student_id");
+                let seq: i64 = r.get("seq");
+                Ok(SessionTransitionRow {
+                    exam_id: exam_id.clone(),
+                    student_id: student.parse().map_err(|e| StoreError::Corrupt(format!("transition student: {e}")))?,
+                    seq: u32::try_from(seq).map_err(|_| StoreError::Corrupt("transition seq".into()))?,
+                    change: r.get("change"),
+                    added_ms: r.get("added_ms"),
+                    at: r.get("at"),
+                    by: r.get("by_whom"),
+                    reason: r.get("reason"),
+                })
+            })
+            .collect()
     }
 
     /// Sets (or replaces) the exam's access code.

@@ -41,6 +41,7 @@ pub(crate) enum Write {
         at: UnixMillis,
     },
     Lti(crate::lti::LtiWrite),
+    Transition(crate::SessionTransitionRow),
     AccessCode {
         exam_id: ExamId,
         code: String,
@@ -223,6 +224,22 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .await?;
         }
         Write::Lti(lti) => crate::lti::apply(conn, lti).await?,
+        Write::Transition(t) => {
+            sqlx::query(
+                "INSERT INTO session_transitions (exam_id, student_id, seq, change, added_ms, at, by_whom, reason) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(t.exam_id.as_str())
+            .bind(t.student_id.as_str())
+            .bind(i64::from(t.seq))
+            .bind(&t.change)
+            .bind(t.added_ms)
+            .bind(t.at)
+            .bind(&t.by)
+            .bind(&t.reason)
+            .execute(&mut *conn)
+            .await?;
+        }
         Write::AccessCode { exam_id, code, at } => {
             sqlx::query(
                 "INSERT INTO exam_access_codes (exam_id, code, updated_at) VALUES ($1, $2, $3) \

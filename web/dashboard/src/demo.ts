@@ -20,6 +20,7 @@ export function demoSnapshot(n: number, now = 1_700_000_000_000): ExamSnapshot {
       score: { seq: 0, score: 0, level: "ok", as_of: now },
       presence: "live",
       quality: "good",
+      session: { phase: "in_progress", closes_at: now + 3 * 3600_000, as_of: now },
     });
   }
   return {

@@ -5,7 +5,8 @@
 // thread only routes messages, so it stays responsive. Incidents go through
 // the persistent outbox (monitor.ts).
 
-import type { ExamSettings, ProctorAction, StudentWelcome } from "@proto";
+import type { ExamSettings, ProctorAction, SessionView, StudentWelcome } from "@proto";
+import { EVENTS } from "@proto";
 import { Camera } from "./camera.ts";
 import { DEFAULT_CONFIG, type DebounceConfig } from "./debounce.ts";
 import { byId } from "./dom.ts";
@@ -61,6 +62,8 @@ class StudentPage {
   private readonly recordFrame: ((r: FrameResult) => void) | undefined;
   /** Shows the exam's access code, or hides it while the camera is not proctored; set once the code is known. */
   private showAccessCode: (() => void) | undefined;
+  /** The server's latest word on the session. */
+  private sessionView: SessionView | null = null;
   /** The status line of the exam's own assessment, while it is shown. */
   private linkedStatus: ((text: string) => void) | undefined;
   /** Counts access code asks: an older one's answer is dropped. */
@@ -88,6 +91,7 @@ class StudentPage {
         if (a.kind === "lti_proctoring" && a.ended_at !== undefined) this.dispatch({ type: "platform_ended" });
       },
       settings: (s) => this.onSettings(s),
+      session: (v) => this.onSession(v),
       accessCodeChanged: () => {
         if (this.linkedStatus) void this.askAccessCode(this.linkedStatus);
       },
@@ -161,6 +165,8 @@ class StudentPage {
         break;
       case "ended":
         this.finish(phase.message);
+        // Handed in on this page: the server is told once what was raised has reached it.
+        if (cause.type === "handed_in") void this.monitor.drained().then(() => this.session.sessionChange(EVENTS.SUBMIT));
         break;
     }
   }
@@ -174,11 +180,30 @@ class StudentPage {
       this.dispatch({ type: "platform_ended" });
       return;
     }
-    if (!first) return;
-    this.telemetry.start();
-    setInterval(() => this.monitor.tick(), DEBOUNCE_TICK_MS);
-    const saved = sessionStorage.getItem(this.progressKey);
-    this.dispatch({ type: "welcome", progress: saved === "exam" || saved === "ended" ? saved : null });
+    if (first) {
+      this.telemetry.start();
+      setInterval(() => this.monitor.tick(), DEBOUNCE_TICK_MS);
+      const saved = sessionStorage.getItem(this.progressKey);
+      this.dispatch({ type: "welcome", progress: saved === "exam" || saved === "ended" ? saved : null });
+    }
+    // The server's session decides: a reload of a paused exam stays paused.
+    this.onSession(w.session);
+  }
+
+  /** The server's session view; the time left shown counts down from it. */
+  private onSession(v: SessionView): void {
+    this.sessionView = v;
+    this.dispatch({ type: "session", view: v });
+    this.updateStatus();
+  }
+
+  /** Exam time left by the server's clock while it runs, else null. */
+  private timeLeftMs(): number | null {
+    const v = this.sessionView;
+    if (!v || v.time_left_ms === undefined) return null;
+    if (v.phase === "paused") return v.time_left_ms;
+    if (v.phase !== "in_progress") return null;
+    return v.time_left_ms - Math.max(0, this.session.now() - v.as_of);
   }
 
   /**
@@ -268,6 +293,9 @@ class StudentPage {
 
   private startExam(requestFullscreen: boolean): void {
     sessionStorage.setItem(this.progressKey, "exam");
+    // The server's clock starts now (a reloaded page whose start never
+    // reached the server sends it again; a repeat is refused as stale).
+    if (!this.sessionView || this.sessionView.phase === "waiting") void this.session.sessionChange(EVENTS.START);
     if (document.hidden) this.monitor.pageState("tab_hidden", true);
     // Judged once the request settles (entering full screen is asynchronous).
     const judge = () => this.checkFullscreen();
@@ -386,6 +414,7 @@ class StudentPage {
       vision: this.camera.vision,
       pending: this.monitor.pending(),
       publisher: this.publisher,
+      timeLeftMs: this.timeLeftMs(),
     });
   }
 }

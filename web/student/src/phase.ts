@@ -4,7 +4,7 @@
 // the exam (or to its end). No DOM, no I/O: main.ts renders each phase's
 // screen and runs what entering it implies.
 
-import type { ProctorAction } from "@proto";
+import type { ProctorAction, SessionView } from "@proto";
 
 export type Phase =
   /** No join token in the URL: the page asks for the link. */
@@ -52,10 +52,13 @@ export type PageEvent =
   | { type: "handed_in" }
   /** The learning platform ended the attempt (LTI Proctoring Services). */
   | { type: "platform_ended" }
-  | { type: "proctor"; action: ProctorAction };
+  | { type: "proctor"; action: ProctorAction }
+  /** The server's word on the session (in every welcome, and on each change): it decides. */
+  | { type: "session"; view: SessionView };
 
 export const HANDED_IN = "You handed in your answers. Thank you: you can close this page.";
 export const ENDED_EARLIER = "Your exam has ended.";
+export const TIME_UP = "Your time is up, and your exam has ended. What you answered so far counts. You can close this page.";
 export const PLATFORM_ENDED = "Your learning platform has ended this attempt, and proctoring has stopped. You can close this page.";
 
 export function initialState(hasToken: boolean): PageState {
@@ -92,6 +95,31 @@ export function transition(s: PageState, e: PageEvent): PageState {
       return at === "join" || at === "refused" || at === "ended" ? s : ended(PLATFORM_ENDED);
     case "proctor":
       return onProctor(s, e.action);
+    case "session":
+      return onSession(s, e.view);
+  }
+}
+
+function terminated(text?: string): PageState {
+  return ended(text ? `Your proctor ended your exam: ${text}` : "Your proctor ended your exam.");
+}
+
+/** The server's session: a reload of a paused exam stays paused; an ended one shows its end. */
+function onSession(s: PageState, v: SessionView): PageState {
+  if (s.phase.name === "ended" || s.phase.name === "join" || s.phase.name === "refused") return s;
+  switch (v.phase) {
+    case "paused":
+      if (s.paused && s.paused.text === v.reason) return s;
+      return { ...s, paused: v.reason !== undefined ? { text: v.reason } : {} };
+    case "waiting":
+    case "in_progress":
+      return s.paused ? { ...s, paused: null } : s;
+    case "submitted":
+      return ended(HANDED_IN);
+    case "terminated":
+      return terminated(v.reason);
+    case "expired":
+      return ended(TIME_UP);
   }
 }
 
@@ -104,7 +132,7 @@ function onProctor(s: PageState, a: ProctorAction): PageState {
     case "resume":
       return s.paused ? { ...s, paused: null } : s;
     case "terminate":
-      return ended(a.text ? `Your proctor ended your exam: ${a.text}` : "Your proctor ended your exam.");
+      return terminated(a.text);
     case "warn":
     case "message":
     case "flag_for_review":

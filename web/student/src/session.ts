@@ -2,11 +2,11 @@
 // acks, signals, heartbeats, proctor actions, WebRTC signalling) and the
 // evidence upload, wired to the outbox as its transport.
 
-import type { AssessmentEntry, ExamSettings, Heartbeat, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
+import type { AssessmentEntry, ExamSettings, Heartbeat, RequestAck, SessionView, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
 import { EVENTS } from "@proto";
 import { io } from "socket.io-client";
 import type { IncidentMessage, Transport, UploadResult } from "./outbox.ts";
-import { ask, type StudentSocket } from "./socket.ts";
+import { ask, askBare, type StudentSocket } from "./socket.ts";
 
 /** How long an incident or its end waits for the server's ack before the outbox retries it. */
 const ACK_TIMEOUT_MS = 5000;
@@ -47,6 +47,8 @@ export interface SessionHandlers {
   settings(s: ExamSettings): void;
   /** The exam's access code was set or replaced: ask for it again. */
   accessCodeChanged(): void;
+  /** The server changed the session (a pause, a resume, the end). */
+  session(v: SessionView): void;
 }
 
 export class Session implements Transport {
@@ -85,6 +87,16 @@ export class Session implements Transport {
     this.socket.on(EVENTS.ASSESSMENT, (a) => h.assessment(a));
     this.socket.on(EVENTS.EXAM_SETTINGS, (s) => h.settings(s));
     this.socket.on(EVENTS.ACCESS_CODE_CHANGED, () => h.accessCodeChanged());
+    this.socket.on(EVENTS.SESSION, (v) => h.session(v));
+  }
+
+  /** Tells the server the exam starts (its clock starts) or is handed in. */
+  async sessionChange(event: typeof EVENTS.START | typeof EVENTS.SUBMIT): Promise<RequestAck> {
+    try {
+      return await askBare<RequestAck>(this.socket, ACK_TIMEOUT_MS, event);
+    } catch {
+      return { status: "rejected", reason: "unavailable", message: "no answer from the server" };
+    }
   }
 
   /** Server time now. */

@@ -25,3 +25,9 @@ export function ask<E extends AnsweredEvent<Out>>(
   };
   return timed.emitWithAck(event, payload);
 }
+
+/** Like {@link ask}, for an event that carries no payload (`start`, `submit`). */
+export function askBare<A>(socket: StudentSocket, timeoutMs: number, event: "start" | "submit"): Promise<A> {
+  const timed = socket.timeout(timeoutMs) as unknown as { emitWithAck(event: string): Promise<A> };
+  return timed.emitWithAck(event);
+}

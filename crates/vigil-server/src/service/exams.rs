@@ -9,10 +9,11 @@ use tokio::sync::OnceCell;
 use vigil_core::ledger::{Ledger, Limits};
 use vigil_core::presence::PresenceTracker;
 use vigil_core::rate::{RateLimit, TokenBucket};
+use vigil_core::session::{Change, Session, Timing, Transition};
 use vigil_core::worker::WorkerWatch;
 use vigil_proto::events::{IncidentRecord, ScoreView, StudentView};
 use vigil_proto::{Exam, ExamId, Quality, Student, StudentId};
-use vigil_store::{Store, StoreError};
+use vigil_store::{SessionTransitionRow, Store, StoreError};
 
 use super::conn::{ConnectionId, lock};
 use crate::clock::Clock;
@@ -59,10 +60,28 @@ pub struct StudentCell {
     pub publishing: Mutex<Option<ConnectionId>>,
     /// One evidence upload in flight per student.
     pub evidence_slot: Arc<tokio::sync::Semaphore>,
+    /// The exam session, as its stored transitions left it.
+    pub session: Mutex<SessionState>,
+    /// Held from check to apply, across the durable write: one transition
+    /// at a time per student.
+    pub session_writes: tokio::sync::Mutex<()>,
+}
+
+/// A session and the number its next stored transition gets.
+#[derive(Debug, Clone, Default)]
+pub struct SessionState {
+    pub session: Session,
+    pub next_seq: u32,
 }
 
 impl StudentCell {
-    fn new(student: Student, ledger: Ledger, score: ScoreView, last_incident: Option<IncidentRecord>) -> Self {
+    fn new(
+        student: Student,
+        ledger: Ledger,
+        score: ScoreView,
+        last_incident: Option<IncidentRecord>,
+        session: SessionState,
+    ) -> Self {
         StudentCell {
             student,
             ledger: tokio::sync::Mutex::new(ledger),
@@ -79,11 +98,25 @@ impl StudentCell {
             }),
             publishing: Mutex::new(None),
             evidence_slot: Arc::new(tokio::sync::Semaphore::new(1)),
+            session: Mutex::new(session),
+            session_writes: tokio::sync::Mutex::new(()),
         }
     }
 
     pub fn id(&self) -> &StudentId {
         &self.student.id
+    }
+
+    pub fn session(&self) -> Session {
+        lock(&self.session).session.clone()
+    }
+}
+
+/// An exam's timing, for its sessions.
+pub fn timing_of(exam: &Exam) -> Timing {
+    Timing {
+        duration_ms: exam.settings.duration_s.map(|s| i64::from(s) * 1000),
+        closes_at: exam.settings.window.closes_at,
     }
 }
 
@@ -126,25 +159,33 @@ impl ExamRuntime {
     /// Every student's tile, sorted by id.
     pub fn views(&self) -> Vec<StudentView> {
         let cells: Vec<Arc<StudentCell>> = lock_read(&self.students).values().cloned().collect();
+        let timing = timing_of(&self.exam());
         let presence = lock(&self.presence);
-        let mut views: Vec<StudentView> = cells.iter().map(|c| view_of(c, &presence)).collect();
+        let mut views: Vec<StudentView> = cells.iter().map(|c| view_of(c, &presence, &timing)).collect();
         views.sort_by(|a, b| a.student.id.cmp(&b.student.id));
         views
     }
 
     /// One student's tile.
     pub fn view(&self, cell: &StudentCell) -> StudentView {
-        view_of(cell, &lock(&self.presence))
+        view_of(cell, &lock(&self.presence), &timing_of(&self.exam()))
+    }
+
+    /// Every student loaded, for timers that walk them.
+    pub fn cells(&self) -> Vec<Arc<StudentCell>> {
+        lock_read(&self.students).values().cloned().collect()
     }
 }
 
-fn view_of(cell: &StudentCell, presence: &PresenceTracker) -> StudentView {
+fn view_of(cell: &StudentCell, presence: &PresenceTracker, timing: &Timing) -> StudentView {
+    let session = cell.session().view(timing);
     let live = lock(&cell.live);
     StudentView {
         student: cell.student.clone(),
         score: live.score,
         presence: presence.presence(cell.id()),
         quality: live.quality,
+        session,
         last_incident: live.last_incident.clone(),
     }
 }
@@ -229,7 +270,7 @@ impl ExamRegistry {
         let id = student.id.clone();
         let ledger = Ledger::new(id.clone(), &self.limits);
         let score = ledger.score_view(&rt.exam().settings, self.clock.now_ms());
-        let fresh = Arc::new(StudentCell::new(student, ledger, score, None));
+        let fresh = Arc::new(StudentCell::new(student, ledger, score, None, SessionState::default()));
         let cell = lock_write(&rt.students).entry(id).or_insert_with(|| fresh.clone()).clone();
         Found { new: Arc::ptr_eq(&cell, &fresh), cell }
     }
@@ -238,6 +279,7 @@ impl ExamRegistry {
         let exam = self.store.exam(exam_id).await?.ok_or(LoadError::Missing)?;
         let roster = self.store.students(exam_id).await?;
         let stored = self.store.exam_incidents(exam_id).await?;
+        let mut sessions = replay_sessions(self.store.exam_transitions(exam_id).await?);
         let mut ledgers: HashMap<StudentId, (Ledger, Option<IncidentRecord>)> =
             roster.iter().map(|s| (s.id.clone(), (Ledger::new(s.id.clone(), &self.limits), None))).collect();
         for s in &stored {
@@ -258,7 +300,8 @@ impl ExamRegistry {
                 let (ledger, last) =
                     ledgers.remove(&s.id).unwrap_or_else(|| (Ledger::new(s.id.clone(), &self.limits), None));
                 let score = ledger.score_view(&exam.settings, now);
-                (s.id.clone(), Arc::new(StudentCell::new(s, ledger, score, last)))
+                let session = sessions.remove(&s.id).unwrap_or_default();
+                (s.id.clone(), Arc::new(StudentCell::new(s, ledger, score, last, session)))
             })
             .collect();
         tracing::info!(exam = %exam_id, incidents = stored.len(), "exam loaded");
@@ -269,6 +312,40 @@ impl ExamRegistry {
             presence: Mutex::new(PresenceTracker::default()),
         }))
     }
+}
+
+/// Each student's session from its stored transitions, in order. A stored
+/// transition that no longer applies (a bug, or a hand edit) is skipped
+/// and logged; the numbering goes on after the highest stored.
+fn replay_sessions(rows: Vec<SessionTransitionRow>) -> HashMap<StudentId, SessionState> {
+    let mut sessions: HashMap<StudentId, SessionState> = HashMap::new();
+    for row in rows {
+        let state = sessions.entry(row.student_id.clone()).or_default();
+        state.next_seq = state.next_seq.max(row.seq + 1);
+        let Some(change) = change_of(&row.change, row.added_ms) else {
+            tracing::warn!(student = %row.student_id, change = %row.change, "unknown stored session change; skipped");
+            continue;
+        };
+        let transition = Transition { change, at: row.at, reason: row.reason };
+        if let Err(e) = state.session.apply(&transition) {
+            tracing::warn!(student = %row.student_id, seq = row.seq, error = %e, "stored session transition does not apply; skipped");
+        }
+    }
+    sessions
+}
+
+/// A stored change's name back to the change.
+pub fn change_of(name: &str, added_ms: Option<i64>) -> Option<Change> {
+    Some(match name {
+        "start" => Change::Start,
+        "pause" => Change::Pause,
+        "resume" => Change::Resume,
+        "submit" => Change::Submit,
+        "terminate" => Change::Terminate,
+        "expire" => Change::Expire,
+        "add_time" => Change::AddTime { ms: added_ms? },
+        _ => return None,
+    })
 }
 
 enum LoadError {

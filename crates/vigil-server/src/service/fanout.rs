@@ -16,9 +16,10 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use vigil_core::coalesce::Coalescer;
 use vigil_proto::events::{
-    AssessmentEntry, IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView, StudentView,
+    AssessmentEntry, IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView,
+    SessionUpdate, StudentView,
 };
-use vigil_proto::{Exam, ExamId, ExamSettings, StudentId};
+use vigil_proto::{Exam, ExamId, ExamSettings, SessionView, StudentId};
 
 use super::conn::{ConnectionId, lock};
 use crate::clock::Clock;
@@ -42,6 +43,8 @@ pub enum ProctorEvent {
     /// A student's tile, for a student added to the roster since the
     /// snapshot.
     Student(StudentView),
+    /// A student's session changed.
+    Session(SessionUpdate),
 }
 
 /// An event for every connection of one student.
@@ -53,6 +56,8 @@ pub enum StudentEvent {
     Settings(ExamSettings),
     /// The exam's access code was set or replaced.
     AccessCodeChanged,
+    /// The student's session changed.
+    Session(SessionView),
 }
 
 /// Delivers events to connections. Implementations must not block: a slow

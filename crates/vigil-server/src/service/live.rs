@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use vigil_core::actions::check_action;
 use vigil_core::presence::Transition;
+use vigil_core::session::Change;
 use vigil_core::signals::quality_of;
 use vigil_proto::events::{
-    ActionRequest, AssessmentEntry, ExamSnapshot, Heartbeat, PresenceUpdate, ProctorAction, QualityUpdate, RequestAck,
-    Signals, StudentWelcome,
+    ActionRequest, AssessmentEntry, ExamSnapshot, Heartbeat, PresenceUpdate, ProctorAction, ProctorActionKind,
+    QualityUpdate, RequestAck, Signals, StudentWelcome,
 };
 use vigil_proto::{Exam, ExamId, IncidentKind, StudentId, UnixMillis};
 
 use super::acs::AcsJob;
-use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS, StudentCell};
+use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS, StudentCell, timing_of};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 use crate::metrics as m;
@@ -53,7 +54,9 @@ impl Service {
             }
         };
         let exam = rt.exam();
+        let session = cell.session().view(&timing_of(&exam));
         StudentWelcome {
+            session,
             student: cell.student.clone(),
             exam_id: exam.id.clone(),
             exam_title: exam.title.clone(),
@@ -140,6 +143,7 @@ impl Service {
                 }
             }
         }
+        self.expire_sessions().await;
     }
 
     /// Runs [`Service::tick_presence`] every [`PRESENCE_TICK_MS`] of the
@@ -192,6 +196,14 @@ impl Service {
         }
     }
 
+    /// The student's own `start` or `submit`.
+    pub async fn student_session(&self, sess: &StudentSession, change: Change) -> RequestAck {
+        match self.change_session(&sess.rt, &sess.cell, change, "student", None).await {
+            Ok(_) => RequestAck::Ok,
+            Err(rejection) => RequestAck::Rejected { rejection },
+        }
+    }
+
     pub fn proctor_connected(&self, _sess: &ProctorSession) {
         metrics::gauge!(m::PROCTORS_CONNECTED).increment(1);
     }
@@ -218,8 +230,24 @@ impl Service {
         if let Err(r) = check_action(&req) {
             return reject(r);
         }
-        if let Err(r) = self.on_roster(&sess.rt, &req.student_id).await {
-            return reject(r);
+        let cell = match self.on_roster(&sess.rt, &req.student_id).await {
+            Ok(cell) => cell,
+            Err(r) => return reject(r),
+        };
+        // Pause, resume and terminate change the session, which the server
+        // holds: a stale one (resume when not paused) or one on an ended
+        // session is refused, and nothing is recorded or sent.
+        let change = match req.kind {
+            ProctorActionKind::Pause => Some(Change::Pause),
+            ProctorActionKind::Resume => Some(Change::Resume),
+            ProctorActionKind::Terminate => Some(Change::Terminate),
+            ProctorActionKind::Warn | ProctorActionKind::Message | ProctorActionKind::FlagForReview => None,
+        };
+        if let Some(change) = change {
+            let by = format!("proctor:{}", sess.proctor);
+            if let Err(r) = self.change_session(&sess.rt, &cell, change, &by, req.text.as_deref()).await {
+                return reject(r);
+            }
         }
         let action = ProctorAction { kind: req.kind, text: req.text, at: self.clock.now_ms() };
         let kind =

@@ -19,6 +19,7 @@ pub mod live;
 pub mod lti;
 pub mod media;
 pub mod nrps;
+pub mod sessions;
 pub mod settings;
 
 use std::net::IpAddr;
@@ -219,6 +220,16 @@ impl Service {
             self.announce_student(&rt, &found.cell).await;
         }
         Ok(StudentSession { rt, cell: found.cell, conn: self.new_connection() })
+    }
+
+    /// [`Service::authenticate_student`], for what a terminated session may
+    /// no longer do: connect, be told the access code, hand the attempt
+    /// back. (Evidence for incidents raised before the end still uploads,
+    /// so that nothing raised is lost.)
+    pub async fn authenticate_live_student(&self, token: Option<&str>) -> Result<StudentSession, Rejection> {
+        let sess = self.authenticate_student(token).await?;
+        sessions::admit(&sess.cell)?;
+        Ok(sess)
     }
 
     /// Reverse proxies trusted to name the client in `X-Forwarded-For`.

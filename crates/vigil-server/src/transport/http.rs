@@ -61,12 +61,14 @@ fn status_for(reason: RejectReason) -> StatusCode {
     use RejectReason::*;
     match reason {
         MissingToken | InvalidToken | ExpiredToken => StatusCode::UNAUTHORIZED,
-        WrongScope | Forbidden | EvidenceNotCollected => StatusCode::FORBIDDEN,
+        WrongScope | Forbidden | EvidenceNotCollected | SessionTerminated => StatusCode::FORBIDDEN,
         UnknownExam | UnknownStudent | UnknownIncident | NoAccessCode => StatusCode::NOT_FOUND,
         TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         NotJpeg => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ConflictingDuplicate | ReplayedFrame | EvidenceAlreadyAttached | AlreadyEnded => StatusCode::CONFLICT,
+        ConflictingDuplicate | ReplayedFrame | EvidenceAlreadyAttached | AlreadyEnded | StaleTransition => {
+            StatusCode::CONFLICT
+        }
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -320,7 +322,7 @@ async fn change_settings(
 /// `POST /api/v1/access-code` with a student token and no body: the exam's
 /// access code, only while the student's camera is proctored.
 async fn access_code(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
-    let sess = app.service.authenticate_student(bearer(&headers)).await?;
+    let sess = app.service.authenticate_live_student(bearer(&headers)).await?;
     let code = app.service.access_code(&sess).await?;
     let mut res = Json(AccessCode { code }).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

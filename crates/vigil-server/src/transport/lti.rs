@@ -63,7 +63,7 @@ async fn rotate_key(State(app): AppState, headers: HeaderMap) -> ApiResult<Respo
 /// student's signalling budget are checked before anything is read or
 /// signed; a body is never read.
 async fn start_assessment(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
-    let sess = app.service.authenticate_student(super::http::bearer(&headers)).await?;
+    let sess = app.service.authenticate_live_student(super::http::bearer(&headers)).await?;
     app.service.admit_proctored_request(&sess)?;
     let message = app.lti.start_assessment(sess.rt.id(), sess.cell.id()).await?;
     let body = vigil_proto::events::StartAssessment { url: message.url.as_str().to_owned(), jwt: message.jwt };

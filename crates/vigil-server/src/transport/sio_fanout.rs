@@ -57,6 +57,7 @@ impl SioFanout {
             StudentEvent::Action(a) => self.emit(names::STUDENT_NS, room, names::PROCTOR_ACTION, a).await,
             StudentEvent::Assessment(a) => self.emit(names::STUDENT_NS, room, names::ASSESSMENT, a).await,
             StudentEvent::Settings(s) => self.emit(names::STUDENT_NS, room, names::EXAM_SETTINGS, s).await,
+            StudentEvent::Session(v) => self.emit(names::STUDENT_NS, room, names::SESSION, v).await,
             StudentEvent::AccessCodeChanged => {
                 self.emit(names::STUDENT_NS, room, names::ACCESS_CODE_CHANGED, &()).await
             }
@@ -89,6 +90,7 @@ impl Fanout for SioFanout {
                 ProctorEvent::Quality(q) => self.emit(names::PROCTOR_NS, room, names::QUALITY, q).await,
                 ProctorEvent::Exam(e) => self.emit(names::PROCTOR_NS, room, names::EXAM, e).await,
                 ProctorEvent::Student(v) => self.emit(names::PROCTOR_NS, room, names::STUDENT_ADDED, v).await,
+                ProctorEvent::Session(u) => self.emit(names::PROCTOR_NS, room, names::SESSION, u).await,
             }
         })
     }

@@ -21,6 +21,8 @@ use vigil_proto::events::{
 };
 use vigil_proto::{IncidentId, RejectReason, Rejection};
 
+use vigil_core::session::Change;
+
 use super::sio_fanout::{connection_room, exam_room, exam_students_room, student_room};
 use crate::service::ingest::rejected;
 use crate::service::{ProctorSession, Service, StudentSession, count_refused_connect};
@@ -160,7 +162,7 @@ async fn student_handshake(
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
     admit_address(&s, &svc)?;
-    let sess = svc.authenticate_student(token(&auth)).await.map_err(refused)?;
+    let sess = svc.authenticate_live_student(token(&auth)).await.map_err(refused)?;
     svc.admit_student_connection(&sess).map_err(refused)?;
     // Everything the connection needs is in place before this middleware
     // returns: socketioxide sends the CONNECT packet right after it and
@@ -238,6 +240,15 @@ fn register_student_events(s: &SocketRef) {
             }
         },
     );
+    // A session's own changes: each applies at most once (start once, hand
+    // in once), and a repeat is refused by the state machine before any
+    // write, so they need no budget of their own.
+    s.on(names::START, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
+        let _ = ack.send(&svc.student_session(&sess, Change::Start).await);
+    });
+    s.on(names::SUBMIT, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
+        let _ = ack.send(&svc.student_session(&sess, Change::Submit).await);
+    });
     s.on(
         names::RTC_PUBLISH,
         async |State(svc): Svc,

@@ -1,5 +1,5 @@
 import { Profiler, memo } from "react";
-import type { Level, Presence, Quality } from "@proto";
+import type { Level, Presence, Quality, SessionPhase } from "@proto";
 import { useStudent } from "../store/scoreStore";
 import { KIND_LABEL, clock } from "../services";
 
@@ -13,6 +13,16 @@ export const QUALITY_LABEL: Record<Quality, string> = {
   unknown: "Detection unknown",
   low_light: "Low light",
   low_confidence: "Low confidence",
+};
+
+/** The session as a tile says it; taking the exam says nothing (it is the usual case). */
+export const SESSION_LABEL: Record<SessionPhase, string> = {
+  waiting: "Not started",
+  in_progress: "",
+  paused: "⏸ Paused",
+  submitted: "✓ Handed in",
+  terminated: "■ Terminated",
+  expired: "⌛ Time up",
 };
 
 export interface TileProps {
@@ -35,12 +45,12 @@ export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProp
   const inc = s.lastIncident;
   return (
     <article
-      className={`tile tile--${level} tile--${s.presence}`}
+      className={`tile tile--${level} tile--${s.presence} tile--session-${s.session}`}
       data-student={id}
       data-index={index}
       role="gridcell"
       tabIndex={tabIndex}
-      aria-label={`${s.student.name}: ${LEVEL_LABEL[level]} ${score.toFixed(1)}, ${PRESENCE_LABEL[s.presence]}`}
+      aria-label={`${s.student.name}: ${LEVEL_LABEL[level]} ${score.toFixed(1)}, ${PRESENCE_LABEL[s.presence]}${SESSION_LABEL[s.session] ? `, ${SESSION_LABEL[s.session]}` : ""}`}
       onClick={onOpen && (() => onOpen(id))}
       onKeyDown={
         onOpen &&
@@ -62,6 +72,7 @@ export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProp
       <p className="tile__presence">
         <span aria-hidden="true">{PRESENCE_ICON[s.presence]}</span> {PRESENCE_LABEL[s.presence]}
         {s.presence !== "offline" && <span className={`tile__quality tile__quality--${s.quality}`}> · {QUALITY_LABEL[s.quality]}</span>}
+        {SESSION_LABEL[s.session] && <span className="tile__session"> · {SESSION_LABEL[s.session]}</span>}
       </p>
       <p className="tile__incident">
         {inc ? (

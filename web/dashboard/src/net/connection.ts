@@ -17,6 +17,7 @@ import type {
   QualityUpdate,
   RequestAck,
   ScoreUpdate,
+  SessionUpdate,
   StudentView,
 } from "@proto";
 import { EVENTS } from "@proto";
@@ -49,7 +50,8 @@ type Buffered =
   | { t: "presence"; v: PresenceUpdate }
   | { t: "quality"; v: QualityUpdate }
   | { t: "exam"; v: Exam }
-  | { t: "student"; v: StudentView };
+  | { t: "student"; v: StudentView }
+  | { t: "session"; v: SessionUpdate };
 
 /** Reasons after which retrying the connection cannot help. */
 const FATAL = /^(missing_token|invalid_token|expired_token|wrong_scope|unknown_exam|forbidden)\b/;
@@ -79,6 +81,7 @@ export class Connection {
     socket.on(EVENTS.QUALITY, (v) => this.receive({ t: "quality", v }));
     socket.on(EVENTS.EXAM, (v) => this.receive({ t: "exam", v }));
     socket.on(EVENTS.STUDENT_ADDED, (v) => this.receive({ t: "student", v }));
+    socket.on(EVENTS.SESSION, (v) => this.receive({ t: "session", v }));
   }
 
   get status(): ConnectionStatus {
@@ -197,6 +200,9 @@ export class Connection {
         break;
       case "student":
         this.store.addStudent(b.v);
+        break;
+      case "session":
+        this.store.applySession(b.v);
         break;
     }
   }

@@ -391,3 +391,23 @@ describe("students added after the snapshot", () => {
     expect(store.getList().roster).toEqual([A, B]);
   });
 });
+
+describe("sessions", () => {
+  it("a session change reaches its tile only, and only when the phase changes", () => {
+    const { store, frames } = setup(2);
+    const a = vi.fn();
+    const b = vi.fn();
+    store.subscribe(A, a);
+    store.subscribe(B, b);
+    const paused = { phase: "paused" as const, closes_at: T0 + 1, as_of: T0 };
+    expect(store.applySession({ student_id: A, session: paused })).toBe(true);
+    frames.run();
+    expect(store.getStudent(A)?.session).toBe("paused");
+    expect(a).toHaveBeenCalledTimes(1);
+    expect(b).not.toHaveBeenCalled();
+    const tile = store.getStudent(A);
+    store.applySession({ student_id: A, session: { ...paused, as_of: T0 + 5 } });
+    expect(store.getStudent(A)).toBe(tile);
+    expect(store.applySession({ student_id: "nobody", session: paused })).toBe(false);
+  });
+});

@@ -42,6 +42,8 @@ import type {
   ScoreUpdate,
   ScoreView,
   ScoringRules,
+  SessionPhase,
+  SessionUpdate,
   Student,
   StudentView,
 } from "@proto";
@@ -56,6 +58,8 @@ export interface StudentTile {
   readonly score: ScoreView;
   readonly presence: Presence;
   readonly quality: Quality;
+  /** Where the student's exam session is (the server's word). */
+  readonly session: SessionPhase;
   readonly lastIncident: IncidentRecord | undefined;
   /**
    * What the tile shows: the decayed score rounded to one decimal and its
@@ -179,6 +183,7 @@ function tileFrom(v: StudentView): StudentTile {
     score: v.score,
     presence: v.presence,
     quality: v.quality,
+    session: v.session.phase,
     lastIncident: v.last_incident,
     shown: shownOf(v.score),
   };
@@ -197,6 +202,7 @@ function sameTile(a: StudentTile, b: StudentTile): boolean {
   return (
     a.presence === b.presence &&
     a.quality === b.quality &&
+    a.session === b.session &&
     shallowEqual(a.student, b.student) &&
     shallowEqual(a.shown, b.shown) &&
     shallowEqual(a.score, b.score) &&
@@ -384,6 +390,16 @@ export class ScoreStore {
     entry.presenceAt = update.at;
     if (entry.tile.presence !== update.presence) {
       this.replace(update.student_id, entry, { ...entry.tile, presence: update.presence });
+    }
+    return true;
+  }
+
+  /** A student's session changed (the `session` event): their tile shows it. */
+  applySession(update: SessionUpdate): boolean {
+    const entry = this.entries.get(update.student_id);
+    if (!entry) return false;
+    if (entry.tile.session !== update.session.phase) {
+      this.replace(update.student_id, entry, { ...entry.tile, session: update.session.phase });
     }
     return true;
   }

@@ -12,6 +12,7 @@ const REFUSALS: Partial<Record<string, string>> = {
   unknown_exam: "This exam does not exist (any more).",
   unknown_student: "You are not on this exam's list of students.",
   unavailable: "The exam server is busy. Reload the page in a minute.",
+  session_terminated: "Your proctor ended your exam. You cannot rejoin it; ask your proctor or instructor if you think this is a mistake.",
 } satisfies Partial<Record<RejectReason, string>>;
 
 export function refusedScreen(reason: string, text: string): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ProctorAction } from "@proto";
-import { ENDED_EARLIER, HANDED_IN, PLATFORM_ENDED, initialState, transition, type PageEvent, type PageState, type PhaseName } from "../../src/phase.ts";
+import type { ProctorAction, SessionView } from "@proto";
+import { ENDED_EARLIER, HANDED_IN, PLATFORM_ENDED, TIME_UP, initialState, transition, type PageEvent, type PageState, type PhaseName } from "../../src/phase.ts";
 
 const proctor = (kind: ProctorAction["kind"], text?: string): PageEvent => ({
   type: "proctor",
@@ -111,5 +111,33 @@ describe("proctor actions", () => {
     expect(transition(refused, { type: "platform_ended" })).toBe(refused);
     const handedIn = transition(inExam, { type: "handed_in" });
     expect(transition(handedIn, { type: "platform_ended" })).toBe(handedIn);
+  });
+});
+
+describe("the server's session", () => {
+  const view = (phase: SessionView["phase"], reason?: string): PageEvent => ({
+    type: "session",
+    view: { phase, closes_at: 2, as_of: 1, ...(reason === undefined ? {} : { reason }) },
+  });
+
+  it("a reloaded page whose session is paused shows the pause, with the proctor's words", () => {
+    const reloaded = run(connecting, { type: "welcome", progress: "exam" }, view("paused", "Phone on the desk"));
+    expect(reloaded.paused).toEqual({ text: "Phone on the desk" });
+    expect(run(reloaded, view("in_progress")).paused).toBeNull();
+  });
+
+  it("ends as the server says: handed in, terminated (with words) or out of time", () => {
+    expect(run(inExam, view("submitted")).phase).toEqual({ name: "ended", message: HANDED_IN });
+    expect(run(inExam, view("terminated", "Notes")).phase).toEqual({ name: "ended", message: "Your proctor ended your exam: Notes" });
+    expect(run(inExam, view("expired")).phase).toEqual({ name: "ended", message: TIME_UP });
+    expect(run(inExam, view("expired")).monitoring).toBe(false);
+  });
+
+  it("changes nothing once ended or refused, nor for a running session", () => {
+    const over = run(inExam, view("expired"));
+    expect(run(over, view("paused"))).toBe(over);
+    const refused = run(connecting, { type: "refused", reason: "session_terminated", text: "ended" });
+    expect(run(refused, view("terminated"))).toBe(refused);
+    expect(run(inExam, view("in_progress"))).toBe(inExam);
   });
 });

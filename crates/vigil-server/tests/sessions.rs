@@ -1,0 +1,158 @@
+//! Exam sessions the server enforces: a pause and a termination hold
+//! against a reconnect and a restart, the clock is the server's, and stale
+//! transitions are refused.
+
+mod common;
+
+use common::{Conn, Harness};
+use serde_json::{Value, json};
+use vigil_load::sio::SioClient;
+use vigil_proto::Role;
+use vigil_proto::events::names;
+
+async fn action(proctor: &Conn, student: &str, kind: &str, text: Option<&str>) -> Value {
+    let mut req = json!({ "student_id": student, "kind": kind });
+    if let Some(text) = text {
+        req["text"] = json!(text);
+    }
+    proctor.request(names::ACTION, req).await
+}
+
+/// The welcome of a fresh connection on `token`.
+async fn welcome(h: &Harness, token: &str) -> (Conn, Value) {
+    let (client, events) = SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": token })).await.unwrap();
+    let mut conn = Conn { client, events };
+    let (welcome, _) = conn.next_named(names::WELCOME).await;
+    (conn, welcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_holds_against_a_reconnect_and_a_restart() {
+    let mut h = Harness::start(&["ada"]).await;
+    let token = h.token(Role::Student, "ada").await;
+    let (mut ada, first) = welcome(&h, &token).await;
+    assert_eq!(first["session"]["phase"], json!("waiting"));
+    assert_eq!(ada.request(names::START, Value::Null).await, json!({ "status": "ok" }));
+    let (started, _) = ada.next_named(names::SESSION).await;
+    assert_eq!(started["phase"], json!("in_progress"));
+    // Starting twice is stale.
+    let again = ada.request(names::START, Value::Null).await;
+    assert_eq!(again["reason"], json!("stale_transition"), "{again}");
+
+    let proctor = h.proctor().await;
+    assert_eq!(action(&proctor, "ada", "pause", Some("Phone on the desk")).await, json!({ "status": "ok" }));
+    let (paused, _) = ada.next_named(names::SESSION).await;
+    assert_eq!((paused["phase"].as_str(), paused["reason"].as_str()), (Some("paused"), Some("Phone on the desk")));
+    // A second pause is stale: nothing is recorded or sent.
+    let stale = action(&proctor, "ada", "pause", None).await;
+    assert_eq!(stale["reason"], json!("stale_transition"), "{stale}");
+
+    // A reload comes back paused…
+    let (_reloaded, again) = welcome(&h, &token).await;
+    assert_eq!(again["session"]["phase"], json!("paused"));
+    // …and so does a restarted server.
+    h.stop().await;
+    let h = Harness::start_in(h.data_dir.clone(), h.clock.clone()).await;
+    let (_after, restarted) = welcome(&h, &token).await;
+    assert_eq!(restarted["session"]["phase"], json!("paused"));
+    assert_eq!(restarted["session"]["reason"], json!("Phone on the desk"));
+    let proctor = h.proctor().await;
+    assert_eq!(action(&proctor, "ada", "resume", None).await, json!({ "status": "ok" }));
+    let snapshot = proctor.request(names::SNAPSHOT, Value::Null).await;
+    assert_eq!(snapshot["students"][0]["session"]["phase"], json!("in_progress"), "{snapshot}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_students_token_opens_nothing_any_more() {
+    let mut h = Harness::start(&["ada", "bo"]).await;
+    let token = h.token(Role::Student, "ada").await;
+    let (mut ada, _) = welcome(&h, &token).await;
+    let mut proctor = h.proctor().await;
+    assert_eq!(action(&proctor, "ada", "terminate", Some("Notes on the desk")).await, json!({ "status": "ok" }));
+    let (ended, _) = ada.next_named(names::SESSION).await;
+    assert_eq!(ended["phase"], json!("terminated"));
+    let (update, _) = proctor.next_named(names::SESSION).await;
+    assert_eq!((update["student_id"].as_str(), update["session"]["phase"].as_str()), (Some("ada"), Some("terminated")));
+
+    let refused = SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": token })).await;
+    let err = refused.expect_err("a terminated student's handshake is refused");
+    assert!(err.to_string().contains("session_terminated"), "{err}");
+    let res =
+        reqwest::Client::new().post(format!("{}/api/v1/access-code", h.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["reason"], json!("session_terminated"));
+    // Terminated is final, for proctors too; another student is untouched.
+    let resume = action(&proctor, "ada", "resume", None).await;
+    assert_eq!(resume["reason"], json!("session_terminated"), "{resume}");
+    let bo = h.token(Role::Student, "bo").await;
+    let (_bo, welcome_bo) = welcome(&h, &bo).await;
+    assert_eq!(welcome_bo["session"]["phase"], json!("waiting"));
+
+    // After a restart, still refused.
+    h.stop().await;
+    let h = Harness::start_in(h.data_dir.clone(), h.clock.clone()).await;
+    let refused = SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": token })).await;
+    assert!(refused.expect_err("still refused").to_string().contains("session_terminated"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_clock_ends_the_exam_whatever_the_page_thinks() {
+    let h = Harness::start(&[]).await;
+    // An exam of 10 minutes of exam time.
+    let mut settings =
+        h.admin(reqwest::Method::GET, &format!("/exams/{}", h.exam), Value::Null).await["exam"]["settings"].clone();
+    settings["duration_s"] = json!(600);
+    let created = h
+        .admin(reqwest::Method::POST, "/exams", json!({ "id": "timed", "title": "Timed", "settings": settings }))
+        .await;
+    assert_eq!(created["settings"]["duration_s"], json!(600));
+    h.admin(reqwest::Method::POST, "/exams/timed/students", json!({ "id": "ada", "name": "Ada" })).await;
+    h.admin(reqwest::Method::POST, "/exams/timed/proctors", json!({ "id": "pat", "name": "Pat" })).await;
+    let token = h.token_in("timed", Role::Student, "ada").await;
+    let (mut ada, first) = welcome(&h, &token).await;
+    assert_eq!(first["session"]["time_left_ms"], json!(600_000));
+    ada.request(names::START, Value::Null).await;
+    ada.next_named(names::SESSION).await;
+
+    // Four minutes in, a five-minute pause: the clock stops.
+    h.advance(4 * 60_000);
+    let proctor_token = h.token_in("timed", Role::Proctor, "pat").await;
+    let (client, events) =
+        SioClient::connect(&h.base, names::PROCTOR_NS, &json!({ "token": proctor_token })).await.unwrap();
+    let proctor = Conn { client, events };
+    action(&proctor, "ada", "pause", None).await;
+    h.advance(5 * 60_000);
+    action(&proctor, "ada", "resume", None).await;
+    let (_, resumed) = welcome(&h, &token).await;
+    assert_eq!(resumed["session"]["time_left_ms"], json!(360_000), "{resumed}");
+
+    // The page's own clock is irrelevant: the server ends it on time.
+    h.advance(6 * 60_000);
+    let (expired, _) =
+        ada.next_matching("the expiry", |n, v| n == names::SESSION && v["phase"] == json!("expired")).await;
+    assert_eq!(expired["time_left_ms"], json!(0));
+    // An expired session may still reconnect (its page drains its outbox),
+    // and it cannot be handed in any more.
+    let (mut again, welcome_again) = welcome(&h, &token).await;
+    assert_eq!(welcome_again["session"]["phase"], json!("expired"));
+    let submit = again.request(names::SUBMIT, Value::Null).await;
+    assert_eq!(submit["reason"], json!("stale_transition"), "{submit}");
+    let _ = again.events.try_recv();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handed_in_session_is_over() {
+    let h = Harness::start(&["ada"]).await;
+    let token = h.token(Role::Student, "ada").await;
+    let (ada, _) = welcome(&h, &token).await;
+    ada.request(names::START, Value::Null).await;
+    assert_eq!(ada.request(names::SUBMIT, Value::Null).await, json!({ "status": "ok" }));
+    let proctor = h.proctor().await;
+    let pause = action(&proctor, "ada", "pause", None).await;
+    assert_eq!(pause["reason"], json!("stale_transition"), "{pause}");
+    // Warnings and messages are not session changes: still delivered.
+    assert_eq!(action(&proctor, "ada", "message", Some("Thanks")).await, json!({ "status": "ok" }));
+    let (_, welcome) = welcome(&h, &token).await;
+    assert_eq!(welcome["session"]["phase"], json!("submitted"));
+}
