@@ -57,6 +57,25 @@ assessment_url?: string,
  */
 duration_s?: number, };
 
+export type Accommodations = { 
+/**
+ * Extra time as a percentage (0–300) of the exam's duration, or of its
+ * window when it has none.
+ */
+extra_time_pct: number, 
+/**
+ * Extra time in minutes (0–1,440), on top of the percentage.
+ */
+extra_time_min: number, 
+/**
+ * Detectors switched off for this student only (added to the exam's).
+ */
+disabled_detectors: Array<IncidentKind>, 
+/**
+ * For proctors (the student's page never gets it): at most 500 characters.
+ */
+note?: string, };
+
 export type SessionPhase = "waiting" | "in_progress" | "paused" | "submitted" | "terminated" | "expired";
 
 export type SessionView = { phase: SessionPhase, 
@@ -236,7 +255,11 @@ export type ActionRequest = { student_id: StudentId, kind: ProctorActionKind, te
 
 export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
 
-export type StudentView = { student: Student, score: ScoreView, presence: Presence, quality: Quality, session: SessionView, last_incident?: IncidentRecord, };
+export type StudentView = { student: Student, score: ScoreView, presence: Presence, quality: Quality, session: SessionView, 
+/**
+ * The student's accommodations, if any were set (with the proctors' note).
+ */
+accommodations?: Accommodations, last_incident?: IncidentRecord, };
 
 export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_time: number, 
 /**

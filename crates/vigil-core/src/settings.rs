@@ -15,8 +15,11 @@
 //!   the assessment URL may change: those are what an instructor fixes during
 //!   a live exam (extra time for everyone, a misbehaving detector, the wrong
 //!   quiz link).
+//!
+//! A student's accommodations apply on top ([`for_student`]): their own
+//! detectors off, and extra time added to the duration and the window's end.
 
-use vigil_proto::{ExamSettings, PrivacyTier, UnixMillis};
+use vigil_proto::{Accommodations, ExamSettings, PrivacyTier, UnixMillis};
 
 /// A change the rules above refuse; `Display` names the field and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,11 +63,106 @@ pub fn check_change(before: &ExamSettings, after: &ExamSettings, now: UnixMillis
     Ok(())
 }
 
+/// The most extra time as a percentage, and in minutes.
+pub const MAX_EXTRA_PCT: u32 = 300;
+pub const MAX_EXTRA_MIN: u32 = 1_440;
+/// The longest note for proctors.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// Whether `a` is valid on its own: bounded extra time, detectors a student
+/// page runs (not the server's own findings), a short note.
+pub fn check_accommodations(a: &Accommodations) -> Result<(), String> {
+    if a.extra_time_pct > MAX_EXTRA_PCT {
+        return Err(format!("extra_time_pct must be at most {MAX_EXTRA_PCT}"));
+    }
+    if a.extra_time_min > MAX_EXTRA_MIN {
+        return Err(format!("extra_time_min must be at most {MAX_EXTRA_MIN}"));
+    }
+    if let Some(kind) = a.disabled_detectors.iter().find(|k| k.is_server_only()) {
+        return Err(format!("{} is the server's own finding, not a detector to switch off", kind.as_str()));
+    }
+    if let Some(note) = &a.note
+        && (note.chars().count() > MAX_NOTE_CHARS || note.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(format!("note must be at most {MAX_NOTE_CHARS} characters, without control characters"));
+    }
+    Ok(())
+}
+
+/// The extra time `a` grants (ms): its percentage of the duration (of the
+/// window when the exam has none), then its minutes.
+pub fn extra_ms(settings: &ExamSettings, a: &Accommodations) -> i64 {
+    let base = match settings.duration_s {
+        Some(s) => i64::from(s) * 1000,
+        None => (settings.window.closes_at - settings.window.opens_at).max(0),
+    };
+    base.saturating_mul(i64::from(a.extra_time_pct)) / 100 + i64::from(a.extra_time_min) * 60_000
+}
+
+/// The exam's settings as they apply to one student: their detectors off as
+/// well as the exam's, and their extra time added to the duration and to
+/// the window's end (so the window does not cut it short).
+pub fn for_student(settings: &ExamSettings, a: Option<&Accommodations>) -> ExamSettings {
+    let mut out = settings.clone();
+    let Some(a) = a else { return out };
+    for kind in &a.disabled_detectors {
+        if !out.disabled_detectors.contains(kind) {
+            out.disabled_detectors.push(*kind);
+        }
+    }
+    let extra = extra_ms(settings, a);
+    out.window.closes_at = out.window.closes_at.saturating_add(extra);
+    if let Some(d) = out.duration_s {
+        let extra_s = u32::try_from(extra / 1000).unwrap_or(u32::MAX);
+        out.duration_s = Some(d.saturating_add(extra_s));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use vigil_proto::{ExamWindow, IncidentKind};
 
     use super::*;
+
+    #[test]
+    fn accommodations_add_time_and_switch_detectors_off_for_one_student() {
+        let mut exam = settings();
+        exam.duration_s = Some(3_600);
+        exam.disabled_detectors = vec![IncidentKind::CopyPaste];
+        let a = Accommodations {
+            extra_time_pct: 50,
+            extra_time_min: 10,
+            disabled_detectors: vec![IncidentKind::LookingAway, IncidentKind::CopyPaste],
+            note: Some("Reads aloud".into()),
+        };
+        let mine = for_student(&exam, Some(&a));
+        assert_eq!(mine.duration_s, Some(3_600 + 1_800 + 600));
+        assert_eq!(mine.window.closes_at, exam.window.closes_at + 2_400_000);
+        assert_eq!(mine.disabled_detectors, vec![IncidentKind::CopyPaste, IncidentKind::LookingAway]);
+        assert_eq!(for_student(&exam, None), exam);
+        // Without a duration, the percentage is of the window.
+        let open = settings();
+        let pct = Accommodations { extra_time_pct: 25, ..Accommodations::default() };
+        assert_eq!(extra_ms(&open, &pct), 900_000);
+    }
+
+    #[test]
+    fn accommodations_are_bounded() {
+        let ok = Accommodations::default();
+        assert_eq!(check_accommodations(&ok), Ok(()));
+        let bad = [
+            Accommodations { extra_time_pct: 301, ..ok.clone() },
+            Accommodations { extra_time_min: 1_441, ..ok.clone() },
+            Accommodations { disabled_detectors: vec![IncidentKind::HeartbeatLost], ..ok.clone() },
+            Accommodations { note: Some("x".repeat(501)), ..ok.clone() },
+            Accommodations { note: Some("a\u{7}b".into()), ..ok.clone() },
+        ];
+        for a in bad {
+            assert!(check_accommodations(&a).is_err(), "{a:?}");
+        }
+        assert!(check_accommodations(&Accommodations { note: Some("line one\nline two".into()), ..ok }).is_ok());
+    }
 
     const OPENS: UnixMillis = 1_800_000_000_000;
 

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    Exam, ExamId, ExamSettings, IncidentId, IncidentKind, IncidentSource, Level, Presence, Proctor, Quality, Rejection,
-    Role, SessionView, Student, StudentId, UnixMillis,
+    Accommodations, Exam, ExamId, ExamSettings, IncidentId, IncidentKind, IncidentSource, Level, Presence, Proctor,
+    Quality, Rejection, Role, SessionView, Student, StudentId, UnixMillis,
 };
 
 /// Socket.IO namespaces and event names.
@@ -57,7 +57,9 @@ pub mod names {
     pub const QUALITY: &str = "quality";
     /// The exam (title and settings) as it is after a change.
     pub const EXAM: &str = "exam";
-    /// A student added to the roster after the snapshot: their tile.
+    /// A student added to the roster after the snapshot, or whose
+    /// accommodations changed: their tile (the score in it is no newer than
+    /// what `score` updates said).
     pub const STUDENT_ADDED: &str = "student";
     // proctor -> server -> student
     pub const ACTION: &str = "action";
@@ -418,6 +420,10 @@ pub struct StudentView {
     pub presence: Presence,
     pub quality: Quality,
     pub session: SessionView,
+    /// The student's accommodations, if any were set (with the proctors' note).
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accommodations: Option<Accommodations>,
     #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_incident: Option<IncidentRecord>,

@@ -185,6 +185,29 @@ impl Default for ScoringRules {
     }
 }
 
+/// What one student is granted, and what their proctors should know. Set by
+/// the admin or an instructor (`PUT …/students/{student}/accommodations`),
+/// replaced whole.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+/// Strict: a typo in configuration must not be silently ignored.
+#[serde(deny_unknown_fields)]
+pub struct Accommodations {
+    /// Extra time as a percentage (0–300) of the exam's duration, or of its
+    /// window when it has none.
+    #[serde(default)]
+    pub extra_time_pct: u32,
+    /// Extra time in minutes (0–1,440), on top of the percentage.
+    #[serde(default)]
+    pub extra_time_min: u32,
+    /// Detectors switched off for this student only (added to the exam's).
+    #[serde(default)]
+    pub disabled_detectors: Vec<IncidentKind>,
+    /// For proctors (the student's page never gets it): at most 500 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
+}
+
 /// Where a student's exam session is. The server keeps it; pages show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]

@@ -25,6 +25,7 @@ pub fn bindings() -> String {
         ExamWindow::decl(&cfg),
         ScoringRules::decl(&cfg),
         ExamSettings::decl(&cfg),
+        Accommodations::decl(&cfg),
         SessionPhase::decl(&cfg),
         SessionView::decl(&cfg),
         SessionUpdate::decl(&cfg),

@@ -156,3 +156,81 @@ async fn a_handed_in_session_is_over() {
     let (_, welcome) = welcome(&h, &token).await;
     assert_eq!(welcome["session"]["phase"], json!("submitted"));
 }
+
+async fn put_accommodations(h: &Harness, exam: &str, student: &str, body: &Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .put(format!("{}/api/v1/exams/{exam}/students/{student}/accommodations", h.base))
+        .bearer_auth("admin")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accommodations_apply_to_one_student_on_the_server_and_the_page() {
+    let mut h = Harness::start(&[]).await;
+    let mut settings =
+        h.admin(reqwest::Method::GET, &format!("/exams/{}", h.exam), Value::Null).await["exam"]["settings"].clone();
+    settings["duration_s"] = json!(600);
+    h.admin(reqwest::Method::POST, "/exams", json!({ "id": "timed", "title": "Timed", "settings": settings })).await;
+    for s in ["ada", "bo"] {
+        h.admin(reqwest::Method::POST, "/exams/timed/students", json!({ "id": s, "name": s })).await;
+    }
+    h.admin(reqwest::Method::POST, "/exams/timed/proctors", json!({ "id": "pat", "name": "Pat" })).await;
+    let ada_token = h.token_in("timed", Role::Student, "ada").await;
+    let (mut ada, _) = welcome(&h, &ada_token).await;
+
+    let granted =
+        json!({ "extra_time_pct": 50, "disabled_detectors": ["looking_away"], "note": "Reads questions aloud" });
+    let (status, tile) = put_accommodations(&h, "timed", "ada", &granted).await;
+    assert_eq!(status, 200, "{tile}");
+    assert_eq!(tile["accommodations"]["note"], json!("Reads questions aloud"));
+    // Ada's page gets her settings and time; the note is not in them.
+    let (mine, _) = ada.next_named(names::EXAM_SETTINGS).await;
+    assert_eq!(mine["disabled_detectors"], json!(["looking_away"]));
+    assert_eq!(mine["duration_s"], json!(900));
+    let (session, _) = ada.next_named(names::SESSION).await;
+    assert_eq!(session["time_left_ms"], json!(900_000));
+    let at = h.now();
+    let ack = ada.request(names::INCIDENT, common::incident("i-1", 1, "looking_away", at)).await;
+    assert_eq!(ack["reason"], json!("detector_disabled"), "{ack}");
+
+    // Bo is untouched.
+    let bo_token = h.token_in("timed", Role::Student, "bo").await;
+    let (bo, bo_welcome) = welcome(&h, &bo_token).await;
+    assert_eq!(bo_welcome["settings"]["disabled_detectors"], json!([]));
+    assert_eq!(bo_welcome["session"]["time_left_ms"], json!(600_000));
+    assert!(bo_welcome.get("accommodations").is_none() && !bo_welcome.to_string().contains("aloud"));
+    let ack = bo.request(names::INCIDENT, common::incident("i-2", 1, "looking_away", at)).await;
+    assert_eq!(ack["status"], json!("accepted"), "{ack}");
+
+    // Refusals, with nothing stored.
+    for (body, reason) in [
+        (json!({ "extra_time_pct": 301 }), "invalid_payload"),
+        (json!({ "disabled_detectors": ["heartbeat_lost"] }), "invalid_payload"),
+        (json!({ "extra_time": 5 }), "invalid_payload"),
+    ] {
+        let (status, err) = put_accommodations(&h, "timed", "ada", &body).await;
+        assert_eq!((status, err["error"]["reason"].as_str()), (422, Some(reason)), "{body}: {err}");
+    }
+    let (status, _) = put_accommodations(&h, "timed", "nobody", &granted).await;
+    assert_eq!(status, 404);
+    let proctor = h.token_in("timed", Role::Proctor, "pat").await;
+    let res = reqwest::Client::new()
+        .put(format!("{}/api/v1/exams/timed/students/ada/accommodations", h.base))
+        .bearer_auth(&proctor)
+        .json(&granted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a proctor without configure");
+
+    // Kept across a restart: the welcome after it still has them.
+    h.stop().await;
+    let h = Harness::start_in(h.data_dir.clone(), h.clock.clone()).await;
+    let (_, again) = welcome(&h, &ada_token).await;
+    assert_eq!(again["settings"]["disabled_detectors"], json!(["looking_away"]));
+    assert_eq!(again["session"]["time_left_ms"], json!(900_000));
+}

@@ -231,6 +231,34 @@ impl Store {
             .collect()
     }
 
+    /// Sets (or replaces) a student's accommodations: `body` is the JSON of
+    /// `vigil_proto::Accommodations`, checked by the caller.
+    pub async fn set_accommodations(
+        &self,
+        exam_id: &ExamId,
+        student_id: &StudentId,
+        body: &str,
+        at: UnixMillis,
+    ) -> Result<()> {
+        let (exam_id, student_id, body) = (exam_id.clone(), student_id.clone(), body.to_owned());
+        self.write(Write::Accommodations { exam_id, student_id, body, at }).await
+    }
+
+    /// Every student's accommodations in the exam, as stored JSON.
+    pub async fn exam_accommodations(&self, exam_id: &ExamId) -> Result<Vec<(StudentId, String)>> {
+        let rows = sqlx::query("SELECT student_id, body FROM accommodations WHERE exam_id = $1 ORDER BY student_id")
+            .bind(exam_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let student: String = r.get("student_id");
+                let id = student.parse().map_err(|e| StoreError::Corrupt(format!("accommodations student: {e}")))?;
+                Ok((id, r.get("body")))
+            })
+            .collect()
+    }
+
     /// Sets (or replaces) the exam's access code.
     pub async fn set_access_code(&self, exam_id: &ExamId, code: &str, at: UnixMillis) -> Result<()> {
         self.write(Write::AccessCode { exam_id: exam_id.clone(), code: code.to_owned(), at }).await

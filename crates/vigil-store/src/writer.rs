@@ -42,6 +42,12 @@ pub(crate) enum Write {
     },
     Lti(crate::lti::LtiWrite),
     Transition(crate::SessionTransitionRow),
+    Accommodations {
+        exam_id: ExamId,
+        student_id: StudentId,
+        body: String,
+        at: UnixMillis,
+    },
     AccessCode {
         exam_id: ExamId,
         code: String,
@@ -224,6 +230,18 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .await?;
         }
         Write::Lti(lti) => crate::lti::apply(conn, lti).await?,
+        Write::Accommodations { exam_id, student_id, body, at } => {
+            sqlx::query(
+                "INSERT INTO accommodations (exam_id, student_id, body, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (exam_id, student_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            )
+            .bind(exam_id.as_str())
+            .bind(student_id.as_str())
+            .bind(body)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
         Write::Transition(t) => {
             sqlx::query(
                 "INSERT INTO session_transitions (exam_id, student_id, seq, change, added_ms, at, by_whom, reason) \

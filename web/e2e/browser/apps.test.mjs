@@ -274,6 +274,18 @@ test('an instructor sets the quiz and its access code live; the student sees the
   await panel.getByRole('button', { name: 'Set access code' }).click();
   await panel.locator('[data-outcome="access-code-outcome"]', { hasText: 'Access code set' }).waitFor({ timeout: 30_000 });
 
+  // Accommodations from the student's drawer: 50% more time; the tile's
+  // drawer shows them once the server has them (the `student` event).
+  await panel.getByRole('button', { name: 'Close', exact: true }).click();
+  await dash.locator('.tile[data-student="s1"]').click();
+  const drawer = dash.getByRole('dialog', { name: 'Student Name s1' });
+  await drawer.getByLabel('Extra time (% of the exam)').fill('50');
+  await drawer.getByLabel('Note for proctors').fill('Uses a screen reader');
+  await drawer.getByRole('button', { name: 'Save accommodations' }).click();
+  await drawer.getByText('Saved. The student').waitFor({ timeout: 30_000 });
+  await drawer.locator('[data-accommodations="s1"]', { hasText: '+50% time' }).waitFor({ timeout: 30_000 });
+  await drawer.getByText('Note: Uses a screen reader').waitFor();
+
   // The student's page follows at once: the quiz in the exam frame, and the
   // code once its camera is proctored.
   const quiz = student.frameLocator('#vigil-assessment');

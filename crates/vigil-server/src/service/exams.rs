@@ -5,14 +5,17 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use std::borrow::Cow;
 use tokio::sync::OnceCell;
 use vigil_core::ledger::{Ledger, Limits};
 use vigil_core::presence::PresenceTracker;
 use vigil_core::rate::{RateLimit, TokenBucket};
+
 use vigil_core::session::{Change, Session, Timing, Transition};
+use vigil_core::settings::for_student;
 use vigil_core::worker::WorkerWatch;
 use vigil_proto::events::{IncidentRecord, ScoreView, StudentView};
-use vigil_proto::{Exam, ExamId, Quality, Student, StudentId};
+use vigil_proto::{Accommodations, Exam, ExamId, ExamSettings, Quality, Student, StudentId};
 use vigil_store::{SessionTransitionRow, Store, StoreError};
 
 use super::conn::{ConnectionId, lock};
@@ -62,6 +65,8 @@ pub struct StudentCell {
     pub evidence_slot: Arc<tokio::sync::Semaphore>,
     /// The exam session, as its stored transitions left it.
     pub session: Mutex<SessionState>,
+    /// Extra time, detectors off and a note for proctors, if any were set.
+    pub accommodations: Mutex<Option<Accommodations>>,
     /// Held from check to apply, across the durable write: one transition
     /// at a time per student.
     pub session_writes: tokio::sync::Mutex<()>,
@@ -81,6 +86,7 @@ impl StudentCell {
         score: ScoreView,
         last_incident: Option<IncidentRecord>,
         session: SessionState,
+        accommodations: Option<Accommodations>,
     ) -> Self {
         StudentCell {
             student,
@@ -100,6 +106,7 @@ impl StudentCell {
             evidence_slot: Arc::new(tokio::sync::Semaphore::new(1)),
             session: Mutex::new(session),
             session_writes: tokio::sync::Mutex::new(()),
+            accommodations: Mutex::new(accommodations),
         }
     }
 
@@ -110,14 +117,30 @@ impl StudentCell {
     pub fn session(&self) -> Session {
         lock(&self.session).session.clone()
     }
+
+    pub fn accommodations(&self) -> Option<Accommodations> {
+        lock(&self.accommodations).clone()
+    }
+
+    /// The exam's settings as they apply to this student (their
+    /// accommodations on top); borrowed when they have none, the usual case
+    /// on the incident path.
+    pub fn settings_in<'e>(&self, exam: &'e Exam) -> Cow<'e, ExamSettings> {
+        match lock(&self.accommodations).as_ref() {
+            None => Cow::Borrowed(&exam.settings),
+            Some(a) => Cow::Owned(for_student(&exam.settings, Some(a))),
+        }
+    }
+
+    /// This student's exam timing (their extra time included).
+    pub fn timing_in(&self, exam: &Exam) -> Timing {
+        timing_of(&self.settings_in(exam))
+    }
 }
 
-/// An exam's timing, for its sessions.
-pub fn timing_of(exam: &Exam) -> Timing {
-    Timing {
-        duration_ms: exam.settings.duration_s.map(|s| i64::from(s) * 1000),
-        closes_at: exam.settings.window.closes_at,
-    }
+/// The timing `settings` give a session.
+pub fn timing_of(settings: &ExamSettings) -> Timing {
+    Timing { duration_ms: settings.duration_s.map(|s| i64::from(s) * 1000), closes_at: settings.window.closes_at }
 }
 
 #[derive(Debug)]
@@ -159,16 +182,16 @@ impl ExamRuntime {
     /// Every student's tile, sorted by id.
     pub fn views(&self) -> Vec<StudentView> {
         let cells: Vec<Arc<StudentCell>> = lock_read(&self.students).values().cloned().collect();
-        let timing = timing_of(&self.exam());
+        let exam = self.exam();
         let presence = lock(&self.presence);
-        let mut views: Vec<StudentView> = cells.iter().map(|c| view_of(c, &presence, &timing)).collect();
+        let mut views: Vec<StudentView> = cells.iter().map(|c| view_of(c, &presence, &exam)).collect();
         views.sort_by(|a, b| a.student.id.cmp(&b.student.id));
         views
     }
 
     /// One student's tile.
     pub fn view(&self, cell: &StudentCell) -> StudentView {
-        view_of(cell, &lock(&self.presence), &timing_of(&self.exam()))
+        view_of(cell, &lock(&self.presence), &self.exam())
     }
 
     /// Every student loaded, for timers that walk them.
@@ -177,8 +200,9 @@ impl ExamRuntime {
     }
 }
 
-fn view_of(cell: &StudentCell, presence: &PresenceTracker, timing: &Timing) -> StudentView {
-    let session = cell.session().view(timing);
+fn view_of(cell: &StudentCell, presence: &PresenceTracker, exam: &Exam) -> StudentView {
+    let session = cell.session().view(&cell.timing_in(exam));
+    let accommodations = cell.accommodations();
     let live = lock(&cell.live);
     StudentView {
         student: cell.student.clone(),
@@ -186,6 +210,7 @@ fn view_of(cell: &StudentCell, presence: &PresenceTracker, timing: &Timing) -> S
         presence: presence.presence(cell.id()),
         quality: live.quality,
         session,
+        accommodations,
         last_incident: live.last_incident.clone(),
     }
 }
@@ -257,20 +282,21 @@ impl ExamRegistry {
         let Some(student) = self.store.student(rt.id(), student_id).await? else {
             return Ok(None);
         };
-        Ok(Some(self.insert(rt, student)))
+        let accommodations = stored_accommodations(self.store.exam_accommodations(rt.id()).await?).remove(student_id);
+        Ok(Some(self.insert(rt, student, accommodations)))
     }
 
     /// Students just put on the roster (already stored), added to a loaded
     /// exam; those it has already are left as they are.
     pub fn added(&self, rt: &ExamRuntime, students: Vec<Student>) -> Vec<Found> {
-        students.into_iter().map(|s| self.insert(rt, s)).collect()
+        students.into_iter().map(|s| self.insert(rt, s, None)).collect()
     }
 
-    fn insert(&self, rt: &ExamRuntime, student: Student) -> Found {
+    fn insert(&self, rt: &ExamRuntime, student: Student, accommodations: Option<Accommodations>) -> Found {
         let id = student.id.clone();
         let ledger = Ledger::new(id.clone(), &self.limits);
         let score = ledger.score_view(&rt.exam().settings, self.clock.now_ms());
-        let fresh = Arc::new(StudentCell::new(student, ledger, score, None, SessionState::default()));
+        let fresh = Arc::new(StudentCell::new(student, ledger, score, None, SessionState::default(), accommodations));
         let cell = lock_write(&rt.students).entry(id).or_insert_with(|| fresh.clone()).clone();
         Found { new: Arc::ptr_eq(&cell, &fresh), cell }
     }
@@ -280,6 +306,7 @@ impl ExamRegistry {
         let roster = self.store.students(exam_id).await?;
         let stored = self.store.exam_incidents(exam_id).await?;
         let mut sessions = replay_sessions(self.store.exam_transitions(exam_id).await?);
+        let mut accommodations = stored_accommodations(self.store.exam_accommodations(exam_id).await?);
         let mut ledgers: HashMap<StudentId, (Ledger, Option<IncidentRecord>)> =
             roster.iter().map(|s| (s.id.clone(), (Ledger::new(s.id.clone(), &self.limits), None))).collect();
         for s in &stored {
@@ -301,7 +328,8 @@ impl ExamRegistry {
                     ledgers.remove(&s.id).unwrap_or_else(|| (Ledger::new(s.id.clone(), &self.limits), None));
                 let score = ledger.score_view(&exam.settings, now);
                 let session = sessions.remove(&s.id).unwrap_or_default();
-                (s.id.clone(), Arc::new(StudentCell::new(s, ledger, score, last, session)))
+                let accommodations = accommodations.remove(&s.id);
+                (s.id.clone(), Arc::new(StudentCell::new(s, ledger, score, last, session, accommodations)))
             })
             .collect();
         tracing::info!(exam = %exam_id, incidents = stored.len(), "exam loaded");
@@ -332,6 +360,20 @@ fn replay_sessions(rows: Vec<SessionTransitionRow>) -> HashMap<StudentId, Sessio
         }
     }
     sessions
+}
+
+/// Stored accommodations by student; one that no longer parses is logged
+/// and left out (the student then has none until they are set again).
+fn stored_accommodations(rows: Vec<(StudentId, String)>) -> HashMap<StudentId, Accommodations> {
+    rows.into_iter()
+        .filter_map(|(id, body)| match serde_json::from_str::<Accommodations>(&body) {
+            Ok(a) => Some((id, a)),
+            Err(e) => {
+                tracing::warn!(student = %id, error = %e, "stored accommodations do not parse; skipped");
+                None
+            }
+        })
+        .collect()
 }
 
 /// A stored change's name back to the change.

@@ -30,7 +30,8 @@ impl Service {
         let (rt, cell) = (&sess.rt, &sess.cell);
         let mut ledger = cell.ledger.lock().await;
         let now = self.clock.now_ms();
-        match ledger.check_report(&rt.exam().settings, self.exams.limits(), &report, now) {
+        let exam = rt.exam();
+        match ledger.check_report(&cell.settings_in(&exam), self.exams.limits(), &report, now) {
             Err(rejection) => rejected(Some(report.id), rejection),
             Ok(Admit::Duplicate) => {
                 metrics::counter!(m::INCIDENTS_DUPLICATE).increment(1);
@@ -137,7 +138,7 @@ impl Service {
         pending: PendingIncident,
     ) {
         let accepted = Instant::now();
-        let view = ledger.commit_report(&rt.exam().settings, &pending);
+        let view = ledger.commit_report(&cell.settings_in(&rt.exam()), &pending);
         metrics::counter!(m::INCIDENTS_ACCEPTED).increment(1);
         {
             let mut live = lock(&cell.live);

@@ -54,13 +54,14 @@ impl Service {
             }
         };
         let exam = rt.exam();
-        let session = cell.session().view(&timing_of(&exam));
+        let settings = cell.settings_in(&exam).into_owned();
+        let session = cell.session().view(&timing_of(&settings));
         StudentWelcome {
             session,
             student: cell.student.clone(),
             exam_id: exam.id.clone(),
             exam_title: exam.title.clone(),
-            settings: exam.settings.clone(),
+            settings,
             next_seq,
             server_time: now,
             assessment,

@@ -114,6 +114,7 @@ pub struct Service {
     /// Settings changes, one at a time (see `service::settings`).
     settings_writes: tokio::sync::Mutex<()>,
     settings_budget: Mutex<KeyedBuckets<vigil_proto::ExamId>>,
+    accommodation_budget: Mutex<KeyedBuckets<vigil_proto::ExamId>>,
 }
 
 impl Service {
@@ -141,6 +142,10 @@ impl Service {
             acs: std::sync::OnceLock::new(),
             settings_writes: tokio::sync::Mutex::new(()),
             settings_budget: Mutex::new(KeyedBuckets::new(settings::SETTINGS_CHANGES, settings::MAX_EXAMS_TRACKED)),
+            accommodation_budget: Mutex::new(KeyedBuckets::new(
+                settings::ACCOMMODATION_CHANGES,
+                settings::MAX_EXAMS_TRACKED,
+            )),
         }
     }
 

@@ -10,7 +10,7 @@ use vigil_proto::events::SessionUpdate;
 use vigil_proto::{RejectReason, Rejection, SessionPhase, SessionView};
 use vigil_store::{SessionTransitionRow, StoreError};
 
-use super::exams::{ExamRuntime, StudentCell, timing_of};
+use super::exams::{ExamRuntime, StudentCell};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{Service, lock, unavailable};
 
@@ -86,7 +86,7 @@ impl Service {
                 tracing::error!(error = %e, "a checked session transition did not apply");
             }
             state.next_seq = seq + 1;
-            state.session.view(&timing_of(&rt.exam()))
+            state.session.view(&cell.timing_in(&rt.exam()))
         };
         tracing::info!(exam = %rt.id(), student = %cell.id(), change = change.as_str(), by, "session changed");
         let out = self.fanout.out();
@@ -100,9 +100,9 @@ impl Service {
     pub async fn expire_sessions(&self) {
         let now = self.clock.now_ms();
         for rt in self.exams.loaded() {
-            let timing = timing_of(&rt.exam());
+            let exam = rt.exam();
             for cell in rt.cells() {
-                if !cell.session().expires_at_now(&timing, now) {
+                if !cell.session().expires_at_now(&cell.timing_in(&exam), now) {
                     continue;
                 }
                 if let Err(r) = self.change_session(&rt, &cell, Change::Expire, "server", None).await {

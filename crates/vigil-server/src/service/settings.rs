@@ -3,15 +3,20 @@
 //! sent to every proctor and student page so they apply it at once.
 
 use vigil_core::rate::{KeyedTake, RateLimit};
-use vigil_proto::{Exam, ExamId, ExamSettings, RejectReason, Rejection};
+use vigil_proto::events::{SessionUpdate, StudentView};
+use vigil_proto::{Accommodations, Exam, ExamId, ExamSettings, RejectReason, Rejection, StudentId};
 
+use super::exams::{ExamRuntime, timing_of};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{Service, lock, unavailable};
 
 /// Settings changes per exam: each one reaches every student page, so a
 /// script (or an impatient double-click) must not turn into a flood.
 pub const SETTINGS_CHANGES: RateLimit = RateLimit { burst: 10, per_second: 0.2 };
-/// Exams tracked at once for that budget.
+/// Accommodation changes per exam: a class's are set one by one, so the
+/// burst is a class.
+pub const ACCOMMODATION_CHANGES: RateLimit = RateLimit { burst: 200, per_second: 2.0 };
+/// Exams tracked at once for those budgets.
 pub const MAX_EXAMS_TRACKED: usize = 10_000;
 
 impl Service {
@@ -57,10 +62,70 @@ impl Service {
         }
         let exam = rt.replace_settings(settings.clone());
         tracing::info!(exam = %exam_id, by, "exam settings changed");
-        let out = self.fanout.out();
-        out.to_proctors(exam_id, ProctorEvent::Exam(Exam::clone(&exam))).await;
-        out.to_students(exam_id, StudentEvent::Settings(settings)).await;
+        self.fanout.out().to_proctors(exam_id, ProctorEvent::Exam(Exam::clone(&exam))).await;
+        self.tell_students_their_settings(&rt, &exam).await;
         Ok(Exam::clone(&exam))
+    }
+
+    /// Each loaded student's pages get the settings as they apply to them
+    /// (their accommodations on top) and their session's time under them.
+    async fn tell_students_their_settings(&self, rt: &ExamRuntime, exam: &Exam) {
+        let out = self.fanout.out();
+        for cell in rt.cells() {
+            let settings = cell.settings_in(exam).into_owned();
+            let session = cell.session().view(&timing_of(&settings));
+            out.to_student(rt.id(), cell.id(), StudentEvent::Settings(settings)).await;
+            out.to_student(rt.id(), cell.id(), StudentEvent::Session(session)).await;
+        }
+    }
+
+    /// Replaces a student's accommodations (already checked on their own),
+    /// and tells the student's pages (settings and time) and the proctors
+    /// (the tile). `by` names who asked, for the log.
+    pub async fn set_accommodations(
+        &self,
+        exam_id: &ExamId,
+        student_id: &StudentId,
+        accommodations: Accommodations,
+        by: &str,
+    ) -> Result<StudentView, Rejection> {
+        vigil_core::settings::check_accommodations(&accommodations)
+            .map_err(|m| Rejection::new(RejectReason::InvalidPayload, m))?;
+        if let KeyedTake::Refused { retry_after_ms } =
+            lock(&self.accommodation_budget).try_take(exam_id, self.clock.now_ms())
+        {
+            return Err(Rejection {
+                reason: RejectReason::RateLimited,
+                message: "too many accommodation changes in a short time; wait and retry".into(),
+                retry_after_ms: Some(retry_after_ms),
+            });
+        }
+        let rt = self
+            .exams
+            .get(exam_id)
+            .await
+            .map_err(|_| unavailable("the server cannot load this exam right now"))?
+            .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {exam_id}")))?;
+        let cell = self.on_roster(&rt, student_id).await?;
+        let body = serde_json::to_string(&accommodations)
+            .map_err(|_| Rejection::new(RejectReason::InvalidPayload, "accommodations do not serialise"))?;
+        if let Err(e) = self.store.set_accommodations(exam_id, student_id, &body, self.clock.now_ms()).await {
+            tracing::error!(error = %e, "storing accommodations failed");
+            return Err(unavailable("storage is unavailable; retry"));
+        }
+        *lock(&cell.accommodations) = Some(accommodations);
+        tracing::info!(exam = %exam_id, student = %student_id, by, "accommodations set");
+        let exam = rt.exam();
+        let settings = cell.settings_in(&exam).into_owned();
+        let session = cell.session().view(&timing_of(&settings));
+        let out = self.fanout.out();
+        out.to_student(exam_id, student_id, StudentEvent::Settings(settings)).await;
+        out.to_student(exam_id, student_id, StudentEvent::Session(session.clone())).await;
+        let view = rt.view(&cell);
+        out.to_proctors(exam_id, ProctorEvent::Student(view.clone())).await;
+        out.to_proctors(exam_id, ProctorEvent::Session(SessionUpdate { student_id: student_id.clone(), session }))
+            .await;
+        Ok(view)
     }
 
     /// The exam's access code was set: pages showing the assessment ask

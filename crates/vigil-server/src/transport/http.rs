@@ -130,6 +130,7 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/links", post(issue_link))
         .route("/exams/{exam}/access-code", axum::routing::put(set_access_code))
         .route("/exams/{exam}/settings", axum::routing::put(change_settings))
+        .route("/exams/{exam}/students/{student}/accommodations", axum::routing::put(set_accommodations))
         .route("/access-code", post(access_code))
         .route("/exams/{exam}/snapshot", get(snapshot))
         .route("/exams/{exam}/students/{student}/incidents", get(student_incidents))
@@ -299,6 +300,25 @@ async fn set_access_code(
     app.service.access_code_changed(&exam).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// `PUT /api/v1/exams/{exam}/students/{student}/accommodations`: the whole
+/// `Accommodations`; the answer is the student's tile as it now is.
+async fn set_accommodations(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+    body: Body,
+) -> ApiResult<Response> {
+    let by = require_configurer(&app, &headers, &exam).await?;
+    let body = axum::body::to_bytes(body, MAX_ACCOMMODATIONS_BYTES).await.map_err(|_| {
+        ApiError::new(RejectReason::TooLarge, format!("accommodations are at most {MAX_ACCOMMODATIONS_BYTES} bytes"))
+    })?;
+    let accommodations: vigil_proto::Accommodations = parse_json(&body)?;
+    Ok(Json(app.service.set_accommodations(&exam, &student, accommodations, &by).await?).into_response())
+}
+
+/// An accommodations body: a note of 500 characters and a few detectors.
+const MAX_ACCOMMODATIONS_BYTES: usize = 16 * 1024;
 
 /// A settings body: a few hundred bytes in practice.
 const MAX_SETTINGS_BYTES: usize = 64 * 1024;

@@ -1,11 +1,12 @@
 import { useEffect, useRef, useState } from "react";
 import type { IncidentRecord, ProctorActionKind, WatchQuality } from "@proto";
-import { useStudent } from "../store/scoreStore";
+import { useStudent, useStudentList } from "../store/scoreStore";
 import { useFeed, useHistory } from "../feed/feeds";
 import { KIND_LABEL, clock, useConnectionStatus, useServices } from "../services";
 import { LEVEL_ICON, LEVEL_LABEL, PRESENCE_ICON, PRESENCE_LABEL, QUALITY_LABEL } from "./Tile";
 import { LiveVideo } from "./LiveVideo";
 import { ScoreChart } from "./ScoreChart";
+import { AccommodationsSection } from "./AccommodationsSection";
 
 export const DRAWER_SLOT = 0;
 
@@ -41,6 +42,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   const [now, setNow] = useState(() => Date.now());
   const closeRef = useRef<HTMLButtonElement>(null);
   const rules = useServices().store.getList().exam?.settings.scoring;
+  const { mayConfigure } = useStudentList();
 
   useEffect(() => closeRef.current?.focus(), [id]);
   useEffect(() => {
@@ -117,6 +119,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
           <h3>Score</h3>
           {rules && <ScoreChart points={points} rules={rules} now={now} />}
         </section>
+        <AccommodationsSection key={id} id={id} current={s?.accommodations} editable={mayConfigure} />
         <section aria-label="Actions" className="drawer__actions">
           <h3>Actions</h3>
           <div className="actions">

@@ -1,4 +1,13 @@
-import type { ErrorBody, Exam, ExamSettings, ExamSnapshot, IncidentRecord, SetAccessCode } from "@proto";
+import type {
+  Accommodations,
+  ErrorBody,
+  Exam,
+  ExamSettings,
+  ExamSnapshot,
+  IncidentRecord,
+  SetAccessCode,
+  StudentView,
+} from "@proto";
 
 /** A refusal or failure from the HTTP API, with the server's reason. */
 export class ApiError extends Error {
@@ -66,6 +75,12 @@ export class Api {
   /** Replaces the exam's settings (an instructor's token); the exam as it now is. */
   async putSettings(settings: ExamSettings): Promise<Exam> {
     return (await (await this.put("/settings", settings)).json()) as Exam;
+  }
+
+  /** Replaces a student's accommodations (an instructor's token); their tile as it now is. */
+  async putAccommodations(student: string, accommodations: Accommodations): Promise<StudentView> {
+    const res = await this.put(`/students/${encodeURIComponent(student)}/accommodations`, accommodations);
+    return (await res.json()) as StudentView;
   }
 
   async putAccessCode(code: string): Promise<void> {

@@ -31,6 +31,7 @@
  */
 import { createContext, useCallback, useContext, useSyncExternalStore } from "react";
 import type {
+  Accommodations,
   Exam,
   ExamSnapshot,
   IncidentRecord,
@@ -60,6 +61,8 @@ export interface StudentTile {
   readonly quality: Quality;
   /** Where the student's exam session is (the server's word). */
   readonly session: SessionPhase;
+  /** Extra time, detectors off and the proctors' note, if set. */
+  readonly accommodations: Accommodations | undefined;
   readonly lastIncident: IncidentRecord | undefined;
   /**
    * What the tile shows: the decayed score rounded to one decimal and its
@@ -184,6 +187,7 @@ function tileFrom(v: StudentView): StudentTile {
     presence: v.presence,
     quality: v.quality,
     session: v.session.phase,
+    accommodations: v.accommodations,
     lastIncident: v.last_incident,
     shown: shownOf(v.score),
   };
@@ -203,6 +207,7 @@ function sameTile(a: StudentTile, b: StudentTile): boolean {
     a.presence === b.presence &&
     a.quality === b.quality &&
     a.session === b.session &&
+    a.accommodations === b.accommodations &&
     shallowEqual(a.student, b.student) &&
     shallowEqual(a.shown, b.shown) &&
     shallowEqual(a.score, b.score) &&
@@ -317,13 +322,20 @@ export class ScoreStore {
   }
 
   /**
-   * A student added to the roster after the snapshot (the `student` event):
-   * a tile at the end of the roster. One already known is left as it is
-   * (the snapshot, or a score update since, knows better).
+   * A student added to the roster after the snapshot, or whose
+   * accommodations changed (the `student` event): a tile at the end of the
+   * roster. For one already known only the accommodations are taken (the
+   * snapshot, or a score update since, knows better about the rest).
    */
   addStudent(view: StudentView): boolean {
     const id = view.student.id;
-    if (this.entries.has(id)) return false;
+    const known = this.entries.get(id);
+    if (known) {
+      if (known.tile.accommodations !== view.accommodations) {
+        this.replace(id, known, { ...known.tile, accommodations: view.accommodations });
+      }
+      return false;
+    }
     const tile = tileFrom(view);
     this.entries.set(id, { tile, presenceAt: 0, qualityAt: 0 });
     this.roster = [...this.roster, id];
