@@ -199,9 +199,13 @@ inference_fps: number, worker_ok: boolean,
  */
 worker_restarts: number, camera_live: boolean, };
 
-export type ProctorActionKind = "warn" | "message" | "pause" | "resume" | "terminate" | "flag_for_review";
+export type ProctorActionKind = "warn" | "message" | "pause" | "resume" | "terminate" | "flag_for_review" | "add_time";
 
-export type ProctorAction = { kind: ProctorActionKind, text?: string, at: number, };
+export type ProctorAction = { kind: ProctorActionKind, text?: string, 
+/**
+ * With `add_time`: how many minutes.
+ */
+minutes?: number, at: number, };
 
 export type SessionDescription = { sdp: string, };
 
@@ -251,7 +255,11 @@ export type PresenceUpdate = { student_id: StudentId, presence: Presence, at: nu
 
 export type QualityUpdate = { student_id: StudentId, quality: Quality, at: number, };
 
-export type ActionRequest = { student_id: StudentId, kind: ProctorActionKind, text?: string, };
+export type ActionRequest = { student_id: StudentId, kind: ProctorActionKind, text?: string, 
+/**
+ * With `add_time` (required there): 1–1,440 minutes.
+ */
+minutes?: number, };
 
 export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
 

@@ -237,6 +237,8 @@ pub enum ProctorActionKind {
     Resume,
     Terminate,
     FlagForReview,
+    /// More exam time for the student, `minutes` of it.
+    AddTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -245,6 +247,10 @@ pub struct ProctorAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub text: Option<String>,
+    /// With `add_time`: how many minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub minutes: Option<u32>,
     pub at: UnixMillis,
 }
 
@@ -392,6 +398,10 @@ pub struct ActionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub text: Option<String>,
+    /// With `add_time` (required there): 1–1,440 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub minutes: Option<u32>,
 }
 
 /// The answer to `action` and `snapshot` requests that can fail.

@@ -126,9 +126,19 @@ async fn the_servers_clock_ends_the_exam_whatever_the_page_thinks() {
     action(&proctor, "ada", "resume", None).await;
     let (_, resumed) = welcome(&h, &token).await;
     assert_eq!(resumed["session"]["time_left_ms"], json!(360_000), "{resumed}");
+    // A proctor adds two minutes live; without minutes it is refused.
+    let bad = proctor.request(names::ACTION, json!({ "student_id": "ada", "kind": "add_time" })).await;
+    assert_eq!(bad["reason"], json!("invalid_payload"), "{bad}");
+    let added = proctor.request(names::ACTION, json!({ "student_id": "ada", "kind": "add_time", "minutes": 2 })).await;
+    assert_eq!(added, json!({ "status": "ok" }));
+    let (told, _) =
+        ada.next_matching("the added time", |n, v| n == names::PROCTOR_ACTION && v["kind"] == json!("add_time")).await;
+    assert_eq!(told["minutes"], json!(2));
+    let (_, longer) = welcome(&h, &token).await;
+    assert_eq!(longer["session"]["time_left_ms"], json!(480_000), "{longer}");
 
     // The page's own clock is irrelevant: the server ends it on time.
-    h.advance(6 * 60_000);
+    h.advance(8 * 60_000);
     let (expired, _) =
         ada.next_matching("the expiry", |n, v| n == names::SESSION && v["phase"] == json!("expired")).await;
     assert_eq!(expired["time_left_ms"], json!(0));

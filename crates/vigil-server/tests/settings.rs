@@ -17,6 +17,17 @@ async fn put_settings(h: &Harness, token: Option<&str>, body: &Value) -> (u16, V
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
 
+async fn put_access_code(h: &Harness, token: &str, code: &str) -> u16 {
+    let res = reqwest::Client::new()
+        .put(format!("{}/api/v1/exams/{}/access-code", h.base, h.exam))
+        .bearer_auth(token)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
 /// A proctor link for "pat" that may configure the exam.
 async fn instructor_token(h: &Harness) -> String {
     let req = IssueLink { role: Role::Proctor, subject: "pat".into(), ttl_s: None, may_configure: Some(true) };
@@ -66,14 +77,7 @@ async fn an_instructor_changes_a_live_exam_and_everyone_follows() {
     assert_eq!(welcome["settings"], settings);
 
     // A new access code: the pages showing the assessment are told to ask again.
-    let res = reqwest::Client::new()
-        .put(format!("{}/api/v1/exams/{}/access-code", h.base, h.exam))
-        .bearer_auth(&instructor)
-        .json(&json!({ "code": "tulip-42" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(put_access_code(&h, &instructor, "tulip-42").await, 204);
     let (payload, _) = ada.next_named(names::ACCESS_CODE_CHANGED).await;
     assert_eq!(payload, Value::Null, "nothing but the news: the code itself is asked for");
 
@@ -113,22 +117,8 @@ async fn only_the_admin_and_instructors_configure() {
     // The admin may, and the access code is an instructor's to set too.
     assert_eq!(put_settings(&h, Some("admin"), &settings).await.0, 200);
     let instructor = instructor_token(&h).await;
-    let res = reqwest::Client::new()
-        .put(format!("{}/api/v1/exams/{}/access-code", h.base, h.exam))
-        .bearer_auth(&instructor)
-        .json(&json!({ "code": "tulip-42" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
-    let res = reqwest::Client::new()
-        .put(format!("{}/api/v1/exams/{}/access-code", h.base, h.exam))
-        .bearer_auth(&proctor)
-        .json(&json!({ "code": "rose-7" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403);
+    assert_eq!(put_access_code(&h, &instructor, "tulip-42").await, 204);
+    assert_eq!(put_access_code(&h, &proctor, "rose-7").await, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -250,6 +250,10 @@ class StudentPage {
       case "resume":
         notice(a.text ?? "Your exam has been resumed.", false);
         break;
+      case "add_time":
+        // The time left itself comes with the session change.
+        notice(a.minutes ? `Your proctor gave you ${a.minutes} more minutes.` : "Your proctor gave you more time.", false);
+        break;
       case "pause":
       case "terminate":
       case "flag_for_review":

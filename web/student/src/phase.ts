@@ -136,6 +136,7 @@ function onProctor(s: PageState, a: ProctorAction): PageState {
     case "warn":
     case "message":
     case "flag_for_review":
+    case "add_time":
       // Notices only (or, for a flag, the proctors' records): no change of state.
       return s;
   }

@@ -111,7 +111,7 @@ pub fn acs_action(kind: ProctorActionKind) -> Option<AcsAction> {
         ProctorActionKind::Resume => Some(AcsAction::Resume),
         ProctorActionKind::Terminate => Some(AcsAction::Terminate),
         ProctorActionKind::FlagForReview => Some(AcsAction::Flag),
-        ProctorActionKind::Warn | ProctorActionKind::Message => None,
+        ProctorActionKind::Warn | ProctorActionKind::Message | ProctorActionKind::AddTime => None,
     }
 }
 

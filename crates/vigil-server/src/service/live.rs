@@ -242,6 +242,7 @@ impl Service {
             ProctorActionKind::Pause => Some(Change::Pause),
             ProctorActionKind::Resume => Some(Change::Resume),
             ProctorActionKind::Terminate => Some(Change::Terminate),
+            ProctorActionKind::AddTime => req.minutes.map(|m| Change::AddTime { ms: i64::from(m) * 60_000 }),
             ProctorActionKind::Warn | ProctorActionKind::Message | ProctorActionKind::FlagForReview => None,
         };
         if let Some(change) = change {
@@ -250,7 +251,7 @@ impl Service {
                 return reject(r);
             }
         }
-        let action = ProctorAction { kind: req.kind, text: req.text, at: self.clock.now_ms() };
+        let action = ProctorAction { kind: req.kind, text: req.text, minutes: req.minutes, at: self.clock.now_ms() };
         let kind =
             serde_json::to_value(action.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         if let Err(e) = self

@@ -27,8 +27,8 @@ pub fn refusal(e: &Refused) -> Rejection {
     Rejection::new(reason, e.to_string())
 }
 
-/// The handshake's (and every request's) check: a terminated session's
-/// token opens nothing.
+/// The check for what a terminated session may no longer do (see
+/// `Service::authenticate_live_student`).
 pub fn admit(cell: &StudentCell) -> Result<(), Rejection> {
     if cell.session().phase() == SessionPhase::Terminated {
         return Err(Rejection::new(RejectReason::SessionTerminated, "your proctor ended your exam"));

@@ -40,12 +40,7 @@ impl Service {
         let _one_at_a_time = self.settings_writes.lock().await;
         // Loaded first (if not yet), so a load that read the old settings
         // cannot finish after the swap below.
-        let rt = self
-            .exams
-            .get(exam_id)
-            .await
-            .map_err(|_| unavailable("the server cannot load this exam right now"))?
-            .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {exam_id}")))?;
+        let rt = self.exam_runtime(exam_id).await?;
         let before = rt.exam();
         vigil_core::settings::check_change(&before.settings, &settings, self.clock.now_ms())
             .map_err(|e| Rejection::new(RejectReason::SettingsLocked, e.to_string()))?;
@@ -65,6 +60,15 @@ impl Service {
         self.fanout.out().to_proctors(exam_id, ProctorEvent::Exam(Exam::clone(&exam))).await;
         self.tell_students_their_settings(&rt, &exam).await;
         Ok(Exam::clone(&exam))
+    }
+
+    /// The runtime of `exam_id`, loaded if it is not yet.
+    async fn exam_runtime(&self, exam_id: &ExamId) -> Result<std::sync::Arc<ExamRuntime>, Rejection> {
+        self.exams
+            .get(exam_id)
+            .await
+            .map_err(|_| unavailable("the server cannot load this exam right now"))?
+            .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {exam_id}")))
     }
 
     /// Each loaded student's pages get the settings as they apply to them
@@ -100,12 +104,7 @@ impl Service {
                 retry_after_ms: Some(retry_after_ms),
             });
         }
-        let rt = self
-            .exams
-            .get(exam_id)
-            .await
-            .map_err(|_| unavailable("the server cannot load this exam right now"))?
-            .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {exam_id}")))?;
+        let rt = self.exam_runtime(exam_id).await?;
         let cell = self.on_roster(&rt, student_id).await?;
         let body = serde_json::to_string(&accommodations)
             .map_err(|_| Rejection::new(RejectReason::InvalidPayload, "accommodations do not serialise"))?;

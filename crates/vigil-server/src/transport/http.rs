@@ -310,9 +310,7 @@ async fn set_accommodations(
     body: Body,
 ) -> ApiResult<Response> {
     let by = require_configurer(&app, &headers, &exam).await?;
-    let body = axum::body::to_bytes(body, MAX_ACCOMMODATIONS_BYTES).await.map_err(|_| {
-        ApiError::new(RejectReason::TooLarge, format!("accommodations are at most {MAX_ACCOMMODATIONS_BYTES} bytes"))
-    })?;
+    let body = read_body(body, MAX_ACCOMMODATIONS_BYTES, "accommodations").await?;
     let accommodations: vigil_proto::Accommodations = parse_json(&body)?;
     Ok(Json(app.service.set_accommodations(&exam, &student, accommodations, &by).await?).into_response())
 }
@@ -332,9 +330,7 @@ async fn change_settings(
     body: Body,
 ) -> ApiResult<Response> {
     let by = require_configurer(&app, &headers, &exam).await?;
-    let body = axum::body::to_bytes(body, MAX_SETTINGS_BYTES).await.map_err(|_| {
-        ApiError::new(RejectReason::TooLarge, format!("settings are at most {MAX_SETTINGS_BYTES} bytes"))
-    })?;
+    let body = read_body(body, MAX_SETTINGS_BYTES, "settings").await?;
     let settings: vigil_proto::ExamSettings = parse_json(&body)?;
     Ok(Json(app.service.change_settings(&exam, settings, &by).await?).into_response())
 }
@@ -392,6 +388,13 @@ async fn issue_link(
     require_admin(&app, &headers)?;
     let req: IssueLink = parse_json(&body)?;
     Ok((StatusCode::CREATED, Json(app.admin.issue_link(&exam, req).await?)).into_response())
+}
+
+/// A request body of at most `max` bytes, or `too_large` naming `what`.
+async fn read_body(body: Body, max: usize, what: &str) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| ApiError::new(RejectReason::TooLarge, format!("{what} are at most {max} bytes")))
 }
 
 /// Parses a JSON body with serde's own message on failure, so a client sees

@@ -38,7 +38,7 @@ impl HttpJwksFetcher {
     }
 
     async fn get(&self, url: &HttpsUrl) -> Result<Vec<u8>, FetchError> {
-        let mut response = self
+        let response = self
             .client
             .get(url.as_str())
             .header(reqwest::header::ACCEPT, "application/json")
@@ -48,18 +48,24 @@ impl HttpJwksFetcher {
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
-        if response.content_length().is_some_and(|n| n > self.max_bytes as u64) {
+        read_bounded(response, self.max_bytes).await
+    }
+}
+
+/// The body, read chunk by chunk and refused as soon as it passes `max`
+/// (a declared length over it is refused before any is read).
+async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, FetchError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(FetchError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > max {
             return Err(FetchError::TooLarge);
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        body.extend_from_slice(&chunk);
     }
+    Ok(body)
 }
 
 fn classify(e: reqwest::Error) -> FetchError {
@@ -91,19 +97,9 @@ impl HttpJwksFetcher {
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
-        let mut response = request.send().await.map_err(classify)?;
+        let response = request.send().await.map_err(classify)?;
         let status = response.status().as_u16();
-        let max = vigil_lti::MAX_RESPONSE_BYTES;
-        if response.content_length().is_some_and(|n| n > max as u64) {
-            return Err(FetchError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > max {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_bounded(response, vigil_lti::MAX_RESPONSE_BYTES).await?;
         Ok(Posted { status, body })
     }
 }
@@ -117,7 +113,7 @@ impl HttpJwksFetcher {
         bearer: &str,
         max: usize,
     ) -> Result<Fetched, FetchError> {
-        let mut response = self
+        let response = self
             .client
             .get(url.as_str())
             .header(reqwest::header::ACCEPT, accept)
@@ -129,16 +125,7 @@ impl HttpJwksFetcher {
         let links: Vec<&str> =
             response.headers().get_all(reqwest::header::LINK).iter().filter_map(|v| v.to_str().ok()).collect();
         let link = (!links.is_empty()).then(|| links.join(", "));
-        if response.content_length().is_some_and(|n| n > max as u64) {
-            return Err(FetchError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > max {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_bounded(response, max).await?;
         Ok(Fetched { status, body, link })
     }
 }

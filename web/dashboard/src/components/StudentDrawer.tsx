@@ -39,6 +39,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   const fetched = loaded?.id === id ? loaded.history : null;
   const [results, setResults] = useState<ActionResult[]>([]);
   const [message, setMessage] = useState("");
+  const [addMinutes, setAddMinutes] = useState("10");
   const [now, setNow] = useState(() => Date.now());
   const closeRef = useRef<HTMLButtonElement>(null);
   const rules = useServices().store.getList().exam?.settings.scoring;
@@ -73,8 +74,13 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   for (const it of items) if (it.record.student_id === id) byId.set(it.record.id, it.record);
   const timeline = [...byId.values()].sort((a, b) => b.started_at - a.started_at);
 
-  const act = async (kind: ProctorActionKind, text?: string) => {
-    const ack = await connection.action(text ? { student_id: id, kind, text } : { student_id: id, kind });
+  const act = async (kind: ProctorActionKind, text?: string, minutes?: number) => {
+    const ack = await connection.action({
+      student_id: id,
+      kind,
+      ...(text ? { text } : {}),
+      ...(minutes !== undefined ? { minutes } : {}),
+    });
     setResults((r) => [
       { at: Date.now(), kind, ok: ack.status === "ok", text: ack.status === "ok" ? "delivered" : `rejected — ${ack.reason}: ${ack.message}` },
       ...r,
@@ -138,6 +144,27 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
               </button>
             ))}
           </div>
+          <form
+            className="actions__message"
+            aria-label="Add time"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const m = Number(addMinutes);
+              if (Number.isInteger(m) && m > 0) void act("add_time", undefined, m);
+            }}
+          >
+            <input
+              aria-label="Minutes to add"
+              type="number"
+              min={1}
+              max={1440}
+              value={addMinutes}
+              onChange={(e) => setAddMinutes(e.target.value)}
+            />
+            <button type="submit" disabled={status.kind !== "live"}>
+              Add time
+            </button>
+          </form>
           <form
             className="actions__message"
             onSubmit={(e) => {
