@@ -261,6 +261,8 @@ export type ActionRequest = { student_id: StudentId, kind: ProctorActionKind, te
  */
 minutes?: number, };
 
+export type RecordedAction = { kind: ProctorActionKind, text?: string, minutes?: number, proctor_id: ProctorId, at: number, };
+
 export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
 
 export type StudentView = { student: Student, score: ScoreView, presence: Presence, quality: Quality, session: SessionView, 

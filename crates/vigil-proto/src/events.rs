@@ -404,6 +404,20 @@ pub struct ActionRequest {
     pub minutes: Option<u32>,
 }
 
+/// A proctor's action as recorded (`GET …/students/{student}/actions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RecordedAction {
+    pub kind: ProctorActionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub minutes: Option<u32>,
+    pub proctor_id: crate::ProctorId,
+    pub at: UnixMillis,
+}
+
 /// The answer to `action` and `snapshot` requests that can fail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "status", rename_all = "snake_case")]

@@ -66,6 +66,7 @@ pub fn bindings() -> String {
         PresenceUpdate::decl(&cfg),
         QualityUpdate::decl(&cfg),
         ActionRequest::decl(&cfg),
+        RecordedAction::decl(&cfg),
         RequestAck::decl(&cfg),
         StudentView::decl(&cfg),
         ExamSnapshot::decl(&cfg),

@@ -244,3 +244,32 @@ async fn accommodations_apply_to_one_student_on_the_server_and_the_page() {
     assert_eq!(again["settings"]["disabled_detectors"], json!(["looking_away"]));
     assert_eq!(again["session"]["time_left_ms"], json!(900_000));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_and_other_actions_are_kept_with_their_notes() {
+    let h = Harness::start(&["ada"]).await;
+    let token = h.token(Role::Student, "ada").await;
+    let (ada, _) = welcome(&h, &token).await;
+    ada.request(names::START, Value::Null).await;
+    let proctor = h.proctor().await;
+    action(&proctor, "ada", "flag_for_review", Some("Looked at a phone at 10:02")).await;
+    proctor.request(names::ACTION, json!({ "student_id": "ada", "kind": "add_time", "minutes": 5 })).await;
+    // A refused action is not recorded.
+    action(&proctor, "ada", "resume", None).await;
+    let pat = h.token(Role::Proctor, "pat").await;
+    let get = |token: String| {
+        let url = format!("{}/api/v1/exams/{}/students/ada/actions", h.base, h.exam);
+        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let actions: Value = get(pat).await.json().await.unwrap();
+    assert_eq!(actions.as_array().map(Vec::len), Some(2), "{actions}");
+    assert_eq!(actions[0]["kind"], json!("flag_for_review"));
+    assert_eq!(actions[0]["text"], json!("Looked at a phone at 10:02"));
+    assert_eq!(actions[0]["proctor_id"], json!("pat"));
+    assert_eq!((actions[1]["kind"].as_str(), actions[1]["minutes"].as_u64()), (Some("add_time"), Some(5)));
+    // Only the exam's proctors read them.
+    h.add_exam("exam-2", &[]).await;
+    let other = h.token_in("exam-2", Role::Proctor, "pat").await;
+    assert_eq!(get(other).await.status(), 403);
+    assert_eq!(get(token).await.status(), 403, "a student token");
+}

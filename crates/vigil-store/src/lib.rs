@@ -470,6 +470,7 @@ impl Store {
         proctor_id: &ProctorId,
         kind: &str,
         text: Option<&str>,
+        minutes: Option<u32>,
         at: UnixMillis,
     ) -> Result<()> {
         self.write(Write::Action {
@@ -478,10 +479,47 @@ impl Store {
             proctor_id: proctor_id.clone(),
             kind: kind.to_owned(),
             text: text.map(str::to_owned),
+            minutes,
             at,
         })
         .await
     }
+
+    /// The proctors' actions on one student, oldest first.
+    pub async fn student_actions(&self, exam_id: &ExamId, student_id: &StudentId) -> Result<Vec<ActionRow>> {
+        let rows = sqlx::query(
+            "SELECT proctor_id, kind, text, minutes, at FROM proctor_actions \
+             WHERE exam_id = $1 AND student_id = $2 ORDER BY at, rowid",
+        )
+        .bind(exam_id.as_str())
+        .bind(student_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let proctor: String = r.get("proctor_id");
+                let minutes: Option<i64> = r.get("minutes");
+                Ok(ActionRow {
+                    proctor_id: proctor.parse().map_err(|e| StoreError::Corrupt(format!("action proctor: {e}")))?,
+                    kind: r.get("kind"),
+                    text: r.get("text"),
+                    minutes: minutes.and_then(|m| u32::try_from(m).ok()),
+                    at: r.get("at"),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One recorded proctor action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRow {
+    pub proctor_id: ProctorId,
+    /// `ProctorActionKind`'s wire name.
+    pub kind: String,
+    pub text: Option<String>,
+    pub minutes: Option<u32>,
+    pub at: UnixMillis,
 }
 
 fn create_dir(dir: &Path) -> Result<()> {

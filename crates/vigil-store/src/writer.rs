@@ -38,6 +38,7 @@ pub(crate) enum Write {
         proctor_id: ProctorId,
         kind: String,
         text: Option<String>,
+        minutes: Option<u32>,
         at: UnixMillis,
     },
     Lti(crate::lti::LtiWrite),
@@ -216,9 +217,10 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
                 .execute(&mut *conn)
                 .await?;
         }
-        Write::Action { exam_id, student_id, proctor_id, kind, text, at } => {
+        Write::Action { exam_id, student_id, proctor_id, kind, text, minutes, at } => {
             sqlx::query(
-                "INSERT INTO proctor_actions (exam_id, student_id, proctor_id, kind, text, at) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO proctor_actions (exam_id, student_id, proctor_id, kind, text, at, minutes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(exam_id.as_str())
             .bind(student_id.as_str())
@@ -226,6 +228,7 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .bind(kind)
             .bind(text)
             .bind(at)
+            .bind(minutes.map(i64::from))
             .execute(&mut *conn)
             .await?;
         }

@@ -285,6 +285,9 @@ test('an instructor sets the quiz and its access code live; the student sees the
   await drawer.getByText('Saved. The student').waitFor({ timeout: 30_000 });
   await drawer.locator('[data-accommodations="s1"]', { hasText: '+50% time' }).waitFor({ timeout: 30_000 });
   await drawer.getByText('Note: Uses a screen reader').waitFor();
+  // A flag is kept, and the drawer lists it from the server.
+  await drawer.getByRole('button', { name: 'Flag for review' }).click();
+  await drawer.locator('[data-action="flag_for_review"]').waitFor({ timeout: 30_000 });
 
   // The student's page follows at once: the quiz in the exam frame, and the
   // code once its camera is proctored.

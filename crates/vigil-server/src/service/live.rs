@@ -256,7 +256,15 @@ impl Service {
             serde_json::to_value(action.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         if let Err(e) = self
             .store
-            .record_action(sess.rt.id(), &req.student_id, &sess.proctor, &kind, action.text.as_deref(), action.at)
+            .record_action(
+                sess.rt.id(),
+                &req.student_id,
+                &sess.proctor,
+                &kind,
+                action.text.as_deref(),
+                action.minutes,
+                action.at,
+            )
             .await
         {
             tracing::error!(error = %e, "could not record a proctor action");

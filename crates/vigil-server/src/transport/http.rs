@@ -134,6 +134,7 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/access-code", post(access_code))
         .route("/exams/{exam}/snapshot", get(snapshot))
         .route("/exams/{exam}/students/{student}/incidents", get(student_incidents))
+        .route("/exams/{exam}/students/{student}/actions", get(student_actions))
         .route("/evidence/{incident}", post(upload_evidence))
         .route("/exams/{exam}/evidence/{sha256}", get(download_evidence))
         .merge(super::lti::admin_routes());
@@ -419,6 +420,32 @@ async fn student_incidents(
     app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
     let incidents = app.service.store().student_incidents(&exam, &student).await.map_err(|e| store_error(&e))?;
     Ok(Json(incidents).into_response())
+}
+
+/// `GET /api/v1/exams/{exam}/students/{student}/actions`: what the exam's
+/// proctors did to the student (flags with their notes, pauses, time added),
+/// oldest first. A recorded kind this server no longer knows is left out.
+async fn student_actions(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+) -> ApiResult<Response> {
+    app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let rows = app.service.store().student_actions(&exam, &student).await.map_err(|e| store_error(&e))?;
+    let actions: Vec<vigil_proto::events::RecordedAction> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let kind = serde_json::from_value(serde_json::Value::String(r.kind)).ok()?;
+            Some(vigil_proto::events::RecordedAction {
+                kind,
+                text: r.text,
+                minutes: r.minutes,
+                proctor_id: r.proctor_id,
+                at: r.at,
+            })
+        })
+        .collect();
+    Ok(Json(actions).into_response())
 }
 
 // ---------------------------------------------------------------- evidence

@@ -3,6 +3,7 @@ import type { Exam, IncidentKind, PrivacyTier } from "@proto";
 import { KIND_LABEL, useServices } from "../services";
 import { ApiError } from "../net/api";
 import { DETECTORS, fieldsOf, locksAt, settingsFrom, type SettingsFields } from "./settingsForm";
+import { useEscape } from "./useEscape";
 
 type Outcome = { kind: "idle" } | { kind: "busy" } | { kind: "ok"; text: string } | { kind: "error"; text: string };
 
@@ -28,13 +29,7 @@ export function SettingsPanel({ exam, onClose }: { exam: Exam; onClose: () => vo
   const locks = locksAt(exam.settings, openedAt);
 
   useEffect(() => firstRef.current?.focus(), []);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onClose();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onClose]);
+  useEscape(onClose);
 
   const set = (patch: Partial<SettingsFields>) => setFields((f) => ({ ...f, ...patch }));
   const toggle = (kind: IncidentKind, on: boolean) =>

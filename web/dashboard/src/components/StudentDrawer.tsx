@@ -7,6 +7,8 @@ import { LEVEL_ICON, LEVEL_LABEL, PRESENCE_ICON, PRESENCE_LABEL, QUALITY_LABEL }
 import { LiveVideo } from "./LiveVideo";
 import { ScoreChart } from "./ScoreChart";
 import { AccommodationsSection } from "./AccommodationsSection";
+import { RecordedActions } from "./RecordedActions";
+import { useEscape } from "./useEscape";
 
 export const DRAWER_SLOT = 0;
 
@@ -46,13 +48,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   const { mayConfigure } = useStudentList();
 
   useEffect(() => closeRef.current?.focus(), [id]);
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onClose();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onClose]);
+  useEscape(onClose);
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 5000);
     return () => clearInterval(t);
@@ -186,6 +182,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
             ))}
           </ul>
         </section>
+        <RecordedActions id={id} version={results.length} />
         <section aria-label="Incidents" className="drawer__incidents">
           <h3>Incidents</h3>
           {fetched && !Array.isArray(fetched) && <p className="status">Could not load history: {fetched.error}</p>}

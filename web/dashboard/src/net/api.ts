@@ -5,6 +5,7 @@ import type {
   ExamSettings,
   ExamSnapshot,
   IncidentRecord,
+  RecordedAction,
   SetAccessCode,
   StudentView,
 } from "@proto";
@@ -75,6 +76,11 @@ export class Api {
   /** Replaces the exam's settings (an instructor's token); the exam as it now is. */
   async putSettings(settings: ExamSettings): Promise<Exam> {
     return (await (await this.put("/settings", settings)).json()) as Exam;
+  }
+
+  /** What the exam's proctors did to `student`, oldest first. */
+  async actions(student: string): Promise<RecordedAction[]> {
+    return (await (await this.get(`/students/${encodeURIComponent(student)}/actions`)).json()) as RecordedAction[];
   }
 
   /** Replaces a student's accommodations (an instructor's token); their tile as it now is. */
