@@ -463,26 +463,8 @@ impl Store {
 
     // ------------------------------------------------------------ actions
 
-    pub async fn record_action(
-        &self,
-        exam_id: &ExamId,
-        student_id: &StudentId,
-        proctor_id: &ProctorId,
-        kind: &str,
-        text: Option<&str>,
-        minutes: Option<u32>,
-        at: UnixMillis,
-    ) -> Result<()> {
-        self.write(Write::Action {
-            exam_id: exam_id.clone(),
-            student_id: student_id.clone(),
-            proctor_id: proctor_id.clone(),
-            kind: kind.to_owned(),
-            text: text.map(str::to_owned),
-            minutes,
-            at,
-        })
-        .await
+    pub async fn record_action(&self, action: &ActionRecord) -> Result<()> {
+        self.write(Write::Action(action.clone())).await
     }
 
     /// The proctors' actions on one student, oldest first.
@@ -511,7 +493,20 @@ impl Store {
     }
 }
 
-/// One recorded proctor action.
+/// A proctor action to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRecord {
+    pub exam_id: ExamId,
+    pub student_id: StudentId,
+    pub proctor_id: ProctorId,
+    /// `ProctorActionKind`'s wire name.
+    pub kind: String,
+    pub text: Option<String>,
+    pub minutes: Option<u32>,
+    pub at: UnixMillis,
+}
+
+/// One recorded proctor action, read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionRow {
     pub proctor_id: ProctorId,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 use vigil_core::ledger::PendingIncident;
-use vigil_proto::{ExamId, IncidentId, IncidentSource, ProctorId, StudentId, UnixMillis};
+use vigil_proto::{ExamId, IncidentId, IncidentSource, StudentId, UnixMillis};
 
 use crate::{EvidenceRow, Result, StoreError};
 
@@ -16,44 +16,15 @@ use crate::{EvidenceRow, Result, StoreError};
 const MAX_BATCH: usize = 512;
 
 pub(crate) enum Write {
-    Incident {
-        exam_id: ExamId,
-        pending: PendingIncident,
-    },
-    End {
-        exam_id: ExamId,
-        student_id: StudentId,
-        incident_id: IncidentId,
-        seq: u64,
-        ended_at: UnixMillis,
-    },
+    Incident { exam_id: ExamId, pending: PendingIncident },
+    End { exam_id: ExamId, student_id: StudentId, incident_id: IncidentId, seq: u64, ended_at: UnixMillis },
     Evidence(EvidenceRow),
-    ForgetEvidence {
-        exam_id: ExamId,
-        sha256: String,
-    },
-    Action {
-        exam_id: ExamId,
-        student_id: StudentId,
-        proctor_id: ProctorId,
-        kind: String,
-        text: Option<String>,
-        minutes: Option<u32>,
-        at: UnixMillis,
-    },
+    ForgetEvidence { exam_id: ExamId, sha256: String },
+    Action(crate::ActionRecord),
     Lti(crate::lti::LtiWrite),
     Transition(crate::SessionTransitionRow),
-    Accommodations {
-        exam_id: ExamId,
-        student_id: StudentId,
-        body: String,
-        at: UnixMillis,
-    },
-    AccessCode {
-        exam_id: ExamId,
-        code: String,
-        at: UnixMillis,
-    },
+    Accommodations { exam_id: ExamId, student_id: StudentId, body: String, at: UnixMillis },
+    AccessCode { exam_id: ExamId, code: String, at: UnixMillis },
 }
 
 pub(crate) struct Job {
@@ -217,7 +188,7 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
                 .execute(&mut *conn)
                 .await?;
         }
-        Write::Action { exam_id, student_id, proctor_id, kind, text, minutes, at } => {
+        Write::Action(crate::ActionRecord { exam_id, student_id, proctor_id, kind, text, minutes, at }) => {
             sqlx::query(
                 "INSERT INTO proctor_actions (exam_id, student_id, proctor_id, kind, text, at, minutes) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -256,15 +256,15 @@ impl Service {
             serde_json::to_value(action.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         if let Err(e) = self
             .store
-            .record_action(
-                sess.rt.id(),
-                &req.student_id,
-                &sess.proctor,
-                &kind,
-                action.text.as_deref(),
-                action.minutes,
-                action.at,
-            )
+            .record_action(&vigil_store::ActionRecord {
+                exam_id: sess.rt.id().clone(),
+                student_id: req.student_id.clone(),
+                proctor_id: sess.proctor.clone(),
+                kind,
+                text: action.text.clone(),
+                minutes: action.minutes,
+                at: action.at,
+            })
             .await
         {
             tracing::error!(error = %e, "could not record a proctor action");
