@@ -261,7 +261,11 @@ export type ActionRequest = { student_id: StudentId, kind: ProctorActionKind, te
  */
 minutes?: number, };
 
-export type RecordedAction = { kind: ProctorActionKind, text?: string, minutes?: number, proctor_id: ProctorId, at: number, };
+export type RecordedAction = { proctor_id: ProctorId, kind: ProctorActionKind, text?: string, 
+/**
+ * With `add_time`: how many minutes.
+ */
+minutes?: number, at: number, };
 
 export type RequestAck = { "status": "ok" } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
 

@@ -407,15 +407,11 @@ pub struct ActionRequest {
 /// A proctor's action as recorded (`GET …/students/{student}/actions`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RecordedAction {
-    pub kind: ProctorActionKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
-    pub minutes: Option<u32>,
+    /// The action as the student was sent it.
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub action: ProctorAction,
     pub proctor_id: crate::ProctorId,
-    pub at: UnixMillis,
 }
 
 /// The answer to `action` and `snapshot` requests that can fail.

@@ -436,13 +436,8 @@ async fn student_actions(
         .into_iter()
         .filter_map(|r| {
             let kind = serde_json::from_value(serde_json::Value::String(r.kind)).ok()?;
-            Some(vigil_proto::events::RecordedAction {
-                kind,
-                text: r.text,
-                minutes: r.minutes,
-                proctor_id: r.proctor_id,
-                at: r.at,
-            })
+            let action = vigil_proto::events::ProctorAction { kind, text: r.text, minutes: r.minutes, at: r.at };
+            Some(vigil_proto::events::RecordedAction { action, proctor_id: r.proctor_id })
         })
         .collect();
     Ok(Json(actions).into_response())
