@@ -249,7 +249,12 @@ export type IncidentRecord = { id: IncidentId, student_id: StudentId, kind: Inci
 /**
  * sha256 of the attached evidence frame, once one is accepted.
  */
-evidence_sha256?: string, };
+evidence_sha256?: string, 
+/**
+ * Accepted while a proctor had paused the student's session: kept,
+ * and marked so that a reviewer weighs it knowing that.
+ */
+during_pause?: boolean, };
 
 export type PresenceUpdate = { student_id: StudentId, presence: Presence, at: number, };
 

@@ -85,7 +85,7 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
                        "kind": ("IncidentKind", REQ), "source": ("IncidentSource", REQ),
                        "started_at": (T, REQ), "ended_at": (T, OPT), "confidence": ("number", OPT),
                        "detail": ("string", OPT), "accepted_at": (T, REQ),
-                       "evidence_sha256": ("string", OPT)},
+                       "evidence_sha256": ("string", OPT), "during_pause": ("boolean", OPT)},
     "PresenceUpdate": {"student_id": ("string", REQ), "presence": ("Presence", REQ),
                        "at": (T, REQ)},
     "QualityUpdate": {"student_id": ("string", REQ), "quality": ("Quality", REQ), "at": (T, REQ)},

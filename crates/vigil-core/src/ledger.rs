@@ -180,6 +180,7 @@ impl Ledger {
                 detail: report.detail.clone(),
                 accepted_at: now,
                 evidence_sha256: None,
+                during_pause: false,
             },
             seq: Some(report.seq),
             fingerprint,
@@ -211,6 +212,7 @@ impl Ledger {
             detail,
             accepted_at: now,
             evidence_sha256: None,
+            during_pause: false,
         };
         let fingerprint = Sha256::digest(serde_json::to_vec(&record).unwrap_or_default()).into();
         Admit::New(PendingIncident { record, seq: None, fingerprint })

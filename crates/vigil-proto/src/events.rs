@@ -372,6 +372,11 @@ pub struct IncidentRecord {
     #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_sha256: Option<String>,
+    /// Accepted while a proctor had paused the student's session: kept,
+    /// and marked so that a reviewer weighs it knowing that.
+    #[ts(as = "Option<bool>", optional)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub during_pause: bool,
 }
 
 /// `presence` event.

@@ -47,6 +47,14 @@ async fn a_pause_holds_against_a_reconnect_and_a_restart() {
     let stale = action(&proctor, "ada", "pause", None).await;
     assert_eq!(stale["reason"], json!("stale_transition"), "{stale}");
 
+    // What the page reports during the pause is kept, and marked.
+    let at = h.now();
+    let ack = ada.request(names::INCIDENT, common::incident("p-1", 1, "tab_hidden", at)).await;
+    assert_eq!(ack["status"], json!("accepted"), "{ack}");
+    let mut proctor = proctor;
+    let (notice, _) = proctor.next_named(names::INCIDENT_NOTICE).await;
+    assert_eq!((notice["id"].as_str(), notice["during_pause"].as_bool()), (Some("p-1"), Some(true)), "{notice}");
+
     // A reload comes back paused…
     let (_reloaded, again) = welcome(&h, &token).await;
     assert_eq!(again["session"]["phase"], json!("paused"));
@@ -60,6 +68,23 @@ async fn a_pause_holds_against_a_reconnect_and_a_restart() {
     assert_eq!(action(&proctor, "ada", "resume", None).await, json!({ "status": "ok" }));
     let snapshot = proctor.request(names::SNAPSHOT, Value::Null).await;
     assert_eq!(snapshot["students"][0]["session"]["phase"], json!("in_progress"), "{snapshot}");
+    // The mark survives the restart; an incident after the resume has none.
+    let (ada, _) = welcome(&h, &token).await;
+    let ack = ada.request(names::INCIDENT, common::incident("p-2", 2, "copy_paste", h.now())).await;
+    assert_eq!(ack["status"], json!("accepted"), "{ack}");
+    let pat = h.token(Role::Proctor, "pat").await;
+    let stored: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/exams/{}/students/ada/incidents", h.base, h.exam))
+        .bearer_auth(pat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let marks: Vec<(Value, Value)> =
+        stored.as_array().unwrap().iter().map(|r| (r["id"].clone(), r["during_pause"].clone())).collect();
+    assert_eq!(marks, vec![(json!("p-1"), json!(true)), (json!("p-2"), Value::Null)], "{stored}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -586,6 +586,7 @@ fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredIncident> {
         detail: r.get("detail"),
         accepted_at: r.get("accepted_at"),
         evidence_sha256: r.get("evidence_sha256"),
+        during_pause: r.get::<i64, _>("during_pause") != 0,
     };
     Ok(StoredIncident {
         pending: PendingIncident { record, seq: opt_u64(r.get("seq")), fingerprint },

@@ -123,7 +123,8 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             let r = &pending.record;
             sqlx::query(
                 "INSERT INTO incidents (exam_id, student_id, id, seq, kind, source, started_at, ended_at, \
-                 confidence, detail, accepted_at, fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 confidence, detail, accepted_at, fingerprint, during_pause) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(exam_id.as_str())
             .bind(r.student_id.as_str())
@@ -140,6 +141,7 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .bind(&r.detail)
             .bind(r.accepted_at)
             .bind(hex::encode(pending.fingerprint))
+            .bind(i64::from(r.during_pause))
             .execute(&mut *conn)
             .await?;
         }

@@ -37,7 +37,8 @@ impl Service {
                 metrics::counter!(m::INCIDENTS_DUPLICATE).increment(1);
                 IncidentAck::Duplicate { id: report.id }
             }
-            Ok(Admit::New(pending)) => {
+            Ok(Admit::New(mut pending)) => {
+                pending.record.during_pause = paused(cell);
                 if let Err(e) = self.store.insert_incident(rt.id(), &pending).await {
                     return store_failed(report.id, &e);
                 }
@@ -119,10 +120,11 @@ impl Service {
             return;
         };
         let mut ledger = cell.ledger.lock().await;
-        let Admit::New(pending) = ledger.admit_server_incident(id, kind, started_at, detail, self.clock.now_ms())
+        let Admit::New(mut pending) = ledger.admit_server_incident(id, kind, started_at, detail, self.clock.now_ms())
         else {
             return;
         };
+        pending.record.during_pause = paused(cell);
         if let Err(e) = self.store.insert_incident(rt.id(), &pending).await {
             tracing::error!(error = %e, "could not store a server incident");
             return;
@@ -150,4 +152,10 @@ impl Service {
         self.fanout.score(rt.id(), cell.id(), view, accepted).await;
         self.fanout.out().to_proctors(rt.id(), ProctorEvent::Incident(pending.record)).await;
     }
+}
+
+/// Whether the student's session is paused now (their incidents are then
+/// kept and marked).
+fn paused(cell: &StudentCell) -> bool {
+    cell.session().phase() == vigil_proto::SessionPhase::Paused
 }

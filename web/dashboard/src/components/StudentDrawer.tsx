@@ -195,6 +195,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
                 {r.ended_at ? <> – <time>{clock(r.ended_at)}</time> ({((r.ended_at - r.started_at) / 1000).toFixed(1)} s)</> : " (ongoing)"}
                 {r.confidence != null && <> · conf. {(r.confidence * 100).toFixed(0)}%</>}
                 {r.source === "server" && <> · server</>}
+                {r.during_pause && <> · during a pause</>}
                 {r.detail && <div className="timeline__detail">{r.detail}</div>}
                 {r.evidence_sha256 && <Evidence sha={r.evidence_sha256} />}
               </li>
