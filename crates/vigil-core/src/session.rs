@@ -216,19 +216,6 @@ impl Session {
         !self.phase.is_over() && (now >= timing.closes_at || (self.started && self.time_left(timing, now) == Some(0)))
     }
 
-    /// When, at the latest, [`Session::expires_at_now`] becomes true if
-    /// nothing else happens (the timer to arm); `None` when it cannot.
-    pub fn deadline(&self, timing: &Timing, now: UnixMillis) -> Option<UnixMillis> {
-        match self.phase {
-            SessionPhase::InProgress => {
-                let by_time = self.time_left(timing, now).map(|left| now.saturating_add(left));
-                Some(by_time.map_or(timing.closes_at, |t| t.min(timing.closes_at)))
-            }
-            SessionPhase::Paused | SessionPhase::Waiting => Some(timing.closes_at),
-            _ => None,
-        }
-    }
-
     /// The session as of its last change (0 when it never changed: then no
     /// time has run), so two reads between changes are equal; a reader
     /// counts down from `as_of` while `in_progress`.
@@ -276,7 +263,6 @@ mod tests {
         assert_eq!(s.time_left(&timing(), T0 + 30 * MIN), Some(50 * MIN), "paused: no time passes");
         s.apply(&t(Change::Resume, T0 + 30 * MIN)).unwrap();
         assert_eq!(s.time_left(&timing(), T0 + 40 * MIN), Some(40 * MIN));
-        assert_eq!(s.deadline(&timing(), T0 + 40 * MIN), Some(T0 + 80 * MIN));
         assert!(!s.expires_at_now(&timing(), T0 + 80 * MIN - 1));
         assert!(s.expires_at_now(&timing(), T0 + 80 * MIN));
     }
@@ -291,12 +277,12 @@ mod tests {
         // A late start: the window closes before the time would run out.
         let mut late = Session::new();
         late.apply(&t(Change::Start, T0 + 170 * MIN)).unwrap();
-        assert_eq!(late.deadline(&timing(), T0 + 170 * MIN), Some(T0 + 180 * MIN));
+        assert!(!late.expires_at_now(&timing(), T0 + 180 * MIN - 1));
         assert!(late.expires_at_now(&timing(), T0 + 180 * MIN));
         // Without a duration, only the window.
         let open = Timing { duration_ms: None, ..timing() };
         assert_eq!(late.time_left(&open, T0 + 171 * MIN), None);
-        assert_eq!(late.deadline(&open, T0 + 171 * MIN), Some(T0 + 180 * MIN));
+        assert!(!late.expires_at_now(&open, T0 + 179 * MIN) && late.expires_at_now(&open, T0 + 180 * MIN));
     }
 
     #[test]

@@ -21,6 +21,8 @@
 
 use vigil_proto::{Accommodations, ExamSettings, PrivacyTier, UnixMillis};
 
+use crate::session::Timing;
+
 /// A change the rules above refuse; `Display` names the field and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsLocked {
@@ -99,6 +101,17 @@ pub fn extra_ms(settings: &ExamSettings, a: &Accommodations) -> i64 {
     base.saturating_mul(i64::from(a.extra_time_pct)) / 100 + i64::from(a.extra_time_min) * 60_000
 }
 
+/// A session's timing under the exam's settings and a student's
+/// accommodations, without building their whole settings (this runs for
+/// every student on every expiry tick).
+pub fn timing_for(settings: &ExamSettings, a: Option<&Accommodations>) -> Timing {
+    let extra = a.map_or(0, |a| extra_ms(settings, a));
+    Timing {
+        duration_ms: settings.duration_s.map(|s| (i64::from(s) * 1000).saturating_add(extra)),
+        closes_at: settings.window.closes_at.saturating_add(extra),
+    }
+}
+
 /// The exam's settings as they apply to one student: their detectors off as
 /// well as the exam's, and their extra time added to the duration and to
 /// the window's end (so the window does not cut it short).
@@ -141,6 +154,10 @@ mod tests {
         assert_eq!(mine.window.closes_at, exam.window.closes_at + 2_400_000);
         assert_eq!(mine.disabled_detectors, vec![IncidentKind::CopyPaste, IncidentKind::LookingAway]);
         assert_eq!(for_student(&exam, None), exam);
+        let timing = timing_for(&exam, Some(&a));
+        assert_eq!(timing.duration_ms, Some(i64::from(mine.duration_s.unwrap()) * 1000));
+        assert_eq!(timing.closes_at, mine.window.closes_at);
+        assert_eq!(timing_for(&exam, None).duration_ms, Some(3_600_000));
         // Without a duration, the percentage is of the window.
         let open = settings();
         let pct = Accommodations { extra_time_pct: 25, ..Accommodations::default() };

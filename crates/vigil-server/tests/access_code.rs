@@ -9,21 +9,11 @@ use serde_json::{Value, json};
 use vigil_proto::Role;
 
 async fn put_code(h: &Harness, exam: &str, token: &str, body: Value) -> u16 {
-    reqwest::Client::new()
-        .put(format!("{}/api/v1/exams/{exam}/access-code", h.base))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    h.call(reqwest::Method::PUT, &format!("/exams/{exam}/access-code"), Some(token), Some(&body)).await.0
 }
 
 async fn ask_code(h: &Harness, token: &str) -> (u16, Value) {
-    let res =
-        reqwest::Client::new().post(format!("{}/api/v1/access-code", h.base)).bearer_auth(token).send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    h.call(reqwest::Method::POST, "/access-code", Some(token), None).await
 }
 
 async fn create_exam(h: &Harness, id: &str, assessment_url: &str) -> (u16, Value) {

@@ -193,14 +193,8 @@ async fn a_handed_in_session_is_over() {
 }
 
 async fn put_accommodations(h: &Harness, exam: &str, student: &str, body: &Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .put(format!("{}/api/v1/exams/{exam}/students/{student}/accommodations", h.base))
-        .bearer_auth("admin")
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    let path = format!("/exams/{exam}/students/{student}/accommodations");
+    h.call(reqwest::Method::PUT, &path, Some("admin"), Some(body)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,6 +220,7 @@ async fn accommodations_apply_to_one_student_on_the_server_and_the_page() {
     let (mine, _) = ada.next_named(names::EXAM_SETTINGS).await;
     assert_eq!(mine["disabled_detectors"], json!(["looking_away"]));
     assert_eq!(mine["duration_s"], json!(900));
+    assert!(!mine.to_string().contains("aloud"), "the note is the proctors': {mine}");
     let (session, _) = ada.next_named(names::SESSION).await;
     assert_eq!(session["time_left_ms"], json!(900_000));
     let at = h.now();
@@ -237,7 +232,7 @@ async fn accommodations_apply_to_one_student_on_the_server_and_the_page() {
     let (bo, bo_welcome) = welcome(&h, &bo_token).await;
     assert_eq!(bo_welcome["settings"]["disabled_detectors"], json!([]));
     assert_eq!(bo_welcome["session"]["time_left_ms"], json!(600_000));
-    assert!(bo_welcome.get("accommodations").is_none() && !bo_welcome.to_string().contains("aloud"));
+    assert!(!bo_welcome.to_string().contains("aloud"), "{bo_welcome}");
     let ack = bo.request(names::INCIDENT, common::incident("i-2", 1, "looking_away", at)).await;
     assert_eq!(ack["status"], json!("accepted"), "{ack}");
 
@@ -252,21 +247,32 @@ async fn accommodations_apply_to_one_student_on_the_server_and_the_page() {
     }
     let (status, _) = put_accommodations(&h, "timed", "nobody", &granted).await;
     assert_eq!(status, 404);
+    let huge = json!({ "note": "x".repeat(17 * 1024) });
+    let (status, err) = put_accommodations(&h, "timed", "ada", &huge).await;
+    assert_eq!((status, err["error"]["reason"].as_str()), (413, Some("too_large")), "{err}");
     let proctor = h.token_in("timed", Role::Proctor, "pat").await;
-    let res = reqwest::Client::new()
-        .put(format!("{}/api/v1/exams/timed/students/ada/accommodations", h.base))
-        .bearer_auth(&proctor)
-        .json(&granted)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 403, "a proctor without configure");
+    let path = "/exams/timed/students/ada/accommodations";
+    let (status, _) = h.call(reqwest::Method::PUT, path, Some(&proctor), Some(&granted)).await;
+    assert_eq!(status, 403, "a proctor without configure");
+
+    // A change of the exam's settings keeps each student's own on top.
+    let mut exam_settings = bo_welcome["settings"].clone();
+    exam_settings["disabled_detectors"] = json!(["copy_paste"]);
+    exam_settings["duration_s"] = json!(600);
+    let (status, body) =
+        h.call(reqwest::Method::PUT, "/exams/timed/settings", Some("admin"), Some(&exam_settings)).await;
+    assert_eq!(status, 200, "{body}");
+    let (mine, _) = ada.next_named(names::EXAM_SETTINGS).await;
+    assert_eq!(mine["disabled_detectors"], json!(["copy_paste", "looking_away"]));
+    let mut bo = bo;
+    let (theirs, _) = bo.next_named(names::EXAM_SETTINGS).await;
+    assert_eq!(theirs["disabled_detectors"], json!(["copy_paste"]));
 
     // Kept across a restart: the welcome after it still has them.
     h.stop().await;
     let h = Harness::start_in(h.data_dir.clone(), h.clock.clone()).await;
     let (_, again) = welcome(&h, &ada_token).await;
-    assert_eq!(again["settings"]["disabled_detectors"], json!(["looking_away"]));
+    assert_eq!(again["settings"]["disabled_detectors"], json!(["copy_paste", "looking_away"]));
     assert_eq!(again["session"]["time_left_ms"], json!(900_000));
 }
 

@@ -9,23 +9,12 @@ use vigil_proto::Role;
 use vigil_proto::events::{IssueLink, names};
 
 async fn put_settings(h: &Harness, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut req = reqwest::Client::new().put(format!("{}/api/v1/exams/{}/settings", h.base, h.exam)).json(body);
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
-    }
-    let res = req.send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    h.call(reqwest::Method::PUT, &format!("/exams/{}/settings", h.exam), token, Some(body)).await
 }
 
 async fn put_access_code(h: &Harness, token: &str, code: &str) -> u16 {
-    let res = reqwest::Client::new()
-        .put(format!("{}/api/v1/exams/{}/access-code", h.base, h.exam))
-        .bearer_auth(token)
-        .json(&json!({ "code": code }))
-        .send()
-        .await
-        .unwrap();
-    res.status().as_u16()
+    let body = json!({ "code": code });
+    h.call(reqwest::Method::PUT, &format!("/exams/{}/access-code", h.exam), Some(token), Some(&body)).await.0
 }
 
 /// A proctor link for "pat" that may configure the exam.

@@ -215,11 +215,10 @@ impl Store {
         .await?;
         rows.into_iter()
             .map(|r| {
-                let student: String = r.get("student_id");
                 let seq: i64 = r.get("seq");
                 Ok(SessionTransitionRow {
                     exam_id: exam_id.clone(),
-                    student_id: student.parse().map_err(|e| StoreError::Corrupt(format!("transition student: {e}")))?,
+                    student_id: parse_id(r.get("student_id"))?,
                     seq: u32::try_from(seq).map_err(|_| StoreError::Corrupt("transition seq".into()))?,
                     change: r.get("change"),
                     added_ms: r.get("added_ms"),
@@ -250,13 +249,7 @@ impl Store {
             .bind(exam_id.as_str())
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter()
-            .map(|r| {
-                let student: String = r.get("student_id");
-                let id = student.parse().map_err(|e| StoreError::Corrupt(format!("accommodations student: {e}")))?;
-                Ok((id, r.get("body")))
-            })
-            .collect()
+        rows.into_iter().map(|r| Ok((parse_id(r.get("student_id"))?, r.get("body")))).collect()
     }
 
     /// Sets (or replaces) the exam's access code.
@@ -479,10 +472,9 @@ impl Store {
         .await?;
         rows.into_iter()
             .map(|r| {
-                let proctor: String = r.get("proctor_id");
                 let minutes: Option<i64> = r.get("minutes");
                 Ok(ActionRow {
-                    proctor_id: proctor.parse().map_err(|e| StoreError::Corrupt(format!("action proctor: {e}")))?,
+                    proctor_id: parse_id(r.get("proctor_id"))?,
                     kind: r.get("kind"),
                     text: r.get("text"),
                     minutes: minutes.and_then(|m| u32::try_from(m).ok()),

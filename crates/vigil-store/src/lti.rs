@@ -311,15 +311,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Resu
             .execute(&mut *conn)
             .await?;
         }
-        LtiWrite::ToolKey(k) => {
-            sqlx::query("INSERT INTO lti_tool_keys (kid, pem, created_at, retired_at) VALUES ($1, $2, $3, $4)")
-                .bind(&k.kid)
-                .bind(&k.pkcs8_pem)
-                .bind(k.created_at)
-                .bind(k.retired_at)
-                .execute(&mut *conn)
-                .await?;
-        }
+        LtiWrite::ToolKey(k) => insert_tool_key(conn, k).await?,
         LtiWrite::LinkedExam { exam, link, now } => {
             let settings = serde_json::to_string(&exam.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             sqlx::query("INSERT INTO exams (id, title, settings, created_at) VALUES ($1, $2, $3, $4)")
@@ -373,13 +365,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Resu
                 .bind(retire_at)
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query("INSERT INTO lti_tool_keys (kid, pem, created_at, retired_at) VALUES ($1, $2, $3, $4)")
-                .bind(&new_key.kid)
-                .bind(&new_key.pkcs8_pem)
-                .bind(new_key.created_at)
-                .bind(new_key.retired_at)
-                .execute(&mut *conn)
-                .await?;
+            insert_tool_key(conn, new_key).await?;
         }
         LtiWrite::AttemptStarted(a) => {
             sqlx::query(
@@ -422,5 +408,16 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Resu
             .await?;
         }
     }
+    Ok(())
+}
+
+async fn insert_tool_key(conn: &mut SqliteConnection, k: &LtiToolKeyRow) -> Result<()> {
+    sqlx::query("INSERT INTO lti_tool_keys (kid, pem, created_at, retired_at) VALUES ($1, $2, $3, $4)")
+        .bind(&k.kid)
+        .bind(&k.pkcs8_pem)
+        .bind(k.created_at)
+        .bind(k.retired_at)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -12,10 +12,10 @@ use vigil_core::presence::PresenceTracker;
 use vigil_core::rate::{RateLimit, TokenBucket};
 
 use vigil_core::session::{Change, Session, Timing, Transition};
-use vigil_core::settings::for_student;
+use vigil_core::settings::{for_student, timing_for};
 use vigil_core::worker::WorkerWatch;
 use vigil_proto::events::{IncidentRecord, ScoreView, StudentView};
-use vigil_proto::{Accommodations, Exam, ExamId, ExamSettings, Quality, Student, StudentId};
+use vigil_proto::{Accommodations, Exam, ExamId, ExamSettings, Quality, SessionPhase, SessionView, Student, StudentId};
 use vigil_store::{SessionTransitionRow, Store, StoreError};
 
 use super::conn::{ConnectionId, lock};
@@ -114,8 +114,20 @@ impl StudentCell {
         &self.student.id
     }
 
-    pub fn session(&self) -> Session {
-        lock(&self.session).session.clone()
+    pub fn session_phase(&self) -> SessionPhase {
+        lock(&self.session).session.phase()
+    }
+
+    /// The session's view under this student's timing in `exam`.
+    pub fn session_view(&self, exam: &Exam) -> SessionView {
+        let timing = self.timing_in(exam);
+        lock(&self.session).session.view(&timing)
+    }
+
+    /// Whether the session's time or window has run out at `now`.
+    pub fn session_expires_at(&self, exam: &Exam, now: vigil_proto::UnixMillis) -> bool {
+        let timing = self.timing_in(exam);
+        lock(&self.session).session.expires_at_now(&timing, now)
     }
 
     pub fn accommodations(&self) -> Option<Accommodations> {
@@ -134,13 +146,8 @@ impl StudentCell {
 
     /// This student's exam timing (their extra time included).
     pub fn timing_in(&self, exam: &Exam) -> Timing {
-        timing_of(&self.settings_in(exam))
+        timing_for(&exam.settings, lock(&self.accommodations).as_ref())
     }
-}
-
-/// The timing `settings` give a session.
-pub fn timing_of(settings: &ExamSettings) -> Timing {
-    Timing { duration_ms: settings.duration_s.map(|s| i64::from(s) * 1000), closes_at: settings.window.closes_at }
 }
 
 #[derive(Debug)]
@@ -201,7 +208,7 @@ impl ExamRuntime {
 }
 
 fn view_of(cell: &StudentCell, presence: &PresenceTracker, exam: &Exam) -> StudentView {
-    let session = cell.session().view(&cell.timing_in(exam));
+    let session = cell.session_view(exam);
     let accommodations = cell.accommodations();
     let live = lock(&cell.live);
     StudentView {

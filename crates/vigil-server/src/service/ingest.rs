@@ -157,5 +157,5 @@ impl Service {
 /// Whether the student's session is paused now (their incidents are then
 /// kept and marked).
 fn paused(cell: &StudentCell) -> bool {
-    cell.session().phase() == vigil_proto::SessionPhase::Paused
+    cell.session_phase() == vigil_proto::SessionPhase::Paused
 }

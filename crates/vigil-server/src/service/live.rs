@@ -14,7 +14,7 @@ use vigil_proto::events::{
 use vigil_proto::{Exam, ExamId, IncidentKind, StudentId, UnixMillis};
 
 use super::acs::AcsJob;
-use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS, StudentCell, timing_of};
+use super::exams::{ExamRuntime, MAX_STUDENT_CONNECTIONS, StudentCell};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 use crate::metrics as m;
@@ -55,7 +55,7 @@ impl Service {
         };
         let exam = rt.exam();
         let settings = cell.settings_in(&exam).into_owned();
-        let session = cell.session().view(&timing_of(&settings));
+        let session = cell.session_view(&exam);
         StudentWelcome {
             session,
             student: cell.student.clone(),

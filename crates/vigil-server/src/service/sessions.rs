@@ -30,7 +30,7 @@ pub fn refusal(e: &Refused) -> Rejection {
 /// The check for what a terminated session may no longer do (see
 /// `Service::authenticate_live_student`).
 pub fn admit(cell: &StudentCell) -> Result<(), Rejection> {
-    if cell.session().phase() == SessionPhase::Terminated {
+    if cell.session_phase() == SessionPhase::Terminated {
         return Err(Rejection::new(RejectReason::SessionTerminated, "your proctor ended your exam"));
     }
     Ok(())
@@ -79,6 +79,7 @@ impl Service {
                 _ => unavailable("the change could not be stored; retry"),
             });
         }
+        let timing = cell.timing_in(&rt.exam());
         let view = {
             let mut state = lock(&cell.session);
             // Checked above under the same write lock: this cannot fail.
@@ -86,7 +87,7 @@ impl Service {
                 tracing::error!(error = %e, "a checked session transition did not apply");
             }
             state.next_seq = seq + 1;
-            state.session.view(&cell.timing_in(&rt.exam()))
+            state.session.view(&timing)
         };
         tracing::info!(exam = %rt.id(), student = %cell.id(), change = change.as_str(), by, "session changed");
         let out = self.fanout.out();
@@ -102,7 +103,7 @@ impl Service {
         for rt in self.exams.loaded() {
             let exam = rt.exam();
             for cell in rt.cells() {
-                if !cell.session().expires_at_now(&cell.timing_in(&exam), now) {
+                if !cell.session_expires_at(&exam, now) {
                     continue;
                 }
                 if let Err(r) = self.change_session(&rt, &cell, Change::Expire, "server", None).await {

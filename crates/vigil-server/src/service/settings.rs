@@ -4,9 +4,9 @@
 
 use vigil_core::rate::{KeyedTake, RateLimit};
 use vigil_proto::events::{SessionUpdate, StudentView};
-use vigil_proto::{Accommodations, Exam, ExamId, ExamSettings, RejectReason, Rejection, StudentId};
+use vigil_proto::{Accommodations, Exam, ExamId, ExamSettings, RejectReason, Rejection, SessionView, StudentId};
 
-use super::exams::{ExamRuntime, timing_of};
+use super::exams::{ExamRuntime, StudentCell};
 use super::fanout::{ProctorEvent, StudentEvent};
 use super::{Service, lock, unavailable};
 
@@ -74,13 +74,18 @@ impl Service {
     /// Each loaded student's pages get the settings as they apply to them
     /// (their accommodations on top) and their session's time under them.
     async fn tell_students_their_settings(&self, rt: &ExamRuntime, exam: &Exam) {
-        let out = self.fanout.out();
         for cell in rt.cells() {
-            let settings = cell.settings_in(exam).into_owned();
-            let session = cell.session().view(&timing_of(&settings));
-            out.to_student(rt.id(), cell.id(), StudentEvent::Settings(settings)).await;
-            out.to_student(rt.id(), cell.id(), StudentEvent::Session(session)).await;
+            self.tell_student_their_settings(rt, &cell, exam).await;
         }
+    }
+
+    /// One student's pages get their settings and their session's time.
+    async fn tell_student_their_settings(&self, rt: &ExamRuntime, cell: &StudentCell, exam: &Exam) -> SessionView {
+        let out = self.fanout.out();
+        let session = cell.session_view(exam);
+        out.to_student(rt.id(), cell.id(), StudentEvent::Settings(cell.settings_in(exam).into_owned())).await;
+        out.to_student(rt.id(), cell.id(), StudentEvent::Session(session.clone())).await;
+        session
     }
 
     /// Replaces a student's accommodations (already checked on their own),
@@ -114,13 +119,9 @@ impl Service {
         }
         *lock(&cell.accommodations) = Some(accommodations);
         tracing::info!(exam = %exam_id, student = %student_id, by, "accommodations set");
-        let exam = rt.exam();
-        let settings = cell.settings_in(&exam).into_owned();
-        let session = cell.session().view(&timing_of(&settings));
-        let out = self.fanout.out();
-        out.to_student(exam_id, student_id, StudentEvent::Settings(settings)).await;
-        out.to_student(exam_id, student_id, StudentEvent::Session(session.clone())).await;
+        let session = self.tell_student_their_settings(&rt, &cell, &rt.exam()).await;
         let view = rt.view(&cell);
+        let out = self.fanout.out();
         out.to_proctors(exam_id, ProctorEvent::Student(view.clone())).await;
         out.to_proctors(exam_id, ProctorEvent::Session(SessionUpdate { student_id: student_id.clone(), session }))
             .await;

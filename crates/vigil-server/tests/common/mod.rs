@@ -116,6 +116,26 @@ impl Harness {
         }
     }
 
+    /// A request to `/api/v1{path}` with an optional bearer token and JSON
+    /// body, whatever its outcome: (status, JSON body or null).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = reqwest::Client::new().request(method, format!("{}/api/v1{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req.send().await.expect("a response");
+        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let res = reqwest::Client::new()
             .request(method, format!("{}/api/v1{path}", self.base))
