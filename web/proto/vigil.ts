@@ -55,7 +55,24 @@ assessment_url?: string,
  * How long each student has (seconds of exam time, which stops while
  * paused), counted from their start; absent: until the window closes.
  */
-duration_s?: number, };
+duration_s?: number, 
+/**
+ * The identity check before the exam (default `off`).
+ */
+identity_check: IdentityCheck, 
+/**
+ * Approve each identity check as soon as its photos arrive, instead of
+ * waiting for a proctor (default false).
+ */
+identity_auto_approve: boolean, 
+/**
+ * Breaks every student may take; absent: none.
+ */
+breaks?: BreakPolicy, 
+/**
+ * Detector thresholds for every student, where not the page's defaults.
+ */
+thresholds?: DetectorThresholds, };
 
 export type Accommodations = { 
 /**
@@ -74,9 +91,46 @@ disabled_detectors: Array<IncidentKind>,
 /**
  * For proctors (the student's page never gets it): at most 500 characters.
  */
-note?: string, };
+note?: string, 
+/**
+ * Breaks on top of the exam's (0–20); each lasts as long as the exam's
+ * breaks, or 10 minutes when the exam has none.
+ */
+extra_breaks: number, 
+/**
+ * Detector thresholds for this student, over the exam's, field by field.
+ */
+thresholds?: DetectorThresholds, };
 
-export type SessionPhase = "waiting" | "in_progress" | "paused" | "submitted" | "terminated" | "expired";
+export type DetectorThresholds = { 
+/**
+ * Milliseconds without a face before `no_face` (500–60,000).
+ */
+no_face_after_ms?: number, 
+/**
+ * Milliseconds looking away before `looking_away` (500–60,000).
+ */
+looking_away_after_ms?: number, 
+/**
+ * Head turn (yaw, degrees) beyond which the student looks away (10–80).
+ */
+yaw_limit_deg?: number, };
+
+export type BreakPolicy = { 
+/**
+ * Breaks per student (1–20).
+ */
+count: number, 
+/**
+ * The longest one may last, in minutes (1–120).
+ */
+minutes: number, };
+
+export type IdentityCheck = "off" | "photo" | "photo_and_id";
+
+export type IdentityPhotoKind = "face" | "id_document";
+
+export type SessionPhase = "waiting" | "identity_check" | "ready" | "in_progress" | "paused" | "on_break" | "submitted" | "terminated" | "expired";
 
 export type SessionView = { phase: SessionPhase, 
 /**
@@ -92,6 +146,14 @@ closes_at: number,
  * The proctor's words with a pause or a termination, if any.
  */
 reason?: string, 
+/**
+ * Breaks the student may still take.
+ */
+breaks_left: number, 
+/**
+ * While `on_break`: when the break's time is up and the exam resumes.
+ */
+break_ends_at?: number, 
 /**
  * Server time this view was computed at.
  */
@@ -111,6 +173,8 @@ export type ProctorId = string;
 
 export type IncidentId = string;
 
+export type ChatMessageId = string;
+
 export type Student = { id: StudentId, 
 /**
  * Display name, 1 to 200 characters.
@@ -127,7 +191,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "identity_required" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -199,13 +263,76 @@ inference_fps: number, worker_ok: boolean,
  */
 worker_restarts: number, camera_live: boolean, };
 
-export type ProctorActionKind = "warn" | "message" | "pause" | "resume" | "terminate" | "flag_for_review" | "add_time";
+export type ProctorActionKind = "warn" | "message" | "pause" | "resume" | "terminate" | "flag_for_review" | "add_time" | "approve_identity" | "reject_identity";
 
 export type ProctorAction = { kind: ProctorActionKind, text?: string, 
 /**
  * With `add_time`: how many minutes.
  */
 minutes?: number, at: number, };
+
+export type ChatFrom = "student" | "proctor";
+
+export type ChatMessage = { 
+/**
+ * The server's order of the exam's messages: increasing, never reused.
+ * A page that has shown every message up to `seq` asks `chat_sync`
+ * with `after: seq` when it reconnects.
+ */
+seq: number, 
+/**
+ * The sender's id for it (unique per sender).
+ */
+id: ChatMessageId, from: ChatFrom, 
+/**
+ * With a proctor's message: who wrote it.
+ */
+proctor_id?: ProctorId, 
+/**
+ * The student whose conversation it belongs to; absent: an
+ * announcement to every student of the exam.
+ */
+student_id?: StudentId, 
+/**
+ * Plain text, shown as text (never as HTML): 1–1,000 characters.
+ */
+text: string, 
+/**
+ * Server time it was stored.
+ */
+at: number, };
+
+export type ChatSend = { 
+/**
+ * Chosen by the page, and kept with the message in its outbox: a
+ * resend is the same message.
+ */
+id: ChatMessageId, 
+/**
+ * 1–1,000 characters; line breaks allowed, no other control characters.
+ */
+text: string, };
+
+export type ProctorChatSend = { id: ChatMessageId, 
+/**
+ * Absent: an announcement to every student of the exam.
+ */
+student_id?: StudentId, text: string, };
+
+export type ChatAck = { "status": "accepted", message: ChatMessage, } | { "status": "duplicate", message: ChatMessage, } | { "status": "rejected", reason: RejectReason, message: string, retry_after_ms?: number, };
+
+export type ChatSync = { after: number, };
+
+export type ChatHistory = { messages: Array<ChatMessage>, more: boolean, 
+/**
+ * Set when the server did not look (too many syncs in a short time):
+ * ask the same again after this many ms. `messages` is then empty.
+ */
+retry_after_ms?: number, };
+
+export type IdentityPhoto = { kind: IdentityPhotoKind, sha256: string, width: number, height: number, bytes: number, captured_at: number, };
+
+export type IdentityPhotos = { photos: Array<IdentityPhoto>, };
 
 export type SessionDescription = { sdp: string, };
 
@@ -360,6 +487,11 @@ export const EVENTS = {
   HEARTBEAT: "heartbeat",
   START: "start",
   SUBMIT: "submit",
+  IDENTITY_SUBMIT: "identity_submit",
+  BREAK_START: "break_start",
+  BREAK_END: "break_end",
+  CHAT_SYNC: "chat_sync",
+  CHAT: "chat",
   SESSION: "session",
   WELCOME: "welcome",
   PROCTOR_ACTION: "proctor_action",
@@ -390,6 +522,7 @@ export interface StudentServerToClient {
   "exam_settings": (payload: ExamSettings) => void;
   "access_code_changed": () => void;
   "session": (payload: SessionView) => void;
+  "chat": (payload: ChatMessage) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }
 
@@ -401,6 +534,11 @@ export interface StudentClientToServer {
   "heartbeat": (payload: Heartbeat) => void;
   "start": (ack: (answer: RequestAck) => void) => void;
   "submit": (ack: (answer: RequestAck) => void) => void;
+  "identity_submit": (ack: (answer: RequestAck) => void) => void;
+  "break_start": (ack: (answer: RequestAck) => void) => void;
+  "break_end": (ack: (answer: RequestAck) => void) => void;
+  "chat": (payload: ChatSend, ack: (answer: ChatAck) => void) => void;
+  "chat_sync": (payload: ChatSync, ack: (answer: ChatHistory) => void) => void;
   "rtc_publish": (payload: SessionDescription, ack: (answer: RtcAck) => void) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }
@@ -414,6 +552,7 @@ export interface ProctorServerToClient {
   "exam": (payload: Exam) => void;
   "student": (payload: StudentView) => void;
   "session": (payload: SessionUpdate) => void;
+  "chat": (payload: ChatMessage) => void;
   "slot": (payload: SlotUpdate) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
 }
@@ -422,6 +561,7 @@ export interface ProctorServerToClient {
 export interface ProctorClientToServer {
   "snapshot": (ack: (answer: ExamSnapshot) => void) => void;
   "action": (payload: ActionRequest, ack: (answer: RequestAck) => void) => void;
+  "chat": (payload: ProctorChatSend, ack: (answer: ChatAck) => void) => void;
   "rtc_subscribe": (payload: SessionDescription, ack: (answer: RtcAck) => void) => void;
   "rtc_candidate": (payload: IceCandidate) => void;
   "watch": (payload: WatchRequest, ack: (answer: RequestAck) => void) => void;

@@ -24,7 +24,7 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
                   "evidence_not_collected", "not_publishing", "not_subscribed", "no_lti_attempt",
                   "no_access_code", "settings_locked", "session_terminated", "stale_transition",
-                  "unavailable"]
+                  "identity_required", "unavailable"]
 ENUMS = {
     "IncidentKind": INCIDENT_KINDS,
     "IncidentSource": ["client", "server"],
@@ -35,9 +35,13 @@ ENUMS = {
     "Quality": ["good", "low_light", "low_confidence", "unknown"],
     "RejectReason": REJECT_REASONS,
     "ProctorActionKind": ["warn", "message", "pause", "resume", "terminate", "flag_for_review",
-                          "add_time"],
+                          "add_time", "approve_identity", "reject_identity"],
     "WatchQuality": ["thumbnail", "full"],
-    "SessionPhase": ["waiting", "in_progress", "paused", "submitted", "terminated", "expired"],
+    "SessionPhase": ["waiting", "identity_check", "ready", "in_progress", "paused", "on_break",
+                     "submitted", "terminated", "expired"],
+    "IdentityCheck": ["off", "photo", "photo_and_id"],
+    "IdentityPhotoKind": ["face", "id_document"],
+    "ChatFrom": ["student", "proctor"],
 }
 
 T = "time"  # UnixMillis: an integer
@@ -54,11 +58,31 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
                      "privacy": ("PrivacyTier", REQ), "evidence_retention_days": ("number", REQ),
                      "stall_after_s": ("number", REQ),
                      "disabled_detectors": (("array", "IncidentKind"), REQ),
-                     "assessment_url": ("string", OPT), "duration_s": ("int", OPT)},
+                     "assessment_url": ("string", OPT), "duration_s": ("int", OPT),
+                     "identity_check": ("IdentityCheck", REQ),
+                     "identity_auto_approve": ("boolean", REQ),
+                     "breaks": ("BreakPolicy", OPT), "thresholds": ("DetectorThresholds", OPT)},
+    "BreakPolicy": {"count": ("int", REQ), "minutes": ("int", REQ)},
+    "DetectorThresholds": {"no_face_after_ms": ("int", OPT), "looking_away_after_ms": ("int", OPT),
+                           "yaw_limit_deg": ("int", OPT)},
     "SessionView": {"phase": ("SessionPhase", REQ), "time_left_ms": ("int", OPT),
-                    "closes_at": (T, REQ), "reason": ("string", OPT), "as_of": (T, REQ)},
+                    "closes_at": (T, REQ), "reason": ("string", OPT),
+                    "breaks_left": ("int", REQ), "break_ends_at": (T, OPT), "as_of": (T, REQ)},
     "Accommodations": {"extra_time_pct": ("int", REQ), "extra_time_min": ("int", REQ),
-                       "disabled_detectors": (("array", "IncidentKind"), REQ), "note": ("string", OPT)},
+                       "disabled_detectors": (("array", "IncidentKind"), REQ), "note": ("string", OPT),
+                       "extra_breaks": ("int", REQ), "thresholds": ("DetectorThresholds", OPT)},
+    "ChatMessage": {"seq": ("int", REQ), "id": ("string", REQ), "from": ("ChatFrom", REQ),
+                    "proctor_id": ("string", OPT), "student_id": ("string", OPT),
+                    "text": ("string", REQ), "at": (T, REQ)},
+    "ChatSend": {"id": ("string", REQ), "text": ("string", REQ)},
+    "ProctorChatSend": {"id": ("string", REQ), "student_id": ("string", OPT), "text": ("string", REQ)},
+    "ChatSync": {"after": ("int", REQ)},
+    "ChatHistory": {"messages": (("array", "ChatMessage"), REQ), "more": ("boolean", REQ),
+                    "retry_after_ms": ("int", OPT)},
+    "IdentityPhoto": {"kind": ("IdentityPhotoKind", REQ), "sha256": ("string", REQ),
+                      "width": ("int", REQ), "height": ("int", REQ), "bytes": ("int", REQ),
+                      "captured_at": (T, REQ)},
+    "IdentityPhotos": {"photos": (("array", "IdentityPhoto"), REQ)},
     "SessionUpdate": {"student_id": ("string", REQ), "session": ("SessionView", REQ)},
     "Exam": {"id": ("string", REQ), "title": ("string", REQ), "settings": ("ExamSettings", REQ)},
     "Student": {"id": ("string", REQ), "name": ("string", REQ)},
@@ -108,11 +132,16 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
                              "reason": ("RejectReason", REQ), "message": ("string", REQ),
                              "retry_after_ms": ("int", OPT)},
     "RequestAck.ok": {"status": (("const", "ok"), REQ)},
+    "ChatAck.accepted": {"status": (("const", "accepted"), REQ), "message": ("ChatMessage", REQ)},
+    "ChatAck.duplicate": {"status": (("const", "duplicate"), REQ), "message": ("ChatMessage", REQ)},
+    "ChatAck.rejected": {"status": (("const", "rejected"), REQ),
+                         "reason": ("RejectReason", REQ), "message": ("string", REQ),
+                         "retry_after_ms": ("int", OPT)},
     "RequestAck.rejected": {"status": (("const", "rejected"), REQ),
                             "reason": ("RejectReason", REQ), "message": ("string", REQ),
                             "retry_after_ms": ("int", OPT)},
 }
-UNIONS = {"IncidentAck": "IncidentAck.", "RequestAck": "RequestAck."}
+UNIONS = {"IncidentAck": "IncidentAck.", "RequestAck": "RequestAck.", "ChatAck": "ChatAck."}
 
 
 def _is_int(v: Any) -> bool:

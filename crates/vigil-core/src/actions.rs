@@ -16,6 +16,9 @@ pub fn check_action(req: &ActionRequest) -> Result<(), Rejection> {
             format!("add_time needs minutes between 1 and {MAX_ADDED_MINUTES}"),
         ));
     }
+    if req.kind == ProctorActionKind::RejectIdentity && req.text.as_ref().is_none_or(|t| t.trim().is_empty()) {
+        return Err(Rejection::new(RejectReason::InvalidPayload, "reject_identity needs a reason in text"));
+    }
     if req.text.as_ref().is_some_and(|t| t.chars().count() > MAX_ACTION_TEXT_CHARS) {
         return Err(Rejection::new(
             RejectReason::InvalidPayload,

@@ -18,8 +18,10 @@
 //! - [`actions`]: proctor action rules.
 //! - [`settings`]: which settings changes an open exam still accepts.
 //! - [`session`]: one student's exam session: states, transitions, clock.
+//! - [`chat`]: what a chat message may say, and how often.
 
 pub mod actions;
+pub mod chat;
 pub mod coalesce;
 pub mod evidence;
 pub mod ledger;

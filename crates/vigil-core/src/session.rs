@@ -2,12 +2,14 @@
 //! injected time.
 //!
 //! ```text
-//! waiting ──start──► in_progress ◄──resume── paused
-//!    │                 │   └──────pause──────►  │
-//!    │                 ├─submit─► submitted ◄───┤
-//!    │                 ├─expire─► expired ◄─────┤ (time or the window ran out)
-//!    │                 └─terminate─► terminated ◄┘
-//!    └─ pause (resumes to waiting), submit, expire (the window closed), terminate
+//! waiting ─identity_submit─► identity_check ─identity_approve─► ready
+//!    ▲                             │                              │
+//!    └──────identity_reject────────┘                              │
+//! waiting, identity_check or ready ──start──► in_progress ◄──resume── paused
+//!                                    in_progress ──pause──► paused (from any phase not over;
+//!                                                                   resume goes back there)
+//!                                    in_progress ◄─break_end── on_break ◄─break_start─ in_progress
+//! any phase not over ──submit──► submitted, ──expire──► expired, ──terminate──► terminated
 //! ```
 //!
 //! Every change is a [`Transition`]: the server checks it here, stores it,
@@ -15,6 +17,11 @@
 //! session comes back exactly where it was. Nothing leaves `submitted`,
 //! `terminated` or `expired`. Exam time runs only while `in_progress`; a
 //! proctor may add time at any point before the end.
+//!
+//! What the exam's configuration allows (an identity check before the
+//! start, how many breaks) is checked apart, by [`may_start`] and
+//! [`may_take_break`], before a student's own change is stored: the replay
+//! then never depends on settings that changed since.
 
 use serde::{Deserialize, Serialize};
 use vigil_proto::{SessionPhase, SessionView, UnixMillis};
@@ -33,6 +40,16 @@ pub enum Change {
     AddTime {
         ms: i64,
     },
+    /// The student sent their identity photos.
+    IdentitySubmit,
+    /// A proctor (or the exam's auto-approval) accepted them.
+    IdentityApprove,
+    /// A proctor refused them; the student takes them again.
+    IdentityReject,
+    /// The student takes one of their breaks.
+    BreakStart,
+    /// The student is back, or the break's time is up.
+    BreakEnd,
 }
 
 impl Change {
@@ -45,7 +62,31 @@ impl Change {
             Change::Terminate => "terminate",
             Change::Expire => "expire",
             Change::AddTime { .. } => "add_time",
+            Change::IdentitySubmit => "identity_submit",
+            Change::IdentityApprove => "identity_approve",
+            Change::IdentityReject => "identity_reject",
+            Change::BreakStart => "break_start",
+            Change::BreakEnd => "break_end",
         }
+    }
+
+    /// A stored change's name (and, for `add_time`, its amount) back to the change.
+    pub fn parse(name: &str, added_ms: Option<i64>) -> Option<Change> {
+        Some(match name {
+            "start" => Change::Start,
+            "pause" => Change::Pause,
+            "resume" => Change::Resume,
+            "submit" => Change::Submit,
+            "terminate" => Change::Terminate,
+            "expire" => Change::Expire,
+            "add_time" => Change::AddTime { ms: added_ms? },
+            "identity_submit" => Change::IdentitySubmit,
+            "identity_approve" => Change::IdentityApprove,
+            "identity_reject" => Change::IdentityReject,
+            "break_start" => Change::BreakStart,
+            "break_end" => Change::BreakEnd,
+            _ => return None,
+        })
     }
 }
 
@@ -58,12 +99,23 @@ pub struct Transition {
     pub reason: Option<String>,
 }
 
-/// The exam's timing, from its settings.
+/// The exam's timing, from its settings and the student's accommodations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     /// Exam time per student; `None`: the window alone ends sessions.
     pub duration_ms: Option<i64>,
     pub closes_at: UnixMillis,
+    /// Breaks the student may take.
+    pub breaks_allowed: u32,
+    /// The longest a break lasts.
+    pub break_ms: i64,
+}
+
+impl Timing {
+    /// No duration, no breaks: the window alone.
+    pub fn window_only(closes_at: UnixMillis) -> Timing {
+        Timing { duration_ms: None, closes_at, breaks_allowed: 0, break_ms: 0 }
+    }
 }
 
 /// Why a transition was refused.
@@ -85,6 +137,26 @@ pub enum Refused {
 const MAX_ADDED_MS: i64 = 24 * 3_600_000;
 const MIN_ADDED_MS: i64 = 60_000;
 
+/// Why a student's own change is refused by the exam's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotAllowed {
+    #[error("this exam checks identity first: send your photos, then wait for a proctor's approval")]
+    IdentityFirst,
+    #[error("no breaks are left")]
+    NoBreaksLeft,
+}
+
+/// Whether the student may start from `phase`: with an identity check,
+/// only once approved (`ready`).
+pub fn may_start(phase: SessionPhase, identity_checked: bool) -> Result<(), NotAllowed> {
+    if identity_checked && phase != SessionPhase::Ready { Err(NotAllowed::IdentityFirst) } else { Ok(()) }
+}
+
+/// Whether the student has a break left under `timing`.
+pub fn may_take_break(session: &Session, timing: &Timing) -> Result<(), NotAllowed> {
+    if session.breaks_taken < timing.breaks_allowed { Ok(()) } else { Err(NotAllowed::NoBreaksLeft) }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     phase: SessionPhase,
@@ -96,7 +168,12 @@ pub struct Session {
     /// The latest transition's time: time never runs backwards here.
     last_at: Option<UnixMillis>,
     reason: Option<String>,
-    /// Started once: a resume goes back to `in_progress`, not `waiting`.
+    /// Where a resume goes back to.
+    paused_from: SessionPhase,
+    breaks_taken: u32,
+    /// Set while on a break: when it began.
+    break_since: Option<UnixMillis>,
+    /// Started once: the exam's time may run out.
     started: bool,
 }
 
@@ -115,6 +192,9 @@ impl Session {
             added_ms: 0,
             last_at: None,
             reason: None,
+            paused_from: SessionPhase::Waiting,
+            breaks_taken: 0,
+            break_since: None,
             started: false,
         }
     }
@@ -136,17 +216,20 @@ impl Session {
             return Err(Refused::Over(self.phase));
         }
         let ok = match t.change {
-            Change::Start => self.phase == Waiting,
-            Change::Pause => matches!(self.phase, Waiting | InProgress),
+            Change::Start => matches!(self.phase, Waiting | IdentityCheck | Ready),
+            Change::Pause => self.phase != Paused,
             Change::Resume => self.phase == Paused,
-            Change::Submit | Change::Expire => matches!(self.phase, Waiting | InProgress | Paused),
-            Change::Terminate => true,
+            Change::Submit | Change::Expire | Change::Terminate => true,
             Change::AddTime { ms } => {
                 if !(MIN_ADDED_MS..=MAX_ADDED_MS).contains(&ms) {
                     return Err(Refused::BadAmount);
                 }
                 true
             }
+            Change::IdentitySubmit => self.phase == Waiting,
+            Change::IdentityApprove | Change::IdentityReject => self.phase == IdentityCheck,
+            Change::BreakStart => self.phase == InProgress,
+            Change::BreakEnd => self.phase == OnBreak,
         };
         if ok { Ok(()) } else { Err(Refused::Stale { change: t.change.as_str(), phase: self.phase }) }
     }
@@ -156,22 +239,24 @@ impl Session {
         self.check(t)?;
         let at = t.at;
         self.stop_clock(at);
+        let was = self.phase;
         match t.change {
             Change::Start => {
-                self.phase = SessionPhase::InProgress;
-                self.running_since = Some(at);
                 self.started = true;
+                self.run(at);
             }
-            Change::Resume if !self.started => {
-                self.phase = SessionPhase::Waiting;
-                self.reason = None;
-            }
+            Change::BreakEnd => self.run(at),
             Change::Resume => {
-                self.phase = SessionPhase::InProgress;
-                self.running_since = Some(at);
                 self.reason = None;
+                match self.paused_from {
+                    SessionPhase::InProgress => self.run(at),
+                    other => self.phase = other,
+                }
             }
             Change::Pause => {
+                // A pause during a break ends the break: the proctor's
+                // resume goes back to the exam.
+                self.paused_from = if was == SessionPhase::OnBreak { SessionPhase::InProgress } else { was };
                 self.phase = SessionPhase::Paused;
                 self.reason = t.reason.clone();
             }
@@ -188,9 +273,34 @@ impl Session {
                     self.running_since = Some(at);
                 }
             }
+            Change::IdentitySubmit => {
+                self.phase = SessionPhase::IdentityCheck;
+                self.reason = None;
+            }
+            Change::IdentityApprove => self.phase = SessionPhase::Ready,
+            Change::IdentityReject => {
+                self.phase = SessionPhase::Waiting;
+                self.reason = t.reason.clone();
+            }
+            Change::BreakStart => {
+                self.phase = SessionPhase::OnBreak;
+                self.breaks_taken += 1;
+                self.break_since = Some(at);
+            }
+        }
+        if self.phase != SessionPhase::OnBreak {
+            // Whatever left the break (its end, a pause, the end of the
+            // exam) ended it.
+            self.break_since = None;
         }
         self.last_at = Some(at);
         Ok(())
+    }
+
+    fn run(&mut self, at: UnixMillis) {
+        self.phase = SessionPhase::InProgress;
+        self.running_since = Some(at);
+        self.reason = None;
     }
 
     fn stop_clock(&mut self, at: UnixMillis) {
@@ -216,6 +326,16 @@ impl Session {
         !self.phase.is_over() && (now >= timing.closes_at || (self.started && self.time_left(timing, now) == Some(0)))
     }
 
+    /// When the current break's time is up; `None` when not on a break.
+    pub fn break_ends_at(&self, timing: &Timing) -> Option<UnixMillis> {
+        self.break_since.map(|since| since.saturating_add(timing.break_ms))
+    }
+
+    /// Whether a break's time is up at `now` (the server then ends it).
+    pub fn break_over_at_now(&self, timing: &Timing, now: UnixMillis) -> bool {
+        self.break_ends_at(timing).is_some_and(|end| now >= end)
+    }
+
     /// The session as of its last change (0 when it never changed: then no
     /// time has run), so two reads between changes are equal; a reader
     /// counts down from `as_of` while `in_progress`.
@@ -226,6 +346,8 @@ impl Session {
             time_left_ms: self.time_left(timing, as_of),
             closes_at: timing.closes_at,
             reason: self.reason.clone(),
+            breaks_left: timing.breaks_allowed.saturating_sub(self.breaks_taken),
+            break_ends_at: self.break_ends_at(timing),
             as_of,
         }
     }
@@ -241,7 +363,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn timing() -> Timing {
-        Timing { duration_ms: Some(60 * MIN), closes_at: T0 + 3 * 60 * MIN }
+        Timing { duration_ms: Some(60 * MIN), closes_at: T0 + 3 * 60 * MIN, breaks_allowed: 2, break_ms: 10 * MIN }
     }
 
     fn t(change: Change, at: UnixMillis) -> Transition {
@@ -308,6 +430,78 @@ mod tests {
         assert_eq!(ended.check(&t(Change::Pause, T0 - 1)), Err(Refused::OutOfOrder));
     }
 
+    #[test]
+    fn the_identity_check_comes_before_the_start_and_a_rejection_asks_again() {
+        let mut s = Session::new();
+        assert_eq!(may_start(s.phase(), true), Err(NotAllowed::IdentityFirst));
+        assert_eq!(may_start(s.phase(), false), Ok(()));
+        assert!(s.check(&t(Change::IdentityApprove, T0)).is_err(), "nothing to approve yet");
+        s.apply(&t(Change::IdentitySubmit, T0)).unwrap();
+        assert_eq!(may_start(s.phase(), true), Err(NotAllowed::IdentityFirst));
+        s.apply(&Transition { change: Change::IdentityReject, at: T0 + MIN, reason: Some("blurred".into()) }).unwrap();
+        assert_eq!((s.phase(), s.view(&timing()).reason.as_deref()), (SessionPhase::Waiting, Some("blurred")));
+        s.apply(&t(Change::IdentitySubmit, T0 + 2 * MIN)).unwrap();
+        // A pause while waiting for approval comes back to it.
+        s.apply(&t(Change::Pause, T0 + 3 * MIN)).unwrap();
+        s.apply(&t(Change::Resume, T0 + 4 * MIN)).unwrap();
+        assert_eq!(s.phase(), SessionPhase::IdentityCheck);
+        s.apply(&t(Change::IdentityApprove, T0 + 5 * MIN)).unwrap();
+        assert_eq!((s.phase(), may_start(SessionPhase::Ready, true)), (SessionPhase::Ready, Ok(())));
+        assert_eq!(s.used_at(T0 + 6 * MIN), 0, "no exam time before the start");
+        s.apply(&t(Change::Start, T0 + 6 * MIN)).unwrap();
+        assert_eq!(s.time_left(&timing(), T0 + 16 * MIN), Some(50 * MIN));
+    }
+
+    #[test]
+    fn a_break_stops_the_clock_ends_by_itself_and_is_counted() {
+        let mut s = Session::new();
+        assert!(s.check(&t(Change::BreakStart, T0)).is_err(), "no break before the start");
+        s.apply(&t(Change::Start, T0)).unwrap();
+        s.apply(&t(Change::BreakStart, T0 + 10 * MIN)).unwrap();
+        let view = s.view(&timing());
+        assert_eq!((view.phase, view.breaks_left, view.break_ends_at), (SessionPhase::OnBreak, 1, Some(T0 + 20 * MIN)));
+        assert_eq!(s.time_left(&timing(), T0 + 15 * MIN), Some(50 * MIN), "on a break: no exam time passes");
+        assert!(!s.break_over_at_now(&timing(), T0 + 20 * MIN - 1));
+        assert!(s.break_over_at_now(&timing(), T0 + 20 * MIN));
+        s.apply(&t(Change::BreakEnd, T0 + 20 * MIN)).unwrap();
+        assert_eq!((s.phase(), s.break_ends_at(&timing())), (SessionPhase::InProgress, None));
+        assert_eq!(may_take_break(&s, &timing()), Ok(()));
+        s.apply(&t(Change::BreakStart, T0 + 30 * MIN)).unwrap();
+        // A proctor's pause during a break ends it; the resume goes back to the exam.
+        s.apply(&t(Change::Pause, T0 + 31 * MIN)).unwrap();
+        assert_eq!(s.break_ends_at(&timing()), None);
+        s.apply(&t(Change::Resume, T0 + 40 * MIN)).unwrap();
+        assert_eq!(s.phase(), SessionPhase::InProgress);
+        assert_eq!(may_take_break(&s, &timing()), Err(NotAllowed::NoBreaksLeft));
+        assert_eq!(s.view(&timing()).breaks_left, 0);
+    }
+
+    #[test]
+    fn stored_names_parse_back() {
+        for change in [
+            Change::Start,
+            Change::Pause,
+            Change::Resume,
+            Change::Submit,
+            Change::Terminate,
+            Change::Expire,
+            Change::AddTime { ms: MIN },
+            Change::IdentitySubmit,
+            Change::IdentityApprove,
+            Change::IdentityReject,
+            Change::BreakStart,
+            Change::BreakEnd,
+        ] {
+            let added = match change {
+                Change::AddTime { ms } => Some(ms),
+                _ => None,
+            };
+            assert_eq!(Change::parse(change.as_str(), added), Some(change));
+        }
+        assert_eq!(Change::parse("add_time", None), None);
+        assert_eq!(Change::parse("teleport", None), None);
+    }
+
     fn any_change() -> impl Strategy<Value = Change> {
         prop_oneof![
             Just(Change::Start),
@@ -317,6 +511,11 @@ mod tests {
             Just(Change::Terminate),
             Just(Change::Expire),
             (0i64..3 * 60 * MIN).prop_map(|ms| Change::AddTime { ms }),
+            Just(Change::IdentitySubmit),
+            Just(Change::IdentityApprove),
+            Just(Change::IdentityReject),
+            Just(Change::BreakStart),
+            Just(Change::BreakEnd),
         ]
     }
 
@@ -350,6 +549,7 @@ mod tests {
                 if s.phase().is_over() {
                     ended_as = Some(s.phase());
                 }
+                prop_assert_eq!(s.phase() == SessionPhase::OnBreak, s.break_ends_at(&timing()).is_some());
             }
         }
     }

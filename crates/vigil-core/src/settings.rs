@@ -19,7 +19,7 @@
 //! A student's accommodations apply on top ([`for_student`]): their own
 //! detectors off, and extra time added to the duration and the window's end.
 
-use vigil_proto::{Accommodations, ExamSettings, PrivacyTier, UnixMillis};
+use vigil_proto::{Accommodations, BreakPolicy, DetectorThresholds, ExamSettings, PrivacyTier, UnixMillis};
 
 use crate::session::Timing;
 
@@ -83,12 +83,56 @@ pub fn check_accommodations(a: &Accommodations) -> Result<(), String> {
     if let Some(kind) = a.disabled_detectors.iter().find(|k| k.is_server_only()) {
         return Err(format!("{} is the server's own finding, not a detector to switch off", kind.as_str()));
     }
+    if a.extra_breaks > MAX_BREAKS {
+        return Err(format!("extra_breaks must be at most {MAX_BREAKS}"));
+    }
+    if let Some(t) = &a.thresholds {
+        check_thresholds(t)?;
+    }
     if let Some(note) = &a.note
         && (note.chars().count() > MAX_NOTE_CHARS || note.chars().any(|c| c.is_control() && c != '\n'))
     {
         return Err(format!("note must be at most {MAX_NOTE_CHARS} characters, without control characters"));
     }
     Ok(())
+}
+
+/// The most breaks, per exam or added for one student.
+pub const MAX_BREAKS: u32 = 20;
+/// The longest break, in minutes.
+pub const MAX_BREAK_MIN: u32 = 120;
+/// How long a student's extra break lasts when the exam has no breaks.
+pub const DEFAULT_BREAK_MIN: u32 = 10;
+
+/// Whether a break policy is in bounds.
+pub fn check_breaks(b: &BreakPolicy) -> Result<(), String> {
+    if !(1..=MAX_BREAKS).contains(&b.count) || !(1..=MAX_BREAK_MIN).contains(&b.minutes) {
+        return Err(format!("breaks: count must be 1 to {MAX_BREAKS} and minutes 1 to {MAX_BREAK_MIN}"));
+    }
+    Ok(())
+}
+
+/// Whether detector thresholds are in bounds: shorter than half a second
+/// raises on one noisy frame; longer than a minute or a yaw limit outside
+/// 10–80° no longer proctors.
+pub fn check_thresholds(t: &DetectorThresholds) -> Result<(), String> {
+    let delay_ok = |ms: Option<u32>| ms.is_none_or(|ms| (500..=60_000).contains(&ms));
+    if !delay_ok(t.no_face_after_ms) || !delay_ok(t.looking_away_after_ms) {
+        return Err("thresholds: no_face_after_ms and looking_away_after_ms must be 500 to 60000".into());
+    }
+    if t.yaw_limit_deg.is_some_and(|deg| !(10..=80).contains(&deg)) {
+        return Err("thresholds: yaw_limit_deg must be 10 to 80".into());
+    }
+    Ok(())
+}
+
+/// The breaks a student may take under the exam's policy and their
+/// accommodations: how many, and how long each.
+pub fn breaks_for(settings: &ExamSettings, a: Option<&Accommodations>) -> Option<BreakPolicy> {
+    let extra = a.map_or(0, |a| a.extra_breaks);
+    let count = settings.breaks.map_or(0, |b| b.count).saturating_add(extra);
+    let minutes = settings.breaks.map_or(DEFAULT_BREAK_MIN, |b| b.minutes);
+    (count > 0).then_some(BreakPolicy { count, minutes })
 }
 
 /// The extra time `a` grants (ms): its percentage of the duration (of the
@@ -106,9 +150,12 @@ pub fn extra_ms(settings: &ExamSettings, a: &Accommodations) -> i64 {
 /// every student on every expiry tick).
 pub fn timing_for(settings: &ExamSettings, a: Option<&Accommodations>) -> Timing {
     let extra = a.map_or(0, |a| extra_ms(settings, a));
+    let breaks = breaks_for(settings, a);
     Timing {
         duration_ms: settings.duration_s.map(|s| (i64::from(s) * 1000).saturating_add(extra)),
         closes_at: settings.window.closes_at.saturating_add(extra),
+        breaks_allowed: breaks.map_or(0, |b| b.count),
+        break_ms: breaks.map_or(0, |b| i64::from(b.minutes) * 60_000),
     }
 }
 
@@ -122,6 +169,10 @@ pub fn for_student(settings: &ExamSettings, a: Option<&Accommodations>) -> ExamS
         if !out.disabled_detectors.contains(kind) {
             out.disabled_detectors.push(*kind);
         }
+    }
+    out.breaks = breaks_for(settings, Some(a));
+    if let Some(mine) = a.thresholds {
+        out.thresholds = Some(settings.thresholds.unwrap_or_default().overridden_by(mine));
     }
     let extra = extra_ms(settings, a);
     out.window.closes_at = out.window.closes_at.saturating_add(extra);
@@ -148,6 +199,8 @@ mod tests {
             extra_time_min: 10,
             disabled_detectors: vec![IncidentKind::LookingAway, IncidentKind::CopyPaste],
             note: Some("Reads aloud".into()),
+            extra_breaks: 0,
+            thresholds: None,
         };
         let mine = for_student(&exam, Some(&a));
         assert_eq!(mine.duration_s, Some(3_600 + 1_800 + 600));
@@ -165,6 +218,40 @@ mod tests {
     }
 
     #[test]
+    fn breaks_and_thresholds_are_the_exams_with_the_students_on_top() {
+        let mut exam = settings();
+        exam.thresholds =
+            Some(DetectorThresholds { no_face_after_ms: Some(2_000), yaw_limit_deg: Some(30), ..Default::default() });
+        let a = Accommodations {
+            extra_breaks: 2,
+            thresholds: Some(DetectorThresholds { yaw_limit_deg: Some(60), ..Default::default() }),
+            ..Accommodations::default()
+        };
+        let mine = for_student(&exam, Some(&a));
+        assert_eq!(mine.breaks, Some(BreakPolicy { count: 2, minutes: DEFAULT_BREAK_MIN }));
+        assert_eq!(
+            mine.thresholds,
+            Some(DetectorThresholds {
+                no_face_after_ms: Some(2_000),
+                looking_away_after_ms: None,
+                yaw_limit_deg: Some(60)
+            })
+        );
+        exam.breaks = Some(BreakPolicy { count: 1, minutes: 5 });
+        let timing = timing_for(&exam, Some(&a));
+        assert_eq!((timing.breaks_allowed, timing.break_ms), (3, 300_000));
+        assert_eq!(timing_for(&settings(), None).breaks_allowed, 0);
+        assert!(check_breaks(&BreakPolicy { count: 0, minutes: 5 }).is_err());
+        assert!(check_breaks(&BreakPolicy { count: 3, minutes: 121 }).is_err());
+        assert!(check_thresholds(&DetectorThresholds { no_face_after_ms: Some(499), ..Default::default() }).is_err());
+        assert!(check_thresholds(&DetectorThresholds { yaw_limit_deg: Some(81), ..Default::default() }).is_err());
+        assert_eq!(
+            check_thresholds(&DetectorThresholds { looking_away_after_ms: Some(60_000), ..Default::default() }),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn accommodations_are_bounded() {
         let ok = Accommodations::default();
         assert_eq!(check_accommodations(&ok), Ok(()));
@@ -174,6 +261,11 @@ mod tests {
             Accommodations { disabled_detectors: vec![IncidentKind::HeartbeatLost], ..ok.clone() },
             Accommodations { note: Some("x".repeat(501)), ..ok.clone() },
             Accommodations { note: Some("a\u{7}b".into()), ..ok.clone() },
+            Accommodations { extra_breaks: 21, ..ok.clone() },
+            Accommodations {
+                thresholds: Some(DetectorThresholds { no_face_after_ms: Some(100), ..Default::default() }),
+                ..ok.clone()
+            },
         ];
         for a in bad {
             assert!(check_accommodations(&a).is_err(), "{a:?}");

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    Accommodations, Exam, ExamId, ExamSettings, IncidentId, IncidentKind, IncidentSource, Level, Presence, Proctor,
-    Quality, Rejection, Role, SessionView, Student, StudentId, UnixMillis,
+    Accommodations, ChatMessageId, Exam, ExamId, ExamSettings, IdentityPhotoKind, IncidentId, IncidentKind,
+    IncidentSource, Level, Presence, Proctor, ProctorId, Quality, Rejection, Role, SessionView, Student, StudentId,
+    UnixMillis,
 };
 
 /// Socket.IO namespaces and event names.
@@ -32,6 +33,21 @@ pub mod names {
     pub const START: &str = "start";
     /// The student hands in; ack `RequestAck`.
     pub const SUBMIT: &str = "submit";
+    /// The student's identity photos are uploaded: to the proctors' queue
+    /// (or approved at once); ack `RequestAck`.
+    pub const IDENTITY_SUBMIT: &str = "identity_submit";
+    /// The student takes one of their breaks; ack `RequestAck`.
+    pub const BREAK_START: &str = "break_start";
+    /// The student is back from their break; ack `RequestAck`.
+    pub const BREAK_END: &str = "break_end";
+    /// The messages of the student's conversation and the exam's
+    /// announcements after a point; ack `ChatHistory`.
+    pub const CHAT_SYNC: &str = "chat_sync";
+    /// Both ways on both namespaces: a chat message. Sent by a student
+    /// (`ChatSend`) or a proctor (`ProctorChatSend`), answered with
+    /// `ChatAck`; every stored message then reaches its conversation's
+    /// pages and every proctor as a `ChatMessage`.
+    pub const CHAT: &str = "chat";
     /// server -> student (`SessionView`) and server -> proctor
     /// (`SessionUpdate`): the student's session changed.
     pub const SESSION: &str = "session";
@@ -239,6 +255,11 @@ pub enum ProctorActionKind {
     FlagForReview,
     /// More exam time for the student, `minutes` of it.
     AddTime,
+    /// The student's identity photos are accepted: they may start.
+    ApproveIdentity,
+    /// The student's identity photos are refused (`text`, required, says
+    /// why): they take them again.
+    RejectIdentity,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -252,6 +273,116 @@ pub struct ProctorAction {
     #[ts(optional)]
     pub minutes: Option<u32>,
     pub at: UnixMillis,
+}
+
+// ---------------------------------------------------------------- chat
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatFrom {
+    Student,
+    Proctor,
+}
+
+/// A stored chat message, as pages and proctors are sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatMessage {
+    /// The server's order of the exam's messages: increasing, never reused.
+    /// A page that has shown every message up to `seq` asks `chat_sync`
+    /// with `after: seq` when it reconnects.
+    pub seq: u64,
+    /// The sender's id for it (unique per sender).
+    pub id: ChatMessageId,
+    pub from: ChatFrom,
+    /// With a proctor's message: who wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub proctor_id: Option<ProctorId>,
+    /// The student whose conversation it belongs to; absent: an
+    /// announcement to every student of the exam.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub student_id: Option<StudentId>,
+    /// Plain text, shown as text (never as HTML): 1–1,000 characters.
+    pub text: String,
+    /// Server time it was stored.
+    pub at: UnixMillis,
+}
+
+/// `chat` from a student: a message to the exam's proctors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatSend {
+    /// Chosen by the page, and kept with the message in its outbox: a
+    /// resend is the same message.
+    pub id: ChatMessageId,
+    /// 1–1,000 characters; line breaks allowed, no other control characters.
+    pub text: String,
+}
+
+/// `chat` from a proctor: to one student, or an announcement to all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ProctorChatSend {
+    pub id: ChatMessageId,
+    /// Absent: an announcement to every student of the exam.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub student_id: Option<StudentId>,
+    pub text: String,
+}
+
+/// The answer to `chat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChatAck {
+    /// Stored; it is on its way to everyone who sees it.
+    Accepted { message: ChatMessage },
+    /// Stored before under this id with the same text: nothing changed.
+    Duplicate { message: ChatMessage },
+    Rejected {
+        #[serde(flatten)]
+        rejection: Rejection,
+    },
+}
+
+/// `chat_sync`: the messages after `after` (0: from the beginning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatSync {
+    pub after: u64,
+}
+
+/// Messages in `seq` order: the answer to `chat_sync`, and the body of
+/// `GET …/students/{student}/chat`. At most 500; when `more`, ask again
+/// after the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatHistory {
+    pub messages: Vec<ChatMessage>,
+    pub more: bool,
+    /// Set when the server did not look (too many syncs in a short time):
+    /// ask the same again after this many ms. `messages` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_after_ms: Option<u64>,
+}
+
+// ---------------------------------------------------------------- identity
+
+/// An accepted identity photo (`POST /api/v1/identity/{kind}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IdentityPhoto {
+    pub kind: IdentityPhotoKind,
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub captured_at: UnixMillis,
+}
+
+/// A student's identity photos (`GET …/students/{student}/identity`); the
+/// images themselves are at `…/identity/{kind}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IdentityPhotos {
+    pub photos: Vec<IdentityPhoto>,
 }
 
 // ---------------------------------------------------------------- WebRTC

@@ -136,6 +136,12 @@ id_type!(
     IncidentId
 );
 
+id_type!(
+    /// A chat message, chosen by its sender: the idempotency key of `chat`
+    /// (a resend after a lost answer is the same message, stored once).
+    ChatMessageId
+);
+
 impl IncidentId {
     /// A server incident's id: the reserved prefix, the kind, and `unique`
     /// (random, so that it cannot be predicted and pre-registered).

@@ -17,7 +17,7 @@ pub mod events;
 pub mod ids;
 pub mod typescript;
 
-pub use ids::{ExamId, IdError, IncidentId, ProctorId, StudentId};
+pub use ids::{ChatMessageId, ExamId, IdError, IncidentId, ProctorId, StudentId};
 
 /// Milliseconds since the Unix epoch.
 pub type UnixMillis = i64;
@@ -206,18 +206,123 @@ pub struct Accommodations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub note: Option<String>,
+    /// Breaks on top of the exam's (0–20); each lasts as long as the exam's
+    /// breaks, or 10 minutes when the exam has none.
+    #[serde(default)]
+    pub extra_breaks: u32,
+    /// Detector thresholds for this student, over the exam's, field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub thresholds: Option<DetectorThresholds>,
+}
+
+/// When the student page's detectors raise an incident, where not its
+/// defaults (no face for 3 s, looking away for 4 s beyond 30° of yaw).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+/// Strict: a typo in configuration must not be silently ignored.
+#[serde(deny_unknown_fields)]
+pub struct DetectorThresholds {
+    /// Milliseconds without a face before `no_face` (500–60,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub no_face_after_ms: Option<u32>,
+    /// Milliseconds looking away before `looking_away` (500–60,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub looking_away_after_ms: Option<u32>,
+    /// Head turn (yaw, degrees) beyond which the student looks away (10–80).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub yaw_limit_deg: Option<u32>,
+}
+
+impl DetectorThresholds {
+    /// `over`'s thresholds where it sets them, this one's elsewhere.
+    pub fn overridden_by(self, over: DetectorThresholds) -> DetectorThresholds {
+        DetectorThresholds {
+            no_face_after_ms: over.no_face_after_ms.or(self.no_face_after_ms),
+            looking_away_after_ms: over.looking_away_after_ms.or(self.looking_away_after_ms),
+            yaw_limit_deg: over.yaw_limit_deg.or(self.yaw_limit_deg),
+        }
+    }
+}
+
+/// The breaks each student may take: the exam is hidden and its clock
+/// stops until the student comes back or the break's time is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+/// Strict: a typo in configuration must not be silently ignored.
+#[serde(deny_unknown_fields)]
+pub struct BreakPolicy {
+    /// Breaks per student (1–20).
+    pub count: u32,
+    /// The longest one may last, in minutes (1–120).
+    pub minutes: u32,
+}
+
+/// The identity check a student passes before the exam starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityCheck {
+    #[default]
+    Off,
+    /// A photo of the student's face.
+    Photo,
+    /// A photo of the face and one of an identity document.
+    PhotoAndId,
+}
+
+impl IdentityCheck {
+    /// The photos this check needs.
+    pub fn required(self) -> &'static [IdentityPhotoKind] {
+        match self {
+            IdentityCheck::Off => &[],
+            IdentityCheck::Photo => &[IdentityPhotoKind::Face],
+            IdentityCheck::PhotoAndId => &[IdentityPhotoKind::Face, IdentityPhotoKind::IdDocument],
+        }
+    }
+}
+
+/// One of the identity check's photos; the path segment of its upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityPhotoKind {
+    Face,
+    IdDocument,
+}
+
+impl IdentityPhotoKind {
+    pub const ALL: [IdentityPhotoKind; 2] = [IdentityPhotoKind::Face, IdentityPhotoKind::IdDocument];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityPhotoKind::Face => "face",
+            IdentityPhotoKind::IdDocument => "id_document",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// Where a student's exam session is. The server keeps it; pages show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionPhase {
-    /// Joined, not started yet.
+    /// Joined, not started yet (and, when the exam checks identity, its
+    /// photos not sent yet, or rejected: `reason` says why).
     Waiting,
+    /// Identity photos sent; a proctor is to approve or reject them.
+    IdentityCheck,
+    /// Identity approved; the student may start.
+    Ready,
     /// Taking the exam; the clock runs.
     InProgress,
     /// Paused by a proctor: the exam is hidden and the clock stopped.
     Paused,
+    /// On one of the student's breaks: the exam is hidden and the clock
+    /// stopped until the student comes back or the break's time is up.
+    OnBreak,
     /// Handed in by the student.
     Submitted,
     /// Ended by a proctor. Final: the student's token is refused from now on.
@@ -235,6 +340,9 @@ impl SessionPhase {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionPhase::Waiting => "waiting",
+            SessionPhase::IdentityCheck => "identity_check",
+            SessionPhase::Ready => "ready",
+            SessionPhase::OnBreak => "on_break",
             SessionPhase::InProgress => "in_progress",
             SessionPhase::Paused => "paused",
             SessionPhase::Submitted => "submitted",
@@ -259,6 +367,13 @@ pub struct SessionView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub reason: Option<String>,
+    /// Breaks the student may still take.
+    #[serde(default)]
+    pub breaks_left: u32,
+    /// While `on_break`: when the break's time is up and the exam resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub break_ends_at: Option<UnixMillis>,
     /// Server time this view was computed at.
     pub as_of: UnixMillis,
 }
@@ -289,6 +404,21 @@ pub struct ExamSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub duration_s: Option<u32>,
+    /// The identity check before the exam (default `off`).
+    #[serde(default)]
+    pub identity_check: IdentityCheck,
+    /// Approve each identity check as soon as its photos arrive, instead of
+    /// waiting for a proctor (default false).
+    #[serde(default)]
+    pub identity_auto_approve: bool,
+    /// Breaks every student may take; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub breaks: Option<BreakPolicy>,
+    /// Detector thresholds for every student, where not the page's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub thresholds: Option<DetectorThresholds>,
 }
 
 impl ExamSettings {
@@ -303,6 +433,10 @@ impl ExamSettings {
             disabled_detectors: Vec::new(),
             assessment_url: None,
             duration_s: None,
+            identity_check: IdentityCheck::Off,
+            identity_auto_approve: false,
+            breaks: None,
+            thresholds: None,
         }
     }
 }
@@ -416,12 +550,15 @@ pub enum RejectReason {
     /// The session is over (handed in or out of time), or a transition that
     /// does not apply to where it is now (resume when not paused, say).
     StaleTransition,
+    /// The exam checks identity first: send the photos it needs, or wait
+    /// for a proctor to approve them.
+    IdentityRequired,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 35] = [
+    pub const ALL: [RejectReason; 36] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -456,6 +593,7 @@ impl RejectReason {
         RejectReason::SettingsLocked,
         RejectReason::SessionTerminated,
         RejectReason::StaleTransition,
+        RejectReason::IdentityRequired,
         RejectReason::Unavailable,
     ];
 
@@ -496,6 +634,7 @@ impl RejectReason {
             RejectReason::SettingsLocked => "settings_locked",
             RejectReason::SessionTerminated => "session_terminated",
             RejectReason::StaleTransition => "stale_transition",
+            RejectReason::IdentityRequired => "identity_required",
             RejectReason::Unavailable => "unavailable",
         }
     }

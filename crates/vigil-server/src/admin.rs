@@ -72,6 +72,12 @@ pub fn check_settings(settings: &ExamSettings) -> Result<(), Rejection> {
     if settings.stall_after_s == 0 || settings.stall_after_s > MAX_STALL_AFTER_S {
         return Err(invalid(format!("stall_after_s must be 1 to {MAX_STALL_AFTER_S}")));
     }
+    if let Some(b) = &settings.breaks {
+        vigil_core::settings::check_breaks(b).map_err(invalid)?;
+    }
+    if let Some(t) = &settings.thresholds {
+        vigil_core::settings::check_thresholds(t).map_err(invalid)?;
+    }
     if settings.evidence_retention_days > MAX_RETENTION_DAYS {
         return Err(invalid(format!("evidence_retention_days must be at most {MAX_RETENTION_DAYS}")));
     }

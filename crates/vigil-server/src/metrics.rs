@@ -22,6 +22,8 @@ pub const SIGNALLING_DROPPED: &str = "vigil_signalling_rate_limited_total";
 pub const STORE_COMMITS: &str = "vigil_store_commits_total";
 pub const STORE_WRITES: &str = "vigil_store_writes_total";
 pub const LTI_ACS_CALLS: &str = "vigil_lti_acs_calls_total";
+pub const CHAT_MESSAGES: &str = "vigil_chat_messages_total";
+pub const IDENTITY_PHOTOS: &str = "vigil_identity_photos_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -73,6 +75,8 @@ fn describe() {
         ADDRESSES_UNTRACKED,
         "Handshakes admitted without a per-address limit because the address table was full"
     );
+    describe_counter!(CHAT_MESSAGES, "Chat messages stored, by sender (student, proctor, announcement)");
+    describe_counter!(IDENTITY_PHOTOS, "Identity check photo uploads, by outcome (accepted or the refusal's reason)");
     describe_counter!(STORE_COMMITS, "Group commits of the store writer");
     describe_counter!(STORE_WRITES, "Writes committed by the store writer");
 }

@@ -8,6 +8,7 @@
 //! against a crash of the process (`kill -9`), while many concurrent
 //! students share one fsync-free commit.
 
+mod chat;
 mod lti;
 mod writer;
 
@@ -29,9 +30,10 @@ use vigil_proto::{
     StudentId, UnixMillis,
 };
 
+pub use chat::{ChatRow, IdentityPhotoRow};
 pub use lti::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
 pub use writer::WriterStats;
-use writer::{Job, Write};
+use writer::{Job, Write, to_i64};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

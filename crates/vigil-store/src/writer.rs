@@ -25,6 +25,9 @@ pub(crate) enum Write {
     Transition(crate::SessionTransitionRow),
     Accommodations { exam_id: ExamId, student_id: StudentId, body: String, at: UnixMillis },
     AccessCode { exam_id: ExamId, code: String, at: UnixMillis },
+    Chat(crate::chat::ChatRow),
+    IdentityPhoto(crate::chat::IdentityPhotoRow),
+    ForgetIdentityPhoto { exam_id: ExamId, student_id: StudentId, kind: vigil_proto::IdentityPhotoKind, sha256: String },
 }
 
 pub(crate) struct Job {
@@ -113,7 +116,7 @@ fn unique_as_exists(e: StoreError) -> StoreError {
     }
 }
 
-fn to_i64(v: u64) -> Result<i64> {
+pub(crate) fn to_i64(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v} does not fit a BIGINT")))
 }
 
@@ -206,6 +209,11 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             .await?;
         }
         Write::Lti(lti) => crate::lti::apply(conn, lti).await?,
+        Write::Chat(row) => crate::chat::apply_chat(conn, row).await?,
+        Write::IdentityPhoto(row) => crate::chat::apply_identity_photo(conn, row).await?,
+        Write::ForgetIdentityPhoto { exam_id, student_id, kind, sha256 } => {
+            crate::chat::forget_identity_photo(conn, exam_id, student_id, *kind, sha256).await?
+        }
         Write::Accommodations { exam_id, student_id, body, at } => {
             sqlx::query(
                 "INSERT INTO accommodations (exam_id, student_id, body, updated_at) VALUES ($1, $2, $3, $4) \

@@ -111,7 +111,13 @@ pub fn acs_action(kind: ProctorActionKind) -> Option<AcsAction> {
         ProctorActionKind::Resume => Some(AcsAction::Resume),
         ProctorActionKind::Terminate => Some(AcsAction::Terminate),
         ProctorActionKind::FlagForReview => Some(AcsAction::Flag),
-        ProctorActionKind::Warn | ProctorActionKind::Message | ProctorActionKind::AddTime => None,
+        // The platform's Assessment Control has no counterpart for these:
+        // they stay between vigil and the student.
+        ProctorActionKind::Warn
+        | ProctorActionKind::Message
+        | ProctorActionKind::AddTime
+        | ProctorActionKind::ApproveIdentity
+        | ProctorActionKind::RejectIdentity => None,
     }
 }
 

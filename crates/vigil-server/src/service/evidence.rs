@@ -33,13 +33,6 @@ pub struct EvidenceTicket {
     _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
-impl EvidenceTicket {
-    /// The most bytes the body may have.
-    pub fn max_bytes(&self, service: &Service) -> usize {
-        service.evidence_limits().max_bytes
-    }
-}
-
 /// The outcome of an accepted upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceStored {

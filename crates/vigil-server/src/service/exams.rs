@@ -32,6 +32,8 @@ const HANDSHAKE_RATE: RateLimit = RateLimit { burst: 10, per_second: 0.5 };
 /// WebRTC signalling per student (`rtc_publish` and `rtc_candidate`): a
 /// publish and its dozen trickled candidates, a few times a minute at most.
 const SIGNALLING_RATE: RateLimit = RateLimit { burst: 40, per_second: 2.0 };
+/// Identity photo uploads per student: a few takes of each photo.
+const IDENTITY_RATE: RateLimit = RateLimit { burst: 6, per_second: 0.1 };
 /// Live connections per student: a second tab, and a reload whose old
 /// socket has not closed yet. The next one replaces the oldest.
 pub const MAX_STUDENT_CONNECTIONS: usize = 3;
@@ -49,6 +51,11 @@ pub struct Live {
     pub worker: WorkerWatch,
     /// This student's live connections, oldest first.
     pub connections: std::collections::VecDeque<ConnectionId>,
+    /// Chat messages sent, and `chat_sync` asks.
+    pub chat_bucket: TokenBucket,
+    pub chat_sync_bucket: TokenBucket,
+    /// Identity photo uploads.
+    pub identity_bucket: TokenBucket,
 }
 
 #[derive(Debug)]
@@ -101,6 +108,9 @@ impl StudentCell {
                 signalling_bucket: TokenBucket::new(SIGNALLING_RATE),
                 worker: WorkerWatch::default(),
                 connections: std::collections::VecDeque::new(),
+                chat_bucket: TokenBucket::new(vigil_core::chat::STUDENT_RATE),
+                chat_sync_bucket: TokenBucket::new(vigil_core::chat::SYNC_RATE),
+                identity_bucket: TokenBucket::new(IDENTITY_RATE),
             }),
             publishing: Mutex::new(None),
             evidence_slot: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -124,10 +134,18 @@ impl StudentCell {
         lock(&self.session).session.view(&timing)
     }
 
-    /// Whether the session's time or window has run out at `now`.
-    pub fn session_expires_at(&self, exam: &Exam, now: vigil_proto::UnixMillis) -> bool {
+    /// What the server must change in the session at `now`: its end when
+    /// its time or window has run out, the end of a break whose time is up.
+    pub fn session_due(&self, exam: &Exam, now: vigil_proto::UnixMillis) -> Option<Change> {
         let timing = self.timing_in(exam);
-        lock(&self.session).session.expires_at_now(&timing, now)
+        let state = lock(&self.session);
+        if state.session.expires_at_now(&timing, now) {
+            Some(Change::Expire)
+        } else if state.session.break_over_at_now(&timing, now) {
+            Some(Change::BreakEnd)
+        } else {
+            None
+        }
     }
 
     pub fn accommodations(&self) -> Option<Accommodations> {
@@ -158,6 +176,17 @@ pub struct ExamRuntime {
     exam: RwLock<Arc<Exam>>,
     students: RwLock<HashMap<StudentId, Arc<StudentCell>>>,
     pub presence: Mutex<PresenceTracker>,
+    /// Held from numbering a chat message to its commit: the exam's
+    /// messages are stored in the order of their numbers, so a page that
+    /// has seen number n has seen every earlier one it may see.
+    pub chat: tokio::sync::Mutex<ChatState>,
+}
+
+/// An exam's chat numbering and announcement budget.
+#[derive(Debug)]
+pub struct ChatState {
+    pub last_seq: u64,
+    pub announcements: TokenBucket,
 }
 
 impl ExamRuntime {
@@ -327,6 +356,7 @@ impl ExamRegistry {
                 *last = Some(r.clone());
             }
         }
+        let last_chat_seq = self.store.last_chat_seq(exam_id).await?;
         let now = self.clock.now_ms();
         let students = roster
             .into_iter()
@@ -345,6 +375,10 @@ impl ExamRegistry {
             exam: RwLock::new(Arc::new(exam)),
             students: RwLock::new(students),
             presence: Mutex::new(PresenceTracker::default()),
+            chat: tokio::sync::Mutex::new(ChatState {
+                last_seq: last_chat_seq,
+                announcements: TokenBucket::new(vigil_core::chat::ANNOUNCEMENT_RATE),
+            }),
         }))
     }
 }
@@ -357,7 +391,7 @@ fn replay_sessions(rows: Vec<SessionTransitionRow>) -> HashMap<StudentId, Sessio
     for row in rows {
         let state = sessions.entry(row.student_id.clone()).or_default();
         state.next_seq = state.next_seq.max(row.seq + 1);
-        let Some(change) = change_of(&row.change, row.added_ms) else {
+        let Some(change) = Change::parse(&row.change, row.added_ms) else {
             tracing::warn!(student = %row.student_id, change = %row.change, "unknown stored session change; skipped");
             continue;
         };
@@ -381,20 +415,6 @@ fn stored_accommodations(rows: Vec<(StudentId, String)>) -> HashMap<StudentId, A
             }
         })
         .collect()
-}
-
-/// A stored change's name back to the change.
-pub fn change_of(name: &str, added_ms: Option<i64>) -> Option<Change> {
-    Some(match name {
-        "start" => Change::Start,
-        "pause" => Change::Pause,
-        "resume" => Change::Resume,
-        "submit" => Change::Submit,
-        "terminate" => Change::Terminate,
-        "expire" => Change::Expire,
-        "add_time" => Change::AddTime { ms: added_ms? },
-        _ => return None,
-    })
 }
 
 enum LoadError {

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use vigil_core::coalesce::Coalescer;
 use vigil_proto::events::{
-    AssessmentEntry, IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView,
+    AssessmentEntry, ChatMessage, IncidentRecord, PresenceUpdate, ProctorAction, QualityUpdate, ScoreUpdate, ScoreView,
     SessionUpdate, StudentView,
 };
 use vigil_proto::{Exam, ExamId, ExamSettings, SessionView, StudentId};
@@ -45,6 +45,8 @@ pub enum ProctorEvent {
     Student(StudentView),
     /// A student's session changed.
     Session(SessionUpdate),
+    /// A chat message was stored.
+    Chat(ChatMessage),
 }
 
 /// An event for every connection of one student.
@@ -58,6 +60,8 @@ pub enum StudentEvent {
     AccessCodeChanged,
     /// The student's session changed.
     Session(SessionView),
+    /// A chat message of the student's conversation, or an announcement.
+    Chat(ChatMessage),
 }
 
 /// Delivers events to connections. Implementations must not block: a slow

@@ -174,6 +174,11 @@ impl Service {
                 Ok(n) => tracing::info!(frames = n, "purged evidence past retention"),
                 Err(e) => tracing::warn!(error = %e, "evidence purge failed"),
             }
+            match self.purge_expired_identity().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(photos = n, "purged identity photos past retention"),
+                Err(e) => tracing::warn!(error = %e, "identity photo purge failed"),
+            }
             let next = self.clock.now_ms() + every_ms;
             self.clock.sleep_until(next).await;
         }
@@ -194,14 +199,6 @@ impl Service {
             if found.new {
                 self.announce_student(&rt, &found.cell).await;
             }
-        }
-    }
-
-    /// The student's own `start` or `submit`.
-    pub async fn student_session(&self, sess: &StudentSession, change: Change) -> RequestAck {
-        match self.change_session(&sess.rt, &sess.cell, change, "student", None).await {
-            Ok(_) => RequestAck::Ok,
-            Err(rejection) => RequestAck::Rejected { rejection },
         }
     }
 
@@ -243,6 +240,8 @@ impl Service {
             ProctorActionKind::Resume => Some(Change::Resume),
             ProctorActionKind::Terminate => Some(Change::Terminate),
             ProctorActionKind::AddTime => req.minutes.map(|m| Change::AddTime { ms: i64::from(m) * 60_000 }),
+            ProctorActionKind::ApproveIdentity => Some(Change::IdentityApprove),
+            ProctorActionKind::RejectIdentity => Some(Change::IdentityReject),
             ProctorActionKind::Warn | ProctorActionKind::Message | ProctorActionKind::FlagForReview => None,
         };
         if let Some(change) = change {

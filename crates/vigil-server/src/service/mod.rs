@@ -10,10 +10,12 @@
 //! and the SFU.
 
 pub mod acs;
+pub mod chat;
 pub mod conn;
 pub mod evidence;
 pub mod exams;
 pub mod fanout;
+pub mod identity;
 pub mod ingest;
 pub mod live;
 pub mod lti;
@@ -115,6 +117,8 @@ pub struct Service {
     settings_writes: tokio::sync::Mutex<()>,
     settings_budget: Mutex<KeyedBuckets<vigil_proto::ExamId>>,
     accommodation_budget: Mutex<KeyedBuckets<vigil_proto::ExamId>>,
+    /// Chat messages per proctor of each exam.
+    chat_budget: Mutex<KeyedBuckets<(vigil_proto::ExamId, ProctorId)>>,
 }
 
 impl Service {
@@ -146,6 +150,7 @@ impl Service {
                 settings::ACCOMMODATION_CHANGES,
                 settings::MAX_EXAMS_TRACKED,
             )),
+            chat_budget: Mutex::new(KeyedBuckets::new(vigil_core::chat::PROCTOR_RATE, chat::MAX_PROCTORS_TRACKED)),
         }
     }
 

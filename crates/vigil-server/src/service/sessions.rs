@@ -5,14 +5,14 @@
 //! transitions (`exams::replay_sessions`), so a reload or a reconnect comes
 //! back to the same state, and a terminated student's token is refused.
 
-use vigil_core::session::{Change, Refused, Transition};
-use vigil_proto::events::SessionUpdate;
-use vigil_proto::{RejectReason, Rejection, SessionPhase, SessionView};
+use vigil_core::session::{Change, NotAllowed, Refused, Session, Timing, Transition, may_start, may_take_break};
+use vigil_proto::events::{RequestAck, SessionUpdate};
+use vigil_proto::{IdentityCheck, RejectReason, Rejection, SessionPhase, SessionView};
 use vigil_store::{SessionTransitionRow, StoreError};
 
 use super::exams::{ExamRuntime, StudentCell};
 use super::fanout::{ProctorEvent, StudentEvent};
-use super::{Service, lock, unavailable};
+use super::{Service, StudentSession, lock, unavailable};
 
 /// The longest reason kept with a pause or a termination.
 const MAX_REASON_CHARS: usize = 500;
@@ -26,6 +26,19 @@ pub fn refusal(e: &Refused) -> Rejection {
     };
     Rejection::new(reason, e.to_string())
 }
+
+/// A student's own change the exam's configuration does not allow.
+fn not_allowed(e: NotAllowed) -> Rejection {
+    let reason = match e {
+        NotAllowed::IdentityFirst => RejectReason::IdentityRequired,
+        NotAllowed::NoBreaksLeft => RejectReason::StaleTransition,
+    };
+    Rejection::new(reason, e.to_string())
+}
+
+/// A rule a change must pass under the session's lock, besides the state
+/// machine's own: what the exam's configuration allows the student.
+type Policy<'a> = &'a (dyn Fn(&Session, &Timing) -> Result<(), Rejection> + Sync);
 
 /// The check for what a terminated session may no longer do (see
 /// `Service::authenticate_live_student`).
@@ -48,13 +61,28 @@ impl Service {
         by: &str,
         reason: Option<&str>,
     ) -> Result<SessionView, Rejection> {
+        self.change_session_if(rt, cell, change, by, reason, &|_, _| Ok(())).await
+    }
+
+    /// [`Service::change_session`], if `policy` allows it too.
+    async fn change_session_if(
+        &self,
+        rt: &ExamRuntime,
+        cell: &StudentCell,
+        change: Change,
+        by: &str,
+        reason: Option<&str>,
+        policy: Policy<'_>,
+    ) -> Result<SessionView, Rejection> {
         let _one_at_a_time = cell.session_writes.lock().await;
         let now = self.clock.now_ms();
         let reason: Option<String> = reason.map(|r| r.chars().take(MAX_REASON_CHARS).collect());
         let transition = Transition { change, at: now, reason: reason.clone() };
+        let timing = cell.timing_in(&rt.exam());
         let seq = {
             let state = lock(&cell.session);
             state.session.check(&transition).map_err(|e| refusal(&e))?;
+            policy(&state.session, &timing)?;
             state.next_seq.max(1)
         };
         let row = SessionTransitionRow {
@@ -79,7 +107,6 @@ impl Service {
                 _ => unavailable("the change could not be stored; retry"),
             });
         }
-        let timing = cell.timing_in(&rt.exam());
         let view = {
             let mut state = lock(&cell.session);
             // Checked above under the same write lock: this cannot fail.
@@ -97,21 +124,35 @@ impl Service {
         Ok(view)
     }
 
-    /// Ends the sessions whose time or window has run out (every presence tick).
+    /// Ends the sessions whose time or window has run out, and the breaks
+    /// whose time is up (every presence tick).
     pub async fn expire_sessions(&self) {
         let now = self.clock.now_ms();
         for rt in self.exams.loaded() {
             let exam = rt.exam();
             for cell in rt.cells() {
-                if !cell.session_expires_at(&exam, now) {
-                    continue;
-                }
-                if let Err(r) = self.change_session(&rt, &cell, Change::Expire, "server", None).await {
+                let Some(change) = cell.session_due(&exam, now) else { continue };
+                if let Err(r) = self.change_session(&rt, &cell, change, "server", None).await {
                     // Another change won the race (a hand-in at the last second), or storage failed:
                     // the next tick looks again.
                     tracing::debug!(student = %cell.id(), reason = r.reason.as_str(), "expiry not applied");
                 }
             }
+        }
+    }
+
+    /// The student's own `start`, `submit`, `break_start` or `break_end`,
+    /// within what the exam allows them.
+    pub async fn student_session(&self, sess: &StudentSession, change: Change) -> RequestAck {
+        let identity_checked = sess.rt.exam().settings.identity_check != IdentityCheck::Off;
+        let policy = move |session: &Session, timing: &Timing| match change {
+            Change::Start => may_start(session.phase(), identity_checked).map_err(not_allowed),
+            Change::BreakStart => may_take_break(session, timing).map_err(not_allowed),
+            _ => Ok(()),
+        };
+        match self.change_session_if(&sess.rt, &sess.cell, change, "student", None, &policy).await {
+            Ok(_) => RequestAck::Ok,
+            Err(rejection) => RequestAck::Rejected { rejection },
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path as UrlPath, State};
+use axum::extract::{FromRequestParts, Path as UrlPath, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use vigil_proto::events::{AccessCode, AddPerson, CreateExam, IssueLink, SetAccessCode};
-use vigil_proto::{ErrorBody, ExamId, IncidentId, RejectReason, Rejection, StudentId};
+use vigil_proto::{ErrorBody, ExamId, IdentityPhotoKind, IncidentId, RejectReason, Rejection, StudentId};
 
 use crate::admin::{Admin, AdminError};
 use crate::auth::token_eq;
@@ -66,9 +66,12 @@ fn status_for(reason: RejectReason) -> StatusCode {
         TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         NotJpeg => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ConflictingDuplicate | ReplayedFrame | EvidenceAlreadyAttached | AlreadyEnded | StaleTransition => {
-            StatusCode::CONFLICT
-        }
+        ConflictingDuplicate
+        | ReplayedFrame
+        | EvidenceAlreadyAttached
+        | AlreadyEnded
+        | StaleTransition
+        | IdentityRequired => StatusCode::CONFLICT,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -135,6 +138,10 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/snapshot", get(snapshot))
         .route("/exams/{exam}/students/{student}/incidents", get(student_incidents))
         .route("/exams/{exam}/students/{student}/actions", get(student_actions))
+        .route("/exams/{exam}/students/{student}/chat", get(student_chat))
+        .route("/exams/{exam}/students/{student}/identity", get(identity_photos))
+        .route("/exams/{exam}/students/{student}/identity/{kind}", get(identity_photo))
+        .route("/identity/{kind}", post(upload_identity))
         .route("/evidence/{incident}", post(upload_evidence))
         .route("/exams/{exam}/evidence/{sha256}", get(download_evidence))
         .merge(super::lti::admin_routes());
@@ -443,6 +450,107 @@ async fn student_actions(
     Ok(Json(actions).into_response())
 }
 
+/// `GET /api/v1/exams/{exam}/students/{student}/chat?after=N`: the
+/// student's conversation and the exam's announcements after message `N`
+/// (default 0), a page at a time.
+async fn student_chat(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let after = match query.as_deref().and_then(|q| q.split('&').find_map(|p| p.strip_prefix("after="))) {
+        None => 0,
+        Some(n) => {
+            n.parse::<u64>().map_err(|_| ApiError::new(RejectReason::InvalidPayload, "after must be a number"))?
+        }
+    };
+    let cell = app.service.on_roster(&sess.rt, &student).await?;
+    Ok(Json(app.service.chat_history(&sess.rt, cell.id(), after).await?).into_response())
+}
+
+/// `GET /api/v1/exams/{exam}/students/{student}/identity`: the student's
+/// identity photos (without the images).
+async fn identity_photos(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    Ok(Json(app.service.identity_photos(&sess, &student).await?).into_response())
+}
+
+/// `GET /api/v1/exams/{exam}/students/{student}/identity/{kind}`: one
+/// identity photo's JPEG, for the exam's proctors.
+async fn identity_photo(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student, kind)): ApiPath<(ExamId, StudentId, IdentityPhotoKind)>,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    private_jpeg(app.service.identity_photo_bytes(&sess, &student, kind).await?)
+}
+
+/// `POST /api/v1/identity/{kind}` with a student token and a JPEG body.
+/// Everything that needs no body is checked before the body is read.
+async fn upload_identity(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath(kind): ApiPath<IdentityPhotoKind>,
+    body: Body,
+) -> ApiResult<Response> {
+    let max = app.service.evidence_limits().max_bytes;
+    let ticket = match app.service.authenticate_student(bearer(&headers)).await {
+        Ok(sess) => app.service.identity_precheck(sess, kind, captured_at(&headers)).await,
+        Err(r) => Err(r),
+    };
+    let ticket = match ticket {
+        Ok(ticket) => ticket,
+        Err(r) => {
+            discard(body, max).await;
+            return Err(r.into());
+        }
+    };
+    let bytes = axum::body::to_bytes(body, max + 1)
+        .await
+        .map_err(|_| ApiError::new(RejectReason::TooLarge, format!("a photo is at most {max} bytes")))?;
+    Ok(Json(app.service.identity_accept(ticket, bytes).await?).into_response())
+}
+
+/// Reads and drops what a client still sends of an upload refused before
+/// its body was read, before the refusal goes out: closing a connection
+/// with unread data resets it, and the client would see the reset instead
+/// of the reason. At most `max` bytes (the upload limit) and one second,
+/// never kept; a client sending more or slower just gets the reset.
+async fn discard(body: Body, max: usize) {
+    use futures::StreamExt;
+    let drain = async {
+        let mut left = max;
+        let mut stream = body.into_data_stream();
+        while let Some(Ok(chunk)) = stream.next().await {
+            left = match left.checked_sub(chunk.len()) {
+                Some(left) => left,
+                None => return,
+            };
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+}
+
+/// A JPEG of personal data: never kept by shared caches.
+fn private_jpeg(bytes: Bytes) -> ApiResult<Response> {
+    let mut res = Body::from(bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}
+
+fn captured_at(headers: &HeaderMap) -> Option<i64> {
+    headers.get(CAPTURED_AT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+}
+
 // ---------------------------------------------------------------- evidence
 
 /// Header carrying the frame's capture time (Unix ms, the student's clock).
@@ -457,6 +565,10 @@ async fn upload_evidence(
     body: Body,
 ) -> Response {
     let res = accept_evidence(&app, &headers, incident_id, body).await;
+    evidence_answer(res)
+}
+
+fn evidence_answer(res: ApiResult<crate::service::evidence::EvidenceStored>) -> Response {
     match res {
         Ok(stored) => {
             metrics::counter!(m::EVIDENCE_ACCEPTED).increment(1);
@@ -476,11 +588,18 @@ async fn accept_evidence(
     incident_id: IncidentId,
     body: Body,
 ) -> ApiResult<crate::service::evidence::EvidenceStored> {
-    let sess = app.service.authenticate_student(bearer(headers)).await?;
-    let captured_at: Option<i64> =
-        headers.get(CAPTURED_AT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-    let ticket = app.service.evidence_precheck(sess, incident_id, captured_at).await?;
-    let max = ticket.max_bytes(&app.service);
+    let max = app.service.evidence_limits().max_bytes;
+    let ticket = match app.service.authenticate_student(bearer(headers)).await {
+        Ok(sess) => app.service.evidence_precheck(sess, incident_id, captured_at(headers)).await,
+        Err(r) => Err(r),
+    };
+    let ticket = match ticket {
+        Ok(ticket) => ticket,
+        Err(r) => {
+            discard(body, max).await;
+            return Err(r.into());
+        }
+    };
     // Read at most one byte past the limit: enough to know it is too large.
     let bytes = axum::body::to_bytes(body, max + 1)
         .await
@@ -495,11 +614,5 @@ async fn download_evidence(
     ApiPath((exam, sha256)): ApiPath<(ExamId, String)>,
 ) -> ApiResult<Response> {
     app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
-    let bytes = app.service.evidence_frame(&exam, &sha256).await?;
-    let mut res = Body::from(bytes).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
-    // Evidence is personal data: never cached by shared caches.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    Ok(res)
+    private_jpeg(app.service.evidence_frame(&exam, &sha256).await?)
 }

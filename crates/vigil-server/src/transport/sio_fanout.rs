@@ -58,6 +58,7 @@ impl SioFanout {
             StudentEvent::Assessment(a) => self.emit(names::STUDENT_NS, room, names::ASSESSMENT, a).await,
             StudentEvent::Settings(s) => self.emit(names::STUDENT_NS, room, names::EXAM_SETTINGS, s).await,
             StudentEvent::Session(v) => self.emit(names::STUDENT_NS, room, names::SESSION, v).await,
+            StudentEvent::Chat(m) => self.emit(names::STUDENT_NS, room, names::CHAT, m).await,
             StudentEvent::AccessCodeChanged => {
                 self.emit(names::STUDENT_NS, room, names::ACCESS_CODE_CHANGED, &()).await
             }
@@ -91,6 +92,7 @@ impl Fanout for SioFanout {
                 ProctorEvent::Exam(e) => self.emit(names::PROCTOR_NS, room, names::EXAM, e).await,
                 ProctorEvent::Student(v) => self.emit(names::PROCTOR_NS, room, names::STUDENT_ADDED, v).await,
                 ProctorEvent::Session(u) => self.emit(names::PROCTOR_NS, room, names::SESSION, u).await,
+                ProctorEvent::Chat(m) => self.emit(names::PROCTOR_NS, room, names::CHAT, m).await,
             }
         })
     }

@@ -16,8 +16,8 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::socket::Socket;
 use tokio::sync::watch;
 use vigil_proto::events::{
-    ActionRequest, HandshakeAuth, Heartbeat, IceCandidate, IncidentAck, RequestAck, RtcAck, SessionDescription,
-    Signals, SlotUpdate, UnwatchRequest, WatchRequest, names,
+    ActionRequest, ChatAck, ChatHistory, ChatSend, ChatSync, HandshakeAuth, Heartbeat, IceCandidate, IncidentAck,
+    ProctorChatSend, RequestAck, RtcAck, SessionDescription, Signals, SlotUpdate, UnwatchRequest, WatchRequest, names,
 };
 use vigil_proto::{IncidentId, RejectReason, Rejection};
 
@@ -249,6 +249,43 @@ fn register_student_events(s: &SocketRef) {
     s.on(names::SUBMIT, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
         let _ = ack.send(&svc.student_session(&sess, Change::Submit).await);
     });
+    s.on(names::BREAK_START, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
+        let _ = ack.send(&svc.student_session(&sess, Change::BreakStart).await);
+    });
+    s.on(names::BREAK_END, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
+        let _ = ack.send(&svc.student_session(&sess, Change::BreakEnd).await);
+    });
+    s.on(
+        names::IDENTITY_SUBMIT,
+        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
+            let _ = ack.send(&svc.identity_submit(&sess).await);
+        },
+    );
+    s.on(
+        names::CHAT,
+        async |State(svc): Svc,
+               Extension(sess): Extension<StudentSession>,
+               TryData(msg): TryData<ChatSend>,
+               ack: AckSender| {
+            let reply = match msg {
+                Ok(msg) => svc.student_chat(&sess, msg).await,
+                Err(e) => ChatAck::Rejected { rejection: invalid(&e) },
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::CHAT_SYNC,
+        async |State(svc): Svc,
+               Extension(sess): Extension<StudentSession>,
+               TryData(req): TryData<ChatSync>,
+               ack: AckSender| {
+            // A malformed ask reads from the beginning: the page merges by number.
+            let req = req.unwrap_or(ChatSync { after: 0 });
+            let reply: ChatHistory = svc.student_chat_sync(&sess, req).await;
+            let _ = ack.send(&reply);
+        },
+    );
     s.on(
         names::RTC_PUBLISH,
         async |State(svc): Svc,
@@ -324,6 +361,19 @@ fn register_proctor_events(s: &SocketRef) {
             let reply = match req {
                 Ok(req) => svc.act(&sess, req).await,
                 Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
+            };
+            let _ = ack.send(&reply);
+        },
+    );
+    s.on(
+        names::CHAT,
+        async |State(svc): Svc,
+               Extension(sess): Extension<ProctorSession>,
+               TryData(msg): TryData<ProctorChatSend>,
+               ack: AckSender| {
+            let reply = match msg {
+                Ok(msg) => svc.proctor_chat(&sess, msg).await,
+                Err(e) => ChatAck::Rejected { rejection: invalid(&e) },
             };
             let _ = ack.send(&reply);
         },
