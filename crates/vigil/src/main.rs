@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vigil_proto::events::{AddPerson, CreateExam, IssueLink, RegisterLtiPlatform};
-use vigil_proto::{ExamId, ExamSettings, ExamWindow, Role};
+use vigil_proto::{
+    Accommodations, DetectorThresholds, ErrorBody, ExamId, ExamSettings, ExamWindow, IncidentKind, Role, StudentId,
+};
 use vigil_server::admin::{Admin, AdminError};
 use vigil_server::auth::Keys;
 use vigil_server::clock::{Clock, SystemClock};
@@ -51,6 +53,53 @@ enum Command {
     /// LTI 1.3: the learning platforms vigil is registered with.
     #[command(subcommand)]
     Lti(LtiCommand),
+    /// Set a student's accommodations on the running server, replacing any
+    /// they had; they apply at once (extra time, breaks, detectors, thresholds).
+    Accommodate(AccommodateArgs),
+}
+
+#[derive(Args, Debug)]
+struct AccommodateArgs {
+    #[command(flatten)]
+    data: DataDir,
+    #[arg(long)]
+    exam: ExamId,
+    #[arg(long)]
+    student: StudentId,
+    /// The running server's base URL.
+    #[arg(long, env = "VIGIL_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Admin API token (default: the one generated into <data-dir>/admin.token).
+    #[arg(long, env = "VIGIL_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Extra time as a percentage of the exam's duration (0–300).
+    #[arg(long, default_value_t = 0)]
+    extra_time_pct: u32,
+    /// Extra time in minutes (0–1440), on top of the percentage.
+    #[arg(long, default_value_t = 0)]
+    extra_time_min: u32,
+    /// Breaks on top of the exam's (0–20).
+    #[arg(long, default_value_t = 0)]
+    extra_breaks: u32,
+    /// A detector to switch off for this student (repeatable): no_face, looking_away, …
+    #[arg(long = "disable", value_parser = parse_kind)]
+    disabled: Vec<IncidentKind>,
+    /// Milliseconds without a face before no_face (500–60000).
+    #[arg(long)]
+    no_face_after_ms: Option<u32>,
+    /// Milliseconds looking away before looking_away (500–60000).
+    #[arg(long)]
+    looking_away_after_ms: Option<u32>,
+    /// Head turn in degrees beyond which the student looks away (10–80).
+    #[arg(long)]
+    yaw_limit_deg: Option<u32>,
+    /// A note for proctors (never shown to the student).
+    #[arg(long)]
+    note: Option<String>,
+}
+
+fn parse_kind(s: &str) -> Result<IncidentKind, String> {
+    IncidentKind::parse(s).ok_or_else(|| format!("{s:?} is not an incident kind"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -252,6 +301,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Lti(LtiCommand::Platform(cmd)) => platform_command(cmd).await,
+        Command::Accommodate(args) => accommodate(args).await,
         Command::Student(cmd) => person_command(cmd, Role::Student).await,
         Command::Proctor(cmd) => person_command(cmd, Role::Proctor).await,
         Command::Link(l) => {
@@ -347,6 +397,53 @@ async fn platform_command(cmd: PlatformCommand) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&lti::platforms(&admin.store).await?)?);
         }
     }
+    Ok(())
+}
+
+/// Accommodations go through the running server's API (not the data
+/// directory): the server holds them live and applies them at once.
+async fn accommodate(args: AccommodateArgs) -> Result<()> {
+    let token = match args.admin_token {
+        Some(token) => token,
+        None => vigil_server::auth::admin_token(&args.data.data_dir, None)
+            .with_context(|| format!("reading the admin token in {}", args.data.data_dir.display()))?,
+    };
+    let thresholds = DetectorThresholds {
+        no_face_after_ms: args.no_face_after_ms,
+        looking_away_after_ms: args.looking_away_after_ms,
+        yaw_limit_deg: args.yaw_limit_deg,
+    };
+    let body = Accommodations {
+        extra_time_pct: args.extra_time_pct,
+        extra_time_min: args.extra_time_min,
+        disabled_detectors: args.disabled,
+        note: args.note,
+        extra_breaks: args.extra_breaks,
+        thresholds: (thresholds != DetectorThresholds::default()).then_some(thresholds),
+    };
+    let url = format!(
+        "{}/api/v1/exams/{}/students/{}/accommodations",
+        args.server.trim_end_matches('/'),
+        args.exam,
+        args.student
+    );
+    let res = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("reaching {}", args.server))?;
+    let status = res.status();
+    let text = res.text().await.context("reading the answer")?;
+    if !status.is_success() {
+        let reason = serde_json::from_str::<ErrorBody>(&text)
+            .map(|b| format!("{}: {}", b.error.reason.as_str(), b.error.message))
+            .unwrap_or(text);
+        anyhow::bail!("refused ({status}): {reason}");
+    }
+    let view: serde_json::Value = serde_json::from_str(&text).context("the answer is not JSON")?;
+    println!("{}", serde_json::to_string_pretty(&view)?);
     Ok(())
 }
 
