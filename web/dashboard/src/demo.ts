@@ -20,7 +20,7 @@ export function demoSnapshot(n: number, now = 1_700_000_000_000): ExamSnapshot {
       score: { seq: 0, score: 0, level: "ok", as_of: now },
       presence: "live",
       quality: "good",
-      session: { phase: "in_progress", closes_at: now + 3 * 3600_000, as_of: now },
+      session: { phase: "in_progress", closes_at: now + 3 * 3600_000, breaks_left: 0, as_of: now },
     });
   }
   return {
@@ -34,6 +34,8 @@ export function demoSnapshot(n: number, now = 1_700_000_000_000): ExamSnapshot {
         evidence_retention_days: 30,
         stall_after_s: 10,
         disabled_detectors: [],
+        identity_check: "off",
+        identity_auto_approve: false,
       },
     },
     students,

@@ -6,7 +6,10 @@ import { EVENTS } from "@proto";
 import { App } from "./components/App";
 import { IncidentFeed, ScoreHistory } from "./feed/feeds";
 import { Api } from "./net/api";
+import { ChatClient } from "./net/chat";
 import { Connection } from "./net/connection";
+import { IdentityQueue } from "./identity/queue";
+import { ChatStoreContext } from "./chat/chatStore";
 import type { ProctorSocket } from "./net/socket";
 import { parseJoinFragment } from "./net/token";
 import { VideoClient } from "./rtc/video";
@@ -42,6 +45,7 @@ if ("error" in join) {
   const store = createScoreStore();
   const feed = new IncidentFeed();
   const history = new ScoreHistory();
+  const identity = new IdentityQueue();
   const api = new Api(location.origin, join.exam, join.token);
   const socket: ProctorSocket = io(`${location.origin}${EVENTS.PROCTOR_NS}`, {
     auth: { token: join.token },
@@ -62,7 +66,11 @@ if ("error" in join) {
       feed.upsert(r);
       if (PROFILING) window.__vigilOnIncident?.(r);
     },
-    onSnapshot() {
+    onSession(u) {
+      identity.applySession(u);
+    },
+    onSnapshot(snapshot) {
+      identity.loadSnapshot(snapshot);
       for (const id of store.ids()) {
         const t = store.getStudent(id)!;
         if (t.score.seq > 0) history.add(id, { t: t.score.as_of, score: t.score.score });
@@ -72,14 +80,17 @@ if ("error" in join) {
   });
   setInterval(tick, DECAY_TICK_MS);
   const video = new VideoClient(socket);
-  const services: Services = { join, store, feed, history, api, connection, video };
+  const chat = new ChatClient(socket, connection, api);
+  const services: Services = { join, store, feed, history, api, connection, video, chat, identity };
   if (PROFILING) window.__vigilServices = services;
 
   root.render(
     <StrictMode>
       <ServicesContext value={services}>
         <ScoreStoreContext value={store}>
-          <App />
+          <ChatStoreContext value={chat.store}>
+            <App />
+          </ChatStoreContext>
         </ScoreStoreContext>
       </ServicesContext>
     </StrictMode>,

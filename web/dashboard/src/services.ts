@@ -1,6 +1,8 @@
 import { createContext, useContext, useSyncExternalStore } from "react";
 import type { IncidentKind } from "@proto";
 import type { Api } from "./net/api";
+import type { ChatClient } from "./net/chat";
+import type { IdentityQueue } from "./identity/queue";
 import type { Connection, ConnectionStatus } from "./net/connection";
 import type { JoinParams } from "./net/token";
 import type { VideoClient, VideoStatus } from "./rtc/video";
@@ -16,6 +18,9 @@ export interface Services {
   readonly api: Api;
   readonly connection: Connection;
   readonly video: VideoClient;
+  readonly chat: ChatClient;
+  /** Students waiting for their identity check, oldest first. */
+  readonly identity: IdentityQueue;
 }
 
 export const ServicesContext = createContext<Services | null>(null);

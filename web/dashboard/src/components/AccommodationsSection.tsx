@@ -1,37 +1,48 @@
 import { useState } from "react";
-import type { Accommodations, IncidentKind } from "@proto";
+import type { Accommodations, DetectorThresholds, IncidentKind } from "@proto";
 import { KIND_LABEL, useServices } from "../services";
 import { ApiError } from "../net/api";
 import { DETECTORS } from "./settingsForm";
+import {
+  EXTRA_BREAKS,
+  EXTRA_TIME_MIN,
+  EXTRA_TIME_PCT,
+  NOTE_MAX_CHARS,
+  accommodationFieldsOf,
+  accommodationsFrom,
+  describeAccommodations,
+  type AccommodationFields,
+} from "./accommodationsForm";
+import { ThresholdInputs } from "./ThresholdInputs";
 
 /**
  * A student's accommodations in the drawer: what they have, for every
  * proctor; an editor for those who may configure the exam.
  */
-export function AccommodationsSection({ id, current, editable }: { id: string; current: Accommodations | undefined; editable: boolean }) {
+export function AccommodationsSection({
+  id,
+  current,
+  editable,
+  examThresholds,
+}: {
+  id: string;
+  current: Accommodations | undefined;
+  editable: boolean;
+  /** The exam's thresholds, which apply where the student's are empty. */
+  examThresholds?: DetectorThresholds | undefined;
+}) {
   const { api } = useServices();
-  const [pct, setPct] = useState(String(current?.extra_time_pct ?? 0));
-  const [min, setMin] = useState(String(current?.extra_time_min ?? 0));
-  const [note, setNote] = useState(current?.note ?? "");
-  const [off, setOff] = useState<ReadonlySet<IncidentKind>>(new Set(current?.disabled_detectors ?? []));
+  const [fields, setFields] = useState<AccommodationFields>(() => accommodationFieldsOf(current));
   const [said, setSaid] = useState<{ ok: boolean; text: string } | null>(null);
-
-  const summary = current
-    ? [
-        current.extra_time_pct ? `+${current.extra_time_pct}% time` : "",
-        current.extra_time_min ? `+${current.extra_time_min} min` : "",
-        current.disabled_detectors.length ? `off: ${current.disabled_detectors.map((k) => KIND_LABEL[k] ?? k).join(", ")}` : "",
-      ].filter(Boolean).join(" · ") || "none"
-    : "none";
+  const set = (patch: Partial<AccommodationFields>) => setFields((f) => ({ ...f, ...patch }));
 
   const save = async (e: React.FormEvent) => {
     e.preventDefault();
-    const body: Accommodations = {
-      extra_time_pct: Number(pct) || 0,
-      extra_time_min: Number(min) || 0,
-      disabled_detectors: DETECTORS.filter((k) => off.has(k)),
-    };
-    if (note.trim()) body.note = note.trim();
+    const body = accommodationsFrom(fields, current);
+    if ("error" in body) {
+      setSaid({ ok: false, text: body.error });
+      return;
+    }
     try {
       await api.putAccommodations(id, body);
       setSaid({ ok: true, text: "Saved. The student's page and time follow now." });
@@ -40,44 +51,71 @@ export function AccommodationsSection({ id, current, editable }: { id: string; c
     }
   };
 
+  const toggle = (kind: IncidentKind, on: boolean) =>
+    setFields((f) => {
+      const off = new Set(f.off);
+      if (on) off.add(kind);
+      else off.delete(kind);
+      return { ...f, off };
+    });
+
   return (
     <section aria-label="Accommodations" className="drawer__accommodations">
       <h3>Accommodations</h3>
-      <p data-accommodations={id}>{summary}</p>
+      <p data-accommodations={id}>{describeAccommodations(current)}</p>
       {current?.note && <p className="hint">Note: {current.note}</p>}
       {editable && (
         <form onSubmit={(e) => void save(e)} aria-label="Change accommodations">
           <label className="settings__row">
             Extra time (% of the exam)
-            <input name="extra_time_pct" type="number" min={0} max={300} value={pct} onChange={(e) => setPct(e.target.value)} />
+            <input
+              name="extra_time_pct"
+              type="number"
+              min={EXTRA_TIME_PCT.min}
+              max={EXTRA_TIME_PCT.max}
+              value={fields.extraTimePct}
+              onChange={(e) => set({ extraTimePct: e.target.value })}
+            />
           </label>
           <label className="settings__row">
             Extra time (minutes)
-            <input name="extra_time_min" type="number" min={0} max={1440} value={min} onChange={(e) => setMin(e.target.value)} />
+            <input
+              name="extra_time_min"
+              type="number"
+              min={EXTRA_TIME_MIN.min}
+              max={EXTRA_TIME_MIN.max}
+              value={fields.extraTimeMin}
+              onChange={(e) => set({ extraTimeMin: e.target.value })}
+            />
+          </label>
+          <label className="settings__row">
+            Extra breaks (each as long as the exam&apos;s, or 10 minutes when it has none)
+            <input
+              name="extra_breaks"
+              type="number"
+              min={EXTRA_BREAKS.min}
+              max={EXTRA_BREAKS.max}
+              value={fields.extraBreaks}
+              onChange={(e) => set({ extraBreaks: e.target.value })}
+            />
           </label>
           <fieldset className="settings__detectors">
             <legend>Detectors off for this student</legend>
             {DETECTORS.map((kind) => (
               <label key={kind}>
-                <input
-                  type="checkbox"
-                  checked={off.has(kind)}
-                  onChange={(e) =>
-                    setOff((prev) => {
-                      const next = new Set(prev);
-                      if (e.target.checked) next.add(kind);
-                      else next.delete(kind);
-                      return next;
-                    })
-                  }
-                />{" "}
-                {KIND_LABEL[kind]}
+                <input type="checkbox" checked={fields.off.has(kind)} onChange={(e) => toggle(kind, e.target.checked)} /> {KIND_LABEL[kind]}
               </label>
             ))}
           </fieldset>
+          <ThresholdInputs
+            legend="Detector thresholds for this student (empty: the exam's)"
+            value={fields.thresholds}
+            inherited={examThresholds}
+            onChange={(thresholds) => set({ thresholds })}
+          />
           <label className="settings__row">
             Note for proctors
-            <textarea name="note" maxLength={500} value={note} onChange={(e) => setNote(e.target.value)} />
+            <textarea name="note" maxLength={NOTE_MAX_CHARS} value={fields.note} onChange={(e) => set({ note: e.target.value })} />
           </label>
           <p>
             <button type="submit">Save accommodations</button>

@@ -6,6 +6,9 @@ import { AlertsFeed } from "./AlertsFeed";
 import { StudentDrawer } from "./StudentDrawer";
 import { WatchWall } from "./WatchWall";
 import { SettingsPanel } from "./SettingsPanel";
+import { IdentityQueuePanel } from "./IdentityQueuePanel";
+import { AnnouncePanel } from "./AnnouncePanel";
+import { useIdentityQueue } from "../identity/queue";
 import { DEFAULT_CRITERIA, type ViewCriteria, sameOr, visibleIds } from "./view";
 import type { ConnectionStatus } from "../net/connection";
 
@@ -31,6 +34,9 @@ export function App() {
   const [criteria, setCriteria] = useState<ViewCriteria>(DEFAULT_CRITERIA);
   const [open, setOpen] = useState<string | null>(null);
   const [wallOn, setWallOn] = useState(true);
+  const [identityOpen, setIdentityOpen] = useState(false);
+  const [announceOpen, setAnnounceOpen] = useState(false);
+  const openIdentity = useCallback(() => setIdentityOpen(true), []);
   const lastFocus = useRef<HTMLElement | null>(null);
 
   // Sorting by score follows score changes coarsely (every 2 s), not per update.
@@ -81,6 +87,12 @@ export function App() {
           Vigil <span className="top__exam">{exam?.title ?? ""}</span>
         </h1>
         <Counts />
+        {exam && <IdentityButton checks={exam.settings.identity_check !== "off"} onOpen={openIdentity} />}
+        {exam && (
+          <button type="button" className="top__announce" onClick={() => setAnnounceOpen(true)}>
+            Announce to all students
+          </button>
+        )}
         {mayConfigure && exam && (
           <button type="button" className="top__settings" onClick={() => setSettingsOpen(true)}>
             Exam settings
@@ -137,9 +149,31 @@ export function App() {
       </div>
       {open && <StudentDrawer id={open} onClose={onClose} />}
       {settingsOpen && exam && <SettingsPanel exam={exam} onClose={() => setSettingsOpen(false)} />}
+      {identityOpen && <IdentityQueuePanel onClose={() => setIdentityOpen(false)} />}
+      {announceOpen && <AnnouncePanel onClose={() => setAnnounceOpen(false)} />}
     </div>
   );
 }
+
+/**
+ * The way to the identity queue, with how many wait. Shown when the exam
+ * checks identity, or while anyone waits (the check was just switched off).
+ */
+const IdentityButton = memo(function IdentityButton({ checks, onOpen }: { checks: boolean; onOpen: () => void }) {
+  const { identity } = useServices();
+  const waiting = useIdentityQueue(identity).length;
+  if (!checks && waiting === 0) return null;
+  return (
+    <button
+      type="button"
+      className={`top__identity${waiting > 0 ? " top__identity--waiting" : ""}`}
+      onClick={onOpen}
+      aria-label={`Identity checks: ${waiting} waiting`}
+    >
+      ▣ Identity checks <span className="top__badge" data-count="identity">{waiting}</span>
+    </button>
+  );
+});
 
 /** The header counts: re-renders on list changes only, not the rest of the page. */
 const Counts = memo(function Counts() {

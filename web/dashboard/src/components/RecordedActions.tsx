@@ -10,6 +10,8 @@ const LABEL: Record<RecordedAction["kind"], string> = {
   terminate: "Terminated",
   flag_for_review: "⚑ Flagged for review",
   add_time: "Time added",
+  approve_identity: "✓ Identity approved",
+  reject_identity: "✗ Identity rejected",
 };
 
 /**

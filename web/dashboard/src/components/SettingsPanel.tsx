@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from "react";
-import type { Exam, IncidentKind, PrivacyTier } from "@proto";
+import type { Exam, IdentityCheck, IncidentKind, PrivacyTier } from "@proto";
 import { KIND_LABEL, useServices } from "../services";
 import { ApiError } from "../net/api";
-import { DETECTORS, fieldsOf, locksAt, settingsFrom, type SettingsFields } from "./settingsForm";
+import { BREAK_COUNT, BREAK_MINUTES, DETECTORS, fieldsOf, locksAt, settingsFrom, type SettingsFields } from "./settingsForm";
+import { ThresholdInputs } from "./ThresholdInputs";
 import { useEscape } from "./useEscape";
 
 type Outcome = { kind: "idle" } | { kind: "busy" } | { kind: "ok"; text: string } | { kind: "error"; text: string };
@@ -13,8 +14,9 @@ function describe(e: unknown): string {
 
 /**
  * The instructor's configuration of the exam: the assessment students take
- * inside the proctored page, its access code, the window, the privacy tier
- * and the detectors. Saved changes reach every student page at once.
+ * inside the proctored page, its access code, the window, the identity
+ * check, breaks, the privacy tier, the detectors and their thresholds.
+ * Saved changes reach every student page at once.
  */
 export function SettingsPanel({ exam, onClose }: { exam: Exam; onClose: () => void }) {
   const { api } = useServices();
@@ -109,6 +111,56 @@ export function SettingsPanel({ exam, onClose }: { exam: Exam; onClose: () => vo
             Closes
             <input name="closes_at" type="datetime-local" value={fields.closesAt} onChange={(e) => set({ closesAt: e.target.value })} />
           </label>
+          <h3>Identity check</h3>
+          <label className="settings__row">
+            Before the exam, each student sends
+            <select
+              name="identity_check"
+              value={fields.identityCheck}
+              onChange={(e) => set({ identityCheck: e.target.value as IdentityCheck })}
+            >
+              <option value="off">Nothing: no identity check</option>
+              <option value="photo">A photo of their face</option>
+              <option value="photo_and_id">A photo of their face and one of an identity document</option>
+            </select>
+          </label>
+          <label className="settings__check">
+            <input
+              type="checkbox"
+              name="identity_auto_approve"
+              checked={fields.identityAutoApprove}
+              disabled={fields.identityCheck === "off"}
+              onChange={(e) => set({ identityAutoApprove: e.target.checked })}
+            />{" "}
+            Approve the photos as they arrive (no proctor review)
+          </label>
+          <h3>Breaks</h3>
+          <div className="settings__pair">
+            <label className="settings__row">
+              Breaks per student (0: none)
+              <input
+                name="breaks_count"
+                type="number"
+                min={0}
+                max={BREAK_COUNT.max}
+                value={fields.breakCount}
+                onChange={(e) => set({ breakCount: e.target.value })}
+              />
+            </label>
+            <label className="settings__row">
+              Each up to (minutes, {BREAK_MINUTES.min}–{BREAK_MINUTES.max})
+              <input
+                name="breaks_minutes"
+                type="number"
+                min={BREAK_MINUTES.min}
+                max={BREAK_MINUTES.max}
+                value={fields.breakMinutes}
+                disabled={fields.breakCount.trim() === "" || fields.breakCount.trim() === "0"}
+                onChange={(e) => set({ breakMinutes: e.target.value })}
+              />
+            </label>
+          </div>
+          <p className="hint">During a break the exam is hidden and the student&apos;s clock stops.</p>
           <h3>Privacy</h3>
           <label className="settings__row">
             What is kept
@@ -148,6 +200,11 @@ export function SettingsPanel({ exam, onClose }: { exam: Exam; onClose: () => vo
               </label>
             ))}
           </fieldset>
+          <ThresholdInputs
+            legend="Detector thresholds (empty: the page's default)"
+            value={fields.thresholds}
+            onChange={(thresholds) => set({ thresholds })}
+          />
           <p>
             <button type="submit" disabled={saved.kind === "busy"}>
               Save settings

@@ -3,7 +3,8 @@ import type { IncidentRecord, ProctorActionKind, WatchQuality } from "@proto";
 import { useStudent, useStudentList } from "../store/scoreStore";
 import { useFeed, useHistory } from "../feed/feeds";
 import { KIND_LABEL, clock, useConnectionStatus, useServices } from "../services";
-import { LEVEL_ICON, LEVEL_LABEL, PRESENCE_ICON, PRESENCE_LABEL, QUALITY_LABEL } from "./Tile";
+import { LEVEL_ICON, LEVEL_LABEL, PRESENCE_ICON, PRESENCE_LABEL, QUALITY_LABEL, SESSION_LABEL } from "./Tile";
+import { ChatSection } from "./Chat";
 import { LiveVideo } from "./LiveVideo";
 import { ScoreChart } from "./ScoreChart";
 import { AccommodationsSection } from "./AccommodationsSection";
@@ -27,7 +28,7 @@ interface ActionResult {
   ok: boolean;
 }
 
-/** One student: live video, score chart, incident timeline with evidence, actions. */
+/** One student: live video, conversation, score chart, incident timeline with evidence, actions. */
 export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void }) {
   const { api, connection, history, feed } = useServices();
   const s = useStudent(id);
@@ -45,7 +46,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   const [now, setNow] = useState(() => Date.now());
   const closeRef = useRef<HTMLButtonElement>(null);
   const rules = useServices().store.getList().exam?.settings.scoring;
-  const { mayConfigure } = useStudentList();
+  const { mayConfigure, exam } = useStudentList();
 
   useEffect(() => closeRef.current?.focus(), [id]);
   useEscape(onClose);
@@ -103,7 +104,8 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
             <strong>
               {LEVEL_ICON[s.shown.level]} {LEVEL_LABEL[s.shown.level]} {s.shown.score.toFixed(1)}
             </strong>{" "}
-            · {PRESENCE_ICON[s.presence]} {PRESENCE_LABEL[s.presence]} · {QUALITY_LABEL[s.quality]} · id {id}
+            · {PRESENCE_ICON[s.presence]} {PRESENCE_LABEL[s.presence]} · {QUALITY_LABEL[s.quality]}
+            {SESSION_LABEL[s.session] ? ` · ${SESSION_LABEL[s.session]}` : ""} · id {id}
           </p>
         )}
         <section aria-label="Live video" className="drawer__video">
@@ -117,11 +119,18 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
             ))}
           </fieldset>
         </section>
+        <ChatSection key={id} id={id} name={name} />
         <section aria-label="Score over time">
           <h3>Score</h3>
           {rules && <ScoreChart points={points} rules={rules} now={now} />}
         </section>
-        <AccommodationsSection key={id} id={id} current={s?.accommodations} editable={mayConfigure} />
+        <AccommodationsSection
+          key={id}
+          id={id}
+          current={s?.accommodations}
+          editable={mayConfigure}
+          examThresholds={exam?.settings.thresholds}
+        />
         <section aria-label="Actions" className="drawer__actions">
           <h3>Actions</h3>
           <div className="actions">

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { demoId, demoSnapshot } from "../demo";
 import { ScoreStoreContext, ScoreStore, useStudentList } from "../store/scoreStore";
 import { manualFrames } from "../test/frames";
+import { ChatStore, ChatStoreContext } from "../chat/chatStore";
 import { Tile } from "./Tile";
 
 const T0 = 1_700_000_000_000;
@@ -143,5 +144,43 @@ describe("Tile labels and counts", () => {
     });
     runFrame();
     expect(within(document.body).getByText(/Two or more faces/)).toBeTruthy();
+  });
+});
+
+describe("Tile session and chat badges", () => {
+  it("shows the new phases on the name's line, and an unread badge until the conversation is shown", () => {
+    const { store, runFrame } = setup(3);
+    const chat = new ChatStore();
+    render(
+      <ScoreStoreContext value={store}>
+        <ChatStoreContext value={chat}>
+          <Tile id={demoId(0)} />
+          <Tile id={demoId(1)} />
+          <Tile id={demoId(2)} />
+        </ChatStoreContext>
+      </ScoreStoreContext>,
+    );
+    const session = (i: number, phase: "identity_check" | "ready" | "on_break") =>
+      store.applySession({ student_id: demoId(i), session: { phase, closes_at: T0 + 1, breaks_left: 1, as_of: T0 } });
+    act(() => {
+      session(0, "identity_check");
+      session(1, "ready");
+      session(2, "on_break");
+    });
+    runFrame();
+    const head = (i: number) => document.querySelector(`[data-student="${demoId(i)}"] .tile__head`)!.textContent;
+    expect(head(0)).toContain("▣ ID check");
+    expect(head(1)).toContain("▷ Ready");
+    expect(head(2)).toContain("◔ On break");
+    expect(document.querySelector(`[data-student="${demoId(0)}"]`)!.className).toContain("tile--session-identity_check");
+
+    act(() => {
+      chat.add({ seq: 1, id: "m1", from: "student", student_id: demoId(0), text: "hello", at: T0 });
+      chat.add({ seq: 2, id: "m2", from: "student", student_id: demoId(0), text: "again", at: T0 });
+    });
+    expect(screen.getByRole("gridcell", { name: /Student 1: .*, 2 unread messages$/ }).textContent).toContain("✉ 2");
+    expect(document.querySelectorAll(".tile__chat")).toHaveLength(1);
+    act(() => chat.setViewing(demoId(0)));
+    expect(document.querySelectorAll(".tile__chat")).toHaveLength(0);
   });
 });

@@ -1,6 +1,7 @@
 import { Profiler, memo } from "react";
 import type { Level, Presence, Quality, SessionPhase } from "@proto";
 import { useStudent } from "../store/scoreStore";
+import { useUnread } from "../chat/chatStore";
 import { KIND_LABEL, clock } from "../services";
 
 /** Levels and presence are always spelled out with a shape: colour is never the only cue. */
@@ -15,15 +16,25 @@ export const QUALITY_LABEL: Record<Quality, string> = {
   low_confidence: "Low confidence",
 };
 
-/** The session as a tile says it; taking the exam says nothing (it is the usual case). */
+/**
+ * The session as a tile says it, on the name's line (where it is not cut
+ * off); taking the exam says nothing (it is the usual case). An identity
+ * check waiting for a proctor is drawn as a dark badge: it needs someone.
+ */
 export const SESSION_LABEL: Record<SessionPhase, string> = {
   waiting: "Not started",
+  identity_check: "▣ ID check",
+  ready: "▷ Ready",
   in_progress: "",
   paused: "⏸ Paused",
+  on_break: "◔ On break",
   submitted: "✓ Handed in",
   terminated: "■ Terminated",
   expired: "⌛ Time up",
 };
+
+/** "1 unread message", "3 unread messages". */
+export const unreadText = (n: number): string => `${n} unread message${n === 1 ? "" : "s"}`;
 
 export interface TileProps {
   id: string;
@@ -40,6 +51,7 @@ export interface TileProps {
  */
 export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProps) {
   const s = useStudent(id);
+  const unread = useUnread(id);
   if (!s) return null;
   const { level, score } = s.shown;
   const inc = s.lastIncident;
@@ -50,7 +62,7 @@ export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProp
       data-index={index}
       role="gridcell"
       tabIndex={tabIndex}
-      aria-label={`${s.student.name}: ${LEVEL_LABEL[level]} ${score.toFixed(1)}, ${PRESENCE_LABEL[s.presence]}${SESSION_LABEL[s.session] ? `, ${SESSION_LABEL[s.session]}` : ""}`}
+      aria-label={`${s.student.name}: ${LEVEL_LABEL[level]} ${score.toFixed(1)}, ${PRESENCE_LABEL[s.presence]}${SESSION_LABEL[s.session] ? `, ${SESSION_LABEL[s.session]}` : ""}${unread ? `, ${unreadText(unread)}` : ""}`}
       onClick={onOpen && (() => onOpen(id))}
       onKeyDown={
         onOpen &&
@@ -62,7 +74,15 @@ export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProp
         })
       }
     >
-      <h3 className="tile__name">{s.student.name}</h3>
+      <div className="tile__head">
+        <h3 className="tile__name">{s.student.name}</h3>
+        {unread > 0 && (
+          <span className="tile__chat" title={unreadText(unread)}>
+            ✉ {unread}
+          </span>
+        )}
+        {SESSION_LABEL[s.session] && <span className={`tile__session tile__session--${s.session}`}>{SESSION_LABEL[s.session]}</span>}
+      </div>
       <p className="tile__score">
         <span className="tile__level">
           <span aria-hidden="true">{LEVEL_ICON[level]}</span> {LEVEL_LABEL[level]}
@@ -72,7 +92,6 @@ export const Tile = memo(function Tile({ id, tabIndex, index, onOpen }: TileProp
       <p className="tile__presence">
         <span aria-hidden="true">{PRESENCE_ICON[s.presence]}</span> {PRESENCE_LABEL[s.presence]}
         {s.presence !== "offline" && <span className={`tile__quality tile__quality--${s.quality}`}> · {QUALITY_LABEL[s.quality]}</span>}
-        {SESSION_LABEL[s.session] && <span className="tile__session"> · {SESSION_LABEL[s.session]}</span>}
       </p>
       <p className="tile__incident">
         {inc ? (

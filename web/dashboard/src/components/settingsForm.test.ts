@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ExamSettings } from "@proto";
-import { DETECTORS, fieldsOf, fromLocalInput, locksAt, settingsFrom, toLocalInput } from "./settingsForm";
+import { DETECTORS, describeThresholds, fieldsOf, fromLocalInput, locksAt, settingsFrom, thresholdsFrom, toLocalInput } from "./settingsForm";
 
 const OPENS = new Date(2026, 10, 28, 9, 0, 30, 250).getTime();
 
@@ -12,6 +12,8 @@ function base(): ExamSettings {
     evidence_retention_days: 30,
     stall_after_s: 10,
     disabled_detectors: ["looking_away", "media_stalled"],
+    identity_check: "off",
+    identity_auto_approve: false,
   };
 }
 
@@ -63,5 +65,59 @@ describe("the settings form", () => {
   it("locks what an open exam no longer changes", () => {
     expect(locksAt(base(), OPENS - 1)).toEqual({ opensAt: false, raisePrivacy: false, maxRetentionDays: undefined });
     expect(locksAt(base(), OPENS)).toEqual({ opensAt: true, raisePrivacy: true, maxRetentionDays: 30 });
+  });
+
+  it("round-trips an identity check, breaks and thresholds", () => {
+    const s: ExamSettings = {
+      ...base(),
+      identity_check: "photo_and_id",
+      identity_auto_approve: true,
+      breaks: { count: 2, minutes: 15 },
+      thresholds: { no_face_after_ms: 5000, yaw_limit_deg: 45 },
+    };
+    const f = fieldsOf(s);
+    expect(f).toMatchObject({ identityCheck: "photo_and_id", identityAutoApprove: true, breakCount: "2", breakMinutes: "15" });
+    expect(f.thresholds).toEqual({ noFaceMs: "5000", lookingAwayMs: "", yawDeg: "45" });
+    expect(settingsFrom(s, f)).toEqual(s);
+  });
+
+  it("sets the identity check and breaks; 0 breaks (or none given) removes them", () => {
+    const f = fieldsOf(base());
+    expect(f).toMatchObject({ identityCheck: "off", identityAutoApprove: false, breakCount: "0", breakMinutes: "10" });
+    const on = settingsFrom(base(), { ...f, identityCheck: "photo", identityAutoApprove: true, breakCount: "3", breakMinutes: "5" });
+    expect(on).toMatchObject({ identity_check: "photo", identity_auto_approve: true, breaks: { count: 3, minutes: 5 } });
+    const withBreaks = { ...base(), breaks: { count: 3, minutes: 5 } };
+    expect(settingsFrom(withBreaks, { ...fieldsOf(withBreaks), breakCount: "0" })).not.toHaveProperty("breaks");
+    expect(settingsFrom(withBreaks, { ...fieldsOf(withBreaks), breakCount: " " })).not.toHaveProperty("breaks");
+    // With no breaks the length is not checked (its field is disabled).
+    expect(settingsFrom(base(), { ...f, breakCount: "0", breakMinutes: "" })).not.toHaveProperty("error");
+  });
+
+  it("refuses breaks and thresholds outside the ranges the wire types state", () => {
+    const f = fieldsOf(base());
+    const bad = (patch: Partial<typeof f>) => settingsFrom(base(), { ...f, ...patch });
+    expect(bad({ breakCount: "21" })).toEqual({ error: "The number of breaks must be a whole number from 1 to 20." });
+    expect(bad({ breakCount: "1.5" })).toHaveProperty("error");
+    expect(bad({ breakCount: "-1" })).toHaveProperty("error");
+    expect(bad({ breakCount: "1", breakMinutes: "0" })).toEqual({ error: "A break's length in minutes must be a whole number from 1 to 120." });
+    expect(bad({ breakCount: "1", breakMinutes: "121" })).toHaveProperty("error");
+    expect(bad({ breakCount: "20", breakMinutes: "120" })).toMatchObject({ breaks: { count: 20, minutes: 120 } });
+    const t = f.thresholds;
+    expect(bad({ thresholds: { ...t, noFaceMs: "499" } })).toEqual({ error: "The time without a face (ms) must be a whole number from 500 to 60,000." });
+    expect(bad({ thresholds: { ...t, lookingAwayMs: "60001" } })).toHaveProperty("error");
+    expect(bad({ thresholds: { ...t, yawDeg: "9" } })).toHaveProperty("error");
+    expect(bad({ thresholds: { ...t, yawDeg: "81" } })).toHaveProperty("error");
+    expect(bad({ thresholds: { noFaceMs: "500", lookingAwayMs: "60000", yawDeg: "80" } })).toMatchObject({
+      thresholds: { no_face_after_ms: 500, looking_away_after_ms: 60_000, yaw_limit_deg: 80 },
+    });
+  });
+
+  it("leaves thresholds out when none is set, and describes those that are", () => {
+    expect(thresholdsFrom({ noFaceMs: "", lookingAwayMs: " ", yawDeg: "" })).toBeUndefined();
+    expect(thresholdsFrom({ noFaceMs: "", lookingAwayMs: "2500", yawDeg: "" })).toEqual({ looking_away_after_ms: 2500 });
+    const withT = { ...base(), thresholds: { yaw_limit_deg: 40 } };
+    expect(settingsFrom(withT, { ...fieldsOf(withT), thresholds: { noFaceMs: "", lookingAwayMs: "", yawDeg: "" } })).not.toHaveProperty("thresholds");
+    expect(describeThresholds({ no_face_after_ms: 5000, yaw_limit_deg: 45 })).toBe("no face after 5,000 ms · head turn limit 45°");
+    expect(describeThresholds(undefined)).toBe("");
   });
 });

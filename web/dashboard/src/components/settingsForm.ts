@@ -1,10 +1,12 @@
 /**
  * The exam settings form's model, apart from React so it is tested alone:
- * settings to form fields and back, and which fields an open exam locks
- * (the server's rule, `vigil_core::settings`, mirrored so the form does not
- * offer what the server would refuse; the server still decides).
+ * settings to form fields and back, which fields an open exam locks (the
+ * server's rule, `vigil_core::settings`, mirrored so the form does not
+ * offer what the server would refuse; the server still decides), and the
+ * ranges of breaks and detector thresholds (shared with the accommodations
+ * form).
  */
-import type { ExamSettings, IncidentKind, PrivacyTier } from "@proto";
+import type { DetectorThresholds, ExamSettings, IdentityCheck, IncidentKind, PrivacyTier } from "@proto";
 
 /** Detectors the student page runs, which an instructor may switch off. */
 export const DETECTORS: readonly IncidentKind[] = [
@@ -28,6 +30,94 @@ export interface SettingsFields {
   retentionDays: string;
   /** Detectors left on. */
   enabled: ReadonlySet<IncidentKind>;
+  identityCheck: IdentityCheck;
+  identityAutoApprove: boolean;
+  /** Breaks per student; "0" (or empty): none. */
+  breakCount: string;
+  /** How long each may last, in minutes (kept while there are none, for when they come back). */
+  breakMinutes: string;
+  thresholds: ThresholdFields;
+}
+
+// ---------------------------------------------------------------------------
+// Ranges: the doc comments of the wire types (web/proto/vigil.ts), which the
+// server enforces; mirrored so the form says what to fix before it asks.
+
+export const BREAK_COUNT = { min: 1, max: 20 } as const;
+export const BREAK_MINUTES = { min: 1, max: 120 } as const;
+/** A break's length when the form has none to show yet (the server's for extra breaks alone). */
+export const DEFAULT_BREAK_MINUTES = 10;
+
+/** Detector thresholds, each optional: empty is the student page's default. */
+export interface ThresholdFields {
+  noFaceMs: string;
+  lookingAwayMs: string;
+  yawDeg: string;
+}
+
+interface ThresholdSpec {
+  field: keyof ThresholdFields;
+  key: keyof DetectorThresholds;
+  label: string;
+  /** The field in a sentence ("… must be a whole number …"). */
+  what: string;
+  min: number;
+  max: number;
+  /** The student page's default (crates/vigil-proto: DetectorThresholds), shown as the placeholder. */
+  fallback: number;
+}
+
+export const THRESHOLDS: readonly ThresholdSpec[] = [
+  { field: "noFaceMs", key: "no_face_after_ms", label: "No face after (ms)", what: "The time without a face (ms)", min: 500, max: 60_000, fallback: 3000 },
+  {
+    field: "lookingAwayMs",
+    key: "looking_away_after_ms",
+    label: "Looking away after (ms)",
+    what: "The time looking away (ms)",
+    min: 500,
+    max: 60_000,
+    fallback: 4000,
+  },
+  { field: "yawDeg", key: "yaw_limit_deg", label: "Head turn limit (degrees)", what: "The head turn limit (degrees)", min: 10, max: 80, fallback: 30 },
+];
+
+/** A whole number in [min, max] from a form field; a sentence naming `what` otherwise. */
+export function wholeIn(value: string, min: number, max: number, what: string): number | { error: string } {
+  const v = value.trim();
+  const n = Number(v);
+  if (v === "" || !Number.isInteger(n) || n < min || n > max) {
+    return { error: `${what} must be a whole number from ${min.toLocaleString("en")} to ${max.toLocaleString("en")}.` };
+  }
+  return n;
+}
+
+export function thresholdFieldsOf(t: DetectorThresholds | undefined): ThresholdFields {
+  const f = (n: number | undefined) => (n === undefined ? "" : String(n));
+  return { noFaceMs: f(t?.no_face_after_ms), lookingAwayMs: f(t?.looking_away_after_ms), yawDeg: f(t?.yaw_limit_deg) };
+}
+
+/** The thresholds the fields set; `undefined` when none is set (the defaults apply). */
+export function thresholdsFrom(f: ThresholdFields): DetectorThresholds | undefined | { error: string } {
+  const out: DetectorThresholds = {};
+  for (const spec of THRESHOLDS) {
+    if (f[spec.field].trim() === "") continue;
+    const n = wholeIn(f[spec.field], spec.min, spec.max, spec.what);
+    if (typeof n !== "number") return n;
+    out[spec.key] = n;
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** "no face 5,000 ms · yaw 45°", or "" when none is set. */
+export function describeThresholds(t: DetectorThresholds | undefined): string {
+  if (!t) return "";
+  return [
+    t.no_face_after_ms !== undefined ? `no face after ${t.no_face_after_ms.toLocaleString("en")} ms` : "",
+    t.looking_away_after_ms !== undefined ? `looking away after ${t.looking_away_after_ms.toLocaleString("en")} ms` : "",
+    t.yaw_limit_deg !== undefined ? `head turn limit ${t.yaw_limit_deg}°` : "",
+  ]
+    .filter(Boolean)
+    .join(" · ");
 }
 
 /** What an open exam no longer lets change. */
@@ -61,6 +151,11 @@ export function fieldsOf(s: ExamSettings): SettingsFields {
     privacy: s.privacy,
     retentionDays: String(s.evidence_retention_days),
     enabled: new Set(DETECTORS.filter((k) => !off.has(k))),
+    identityCheck: s.identity_check,
+    identityAutoApprove: s.identity_auto_approve,
+    breakCount: String(s.breaks?.count ?? 0),
+    breakMinutes: String(s.breaks?.minutes ?? DEFAULT_BREAK_MINUTES),
+    thresholds: thresholdFieldsOf(s.thresholds),
   };
 }
 
@@ -89,6 +184,14 @@ export function settingsFrom(base: ExamSettings, f: SettingsFields): ExamSetting
   if (!Number.isInteger(days) || days < 0) return { error: "Evidence is kept for a whole number of days." };
   const url = f.assessmentUrl.trim();
   if (url !== "" && !/^https?:\/\/[^\s/]+/i.test(url)) return { error: "The assessment URL must start with https:// (or http://)." };
+  // No breaks is 0 (or nothing); otherwise both numbers in range.
+  const noBreaks = f.breakCount.trim() === "" || f.breakCount.trim() === "0";
+  const count = noBreaks ? 0 : wholeIn(f.breakCount, BREAK_COUNT.min, BREAK_COUNT.max, "The number of breaks");
+  if (typeof count !== "number") return count;
+  const minutes = noBreaks ? 0 : wholeIn(f.breakMinutes, BREAK_MINUTES.min, BREAK_MINUTES.max, "A break's length in minutes");
+  if (typeof minutes !== "number") return minutes;
+  const thresholds = thresholdsFrom(f.thresholds);
+  if (thresholds && "error" in thresholds) return thresholds;
   // In the order they were, so untouched settings compare equal; kinds the
   // form does not show (a newer server's) keep their state.
   const disabled = [
@@ -101,8 +204,14 @@ export function settingsFrom(base: ExamSettings, f: SettingsFields): ExamSetting
     privacy: f.privacy,
     evidence_retention_days: days,
     disabled_detectors: disabled,
+    identity_check: f.identityCheck,
+    identity_auto_approve: f.identityAutoApprove,
   };
   if (url === "") delete next.assessment_url;
   else next.assessment_url = url;
+  if (noBreaks) delete next.breaks;
+  else next.breaks = { count, minutes };
+  if (thresholds === undefined) delete next.thresholds;
+  else next.thresholds = thresholds;
   return next;
 }

@@ -1,9 +1,12 @@
 import type {
   Accommodations,
+  ChatHistory,
   ErrorBody,
   Exam,
   ExamSettings,
   ExamSnapshot,
+  IdentityPhotoKind,
+  IdentityPhotos,
   IncidentRecord,
   RecordedAction,
   SetAccessCode,
@@ -16,6 +19,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** The server's word on when to ask again (with `rate_limited`). */
+    readonly retryAfterMs?: number,
   ) {
     super(`${reason}: ${message}`);
   }
@@ -53,14 +58,16 @@ export class Api {
     if (!res.ok) {
       let reason = `http_${res.status}`;
       let message = res.statusText;
+      let retryAfterMs: number | undefined;
       try {
         const body = (await res.json()) as ErrorBody;
         reason = body.error.reason;
         message = body.error.message;
+        retryAfterMs = body.error.retry_after_ms;
       } catch {
         /* not JSON */
       }
-      throw new ApiError(res.status, reason, message);
+      throw new ApiError(res.status, reason, message, retryAfterMs);
     }
     return res;
   }
@@ -97,5 +104,23 @@ export class Api {
   /** The evidence frame as a blob (show it through `URL.createObjectURL`). */
   async evidence(sha256: string): Promise<Blob> {
     return (await this.get(`/evidence/${sha256}`)).blob();
+  }
+
+  /** One page of a student's conversation (with the announcements) after `after`. */
+  async chat(student: string, after: number): Promise<ChatHistory> {
+    return (await (await this.get(`/students/${encodeURIComponent(student)}/chat?after=${after}`)).json()) as ChatHistory;
+  }
+
+  /** Which identity photos a student has sent (the latest of each kind). */
+  async identityPhotos(student: string): Promise<IdentityPhotos> {
+    return (await (await this.get(`/students/${encodeURIComponent(student)}/identity`)).json()) as IdentityPhotos;
+  }
+
+  /**
+   * One identity photo (a JPEG) as a blob: it needs the Bearer header, so
+   * an `<img src>` cannot fetch it; show it through `URL.createObjectURL`.
+   */
+  async identityPhoto(student: string, kind: IdentityPhotoKind): Promise<Blob> {
+    return (await this.get(`/students/${encodeURIComponent(student)}/identity/${kind}`)).blob();
   }
 }

@@ -7,6 +7,7 @@ import { ScoreStore } from "../store/scoreStore";
 import { ApiError } from "./api";
 import { Connection } from "./connection";
 import { decodeJwtPayload, parseJoinFragment } from "./token";
+import { IdentityQueue } from "../identity/queue";
 
 const T0 = 1_700_000_000_000;
 
@@ -135,6 +136,42 @@ describe("reconnect sequence", () => {
     expect(await conn.action({ student_id: "x", kind: "pause" })).toMatchObject({ status: "rejected", reason: "unknown_student" });
     socket.answer = () => Promise.reject(new Error("operation has timed out"));
     expect(await conn.action({ student_id: demoId(0), kind: "warn" })).toMatchObject({ status: "rejected", reason: "unavailable" });
+  });
+});
+
+describe("identity queue feed", () => {
+  it("hands the snapshot, then the session changes buffered meanwhile, in order, to the hooks", async () => {
+    const frames = manualFrames();
+    const store = new ScoreStore({ schedule: frames.schedule });
+    const socket = new FakeProctorSocket();
+    const api = deferredApi();
+    const queue = new IdentityQueue();
+    const order: string[] = [];
+    new Connection(socket.socket, api.api, store, {
+      onSnapshot(snap) {
+        order.push("snapshot");
+        queue.loadSnapshot(snap);
+      },
+      onSession(u) {
+        order.push(`${u.student_id}:${u.session.phase}`);
+        queue.applySession(u);
+      },
+    });
+    const session = (i: number, phase: "identity_check" | "ready") => ({
+      student_id: demoId(i),
+      session: { phase, closes_at: T0 + 1, breaks_left: 0, as_of: T0 + 10 },
+    });
+    socket.fire("connect");
+    socket.fire("session", session(0, "identity_check"));
+    socket.fire("session", session(1, "identity_check"));
+    socket.fire("session", session(0, "ready"));
+    const snap = demoSnapshot(3, T0);
+    snap.students[2]!.session.phase = "identity_check";
+    api.answer(0, snap);
+    await tick();
+    expect(order).toEqual(["snapshot", `${demoId(0)}:identity_check`, `${demoId(1)}:identity_check`, `${demoId(0)}:ready`]);
+    expect(queue.get().map((x) => x.id)).toEqual([demoId(2), demoId(1)]);
+    expect(store.getStudent(demoId(1))!.session).toBe("identity_check");
   });
 });
 

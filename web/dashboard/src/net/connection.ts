@@ -40,8 +40,10 @@ export interface ConnectionHooks {
   /** After a score update reached the store (`applied`: it was newer). */
   onScore?(update: ScoreUpdate, applied: boolean): void;
   onIncident?(record: IncidentRecord): void;
-  /** After each snapshot load. */
-  onSnapshot?(): void;
+  /** After each snapshot load, with the snapshot. */
+  onSnapshot?(snapshot: ExamSnapshot): void;
+  /** After a session change reached the store (in order, after the snapshot it follows). */
+  onSession?(update: SessionUpdate): void;
 }
 
 type Buffered =
@@ -129,7 +131,7 @@ export class Connection {
       const snap = await this.api.snapshot();
       if (gen !== this.generation || this.closed) return;
       this.store.loadSnapshot(snap);
-      this.hooks.onSnapshot?.();
+      this.hooks.onSnapshot?.(snap);
       const pending = this.buffer ?? [];
       this.buffer = null;
       for (const b of pending) this.apply(b);
@@ -203,6 +205,7 @@ export class Connection {
         break;
       case "session":
         this.store.applySession(b.v);
+        this.hooks.onSession?.(b.v);
         break;
     }
   }

@@ -399,7 +399,7 @@ describe("sessions", () => {
     const b = vi.fn();
     store.subscribe(A, a);
     store.subscribe(B, b);
-    const paused = { phase: "paused" as const, closes_at: T0 + 1, as_of: T0 };
+    const paused = { phase: "paused" as const, closes_at: T0 + 1, breaks_left: 0, as_of: T0 };
     expect(store.applySession({ student_id: A, session: paused })).toBe(true);
     frames.run();
     expect(store.getStudent(A)?.session).toBe("paused");

@@ -1,16 +1,20 @@
 // The real dashboard build against the real server: refusal across exams,
-// live updates, alerts feed, keyboard navigation, drawer, actions, video
-// degradation, reconnect, and screenshots at 1280×720.
+// chat with a student and announcements, the identity queue, live updates,
+// alerts feed, keyboard navigation, drawer, actions, video degradation,
+// reconnect, and screenshots at 1280×720.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DashboardServer, SimStudent, haveVigil, launchBrowser, pkgRoot, scoring, screenshot, sleep } from './harness.mjs';
+import { repoRoot } from '../../../e2e/lib/server.mjs';
+import { DashboardServer, SimStudent, collect, connect, haveVigil, launchBrowser, pkgRoot, request, scoring, screenshot, sleep } from './harness.mjs';
 
 const skip = haveVigil() ? false : 'target/debug/vigil is missing (build it with cargo build -p vigil)';
 const shots = join(pkgRoot, 'screenshots');
-let server, browser, ui, other;
+/** A real 320×240 JPEG, as a student's camera would take it. */
+const facePhoto = new Uint8Array(readFileSync(join(repoRoot, 'testdata/frames/frame-a.jpg')));
+let server, browser, ui, other, chat, idc;
 
 before(async () => {
   if (skip) return;
@@ -19,6 +23,8 @@ before(async () => {
   const students = Array.from({ length: 60 }, (_, i) => `st${String(i).padStart(2, '0')}`);
   ui = await server.exam({ id: 'ui', students, proctors: ['p1'], settings });
   other = await server.exam({ id: 'other', students: ['x1'], proctors: ['px'], settings });
+  chat = await server.exam({ id: 'chat', students: ['c1', 'c2'], proctors: ['p1', 'p2'], settings });
+  idc = await server.exam({ id: 'idc', students: ['i1', 'i2', 'i3'], proctors: ['p1'], settings: { ...settings, identity_check: 'photo' } });
   browser = await launchBrowser();
   mkdirSync(shots, { recursive: true });
 });
@@ -45,6 +51,212 @@ test('a proctor token for exam A cannot load exam B: the page shows the refusal'
   await page.goto(server.dashboardUrl('eyJhbGciOiJIUzI1NiJ9.eyJleGFtIjoidWkiLCJzdWIiOiJwMSJ9.bad'));
   await page.locator('.refused__text').waitFor({ timeout: 10_000 });
   assert.match(await page.locator('.refused__text').textContent(), /invalid_token|Access refused/);
+  await page.close();
+});
+
+test('chat: a student message shows once (badge, then drawer), the proctor answers from the drawer, announcements reach students', { skip }, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(server.dashboardUrl(chat.tokens.proctor.p1));
+  await page.locator('[data-status="live"]').waitFor({ timeout: 10_000 });
+  const student = await connect(server, '/student', chat.tokens.student.c1);
+  await student.welcome;
+  const toStudent = collect(student, 'chat');
+  const other = await connect(server, '/student', chat.tokens.student.c2);
+  await other.welcome;
+  const toOther = collect(other, 'chat');
+
+  // The student writes before any drawer is open: their tile gets an unread badge.
+  const first = { id: 'c1-msg-1', text: 'Is a calculator allowed?\nThanks' };
+  assert.equal((await request(student, 'chat', first)).status, 'accepted');
+  const badge = page.locator('[data-student="c1"] .tile__chat');
+  await badge.waitFor({ timeout: 10_000 });
+  assert.equal((await badge.textContent()).trim(), '✉ 1');
+  assert.match(await page.locator('[data-student="c1"]').getAttribute('aria-label'), /1 unread message$/);
+  // The page resends after a lost answer: the server stores it once.
+  const again = await request(student, 'chat', first);
+  assert.equal(again.status, 'duplicate');
+
+  // Opening the drawer shows the conversation (from the HTTP history) and clears the badge.
+  await page.locator('[data-student="c1"]').click();
+  const drawer = page.getByRole('dialog');
+  const studentMsgs = drawer.locator('.chat__msg--student');
+  await studentMsgs.first().waitFor({ timeout: 10_000 });
+  await badge.waitFor({ state: 'detached', timeout: 5_000 });
+  assert.equal(await studentMsgs.first().locator('.chat__text').innerText(), 'Is a calculator allowed?\nThanks');
+  assert.match(await studentMsgs.first().locator('.chat__meta').textContent(), /Name c1/);
+
+  // A message while the drawer is open arrives live; markup in it is text.
+  assert.equal((await request(student, 'chat', { id: 'c1-msg-2', text: 'Also: <b>bold</b> & <img src=x onerror=alert(1)>' })).status, 'accepted');
+  await page.waitForFunction(() => document.querySelectorAll('.drawer .chat__msg--student').length >= 2, null, { timeout: 10_000 });
+  const second = studentMsgs.nth(1).locator('.chat__text');
+  assert.equal(await second.textContent(), 'Also: <b>bold</b> & <img src=x onerror=alert(1)>');
+  assert.equal(await second.locator('b, img').count(), 0, 'no HTML from a message');
+
+  // The proctor answers from the drawer with Enter (Shift+Enter is a new line).
+  const box = drawer.getByLabel('Chat with Name c1');
+  await box.click();
+  await box.pressSequentially('Yes, a basic one.');
+  await box.press('Shift+Enter');
+  await box.pressSequentially('Not a phone.');
+  assert.match(await drawer.locator('.chat__count').textContent(), /^30 \/ 1,000 characters$/);
+  await box.press('Enter');
+  const answered = await toStudent.until((ms) => ms.some((m) => m.from === 'proctor'));
+  const reply = answered.find((m) => m.from === 'proctor');
+  assert.equal(reply.text, 'Yes, a basic one.\nNot a phone.');
+  assert.equal(reply.student_id, 'c1');
+  assert.equal(reply.proctor_id, 'p1');
+  assert.match(reply.id, /^p-[0-9a-f]{24}$/);
+  assert.equal(await box.inputValue(), '');
+  // The reply is shown once, as the proctor's own, after the student's two. Events
+  // arrive in order, so any second copy of the student's messages would be here by now.
+  await page.waitForFunction(() => document.querySelector('.drawer .chat__msg--proctor:not([data-pending])') !== null, null, { timeout: 10_000 });
+  assert.deepEqual(await drawer.locator('.chat__msg').evaluateAll((els) => els.map((e) => e.getAttribute('data-from'))), ['student', 'student', 'proctor']);
+  assert.equal(await drawer.locator('.chat__msg[data-pending]').count(), 0);
+  assert.match(await drawer.locator('.chat__msg--proctor .chat__meta').textContent(), /^You/);
+  const seqs = await drawer.locator('.chat__msg').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
+  assert.equal(new Set(seqs).size, 3, `each seq once: ${seqs}`);
+  assert.equal(toOther.items.length, 0, 'the other student gets nothing of this conversation');
+  await screenshot(page, join(shots, 'chat.png'));
+  await page.keyboard.press('Escape');
+  await drawer.waitFor({ state: 'detached' });
+
+  // An announcement: confirmed, then every student of the exam gets it.
+  await page.getByRole('button', { name: 'Announce to all students' }).click();
+  const panel = page.getByRole('dialog', { name: 'Announce to all students' });
+  const text = panel.getByLabel('Announcement to every student');
+  await text.fill('Twenty minutes left.');
+  await text.press('Enter');
+  await panel.getByText('Send this to all 2 students?').waitFor();
+  await panel.getByRole('button', { name: 'Yes, send announcement' }).click();
+  const [toC1, toC2] = await Promise.all([
+    toStudent.until((ms) => ms.some((m) => m.student_id === undefined)),
+    toOther.until((ms) => ms.some((m) => m.student_id === undefined)),
+  ]);
+  for (const ms of [toC1, toC2]) {
+    const a = ms.find((m) => m.student_id === undefined);
+    assert.equal(a.text, 'Twenty minutes left.');
+    assert.equal(a.from, 'proctor');
+  }
+  await panel.locator('.chat__msg--announcement:not([data-pending])').waitFor({ timeout: 10_000 });
+  assert.equal(await panel.locator('.chat__msg--announcement').count(), 1);
+  await page.keyboard.press('Escape');
+  student.close();
+  other.close();
+  await page.close();
+});
+
+test('identity checks: queued oldest first with their photos, approved and rejected from the dashboard', { skip }, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(server.dashboardUrl(idc.tokens.proctor.p1));
+  await page.locator('[data-status="live"]').waitFor({ timeout: 10_000 });
+  const counter = page.locator('[data-count="identity"]');
+  assert.equal(await counter.textContent(), '0');
+
+  // Two students take their photo and submit, i1 first.
+  const students = {};
+  for (const id of ['i1', 'i2']) {
+    const s = await connect(server, '/student', idc.tokens.student[id]);
+    const welcome = await s.welcome;
+    assert.equal(welcome.session.phase, 'waiting');
+    const up = await server.api('POST', '/identity/face', {
+      token: idc.tokens.student[id],
+      body: facePhoto,
+      headers: { 'content-type': 'image/jpeg', 'x-vigil-captured-at': String(Date.now() - 500) },
+    });
+    assert.equal(up.status, 200, `upload ${id}: ${JSON.stringify(up.data)}`);
+    assert.equal(up.data.kind, 'face');
+    students[id] = { socket: s, sessions: collect(s, 'session') };
+    const ack = await s.timeout(10_000).emitWithAck('identity_submit');
+    assert.deepEqual(ack, { status: 'ok' });
+    await page.waitForFunction((n) => document.querySelector('[data-count="identity"]')?.textContent === n, String(Object.keys(students).length), { timeout: 10_000 });
+  }
+  assert.match(await page.locator('[data-student="i1"] .tile__session').textContent(), /ID check/);
+
+  // The queue, oldest first, with each photo fetched with the proctor's token.
+  await page.getByRole('button', { name: /Identity checks: 2 waiting/ }).click();
+  const panel = page.getByRole('dialog', { name: 'Identity checks' });
+  const items = panel.locator('.idq__item');
+  await items.nth(1).waitFor();
+  assert.deepEqual(await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-student'))), ['i1', 'i2']);
+  const photo = items.first().getByRole('img', { name: 'Face photo of Name i1' });
+  await photo.waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => {
+    const img = document.querySelector('[data-student="i1"] .idq__img');
+    return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 10_000 });
+  assert.deepEqual(await photo.evaluate((img) => [img.naturalWidth, img.naturalHeight, img.src.slice(0, 5)]), [320, 240, 'blob:']);
+  const blobUrl = await photo.getAttribute('src');
+  await screenshot(page, join(shots, 'identity.png'));
+
+  // Keyboard: the panel opens on the oldest student's Approve; Enter approves.
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Approve Name i1');
+  await page.keyboard.press('Enter');
+  const ready = await students.i1.sessions.until((ss) => ss.some((v) => v.phase === 'ready'));
+  assert.equal(ready.at(-1).phase, 'ready');
+  await panel.locator('[data-student="i1"]').waitFor({ state: 'detached', timeout: 10_000 });
+  assert.match(await panel.locator('.results li').first().textContent(), /✓ Name i1 · approved/);
+  // Its photo's blob URL was revoked with it.
+  assert.equal(await page.evaluate((u) => fetch(u).then(() => 'readable', () => 'revoked'), blobUrl), 'revoked');
+  // The focus moved on to the next student's Approve.
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Approve Name i2');
+
+  // Reject needs a reason; with one, the student is sent back to retake the photo.
+  const reject = panel.getByRole('button', { name: 'Reject Name i2' });
+  await reject.click();
+  await panel.getByRole('alert').filter({ hasText: 'Give a reason' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Reason for rejecting Name i2');
+  await page.keyboard.type('Your face is not visible: take it again facing the light.');
+  await page.keyboard.press('Enter');
+  const back = await students.i2.sessions.until((ss) => ss.some((v) => v.phase === 'waiting'));
+  const rejected = back.find((v) => v.phase === 'waiting');
+  assert.equal(rejected.reason, 'Your face is not visible: take it again facing the light.');
+  await panel.getByText('No identity checks are waiting.').waitFor({ timeout: 10_000 });
+  assert.equal(await counter.textContent(), '0');
+  await page.keyboard.press('Escape');
+  await panel.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => /Ready/.test(document.querySelector('[data-student="i1"] .tile__session')?.textContent ?? ''), null, { timeout: 10_000 });
+  assert.match(await page.locator('[data-student="i2"] .tile__session').textContent(), /Not started/);
+  for (const s of Object.values(students)) s.socket.close();
+  await page.close();
+});
+
+test('settings and accommodations: identity check, breaks and thresholds saved through the forms', { skip }, async () => {
+  const link = await server.api('POST', '/exams/idc/links', { body: { role: 'proctor', subject: 'p1', may_configure: true } });
+  assert.equal(link.status, 201, JSON.stringify(link.data));
+  const page = await browser.context.newPage();
+  await page.goto(server.dashboardUrl(link.data.token));
+  await page.locator('[data-status="live"]').waitFor({ timeout: 10_000 });
+  await page.getByRole('button', { name: 'Exam settings' }).click();
+  const panel = page.getByRole('dialog', { name: 'Exam settings' });
+  const check = panel.getByLabel('Before the exam, each student sends');
+  assert.equal(await check.inputValue(), 'photo');
+  await check.selectOption('photo_and_id');
+  await panel.getByLabel(/Approve the photos as they arrive/).check();
+  assert.equal(await panel.getByLabel(/Each up to/).isDisabled(), true, 'no breaks: no length to give');
+  await panel.getByLabel(/Breaks per student/).fill('2');
+  await panel.getByLabel(/Each up to/).fill('15');
+  await panel.getByLabel(/No face after/).fill('5000');
+  await panel.getByLabel(/Head turn limit/).fill('45');
+  await panel.getByRole('button', { name: 'Save settings' }).click();
+  await panel.locator('[data-outcome="settings-outcome"]', { hasText: 'Saved' }).waitFor({ timeout: 10_000 });
+  const saved = (await server.api('GET', '/exams/idc')).data.exam.settings;
+  assert.equal(saved.identity_check, 'photo_and_id');
+  assert.equal(saved.identity_auto_approve, true);
+  assert.deepEqual(saved.breaks, { count: 2, minutes: 15 });
+  assert.deepEqual(saved.thresholds, { no_face_after_ms: 5000, yaw_limit_deg: 45 });
+  await panel.getByRole('button', { name: 'Close', exact: true }).click();
+
+  // A student's accommodations: an extra break and their own looking-away time.
+  await page.locator('.tile[data-student="i3"]').click();
+  const drawer = page.getByRole('dialog', { name: 'Student Name i3' });
+  await drawer.getByLabel(/Extra breaks/).fill('1');
+  const away = drawer.getByLabel(/Looking away after/);
+  assert.equal(await away.getAttribute('placeholder'), 'default 4,000');
+  assert.equal(await drawer.getByLabel(/No face after/).getAttribute('placeholder'), 'exam: 5,000');
+  await away.fill('6000');
+  await drawer.getByRole('button', { name: 'Save accommodations' }).click();
+  await drawer.getByText('Saved. The student').waitFor({ timeout: 10_000 });
+  await drawer.locator('[data-accommodations="i3"]', { hasText: '+1 break · looking away after 6,000 ms' }).waitFor({ timeout: 10_000 });
   await page.close();
 });
 
@@ -119,7 +331,7 @@ test('live grid, alerts feed, keyboard, drawer, actions, reconnect; screenshots'
   assert.match(await drawer.locator('.results li').first().textContent(), /✓ warn · delivered/);
   assert.equal((await delivered).kind, 'warn');
   await drawer.getByLabel('Message to the student').fill('Please face the camera');
-  await drawer.getByRole('button', { name: 'Send' }).click();
+  await drawer.getByRole('button', { name: 'Send', exact: true }).click();
   await page.waitForFunction(() => document.querySelectorAll('.results li').length === 2);
   assert.match(await drawer.locator('.results li').first().textContent(), /message · delivered/);
   await drawer.locator('video').waitFor({ timeout: 10_000 });
