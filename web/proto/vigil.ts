@@ -477,6 +477,169 @@ export type SetAccessCode = { code: string, };
 
 export type AccessCode = { code: string, };
 
+export type Verdict = "no_concern" | "concern" | "violation";
+
+export type IncidentVerdict = "confirmed" | "dismissed";
+
+export type Decision = { version: number, verdict: Verdict, note: string, reviewer: ProctorId, at: number, 
+/**
+ * The verdict this version replaced; absent for the first.
+ */
+previous?: Verdict, };
+
+export type SetDecision = { verdict: Verdict, 
+/**
+ * Why, for the record and for the student: 1–2,000 characters, required.
+ */
+note: string, 
+/**
+ * The version this change was made on (0 when there was none): if
+ * another reviewer decided meanwhile, the change is refused
+ * (`stale_transition`) rather than silently overwriting theirs.
+ */
+based_on: number, };
+
+export type IncidentReview = { incident_id: IncidentId, verdict: IncidentVerdict, note?: string, reviewer: ProctorId, at: number, };
+
+export type ReviewIncident = { verdict: IncidentVerdict, 
+/**
+ * At most 2,000 characters.
+ */
+note?: string, };
+
+export type ScorePoint = { at: number, score: number, };
+
+export type ReviewPriority = { 
+/**
+ * Higher is reviewed first: `peak_score / alert_at`, plus a quarter of
+ * the weights of the distinct kinds seen over `alert_at`, plus 0.1 per
+ * unreviewed incident (up to 20), plus 0.2 per heartbeat or media gap
+ * (up to 10). Dismissed incidents count in none of it.
+ */
+priority: number, peak_score: number, peak_at?: number, 
+/**
+ * Incidents by kind (dismissed ones left out).
+ */
+counts: { [key in IncidentKind]?: number }, 
+/**
+ * Incidents that count (dismissed ones left out).
+ */
+incident_count: number, 
+/**
+ * Incidents no reviewer has confirmed or dismissed.
+ */
+unreviewed: number, 
+/**
+ * `heartbeat_lost` and `media_stalled`: times the server lost sight of the student.
+ */
+gaps: number, };
+
+export type ReviewRow = { student: Student, session: SessionView, 
+/**
+ * The latest decision, if any.
+ */
+decision?: Decision, 
+/**
+ * Higher is reviewed first: `peak_score / alert_at`, plus a quarter of
+ * the weights of the distinct kinds seen over `alert_at`, plus 0.1 per
+ * unreviewed incident (up to 20), plus 0.2 per heartbeat or media gap
+ * (up to 10). Dismissed incidents count in none of it.
+ */
+priority: number, peak_score: number, peak_at?: number, 
+/**
+ * Incidents by kind (dismissed ones left out).
+ */
+counts: { [key in IncidentKind]?: number }, 
+/**
+ * Incidents that count (dismissed ones left out).
+ */
+incident_count: number, 
+/**
+ * Incidents no reviewer has confirmed or dismissed.
+ */
+unreviewed: number, 
+/**
+ * `heartbeat_lost` and `media_stalled`: times the server lost sight of the student.
+ */
+gaps: number, };
+
+export type ReviewQueue = { exam: Exam, students: Array<ReviewRow>, 
+/**
+ * Students with a decision, of `students.len()`.
+ */
+decided: number, };
+
+export type RecordedTransition = { 
+/**
+ * `start`, `pause`, `resume`, `submit`, `terminate`, `expire`, `add_time`,
+ * `identity_submit`, `identity_approve`, `identity_reject`, `break_start`, `break_end`.
+ */
+change: string, at: number, 
+/**
+ * `student`, `server`, or `proctor:<id>`.
+ */
+by: string, reason?: string, 
+/**
+ * With `add_time`: how much.
+ */
+added_ms?: number, };
+
+export type StudentReview = { exam: Exam, student: Student, session: SessionView, accommodations?: Accommodations, 
+/**
+ * Oldest first.
+ */
+incidents: Array<IncidentRecord>, 
+/**
+ * Every reading of every incident, oldest first (the latest per incident counts).
+ */
+incident_reviews: Array<IncidentReview>, 
+/**
+ * The score after each incident that counts, oldest first; between two
+ * points it decays with the exam's half-life.
+ */
+score_curve: Array<ScorePoint>, transitions: Array<RecordedTransition>, actions: Array<RecordedAction>, chat: Array<ChatMessage>, identity_photos: Array<IdentityPhoto>, 
+/**
+ * Every version of the decision, oldest first.
+ */
+decisions: Array<Decision>, 
+/**
+ * Higher is reviewed first: `peak_score / alert_at`, plus a quarter of
+ * the weights of the distinct kinds seen over `alert_at`, plus 0.1 per
+ * unreviewed incident (up to 20), plus 0.2 per heartbeat or media gap
+ * (up to 10). Dismissed incidents count in none of it.
+ */
+priority: number, peak_score: number, peak_at?: number, 
+/**
+ * Incidents by kind (dismissed ones left out).
+ */
+counts: { [key in IncidentKind]?: number }, 
+/**
+ * Incidents that count (dismissed ones left out).
+ */
+incident_count: number, 
+/**
+ * Incidents no reviewer has confirmed or dismissed.
+ */
+unreviewed: number, 
+/**
+ * `heartbeat_lost` and `media_stalled`: times the server lost sight of the student.
+ */
+gaps: number, };
+
+export type AuditRecord = { at: number, 
+/**
+ * `proctor:<id>`, `student:<id>` or `admin`.
+ */
+actor: string, 
+/**
+ * `view_record`, `view_evidence`, `view_identity_photo`, `decide`, `review_incident`.
+ */
+action: string, student_id?: StudentId, 
+/**
+ * What exactly: the evidence frame's hash, the verdict, the incident.
+ */
+detail?: string, };
+
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {
   STUDENT_NS: "/student",

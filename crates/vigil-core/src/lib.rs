@@ -19,6 +19,7 @@
 //! - [`settings`]: which settings changes an open exam still accepts.
 //! - [`session`]: one student's exam session: states, transitions, clock.
 //! - [`chat`]: what a chat message may say, and how often.
+//! - [`review`]: after the exam: review priority, the score curve, decision rules.
 
 pub mod actions;
 pub mod chat;
@@ -28,6 +29,7 @@ pub mod ledger;
 pub mod presence;
 pub mod rate;
 pub mod replay;
+pub mod review;
 pub mod score;
 pub mod session;
 pub mod settings;

@@ -15,6 +15,7 @@ use ts_rs::TS;
 
 pub mod events;
 pub mod ids;
+pub mod review;
 pub mod typescript;
 
 pub use ids::{ChatMessageId, ExamId, IdError, IncidentId, ProctorId, StudentId};

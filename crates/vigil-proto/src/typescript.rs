@@ -7,6 +7,7 @@
 use ts_rs::{Config, TS};
 
 use crate::events::*;
+use crate::review::*;
 use crate::*;
 
 /// Path of the generated module, relative to the repository root.
@@ -95,6 +96,19 @@ pub fn bindings() -> String {
         LtiKeyRotation::decl(&cfg),
         SetAccessCode::decl(&cfg),
         AccessCode::decl(&cfg),
+        Verdict::decl(&cfg),
+        IncidentVerdict::decl(&cfg),
+        Decision::decl(&cfg),
+        SetDecision::decl(&cfg),
+        IncidentReview::decl(&cfg),
+        ReviewIncident::decl(&cfg),
+        ScorePoint::decl(&cfg),
+        ReviewPriority::decl(&cfg),
+        ReviewRow::decl(&cfg),
+        ReviewQueue::decl(&cfg),
+        RecordedTransition::decl(&cfg),
+        StudentReview::decl(&cfg),
+        AuditRecord::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\

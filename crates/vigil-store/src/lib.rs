@@ -10,6 +10,7 @@
 
 mod chat;
 mod lti;
+mod review;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use vigil_proto::{
 
 pub use chat::{ChatRow, IdentityPhotoRow};
 pub use lti::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
+pub use review::AuditEntry;
 pub use writer::WriterStats;
 use writer::{Job, Write, to_i64};
 

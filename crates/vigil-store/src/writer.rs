@@ -27,6 +27,9 @@ pub(crate) enum Write {
     AccessCode { exam_id: ExamId, code: String, at: UnixMillis },
     Chat(crate::chat::ChatRow),
     IdentityPhoto(crate::chat::IdentityPhotoRow),
+    Decision { exam_id: ExamId, student_id: StudentId, decision: vigil_proto::review::Decision },
+    IncidentReview { exam_id: ExamId, student_id: StudentId, review: vigil_proto::review::IncidentReview },
+    Audit(crate::review::AuditEntry),
     ForgetIdentityPhoto { exam_id: ExamId, student_id: StudentId, kind: vigil_proto::IdentityPhotoKind, sha256: String },
 }
 
@@ -210,6 +213,13 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
         }
         Write::Lti(lti) => crate::lti::apply(conn, lti).await?,
         Write::Chat(row) => crate::chat::apply_chat(conn, row).await?,
+        Write::Decision { exam_id, student_id, decision } => {
+            crate::review::apply_decision(conn, exam_id, student_id, decision).await?
+        }
+        Write::IncidentReview { exam_id, student_id, review } => {
+            crate::review::apply_incident_review(conn, exam_id, student_id, review).await?
+        }
+        Write::Audit(entry) => crate::review::apply_audit(conn, entry).await?,
         Write::IdentityPhoto(row) => crate::chat::apply_identity_photo(conn, row).await?,
         Write::ForgetIdentityPhoto { exam_id, student_id, kind, sha256 } => {
             crate::chat::forget_identity_photo(conn, exam_id, student_id, *kind, sha256).await?

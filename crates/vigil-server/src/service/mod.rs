@@ -21,6 +21,7 @@ pub mod live;
 pub mod lti;
 pub mod media;
 pub mod nrps;
+pub mod review;
 pub mod sessions;
 pub mod settings;
 
@@ -119,6 +120,8 @@ pub struct Service {
     accommodation_budget: Mutex<KeyedBuckets<vigil_proto::ExamId>>,
     /// Chat messages per proctor of each exam.
     chat_budget: Mutex<KeyedBuckets<(vigil_proto::ExamId, ProctorId)>>,
+    /// Review reads and writes per proctor of each exam.
+    review_budget: Mutex<KeyedBuckets<(vigil_proto::ExamId, ProctorId)>>,
 }
 
 impl Service {
@@ -151,6 +154,7 @@ impl Service {
                 settings::MAX_EXAMS_TRACKED,
             )),
             chat_budget: Mutex::new(KeyedBuckets::new(vigil_core::chat::PROCTOR_RATE, chat::MAX_PROCTORS_TRACKED)),
+            review_budget: Mutex::new(KeyedBuckets::new(review::REVIEW_RATE, chat::MAX_PROCTORS_TRACKED)),
         }
     }
 

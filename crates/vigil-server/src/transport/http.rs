@@ -142,6 +142,11 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/students/{student}/identity", get(identity_photos))
         .route("/exams/{exam}/students/{student}/identity/{kind}", get(identity_photo))
         .route("/identity/{kind}", post(upload_identity))
+        .route("/exams/{exam}/review", get(review_queue))
+        .route("/exams/{exam}/students/{student}/review", get(student_review))
+        .route("/exams/{exam}/students/{student}/decision", axum::routing::put(decide))
+        .route("/exams/{exam}/students/{student}/incidents/{incident}/review", axum::routing::put(review_incident))
+        .route("/exams/{exam}/audit", get(audit_log))
         .route("/evidence/{incident}", post(upload_evidence))
         .route("/exams/{exam}/evidence/{sha256}", get(download_evidence))
         .merge(super::lti::admin_routes());
@@ -429,6 +434,55 @@ async fn student_incidents(
     Ok(Json(incidents).into_response())
 }
 
+// ---------------------------------------------------------------- review
+
+/// Review bodies are a verdict and a note of at most 2,000 characters.
+const REVIEW_BODY_LIMIT: usize = 16 * 1024;
+
+async fn review_queue(State(app): AppState, headers: HeaderMap, ApiPath(exam): ApiPath<ExamId>) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    Ok(Json(app.service.review_queue(&sess).await?).into_response())
+}
+
+async fn student_review(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let mut res = Json(app.service.student_review(&sess, &student).await?).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}
+
+async fn decide(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+    body: Body,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let req = parse_json(&read_body(body, REVIEW_BODY_LIMIT, "decisions").await?)?;
+    Ok(Json(app.service.decide(&sess, &student, req).await?).into_response())
+}
+
+async fn review_incident(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student, incident)): ApiPath<(ExamId, StudentId, IncidentId)>,
+    body: Body,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let req = parse_json(&read_body(body, REVIEW_BODY_LIMIT, "incident reviews").await?)?;
+    Ok(Json(app.service.review_incident(&sess, &student, &incident, req).await?).into_response())
+}
+
+/// `GET /api/v1/exams/{exam}/audit` (admin): who looked at or changed what.
+async fn audit_log(State(app): AppState, headers: HeaderMap, ApiPath(exam): ApiPath<ExamId>) -> ApiResult<Response> {
+    require_admin(&app, &headers)?;
+    Ok(Json(app.service.audit_log(&exam).await?).into_response())
+}
+
 /// `GET /api/v1/exams/{exam}/students/{student}/actions`: what the exam's
 /// proctors did to the student (flags with their notes, pauses, time added),
 /// oldest first. A recorded kind this server no longer knows is left out.
@@ -439,15 +493,7 @@ async fn student_actions(
 ) -> ApiResult<Response> {
     app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
     let rows = app.service.store().student_actions(&exam, &student).await.map_err(|e| store_error(&e))?;
-    let actions: Vec<vigil_proto::events::RecordedAction> = rows
-        .into_iter()
-        .filter_map(|r| {
-            let kind = serde_json::from_value(serde_json::Value::String(r.kind)).ok()?;
-            let action = vigil_proto::events::ProctorAction { kind, text: r.text, minutes: r.minutes, at: r.at };
-            Some(vigil_proto::events::RecordedAction { action, proctor_id: r.proctor_id })
-        })
-        .collect();
-    Ok(Json(actions).into_response())
+    Ok(Json(crate::service::review::recorded_actions(rows)).into_response())
 }
 
 /// `GET /api/v1/exams/{exam}/students/{student}/chat?after=N`: the
@@ -489,7 +535,9 @@ async fn identity_photo(
     ApiPath((exam, student, kind)): ApiPath<(ExamId, StudentId, IdentityPhotoKind)>,
 ) -> ApiResult<Response> {
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
-    private_jpeg(app.service.identity_photo_bytes(&sess, &student, kind).await?)
+    let bytes = app.service.identity_photo_bytes(&sess, &student, kind).await?;
+    app.service.audit(&sess, "view_identity_photo", Some(&student), Some(kind.as_str().to_owned())).await?;
+    private_jpeg(bytes)
 }
 
 /// `POST /api/v1/identity/{kind}` with a student token and a JPEG body.
@@ -613,6 +661,8 @@ async fn download_evidence(
     headers: HeaderMap,
     ApiPath((exam, sha256)): ApiPath<(ExamId, String)>,
 ) -> ApiResult<Response> {
-    app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
-    private_jpeg(app.service.evidence_frame(&exam, &sha256).await?)
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let bytes = app.service.evidence_frame(&exam, &sha256).await?;
+    app.service.audit(&sess, "view_evidence", None, Some(sha256)).await?;
+    private_jpeg(bytes)
 }

@@ -1,0 +1,250 @@
+//! After the exam: the review queue, a student's whole record, decisions
+//! and incident readings, and the audit log. Everything is read from the
+//! store (never from what a dashboard saw live) and recomputed by
+//! `vigil_core::review`; every record read, evidence view and decision is
+//! written to the audit log before the answer goes out.
+
+use std::collections::HashMap;
+
+use vigil_core::rate::{KeyedTake, RateLimit};
+use vigil_core::review::{check_based_on, check_note, priority, score_curve};
+use vigil_proto::events::{IncidentRecord, ProctorAction, RecordedAction};
+use vigil_proto::review::{
+    AuditRecord, Decision, IncidentReview, RecordedTransition, ReviewIncident, ReviewQueue, ReviewRow, SetDecision,
+    StudentReview,
+};
+use vigil_proto::{Exam, ExamId, IncidentId, RejectReason, Rejection, StudentId};
+use vigil_store::{AuditEntry, StoreError};
+
+use super::{ProctorSession, Service, lock, unavailable};
+
+/// Review requests per proctor: a reviewer pages through students quickly,
+/// but each record read is a handful of queries.
+pub const REVIEW_RATE: RateLimit = RateLimit { burst: 60, per_second: 10.0 };
+/// The most chat messages a record carries.
+const MAX_RECORD_CHAT: usize = 10_000;
+/// The most audit entries one read returns.
+pub const MAX_AUDIT_ENTRIES: usize = 10_000;
+
+fn store_failed(e: &StoreError) -> Rejection {
+    tracing::error!(error = %e, "review store error");
+    unavailable("the record could not be read or written; retry")
+}
+
+/// Stored proctor actions in their wire form; a kind this server no longer
+/// knows is left out.
+pub fn recorded_actions(rows: Vec<vigil_store::ActionRow>) -> Vec<RecordedAction> {
+    rows.into_iter()
+        .filter_map(|r| {
+            let kind = serde_json::from_value(serde_json::Value::String(r.kind)).ok()?;
+            let action = ProctorAction { kind, text: r.text, minutes: r.minutes, at: r.at };
+            Some(RecordedAction { action, proctor_id: r.proctor_id })
+        })
+        .collect()
+}
+
+impl Service {
+    /// One from the proctor's review budget.
+    fn admit_review(&self, sess: &ProctorSession) -> Result<(), Rejection> {
+        let key = (sess.rt.id().clone(), sess.proctor.clone());
+        match lock(&self.review_budget).try_take(&key, self.clock.now_ms()) {
+            KeyedTake::Refused { retry_after_ms } => Err(Rejection {
+                reason: RejectReason::RateLimited,
+                message: "too many review requests; slow down".into(),
+                retry_after_ms: Some(retry_after_ms),
+            }),
+            KeyedTake::Admitted | KeyedTake::Untracked => Ok(()),
+        }
+    }
+
+    /// Records what a proctor looked at or changed; the answer waits for it.
+    pub async fn audit(
+        &self,
+        sess: &ProctorSession,
+        action: &str,
+        student: Option<&StudentId>,
+        detail: Option<String>,
+    ) -> Result<(), Rejection> {
+        let entry = AuditEntry {
+            at: self.clock.now_ms(),
+            actor: format!("proctor:{}", sess.proctor),
+            action: action.to_owned(),
+            exam_id: sess.rt.id().clone(),
+            student_id: student.cloned(),
+            detail,
+        };
+        self.store.audit(&entry).await.map_err(|e| store_failed(&e))
+    }
+
+    /// `GET …/review`: every student, highest review priority first.
+    pub async fn review_queue(&self, sess: &ProctorSession) -> Result<ReviewQueue, Rejection> {
+        self.admit_review(sess)?;
+        let rt = &sess.rt;
+        let exam = rt.exam();
+        let mut incidents: HashMap<StudentId, Vec<IncidentRecord>> = HashMap::new();
+        for stored in self.store.exam_incidents(rt.id()).await.map_err(|e| store_failed(&e))? {
+            let record = stored.pending.record;
+            incidents.entry(record.student_id.clone()).or_default().push(record);
+        }
+        let readings = self.store.exam_incident_reviews(rt.id()).await.map_err(|e| store_failed(&e))?;
+        let mut decisions = self.store.latest_decisions(rt.id()).await.map_err(|e| store_failed(&e))?;
+        let mut students: Vec<ReviewRow> = rt
+            .views()
+            .into_iter()
+            .map(|view| {
+                let id = &view.student.id;
+                let mine = incidents.get(id).map_or(&[][..], Vec::as_slice);
+                let read = readings.get(id).map_or(&[][..], Vec::as_slice);
+                ReviewRow {
+                    priority: priority(mine, &exam.settings.scoring, read),
+                    decision: decisions.remove(id),
+                    session: view.session,
+                    student: view.student,
+                }
+            })
+            .collect();
+        students.sort_by(|a, b| {
+            b.priority.priority.total_cmp(&a.priority.priority).then_with(|| a.student.id.cmp(&b.student.id))
+        });
+        let decided = students.iter().filter(|r| r.decision.is_some()).count();
+        Ok(ReviewQueue { exam: Exam::clone(&exam), students, decided: u32::try_from(decided).unwrap_or(u32::MAX) })
+    }
+
+    /// `GET …/students/{student}/review`: the student's whole record.
+    pub async fn student_review(&self, sess: &ProctorSession, student: &StudentId) -> Result<StudentReview, Rejection> {
+        self.admit_review(sess)?;
+        let rt = &sess.rt;
+        let cell = self.on_roster(rt, student).await?;
+        let exam = rt.exam();
+        let (id, store) = (rt.id(), &self.store);
+        let fail = |e: StoreError| store_failed(&e);
+        let incidents = store.student_incidents(id, student).await.map_err(fail)?;
+        let incident_reviews = store.incident_reviews(id, student).await.map_err(fail)?;
+        let transitions = store
+            .student_transitions(id, student)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(|t| RecordedTransition {
+                change: t.change,
+                at: t.at,
+                by: t.by,
+                reason: t.reason,
+                added_ms: t.added_ms,
+            })
+            .collect();
+        let actions = recorded_actions(store.student_actions(id, student).await.map_err(fail)?);
+        let chat = store.student_chat(id, student, 0, MAX_RECORD_CHAT).await.map_err(fail)?;
+        let identity_photos = self.identity_photos(sess, student).await?.photos;
+        let decisions = store.decisions(id, student).await.map_err(fail)?;
+        self.audit(sess, "view_record", Some(student), None).await?;
+        Ok(StudentReview {
+            priority: priority(&incidents, &exam.settings.scoring, &incident_reviews),
+            score_curve: score_curve(&incidents, &exam.settings.scoring, &incident_reviews),
+            session: cell.session_view(&exam),
+            accommodations: cell.accommodations(),
+            student: cell.student.clone(),
+            exam: Exam::clone(&exam),
+            incidents,
+            incident_reviews,
+            transitions,
+            actions,
+            chat,
+            identity_photos,
+            decisions,
+        })
+    }
+
+    /// `PUT …/students/{student}/decision`: a new version of the decision,
+    /// made on the version the reviewer saw.
+    pub async fn decide(
+        &self,
+        sess: &ProctorSession,
+        student: &StudentId,
+        req: SetDecision,
+    ) -> Result<Decision, Rejection> {
+        check_note(&req.note, true)?;
+        self.admit_review(sess)?;
+        let cell = self.on_roster(&sess.rt, student).await?;
+        // One decision at a time per student (across reviewers): read the
+        // latest, check, store.
+        let _one_at_a_time = cell.session_writes.lock().await;
+        let history = self.store.decisions(sess.rt.id(), student).await.map_err(|e| store_failed(&e))?;
+        let current = history.last();
+        check_based_on(req.based_on, current.map_or(0, |d| d.version))?;
+        let decision = Decision {
+            version: current.map_or(1, |d| d.version + 1),
+            verdict: req.verdict,
+            note: req.note.trim().to_owned(),
+            reviewer: sess.proctor.clone(),
+            at: self.clock.now_ms(),
+            previous: current.map(|d| d.verdict),
+        };
+        match self.store.insert_decision(sess.rt.id(), student, &decision).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists(_)) => {
+                // Another server wrote this version first (the lock above is per process).
+                return Err(Rejection::new(
+                    RejectReason::StaleTransition,
+                    "another reviewer decided meanwhile; reload",
+                ));
+            }
+            Err(e) => return Err(store_failed(&e)),
+        }
+        let verdict = serde_json::to_value(decision.verdict).ok().and_then(|v| v.as_str().map(str::to_owned));
+        self.audit(sess, "decide", Some(student), verdict.map(|v| format!("version {}: {v}", decision.version)))
+            .await?;
+        Ok(decision)
+    }
+
+    /// `PUT …/students/{student}/incidents/{incident}/review`.
+    pub async fn review_incident(
+        &self,
+        sess: &ProctorSession,
+        student: &StudentId,
+        incident: &IncidentId,
+        req: ReviewIncident,
+    ) -> Result<IncidentReview, Rejection> {
+        if let Some(note) = &req.note {
+            check_note(note, false)?;
+        }
+        self.admit_review(sess)?;
+        self.on_roster(&sess.rt, student).await?;
+        let incidents = self.store.student_incidents(sess.rt.id(), student).await.map_err(|e| store_failed(&e))?;
+        if !incidents.iter().any(|i| &i.id == incident) {
+            return Err(Rejection::new(RejectReason::UnknownIncident, format!("{student} has no incident {incident}")));
+        }
+        let review = IncidentReview {
+            incident_id: incident.clone(),
+            verdict: req.verdict,
+            note: req.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+            reviewer: sess.proctor.clone(),
+            at: self.clock.now_ms(),
+        };
+        self.store.insert_incident_review(sess.rt.id(), student, &review).await.map_err(|e| store_failed(&e))?;
+        let verdict = serde_json::to_value(review.verdict).ok().and_then(|v| v.as_str().map(str::to_owned));
+        self.audit(
+            sess,
+            "review_incident",
+            Some(student),
+            Some(format!("{incident}: {}", verdict.unwrap_or_default())),
+        )
+        .await?;
+        Ok(review)
+    }
+
+    /// An exam's audit log, for its administrator.
+    pub async fn audit_log(&self, exam: &ExamId) -> Result<Vec<AuditRecord>, Rejection> {
+        let entries = self.store.audit_log(exam, MAX_AUDIT_ENTRIES).await.map_err(|e| store_failed(&e))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| AuditRecord {
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                student_id: e.student_id,
+                detail: e.detail,
+            })
+            .collect())
+    }
+}

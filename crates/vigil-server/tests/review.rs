@@ -1,0 +1,180 @@
+//! After the exam: the review queue ranks from the store, readings and
+//! decisions are kept with who and when (every version), a stale decision
+//! is refused, everything looked at is audited, and only the exam's
+//! proctors see any of it.
+
+mod common;
+
+use common::Harness;
+use serde_json::{Value, json};
+use vigil_proto::Role;
+use vigil_proto::events::names;
+
+async fn get(h: &Harness, path: &str, token: &str) -> (u16, Value) {
+    h.call(reqwest::Method::GET, &format!("/exams/{}{path}", h.exam), Some(token), None).await
+}
+
+async fn put(h: &Harness, path: &str, token: &str, body: Value) -> (u16, Value) {
+    h.call(reqwest::Method::PUT, &format!("/exams/{}{path}", h.exam), Some(token), Some(&body)).await
+}
+
+fn order(queue: &Value) -> Vec<&str> {
+    queue["students"].as_array().unwrap().iter().map(|r| r["student"]["id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_rank_read_and_decide_from_the_store() {
+    let h = Harness::start(&["ada", "bob", "cyd"]).await;
+    let t = h.now();
+    let ada = h.student("ada").await;
+    for (id, seq, kind) in [("a-1", 1, "multiple_faces"), ("a-2", 2, "tab_hidden")] {
+        let ack = ada
+            .request(names::INCIDENT, common::incident(id, seq, kind, t - 60_000 + i64::from(seq as u8) * 1_000))
+            .await;
+        assert_eq!(ack["status"], json!("accepted"), "{ack}");
+    }
+    ada.request(names::CHAT, json!({ "id": "q-1", "text": "My camera froze" })).await;
+    let bob = h.student("bob").await;
+    bob.request(names::INCIDENT, common::incident("b-1", 1, "window_blur", t - 30_000)).await;
+    let pat = h.token(Role::Proctor, "pat").await;
+
+    let (status, queue) = get(&h, "/review", &pat).await;
+    assert_eq!(status, 200, "{queue}");
+    assert_eq!(order(&queue), ["ada", "bob", "cyd"]);
+    assert_eq!(queue["decided"], json!(0));
+    let top = &queue["students"][0];
+    assert_eq!((top["incident_count"].as_u64(), top["unreviewed"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(top["counts"], json!({ "multiple_faces": 1, "tab_hidden": 1 }));
+    assert_eq!(top["peak_score"].as_f64().map(|s| s > 7.9), Some(true), "{top}");
+
+    // Ada's whole record, recomputed from the store.
+    let (status, record) = get(&h, "/students/ada/review", &pat).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["incidents"].as_array().unwrap().len(), 2);
+    assert_eq!(record["score_curve"].as_array().unwrap().len(), 2);
+    assert_eq!(record["score_curve"][0]["score"], json!(5.0));
+    assert_eq!(record["chat"][0]["text"], json!("My camera froze"));
+    assert_eq!(record["decisions"], json!([]));
+
+    // A reading: the multiple faces were a poster behind her.
+    let (status, read) =
+        put(&h, "/students/ada/incidents/a-1/review", &pat, json!({ "verdict": "dismissed", "note": "A poster" }))
+            .await;
+    assert_eq!((status, read["reviewer"].as_str()), (200, Some("pat")), "{read}");
+    let (status, body) = put(&h, "/students/ada/incidents/nope/review", &pat, json!({ "verdict": "confirmed" })).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (404, Some("unknown_incident")));
+    let (_, after) = get(&h, "/students/ada/review", &pat).await;
+    assert_eq!(
+        (after["incident_count"].as_u64(), after["unreviewed"].as_u64()),
+        (Some(1), Some(1)),
+        "dismissed no longer counts"
+    );
+    assert_eq!(after["score_curve"].as_array().unwrap().len(), 1);
+
+    // Decisions: a note is required; versions are kept; a stale one is refused.
+    let (status, body) =
+        put(&h, "/students/ada/decision", &pat, json!({ "verdict": "concern", "note": " ", "based_on": 0 })).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("invalid_payload")));
+    let (status, first) =
+        put(&h, "/students/ada/decision", &pat, json!({ "verdict": "concern", "note": "Left the tab", "based_on": 0 }))
+            .await;
+    assert_eq!((status, first["version"].as_u64()), (200, Some(1)), "{first}");
+    h.admin(reqwest::Method::POST, &format!("/exams/{}/proctors", h.exam), json!({ "id": "quinn", "name": "Quinn" }))
+        .await;
+    let quinn = h.token(Role::Proctor, "quinn").await;
+    let (status, stale) =
+        put(&h, "/students/ada/decision", &quinn, json!({ "verdict": "violation", "note": "Cheated", "based_on": 0 }))
+            .await;
+    assert_eq!((status, stale["error"]["reason"].as_str()), (409, Some("stale_transition")), "{stale}");
+    let (status, second) = put(
+        &h,
+        "/students/ada/decision",
+        &quinn,
+        json!({ "verdict": "no_concern", "note": "Checked with the invigilator", "based_on": 1 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(
+        (second["version"].as_u64(), second["previous"].as_str(), second["reviewer"].as_str()),
+        (Some(2), Some("concern"), Some("quinn"))
+    );
+    let (_, queue) = get(&h, "/review", &pat).await;
+    assert_eq!(queue["decided"], json!(1));
+    assert_eq!(
+        queue["students"].as_array().unwrap().iter().find(|r| r["student"]["id"] == "ada").unwrap()["decision"]["version"],
+        json!(2)
+    );
+    let (_, record) = get(&h, "/students/ada/review", &pat).await;
+    let verdicts: Vec<&str> =
+        record["decisions"].as_array().unwrap().iter().map(|d| d["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["concern", "no_concern"]);
+
+    // What was looked at and changed is in the audit log, for the admin only.
+    let (status, audit) = h.call(reqwest::Method::GET, &format!("/exams/{}/audit", h.exam), Some("admin"), None).await;
+    assert_eq!(status, 200, "{audit}");
+    let actions: Vec<(&str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("proctor:pat", "view_record"),
+            ("proctor:pat", "review_incident"),
+            ("proctor:pat", "view_record"),
+            ("proctor:pat", "decide"),
+            ("proctor:quinn", "decide"),
+            ("proctor:pat", "view_record"),
+        ]
+    );
+    let (status, _) = h.call(reqwest::Method::GET, &format!("/exams/{}/audit", h.exam), Some(&pat), None).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_exams_proctors_review_and_evidence_views_are_audited() {
+    let h = Harness::start(&["ada"]).await;
+    h.add_exam("other", &["eve"]).await;
+    let ada_token = h.token(Role::Student, "ada").await;
+    let other_proctor = h.token_in("other", Role::Proctor, "pat").await;
+    for path in ["/review", "/students/ada/review"] {
+        let (status, body) = get(&h, path, &ada_token).await;
+        assert_eq!((status, body["error"]["reason"].as_str()), (403, Some("wrong_scope")), "{path}");
+        let (status, body) = get(&h, path, &other_proctor).await;
+        assert_eq!((status, body["error"]["reason"].as_str()), (403, Some("forbidden")), "{path}");
+    }
+    let (status, body) =
+        put(&h, "/students/ada/decision", &other_proctor, json!({ "verdict": "concern", "note": "x", "based_on": 0 }))
+            .await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (403, Some("forbidden")));
+    let pat = h.token(Role::Proctor, "pat").await;
+    let (status, body) = get(&h, "/students/eve/review", &pat).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (404, Some("unknown_student")), "another exam's student");
+
+    // An evidence frame looked at is audited with its hash.
+    let ada = h.student_with(&ada_token).await;
+    let t = h.now();
+    ada.request(names::INCIDENT, common::incident("e-1", 1, "no_face", t - 1_000)).await;
+    let jpeg =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames/frame-a.jpg"))
+            .unwrap();
+    let uploaded: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/evidence/e-1", h.base))
+        .bearer_auth(&ada_token)
+        .header("x-vigil-captured-at", (t - 500).to_string())
+        .body(jpeg)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sha = uploaded["sha256"].as_str().expect("stored").to_owned();
+    let (status, _) = get(&h, &format!("/evidence/{sha}"), &pat).await;
+    assert_eq!(status, 200);
+    let (_, audit) = h.call(reqwest::Method::GET, &format!("/exams/{}/audit", h.exam), Some("admin"), None).await;
+    assert_eq!(audit[0]["action"], json!("view_evidence"));
+    assert_eq!(audit[0]["detail"], json!(sha));
+}
