@@ -640,6 +640,8 @@ action: string, student_id?: StudentId,
  */
 detail?: string, };
 
+export type ExamArchive = { exam: Exam, proctors: Array<Proctor>, students: Array<StudentReview>, exported_at: number, };
+
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {
   STUDENT_NS: "/student",

@@ -194,3 +194,13 @@ pub struct AuditRecord {
     #[ts(optional)]
     pub detail: Option<String>,
 }
+
+/// `GET /api/v1/exams/{exam}/export.json`: the whole exam, every student's
+/// record as a reviewer reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ExamArchive {
+    pub exam: Exam,
+    pub proctors: Vec<crate::Proctor>,
+    pub students: Vec<StudentReview>,
+    pub exported_at: UnixMillis,
+}

@@ -109,6 +109,7 @@ pub fn bindings() -> String {
         RecordedTransition::decl(&cfg),
         StudentReview::decl(&cfg),
         AuditRecord::decl(&cfg),
+        ExamArchive::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\

@@ -178,3 +178,63 @@ async fn only_the_exams_proctors_review_and_evidence_views_are_audited() {
     assert_eq!(audit[0]["action"], json!("view_evidence"));
     assert_eq!(audit[0]["detail"], json!(sha));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exam_exports_as_csv_and_as_a_json_archive() {
+    let h = Harness::start(&["ada", "bob"]).await;
+    let t = h.now();
+    let ada = h.student("ada").await;
+    ada.request(names::INCIDENT, common::incident("a-1", 1, "multiple_faces", t - 5_000)).await;
+    ada.request(names::INCIDENT, common::incident("a-2", 2, "multiple_faces", t - 4_000)).await;
+    let pat = h.token(Role::Proctor, "pat").await;
+    // A name with a comma and a quote must survive the CSV.
+    h.admin(
+        reqwest::Method::POST,
+        &format!("/exams/{}/students", h.exam),
+        json!({ "id": "cyd", "name": "Doe, \"Cy\"" }),
+    )
+    .await;
+    put(&h, "/students/ada/decision", &pat, json!({ "verdict": "violation", "note": "Two people", "based_on": 0 }))
+        .await;
+
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/exams/{}/export.csv", h.base, h.exam))
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let body = res.bytes().await.unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_ref());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&header[..4], ["student_id", "name", "decision", "decision_version"]);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!((&rows[0][0], &rows[0][col("decision")], &rows[0][col("reviewer")]), ("ada", "violation", "pat"));
+    assert_eq!((&rows[0][col("multiple_faces")], &rows[0][col("incidents")]), ("2", "2"));
+    let cyd = rows.iter().find(|r| &r[0] == "cyd").unwrap();
+    assert_eq!((&cyd[1], &cyd[col("decision")]), ("Doe, \"Cy\"", ""));
+
+    let (status, archive) = get(&h, "/export.json", &pat).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> =
+        archive["students"].as_array().unwrap().iter().map(|s| s["student"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["ada", "bob", "cyd"]);
+    assert_eq!(archive["students"][0]["incidents"].as_array().unwrap().len(), 2);
+    assert_eq!(archive["students"][0]["decisions"][0]["note"], json!("Two people"));
+    assert_eq!(archive["proctors"][0]["id"], json!("pat"));
+
+    let (_, audit) = h.call(reqwest::Method::GET, &format!("/exams/{}/audit", h.exam), Some("admin"), None).await;
+    let exports: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "export")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(exports, ["csv", "json"]);
+    let ada_token = h.token(Role::Student, "ada").await;
+    assert_eq!(get(&h, "/export.csv", &ada_token).await.0, 403);
+}

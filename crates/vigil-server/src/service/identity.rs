@@ -31,7 +31,7 @@ pub struct IdentityTicket {
     _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
 }
 
-fn photo_of(row: &IdentityPhotoRow) -> IdentityPhoto {
+pub fn photo_of(row: &IdentityPhotoRow) -> IdentityPhoto {
     IdentityPhoto {
         kind: row.kind,
         sha256: row.sha256.clone(),

@@ -10,12 +10,14 @@ use vigil_core::rate::{KeyedTake, RateLimit};
 use vigil_core::review::{check_based_on, check_note, priority, score_curve};
 use vigil_proto::events::{IncidentRecord, ProctorAction, RecordedAction};
 use vigil_proto::review::{
-    AuditRecord, Decision, IncidentReview, RecordedTransition, ReviewIncident, ReviewQueue, ReviewRow, SetDecision,
-    StudentReview,
+    AuditRecord, Decision, ExamArchive, IncidentReview, RecordedTransition, ReviewIncident, ReviewQueue, ReviewRow,
+    SetDecision, StudentReview,
 };
 use vigil_proto::{Exam, ExamId, IncidentId, RejectReason, Rejection, StudentId};
 use vigil_store::{AuditEntry, StoreError};
 
+use super::exams::{ExamRuntime, StudentCell};
+use super::identity::photo_of;
 use super::{ProctorSession, Service, lock, unavailable};
 
 /// Review requests per proctor: a reviewer pages through students quickly,
@@ -113,8 +115,37 @@ impl Service {
     /// `GET …/students/{student}/review`: the student's whole record.
     pub async fn student_review(&self, sess: &ProctorSession, student: &StudentId) -> Result<StudentReview, Rejection> {
         self.admit_review(sess)?;
+        let cell = self.on_roster(&sess.rt, student).await?;
+        let record = self.record_of(&sess.rt, &cell).await?;
+        self.audit(sess, "view_record", Some(student), None).await?;
+        Ok(record)
+    }
+
+    /// `GET …/export.json`: every student's record (audited once, as an export).
+    pub async fn exam_archive(&self, sess: &ProctorSession) -> Result<ExamArchive, Rejection> {
+        self.admit_review(sess)?;
         let rt = &sess.rt;
-        let cell = self.on_roster(rt, student).await?;
+        let mut students = Vec::new();
+        for cell in rt.cells() {
+            students.push(self.record_of(rt, &cell).await?);
+        }
+        students.sort_by(|a, b| a.student.id.cmp(&b.student.id));
+        let proctors = self.store.proctors(rt.id()).await.map_err(|e| store_failed(&e))?;
+        self.audit(sess, "export", None, Some("json".into())).await?;
+        Ok(ExamArchive { exam: Exam::clone(&rt.exam()), proctors, students, exported_at: self.clock.now_ms() })
+    }
+
+    /// `GET …/export.csv`: the queue as CSV (audited as an export).
+    pub async fn exam_csv(&self, sess: &ProctorSession) -> Result<Vec<u8>, Rejection> {
+        let queue = self.review_queue(sess).await?;
+        let csv = queue_csv(&queue)?;
+        self.audit(sess, "export", None, Some("csv".into())).await?;
+        Ok(csv)
+    }
+
+    /// One student's whole record from the store.
+    async fn record_of(&self, rt: &ExamRuntime, cell: &StudentCell) -> Result<StudentReview, Rejection> {
+        let student = cell.id();
         let exam = rt.exam();
         let (id, store) = (rt.id(), &self.store);
         let fail = |e: StoreError| store_failed(&e);
@@ -135,9 +166,8 @@ impl Service {
             .collect();
         let actions = recorded_actions(store.student_actions(id, student).await.map_err(fail)?);
         let chat = store.student_chat(id, student, 0, MAX_RECORD_CHAT).await.map_err(fail)?;
-        let identity_photos = self.identity_photos(sess, student).await?.photos;
+        let identity_photos = store.identity_photos(id, student).await.map_err(fail)?.iter().map(photo_of).collect();
         let decisions = store.decisions(id, student).await.map_err(fail)?;
-        self.audit(sess, "view_record", Some(student), None).await?;
         Ok(StudentReview {
             priority: priority(&incidents, &exam.settings.scoring, &incident_reviews),
             score_curve: score_curve(&incidents, &exam.settings.scoring, &incident_reviews),
@@ -247,4 +277,56 @@ impl Service {
             })
             .collect())
     }
+}
+
+/// The columns of the exam CSV before the per-kind counts.
+const CSV_COLUMNS: [&str; 11] = [
+    "student_id",
+    "name",
+    "decision",
+    "decision_version",
+    "reviewer",
+    "decided_at",
+    "peak_score",
+    "priority",
+    "incidents",
+    "unreviewed",
+    "gaps",
+];
+
+/// The exam's review as CSV (RFC 4180, through the `csv` crate): one row
+/// per student in queue order, then a count column per incident kind.
+pub fn queue_csv(queue: &ReviewQueue) -> Result<Vec<u8>, Rejection> {
+    let failed = |e: csv::Error| {
+        tracing::error!(error = %e, "writing the CSV failed");
+        unavailable("the export could not be written; retry")
+    };
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let kinds = vigil_proto::IncidentKind::ALL;
+    let header: Vec<&str> = CSV_COLUMNS.iter().copied().chain(kinds.iter().map(|k| k.as_str())).collect();
+    out.write_record(&header).map_err(failed)?;
+    for row in &queue.students {
+        let d = row.decision.as_ref();
+        let verdict = d
+            .and_then(|d| serde_json::to_value(d.verdict).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let p = &row.priority;
+        let mut record = vec![
+            row.student.id.to_string(),
+            row.student.name.clone(),
+            verdict,
+            d.map(|d| d.version.to_string()).unwrap_or_default(),
+            d.map(|d| d.reviewer.to_string()).unwrap_or_default(),
+            d.map(|d| d.at.to_string()).unwrap_or_default(),
+            format!("{:.3}", p.peak_score),
+            format!("{:.3}", p.priority),
+            p.incident_count.to_string(),
+            p.unreviewed.to_string(),
+            p.gaps.to_string(),
+        ];
+        record.extend(kinds.iter().map(|k| p.counts.get(k).copied().unwrap_or(0).to_string()));
+        out.write_record(&record).map_err(failed)?;
+    }
+    out.into_inner().map_err(|e| failed(e.into_error().into()))
 }

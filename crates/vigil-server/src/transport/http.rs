@@ -147,6 +147,8 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/students/{student}/decision", axum::routing::put(decide))
         .route("/exams/{exam}/students/{student}/incidents/{incident}/review", axum::routing::put(review_incident))
         .route("/exams/{exam}/audit", get(audit_log))
+        .route("/exams/{exam}/export.csv", get(export_csv))
+        .route("/exams/{exam}/export.json", get(export_json))
         .route("/evidence/{incident}", post(upload_evidence))
         .route("/exams/{exam}/evidence/{sha256}", get(download_evidence))
         .merge(super::lti::admin_routes());
@@ -475,6 +477,28 @@ async fn review_incident(
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
     let req = parse_json(&read_body(body, REVIEW_BODY_LIMIT, "incident reviews").await?)?;
     Ok(Json(app.service.review_incident(&sess, &student, &incident, req).await?).into_response())
+}
+
+/// `GET /api/v1/exams/{exam}/export.csv`: one row per student, queue order.
+async fn export_csv(State(app): AppState, headers: HeaderMap, ApiPath(exam): ApiPath<ExamId>) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let csv = app.service.exam_csv(&sess).await?;
+    let mut res = Body::from(csv).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{exam}-review.csv\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// `GET /api/v1/exams/{exam}/export.json`: the whole exam's records.
+async fn export_json(State(app): AppState, headers: HeaderMap, ApiPath(exam): ApiPath<ExamId>) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let mut res = Json(app.service.exam_archive(&sess).await?).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(res)
 }
 
 /// `GET /api/v1/exams/{exam}/audit` (admin): who looked at or changed what.
