@@ -603,6 +603,10 @@ score_curve: Array<ScorePoint>, transitions: Array<RecordedTransition>, actions:
  */
 decisions: Array<Decision>, 
 /**
+ * The student's responses to decisions, oldest first.
+ */
+appeals: Array<Appeal>, 
+/**
  * Higher is reviewed first: `peak_score / alert_at`, plus a quarter of
  * the weights of the distinct kinds seen over `alert_at`, plus 0.1 per
  * unreviewed incident (up to 20), plus 0.2 per heartbeat or media gap
@@ -641,6 +645,24 @@ action: string, student_id?: StudentId,
 detail?: string, };
 
 export type ExamArchive = { exam: Exam, proctors: Array<Proctor>, students: Array<StudentReview>, exported_at: number, };
+
+export type Appeal = { decision_version: number, text: string, at: number, };
+
+export type SubmitAppeal = { 
+/**
+ * The decision version answered.
+ */
+decision_version: number, 
+/**
+ * 1–5,000 characters.
+ */
+text: string, };
+
+export type StudentRecord = { exam_id: ExamId, exam_title: string, student: Student, session: SessionView, 
+/**
+ * Oldest first; a kept frame is at `GET /api/v1/me/evidence/{sha256}`.
+ */
+incidents: Array<IncidentRecord>, incident_reviews: Array<IncidentReview>, transitions: Array<RecordedTransition>, actions: Array<RecordedAction>, chat: Array<ChatMessage>, identity_photos: Array<IdentityPhoto>, decisions: Array<Decision>, appeals: Array<Appeal>, };
 
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {

@@ -176,6 +176,8 @@ pub struct StudentReview {
     pub identity_photos: Vec<IdentityPhoto>,
     /// Every version of the decision, oldest first.
     pub decisions: Vec<Decision>,
+    /// The student's responses to decisions, oldest first.
+    pub appeals: Vec<Appeal>,
 }
 
 /// One entry of an exam's audit log (`GET /api/v1/exams/{exam}/audit`, admin).
@@ -203,4 +205,44 @@ pub struct ExamArchive {
     pub proctors: Vec<crate::Proctor>,
     pub students: Vec<StudentReview>,
     pub exported_at: UnixMillis,
+}
+
+/// A student's written response to one version of the decision on them
+/// (an appeal): one per version, kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Appeal {
+    pub decision_version: u32,
+    pub text: String,
+    pub at: UnixMillis,
+}
+
+/// `POST /api/v1/me/appeals` (student).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitAppeal {
+    /// The decision version answered.
+    pub decision_version: u32,
+    /// 1–5,000 characters.
+    pub text: String,
+}
+
+/// `GET /api/v1/me/record` (student): the student's own record: what was
+/// flagged and kept about them, what reviewers read and decided, and their
+/// appeals. Never another student's, and never the proctors' notes on their
+/// accommodations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StudentRecord {
+    pub exam_id: crate::ExamId,
+    pub exam_title: String,
+    pub student: Student,
+    pub session: SessionView,
+    /// Oldest first; a kept frame is at `GET /api/v1/me/evidence/{sha256}`.
+    pub incidents: Vec<IncidentRecord>,
+    pub incident_reviews: Vec<IncidentReview>,
+    pub transitions: Vec<RecordedTransition>,
+    pub actions: Vec<RecordedAction>,
+    pub chat: Vec<ChatMessage>,
+    pub identity_photos: Vec<IdentityPhoto>,
+    pub decisions: Vec<Decision>,
+    pub appeals: Vec<Appeal>,
 }

@@ -110,6 +110,9 @@ pub fn bindings() -> String {
         StudentReview::decl(&cfg),
         AuditRecord::decl(&cfg),
         ExamArchive::decl(&cfg),
+        Appeal::decl(&cfg),
+        SubmitAppeal::decl(&cfg),
+        StudentRecord::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\

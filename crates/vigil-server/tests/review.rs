@@ -238,3 +238,82 @@ async fn the_exam_exports_as_csv_and_as_a_json_archive() {
     let ada_token = h.token(Role::Student, "ada").await;
     assert_eq!(get(&h, "/export.csv", &ada_token).await.0, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_student_reads_their_own_record_and_answers_a_decision_once() {
+    let h = Harness::start(&["ada", "bob"]).await;
+    let t = h.now();
+    let ada_token = h.token(Role::Student, "ada").await;
+    let bob_token = h.token(Role::Student, "bob").await;
+    let ada = h.student_with(&ada_token).await;
+    ada.request(names::INCIDENT, common::incident("a-1", 1, "no_face", t - 2_000)).await;
+    let jpeg =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames/frame-a.jpg"))
+            .unwrap();
+    let uploaded: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/evidence/a-1", h.base))
+        .bearer_auth(&ada_token)
+        .header("x-vigil-captured-at", (t - 1_500).to_string())
+        .body(jpeg.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sha = uploaded["sha256"].as_str().unwrap().to_owned();
+    let pat = h.token(Role::Proctor, "pat").await;
+    let note_path = format!("/exams/{}/students/ada/accommodations", h.exam);
+    h.call(reqwest::Method::PUT, &note_path, Some("admin"), Some(&json!({ "note": "Anxious; be gentle" }))).await;
+    put(&h, "/students/ada/decision", &pat, json!({ "verdict": "concern", "note": "Face out of view", "based_on": 0 }))
+        .await;
+
+    let (status, record) = me(&h, &ada_token, "/me/record").await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["student"]["id"], json!("ada"));
+    assert_eq!(record["incidents"][0]["evidence_sha256"], json!(sha));
+    assert_eq!(record["decisions"][0]["note"], json!("Face out of view"));
+    assert!(!record.to_string().contains("Anxious"), "the proctors' note never reaches the student");
+    // Her own frame, and nobody else's.
+    let frame = reqwest::Client::new()
+        .get(format!("{}/api/v1/me/evidence/{sha}", h.base))
+        .bearer_auth(&ada_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(frame.bytes().await.unwrap().as_ref(), jpeg.as_slice());
+    let (status, body) = me(&h, &bob_token, &format!("/me/evidence/{sha}")).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (404, Some("unknown_incident")));
+    let (status, bobs) = me(&h, &bob_token, "/me/record").await;
+    assert_eq!((status, bobs["incidents"].as_array().map(Vec::len)), (200, Some(0)));
+    assert_eq!(me(&h, &pat, "/me/record").await.0, 403, "a proctor's token is not a student's");
+
+    // One appeal per decision version; reviewers see it.
+    let (status, body) = appeal(&h, &ada_token, json!({ "decision_version": 2, "text": "?" })).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("invalid_payload")));
+    let (status, _) = appeal(&h, &ada_token, json!({ "decision_version": 1, "text": "My camera slipped" })).await;
+    assert_eq!(status, 201);
+    let (status, body) = appeal(&h, &ada_token, json!({ "decision_version": 1, "text": "Again" })).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (409, Some("conflicting_duplicate")));
+    let (status, body) = appeal(&h, &bob_token, json!({ "decision_version": 1, "text": "Me too" })).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (422, Some("invalid_payload")), "no decision on Bob");
+    let (_, review) = get(&h, "/students/ada/review", &pat).await;
+    assert_eq!(review["appeals"][0]["text"], json!("My camera slipped"));
+    let (_, audit) = h.call(reqwest::Method::GET, &format!("/exams/{}/audit", h.exam), Some("admin"), None).await;
+    let by_ada: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "student:ada")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(by_ada, ["view_own_record", "view_evidence", "appeal"]);
+}
+
+async fn me(h: &Harness, token: &str, path: &str) -> (u16, Value) {
+    h.call(reqwest::Method::GET, path, Some(token), None).await
+}
+
+async fn appeal(h: &Harness, token: &str, body: Value) -> (u16, Value) {
+    h.call(reqwest::Method::POST, "/me/appeals", Some(token), Some(&body)).await
+}

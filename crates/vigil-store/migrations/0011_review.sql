@@ -35,3 +35,13 @@ CREATE TABLE audit_log (
     detail     TEXT
 );
 CREATE INDEX audit_by_exam ON audit_log (exam_id, at);
+
+-- A student's written response to one version of the decision on them.
+CREATE TABLE appeals (
+    exam_id          TEXT NOT NULL,
+    student_id       TEXT NOT NULL,
+    decision_version INTEGER NOT NULL,
+    body             TEXT NOT NULL,
+    at               BIGINT NOT NULL,
+    PRIMARY KEY (exam_id, student_id, decision_version)
+);

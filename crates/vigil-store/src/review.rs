@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use sqlx::{Row, SqliteConnection};
-use vigil_proto::review::{Decision, IncidentReview, IncidentVerdict, Verdict};
+use vigil_proto::review::{Appeal, Decision, IncidentReview, IncidentVerdict, Verdict};
 use vigil_proto::{ExamId, StudentId, UnixMillis};
 
 use crate::writer::Write;
@@ -145,6 +145,34 @@ impl Store {
         Ok(out)
     }
 
+    /// Stores a student's appeal of one decision version; a second one for
+    /// the same version is refused (`AlreadyExists`).
+    pub async fn insert_appeal(&self, exam_id: &ExamId, student_id: &StudentId, appeal: &Appeal) -> Result<()> {
+        self.write(Write::Appeal { exam_id: exam_id.clone(), student_id: student_id.clone(), appeal: appeal.clone() })
+            .await
+    }
+
+    /// A student's appeals, oldest first.
+    pub async fn appeals(&self, exam_id: &ExamId, student_id: &StudentId) -> Result<Vec<Appeal>> {
+        let rows =
+            sqlx::query("SELECT * FROM appeals WHERE exam_id = $1 AND student_id = $2 ORDER BY decision_version")
+                .bind(exam_id.as_str())
+                .bind(student_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let version: i64 = r.get("decision_version");
+                Ok(Appeal {
+                    decision_version: u32::try_from(version)
+                        .map_err(|_| StoreError::Corrupt("appeal version".into()))?,
+                    text: r.get("body"),
+                    at: r.get("at"),
+                })
+            })
+            .collect()
+    }
+
     /// Appends to the audit log (durably, before the audited answer goes out).
     pub async fn audit(&self, entry: &AuditEntry) -> Result<()> {
         self.write(Write::Audit(entry.clone())).await
@@ -238,5 +266,22 @@ pub(crate) async fn apply_audit(conn: &mut SqliteConnection, e: &AuditEntry) -> 
     .bind(&e.detail)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+pub(crate) async fn apply_appeal(
+    conn: &mut SqliteConnection,
+    exam_id: &ExamId,
+    student_id: &StudentId,
+    a: &Appeal,
+) -> Result<()> {
+    sqlx::query("INSERT INTO appeals (exam_id, student_id, decision_version, body, at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(exam_id.as_str())
+        .bind(student_id.as_str())
+        .bind(i64::from(a.decision_version))
+        .bind(&a.text)
+        .bind(a.at)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

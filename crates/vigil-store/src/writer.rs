@@ -30,6 +30,7 @@ pub(crate) enum Write {
     Decision { exam_id: ExamId, student_id: StudentId, decision: vigil_proto::review::Decision },
     IncidentReview { exam_id: ExamId, student_id: StudentId, review: vigil_proto::review::IncidentReview },
     Audit(crate::review::AuditEntry),
+    Appeal { exam_id: ExamId, student_id: StudentId, appeal: vigil_proto::review::Appeal },
     ForgetIdentityPhoto { exam_id: ExamId, student_id: StudentId, kind: vigil_proto::IdentityPhotoKind, sha256: String },
 }
 
@@ -220,6 +221,9 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             crate::review::apply_incident_review(conn, exam_id, student_id, review).await?
         }
         Write::Audit(entry) => crate::review::apply_audit(conn, entry).await?,
+        Write::Appeal { exam_id, student_id, appeal } => {
+            crate::review::apply_appeal(conn, exam_id, student_id, appeal).await?
+        }
         Write::IdentityPhoto(row) => crate::chat::apply_identity_photo(conn, row).await?,
         Write::ForgetIdentityPhoto { exam_id, student_id, kind, sha256 } => {
             crate::chat::forget_identity_photo(conn, exam_id, student_id, *kind, sha256).await?

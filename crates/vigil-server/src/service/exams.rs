@@ -34,6 +34,8 @@ const HANDSHAKE_RATE: RateLimit = RateLimit { burst: 10, per_second: 0.5 };
 const SIGNALLING_RATE: RateLimit = RateLimit { burst: 40, per_second: 2.0 };
 /// Identity photo uploads per student: a few takes of each photo.
 const IDENTITY_RATE: RateLimit = RateLimit { burst: 6, per_second: 0.1 };
+/// A student's reads of their own record (and appeals).
+const RECORD_RATE: RateLimit = RateLimit { burst: 20, per_second: 1.0 };
 /// Live connections per student: a second tab, and a reload whose old
 /// socket has not closed yet. The next one replaces the oldest.
 pub const MAX_STUDENT_CONNECTIONS: usize = 3;
@@ -56,6 +58,8 @@ pub struct Live {
     pub chat_sync_bucket: TokenBucket,
     /// Identity photo uploads.
     pub identity_bucket: TokenBucket,
+    /// Reads of the student's own record and appeals.
+    pub record_bucket: TokenBucket,
 }
 
 #[derive(Debug)]
@@ -111,6 +115,7 @@ impl StudentCell {
                 chat_bucket: TokenBucket::new(vigil_core::chat::STUDENT_RATE),
                 chat_sync_bucket: TokenBucket::new(vigil_core::chat::SYNC_RATE),
                 identity_bucket: TokenBucket::new(IDENTITY_RATE),
+                record_bucket: TokenBucket::new(RECORD_RATE),
             }),
             publishing: Mutex::new(None),
             evidence_slot: Arc::new(tokio::sync::Semaphore::new(1)),

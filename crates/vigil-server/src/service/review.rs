@@ -10,21 +10,23 @@ use vigil_core::rate::{KeyedTake, RateLimit};
 use vigil_core::review::{check_based_on, check_note, priority, score_curve};
 use vigil_proto::events::{IncidentRecord, ProctorAction, RecordedAction};
 use vigil_proto::review::{
-    AuditRecord, Decision, ExamArchive, IncidentReview, RecordedTransition, ReviewIncident, ReviewQueue, ReviewRow,
-    SetDecision, StudentReview,
+    Appeal, AuditRecord, Decision, ExamArchive, IncidentReview, RecordedTransition, ReviewIncident, ReviewQueue,
+    ReviewRow, SetDecision, StudentRecord, StudentReview, SubmitAppeal,
 };
 use vigil_proto::{Exam, ExamId, IncidentId, RejectReason, Rejection, StudentId};
 use vigil_store::{AuditEntry, StoreError};
 
 use super::exams::{ExamRuntime, StudentCell};
 use super::identity::photo_of;
-use super::{ProctorSession, Service, lock, unavailable};
+use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 
 /// Review requests per proctor: a reviewer pages through students quickly,
 /// but each record read is a handful of queries.
 pub const REVIEW_RATE: RateLimit = RateLimit { burst: 60, per_second: 10.0 };
 /// The most chat messages a record carries.
 const MAX_RECORD_CHAT: usize = 10_000;
+/// The longest appeal.
+pub const MAX_APPEAL_CHARS: usize = 5_000;
 /// The most audit entries one read returns.
 pub const MAX_AUDIT_ENTRIES: usize = 10_000;
 
@@ -168,7 +170,9 @@ impl Service {
         let chat = store.student_chat(id, student, 0, MAX_RECORD_CHAT).await.map_err(fail)?;
         let identity_photos = store.identity_photos(id, student).await.map_err(fail)?.iter().map(photo_of).collect();
         let decisions = store.decisions(id, student).await.map_err(fail)?;
+        let appeals = store.appeals(id, student).await.map_err(fail)?;
         Ok(StudentReview {
+            appeals,
             priority: priority(&incidents, &exam.settings.scoring, &incident_reviews),
             score_curve: score_curve(&incidents, &exam.settings.scoring, &incident_reviews),
             session: cell.session_view(&exam),
@@ -261,6 +265,102 @@ impl Service {
         )
         .await?;
         Ok(review)
+    }
+
+    /// One from the student's budget for reading their own record.
+    fn admit_own_read(&self, sess: &StudentSession) -> Result<(), Rejection> {
+        lock(&sess.cell.live).record_bucket.try_take(self.clock.now_ms()).map_err(|wait| Rejection {
+            reason: RejectReason::RateLimited,
+            message: "too many requests; wait and retry".into(),
+            retry_after_ms: Some(wait),
+        })
+    }
+
+    async fn audit_student(
+        &self,
+        sess: &StudentSession,
+        action: &str,
+        detail: Option<String>,
+    ) -> Result<(), Rejection> {
+        let entry = AuditEntry {
+            at: self.clock.now_ms(),
+            actor: format!("student:{}", sess.cell.id()),
+            action: action.to_owned(),
+            exam_id: sess.rt.id().clone(),
+            student_id: Some(sess.cell.id().clone()),
+            detail,
+        };
+        self.store.audit(&entry).await.map_err(|e| store_failed(&e))
+    }
+
+    /// `GET /api/v1/me/record`: the student's own record, as reviewers read
+    /// it but without what is for proctors only (the accommodations note).
+    pub async fn own_record(&self, sess: &StudentSession) -> Result<StudentRecord, Rejection> {
+        self.admit_own_read(sess)?;
+        let r = self.record_of(&sess.rt, &sess.cell).await?;
+        self.audit_student(sess, "view_own_record", None).await?;
+        Ok(StudentRecord {
+            exam_id: r.exam.id,
+            exam_title: r.exam.title,
+            student: r.student,
+            session: r.session,
+            incidents: r.incidents,
+            incident_reviews: r.incident_reviews,
+            transitions: r.transitions,
+            actions: r.actions,
+            chat: r.chat,
+            identity_photos: r.identity_photos,
+            decisions: r.decisions,
+            appeals: r.appeals,
+        })
+    }
+
+    /// `GET /api/v1/me/evidence/{sha256}`: one of the student's own frames.
+    /// Any miss (another student's frame, none) reads the same.
+    pub async fn own_evidence(&self, sess: &StudentSession, sha256: &str) -> Result<bytes::Bytes, Rejection> {
+        self.admit_own_read(sess)?;
+        let not_found = || Rejection::new(RejectReason::UnknownIncident, "you have no such evidence frame");
+        let row = self.store.evidence(sess.rt.id(), sha256).await.map_err(|_| not_found())?.ok_or_else(not_found)?;
+        if &row.student_id != sess.cell.id() {
+            return Err(not_found());
+        }
+        let bytes = self.store.evidence_bytes(sha256).await.map_err(|_| not_found())?;
+        self.audit_student(sess, "view_evidence", Some(sha256.to_owned())).await?;
+        Ok(bytes)
+    }
+
+    /// `POST /api/v1/me/appeals`: the student's one response to a decision version.
+    pub async fn appeal(&self, sess: &StudentSession, req: SubmitAppeal) -> Result<Appeal, Rejection> {
+        let text = req.text.trim();
+        if text.is_empty() || text.chars().count() > MAX_APPEAL_CHARS {
+            return Err(Rejection::new(
+                RejectReason::InvalidPayload,
+                format!("an appeal is 1 to {MAX_APPEAL_CHARS} characters"),
+            ));
+        }
+        check_note(text, true)?;
+        self.admit_own_read(sess)?;
+        let (exam, student) = (sess.rt.id(), sess.cell.id());
+        let decisions = self.store.decisions(exam, student).await.map_err(|e| store_failed(&e))?;
+        if !decisions.iter().any(|d| d.version == req.decision_version) {
+            return Err(Rejection::new(
+                RejectReason::InvalidPayload,
+                format!("there is no decision version {} on you", req.decision_version),
+            ));
+        }
+        let appeal = Appeal { decision_version: req.decision_version, text: text.to_owned(), at: self.clock.now_ms() };
+        match self.store.insert_appeal(exam, student, &appeal).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists(_)) => {
+                return Err(Rejection::new(
+                    RejectReason::ConflictingDuplicate,
+                    "you have already answered this decision",
+                ));
+            }
+            Err(e) => return Err(store_failed(&e)),
+        }
+        self.audit_student(sess, "appeal", Some(format!("version {}", appeal.decision_version))).await?;
+        Ok(appeal)
     }
 
     /// An exam's audit log, for its administrator.

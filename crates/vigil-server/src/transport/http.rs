@@ -148,6 +148,9 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/students/{student}/incidents/{incident}/review", axum::routing::put(review_incident))
         .route("/exams/{exam}/audit", get(audit_log))
         .route("/exams/{exam}/export.csv", get(export_csv))
+        .route("/me/record", get(own_record))
+        .route("/me/evidence/{sha256}", get(own_evidence))
+        .route("/me/appeals", post(appeal))
         .route("/exams/{exam}/export.json", get(export_json))
         .route("/evidence/{incident}", post(upload_evidence))
         .route("/exams/{exam}/evidence/{sha256}", get(download_evidence))
@@ -477,6 +480,31 @@ async fn review_incident(
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
     let req = parse_json(&read_body(body, REVIEW_BODY_LIMIT, "incident reviews").await?)?;
     Ok(Json(app.service.review_incident(&sess, &student, &incident, req).await?).into_response())
+}
+
+/// `GET /api/v1/me/record` (student): the student's own record.
+async fn own_record(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    let sess = app.service.authenticate_student(bearer(&headers)).await?;
+    let mut res = Json(app.service.own_record(&sess).await?).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}
+
+/// `GET /api/v1/me/evidence/{sha256}` (student): one of their own frames.
+async fn own_evidence(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath(sha256): ApiPath<String>,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_student(bearer(&headers)).await?;
+    private_jpeg(app.service.own_evidence(&sess, &sha256).await?)
+}
+
+/// `POST /api/v1/me/appeals` (student): a response to a decision.
+async fn appeal(State(app): AppState, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    let sess = app.service.authenticate_student(bearer(&headers)).await?;
+    let req = parse_json(&read_body(body, REVIEW_BODY_LIMIT * 2, "appeals").await?)?;
+    Ok((StatusCode::CREATED, Json(app.service.appeal(&sess, req).await?)).into_response())
 }
 
 /// `GET /api/v1/exams/{exam}/export.csv`: one row per student, queue order.
