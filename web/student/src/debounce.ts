@@ -7,7 +7,7 @@
 // holding for longer than `release` ms (a short grace so one noisy frame
 // does not split or reset an episode).
 
-import type { IncidentKind } from "@proto";
+import type { DetectorThresholds, IncidentKind } from "@proto";
 
 export type ClientKind = Extract<
   IncidentKind,
@@ -99,6 +99,27 @@ export const DEFAULT_CONFIG: DebounceConfig = {
   copyPasteQuietMs: 5000,
 };
 
+/**
+ * `base` with the exam's (or the student's accommodated) thresholds over
+ * it, field by field: `no_face_after_ms` is the no-face debounce,
+ * `looking_away_after_ms` the looking-away one, `yaw_limit_deg` the head
+ * turn beyond which the student looks away. A field that is absent, or not
+ * a positive number (the server validates ranges; the page only refuses
+ * what would break its timing), keeps `base`'s value.
+ */
+export function applyThresholds(base: DebounceConfig, t: DetectorThresholds | undefined): DebounceConfig {
+  const pick = (v: number | undefined, d: number) => (v !== undefined && Number.isFinite(v) && v > 0 ? v : d);
+  return {
+    ...base,
+    debounce: {
+      ...base.debounce,
+      no_face: pick(t?.no_face_after_ms, base.debounce.no_face),
+      looking_away: pick(t?.looking_away_after_ms, base.debounce.looking_away),
+    },
+    yawLimitDeg: pick(t?.yaw_limit_deg, base.yawLimitDeg),
+  };
+}
+
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
 interface Track {
@@ -126,6 +147,14 @@ export class Debouncer {
     private cfg: DebounceConfig = DEFAULT_CONFIG,
   ) {
     this.disabled = new Set(disabled as Iterable<ClientKind>);
+  }
+
+  /**
+   * New thresholds (the exam's settings changed). An episode under way is
+   * judged by the new ones from its next observation on; its start stays.
+   */
+  setConfig(cfg: DebounceConfig): void {
+    this.cfg = cfg;
   }
 
   /** Switches detectors off (accommodations); closes what they had open at `at`. */

@@ -1,13 +1,15 @@
-// The student page: join → system check → consent → camera preview → exam.
-// phase.ts decides which phase the page is in; this module renders each
-// phase's screen (screens/*) and runs what entering it implies: camera,
-// publishing, monitoring, full screen. Inference runs in a worker; this
-// thread only routes messages, so it stays responsive. Incidents go through
-// the persistent outbox (monitor.ts).
+// The student page: join → system check → consent → identity check (when
+// the exam has one) → camera preview → exam, with breaks, and the chat with
+// the proctors alongside. phase.ts decides which phase the page is in; this
+// module renders each phase's screen (screens/*) and runs what entering it
+// implies: camera, publishing, monitoring, full screen. Inference runs in a
+// worker; this thread only routes messages, so it stays responsive.
+// Incidents and chat messages go through the persistent outbox (monitor.ts).
 
-import type { ExamSettings, ProctorAction, SessionView, StudentWelcome } from "@proto";
+import type { ChatMessage, ExamSettings, ProctorAction, SessionView, StudentWelcome } from "@proto";
 import { EVENTS } from "@proto";
 import { Camera } from "./camera.ts";
+import { ChatLog, syncChat } from "./chat.ts";
 import { DEFAULT_CONFIG, type DebounceConfig } from "./debounce.ts";
 import { byId } from "./dom.ts";
 import { Monitor, type Probe } from "./monitor.ts";
@@ -18,15 +20,19 @@ import { connectingScreen, resumingScreen } from "./screens/connecting.ts";
 import { consentScreen } from "./screens/consent.ts";
 import { endedScreen } from "./screens/ended.ts";
 import { ASSESSMENT_FRAME, accessCode, handBack, postToFrame } from "./assessment.ts";
-import { assessmentScreen, canFullscreen, examScreen, renderFullscreenBanner } from "./screens/exam.ts";
+import { identityKinds, uploadPhoto } from "./identity.ts";
+import { ChatPanel } from "./screens/chat.ts";
+import { assessmentScreen, canFullscreen, examScreen, renderBreakBar, renderFullscreenBanner } from "./screens/exam.ts";
+import { identityAwaitingScreen, identityCaptureScreen } from "./screens/identity.ts";
 import { joinScreen } from "./screens/join.ts";
 import { previewScreen, showPreviewResult } from "./screens/preview.ts";
-import { hidePause, notice, showPause } from "./screens/proctor.ts";
+import { hideBreak, hidePause, notice, showBreak, showPause, updateBreak } from "./screens/proctor.ts";
 import { refusedScreen } from "./screens/refused.ts";
 import { Session, tokenClaims, tokenFromHash } from "./session.ts";
 import { statusLine } from "./status.ts";
 import { Telemetry } from "./telemetry.ts";
 import { installTestHooks } from "./test-hooks.ts";
+import { breakCountdownText, breakLeftMs, breakOffer, examTimeLeftMs } from "./timing.ts";
 import type { Vision } from "./vision.ts";
 import type { FrameResult, ModelChoice } from "./worker-protocol.ts";
 
@@ -37,8 +43,10 @@ const DEBOUNCE_TICK_MS = 250;
 
 /**
  * Head-pose limits may be tuned per deployment (camera placement) with
- * ?yaw_limit=&pitch_limit= in the join URL. The client is untrusted anyway:
- * the server never takes its word for anything it can check.
+ * ?yaw_limit=&pitch_limit= in the join URL. The exam's thresholds (its
+ * settings, the student's accommodations) go over these: they are the
+ * instructor's word for this exam. The client is untrusted anyway: the
+ * server never takes its word for anything it can check.
  */
 function debounceConfig(): DebounceConfig {
   const num = (k: string, d: number) => {
@@ -68,10 +76,29 @@ class StudentPage {
   private linkedStatus: ((text: string) => void) | undefined;
   /** Counts access code asks: an older one's answer is dropped. */
   private codeAsks = 0;
+  /** The conversation with the proctors, and its panel. */
+  private readonly chat: ChatLog;
+  private readonly chatPanel: ChatPanel;
+  /** localStorage key of the highest chat seq the student has seen (kept across reloads and tabs). */
+  private readonly chatReadKey: string;
+  /** Counts chat syncs: a newer welcome's (or a disconnect) stops an older one. */
+  private chatSyncs = 0;
+  /** The full screen request of the "Back to the exam" click, judged once it settles. */
+  private fullscreenRequest: Promise<void> | null = null;
 
   constructor(private readonly token: string) {
     const claims = tokenClaims(token);
     this.progressKey = `vigil:${claims.exam ?? "?"}:${claims.sub ?? "?"}`;
+    this.chatReadKey = `vigil-chat-read:${claims.exam ?? "?"}:${claims.sub ?? "?"}`;
+    this.chat = new ChatLog(Number(localStorage.getItem(this.chatReadKey)) || 0);
+    this.chatPanel = new ChatPanel({
+      send: (text) => void this.sendChat(text),
+      dismiss: (id) => {
+        this.chat.forget(id);
+        this.renderChat();
+      },
+      read: () => this.markChatRead(),
+    });
     connectingScreen();
     this.camera = new Camera(
       {
@@ -95,6 +122,7 @@ class StudentPage {
       accessCodeChanged: () => {
         if (this.linkedStatus) void this.askAccessCode(this.linkedStatus);
       },
+      chat: (m) => this.onChat([m]),
     });
     let probe: Probe | undefined;
     if (import.meta.env.MODE === "test") {
@@ -104,11 +132,22 @@ class StudentPage {
         camera: () => this.camera,
         pending: () => this.monitor.pending(),
         publisher: () => this.publisher,
+        chat: () => this.chat.lines(),
+        thresholds: () => this.monitor.thresholds(),
       });
       probe = hooks.probe;
       this.recordFrame = hooks.frame;
     }
     this.monitor = new Monitor(this.session, this.camera, debounceConfig(), () => this.updateStatus(), probe);
+    this.monitor.onSettled = (item, outcome) => {
+      if (item.type !== "chat") return;
+      if (outcome.result === "delivered") {
+        if (outcome.message) this.onChat([outcome.message]);
+      } else {
+        this.chat.failed(item.id, outcome.reason, outcome.message ?? "");
+        this.renderChat();
+      }
+    };
     this.telemetry = new Telemetry(this.session, this.camera);
     this.watchPage();
     setInterval(() => this.updateStatus(), 1000);
@@ -120,14 +159,23 @@ class StudentPage {
     if (next === prev) return;
     this.state = next;
     if (next.monitoring !== prev.monitoring) {
-      if (next.monitoring) this.monitor.start();
-      else this.monitor.stop();
+      if (next.monitoring) {
+        this.monitor.start();
+        // Back from a break: page conditions that began during it count from now.
+        if (prev.phase.name === "exam" && next.phase.name === "exam") this.judgePage();
+      } else this.monitor.stop();
     }
     if (next.phase !== prev.phase) this.enter(next.phase, e);
     if (next.paused !== prev.paused) {
-      if (next.paused) showPause(next.paused.text);
+      if (next.paused) showPause(next.paused.text, () => this.chatPanel.open());
       else hidePause();
     }
+    if (!!next.onBreak !== !!prev.onBreak) {
+      if (next.onBreak) showBreak(this.breakText(), () => this.endBreak(), () => this.chatPanel.open());
+      else hideBreak();
+    }
+    if (next.phase.name === "refused") this.chatPanel.setAvailable(false);
+    this.updateBreakBar();
   }
 
   /** Shows `phase`'s screen and starts what it needs; `cause` is the event that led there. */
@@ -147,6 +195,12 @@ class StudentPage {
         break;
       case "consent":
         if (this.welcome) consentScreen(this.welcome.settings, () => this.dispatch({ type: "agreed" }));
+        break;
+      case "identity":
+        if (phase.step === "awaiting") identityAwaitingScreen(this.camera.video());
+        else this.identityCapture(phase.rejected);
+        // Proctors checking the photos may compare them with the live picture.
+        setTimeout(() => this.startPublishing(), 50);
         break;
       case "preview":
         previewScreen(this.camera.video(), () => this.dispatch({ type: "started" }));
@@ -174,6 +228,7 @@ class StudentPage {
   private async onWelcome(w: StudentWelcome): Promise<void> {
     const first = !this.welcome;
     this.welcome = w;
+    this.chat.student = w.student.id;
     byId("exam-title").textContent = w.exam_title;
     await this.monitor.welcome(w);
     if (this.platformEnded(w)) {
@@ -184,10 +239,21 @@ class StudentPage {
       this.telemetry.start();
       setInterval(() => this.monitor.tick(), DEBOUNCE_TICK_MS);
       const saved = sessionStorage.getItem(this.progressKey);
-      this.dispatch({ type: "welcome", progress: saved === "exam" || saved === "ended" ? saved : null });
+      this.dispatch({ type: "welcome", progress: saved === "exam" || saved === "ended" ? saved : null, identity: w.settings.identity_check });
+    } else {
+      // Settings changed while the page was away.
+      this.dispatch({ type: "settings", identity: w.settings.identity_check });
     }
     // The server's session decides: a reload of a paused exam stays paused.
     this.onSession(w.session);
+    if (first) {
+      // What an earlier page life left unsent shows as sending until the server has it.
+      for (const m of await this.monitor.pendingChats()) this.chat.queued(m.id, m.text);
+      this.chatPanel.setAvailable(this.state.phase.name !== "refused");
+      this.renderChat();
+    }
+    // Every welcome (each connect and reconnect): what the proctors wrote meanwhile.
+    this.startChatSync();
   }
 
   /** The server's session view; the time left shown counts down from it. */
@@ -197,13 +263,101 @@ class StudentPage {
     this.updateStatus();
   }
 
-  /** Exam time left by the server's clock while it runs, else null. */
+  /** Exam time left by the server's clock while it runs (held while paused or on a break), else null. */
   private timeLeftMs(): number | null {
-    const v = this.sessionView;
-    if (!v || v.time_left_ms === undefined) return null;
-    if (v.phase === "paused") return v.time_left_ms;
-    if (v.phase !== "in_progress") return null;
-    return v.time_left_ms - Math.max(0, this.session.now() - v.as_of);
+    return examTimeLeftMs(this.sessionView, this.session.now());
+  }
+
+  /** The break's countdown, by the server's clock. */
+  private breakText(): string {
+    return breakCountdownText(breakLeftMs(this.sessionView, this.session.now()));
+  }
+
+  /** The "Take a break" offer, while the student has breaks left and the exam is in progress. */
+  private updateBreakBar(): void {
+    const offer = this.state.phase.name === "exam" ? breakOffer(this.sessionView, this.welcome?.settings) : null;
+    renderBreakBar(offer, async () => {
+      const ack = await this.session.sessionChange(EVENTS.BREAK_START);
+      // Accepted: the session's change (on_break) hides the exam.
+      return ack.status === "ok" ? null : ack.message;
+    });
+  }
+
+  /** "Back to the exam": the server ends the break; the page goes back to full screen with the click. */
+  private async endBreak(): Promise<string | null> {
+    if (canFullscreen() && !document.fullscreenElement) {
+      this.fullscreenRequest = document.documentElement.requestFullscreen().catch(() => undefined);
+    }
+    const ack = await this.session.sessionChange(EVENTS.BREAK_END);
+    return ack.status === "ok" ? null : ack.message;
+  }
+
+  /** Page conditions as they are now (monitoring ignored them while it was off). */
+  private judgePage(): void {
+    this.monitor.pageState("tab_hidden", document.hidden, "the exam tab was hidden");
+    const judge = () => this.checkFullscreen();
+    const pending = this.fullscreenRequest;
+    this.fullscreenRequest = null;
+    if (pending) void pending.then(judge);
+    else judge();
+  }
+
+  /** The identity check's capture step: the photos the exam asks for, uploaded, then submitted. */
+  private identityCapture(rejected: string | undefined): void {
+    identityCaptureScreen(identityKinds(this.state.identity), rejected, {
+      video: () => this.camera.video(),
+      upload: (kind, jpeg, capturedAt) =>
+        uploadPhoto({
+          post: () => this.session.uploadIdentity(kind, jpeg, capturedAt),
+          wait: (ms) => new Promise((r) => setTimeout(r, ms)),
+        }),
+      submit: () => this.session.sessionChange(EVENTS.IDENTITY_SUBMIT),
+      now: () => this.session.now(),
+    });
+  }
+
+  /** Chat messages from the server (live, or the ack of the student's own): each shown once. */
+  private onChat(messages: ChatMessage[]): void {
+    if (this.chat.add(messages, "live").length > 0) this.renderChat();
+  }
+
+  /** A sync per welcome; a newer one (or a disconnect) ends the one before. */
+  private startChatSync(): void {
+    const gen = ++this.chatSyncs;
+    void syncChat(
+      { ask: (after) => this.session.chatSync(after), wait: (ms) => new Promise((r) => setTimeout(r, ms)) },
+      this.chat,
+      () => gen === this.chatSyncs,
+      () => this.renderChat(),
+    );
+  }
+
+  private async sendChat(text: string): Promise<void> {
+    const id = crypto.randomUUID();
+    this.chat.queued(id, text);
+    this.renderChat();
+    try {
+      await this.monitor.chat({ id, text });
+    } catch (e) {
+      // Not even stored locally (IndexedDB failed): say so next to the message.
+      this.chat.failed(id, "not_stored", e instanceof Error ? e.message : String(e));
+      this.renderChat();
+    }
+  }
+
+  private renderChat(): void {
+    if (this.chatPanel.isOpen()) this.markChatRead(false);
+    this.chatPanel.render(this.chat.lines(), this.chat.unread());
+  }
+
+  private markChatRead(render = true): void {
+    const mark = this.chat.markRead();
+    try {
+      localStorage.setItem(this.chatReadKey, String(mark));
+    } catch {
+      /* storage full or refused: the count is right for this page life */
+    }
+    if (render) this.chatPanel.render(this.chat.lines(), this.chat.unread());
   }
 
   /**
@@ -217,6 +371,8 @@ class StudentPage {
     const before = this.welcome.settings.assessment_url;
     this.welcome = { ...this.welcome, settings: s };
     this.monitor.applySettings(s);
+    this.dispatch({ type: "settings", identity: s.identity_check });
+    this.updateBreakBar();
     const inExam = this.state.phase.name === "exam";
     const own = this.welcome.assessment?.kind !== "lti_proctoring";
     if (inExam && own && s.assessment_url && s.assessment_url !== before) {
@@ -235,6 +391,10 @@ class StudentPage {
     if (up) {
       this.monitor.kick();
       this.publisher?.reconnected();
+    } else {
+      // The sync under way cannot finish on this connection; the next welcome starts another.
+      this.chatSyncs++;
+      this.chat.unsynced();
     }
   }
 
@@ -257,7 +417,9 @@ class StudentPage {
       case "pause":
       case "terminate":
       case "flag_for_review":
-        break; // the phase machine handles these
+      case "approve_identity":
+      case "reject_identity":
+        break; // the phase machine handles these (the identity decision comes as the session's change)
     }
   }
 
@@ -287,10 +449,11 @@ class StudentPage {
     setTimeout(() => this.startPublishing(), 50);
   }
 
+  /** Once per page life (the identity check, the preview or a resumed exam, whichever comes first): it retries on its own. */
   private startPublishing(): void {
     const track = this.camera.track();
-    if (!track || this.state.phase.name === "ended") return;
-    this.publisher ??= new Publisher(this.session.socket, track);
+    if (!track || this.publisher || this.state.phase.name === "ended") return;
+    this.publisher = new Publisher(this.session.socket, track);
     this.publisher.onChange = () => this.updateStatus();
     this.publisher.start();
   }
@@ -299,7 +462,8 @@ class StudentPage {
     sessionStorage.setItem(this.progressKey, "exam");
     // The server's clock starts now (a reloaded page whose start never
     // reached the server sends it again; a repeat is refused as stale).
-    if (!this.sessionView || this.sessionView.phase === "waiting") void this.session.sessionChange(EVENTS.START);
+    const phase = this.sessionView?.phase;
+    if (phase === undefined || phase === "waiting" || phase === "ready") void this.start();
     if (document.hidden) this.monitor.pageState("tab_hidden", true);
     // Judged once the request settles (entering full screen is asynchronous).
     const judge = () => this.checkFullscreen();
@@ -310,6 +474,19 @@ class StudentPage {
     if (this.welcome?.assessment?.kind === "lti_proctoring") void this.openPlatformAssessment(title);
     else if (url) void this.openLinkedAssessment(title, url);
     else examScreen(title, this.camera.video(), () => this.dispatch({ type: "handed_in" }));
+  }
+
+  /**
+   * `start`. Refused as `identity_required` (the exam asks for an identity
+   * check the page had not heard of, or not passed): not an error, the
+   * check comes first and the preview's start button after it.
+   */
+  private async start(): Promise<void> {
+    const ack = await this.session.sessionChange(EVENTS.START);
+    if (ack.status === "rejected" && ack.reason === "identity_required") {
+      sessionStorage.removeItem(this.progressKey);
+      this.dispatch({ type: "identity_required" });
+    }
   }
 
   /** A POST with this page's token to one of the student's API endpoints. */
@@ -413,6 +590,7 @@ class StudentPage {
 
   private updateStatus(): void {
     this.showAccessCode?.();
+    if (this.state.onBreak) updateBreak(this.breakText());
     byId("status").textContent = statusLine({
       connected: this.connected,
       vision: this.camera.vision,

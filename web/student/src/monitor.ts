@@ -1,11 +1,12 @@
 // Monitoring: camera results and page events go through the debouncer, and
 // what it raises goes into the persistent outbox, with an evidence frame when
 // the exam keeps them. The outbox opens at the first welcome (incidents left
-// open by an earlier page life end then) and lives as long as the page.
+// open by an earlier page life end then) and lives as long as the page; the
+// student's chat messages go through it too.
 
-import type { ExamSettings, IncidentReport, StudentWelcome } from "@proto";
+import type { ChatSend, ExamSettings, IncidentReport, StudentWelcome } from "@proto";
 import type { Camera } from "./camera.ts";
-import { Debouncer, type Action, type DebounceConfig, type StateKind } from "./debounce.ts";
+import { Debouncer, applyThresholds, type Action, type DebounceConfig, type StateKind } from "./debounce.ts";
 import { IdbStorage } from "./idb-storage.ts";
 import { MemoryStorage, Outbox, type Outcome, type OutboxItem, type OutboxStorage } from "./outbox.ts";
 import type { Session } from "./session.ts";
@@ -29,14 +30,27 @@ export class Monitor {
   private active = false;
   /** Off when the exam keeps no frames (its privacy tier, or the server refused one). */
   private evidence = true;
+  /** The page's thresholds with the exam's (the student's) over them. */
+  private config: DebounceConfig;
+  /** Resolves with the outbox once the first welcome opened it. */
+  private readonly ready: Promise<Outbox>;
+  private opened: (o: Outbox) => void = () => undefined;
+  /** Sees every item leave the outbox (the chat panel follows its messages here). */
+  onSettled: ((item: OutboxItem, outcome: Outcome) => void) | null = null;
 
   constructor(
     private readonly session: Session,
     private readonly camera: Camera,
-    private readonly config: DebounceConfig,
+    /** The page's own thresholds (defaults, and the join URL's knobs). */
+    private readonly baseConfig: DebounceConfig,
     private readonly onChange: () => void,
     private readonly probe?: Probe,
-  ) {}
+  ) {
+    this.config = baseConfig;
+    this.ready = new Promise((r) => {
+      this.opened = r;
+    });
+  }
 
   /** Items not yet acknowledged by the server; -1 before the outbox is open. */
   pending(): number {
@@ -54,13 +68,33 @@ export class Monitor {
   }
 
   /**
-   * The exam's settings, from a welcome or changed live: what is collected
-   * and which detectors run. A detector switched off ends its open incident.
+   * The exam's settings, from a welcome or changed live: what is collected,
+   * which detectors run and their thresholds (the welcome's and
+   * exam_settings' are already this student's, accommodations merged). A
+   * detector switched off ends its open incident.
    */
   applySettings(s: ExamSettings): void {
     this.evidence = s.privacy !== "events_only";
     this.disabled = s.disabled_detectors;
+    this.config = applyThresholds(this.baseConfig, s.thresholds);
+    this.debouncer?.setConfig(this.config);
     if (this.debouncer) for (const a of this.debouncer.setDisabled(s.disabled_detectors, this.session.now())) void this.act(a);
+  }
+
+  /** The debouncer's thresholds now (the test build shows them). */
+  thresholds(): DebounceConfig {
+    return this.config;
+  }
+
+  /** Queues a chat message in the outbox (persisted before its first send). */
+  async chat(message: ChatSend): Promise<void> {
+    await (await this.ready).chat(message);
+  }
+
+  /** The chat messages an earlier page life left unsent, once the outbox is open. */
+  async pendingChats(): Promise<ChatSend[]> {
+    const ob = await this.ready;
+    return ob.pending().flatMap((i) => (i.type === "chat" ? [i.payload] : []));
   }
 
   private async open(w: StudentWelcome): Promise<Outbox> {
@@ -74,6 +108,7 @@ export class Monitor {
       events: {
         settled: (item, outcome) => {
           this.probe?.settled(item, outcome);
+          this.onSettled?.(item, outcome);
           this.onChange();
         },
         evidenceRefused: () => {
@@ -85,6 +120,7 @@ export class Monitor {
     for (const o of outbox.openIncidents()) await outbox.end(o.id, Math.max(o.started_at, this.session.now()));
     outbox.attach(this.session);
     this.outbox = outbox;
+    this.opened(outbox);
     return outbox;
   }
 

@@ -1,23 +1,27 @@
-// The outbox: incidents, their ends and their evidence frames, persisted
-// before the first send and resent until the server has them. The server
-// deduplicates by incident id, so a resend after a lost ack is harmless.
+// The outbox: incidents, their ends, their evidence frames and the
+// student's chat messages, persisted before the first send and resent until
+// the server has them. The server deduplicates by incident id and by chat
+// message id, so a resend after a lost ack is harmless.
 //
-// Two lanes drain it: the socket lane (incidents and ends, in order: an end
-// never overtakes its incident, and sequence numbers reach the server in
-// the order they were assigned) and the evidence lane (HTTP uploads, each
-// waiting until its incident is acknowledged). A slow or failing upload
-// therefore never holds back a new incident.
+// Two lanes drain it: the socket lane (incidents, ends and chat messages, in
+// order: an end never overtakes its incident, sequence numbers reach the
+// server in the order they were assigned, and messages in the order they
+// were written) and the evidence lane (HTTP uploads, each waiting until its
+// incident is acknowledged). A slow or failing upload therefore never holds
+// back a new incident. Chat messages carry no sequence number: their id
+// alone makes a resend the same message.
 //
 // No DOM here: storage and transport are injected (IndexedDB and
 // Socket.IO/fetch in the app, memory and fakes in the tests).
 
-import type { IncidentAck, IncidentEnd, IncidentReport, RejectReason } from "@proto";
+import type { ChatAck, ChatMessage, ChatSend, IncidentAck, IncidentEnd, IncidentReport, RejectReason } from "@proto";
 import { EVENTS } from "@proto";
 
 export type NewItem =
   | { type: "incident"; id: string; payload: IncidentReport; raisedAt?: number }
   | { type: "end"; id: string; payload: IncidentEnd }
-  | { type: "evidence"; id: string; jpeg: Uint8Array; capturedAt: number };
+  | { type: "evidence"; id: string; jpeg: Uint8Array; capturedAt: number }
+  | { type: "chat"; id: string; payload: ChatSend };
 
 export type OutboxItem = NewItem & { key: number; reseqs?: number };
 
@@ -66,12 +70,15 @@ export interface Transport {
   ready(): boolean;
   /** Emits with an ack; rejects on timeout or disconnect. */
   send(message: IncidentMessage): Promise<IncidentAck>;
+  /** Emits a chat message with an ack; rejects on timeout or disconnect. */
+  sendChat(message: ChatSend): Promise<ChatAck>;
   /** POSTs an evidence frame; rejects on a network error. */
   upload(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult>;
 }
 
 export type Outcome =
-  | { result: "delivered"; duplicate: boolean }
+  /** `message`: a chat message as the server stored it (its `seq` places it in the conversation). */
+  | { result: "delivered"; duplicate: boolean; message?: ChatMessage }
   | { result: "dropped"; reason: string; message?: string };
 
 export interface OutboxEvents {
@@ -180,6 +187,11 @@ export class Outbox {
     await this.add({ type: "evidence", id: incidentId, jpeg, capturedAt });
   }
 
+  /** Queues a chat message; `id` is its idempotency key, kept for every resend. */
+  async chat(message: ChatSend): Promise<void> {
+    await this.add({ type: "chat", id: message.id, payload: message });
+  }
+
   /** Forgets an open incident without sending an end (its incident was dropped). */
   private async forgetOpen(id: string): Promise<void> {
     if (this.open.delete(id)) await this.storage.setOpen({ clear: id });
@@ -264,7 +276,7 @@ export class Outbox {
     const gone = [item];
     if (outcome.result === "dropped" && item.type === "incident") {
       // Its end and evidence can never be accepted.
-      gone.push(...this.items.filter((i) => i !== item && i.id === item.id));
+      gone.push(...this.items.filter((i) => i !== item && i.id === item.id && (i.type === "end" || i.type === "evidence")));
       await this.forgetOpen(item.id);
     }
     for (const g of gone) {
@@ -279,6 +291,7 @@ export class Outbox {
 
   private async send(item: OutboxItem): Promise<Step> {
     const t = this.transport!;
+    if (item.type === "chat") return this.sendChat(t, item.payload);
     if (item.type === "evidence") {
       let res: UploadResult;
       try {
@@ -321,6 +334,28 @@ export class Outbox {
     }
     if (item.type === "end" && ack.reason === "already_ended") {
       return { next: "done", outcome: { result: "delivered", duplicate: true } };
+    }
+    return { next: "done", outcome: { result: "dropped", reason: ack.reason, message: ack.message } };
+  }
+
+  /**
+   * A chat message: stored (or stored before, on a resend after a lost
+   * ack) is delivered; a rate limit or an outage is retried like an
+   * incident; any other refusal (an empty or too long text, the session
+   * over) cannot change on a resend and drops it.
+   */
+  private async sendChat(t: Transport, payload: ChatSend): Promise<Step> {
+    let ack: ChatAck;
+    try {
+      ack = await t.sendChat(payload);
+    } catch {
+      return { next: "retry" };
+    }
+    if (ack.status === "accepted" || ack.status === "duplicate") {
+      return { next: "done", outcome: { result: "delivered", duplicate: ack.status === "duplicate", message: ack.message } };
+    }
+    if (RETRYABLE.has(ack.reason)) {
+      return ack.retry_after_ms !== undefined ? { next: "retry", afterMs: ack.retry_after_ms } : { next: "retry" };
     }
     return { next: "done", outcome: { result: "dropped", reason: ack.reason, message: ack.message } };
   }

@@ -1,12 +1,28 @@
-// The connection to the server: Socket.IO /student (welcome, incidents with
-// acks, signals, heartbeats, proctor actions, WebRTC signalling) and the
-// evidence upload, wired to the outbox as its transport.
+// The connection to the server: Socket.IO /student (welcome, incidents and
+// chat messages with acks, chat sync, session changes, signals, heartbeats,
+// proctor actions, WebRTC signalling), the evidence upload and the identity
+// photos, wired to the outbox as its transport.
 
-import type { AssessmentEntry, ExamSettings, Heartbeat, RequestAck, SessionView, IncidentAck, ProctorAction, Signals, StudentWelcome } from "@proto";
+import type {
+  AssessmentEntry,
+  ChatAck,
+  ChatHistory,
+  ChatMessage,
+  ChatSend,
+  ExamSettings,
+  Heartbeat,
+  IdentityPhotoKind,
+  IncidentAck,
+  ProctorAction,
+  RequestAck,
+  SessionView,
+  Signals,
+  StudentWelcome,
+} from "@proto";
 import { EVENTS } from "@proto";
 import { io } from "socket.io-client";
 import type { IncidentMessage, Transport, UploadResult } from "./outbox.ts";
-import { ask, askBare, type StudentSocket } from "./socket.ts";
+import { ask, askBare, type BareEvent, type StudentSocket } from "./socket.ts";
 
 /** How long an incident or its end waits for the server's ack before the outbox retries it. */
 const ACK_TIMEOUT_MS = 5000;
@@ -47,8 +63,10 @@ export interface SessionHandlers {
   settings(s: ExamSettings): void;
   /** The exam's access code was set or replaced: ask for it again. */
   accessCodeChanged(): void;
-  /** The server changed the session (a pause, a resume, the end). */
+  /** The server changed the session (a pause, a resume, a break, the identity check's decision, the end). */
   session(v: SessionView): void;
+  /** A chat message of the student's conversation, or an announcement. */
+  chat(m: ChatMessage): void;
 }
 
 export class Session implements Transport {
@@ -88,15 +106,30 @@ export class Session implements Transport {
     this.socket.on(EVENTS.EXAM_SETTINGS, (s) => h.settings(s));
     this.socket.on(EVENTS.ACCESS_CODE_CHANGED, () => h.accessCodeChanged());
     this.socket.on(EVENTS.SESSION, (v) => h.session(v));
+    this.socket.on(EVENTS.CHAT, (m) => h.chat(m));
   }
 
-  /** Tells the server the exam starts (its clock starts) or is handed in. */
-  async sessionChange(event: typeof EVENTS.START | typeof EVENTS.SUBMIT): Promise<RequestAck> {
+  /**
+   * A change of the student's own session: the exam starts (its clock
+   * starts) or is handed in, the identity photos are submitted, a break
+   * starts or ends.
+   */
+  async sessionChange(event: BareEvent): Promise<RequestAck> {
     try {
-      return await askBare<RequestAck>(this.socket, ACK_TIMEOUT_MS, event);
+      return await askBare(this.socket, ACK_TIMEOUT_MS, event);
     } catch {
       return { status: "rejected", reason: "unavailable", message: "no answer from the server" };
     }
+  }
+
+  sendChat(m: ChatSend): Promise<ChatAck> {
+    return ask(this.socket, ACK_TIMEOUT_MS, EVENTS.CHAT, m);
+  }
+
+  /** `chat_sync`; rejects at once while the socket is down (the next welcome syncs again). */
+  chatSync(after: number): Promise<ChatHistory> {
+    if (!this.socket.connected) return Promise.reject(new Error("not connected"));
+    return ask(this.socket, ACK_TIMEOUT_MS, EVENTS.CHAT_SYNC, { after });
   }
 
   /** Server time now. */
@@ -115,8 +148,18 @@ export class Session implements Transport {
       : ask(this.socket, ACK_TIMEOUT_MS, m.event, m.payload);
   }
 
-  async upload(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
-    const res = await fetch(`${this.origin}/api/v1/evidence/${encodeURIComponent(incidentId)}`, {
+  upload(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
+    return this.postJpeg(`/api/v1/evidence/${encodeURIComponent(incidentId)}`, jpeg, capturedAt);
+  }
+
+  /** An identity photo; `capturedAt` is server time. */
+  uploadIdentity(kind: IdentityPhotoKind, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
+    return this.postJpeg(`/api/v1/identity/${kind}`, jpeg, capturedAt);
+  }
+
+  /** POSTs a JPEG with this page's token and its capture time (server clock); rejects on a network error. */
+  private async postJpeg(path: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
+    const res = await fetch(`${this.origin}${path}`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${this.token}`,

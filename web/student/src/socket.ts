@@ -1,12 +1,15 @@
 // The `/student` socket, typed by the events maps generated from vigil-proto:
 // every `on` and `emit` is checked against the wire types.
 
-import type { AnsweredEvent, AnswerOf, PayloadOf, StudentClientToServer, StudentServerToClient } from "@proto";
+import type { AnsweredEvent, AnswerOf, EventArgs, PayloadOf, StudentClientToServer, StudentServerToClient } from "@proto";
 import type { Socket } from "socket.io-client";
 
 export type StudentSocket = Socket<StudentServerToClient, StudentClientToServer>;
 
 type Out = StudentClientToServer;
+
+/** The events that carry no payload, only the answer (`start`, `submit`, `identity_submit`, `break_start`, `break_end`). */
+export type BareEvent = { [E in keyof Out]: EventArgs<Out, E> extends [(answer: never) => void] ? E : never }[keyof Out];
 
 /**
  * Emits `event` and resolves with the server's answer; rejects when none
@@ -26,8 +29,8 @@ export function ask<E extends AnsweredEvent<Out>>(
   return timed.emitWithAck(event, payload);
 }
 
-/** Like {@link ask}, for an event that carries no payload (`start`, `submit`). */
-export function askBare<A>(socket: StudentSocket, timeoutMs: number, event: "start" | "submit"): Promise<A> {
-  const timed = socket.timeout(timeoutMs) as unknown as { emitWithAck(event: string): Promise<A> };
+/** Like {@link ask}, for an event that carries no payload. */
+export function askBare<E extends BareEvent>(socket: StudentSocket, timeoutMs: number, event: E): Promise<EventArgs<Out, E> extends [(answer: infer A) => void] ? A : never> {
+  const timed = socket.timeout(timeoutMs) as unknown as { emitWithAck(event: E): Promise<EventArgs<Out, E> extends [(answer: infer A) => void] ? A : never> };
   return timed.emitWithAck(event);
 }

@@ -6,7 +6,7 @@ import type { Vision } from "./vision.ts";
 export interface StatusInputs {
   connected: boolean;
   vision: Vision | null;
-  /** Incidents, ends and frames not yet acknowledged. */
+  /** Incidents, ends, frames and chat messages not yet acknowledged. */
   pending: number;
   publisher: Publisher | null;
   /** Exam time left (ms) by the server's clock, while it runs; null otherwise. */

@@ -6,6 +6,8 @@
 // verifies after every production build.
 
 import type { Camera } from "./camera.ts";
+import type { ChatLine } from "./chat.ts";
+import type { DebounceConfig } from "./debounce.ts";
 import type { Probe } from "./monitor.ts";
 import type { PhaseName } from "./phase.ts";
 import type { Publisher } from "./rtc.ts";
@@ -20,6 +22,10 @@ export interface Inspected {
   /** Outbox items not yet acknowledged; -1 before the outbox is open. */
   pending: () => number;
   publisher: () => Publisher | null;
+  /** The chat as shown, oldest first. */
+  chat: () => ChatLine[];
+  /** The detectors' thresholds now (the page's, with the exam's over them). */
+  thresholds: () => DebounceConfig;
 }
 
 interface LongFrame extends PerformanceEntry {
@@ -102,6 +108,24 @@ export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: Fra
       stopReconnecting: () => {
         app.session().socket.io.reconnection(false);
       },
+      /** Takes the socket down (the server sees a disconnect) until `restoreConnection`. */
+      dropConnection: () => {
+        app.session().socket.disconnect();
+      },
+      /** Connects again: a new welcome, and with it a chat sync. */
+      restoreConnection: () => {
+        app.session().socket.connect();
+      },
+      /** Whether the socket is connected. */
+      connected: () => app.session().socket.connected,
+      /** The chat as shown: `{seq, from, text, announcement}` stored, `{id, state, text, error}` not yet. */
+      chat: () =>
+        app.chat().map((l) =>
+          l.kind === "stored"
+            ? { seq: l.message.seq, id: l.message.id, from: l.message.from, text: l.message.text, announcement: l.announcement }
+            : { id: l.local.id, state: l.local.state, text: l.local.text, error: l.local.error },
+        ),
+      thresholds: app.thresholds,
     },
   });
 

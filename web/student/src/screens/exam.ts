@@ -1,9 +1,11 @@
 // The exam itself (a fixed demo paper, or the learning platform's assessment
-// in a frame), the camera thumbnail, and a banner asking to go back to full
-// screen whenever the page is not.
+// in a frame), the camera thumbnail, a banner asking to go back to full
+// screen whenever the page is not, and the offer of a break while the
+// student has some left.
 
 import { ASSESSMENT_FRAME } from "../assessment.ts";
 import { h, showScreen } from "../dom.ts";
+import { breakConfirmText } from "../timing.ts";
 
 const QUESTIONS = [
   { q: "Which planet is closest to the Sun?", a: ["Venus", "Mercury", "Mars", "Earth"] },
@@ -28,6 +30,51 @@ export function renderFullscreenBanner(): void {
     // A refusal leaves the banner up: the student can try again.
     h("button", { type: "button", onclick: () => void document.documentElement.requestFullscreen().catch(() => undefined) }, "Go full screen"),
   );
+}
+
+const breakBar = h("div", { class: "break-bar", id: "break-bar", hidden: true });
+/** What the bar shows now, so the every-change render leaves an open confirmation alone. */
+let breakShown = "";
+
+/**
+ * The break offer: a "Take a break" button while `offer` has breaks left,
+ * which asks to confirm (how many remain, how long one lasts) before
+ * `onTake`; that resolves with the server's refusal, if it refused.
+ */
+export function renderBreakBar(offer: { left: number; minutes: number } | null, onTake: () => Promise<string | null>): void {
+  const key = offer ? `${offer.left}:${offer.minutes}` : "";
+  if (key === breakShown) return;
+  breakShown = key;
+  breakBar.hidden = !offer;
+  if (!offer) return breakBar.replaceChildren();
+  const error = h("span", { class: "error", role: "alert" });
+  const take = h("button", { type: "button", class: "secondary", "aria-expanded": "false", "aria-controls": "break-confirm" }, "Take a break");
+  const go = h("button", { type: "button" }, "Start my break");
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const confirm = h("div", { id: "break-confirm", role: "group", "aria-label": "Take a break?", hidden: true }, h("p", {}, breakConfirmText(offer)), h("p", {}, go, " ", cancel));
+  const shut = () => {
+    confirm.hidden = true;
+    take.setAttribute("aria-expanded", "false");
+  };
+  take.addEventListener("click", () => {
+    confirm.hidden = false;
+    take.setAttribute("aria-expanded", "true");
+    go.focus();
+  });
+  cancel.addEventListener("click", () => {
+    shut();
+    take.focus();
+  });
+  go.addEventListener("click", () => {
+    go.disabled = true;
+    error.textContent = "";
+    void onTake().then((refused) => {
+      go.disabled = false;
+      shut();
+      if (refused) error.textContent = `The break could not start: ${refused}`;
+    });
+  });
+  breakBar.replaceChildren(h("p", {}, take, " ", error), confirm);
 }
 
 export function examScreen(title: string, video: HTMLVideoElement, onHandIn: () => void): void {
@@ -56,7 +103,7 @@ export function examScreen(title: string, video: HTMLVideoElement, onHandIn: () 
     ),
     h("p", {}, h("button", { type: "submit" }, "Hand in")),
   );
-  showScreen(title, fsBanner, form, h("div", { class: "mini" }, video));
+  showScreen(title, fsBanner, breakBar, form, h("div", { class: "mini" }, video));
   renderFullscreenBanner();
 }
 
@@ -76,7 +123,7 @@ export function assessmentScreen(title: string, video: HTMLVideoElement, src?: s
     "If your exam does not appear below, your learning platform does not allow itself to be shown inside vigil. " +
       `Tell your instructor: the platform's administrator must allow framing by ${location.origin}, and vigil's operator must list the platform with --frame-ancestor.`,
   );
-  showScreen(title, fsBanner, status, frame, help, h("div", { class: "mini" }, video));
+  showScreen(title, fsBanner, breakBar, status, frame, help, h("div", { class: "mini" }, video));
   renderFullscreenBanner();
   // Called every second while the access code is shown: the DOM is only
   // touched when the sentence changes.

@@ -18,8 +18,11 @@ export async function examSettings(server, patch = {}) {
   return server.defaultSettings({ stall_after_s: 30, ...patch });
 }
 
-/** Opens the join link and walks system check → consent → preview → exam. */
-export async function joinAndStart(page, server, token, { query = '' } = {}) {
+/**
+ * Opens the join link and walks the system check and consent; returns the
+ * page's uncaught errors (collected from then on).
+ */
+export async function joinThroughConsent(page, server, token, { query = '' } = {}) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${server.url}/student/${query}#token=${token}`);
@@ -32,6 +35,12 @@ export async function joinAndStart(page, server, token, { query = '' } = {}) {
   await cont.click();
   await page.getByLabel('I have read this and agree').check();
   await page.getByRole('button', { name: 'I agree, continue' }).click();
+  return errors;
+}
+
+/** Opens the join link and walks system check → consent → preview → exam. */
+export async function joinAndStart(page, server, token, opts = {}) {
+  const errors = await joinThroughConsent(page, server, token, opts);
   await page.getByRole('heading', { name: 'Check your camera' }).waitFor();
   await page.getByRole('button', { name: /Start the exam/ }).click();
   await page.waitForFunction(() => window.__vigil.phase() === 'exam');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Debouncer, DEFAULT_CONFIG, type Action, type Observation } from "../../src/debounce.ts";
+import { Debouncer, DEFAULT_CONFIG, applyThresholds, type Action, type Observation } from "../../src/debounce.ts";
 
 function make(disabled: string[] = []) {
   let n = 0;
@@ -132,5 +132,39 @@ describe("page conditions", () => {
       d.state("tab_hidden", false, i * 1000 + 500);
     }
     expect(new Set(ids).size).toBe(5);
+  });
+});
+
+describe("thresholds from the exam's settings", () => {
+  it("map onto the no-face and looking-away debounces and the yaw limit, field by field", () => {
+    const c = applyThresholds(DEFAULT_CONFIG, { no_face_after_ms: 8000, yaw_limit_deg: 40 });
+    expect(c.debounce.no_face).toBe(8000);
+    expect(c.debounce.looking_away).toBe(DEFAULT_CONFIG.debounce.looking_away);
+    expect(c.yawLimitDeg).toBe(40);
+    expect(c.pitchLimitDeg).toBe(DEFAULT_CONFIG.pitchLimitDeg);
+    expect(applyThresholds(DEFAULT_CONFIG, { looking_away_after_ms: 1500 }).debounce.looking_away).toBe(1500);
+    // None: the defaults, and the base is never changed in place.
+    expect(applyThresholds(DEFAULT_CONFIG, undefined)).toEqual(DEFAULT_CONFIG);
+    expect(DEFAULT_CONFIG.debounce.no_face).toBe(3000);
+    // Nonsense keeps the base (the server validates the real ranges).
+    expect(applyThresholds(DEFAULT_CONFIG, { no_face_after_ms: -1, yaw_limit_deg: Number.NaN }).debounce.no_face).toBe(3000);
+  });
+
+  it("change when incidents are raised", () => {
+    let n = 0;
+    const d = new Debouncer(() => `id${++n}`, [], applyThresholds(DEFAULT_CONFIG, { no_face_after_ms: 6000 }));
+    expect(frames(d, 0, 5900, { faces: 0 })).toEqual([]);
+    expect(frames(d, 5900, 6100, { faces: 0 })).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 0, raised_at: 6000 }]);
+    // A wider yaw limit: 30° is no longer looking away.
+    const wide = new Debouncer(() => "w", [], applyThresholds(DEFAULT_CONFIG, { yaw_limit_deg: 35 }));
+    expect(frames(wide, 0, 10_000, { faces: 1, yawDeg: 30 })).toEqual([]);
+  });
+
+  it("apply live: an episode under way is judged by the new debounce", () => {
+    let n = 0;
+    const d = new Debouncer(() => `id${++n}`);
+    expect(frames(d, 0, 2000, { faces: 0 })).toEqual([]);
+    d.setConfig(applyThresholds(DEFAULT_CONFIG, { no_face_after_ms: 1000 }));
+    expect(frames(d, 2000, 2100, { faces: 0 })).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 0, raised_at: 2000 }]);
   });
 });

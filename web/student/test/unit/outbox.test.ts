@@ -1,7 +1,7 @@
 import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
 import { describe, expect, it } from "vitest";
-import type { IncidentAck, IncidentReport } from "@proto";
+import type { ChatAck, ChatMessage, ChatSend, IncidentAck, IncidentReport } from "@proto";
 import { EVENTS } from "@proto";
 import { IdbStorage } from "../../src/idb-storage.ts";
 import { MemoryStorage, Outbox, type IncidentMessage, type OutboxStorage, type Transport, type UploadResult } from "../../src/outbox.ts";
@@ -18,6 +18,13 @@ class FakeServer implements Transport {
   top = 0;
   failNext: Array<IncidentAck | "timeout"> = [];
   uploadReplies: Array<UploadResult | "network"> = [];
+  /** Chat messages stored, by id; `chatSent` every attempt, in order. */
+  chats = new Map<string, ChatMessage>();
+  chatSent: ChatSend[] = [];
+  chatReplies: Array<ChatAck | "timeout" | "lost"> = [];
+  /** Order of everything the socket lane emitted: `incident:a`, `chat:c1`, … */
+  order: string[] = [];
+  private chatSeq = 0;
 
   ready() {
     return this.up;
@@ -25,6 +32,7 @@ class FakeServer implements Transport {
   // eslint-disable-next-line @typescript-eslint/require-await -- async makes a scripted timeout a rejection, as the real socket's is
   async send(m: IncidentMessage): Promise<IncidentAck> {
     this.sent.push(m);
+    this.order.push(`${m.event}:${m.payload.id}`);
     const f = this.failNext.shift();
     if (f === "timeout") throw new Error("timeout");
     if (f) return f;
@@ -42,6 +50,22 @@ class FakeServer implements Transport {
     }
     this.top = payload.seq;
     return { status: "accepted", id: payload.id };
+  }
+  // eslint-disable-next-line @typescript-eslint/require-await -- async makes a scripted timeout a rejection, as the real socket's is
+  async sendChat(m: ChatSend): Promise<ChatAck> {
+    this.chatSent.push(m);
+    this.order.push(`chat:${m.id}`);
+    const f = this.chatReplies.shift();
+    if (f === "timeout") throw new Error("timeout");
+    if (f && f !== "lost") return f;
+    const known = this.chats.get(m.id);
+    if (known && known.text !== m.text) return { status: "rejected", reason: "conflicting_duplicate", message: "other text" };
+    if (known) return { status: "duplicate", message: known };
+    const stored: ChatMessage = { seq: ++this.chatSeq, id: m.id, from: "student", student_id: "s1", text: m.text, at: 1 };
+    this.chats.set(m.id, stored);
+    // "lost": stored, but the answer never arrives.
+    if (f === "lost") throw new Error("timeout");
+    return { status: "accepted", message: stored };
   }
   // eslint-disable-next-line @typescript-eslint/require-await -- async makes a scripted network error a rejection, as fetch's is
   async upload(id: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
@@ -198,6 +222,97 @@ describe("Outbox", () => {
   });
 });
 
+describe("Outbox: chat messages", () => {
+  type Settled = { id: string; type: string; result: string; reason?: string; message?: string; seq?: number };
+  const recorder = () => {
+    const settled: Settled[] = [];
+    const events = {
+      settled: (i: { id: string; type: string }, o: import("../../src/outbox.ts").Outcome) => {
+        if (o.result === "delivered") settled.push({ id: i.id, type: i.type, result: o.result, ...(o.message ? { seq: o.message.seq } : {}) });
+        else settled.push({ id: i.id, type: i.type, result: o.result, reason: o.reason, ...(o.message !== undefined ? { message: o.message } : {}) });
+      },
+    };
+    return { settled, events };
+  };
+
+  it("go on the socket lane in order with incidents, and settle with the message as stored", async () => {
+    const srv = new FakeServer();
+    const { settled, events } = recorder();
+    const ob = await Outbox.open(new MemoryStorage(), { ...fast, events });
+    srv.up = false;
+    ob.attach(srv);
+    await ob.incident(report("a"));
+    await ob.chat({ id: "c1", text: "May I use a calculator?" });
+    await ob.end("a", 2000);
+    await ob.chat({ id: "c2", text: "Thanks" });
+    // Chat uses no sequence number: the incidents' numbering is untouched.
+    expect(ob.nextSeq()).toBe(3);
+    srv.up = true;
+    ob.kick();
+    await settle(ob);
+    expect(srv.order).toEqual(["incident:a", "chat:c1", "incident_end:a", "chat:c2"]);
+    expect(settled.filter((x) => x.type === "chat")).toEqual([
+      { id: "c1", type: "chat", result: "delivered", seq: 1 },
+      { id: "c2", type: "chat", result: "delivered", seq: 2 },
+    ]);
+  });
+
+  it("a lost answer: resent with the same id, the duplicate is delivered, stored once", async () => {
+    const srv = new FakeServer();
+    const { settled, events } = recorder();
+    const ob = await Outbox.open(new MemoryStorage(), { ...fast, events });
+    srv.chatReplies = ["lost", "timeout"];
+    ob.attach(srv);
+    await ob.chat({ id: "c1", text: "Hello" });
+    await settle(ob);
+    expect(srv.chatSent.map((m) => m.id)).toEqual(["c1", "c1", "c1"]);
+    expect(srv.chats.size).toBe(1);
+    expect(settled).toEqual([{ id: "c1", type: "chat", result: "delivered", seq: 1 }]);
+  });
+
+  it("rate_limited and unavailable are retried (after retry_after_ms); other refusals drop the message with the server's words", async () => {
+    const srv = new FakeServer();
+    const { settled, events } = recorder();
+    const ob = await Outbox.open(new MemoryStorage(), { ...fast, events });
+    srv.chatReplies = [
+      { status: "rejected", reason: "rate_limited", message: "slow down", retry_after_ms: 30 },
+      { status: "rejected", reason: "unavailable", message: "busy" },
+    ];
+    ob.attach(srv);
+    const t0 = Date.now();
+    await ob.chat({ id: "c1", text: "one" });
+    await settle(ob);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(20); // 30 ms, less the jitter
+    expect(srv.chatSent).toHaveLength(3);
+    srv.chatReplies = [{ status: "rejected", reason: "session_terminated", message: "the session was terminated" }];
+    await ob.chat({ id: "c2", text: "two" });
+    await ob.chat({ id: "c3", text: "three" });
+    await settle(ob);
+    expect(settled).toEqual([
+      { id: "c1", type: "chat", result: "delivered", seq: 1 },
+      { id: "c2", type: "chat", result: "dropped", reason: "session_terminated", message: "the session was terminated" },
+      { id: "c3", type: "chat", result: "delivered", seq: 2 },
+    ]);
+    expect(ob.pending()).toHaveLength(0);
+  });
+
+  it("a dropped incident takes its end and evidence with it, never a chat message that happens to share its id", async () => {
+    const srv = new FakeServer();
+    const { settled, events } = recorder();
+    const ob = await Outbox.open(new MemoryStorage(), { ...fast, events });
+    srv.up = false;
+    ob.attach(srv);
+    await ob.incident(report("x"));
+    await ob.chat({ id: "x", text: "same id, other kind of thing" });
+    await ob.end("x", 2000);
+    srv.failNext = [{ status: "rejected", id: "x", reason: "detector_disabled", message: "off" }];
+    srv.up = true;
+    ob.kick();
+    await settle(ob);
+    expect(settled.map((x) => `${x.type}:${x.result}`)).toEqual(["incident:dropped", "end:dropped", "chat:delivered"]);
+  });
+});
+
 describe("Outbox on IndexedDB", () => {
   async function storage(factory: IDBFactory, name = "t"): Promise<OutboxStorage & { close(): void }> {
     return IdbStorage.open(name, factory);
@@ -241,6 +356,37 @@ describe("Outbox on IndexedDB", () => {
     expect(srv.uploads).toEqual([{ id: "b", capturedAt: 1234, bytes: 2 }]);
     const reloaded = await Outbox.open(s1, fast);
     expect(reloaded.pending()).toHaveLength(0);
+  });
+
+  it("a chat message written offline survives a reload and is sent once, with its id", async () => {
+    const factory = new IDBFactory();
+    const srv = new FakeServer();
+    let s1 = await storage(factory, "chat");
+    const ob1 = await Outbox.open(s1, { baseDelayMs: 60_000 });
+    srv.chatReplies = ["lost"];
+    ob1.attach(srv);
+    await ob1.chat({ id: "c1", text: "Is the second page missing?" });
+    await new Promise((r) => setTimeout(r, 5));
+    srv.up = false;
+    await ob1.chat({ id: "c2", text: "Line one\nline two" });
+    ob1.close();
+    s1.close();
+
+    s1 = await storage(factory, "chat");
+    const ob2 = await Outbox.open(s1, fast);
+    expect(ob2.pending().map((i) => (i.type === "chat" ? [i.id, i.payload.text] : [i.type]))).toEqual([
+      ["c1", "Is the second page missing?"],
+      ["c2", "Line one\nline two"],
+    ]);
+    srv.up = true;
+    ob2.attach(srv);
+    await settle(ob2);
+    expect([...srv.chats.values()].map((m) => [m.seq, m.id])).toEqual([
+      [1, "c1"],
+      [2, "c2"],
+    ]);
+    expect(srv.chatSent.map((m) => m.id)).toEqual(["c1", "c1", "c2"]);
+    expect((await Outbox.open(s1, fast)).pending()).toHaveLength(0);
   });
 
   it("never moves the stored counter backwards", async () => {
