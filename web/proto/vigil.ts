@@ -664,6 +664,8 @@ export type StudentRecord = { exam_id: ExamId, exam_title: string, student: Stud
  */
 incidents: Array<IncidentRecord>, incident_reviews: Array<IncidentReview>, transitions: Array<RecordedTransition>, actions: Array<RecordedAction>, chat: Array<ChatMessage>, identity_photos: Array<IdentityPhoto>, decisions: Array<Decision>, appeals: Array<Appeal>, };
 
+export type ErasureReport = { incidents: number, evidence_frames: number, chat_messages: number, identity_photos: number, };
+
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {
   STUDENT_NS: "/student",

@@ -63,6 +63,14 @@ impl PresenceTracker {
         self.transition(student_id, before, now)
     }
 
+    /// Drops a student altogether (their data was erased); their sockets
+    /// closing later change nothing.
+    pub fn forget(&mut self, student_id: &StudentId) {
+        if let Some(d) = self.students.remove(student_id).and_then(|s| s.deadline) {
+            self.deadlines.remove(&(d, student_id.clone()));
+        }
+    }
+
     pub fn heartbeat(&mut self, student_id: &StudentId, now: UnixMillis, stall_after_ms: i64) -> Option<Transition> {
         let before = self.presence(student_id);
         if self.students.get(student_id).is_some_and(|s| s.connections > 0) {

@@ -246,3 +246,12 @@ pub struct StudentRecord {
     pub decisions: Vec<Decision>,
     pub appeals: Vec<Appeal>,
 }
+
+/// What `DELETE …/students/{student}/data` removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ErasureReport {
+    pub incidents: u64,
+    pub evidence_frames: u64,
+    pub chat_messages: u64,
+    pub identity_photos: u64,
+}

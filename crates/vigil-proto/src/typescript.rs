@@ -113,6 +113,7 @@ pub fn bindings() -> String {
         Appeal::decl(&cfg),
         SubmitAppeal::decl(&cfg),
         StudentRecord::decl(&cfg),
+        ErasureReport::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\

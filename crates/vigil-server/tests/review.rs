@@ -317,3 +317,119 @@ async fn me(h: &Harness, token: &str, path: &str) -> (u16, Value) {
 async fn appeal(h: &Harness, token: &str, body: Value) -> (u16, Value) {
     h.call(reqwest::Method::POST, "/me/appeals", Some(token), Some(&body)).await
 }
+
+async fn raise_with_frame(h: &Harness, token: &str, id: &str, frame: &str) -> String {
+    let conn = h.student_with(token).await;
+    let t = h.now();
+    let ack = conn.request(names::INCIDENT, common::incident(id, 1, "no_face", t - 1_000)).await;
+    assert_eq!(ack["status"], json!("accepted"), "{ack}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames");
+    let jpeg = std::fs::read(dir.join(frame)).unwrap();
+    let res: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/evidence/{id}", h.base))
+        .bearer_auth(token)
+        .header("x-vigil-captured-at", (t - 500).to_string())
+        .body(jpeg)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    res["sha256"].as_str().unwrap_or_else(|| panic!("a stored frame: {res}")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_students_data_is_exported_and_erased_on_request_and_nobody_elses() {
+    let h = Harness::start(&["ada", "bob"]).await;
+    let ada_token = h.token(Role::Student, "ada").await;
+    let bob_token = h.token(Role::Student, "bob").await;
+    let ada_frame = raise_with_frame(&h, &ada_token, "a-1", "frame-a.jpg").await;
+    raise_with_frame(&h, &bob_token, "b-1", "frame-b.jpg").await;
+    let ada = h.student_with(&ada_token).await;
+    ada.request(names::CHAT, json!({ "id": "q-1", "text": "hello" })).await;
+    let pat = h.token(Role::Proctor, "pat").await;
+    put(&h, "/students/ada/decision", &pat, json!({ "verdict": "concern", "note": "n", "based_on": 0 })).await;
+    get(&h, "/students/ada/review", &pat).await;
+
+    // The access request: everything, for the admin only.
+    let data = format!("/exams/{}/students/ada/data", h.exam);
+    assert_eq!(h.call(reqwest::Method::GET, &data, Some(&pat), None).await.0, 401);
+    let (status, export) = h.call(reqwest::Method::GET, &data, Some("admin"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (export["incidents"][0]["id"].as_str(), export["chat"][0]["text"].as_str()),
+        (Some("a-1"), Some("hello"))
+    );
+
+    // The erasure request.
+    let (status, erased) = h.call(reqwest::Method::DELETE, &data, Some("admin"), None).await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased, json!({ "incidents": 1, "evidence_frames": 1, "chat_messages": 1, "identity_photos": 0 }));
+    let roster = h.admin(reqwest::Method::GET, &format!("/exams/{}", h.exam), Value::Null).await;
+    let ids: Vec<&str> = roster["students"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["bob"]);
+    assert_eq!(get(&h, &format!("/evidence/{ada_frame}"), &pat).await.0, 404, "the frame is gone");
+    let (status, body) = get(&h, "/students/ada/review", &pat).await;
+    assert_eq!((status, body["error"]["reason"].as_str()), (404, Some("unknown_student")));
+    let refused = vigil_load::sio::SioClient::connect(&h.base, names::STUDENT_NS, &json!({ "token": ada_token })).await;
+    assert!(refused.expect_err("not on the roster any more").to_string().contains("unknown_student"));
+    // Bob's record is whole; the audit log no longer names Ada.
+    let (_, bobs) = get(&h, "/students/bob/review", &pat).await;
+    assert_eq!(bobs["incidents"][0]["evidence_sha256"].as_str().map(str::len), Some(64));
+    let (_, audit) = h.call(reqwest::Method::GET, &format!("/exams/{}/audit", h.exam), Some("admin"), None).await;
+    assert!(!audit.to_string().contains("ada"), "{audit}");
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "erase_student"));
+    let (status, again) = h.call(reqwest::Method::DELETE, &data, Some("admin"), None).await;
+    assert_eq!((status, again["error"]["reason"].as_str()), (404, Some("unknown_student")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purges_an_exams_personal_data_and_nothing_else() {
+    let h = Harness::start(&["ada"]).await;
+    // A short exam kept for no days after it closes, beside the long one.
+    let now = h.now();
+    let mut settings =
+        h.admin(reqwest::Method::GET, &format!("/exams/{}", h.exam), Value::Null).await["exam"]["settings"].clone();
+    settings["window"] = json!({ "opens_at": now - 3_600_000, "closes_at": now + 60_000 });
+    settings["evidence_retention_days"] = json!(0);
+    h.admin(reqwest::Method::POST, "/exams", json!({ "id": "short", "title": "Quiz", "settings": settings })).await;
+    h.admin(reqwest::Method::POST, "/exams/short/students", json!({ "id": "cyd", "name": "Cyd" })).await;
+    h.admin(reqwest::Method::POST, "/exams/short/proctors", json!({ "id": "pat", "name": "Pat" })).await;
+    let cyd_token = h.token_in("short", Role::Student, "cyd").await;
+    let cyd_frame = raise_with_frame(&h, &cyd_token, "c-1", "frame-a.jpg").await;
+    let cyd = h.student_with(&cyd_token).await;
+    cyd.request(names::CHAT, json!({ "id": "q-1", "text": "hi" })).await;
+    drop(cyd);
+    let ada_token = h.token(Role::Student, "ada").await;
+    let ada_frame = raise_with_frame(&h, &ada_token, "a-1", "frame-a.jpg").await;
+
+    // Past the short exam's end: the hourly job purges it.
+    h.advance(2 * 3_600_000);
+    let mut purged = false;
+    for _ in 0..200 {
+        let roster = h.admin(reqwest::Method::GET, "/exams/short", Value::Null).await;
+        if roster["students"].as_array().is_some_and(Vec::is_empty) {
+            purged = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(purged, "the short exam's students were not purged");
+    let (status, _) = h.call(reqwest::Method::GET, "/exams/short/audit", Some("admin"), None).await;
+    assert_eq!(status, 200, "the exam itself and its audit log stay");
+    // The exam is long over: a fresh link, as an administrator would issue.
+    let link = json!({ "role": "proctor", "subject": "pat", "ttl_s": 3_600 });
+    let short_proctor =
+        h.admin(reqwest::Method::POST, "/exams/short/links", link).await["token"].as_str().unwrap().to_owned();
+    let (status, _) =
+        h.call(reqwest::Method::GET, &format!("/exams/short/evidence/{cyd_frame}"), Some(&short_proctor), None).await;
+    assert_eq!(status, 404, "the short exam's frame is gone");
+    let (_, queue) = h.call(reqwest::Method::GET, "/exams/short/review", Some(&short_proctor), None).await;
+    assert_eq!(queue["students"], json!([]));
+    // The long exam is untouched: its student, incident and frame are there.
+    let pat = h.token(Role::Proctor, "pat").await;
+    let (_, record) = get(&h, "/students/ada/review", &pat).await;
+    assert_eq!(record["incidents"][0]["evidence_sha256"], json!(ada_frame));
+    assert_eq!(get(&h, &format!("/evidence/{ada_frame}"), &pat).await.0, 200);
+}

@@ -166,7 +166,7 @@ impl Store {
         Ok(())
     }
 
-    async fn delete_identity_blob(&self, row: &IdentityPhotoRow) -> Result<()> {
+    pub(crate) async fn delete_identity_blob(&self, row: &IdentityPhotoRow) -> Result<()> {
         match self.blobs.delete(&identity_path(&row.exam_id, &row.student_id, &row.sha256)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),

@@ -9,6 +9,7 @@
 //! students share one fsync-free commit.
 
 mod chat;
+mod erase;
 mod lti;
 mod review;
 mod writer;
@@ -32,6 +33,7 @@ use vigil_proto::{
 };
 
 pub use chat::{ChatRow, IdentityPhotoRow};
+pub use erase::Erased;
 pub use lti::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
 pub use review::AuditEntry;
 pub use writer::WriterStats;
@@ -433,6 +435,14 @@ impl Store {
         Ok(self.blobs.get(&blob_path(sha256)).await?.bytes().await?)
     }
 
+    /// Deletes a frame's bytes (already gone counts as deleted).
+    async fn delete_evidence_blob(&self, sha256: &str) -> Result<()> {
+        match self.blobs.delete(&blob_path(sha256)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Deletes evidence past its exam's retention; returns how many frames went.
     pub async fn purge_expired_evidence(&self, now: UnixMillis) -> Result<usize> {
         let rows = sqlx::query("SELECT exam_id, sha256 FROM evidence WHERE expires_at <= $1")
@@ -447,10 +457,7 @@ impl Store {
             // between the two leaves a row whose frame reads as missing,
             // never a frame past its retention that no row points to.
             if !self.blob_held_elsewhere(&exam_id, &sha).await? {
-                match self.blobs.delete(&blob_path(&sha)).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                self.delete_evidence_blob(&sha).await?;
             }
             self.write(Write::ForgetEvidence { exam_id, sha256: sha }).await?;
             purged += 1;

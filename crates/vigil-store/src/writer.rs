@@ -30,6 +30,8 @@ pub(crate) enum Write {
     Decision { exam_id: ExamId, student_id: StudentId, decision: vigil_proto::review::Decision },
     IncidentReview { exam_id: ExamId, student_id: StudentId, review: vigil_proto::review::IncidentReview },
     Audit(crate::review::AuditEntry),
+    EraseStudent { exam_id: ExamId, student_id: StudentId },
+    PurgeExam { exam_id: ExamId, at: UnixMillis },
     Appeal { exam_id: ExamId, student_id: StudentId, appeal: vigil_proto::review::Appeal },
     ForgetIdentityPhoto { exam_id: ExamId, student_id: StudentId, kind: vigil_proto::IdentityPhotoKind, sha256: String },
 }
@@ -221,6 +223,10 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
             crate::review::apply_incident_review(conn, exam_id, student_id, review).await?
         }
         Write::Audit(entry) => crate::review::apply_audit(conn, entry).await?,
+        Write::EraseStudent { exam_id, student_id } => {
+            crate::erase::apply_erase_student(conn, exam_id, student_id).await?
+        }
+        Write::PurgeExam { exam_id, at } => crate::erase::apply_purge_exam(conn, exam_id, *at).await?,
         Write::Appeal { exam_id, student_id, appeal } => {
             crate::review::apply_appeal(conn, exam_id, student_id, appeal).await?
         }

@@ -56,22 +56,51 @@ enum Command {
     /// Set a student's accommodations on the running server, replacing any
     /// they had; they apply at once (extra time, breaks, detectors, thresholds).
     Accommodate(AccommodateArgs),
+    /// A student's data rights, through the running server: everything kept
+    /// about them (an access request), or all of it deleted (an erasure request).
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// Print everything kept about one student of one exam, as JSON.
+    Export(StudentOnServer),
+    /// Delete everything kept about one student of one exam, their roster entry included.
+    Erase(StudentOnServer),
 }
 
 #[derive(Args, Debug)]
-struct AccommodateArgs {
+struct StudentOnServer {
     #[command(flatten)]
-    data: DataDir,
+    server: ServerArgs,
     #[arg(long)]
     exam: ExamId,
     #[arg(long)]
     student: StudentId,
+}
+
+/// How to reach the running server's admin API.
+#[derive(Args, Debug)]
+struct ServerArgs {
+    #[command(flatten)]
+    data: DataDir,
     /// The running server's base URL.
     #[arg(long, env = "VIGIL_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
     /// Admin API token (default: the one generated into <data-dir>/admin.token).
     #[arg(long, env = "VIGIL_ADMIN_TOKEN")]
     admin_token: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct AccommodateArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(long)]
+    exam: ExamId,
+    #[arg(long)]
+    student: StudentId,
     /// Extra time as a percentage of the exam's duration (0–300).
     #[arg(long, default_value_t = 0)]
     extra_time_pct: u32,
@@ -302,6 +331,14 @@ async fn main() -> Result<()> {
         }
         Command::Lti(LtiCommand::Platform(cmd)) => platform_command(cmd).await,
         Command::Accommodate(args) => accommodate(args).await,
+        Command::Data(DataCommand::Export(who)) => {
+            let path = format!("/api/v1/exams/{}/students/{}/data", who.exam, who.student);
+            print_answer(admin_api(&who.server, reqwest::Method::GET, &path, None).await?)
+        }
+        Command::Data(DataCommand::Erase(who)) => {
+            let path = format!("/api/v1/exams/{}/students/{}/data", who.exam, who.student);
+            print_answer(admin_api(&who.server, reqwest::Method::DELETE, &path, None).await?)
+        }
         Command::Student(cmd) => person_command(cmd, Role::Student).await,
         Command::Proctor(cmd) => person_command(cmd, Role::Proctor).await,
         Command::Link(l) => {
@@ -403,11 +440,6 @@ async fn platform_command(cmd: PlatformCommand) -> Result<()> {
 /// Accommodations go through the running server's API (not the data
 /// directory): the server holds them live and applies them at once.
 async fn accommodate(args: AccommodateArgs) -> Result<()> {
-    let token = match args.admin_token {
-        Some(token) => token,
-        None => vigil_server::auth::admin_token(&args.data.data_dir, None)
-            .with_context(|| format!("reading the admin token in {}", args.data.data_dir.display()))?,
-    };
     let thresholds = DetectorThresholds {
         no_face_after_ms: args.no_face_after_ms,
         looking_away_after_ms: args.looking_away_after_ms,
@@ -421,19 +453,30 @@ async fn accommodate(args: AccommodateArgs) -> Result<()> {
         extra_breaks: args.extra_breaks,
         thresholds: (thresholds != DetectorThresholds::default()).then_some(thresholds),
     };
-    let url = format!(
-        "{}/api/v1/exams/{}/students/{}/accommodations",
-        args.server.trim_end_matches('/'),
-        args.exam,
-        args.student
-    );
-    let res = reqwest::Client::new()
-        .put(&url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("reaching {}", args.server))?;
+    let path = format!("/api/v1/exams/{}/students/{}/accommodations", args.exam, args.student);
+    let body = serde_json::to_value(&body)?;
+    print_answer(admin_api(&args.server, reqwest::Method::PUT, &path, Some(body)).await?)
+}
+
+/// One call to the running server's admin API; a refusal becomes an error
+/// carrying the server's reason.
+async fn admin_api(
+    to: &ServerArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value> {
+    let token = match &to.admin_token {
+        Some(token) => token.clone(),
+        None => vigil_server::auth::admin_token(&to.data.data_dir, None)
+            .with_context(|| format!("reading the admin token in {}", to.data.data_dir.display()))?,
+    };
+    let url = format!("{}{path}", to.server.trim_end_matches('/'));
+    let mut req = reqwest::Client::new().request(method, &url).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.with_context(|| format!("reaching {}", to.server))?;
     let status = res.status();
     let text = res.text().await.context("reading the answer")?;
     if !status.is_success() {
@@ -442,8 +485,11 @@ async fn accommodate(args: AccommodateArgs) -> Result<()> {
             .unwrap_or(text);
         anyhow::bail!("refused ({status}): {reason}");
     }
-    let view: serde_json::Value = serde_json::from_str(&text).context("the answer is not JSON")?;
-    println!("{}", serde_json::to_string_pretty(&view)?);
+    serde_json::from_str(&text).context("the answer is not JSON")
+}
+
+fn print_answer(answer: serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(())
 }
 

@@ -235,6 +235,13 @@ impl ExamRuntime {
         view_of(cell, &lock(&self.presence), &self.exam())
     }
 
+    /// Takes a student out of the live exam (their data was erased).
+    pub fn remove_student(&self, student_id: &StudentId) -> Option<Arc<StudentCell>> {
+        let cell = lock_write(&self.students).remove(student_id);
+        lock(&self.presence).forget(student_id);
+        cell
+    }
+
     /// Every student loaded, for timers that walk them.
     pub fn cells(&self) -> Vec<Arc<StudentCell>> {
         lock_read(&self.students).values().cloned().collect()

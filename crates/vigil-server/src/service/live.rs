@@ -174,6 +174,11 @@ impl Service {
                 Ok(n) => tracing::info!(frames = n, "purged evidence past retention"),
                 Err(e) => tracing::warn!(error = %e, "evidence purge failed"),
             }
+            match self.purge_expired_exams().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(exams = n, "purged exams past retention"),
+                Err(e) => tracing::warn!(error = %e, "exam purge failed"),
+            }
             match self.purge_expired_identity().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(photos = n, "purged identity photos past retention"),

@@ -10,8 +10,8 @@ use vigil_core::rate::{KeyedTake, RateLimit};
 use vigil_core::review::{check_based_on, check_note, priority, score_curve};
 use vigil_proto::events::{IncidentRecord, ProctorAction, RecordedAction};
 use vigil_proto::review::{
-    Appeal, AuditRecord, Decision, ExamArchive, IncidentReview, RecordedTransition, ReviewIncident, ReviewQueue,
-    ReviewRow, SetDecision, StudentRecord, StudentReview, SubmitAppeal,
+    Appeal, AuditRecord, Decision, ErasureReport, ExamArchive, IncidentReview, RecordedTransition, ReviewIncident,
+    ReviewQueue, ReviewRow, SetDecision, StudentRecord, StudentReview, SubmitAppeal,
 };
 use vigil_proto::{Exam, ExamId, IncidentId, RejectReason, Rejection, StudentId};
 use vigil_store::{AuditEntry, StoreError};
@@ -361,6 +361,83 @@ impl Service {
         }
         self.audit_student(sess, "appeal", Some(format!("version {}", appeal.decision_version))).await?;
         Ok(appeal)
+    }
+
+    /// An access request (admin): everything kept about one student, as a
+    /// reviewer reads it, the proctors' notes included.
+    pub async fn export_student(&self, exam: &ExamId, student: &StudentId) -> Result<StudentReview, Rejection> {
+        let rt = self.loaded_exam(exam).await?;
+        let cell = self.on_roster(&rt, student).await?;
+        let record = self.record_of(&rt, &cell).await?;
+        self.audit_admin(exam, "export_student", Some(student)).await?;
+        Ok(record)
+    }
+
+    /// An erasure request (admin): everything kept about one student of
+    /// the exam goes, their roster entry included; their open pages are
+    /// closed. The audit log keeps that things were done, without them.
+    pub async fn erase_student(&self, exam: &ExamId, student: &StudentId) -> Result<ErasureReport, Rejection> {
+        let rt = self.loaded_exam(exam).await?;
+        let cell = self.on_roster(&rt, student).await?;
+        // No session change or incident may be half-written meanwhile.
+        let _session = cell.session_writes.lock().await;
+        let _ledger = cell.ledger.lock().await;
+        let erased = self.store.erase_student(exam, student).await.map_err(|e| store_failed(&e))?;
+        let connections: Vec<_> = lock(&cell.live).connections.drain(..).collect();
+        rt.remove_student(student);
+        for conn in connections {
+            self.fanout.out().disconnect(conn).await;
+        }
+        self.audit_admin(exam, "erase_student", None).await?;
+        tracing::info!(exam = %exam, "a student's data was erased on request");
+        Ok(ErasureReport {
+            incidents: erased.incidents,
+            evidence_frames: erased.evidence_frames,
+            chat_messages: erased.chat_messages,
+            identity_photos: erased.identity_photos,
+        })
+    }
+
+    /// Deletes the personal data of every exam whose retention has ended
+    /// (its window closed `evidence_retention_days` ago). Returns how many
+    /// exams were purged.
+    pub async fn purge_expired_exams(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now_ms();
+        let due = self.store.exams_past_retention(now).await?;
+        for exam in &due {
+            if let Some(rt) = self.exams.loaded().into_iter().find(|rt| rt.id() == exam) {
+                for cell in rt.cells() {
+                    let connections: Vec<_> = lock(&cell.live).connections.drain(..).collect();
+                    rt.remove_student(cell.id());
+                    for conn in connections {
+                        self.fanout.out().disconnect(conn).await;
+                    }
+                }
+            }
+            let erased = self.store.purge_exam(exam, now).await?;
+            tracing::info!(exam = %exam, incidents = erased.incidents, frames = erased.evidence_frames, "exam data purged at the end of its retention");
+        }
+        Ok(due.len())
+    }
+
+    async fn loaded_exam(&self, exam: &ExamId) -> Result<std::sync::Arc<ExamRuntime>, Rejection> {
+        self.exams
+            .get(exam)
+            .await
+            .map_err(|_| unavailable("the exam cannot be loaded right now"))?
+            .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {exam}")))
+    }
+
+    async fn audit_admin(&self, exam: &ExamId, action: &str, student: Option<&StudentId>) -> Result<(), Rejection> {
+        let entry = AuditEntry {
+            at: self.clock.now_ms(),
+            actor: "admin".into(),
+            action: action.to_owned(),
+            exam_id: exam.clone(),
+            student_id: student.cloned(),
+            detail: None,
+        };
+        self.store.audit(&entry).await.map_err(|e| store_failed(&e))
     }
 
     /// An exam's audit log, for its administrator.

@@ -149,6 +149,7 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/audit", get(audit_log))
         .route("/exams/{exam}/export.csv", get(export_csv))
         .route("/me/record", get(own_record))
+        .route("/exams/{exam}/students/{student}/data", get(export_student).delete(erase_student))
         .route("/me/evidence/{sha256}", get(own_evidence))
         .route("/me/appeals", post(appeal))
         .route("/exams/{exam}/export.json", get(export_json))
@@ -480,6 +481,28 @@ async fn review_incident(
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
     let req = parse_json(&read_body(body, REVIEW_BODY_LIMIT, "incident reviews").await?)?;
     Ok(Json(app.service.review_incident(&sess, &student, &incident, req).await?).into_response())
+}
+
+/// `GET /api/v1/exams/{exam}/students/{student}/data` (admin): an access request.
+async fn export_student(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+) -> ApiResult<Response> {
+    require_admin(&app, &headers)?;
+    let mut res = Json(app.service.export_student(&exam, &student).await?).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}
+
+/// `DELETE /api/v1/exams/{exam}/students/{student}/data` (admin): an erasure request.
+async fn erase_student(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+) -> ApiResult<Response> {
+    require_admin(&app, &headers)?;
+    Ok(Json(app.service.erase_student(&exam, &student).await?).into_response())
 }
 
 /// `GET /api/v1/me/record` (student): the student's own record.

@@ -1,4 +1,4 @@
-//! `vigil accommodate` against a running `vigil serve`: the accommodations
+//! `vigil accommodate` and `vigil data` against a running `vigil serve`: they
 //! reach the live server, and a refusal comes back with its reason.
 
 use std::io::{BufRead, BufReader};
