@@ -197,7 +197,8 @@ impl Service {
         student: &StudentId,
         req: SetDecision,
     ) -> Result<Decision, Rejection> {
-        check_note(&req.note, true)?;
+        let note = req.note.trim();
+        check_note(note, true)?;
         self.admit_review(sess)?;
         let cell = self.on_roster(&sess.rt, student).await?;
         // One decision at a time per student (across reviewers): read the
@@ -209,7 +210,7 @@ impl Service {
         let decision = Decision {
             version: current.map_or(1, |d| d.version + 1),
             verdict: req.verdict,
-            note: req.note.trim().to_owned(),
+            note: note.to_owned(),
             reviewer: sess.proctor.clone(),
             at: self.clock.now_ms(),
             previous: current.map(|d| d.verdict),
@@ -240,7 +241,7 @@ impl Service {
         req: ReviewIncident,
     ) -> Result<IncidentReview, Rejection> {
         if let Some(note) = &req.note {
-            check_note(note, false)?;
+            check_note(note.trim(), false)?;
         }
         self.admit_review(sess)?;
         self.on_roster(&sess.rt, student).await?;

@@ -11,6 +11,9 @@ import { AnnouncePanel } from "./AnnouncePanel";
 import { useIdentityQueue } from "../identity/queue";
 import { DEFAULT_CRITERIA, type ViewCriteria, sameOr, visibleIds } from "./view";
 import type { ConnectionStatus } from "../net/connection";
+import { LIVE, QUEUE } from "../review/route";
+import { ReviewView } from "./Review";
+import { hrefFor, useRoute } from "./useRoute";
 
 function statusText(s: ConnectionStatus): string {
   switch (s.kind) {
@@ -25,6 +28,7 @@ function statusText(s: ConnectionStatus): string {
 export function App() {
   const { store } = useServices();
   const status = useConnectionStatus();
+  const route = useRoute();
   const { exam, roster, mayConfigure } = useStudentList();
   // `null` until the first snapshot: an instructor's first visit to an exam
   // nobody has joined and that has no assessment yet (a course's first
@@ -86,6 +90,14 @@ export function App() {
         <h1>
           Vigil <span className="top__exam">{exam?.title ?? ""}</span>
         </h1>
+        <nav className="top__nav" aria-label="Pages">
+          <a href={hrefFor(LIVE)} aria-current={route.view === "live" ? "page" : undefined}>
+            Live
+          </a>
+          <a href={hrefFor(QUEUE)} aria-current={route.view === "review" ? "page" : undefined}>
+            Review
+          </a>
+        </nav>
         <Counts />
         {exam && <IdentityButton checks={exam.settings.identity_check !== "off"} onOpen={openIdentity} />}
         {exam && (
@@ -102,52 +114,59 @@ export function App() {
           {statusText(status)}
         </p>
       </header>
-      {stale && status.kind !== "connecting" && (
-        <div className="banner" role="alert">
-          {status.kind === "syncing" ? "Synchronising…" : "Disconnected — reconnecting."} Scores shown are not live
-          until the snapshot is reloaded.
-        </div>
+      {route.view === "review" ? (
+        // The review reads the stored record over HTTP: the socket's state does not concern it.
+        <ReviewView route={route} />
+      ) : (
+        <>
+          {stale && status.kind !== "connecting" && (
+            <div className="banner" role="alert">
+              {status.kind === "syncing" ? "Synchronising…" : "Disconnected — reconnecting."} Scores shown are not live
+              until the snapshot is reloaded.
+            </div>
+          )}
+          <div className="toolbar" role="search">
+            <label>
+              Search <input type="search" value={criteria.search} onChange={(e) => set({ search: e.target.value })} placeholder="name or id" />
+            </label>
+            <label>
+              Sort
+              <select value={criteria.sort} onChange={(e) => set({ sort: e.target.value as ViewCriteria["sort"] })}>
+                <option value="name">Name</option>
+                <option value="score">Score (highest first)</option>
+              </select>
+            </label>
+            <label>
+              Level
+              <select value={criteria.level} onChange={(e) => set({ level: e.target.value as ViewCriteria["level"] })}>
+                <option value="all">All</option>
+                <option value="alert">◆ Alert</option>
+                <option value="watch">▲ Watch</option>
+                <option value="ok">● OK</option>
+              </select>
+            </label>
+            <label>
+              State
+              <select value={criteria.presence} onChange={(e) => set({ presence: e.target.value as ViewCriteria["presence"] })}>
+                <option value="all">All</option>
+                <option value="live">Live</option>
+                <option value="stalled">Stalled</option>
+                <option value="offline">Offline</option>
+              </select>
+            </label>
+            <label>
+              <input type="checkbox" checked={wallOn} onChange={(e) => setWallOn(e.target.checked)} /> Watch wall
+            </label>
+            <span className="toolbar__shown">{ids.length} shown</span>
+          </div>
+          {wallOn && <WatchWall onOpen={onOpen} />}
+          <div className="body">
+            {exam ? <ExamGrid ids={ids} onOpen={onOpen} stale={stale} /> : <p className="status grid-scroll">Waiting for the exam snapshot…</p>}
+            <AlertsFeed onOpen={onOpen} />
+          </div>
+          {open && <StudentDrawer id={open} onClose={onClose} />}
+        </>
       )}
-      <div className="toolbar" role="search">
-        <label>
-          Search <input type="search" value={criteria.search} onChange={(e) => set({ search: e.target.value })} placeholder="name or id" />
-        </label>
-        <label>
-          Sort
-          <select value={criteria.sort} onChange={(e) => set({ sort: e.target.value as ViewCriteria["sort"] })}>
-            <option value="name">Name</option>
-            <option value="score">Score (highest first)</option>
-          </select>
-        </label>
-        <label>
-          Level
-          <select value={criteria.level} onChange={(e) => set({ level: e.target.value as ViewCriteria["level"] })}>
-            <option value="all">All</option>
-            <option value="alert">◆ Alert</option>
-            <option value="watch">▲ Watch</option>
-            <option value="ok">● OK</option>
-          </select>
-        </label>
-        <label>
-          State
-          <select value={criteria.presence} onChange={(e) => set({ presence: e.target.value as ViewCriteria["presence"] })}>
-            <option value="all">All</option>
-            <option value="live">Live</option>
-            <option value="stalled">Stalled</option>
-            <option value="offline">Offline</option>
-          </select>
-        </label>
-        <label>
-          <input type="checkbox" checked={wallOn} onChange={(e) => setWallOn(e.target.checked)} /> Watch wall
-        </label>
-        <span className="toolbar__shown">{ids.length} shown</span>
-      </div>
-      {wallOn && <WatchWall onOpen={onOpen} />}
-      <div className="body">
-        {exam ? <ExamGrid ids={ids} onOpen={onOpen} stale={stale} /> : <p className="status grid-scroll">Waiting for the exam snapshot…</p>}
-        <AlertsFeed onOpen={onOpen} />
-      </div>
-      {open && <StudentDrawer id={open} onClose={onClose} />}
       {settingsOpen && exam && <SettingsPanel exam={exam} onClose={() => setSettingsOpen(false)} />}
       {identityOpen && <IdentityQueuePanel onClose={() => setIdentityOpen(false)} />}
       {announceOpen && <AnnouncePanel onClose={() => setAnnounceOpen(false)} />}

@@ -2,7 +2,8 @@ import { useEffect, useState } from "react";
 import type { RecordedAction } from "@proto";
 import { clock, useServices } from "../services";
 
-const LABEL: Record<RecordedAction["kind"], string> = {
+/** What a recorded action is called (the review's timeline says them too). */
+export const ACTION_LABEL: Record<RecordedAction["kind"], string> = {
   warn: "Warned",
   message: "Message",
   pause: "Paused",
@@ -43,7 +44,7 @@ export function RecordedActions({ id, version }: { id: string; version: number }
         <ol className="timeline">
           {list.map((a, i) => (
             <li key={`${a.at}-${i}`} data-action={a.kind}>
-              <strong>{LABEL[a.kind] ?? a.kind}</strong>
+              <strong>{ACTION_LABEL[a.kind] ?? a.kind}</strong>
               {a.minutes ? <> +{a.minutes} min</> : null} <time>{clock(a.at)}</time> · {a.proctor_id}
               {a.text && <div className="timeline__detail">{a.text}</div>}
             </li>

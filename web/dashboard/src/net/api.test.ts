@@ -3,10 +3,15 @@ import { Api, ApiError } from "./api";
 
 /** A fetch that records requests and answers from a table. */
 function fakeFetch(answer: (url: string) => Response) {
-  const requests: { url: string; auth: string | null }[] = [];
+  const requests: { url: string; auth: string | null; method?: string; body?: unknown }[] = [];
   const fetchFn = (input: string, init?: RequestInit) => {
     const url = input;
-    requests.push({ url, auth: new Headers(init?.headers).get("authorization") });
+    requests.push({
+      url,
+      auth: new Headers(init?.headers).get("authorization"),
+      ...(init?.method ? { method: init.method } : {}),
+      ...(typeof init?.body === "string" ? { body: JSON.parse(init.body) as unknown } : {}),
+    });
     return Promise.resolve(answer(url));
   };
   return { requests, fetchFn: fetchFn as unknown as typeof fetch };
@@ -39,5 +44,32 @@ describe("the proctor's API", () => {
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 429, reason: "rate_limited", retryAfterMs: 700, message: "rate_limited: slow down" });
     expect((err as ApiError).fatal).toBe(false);
+  });
+
+  it("reads the review queue and a student's record, and writes decisions and incident readings", async () => {
+    const decision = { version: 2, verdict: "concern", note: "seen twice", reviewer: "p1", at: 5, previous: "no_concern" };
+    const { requests, fetchFn } = fakeFetch((url) => {
+      if (url.endsWith("/review") && url.includes("/incidents/")) return json({ incident_id: "i 1", verdict: "dismissed", note: "glare", reviewer: "p1", at: 6 });
+      if (url.endsWith("/review") && url.includes("/students/")) return json({ student: { id: "s/1", name: "S" } });
+      if (url.endsWith("/review")) return json({ students: [], decided: 0 });
+      return json(decision);
+    });
+    const api = new Api("http://vigil.test", "ex", "TOKEN", fetchFn);
+    expect(await api.reviewQueue()).toMatchObject({ decided: 0 });
+    expect((await api.studentReview("s/1")).student.id).toBe("s/1");
+    expect(await api.putDecision("s/1", { verdict: "concern", note: "seen twice", based_on: 1 })).toEqual(decision);
+    expect((await api.putIncidentReview("s/1", "i 1", { verdict: "dismissed", note: "glare" })).verdict).toBe("dismissed");
+    expect(requests).toEqual([
+      { url: "http://vigil.test/api/v1/exams/ex/review", auth: "Bearer TOKEN" },
+      { url: "http://vigil.test/api/v1/exams/ex/students/s%2F1/review", auth: "Bearer TOKEN" },
+      { url: "http://vigil.test/api/v1/exams/ex/students/s%2F1/decision", auth: "Bearer TOKEN", method: "PUT", body: { verdict: "concern", note: "seen twice", based_on: 1 } },
+      { url: "http://vigil.test/api/v1/exams/ex/students/s%2F1/incidents/i%201/review", auth: "Bearer TOKEN", method: "PUT", body: { verdict: "dismissed", note: "glare" } },
+    ]);
+  });
+
+  it("carries a stale decision's refusal (409 stale_transition) to the caller", async () => {
+    const { fetchFn } = fakeFetch(() => json({ error: { reason: "stale_transition", message: "p2 decided meanwhile" } }, 409));
+    const err = await new Api("http://vigil.test", "e", "T", fetchFn).putDecision("s", { verdict: "concern", note: "x", based_on: 0 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 409, reason: "stale_transition", message: "stale_transition: p2 decided meanwhile" });
   });
 });

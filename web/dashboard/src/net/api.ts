@@ -1,6 +1,7 @@
 import type {
   Accommodations,
   ChatHistory,
+  Decision,
   ErrorBody,
   Exam,
   ExamSettings,
@@ -8,8 +9,13 @@ import type {
   IdentityPhotoKind,
   IdentityPhotos,
   IncidentRecord,
+  IncidentReview,
   RecordedAction,
+  ReviewIncident,
+  ReviewQueue,
   SetAccessCode,
+  SetDecision,
+  StudentReview,
   StudentView,
 } from "@proto";
 
@@ -122,5 +128,31 @@ export class Api {
    */
   async identityPhoto(student: string, kind: IdentityPhotoKind): Promise<Blob> {
     return (await this.get(`/students/${encodeURIComponent(student)}/identity/${kind}`)).blob();
+  }
+
+  // --- after the exam: review ------------------------------------------
+
+  /** Every student of the exam, highest review priority first, with the latest decision on each. */
+  async reviewQueue(): Promise<ReviewQueue> {
+    return (await (await this.get("/review")).json()) as ReviewQueue;
+  }
+
+  /** One student's whole record from the store (the server audits each read). */
+  async studentReview(student: string): Promise<StudentReview> {
+    return (await (await this.get(`/students/${encodeURIComponent(student)}/review`)).json()) as StudentReview;
+  }
+
+  /**
+   * A new version of the decision on `student`; refused with 409
+   * `stale_transition` when `body.based_on` is not the latest version.
+   */
+  async putDecision(student: string, body: SetDecision): Promise<Decision> {
+    return (await (await this.put(`/students/${encodeURIComponent(student)}/decision`, body)).json()) as Decision;
+  }
+
+  /** Confirms or dismisses one incident of `student`. */
+  async putIncidentReview(student: string, incident: string, body: ReviewIncident): Promise<IncidentReview> {
+    const path = `/students/${encodeURIComponent(student)}/incidents/${encodeURIComponent(incident)}/review`;
+    return (await (await this.put(path, body)).json()) as IncidentReview;
   }
 }
