@@ -19,6 +19,7 @@ use vigil_proto::events::EvidenceAccepted;
 use vigil_proto::{ExamId, IncidentId, RejectReason, Rejection, UnixMillis};
 use vigil_store::EvidenceRow;
 
+use super::exams::StudentCell;
 use super::fanout::ProctorEvent;
 use super::{Service, StudentSession, lock, unavailable};
 
@@ -30,8 +31,11 @@ pub struct EvidenceTicket {
     captured_at: UnixMillis,
     /// Held until the upload is done: this student's one upload in flight,
     /// and one of the server's.
-    _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    _permits: UploadPermits,
 }
+
+/// See [`Service::upload_permits`].
+pub type UploadPermits = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 
 /// The outcome of an accepted upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,13 +73,20 @@ impl Service {
             return Err(Rejection::new(RejectReason::UnknownIncident, format!("you have no incident {incident_id}")));
         };
         check_window(&self.config.evidence, started_at, ended_at, captured_at, now)?;
+        let permits = self.upload_permits(&sess.cell)?;
+        Ok(EvidenceTicket { sess, incident_id, captured_at, _permits: permits })
+    }
+
+    /// The two slots any upload holds while its body is read and decoded
+    /// (evidence and identity photos alike): the student's one upload in
+    /// flight, and one of the server's. Refused at once, never queued.
+    pub fn upload_permits(&self, cell: &StudentCell) -> Result<UploadPermits, Rejection> {
         let busy = |message: &str, retry_after_ms| Rejection {
             reason: RejectReason::RateLimited,
             message: message.to_owned(),
             retry_after_ms: Some(retry_after_ms),
         };
-        let mine = sess
-            .cell
+        let mine = cell
             .evidence_slot
             .clone()
             .try_acquire_owned()
@@ -85,7 +96,7 @@ impl Service {
             .clone()
             .try_acquire_owned()
             .map_err(|_| busy("the server is checking many uploads; retry", 250))?;
-        Ok(EvidenceTicket { sess, incident_id, captured_at, _permits: (mine, server) })
+        Ok((mine, server))
     }
 
     /// Decodes, checks and stores the body of a prechecked upload.

@@ -9,13 +9,13 @@
 //! their own eyes.
 
 use bytes::Bytes;
-use tokio::sync::OwnedSemaphorePermit;
 use vigil_core::evidence::inspect_jpeg;
 use vigil_core::session::Change;
 use vigil_proto::events::{IdentityPhoto, IdentityPhotos, RequestAck};
 use vigil_proto::{IdentityCheck, IdentityPhotoKind, RejectReason, Rejection, SessionPhase, StudentId, UnixMillis};
 use vigil_store::IdentityPhotoRow;
 
+use super::evidence::UploadPermits;
 use super::{ProctorSession, Service, StudentSession, lock, sessions, unavailable};
 use crate::metrics as m;
 
@@ -28,7 +28,7 @@ pub struct IdentityTicket {
     sess: StudentSession,
     kind: IdentityPhotoKind,
     captured_at: UnixMillis,
-    _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    _permits: UploadPermits,
 }
 
 pub fn photo_of(row: &IdentityPhotoRow) -> IdentityPhoto {
@@ -90,27 +90,10 @@ impl Service {
                 retry_after_ms: Some(wait),
             })
         })?;
-        let busy = |message: &str, retry_after_ms| {
-            refused(Rejection {
-                reason: RejectReason::RateLimited,
-                message: message.to_owned(),
-                retry_after_ms: Some(retry_after_ms),
-            })
-        };
         // The same slots as evidence: one upload in flight per student, and
         // a bounded number server-wide, whatever they carry.
-        let mine = sess
-            .cell
-            .evidence_slot
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| busy("your previous upload is still being checked; retry", 500))?;
-        let server = self
-            .evidence_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| busy("the server is checking many uploads; retry", 250))?;
-        Ok(IdentityTicket { sess, kind, captured_at, _permits: (mine, server) })
+        let permits = self.upload_permits(&sess.cell).map_err(refused)?;
+        Ok(IdentityTicket { sess, kind, captured_at, _permits: permits })
     }
 
     /// Decodes, checks and stores the body of a prechecked photo.

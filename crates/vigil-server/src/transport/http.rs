@@ -623,22 +623,36 @@ async fn upload_identity(
     ApiPath(kind): ApiPath<IdentityPhotoKind>,
     body: Body,
 ) -> ApiResult<Response> {
-    let max = app.service.evidence_limits().max_bytes;
-    let ticket = match app.service.authenticate_student(bearer(&headers)).await {
-        Ok(sess) => app.service.identity_precheck(sess, kind, captured_at(&headers)).await,
-        Err(r) => Err(r),
+    let precheck = async {
+        let sess = app.service.authenticate_student(bearer(&headers)).await?;
+        app.service.identity_precheck(sess, kind, captured_at(&headers)).await
     };
-    let ticket = match ticket {
-        Ok(ticket) => ticket,
+    let (ticket, bytes) = prechecked_upload(&app, body, precheck).await?;
+    Ok(Json(app.service.identity_accept(ticket, bytes).await?).into_response())
+}
+
+/// An upload's body, read only once every check that needs no body has
+/// passed (`precheck`), within the upload limit; a refused upload's body is
+/// drained first (see [`discard`]).
+async fn prechecked_upload<T>(
+    app: &HttpState,
+    body: Body,
+    precheck: impl std::future::Future<Output = Result<T, Rejection>>,
+) -> ApiResult<(T, Bytes)> {
+    let max = app.service.evidence_limits().max_bytes;
+    match precheck.await {
+        Ok(ticket) => {
+            // Read at most one byte past the limit: enough to know it is too large.
+            let bytes = axum::body::to_bytes(body, max + 1)
+                .await
+                .map_err(|_| ApiError::new(RejectReason::TooLarge, format!("an upload is at most {max} bytes")))?;
+            Ok((ticket, bytes))
+        }
         Err(r) => {
             discard(body, max).await;
-            return Err(r.into());
+            Err(r.into())
         }
-    };
-    let bytes = axum::body::to_bytes(body, max + 1)
-        .await
-        .map_err(|_| ApiError::new(RejectReason::TooLarge, format!("a photo is at most {max} bytes")))?;
-    Ok(Json(app.service.identity_accept(ticket, bytes).await?).into_response())
+    }
 }
 
 /// Reads and drops what a client still sends of an upload refused before
@@ -711,22 +725,11 @@ async fn accept_evidence(
     incident_id: IncidentId,
     body: Body,
 ) -> ApiResult<crate::service::evidence::EvidenceStored> {
-    let max = app.service.evidence_limits().max_bytes;
-    let ticket = match app.service.authenticate_student(bearer(headers)).await {
-        Ok(sess) => app.service.evidence_precheck(sess, incident_id, captured_at(headers)).await,
-        Err(r) => Err(r),
+    let precheck = async {
+        let sess = app.service.authenticate_student(bearer(headers)).await?;
+        app.service.evidence_precheck(sess, incident_id, captured_at(headers)).await
     };
-    let ticket = match ticket {
-        Ok(ticket) => ticket,
-        Err(r) => {
-            discard(body, max).await;
-            return Err(r.into());
-        }
-    };
-    // Read at most one byte past the limit: enough to know it is too large.
-    let bytes = axum::body::to_bytes(body, max + 1)
-        .await
-        .map_err(|_| ApiError::new(RejectReason::TooLarge, format!("frame exceeds {max} bytes")))?;
+    let (ticket, bytes) = prechecked_upload(app, body, precheck).await?;
     Ok(app.service.evidence_accept(ticket, bytes).await?)
 }
 
