@@ -3,12 +3,14 @@
 // the server has them. The server deduplicates by incident id and by chat
 // message id, so a resend after a lost ack is harmless.
 //
-// Two lanes drain it: the socket lane (incidents, ends and chat messages, in
-// order: an end never overtakes its incident, sequence numbers reach the
-// server in the order they were assigned, and messages in the order they
-// were written) and the evidence lane (HTTP uploads, each waiting until its
-// incident is acknowledged). A slow or failing upload therefore never holds
-// back a new incident. Chat messages carry no sequence number: their id
+// Three lanes drain it: the socket lane (incidents and ends, in order: an
+// end never overtakes its incident, and sequence numbers reach the server in
+// the order they were assigned), the chat lane (the student's messages, in
+// the order they were written) and the evidence lane (HTTP uploads, each
+// waiting until its incident is acknowledged). A slow or failing upload
+// therefore never holds back a new incident, and neither does a chat
+// message waiting out its rate limit (a student typing fast must not delay
+// their own incidents). Chat messages carry no sequence number: their id
 // alone makes a resend the same message.
 //
 // No DOM here: storage and transport are injected (IndexedDB and
@@ -102,7 +104,7 @@ const SEQ_PROBLEM: ReadonlySet<string> = new Set<RejectReason>(["sequence_replay
 type Step = { next: "done"; outcome: Outcome } | { next: "retry"; afterMs?: number } | { next: "again" };
 
 interface Lane {
-  name: "socket" | "evidence";
+  name: "socket" | "chat" | "evidence";
   running: boolean;
   again: boolean;
   failures: number;
@@ -114,7 +116,7 @@ export class Outbox {
   private seq: number;
   private open: Map<string, OpenRecord>;
   private transport: Transport | null = null;
-  private lanes: Record<"socket" | "evidence", Lane>;
+  private lanes: Record<Lane["name"], Lane>;
   private idle: Array<() => void> = [];
   private closed = false;
   private readonly opts: Required<Omit<OutboxOptions, "events">> & { events: OutboxEvents };
@@ -128,7 +130,7 @@ export class Outbox {
     this.seq = Math.max(1, state.seq);
     this.open = new Map(state.open.map((o) => [o.id, o]));
     const lane = (name: Lane["name"]): Lane => ({ name, running: false, again: false, failures: 0, timer: null });
-    this.lanes = { socket: lane("socket"), evidence: lane("evidence") };
+    this.lanes = { socket: lane("socket"), chat: lane("chat"), evidence: lane("evidence") };
     this.opts = {
       baseDelayMs: opts.baseDelayMs ?? 500,
       maxDelayMs: opts.maxDelayMs ?? 30_000,
@@ -216,6 +218,7 @@ export class Outbox {
   kick(): void {
     if (this.closed) return;
     void this.run(this.lanes.socket);
+    void this.run(this.lanes.chat);
     void this.run(this.lanes.evidence);
   }
 
@@ -231,7 +234,8 @@ export class Outbox {
   }
 
   private head(lane: Lane): OutboxItem | undefined {
-    if (lane.name === "socket") return this.items.find((i) => i.type !== "evidence");
+    if (lane.name === "socket") return this.items.find((i) => i.type === "incident" || i.type === "end");
+    if (lane.name === "chat") return this.items.find((i) => i.type === "chat");
     const ev = this.items.find((i) => i.type === "evidence");
     if (!ev) return undefined;
     // Evidence binds to an incident the server must already know.
