@@ -26,6 +26,7 @@ pub mod auth;
 pub mod clock;
 pub mod logging;
 pub mod metrics;
+pub mod report;
 pub mod service;
 pub mod transport;
 

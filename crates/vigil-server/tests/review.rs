@@ -433,3 +433,65 @@ async fn retention_purges_an_exams_personal_data_and_nothing_else() {
     assert_eq!(record["incidents"][0]["evidence_sha256"], json!(ada_frame));
     assert_eq!(get(&h, &format!("/evidence/{ada_frame}"), &pat).await.0, 200);
 }
+
+/// Runs a poppler tool (Debian's poppler-utils, which scripts/test installs).
+fn poppler(tool: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (poppler-utils) is needed to read the PDF: {e}"));
+    assert!(out.status.success(), "{tool}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_student_report_is_a_pdf_that_reads_back() {
+    let h = Harness::start(&["ada"]).await;
+    h.admin(reqwest::Method::POST, &format!("/exams/{}/students", h.exam), json!({ "id": "zoe", "name": "Zoë Ng" }))
+        .await;
+    let token = h.token(Role::Student, "zoe").await;
+    raise_with_frame(&h, &token, "z-1", "frame-a.jpg").await;
+    let zoe = h.student_with(&token).await;
+    zoe.request(names::INCIDENT, common::incident("z-2", 2, "tab_hidden", h.now() - 500)).await;
+    zoe.request(names::CHAT, json!({ "id": "q-1", "text": "Is the calculator allowed?" })).await;
+    let pat = h.token(Role::Proctor, "pat").await;
+    put(&h, "/students/zoe/incidents/z-2/review", &pat, json!({ "verdict": "confirmed", "note": "Left twice" })).await;
+    put(&h, "/students/zoe/decision", &pat, json!({ "verdict": "concern", "note": "Tab left; see 李", "based_on": 0 }))
+        .await;
+
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/exams/{}/students/zoe/report.pdf", h.base, h.exam))
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let pdf = res.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let path = file.to_str().unwrap();
+    let text = poppler("pdftotext", &["-layout", path, "-"]);
+    for expected in [
+        "Proctoring review report",
+        "Student: Zoë Ng (zoe)",
+        "concern (version 1, by pat",
+        "Tab left; see ?",
+        "no_face",
+        "tab_hidden",
+        "confirmed by pat: Left twice",
+        "student: Is the calculator allowed?",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in the report:\n{text}");
+    }
+    // The evidence frame is in it, as a thumbnail.
+    if let Ok(keep) = std::env::var("VIGIL_KEEP_REPORT") {
+        std::fs::copy(&file, keep).unwrap();
+    }
+    let images = poppler("pdfimages", &["-list", path]);
+    assert_eq!(images.lines().skip(2).count(), 1, "{images}");
+    let ada = h.token(Role::Student, "ada").await;
+    assert_eq!(get(&h, "/students/zoe/report.pdf", &ada).await.0, 403);
+}

@@ -137,6 +137,32 @@ impl Service {
         Ok(ExamArchive { exam: Exam::clone(&rt.exam()), proctors, students, exported_at: self.clock.now_ms() })
     }
 
+    /// `GET …/students/{student}/report.pdf`: the student's report, with
+    /// the first [`crate::report::MAX_THUMBNAILS`] evidence frames.
+    pub async fn student_report(&self, sess: &ProctorSession, student: &StudentId) -> Result<Vec<u8>, Rejection> {
+        self.admit_review(sess)?;
+        let cell = self.on_roster(&sess.rt, student).await?;
+        let record = self.record_of(&sess.rt, &cell).await?;
+        let mut thumbnails = Vec::new();
+        for i in record.incidents.iter().filter(|i| i.evidence_sha256.is_some()) {
+            if thumbnails.len() == crate::report::MAX_THUMBNAILS {
+                break;
+            }
+            let Some(sha) = &i.evidence_sha256 else { continue };
+            // A frame purged meanwhile is reported as no longer kept.
+            if let Ok(bytes) = self.evidence_frame(sess.rt.id(), sha).await {
+                thumbnails.push(crate::report::Thumbnail { incident: i.id.clone(), jpeg: bytes.to_vec() });
+            }
+        }
+        let now = self.clock.now_ms();
+        // Layout is CPU work: off the async workers.
+        let pdf = tokio::task::spawn_blocking(move || crate::report::render(&record, &thumbnails, now))
+            .await
+            .map_err(|_| unavailable("the report could not be written; retry"))?;
+        self.audit(sess, "export", Some(student), Some("pdf".into())).await?;
+        Ok(pdf)
+    }
+
     /// `GET …/export.csv`: the queue as CSV (audited as an export).
     pub async fn exam_csv(&self, sess: &ProctorSession) -> Result<Vec<u8>, Rejection> {
         let queue = self.review_queue(sess).await?;

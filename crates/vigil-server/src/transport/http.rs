@@ -144,6 +144,7 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/identity/{kind}", post(upload_identity))
         .route("/exams/{exam}/review", get(review_queue))
         .route("/exams/{exam}/students/{student}/review", get(student_review))
+        .route("/exams/{exam}/students/{student}/report.pdf", get(student_report))
         .route("/exams/{exam}/students/{student}/decision", axum::routing::put(decide))
         .route("/exams/{exam}/students/{student}/incidents/{incident}/review", axum::routing::put(review_incident))
         .route("/exams/{exam}/audit", get(audit_log))
@@ -458,6 +459,24 @@ async fn student_review(
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
     let mut res = Json(app.service.student_review(&sess, &student).await?).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}
+
+/// `GET /api/v1/exams/{exam}/students/{student}/report.pdf`.
+async fn student_report(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let pdf = app.service.student_report(&sess, &student).await?;
+    let mut res = Body::from(pdf).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{exam}-{student}.pdf\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
     Ok(res)
 }
 
