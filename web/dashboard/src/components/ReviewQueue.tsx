@@ -7,6 +7,8 @@ import { keyTargetOf, moveSelection, queueCommand } from "../review/keys";
 import { PHASE_TEXT } from "../review/timeline";
 import type { QueueLoad } from "./Review";
 import { hrefFor } from "./useRoute";
+import { DownloadButton } from "./DownloadButton";
+import { useServices } from "../services";
 
 /**
  * The review queue: every student, highest priority first, with what
@@ -41,6 +43,7 @@ export function ReviewQueuePage({
   const kindRef = useRef<HTMLSelectElement>(null);
   const tableRef = useRef<HTMLTableSectionElement>(null);
   const headRef = useRef<HTMLHeadingElement>(null);
+  const { api } = useServices();
 
   const focusRow = (i: number) => {
     const link = tableRef.current?.querySelector<HTMLAnchorElement>(`tr[data-index="${i}"] a`);
@@ -118,6 +121,7 @@ export function ReviewQueuePage({
         <button type="button" onClick={onReload} disabled={load.kind === "loading" || (load.kind === "ok" && load.reloading)}>
           ↻ Reload
         </button>
+        <DownloadButton label="Export CSV" filename={`${api.exam}-review.csv`} fetchBlob={() => api.exportCsv()} />
       </header>
       <div className="toolbar" role="search" aria-label="Filter the queue">
         <label>

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Decision, IncidentReview, IncidentVerdict, StudentReview } from "@proto";
 import { clock, useServices } from "../services";
+import { DownloadButton } from "./DownloadButton";
 import { Aborted, Limiter, errorText, retryRateLimited } from "../net/retry";
 import { checkIncidentReview, latestDecision, latestVersion } from "../review/decision";
 import { keyTargetOf, reviewCommand, stepIncident } from "../review/keys";
@@ -240,6 +241,7 @@ export function StudentReviewPage({
         <h2 id="rs-title" ref={headRef} tabIndex={-1}>
           {name} <span className="rs__id">{id}</span>
         </h2>
+        <DownloadButton label="PDF report" filename={`${api.exam}-${id}.pdf`} fetchBlob={() => api.reportPdf(id)} />
         {review && (
           <>
             <p className="rs__session" data-phase={review.session.phase}>

@@ -107,6 +107,16 @@ export class Api {
     await this.put("/access-code", body);
   }
 
+  /** The exam's review as CSV (one row per student). */
+  async exportCsv(): Promise<Blob> {
+    return (await this.get("/export.csv")).blob();
+  }
+
+  /** A student's PDF report. */
+  async reportPdf(student: string): Promise<Blob> {
+    return (await this.get(`/students/${encodeURIComponent(student)}/report.pdf`)).blob();
+  }
+
   /** The evidence frame as a blob (show it through `URL.createObjectURL`). */
   async evidence(sha256: string): Promise<Blob> {
     return (await this.get(`/evidence/${sha256}`)).blob();

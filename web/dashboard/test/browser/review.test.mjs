@@ -236,6 +236,10 @@ test('review: queue by priority, a student record, an incident dismissed, a deci
   // The page from its top (the decision panel stays in view beside the timeline).
   await student.evaluate((el) => el.scrollTo(0, 0));
   await screenshot(page, join(shots, 'review-student.png'));
+  // The PDF report downloads (fetched with the token, saved from a blob URL).
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'PDF report' }).click()]);
+  assert.equal(download.suggestedFilename(), 'rev-r1.pdf');
+  assert.equal(readFileSync(await download.path()).subarray(0, 5).toString(), '%PDF-');
 
   // A second reviewer who saw no decision (based_on 0) is refused, and the first decision stands.
   const stale = await reviewApi('PUT', '/students/r1/decision', rev.tokens.proctor.p2, { verdict: 'violation', note: 'Copy-paste is a violation', based_on: 0 });
