@@ -29,6 +29,7 @@ import { previewScreen, showPreviewResult } from "./screens/preview.ts";
 import { hideBreak, hidePause, notice, showBreak, showPause, updateBreak } from "./screens/proctor.ts";
 import { refusedScreen } from "./screens/refused.ts";
 import { Session, tokenClaims, tokenFromHash } from "./session.ts";
+import { recordScreen } from "./screens/record.ts";
 import { statusLine } from "./status.ts";
 import { Telemetry } from "./telemetry.ts";
 import { installTestHooks } from "./test-hooks.ts";
@@ -602,7 +603,10 @@ class StudentPage {
 }
 
 const token = tokenFromHash(location.hash);
-if (token) {
+if (token && new URLSearchParams(location.hash.replace(/^#/, "")).get("view") === "record") {
+  // After the exam: the student's own record (no camera, no socket).
+  void recordScreen(token);
+} else if (token) {
   new StudentPage(token);
 } else {
   joinScreen();
