@@ -154,24 +154,7 @@ async fn only_the_exams_proctors_review_and_evidence_views_are_audited() {
     assert_eq!((status, body["error"]["reason"].as_str()), (404, Some("unknown_student")), "another exam's student");
 
     // An evidence frame looked at is audited with its hash.
-    let ada = h.student_with(&ada_token).await;
-    let t = h.now();
-    ada.request(names::INCIDENT, common::incident("e-1", 1, "no_face", t - 1_000)).await;
-    let jpeg =
-        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames/frame-a.jpg"))
-            .unwrap();
-    let uploaded: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/evidence/e-1", h.base))
-        .bearer_auth(&ada_token)
-        .header("x-vigil-captured-at", (t - 500).to_string())
-        .body(jpeg)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sha = uploaded["sha256"].as_str().expect("stored").to_owned();
+    let sha = raise_with_frame(&h, &ada_token, "e-1", "frame-a.jpg").await;
     let (status, _) = get(&h, &format!("/evidence/{sha}"), &pat).await;
     assert_eq!(status, 200);
     let (_, audit) = h.call(reqwest::Method::GET, &format!("/exams/{}/audit", h.exam), Some("admin"), None).await;
@@ -242,26 +225,10 @@ async fn the_exam_exports_as_csv_and_as_a_json_archive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_student_reads_their_own_record_and_answers_a_decision_once() {
     let h = Harness::start(&["ada", "bob"]).await;
-    let t = h.now();
     let ada_token = h.token(Role::Student, "ada").await;
     let bob_token = h.token(Role::Student, "bob").await;
-    let ada = h.student_with(&ada_token).await;
-    ada.request(names::INCIDENT, common::incident("a-1", 1, "no_face", t - 2_000)).await;
-    let jpeg =
-        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames/frame-a.jpg"))
-            .unwrap();
-    let uploaded: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/evidence/a-1", h.base))
-        .bearer_auth(&ada_token)
-        .header("x-vigil-captured-at", (t - 1_500).to_string())
-        .body(jpeg.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sha = uploaded["sha256"].as_str().unwrap().to_owned();
+    let sha = raise_with_frame(&h, &ada_token, "a-1", "frame-a.jpg").await;
+    let jpeg = frame_bytes("frame-a.jpg");
     let pat = h.token(Role::Proctor, "pat").await;
     let note_path = format!("/exams/{}/students/ada/accommodations", h.exam);
     h.call(reqwest::Method::PUT, &note_path, Some("admin"), Some(&json!({ "note": "Anxious; be gentle" }))).await;
@@ -318,13 +285,20 @@ async fn appeal(h: &Harness, token: &str, body: Value) -> (u16, Value) {
     h.call(reqwest::Method::POST, "/me/appeals", Some(token), Some(&body)).await
 }
 
+/// One of the project's test frames (testdata/frames).
+fn frame_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames").join(name))
+        .expect("a test frame")
+}
+
+/// A fresh connection of the student raises incident `id` (no_face, a
+/// second ago) and uploads `frame` as its evidence; the frame's hash.
 async fn raise_with_frame(h: &Harness, token: &str, id: &str, frame: &str) -> String {
     let conn = h.student_with(token).await;
     let t = h.now();
     let ack = conn.request(names::INCIDENT, common::incident(id, 1, "no_face", t - 1_000)).await;
     assert_eq!(ack["status"], json!("accepted"), "{ack}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/frames");
-    let jpeg = std::fs::read(dir.join(frame)).unwrap();
+    let jpeg = frame_bytes(frame);
     let res: Value = reqwest::Client::new()
         .post(format!("{}/api/v1/evidence/{id}", h.base))
         .bearer_auth(token)
