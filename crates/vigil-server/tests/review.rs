@@ -359,6 +359,29 @@ async fn one_students_data_is_exported_and_erased_on_request_and_nobody_elses() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_still_queued_for_an_erased_student_writes_nothing() {
+    let h = Harness::start(&["ada"]).await;
+    // Ada's connection as the server holds it, from before the erasure:
+    // what a message still queued on her socket would be processed with.
+    let rt = h.service.exams().get(&h.exam).await.unwrap().expect("the exam");
+    let cell = h.service.exams().student(&rt, &"ada".parse().unwrap()).await.unwrap().expect("ada").cell;
+    let queued = h.service.session_for(rt, cell);
+    let data = format!("/exams/{}/students/ada/data", h.exam);
+    assert_eq!(h.call(reqwest::Method::DELETE, &data, Some("admin"), None).await.0, 200);
+
+    let report = serde_json::from_value(common::incident("late", 1, "no_face", h.now() - 1_000)).unwrap();
+    let ack = serde_json::to_value(h.service.report_incident(&queued, report).await).unwrap();
+    assert_eq!(ack["reason"], json!("unknown_student"), "{ack}");
+    let chat = serde_json::from_value(json!({ "id": "q-1", "text": "still here?" })).unwrap();
+    let ack = serde_json::to_value(h.service.student_chat(&queued, chat).await).unwrap();
+    assert_eq!(ack["reason"], json!("unknown_student"), "{ack}");
+    let start =
+        serde_json::to_value(h.service.student_session(&queued, vigil_core::session::Change::Start).await).unwrap();
+    assert_eq!(start["reason"], json!("unknown_student"), "{start}");
+    assert_eq!(h.service.store().student_incidents(&h.exam, &"ada".parse().unwrap()).await.unwrap(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_purges_an_exams_personal_data_and_nothing_else() {
     let h = Harness::start(&["ada"]).await;
     // A short exam kept for no days after it closes, beside the long one.

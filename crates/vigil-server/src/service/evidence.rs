@@ -58,6 +58,9 @@ impl Service {
         incident_id: IncidentId,
         captured_at: Option<UnixMillis>,
     ) -> Result<EvidenceTicket, Rejection> {
+        if sess.cell.is_erased() {
+            return Err(super::sessions::erased());
+        }
         collects_evidence(sess.rt.exam().settings.privacy)?;
         let captured_at = captured_at.ok_or_else(|| {
             Rejection::new(RejectReason::InvalidPayload, "send the capture time: x-vigil-captured-at: <unix ms>")

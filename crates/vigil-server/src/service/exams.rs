@@ -81,6 +81,16 @@ pub struct StudentCell {
     /// Held from check to apply, across the durable write: one transition
     /// at a time per student.
     pub session_writes: tokio::sync::Mutex<()>,
+    /// Set (under the ledger and session locks) when the student's data was
+    /// erased: a message still queued on one of their sockets must not
+    /// write anything for them again.
+    pub erased: std::sync::atomic::AtomicBool,
+}
+
+impl StudentCell {
+    pub fn is_erased(&self) -> bool {
+        self.erased.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// A session and the number its next stored transition gets.
@@ -122,6 +132,7 @@ impl StudentCell {
             session: Mutex::new(session),
             session_writes: tokio::sync::Mutex::new(()),
             accommodations: Mutex::new(accommodations),
+            erased: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

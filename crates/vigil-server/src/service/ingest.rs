@@ -29,6 +29,9 @@ impl Service {
     pub async fn report_incident(&self, sess: &StudentSession, report: IncidentReport) -> IncidentAck {
         let (rt, cell) = (&sess.rt, &sess.cell);
         let mut ledger = cell.ledger.lock().await;
+        if cell.is_erased() {
+            return rejected(Some(report.id), super::sessions::erased());
+        }
         let now = self.clock.now_ms();
         let exam = rt.exam();
         match ledger.check_report(&cell.settings_in(&exam), self.exams.limits(), &report, now) {
@@ -55,6 +58,9 @@ impl Service {
     pub async fn end_incident(&self, sess: &StudentSession, end: IncidentEnd) -> IncidentAck {
         let (rt, cell) = (&sess.rt, &sess.cell);
         let mut ledger = cell.ledger.lock().await;
+        if cell.is_erased() {
+            return rejected(Some(end.id), super::sessions::erased());
+        }
         match ledger.check_end(self.exams.limits(), &end, self.clock.now_ms()) {
             Err(rejection) => rejected(Some(end.id), rejection),
             Ok(Admit::Duplicate) => IncidentAck::Duplicate { id: end.id },
@@ -120,6 +126,9 @@ impl Service {
             return;
         };
         let mut ledger = cell.ledger.lock().await;
+        if cell.is_erased() {
+            return;
+        }
         let Admit::New(mut pending) = ledger.admit_server_incident(id, kind, started_at, detail, self.clock.now_ms())
         else {
             return;

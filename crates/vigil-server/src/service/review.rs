@@ -410,6 +410,7 @@ impl Service {
         let _session = cell.session_writes.lock().await;
         let _ledger = cell.ledger.lock().await;
         let erased = self.store.erase_student(exam, student).await.map_err(|e| store_failed(&e))?;
+        cell.erased.store(true, std::sync::atomic::Ordering::Release);
         let connections: Vec<_> = lock(&cell.live).connections.drain(..).collect();
         rt.remove_student(student);
         for conn in connections {
@@ -434,6 +435,11 @@ impl Service {
         for exam in &due {
             if let Some(rt) = self.exams.loaded().into_iter().find(|rt| rt.id() == exam) {
                 for cell in rt.cells() {
+                    {
+                        let _session = cell.session_writes.lock().await;
+                        let _ledger = cell.ledger.lock().await;
+                        cell.erased.store(true, std::sync::atomic::Ordering::Release);
+                    }
                     let connections: Vec<_> = lock(&cell.live).connections.drain(..).collect();
                     rt.remove_student(cell.id());
                     for conn in connections {

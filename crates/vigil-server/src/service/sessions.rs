@@ -27,6 +27,11 @@ pub fn refusal(e: &Refused) -> Rejection {
     Rejection::new(reason, e.to_string())
 }
 
+/// What a message still queued on an erased student's socket gets.
+pub fn erased() -> Rejection {
+    Rejection::new(RejectReason::UnknownStudent, "you are not on this exam's roster any more")
+}
+
 /// A student's own change the exam's configuration does not allow.
 fn not_allowed(e: NotAllowed) -> Rejection {
     let reason = match e {
@@ -43,6 +48,9 @@ type Policy<'a> = &'a (dyn Fn(&Session, &Timing) -> Result<(), Rejection> + Sync
 /// The check for what a terminated session may no longer do (see
 /// `Service::authenticate_live_student`).
 pub fn admit(cell: &StudentCell) -> Result<(), Rejection> {
+    if cell.is_erased() {
+        return Err(erased());
+    }
     if cell.session_phase() == SessionPhase::Terminated {
         return Err(Rejection::new(RejectReason::SessionTerminated, "your proctor ended your exam"));
     }
@@ -75,6 +83,9 @@ impl Service {
         policy: Policy<'_>,
     ) -> Result<SessionView, Rejection> {
         let _one_at_a_time = cell.session_writes.lock().await;
+        if cell.is_erased() {
+            return Err(erased());
+        }
         let now = self.clock.now_ms();
         let reason: Option<String> = reason.map(|r| r.chars().take(MAX_REASON_CHARS).collect());
         let transition = Transition { change, at: now, reason: reason.clone() };

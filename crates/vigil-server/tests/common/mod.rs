@@ -29,6 +29,9 @@ pub struct Harness {
     pub base: String,
     pub data_dir: PathBuf,
     pub exam: ExamId,
+    /// The running server's service, for what a test must drive in process
+    /// (a message that no socket could still deliver).
+    pub service: std::sync::Arc<vigil_server::service::Service>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -96,6 +99,7 @@ impl Harness {
         configure(&mut config);
         let server = Server::bind(config).await.expect("the server binds");
         let base = format!("http://{}", server.local_addr());
+        let service = server.service().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -110,6 +114,7 @@ impl Harness {
             base,
             data_dir,
             exam: "exam-1".parse().expect("an id"),
+            service,
             stop: Some(stop),
             task: Some(task),
             _dir: None,
