@@ -99,7 +99,8 @@ test('chat: a round trip that survives a reconnect, every message shown exactly 
     await box.fill(offline);
     await box.press('Enter');
     await log.locator('.chat-msg.sending', { hasText: offline }).getByText('sending…').waitFor();
-    assert.ok((await page.evaluate(() => window.__vigil.pending())) >= 1);
+    // The line shows at once; the outbox holds it once IndexedDB has it.
+    await page.waitForFunction(() => window.__vigil.pending() >= 1);
     await page.getByRole('button', { name: 'Close' }).click();
 
     const r1 = await request(proctor, 'chat', { id: 'reply-1', student_id: 's1', text: reply });
