@@ -5,7 +5,7 @@
 //! A reviewer's dismissal takes an incident out of all of it: a false alarm
 //! a human has looked at must not keep pushing the student up the queue.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use vigil_proto::events::IncidentRecord;
 use vigil_proto::review::{IncidentReview, IncidentVerdict, ReviewPriority, ScorePoint};
@@ -22,7 +22,7 @@ const MAX_UNREVIEWED_COUNTED: u32 = 20;
 const MAX_GAPS_COUNTED: u32 = 10;
 
 /// The latest reading of each incident (readings oldest first).
-pub fn latest_readings(reviews: &[IncidentReview]) -> HashMap<&IncidentId, IncidentVerdict> {
+fn latest_readings(reviews: &[IncidentReview]) -> HashMap<&IncidentId, IncidentVerdict> {
     reviews.iter().map(|r| (&r.incident_id, r.verdict)).collect()
 }
 
@@ -120,11 +120,6 @@ pub fn check_based_on(based_on: u32, current: u32) -> Result<(), Rejection> {
             format!("another reviewer decided meanwhile (version {current}, you saw {based_on}); reload"),
         ))
     }
-}
-
-/// Ids of incidents at least one reviewer has read.
-pub fn reviewed_ids(reviews: &[IncidentReview]) -> HashSet<&IncidentId> {
-    reviews.iter().map(|r| &r.incident_id).collect()
 }
 
 #[cfg(test)]

@@ -111,13 +111,6 @@ pub struct Timing {
     pub break_ms: i64,
 }
 
-impl Timing {
-    /// No duration, no breaks: the window alone.
-    pub fn window_only(closes_at: UnixMillis) -> Timing {
-        Timing { duration_ms: None, closes_at, breaks_allowed: 0, break_ms: 0 }
-    }
-}
-
 /// Why a transition was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {

@@ -212,11 +212,25 @@ impl Store {
 
     /// Every session transition of the exam, per student in `seq` order.
     pub async fn exam_transitions(&self, exam_id: &ExamId) -> Result<Vec<SessionTransitionRow>> {
+        self.transitions(exam_id, None).await
+    }
+
+    /// One student's session transitions, in `seq` order.
+    pub async fn student_transitions(
+        &self,
+        exam_id: &ExamId,
+        student_id: &StudentId,
+    ) -> Result<Vec<SessionTransitionRow>> {
+        self.transitions(exam_id, Some(student_id)).await
+    }
+
+    async fn transitions(&self, exam_id: &ExamId, student: Option<&StudentId>) -> Result<Vec<SessionTransitionRow>> {
         let rows = sqlx::query(
             "SELECT student_id, seq, change, added_ms, at, by_whom, reason FROM session_transitions \
-             WHERE exam_id = $1 ORDER BY student_id, seq",
+             WHERE exam_id = $1 AND ($2 IS NULL OR student_id = $2) ORDER BY student_id, seq",
         )
         .bind(exam_id.as_str())
+        .bind(student.map(|s| s.as_str()))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()

@@ -198,15 +198,6 @@ impl Store {
             })
             .collect()
     }
-
-    /// A student's session transitions, in order.
-    pub async fn student_transitions(
-        &self,
-        exam_id: &ExamId,
-        student_id: &StudentId,
-    ) -> Result<Vec<crate::SessionTransitionRow>> {
-        Ok(self.exam_transitions(exam_id).await?.into_iter().filter(|t| &t.student_id == student_id).collect())
-    }
 }
 
 pub(crate) async fn apply_decision(
