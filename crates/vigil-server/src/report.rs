@@ -5,10 +5,13 @@
 //! Pure: a record and the thumbnails' bytes in, PDF bytes out. Written with
 //! `pdf-writer` (typst's low-level PDF writer): evidence frames are JPEGs
 //! already, so they are embedded as they are (DCTDecode) without decoding;
-//! text uses the standard Helvetica fonts, so no font file ships with the
-//! server. Those cover Latin-1 (WinAnsiEncoding): a character outside it is
-//! printed as `?`, and the JSON archive keeps the exact text.
+//! text is set in DejaVu Sans, embedded as a subset (`font`), so names,
+//! notes and chat in any script the face covers print and copy out as
+//! written.
 
+mod font;
+
+use font::ReportFont;
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str};
 use vigil_proto::UnixMillis;
 use vigil_proto::review::{IncidentVerdict, StudentReview, Verdict};
@@ -31,8 +34,10 @@ const LEADING: f32 = 14.0;
 const BODY: f32 = 10.0;
 const THUMB_W: f32 = 96.0;
 const THUMB_H: f32 = 72.0;
-/// Characters per body line before wrapping (Helvetica 10 pt on A4 with margins).
-const WRAP: usize = 95;
+/// Width of a body line (A4 less the margins).
+const LINE_W: f32 = PAGE_W - 2.0 * MARGIN;
+/// Indent of a line that belongs to the one above.
+const INDENT: f32 = 16.0;
 
 fn when(ms: UnixMillis) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
@@ -47,34 +52,32 @@ fn verdict(v: Verdict) -> &'static str {
     }
 }
 
-/// Text as WinAnsiEncoding bytes: Latin-1 maps to itself; anything else,
-/// and control characters, become `?`.
-fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match u32::from(c) {
-            0x20..=0x7e | 0xa0..=0xff => c as u8,
-            _ => b'?',
-        })
-        .collect()
-}
-
-/// Splits `text` into lines of at most `width` characters, at spaces where it can.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// Splits `text` into lines no wider than `width` as `measure` tells, at
+/// spaces where it can; a word wider than a line is cut.
+fn wrap(text: &str, width: f32, measure: impl Fn(&str) -> f32) -> Vec<String> {
     let mut lines = Vec::new();
     for paragraph in text.lines() {
         let mut line = String::new();
         for word in paragraph.split(' ') {
-            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            if !line.is_empty() && measure(&format!("{line} {word}")) > width {
                 lines.push(std::mem::take(&mut line));
             }
             if !line.is_empty() {
                 line.push(' ');
             }
             line.push_str(word);
-            while line.chars().count() > width {
-                let rest: String = line.chars().skip(width).collect();
-                lines.push(line.chars().take(width).collect());
-                line = rest;
+            while measure(&line) > width {
+                // The longest head that fits (at least one character).
+                let mut cut = line.char_indices().skip(1).map(|(i, _)| i).chain([line.len()]);
+                let mut fits = cut.next().unwrap_or(line.len());
+                for end in cut {
+                    if measure(&line[..end]) > width {
+                        break;
+                    }
+                    fits = end;
+                }
+                let rest = line.split_off(fits);
+                lines.push(std::mem::replace(&mut line, rest));
             }
         }
         lines.push(line);
@@ -84,6 +87,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// Pages of content built top to bottom, starting a new page when full.
 struct Layout {
+    regular: ReportFont,
+    bold: ReportFont,
     pages: Vec<Content>,
     /// Images each page draws: (resource name, image index).
     images: Vec<Vec<(String, usize)>>,
@@ -92,7 +97,13 @@ struct Layout {
 
 impl Layout {
     fn new() -> Self {
-        let mut l = Layout { pages: Vec::new(), images: Vec::new(), y: 0.0 };
+        let mut l = Layout {
+            regular: ReportFont::regular(),
+            bold: ReportFont::bold(),
+            pages: Vec::new(),
+            images: Vec::new(),
+            y: 0.0,
+        };
         l.new_page();
         l
     }
@@ -113,31 +124,42 @@ impl Layout {
         self.pages.last_mut().expect("a page")
     }
 
-    fn text(&mut self, font: &[u8], size: f32, indent: f32, text: &str) {
+    /// One line (not wrapped) in the regular face, or the bold one.
+    fn text(&mut self, bold: bool, size: f32, indent: f32, text: &str) {
         let leading = size.max(BODY) * 1.4;
         self.room(leading);
         self.y -= leading;
         let y = self.y;
-        let bytes = win_ansi(text);
-        self.page().begin_text().set_font(Name(font), size).next_line(MARGIN + indent, y).show(Str(&bytes)).end_text();
+        let (name, font) = if bold { (b"F2", &mut self.bold) } else { (b"F1", &mut self.regular) };
+        let glyphs = font.encode(text);
+        self.pages
+            .last_mut()
+            .expect("a page")
+            .begin_text()
+            .set_font(Name(name), size)
+            .next_line(MARGIN + indent, y)
+            .show(Str(&glyphs))
+            .end_text();
+    }
+
+    fn wrapped(&mut self, indent: f32, text: &str) {
+        for l in wrap(text, LINE_W - indent, |t| self.regular.width(t, BODY)) {
+            self.text(false, BODY, indent, &l);
+        }
     }
 
     fn line(&mut self, text: &str) {
-        for l in wrap(text, WRAP) {
-            self.text(b"F1", BODY, 0.0, &l);
-        }
+        self.wrapped(0.0, text);
     }
 
     fn indented(&mut self, text: &str) {
-        for l in wrap(text, WRAP - 4) {
-            self.text(b"F1", BODY, 16.0, &l);
-        }
+        self.wrapped(INDENT, text);
     }
 
     fn heading(&mut self, text: &str) {
         self.room(3.0 * LEADING);
         self.y -= LEADING / 2.0;
-        self.text(b"F2", 12.0, 0.0, text);
+        self.text(true, 12.0, 0.0, text);
     }
 
     /// Draws image `index` (`w`×`h` pixels) as a thumbnail below the last line.
@@ -150,7 +172,7 @@ impl Layout {
         let y = self.y;
         self.page()
             .save_state()
-            .transform([dw, 0.0, 0.0, dh, MARGIN + 16.0, y])
+            .transform([dw, 0.0, 0.0, dh, MARGIN + INDENT, y])
             .x_object(Name(name.as_bytes()))
             .restore_state();
         self.images.last_mut().expect("a page").push((name, index));
@@ -171,7 +193,7 @@ fn jpeg_info(jpeg: &[u8]) -> Option<(u32, u32, u8)> {
 /// The report for `record`, generated at `now`.
 pub fn render(record: &StudentReview, thumbnails: &[Thumbnail], now: UnixMillis) -> Vec<u8> {
     let mut l = Layout::new();
-    l.text(b"F2", 16.0, 0.0, "Proctoring review report");
+    l.text(true, 16.0, 0.0, "Proctoring review report");
     l.line(&format!("Exam: {} ({})", record.exam.title, record.exam.id));
     l.line(&format!("Student: {} ({})", record.student.name, record.student.id));
     l.line(&format!("Generated: {}", when(now)));
@@ -274,15 +296,14 @@ fn finish(layout: Layout, images: &[(&[u8], u32, u32, u8)]) -> Vec<u8> {
     let mut pdf = Pdf::new();
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
-    let regular = Ref::new(3);
-    let bold = Ref::new(4);
-    let first_image = 5;
+    // Each font takes five references (font::ReportFont::write).
+    let regular = layout.regular.write(&mut pdf, 3);
+    let bold = layout.bold.write(&mut pdf, 8);
+    let first_image = 13;
     let first_page = first_image + images.len() as i32;
     let page_ids: Vec<Ref> = (0..layout.pages.len()).map(|i| Ref::new(first_page + 2 * i as i32)).collect();
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids(page_ids.iter().copied()).count(page_ids.len() as i32);
-    pdf.type1_font(regular).base_font(Name(b"Helvetica")).encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold).base_font(Name(b"Helvetica-Bold")).encoding_predefined(Name(b"WinAnsiEncoding"));
     for (i, (jpeg, w, h, components)) in images.iter().enumerate() {
         let mut image = pdf.image_xobject(Ref::new(first_image + i as i32), jpeg);
         image.filter(Filter::DctDecode);
@@ -309,7 +330,8 @@ fn finish(layout: Layout, images: &[(&[u8], u32, u32, u8)]) -> Vec<u8> {
         objects.finish();
         resources.finish();
         page.finish();
-        pdf.stream(content_id, &content.finish());
+        let packed = miniz_oxide::deflate::compress_to_vec_zlib(&content.finish(), 6);
+        pdf.stream(content_id, &packed).filter(Filter::FlateDecode);
     }
     pdf.finish()
 }
@@ -318,17 +340,26 @@ fn finish(layout: Layout, images: &[(&[u8], u32, u32, u8)]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn text_wraps_at_spaces_and_cuts_long_words() {
-        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
-        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
-        assert_eq!(wrap("one\ntwo", 10), ["one", "two"]);
-        assert_eq!(wrap("", 10), Vec::<String>::new());
+    /// One unit per character: the wrapping rules without a face's widths.
+    fn chars(t: &str) -> f32 {
+        t.chars().count() as f32
     }
 
     #[test]
-    fn text_outside_latin_1_reads_as_a_question_mark() {
-        assert_eq!(win_ansi("Zoë"), b"Zo\xeb");
-        assert_eq!(win_ansi("李 a\u{7}"), b"? a?");
+    fn text_wraps_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap("a bb ccc", 4.0, chars), ["a bb", "ccc"]);
+        assert_eq!(wrap("abcdefghij", 4.0, chars), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("one\ntwo", 10.0, chars), ["one", "two"]);
+        assert_eq!(wrap("", 10.0, chars), Vec::<String>::new());
+        assert_eq!(wrap("łódź żółw", 4.0, chars), ["łódź", "żółw"], "cut at characters, not bytes");
+    }
+
+    #[test]
+    fn lines_fit_the_page_by_the_face_widths() {
+        let font = ReportFont::regular();
+        let text = "W".repeat(200) + " " + &"i".repeat(200);
+        for line in wrap(&text, LINE_W, |t| font.width(t, BODY)) {
+            assert!(font.width(&line, BODY) <= LINE_W, "{line}");
+        }
     }
 }

@@ -453,8 +453,13 @@ async fn the_student_report_is_a_pdf_that_reads_back() {
     zoe.request(names::CHAT, json!({ "id": "q-1", "text": "Is the calculator allowed?" })).await;
     let pat = h.token(Role::Proctor, "pat").await;
     put(&h, "/students/zoe/incidents/z-2/review", &pat, json!({ "verdict": "confirmed", "note": "Left twice" })).await;
-    put(&h, "/students/zoe/decision", &pat, json!({ "verdict": "concern", "note": "Tab left; see 李", "based_on": 0 }))
-        .await;
+    put(
+        &h,
+        "/students/zoe/decision",
+        &pat,
+        json!({ "verdict": "concern", "note": "Tab left; Łukasz, Ольга and Δήμητρα saw it (李)", "based_on": 0 }),
+    )
+    .await;
 
     let res = reqwest::Client::new()
         .get(format!("{}/api/v1/exams/{}/students/zoe/report.pdf", h.base, h.exam))
@@ -475,7 +480,9 @@ async fn the_student_report_is_a_pdf_that_reads_back() {
         "Proctoring review report",
         "Student: Zoë Ng (zoe)",
         "concern (version 1, by pat",
-        "Tab left; see ?",
+        // Scripts beyond Latin-1 print and copy out as written; a character
+        // the embedded face lacks reads as U+FFFD.
+        "Tab left; Łukasz, Ольга and Δήμητρα saw it (\u{fffd})",
         "no_face",
         "tab_hidden",
         "confirmed by pat: Left twice",
@@ -489,6 +496,13 @@ async fn the_student_report_is_a_pdf_that_reads_back() {
     }
     let images = poppler("pdfimages", &["-list", path]);
     assert_eq!(images.lines().skip(2).count(), 1, "{images}");
+    // The text face is embedded, and as a subset, not the whole face.
+    let fonts = poppler("pdffonts", &[path]);
+    assert!(
+        fonts.lines().skip(2).all(|f| f.contains("+DejaVuSans") && f.contains("CID TrueType") && f.contains("yes yes")),
+        "{fonts}"
+    );
+    assert!(pdf.len() < 200_000, "{} bytes", pdf.len());
     let ada = h.token(Role::Student, "ada").await;
     assert_eq!(get(&h, "/students/zoe/report.pdf", &ada).await.0, 403);
 }
