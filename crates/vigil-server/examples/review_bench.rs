@@ -4,6 +4,12 @@
 //! `cargo run --release -p vigil-server --example review_bench -- [students] [incidents-per-student] [heavy-incidents] [out.json]`
 //!
 //! Writes the JSON to `out.json` and a latency plot beside it (`.svg`).
+//!
+//! With `--serve WEB_DIR` it seeds the same exam, serves the web apps in
+//! WEB_DIR (the dashboard's build under `dashboard/dist`), prints one line
+//! `{"serving":{"url":…,"token":…}}` and runs until its standard input
+//! closes: `web/dashboard/bench/review-page.mjs` measures the review page in
+//! a browser against it.
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +36,12 @@ impl Series {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let serve = args.iter().position(|a| a == "--serve").map(|i| {
+        let dir = args.get(i + 1).cloned().unwrap_or_default();
+        args.drain(i..(i + 2).min(args.len()));
+        std::path::PathBuf::from(dir)
+    });
     let students: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let per_student: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
     let heavy: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(2000);
@@ -39,6 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let mut config = ServerConfig::new(dir.path().to_owned(), "127.0.0.1:0".parse()?);
     config.limits = Limits { incident_rate: RateLimit { burst: 1_000_000, per_second: 1e6 }, ..Limits::default() };
+    config.web_dir = serve.clone();
     let server = Server::bind(config).await?;
     let base = format!("http://{}", server.local_addr());
     let (service, admin) = (server.service().clone(), server.admin().clone());
@@ -84,6 +96,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tasks.push(tokio::spawn(fill("heavy".into(), heavy)));
     for t in tasks {
         t.await?;
+    }
+
+    if serve.is_some() {
+        println!("{}", serde_json::json!({ "serving": { "url": base, "token": token } }));
+        // Until the measuring script closes our standard input.
+        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await??;
+        return Ok(());
     }
 
     let client = reqwest::Client::new();

@@ -1,3 +1,4 @@
+import { memo, useEffect, useState } from "react";
 import type { ChatMessage, IdentityPhotoKind, IncidentRecord, IncidentReview, IncidentVerdict } from "@proto";
 import { KIND_LABEL, clock } from "../services";
 import { INCIDENT_NOTE_MAX, INCIDENT_VERDICT_LABEL } from "../review/decision";
@@ -14,6 +15,31 @@ export interface IncidentUi {
 }
 
 const kindText = (k: IncidentRecord["kind"]) => KIND_LABEL[k] ?? k;
+
+/**
+ * Entries put on the page at once, then more each task after: a record of
+ * thousands answers keys and clicks after its first screen is drawn, not
+ * after its last entry is (docs/BENCHMARKS.md, "review page").
+ */
+export const FIRST_ENTRIES = 100;
+export const MORE_ENTRIES = 250;
+
+/**
+ * How many of `total` entries are on the page: a growing prefix (reset
+ * for another student), never short of `atLeast` (the current incident
+ * must be there to take focus).
+ */
+function useGrowingPrefix(total: number, atLeast: number, student: string): number {
+  const [state, setState] = useState({ student, shown: FIRST_ENTRIES });
+  const shown = state.student === student ? state.shown : FIRST_ENTRIES;
+  if (state.student !== student) setState({ student, shown });
+  useEffect(() => {
+    if (shown >= total) return;
+    const t = setTimeout(() => setState((s) => (s.student === student ? { student, shown: s.shown + MORE_ENTRIES } : s)));
+    return () => clearTimeout(t);
+  }, [shown, total, student]);
+  return Math.max(shown, atLeast);
+}
 
 /**
  * The student's record as one list, oldest first (`review/timeline.ts`
@@ -45,12 +71,14 @@ export function ReviewTimeline({
   loadEvidence: (sha256: string) => Promise<Blob>;
   loadPhoto: (kind: IdentityPhotoKind) => Promise<Blob>;
 }) {
+  const currentAt = current === null ? -1 : entries.findIndex((e) => e.kind === "incident" && e.incident.id === current);
+  const shown = useGrowingPrefix(entries.length, currentAt + 1, student);
   return (
     <section aria-label="Timeline" className="rs__timeline">
       <h3>Timeline</h3>
       {entries.length === 0 && <p className="status">Nothing on record for this student.</p>}
-      <ol className="rt__list">
-        {entries.map((e) => {
+      <ol className="rt__list" aria-busy={shown < entries.length || undefined}>
+        {entries.slice(0, shown).map((e) => {
           switch (e.kind) {
             case "incident":
               return (
@@ -123,7 +151,8 @@ function chatAuthor(m: ChatMessage, name: string): string {
   return m.from === "student" ? name : `Proctor ${m.proctor_id ?? "?"}`;
 }
 
-function IncidentEntry({
+/** Memoised: typing a note or reading one incident re-renders that entry alone. */
+const IncidentEntry = memo(function IncidentEntry({
   incident: r,
   reading,
   current,
@@ -222,4 +251,4 @@ function IncidentEntry({
       )}
     </li>
   );
-}
+});

@@ -6,6 +6,7 @@ import { demoSnapshot } from "../demo";
 import { ApiError } from "../net/api";
 import { ServicesContext, type Services } from "../services";
 import { StudentReviewPage } from "./StudentReview";
+import { FIRST_ENTRIES, MORE_ENTRIES } from "./ReviewTimeline";
 
 const T0 = 1_700_000_000_000;
 const flush = () => act(() => new Promise((r) => setTimeout(r, 0)));
@@ -159,6 +160,47 @@ describe("a student's review page", () => {
     expect(reads).toEqual(["s1", "s1"]);
     await key("Escape");
     expect(onBack).toHaveBeenCalledTimes(1);
+  });
+
+  it("puts a long record on in steps, the first screen at once; a key to an incident not on yet brings it and focuses it", async () => {
+    const many = 2 * FIRST_ENTRIES + MORE_ENTRIES;
+    const long = { ...record(), identity_photos: [], transitions: [], actions: [], chat: [] };
+    long.incidents = Array.from({ length: many }, (_, n) => ({
+      id: `m${n}`, student_id: "s1", kind: "no_face" as const, source: "client" as const, started_at: T0 + n, accepted_at: T0 + n + 1,
+    }));
+    setup(long);
+    await act(() => Promise.resolve()); // the record's answer, and nothing after it
+    await act(() => Promise.resolve());
+    const onPage = () => document.querySelectorAll("[data-incident]").length;
+    expect(onPage()).toBeGreaterThanOrEqual(FIRST_ENTRIES);
+    expect(onPage()).toBeLessThan(many);
+    expect(document.querySelector(".rt__list")?.getAttribute("aria-busy")).toBe("true");
+    // p from nowhere goes to the last incident, which is not on the page yet.
+    act(() => void fireEvent.keyDown(document.body, { key: "p" }));
+    expect(active()?.dataset.incident).toBe(`m${many - 1}`);
+    expect(onPage()).toBe(many);
+    await flush();
+    expect(document.querySelector(".rt__list")?.hasAttribute("aria-busy")).toBe(false);
+  });
+
+  it("grows to the whole record task by task", async () => {
+    const many = FIRST_ENTRIES + 2 * MORE_ENTRIES;
+    const long = { ...record(), identity_photos: [], transitions: [], actions: [], chat: [] };
+    long.incidents = Array.from({ length: many }, (_, n) => ({
+      id: `m${n}`, student_id: "s1", kind: "tab_hidden" as const, source: "client" as const, started_at: T0 + n, accepted_at: T0 + n + 1,
+    }));
+    setup(long);
+    await act(() => Promise.resolve());
+    await act(() => Promise.resolve());
+    const counts = [document.querySelectorAll("[data-incident]").length];
+    while (counts.at(-1)! < many && counts.length < 10) {
+      await flush();
+      counts.push(document.querySelectorAll("[data-incident]").length);
+    }
+    expect(counts[0]).toBeLessThan(many);
+    expect(counts.at(-1)).toBe(many);
+    // Each task adds at most its share.
+    counts.slice(1).forEach((n, i) => expect(n - (counts[i] ?? 0)).toBeLessThanOrEqual(MORE_ENTRIES));
   });
 
   it("needs a verdict and a note; a stale send reloads, says who decided, keeps the draft; the resend is based on theirs", async () => {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { Decision, IncidentReview, IncidentVerdict, StudentReview } from "@proto";
+import type { Decision, IdentityPhotoKind, IncidentReview, IncidentVerdict, StudentReview } from "@proto";
 import { clock, useServices } from "../services";
 import { DownloadButton } from "./DownloadButton";
 import { Aborted, Limiter, errorText, retryRateLimited } from "../net/retry";
@@ -147,11 +147,17 @@ export function StudentReviewPage({
     [api, id, ui, fetchReview],
   );
 
+  /** An incident to focus once it is on the page (the timeline puts a long record on in steps). */
+  const pendingFocus = useRef<string | null>(null);
   const focusIncident = (incident: string) => {
     const el = [...document.querySelectorAll<HTMLElement>("[data-incident]")].find((e) => e.dataset.incident === incident);
+    pendingFocus.current = el ? null : incident;
     el?.focus();
     el?.scrollIntoView?.({ block: "nearest" });
   };
+  useEffect(() => {
+    if (pendingFocus.current !== null) focusIncident(pendingFocus.current);
+  });
 
   // The keys act on the latest state without re-subscribing on each change.
   const keys = useRef({ order, current, read, onBack });
@@ -210,6 +216,18 @@ export function StudentReviewPage({
     setChangedMeanwhile(null);
     return fresh ? latestDecision(fresh.decisions) : undefined;
   }, [fetchReview]);
+
+  // Stable, so that an incident's entry re-renders only when its own props change.
+  const onNote = useCallback(
+    (incident: string, note: string) => setUi((u) => ({ ...u, [incident]: { busy: u[incident]?.busy ?? false, note } })),
+    [],
+  );
+  const onRead = useCallback((incident: string, verdict: IncidentVerdict) => void keys.current.read(incident, verdict), []);
+  const loadEvidence = useCallback((sha: string) => limiter.run(() => retryRateLimited(() => api.evidence(sha))), [limiter, api]);
+  const loadPhoto = useCallback(
+    (kind: IdentityPhotoKind) => limiter.run(() => retryRateLimited(() => api.identityPhoto(id, kind))),
+    [limiter, api, id],
+  );
 
   const decided = useCallback(
     (d: Decision) => {
@@ -310,10 +328,10 @@ export function StudentReviewPage({
                 current={current}
                 ui={ui}
                 onCurrent={setCurrent}
-                onNote={(incident, note) => setUi((u) => ({ ...u, [incident]: { busy: u[incident]?.busy ?? false, note } }))}
-                onRead={(incident, verdict) => void read(incident, verdict)}
-                loadEvidence={(sha) => limiter.run(() => retryRateLimited(() => api.evidence(sha)))}
-                loadPhoto={(kind) => limiter.run(() => retryRateLimited(() => api.identityPhoto(id, kind)))}
+                onNote={onNote}
+                onRead={onRead}
+                loadEvidence={loadEvidence}
+                loadPhoto={loadPhoto}
               />
             </div>
             <DecisionPanel
