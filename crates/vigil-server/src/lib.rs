@@ -72,6 +72,8 @@ pub struct ServerConfig {
     /// The media address peers are told, when it differs from `udp` (NAT, cloud).
     pub udp_advertised: Option<SocketAddr>,
     pub durability: Durability,
+    /// Where evidence frames and identity photos live (local disk by default).
+    pub blobs: vigil_store::BlobLocation,
     pub limits: Limits,
     pub evidence: EvidenceLimits,
     pub worker: WorkerWatchConfig,
@@ -105,6 +107,7 @@ impl ServerConfig {
             udp: None,
             udp_advertised: None,
             durability: Durability::default(),
+            blobs: vigil_store::BlobLocation::default(),
             limits: Limits::default(),
             evidence: EvidenceLimits::default(),
             worker: WorkerWatchConfig::default(),
@@ -162,8 +165,12 @@ impl Server {
         // First: the SFU creates its metric handles when it starts, and a
         // handle made before the recorder exists records nothing.
         let metrics = metrics::install();
-        let store =
-            Store::open(&StoreConfig { data_dir: config.data_dir.clone(), durability: config.durability }).await?;
+        let store = Store::open(&StoreConfig {
+            data_dir: config.data_dir.clone(),
+            durability: config.durability,
+            blobs: config.blobs.clone(),
+        })
+        .await?;
         let keys = Keys::load(&config.data_dir)?;
         let admin_token = auth::admin_token(&config.data_dir, config.admin_token.as_deref())?;
         let listener = std::net::TcpListener::bind(config.http)

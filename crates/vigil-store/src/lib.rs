@@ -1,6 +1,7 @@
 //! Persistence for vigil: exams, rosters, incidents and evidence metadata in
 //! SQL through sqlx (SQLite in WAL mode by default), evidence blobs through
-//! `object_store` (local disk by default), content-addressed by sha256.
+//! `object_store` (local disk by default, or an S3-compatible bucket:
+//! `blobs`), content-addressed by sha256.
 //!
 //! Writes go through one writer task that commits them in groups: every
 //! caller waits for the transaction holding its write to commit, so an
@@ -8,6 +9,7 @@
 //! against a crash of the process (`kill -9`), while many concurrent
 //! students share one fsync-free commit.
 
+mod blobs;
 mod chat;
 mod erase;
 mod lti;
@@ -19,7 +21,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -32,6 +33,7 @@ use vigil_proto::{
     StudentId, UnixMillis,
 };
 
+pub use blobs::{BlobLocation, BlobLocationError};
 pub use chat::{ChatRow, IdentityPhotoRow};
 pub use erase::Erased;
 pub use lti::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
@@ -74,7 +76,28 @@ pub enum Durability {
 pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub durability: Durability,
+    pub blobs: BlobLocation,
 }
+
+/// What a health check found, per dependency (`Err` holds why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreHealth {
+    pub database: std::result::Result<(), String>,
+    pub blobs: std::result::Result<(), String>,
+    /// `local` or `s3`.
+    pub blob_kind: &'static str,
+}
+
+impl StoreHealth {
+    pub fn ok(&self) -> bool {
+        self.database.is_ok() && self.blobs.is_ok()
+    }
+}
+
+/// A health check is answered from the last one for this long: `/healthz`
+/// is open to anyone, and must not turn into a stream of database and
+/// bucket requests.
+const HEALTH_FRESH: Duration = Duration::from_secs(1);
 
 /// An incident as stored, with what the ledger needs to rebuild itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +143,9 @@ pub struct Store {
     writer: mpsc::Sender<Job>,
     counters: Arc<writer::Counters>,
     blobs: Arc<dyn ObjectStore>,
+    blob_location: BlobLocation,
+    /// The last health check and when it ran; the lock makes checks single-flight.
+    health: Arc<tokio::sync::Mutex<Option<(std::time::Instant, StoreHealth)>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -134,8 +160,6 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Store> {
         let dir = &config.data_dir;
         create_dir(dir)?;
-        let blob_dir = dir.join("evidence");
-        create_dir(&blob_dir)?;
         let db_path = dir.join("vigil.db");
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db_path.display()))?
             .create_if_missing(true)
@@ -150,8 +174,15 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer_conn = pool.acquire().await?.detach();
         let (writer, counters) = writer::spawn(writer_conn);
-        let blobs: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&blob_dir)?);
-        Ok(Store { pool, writer, counters, blobs })
+        let blobs = config.blobs.open(dir).await?;
+        Ok(Store {
+            pool,
+            writer,
+            counters,
+            blobs,
+            blob_location: config.blobs.clone(),
+            health: Arc::new(tokio::sync::Mutex::new(None)),
+        })
     }
 
     async fn write(&self, write: Write) -> Result<()> {
@@ -169,6 +200,25 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Whether the database and the blob store answer: one cheap request
+    /// each, at most once a second whoever asks (the rest get the last
+    /// answer), one at a time.
+    pub async fn health(&self) -> StoreHealth {
+        let mut last = self.health.lock().await;
+        if let Some((at, health)) = last.as_ref()
+            && at.elapsed() < HEALTH_FRESH
+        {
+            return health.clone();
+        }
+        let health = StoreHealth {
+            database: self.ping().await.map_err(|e| e.to_string()),
+            blobs: blobs::probe(self.blobs.as_ref()).await.map_err(|e| e.to_string()),
+            blob_kind: self.blob_location.kind(),
+        };
+        *last = Some((std::time::Instant::now(), health.clone()));
+        health
     }
 
     // ------------------------------------------------------------ exams

@@ -15,7 +15,9 @@ fn e1() -> ExamId {
 }
 
 async fn open(dir: &Path) -> Store {
-    Store::open(&StoreConfig { data_dir: dir.to_owned(), durability: Durability::Process }).await.unwrap()
+    Store::open(&StoreConfig { data_dir: dir.to_owned(), durability: Durability::Process, blobs: BlobLocation::Local })
+        .await
+        .unwrap()
 }
 
 fn exam() -> Exam {
@@ -24,6 +26,17 @@ fn exam() -> Exam {
         title: "Algebra".into(),
         settings: ExamSettings::with_window(ExamWindow { opens_at: T0, closes_at: T0 + 3_600_000 }),
     }
+}
+
+#[tokio::test]
+async fn health_names_each_dependency() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let first = store.health().await;
+    assert_eq!(first, StoreHealth { database: Ok(()), blobs: Ok(()), blob_kind: "local" });
+    assert!(first.ok());
+    let broken = StoreHealth { blobs: Err("bucket gone".into()), ..first };
+    assert!(!broken.ok());
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use vigil_server::{Server, ServerConfig, TlsConfig};
 // under load glibc's malloc and free were a tenth of the CPU profile.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use vigil_store::{Durability, Store, StoreConfig};
+use vigil_store::{BlobLocation, Durability, Store, StoreConfig};
 
 #[derive(Parser, Debug)]
 #[command(name = "vigil", version, about = "Live exam proctoring: in-browser inference, a referee server")]
@@ -175,6 +175,13 @@ struct DataDir {
     /// Where the database, evidence frames and keys live.
     #[arg(long, env = "VIGIL_DATA_DIR", default_value = "./vigil-data")]
     data_dir: PathBuf,
+    /// Where evidence frames and identity photos live: `local` (under the
+    /// data dir) or `s3://bucket[/prefix]` on an S3-compatible service,
+    /// whose endpoint and keys come from AWS_ENDPOINT, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION (and AWS_ALLOW_HTTP=true for a
+    /// plain-HTTP endpoint).
+    #[arg(long, env = "VIGIL_BLOB_STORE", default_value = "local")]
+    blob_store: BlobLocation,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -410,9 +417,13 @@ fn init_logs(format: LogFormat) {
 
 /// The admin functions on the data directory, without a running server.
 async fn offline_admin(data: &DataDir, public_url: &str) -> Result<Admin> {
-    let store = Store::open(&StoreConfig { data_dir: data.data_dir.clone(), durability: Durability::Process })
-        .await
-        .with_context(|| format!("opening {}", data.data_dir.display()))?;
+    let store = Store::open(&StoreConfig {
+        data_dir: data.data_dir.clone(),
+        durability: Durability::Process,
+        blobs: data.blob_store.clone(),
+    })
+    .await
+    .with_context(|| format!("opening {}", data.data_dir.display()))?;
     let keys = Keys::load(&data.data_dir)?;
     Ok(Admin { store, keys, public_url: public_url.to_owned(), clock: std::sync::Arc::new(SystemClock) })
 }
@@ -529,6 +540,7 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     config.tls = args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| TlsConfig { cert, key });
     config.admin_token = args.admin_token.clone();
     config.web_dir = Some(args.web_dir.clone());
+    config.blobs = args.data.blob_store.clone();
     config.durability = match args.durability {
         DurabilityArg::Process => Durability::Process,
         DurabilityArg::PowerLoss => Durability::PowerLoss,

@@ -234,15 +234,24 @@ fn placeholder(page: &str) -> Html<String> {
     ))
 }
 
+/// Each dependency's state: 200 when all answer, 503 naming the one that
+/// does not (a load balancer takes the node out; an operator sees why).
 async fn healthz(State(app): AppState) -> Response {
-    match app.service.store().ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response(),
+    let health = app.service.store().health().await;
+    let check = |r: &Result<(), String>, kind: &str| match r {
+        Ok(()) => serde_json::json!({ "status": "ok", "kind": kind }),
         Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "store unavailable" })))
-                .into_response()
+            tracing::error!(error = %e, kind, "health check failed");
+            serde_json::json!({ "status": "unavailable", "kind": kind })
         }
-    }
+    };
+    let body = serde_json::json!({
+        "status": if health.ok() { "ok" } else { "unavailable" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "checks": { "database": check(&health.database, "sqlite"), "blob_store": check(&health.blobs, health.blob_kind) },
+    });
+    let status = if health.ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
 }
 
 async fn metrics(State(app): AppState, headers: HeaderMap) -> Response {

@@ -1,0 +1,152 @@
+//! Evidence on an S3-compatible bucket (`--blob-store s3://bucket/prefix`):
+//! `vigil serve` keeps a student's frame in the bucket, serves it back,
+//! reports the bucket in `/healthz`, and an erasure request removes it; a
+//! bucket that does not answer stops the server at start, with the reason.
+//!
+//! The bucket test needs an S3-compatible server: `scripts/test` starts one
+//! on loopback (moto, from PyPI: `scripts/s3-test-server`) and passes its
+//! address in `VIGIL_TEST_S3_ENDPOINT`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use vigil_load::sio::SioClient;
+
+const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+const BUCKET: &str = "vigil-test";
+
+/// `vigil` with the S3 settings an operator would export.
+fn vigil_cmd(data: &std::path::Path, endpoint: &str, blob_store: &str) -> Command {
+    let mut cmd = Command::new(VIGIL);
+    cmd.env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_BLOB_STORE", blob_store)
+        .env("AWS_ENDPOINT", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "vigil-test")
+        .env("AWS_SECRET_ACCESS_KEY", "vigil-test")
+        .env("AWS_REGION", "us-east-1");
+    cmd
+}
+
+fn run(mut cmd: Command, args: &[&str]) -> Output {
+    let out = cmd.args(args).output().expect("vigil runs");
+    assert!(out.status.success(), "vigil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A server on a free port; killed when dropped.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The keys under `prefix` in the test bucket (moto answers an unsigned ListObjectsV2).
+async fn keys_under(endpoint: &str, prefix: &str) -> Vec<String> {
+    let xml = reqwest::get(format!("{endpoint}/{BUCKET}?list-type=2&prefix={prefix}/"))
+        .await
+        .expect("the S3 server answers")
+        .text()
+        .await
+        .expect("a listing");
+    xml.split("<Key>").skip(1).filter_map(|k| k.split("</Key>").next()).map(str::to_owned).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_lives_in_the_bucket_and_an_erasure_removes_it() {
+    let Ok(endpoint) = std::env::var("VIGIL_TEST_S3_ENDPOINT") else {
+        eprintln!("skipped: VIGIL_TEST_S3_ENDPOINT is not set (scripts/test starts an S3-compatible server)");
+        return;
+    };
+    // The bucket (an existing one is fine), and a prefix of this run's own.
+    let made = reqwest::Client::new().put(format!("{endpoint}/{BUCKET}")).send().await.expect("the S3 server answers");
+    assert!(made.status().is_success() || made.status() == 409, "{}", made.status());
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let prefix = format!("run-{}", dir.path().file_name().and_then(|n| n.to_str()).expect("a name").to_lowercase());
+    let blob_store = format!("s3://{BUCKET}/{prefix}");
+    let data = dir.path();
+    let cmd = || vigil_cmd(data, &endpoint, &blob_store);
+
+    run(cmd(), &["exam", "create", "--id", "e1", "--title", "Algebra"]);
+    run(cmd(), &["student", "add", "--exam", "e1", "--id", "ada", "--name", "Ada"]);
+    let link = String::from_utf8(run(cmd(), &["link", "--exam", "e1", "--student", "ada"]).stdout).expect("utf-8");
+    let token = link.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).expect("a token in the link");
+
+    let mut child = cmd()
+        .args(["serve", "--http", "127.0.0.1:0", "--udp", "off"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigil serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let _serving = Serving(child);
+    let url = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("vigil listening on ").map(str::to_owned))
+        .expect("the server prints its address");
+
+    let health: Value = reqwest::get(format!("{url}/healthz")).await.unwrap().json().await.unwrap();
+    assert_eq!(health["checks"]["blob_store"], json!({ "status": "ok", "kind": "s3" }), "{health}");
+
+    // A student raises an incident and uploads its frame.
+    let (student, _events) = SioClient::connect(&url, "/student", &json!({ "token": token })).await.expect("a student");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let incident = json!({ "id": "a-1", "seq": 1, "kind": "no_face", "started_at": now - 100, "confidence": 0.9 });
+    let ack = student.emit_with_ack("incident", &incident, Duration::from_secs(10)).await.expect("an ack");
+    assert_eq!(ack["status"], "accepted", "{ack}");
+    let frame = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/frames/frame-a.jpg")).unwrap();
+    let stored: Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/evidence/a-1"))
+        .bearer_auth(token)
+        .header("x-vigil-captured-at", (now - 50).to_string())
+        .body(frame.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sha = stored["sha256"].as_str().unwrap_or_else(|| panic!("stored: {stored}")).to_owned();
+
+    // It is in the bucket, under the prefix, and nowhere on the node's disk.
+    let keys = keys_under(&endpoint, &prefix).await;
+    assert!(keys.iter().any(|k| k.ends_with(&format!("{sha}.jpg"))), "{keys:?}");
+    assert!(!data.join("evidence").exists(), "nothing written to the local evidence dir");
+
+    // The erasure request, from the command line through the live server.
+    let erased = cmd().args(["data", "erase", "--server", &url, "--exam", "e1", "--student", "ada"]).output().unwrap();
+    assert!(erased.status.success(), "{}", String::from_utf8_lossy(&erased.stderr));
+    let keys = keys_under(&endpoint, &prefix).await;
+    assert!(!keys.iter().any(|k| k.contains(&sha)), "erased from the bucket: {keys:?}");
+    student.close();
+}
+
+#[test]
+fn a_bucket_that_does_not_answer_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // Nothing listens on the discard port of loopback.
+    let mut child = vigil_cmd(dir.path(), "http://127.0.0.1:9", "s3://vigil-nowhere")
+        .args(["serve", "--http", "127.0.0.1:0", "--udp", "off"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigil serve starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server kept running without its blob store");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(stderr.contains("blob store"), "{stderr}");
+}
