@@ -72,6 +72,8 @@ pub struct ServerConfig {
     /// The media address peers are told, when it differs from `udp` (NAT, cloud).
     pub udp_advertised: Option<SocketAddr>,
     pub durability: Durability,
+    /// Where the SQL state lives (SQLite in the data dir by default).
+    pub database: vigil_store::DatabaseLocation,
     /// Where evidence frames and identity photos live (local disk by default).
     pub blobs: vigil_store::BlobLocation,
     pub limits: Limits,
@@ -107,6 +109,7 @@ impl ServerConfig {
             udp: None,
             udp_advertised: None,
             durability: Durability::default(),
+            database: vigil_store::DatabaseLocation::default(),
             blobs: vigil_store::BlobLocation::default(),
             limits: Limits::default(),
             evidence: EvidenceLimits::default(),
@@ -168,6 +171,7 @@ impl Server {
         let store = Store::open(&StoreConfig {
             data_dir: config.data_dir.clone(),
             durability: config.durability,
+            database: config.database.clone(),
             blobs: config.blobs.clone(),
         })
         .await?;

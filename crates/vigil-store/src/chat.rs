@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use vigil_proto::events::{ChatFrom, ChatMessage};
 use vigil_proto::{ExamId, IdentityPhotoKind, StudentId, UnixMillis};
 
@@ -48,7 +48,7 @@ macro_rules! chat_columns {
     };
 }
 
-fn chat_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ChatMessage> {
+fn chat_from_row(r: &sqlx::any::AnyRow) -> Result<ChatMessage> {
     let seq: i64 = r.get("seq");
     let from: String = r.get("from_role");
     Ok(ChatMessage {
@@ -66,7 +66,7 @@ fn chat_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ChatMessage> {
     })
 }
 
-fn photo_from_row(exam_id: &ExamId, r: &sqlx::sqlite::SqliteRow) -> Result<IdentityPhotoRow> {
+fn photo_from_row(exam_id: &ExamId, r: &sqlx::any::AnyRow) -> Result<IdentityPhotoRow> {
     let kind: String = r.get("kind");
     let num = |col: &str| -> Result<i64> { Ok(r.get::<i64, _>(col)) };
     let corrupt = |e: std::num::TryFromIntError| StoreError::Corrupt(e.to_string());
@@ -238,7 +238,7 @@ impl Store {
     }
 }
 
-pub(crate) async fn apply_chat(conn: &mut SqliteConnection, row: &ChatRow) -> Result<()> {
+pub(crate) async fn apply_chat(conn: &mut AnyConnection, row: &ChatRow) -> Result<()> {
     let m = &row.message;
     sqlx::query(
         "INSERT INTO chat_messages (exam_id, seq, author, client_id, from_role, proctor_id, student_id, body, at) \
@@ -261,7 +261,7 @@ pub(crate) async fn apply_chat(conn: &mut SqliteConnection, row: &ChatRow) -> Re
     Ok(())
 }
 
-pub(crate) async fn apply_identity_photo(conn: &mut SqliteConnection, p: &IdentityPhotoRow) -> Result<()> {
+pub(crate) async fn apply_identity_photo(conn: &mut AnyConnection, p: &IdentityPhotoRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO identity_photos (exam_id, student_id, kind, sha256, width, height, bytes, captured_at, \
          received_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -285,7 +285,7 @@ pub(crate) async fn apply_identity_photo(conn: &mut SqliteConnection, p: &Identi
 }
 
 pub(crate) async fn forget_identity_photo(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     exam_id: &ExamId,
     student_id: &StudentId,
     kind: IdentityPhotoKind,

@@ -3,7 +3,7 @@
 //! evidence: a crash between the two leaves rows whose bytes read as
 //! missing, never bytes no row accounts for.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use vigil_proto::{ExamId, StudentId, UnixMillis};
 
 use crate::writer::Write;
@@ -124,7 +124,7 @@ impl Store {
 }
 
 pub(crate) async fn apply_erase_student(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     exam_id: &ExamId,
     student_id: &StudentId,
 ) -> Result<()> {
@@ -155,7 +155,7 @@ pub(crate) async fn apply_erase_student(
     Ok(())
 }
 
-pub(crate) async fn apply_purge_exam(conn: &mut SqliteConnection, exam_id: &ExamId, at: UnixMillis) -> Result<()> {
+pub(crate) async fn apply_purge_exam(conn: &mut AnyConnection, exam_id: &ExamId, at: UnixMillis) -> Result<()> {
     sqlx::query("DELETE FROM chat_messages WHERE exam_id = $1").bind(exam_id.as_str()).execute(&mut *conn).await?;
     sqlx::query("UPDATE audit_log SET detail = NULL WHERE exam_id = $1")
         .bind(exam_id.as_str())

@@ -11,20 +11,22 @@
 
 mod blobs;
 mod chat;
+mod database;
 mod erase;
 mod lti;
 mod review;
+pub mod testing;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 use vigil_core::ledger::PendingIncident;
 use vigil_proto::events::IncidentRecord;
@@ -35,6 +37,7 @@ use vigil_proto::{
 
 pub use blobs::{BlobLocation, BlobLocationError};
 pub use chat::{ChatRow, IdentityPhotoRow};
+pub use database::{DatabaseLocation, DatabaseLocationError};
 pub use erase::Erased;
 pub use lti::{LtiAttemptRow, LtiEnrolment, LtiLinkKey, LtiPlatformRow, LtiToolKeyRow};
 pub use review::AuditEntry;
@@ -76,6 +79,7 @@ pub enum Durability {
 pub struct StoreConfig {
     pub data_dir: PathBuf,
     pub durability: Durability,
+    pub database: DatabaseLocation,
     pub blobs: BlobLocation,
 }
 
@@ -84,6 +88,8 @@ pub struct StoreConfig {
 pub struct StoreHealth {
     pub database: std::result::Result<(), String>,
     pub blobs: std::result::Result<(), String>,
+    /// `sqlite` or `postgres`.
+    pub database_kind: &'static str,
     /// `local` or `s3`.
     pub blob_kind: &'static str,
 }
@@ -93,6 +99,14 @@ impl StoreHealth {
         self.database.is_ok() && self.blobs.is_ok()
     }
 }
+
+/// WAL: readers never wait for the writer. `synchronous=NORMAL` in WAL
+/// mode loses no commit when the process dies, only on power loss.
+const SQLITE_PROCESS_DURABLE: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+/// As above, with an fsync per commit.
+const SQLITE_POWER_LOSS_DURABLE: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 /// A health check is answered from the last one for this long: `/healthz`
 /// is open to anyone, and must not turn into a stream of database and
@@ -139,11 +153,12 @@ pub struct SessionTransitionRow {
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     writer: mpsc::Sender<Job>,
     counters: Arc<writer::Counters>,
     blobs: Arc<dyn ObjectStore>,
     blob_location: BlobLocation,
+    database_kind: &'static str,
     /// The last health check and when it ran; the lock makes checks single-flight.
     health: Arc<tokio::sync::Mutex<Option<(std::time::Instant, StoreHealth)>>>,
 }
@@ -160,18 +175,41 @@ impl Store {
     pub async fn open(config: &StoreConfig) -> Result<Store> {
         let dir = &config.data_dir;
         create_dir(dir)?;
-        let db_path = dir.join("vigil.db");
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db_path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match config.durability {
-                Durability::Process => SqliteSynchronous::Normal,
-                Durability::PowerLoss => SqliteSynchronous::Full,
-            })
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::any::install_default_drivers();
+        let pool = match &config.database {
+            DatabaseLocation::Sqlite => {
+                let url = format!("sqlite://{}?mode=rwc", dir.join("vigil.db").display());
+                // Set on every connection: the Any driver takes SQLite's
+                // options from the URL, which has no place for these.
+                let pragmas = match config.durability {
+                    Durability::Process => SQLITE_PROCESS_DURABLE,
+                    Durability::PowerLoss => SQLITE_POWER_LOSS_DURABLE,
+                };
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute(sqlx::raw_sql(pragmas)).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                pool
+            }
+            // Every commit is durable on PostgreSQL's side (its own
+            // `synchronous_commit`): both durabilities hold.
+            DatabaseLocation::Postgres(url) => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                pool
+            }
+        };
         let writer_conn = pool.acquire().await?.detach();
         let (writer, counters) = writer::spawn(writer_conn);
         let blobs = config.blobs.open(dir).await?;
@@ -181,6 +219,7 @@ impl Store {
             counters,
             blobs,
             blob_location: config.blobs.clone(),
+            database_kind: config.database.kind(),
             health: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
@@ -215,6 +254,7 @@ impl Store {
         let health = StoreHealth {
             database: self.ping().await.map_err(|e| e.to_string()),
             blobs: blobs::probe(self.blobs.as_ref()).await.map_err(|e| e.to_string()),
+            database_kind: self.database_kind,
             blob_kind: self.blob_location.kind(),
         };
         *last = Some((std::time::Instant::now(), health.clone()));
@@ -602,7 +642,7 @@ fn role_str(role: Role) -> &'static str {
 }
 
 fn map_unique(
-    res: std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>,
+    res: std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error>,
     what: impl FnOnce() -> String,
 ) -> Result<()> {
     match res {
@@ -612,7 +652,7 @@ fn map_unique(
     }
 }
 
-fn exam_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Exam> {
+fn exam_from_row(r: &sqlx::any::AnyRow) -> Result<Exam> {
     let settings: String = r.get("settings");
     Ok(Exam {
         id: parse_id(r.get("id"))?,
@@ -631,7 +671,7 @@ fn opt_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|x| u64::try_from(x).ok())
 }
 
-fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredIncident> {
+fn incident_from_row(r: &sqlx::any::AnyRow) -> Result<StoredIncident> {
     let kind: String = r.get("kind");
     let source: String = r.get("source");
     let fingerprint_hex: String = r.get("fingerprint");
@@ -661,7 +701,7 @@ fn incident_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StoredIncident> {
     })
 }
 
-fn evidence_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<EvidenceRow> {
+fn evidence_from_row(r: &sqlx::any::AnyRow) -> Result<EvidenceRow> {
     let width: i64 = r.get("width");
     let height: i64 = r.get("height");
     let bytes: i64 = r.get("bytes");

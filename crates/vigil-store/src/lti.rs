@@ -3,7 +3,7 @@
 //! the server checks them through `vigil-lti`'s types before writing and
 //! after reading.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use vigil_proto::{Exam, ExamId, Role, UnixMillis};
 
 use crate::writer::Write;
@@ -283,7 +283,7 @@ impl Store {
     }
 }
 
-fn tool_key_row(r: &sqlx::sqlite::SqliteRow) -> LtiToolKeyRow {
+fn tool_key_row(r: &sqlx::any::AnyRow) -> LtiToolKeyRow {
     LtiToolKeyRow {
         kid: r.get("kid"),
         pkcs8_pem: r.get("pem"),
@@ -292,7 +292,7 @@ fn tool_key_row(r: &sqlx::sqlite::SqliteRow) -> LtiToolKeyRow {
     }
 }
 
-pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Result<()> {
+pub(crate) async fn apply(conn: &mut AnyConnection, write: &LtiWrite) -> Result<()> {
     match write {
         LtiWrite::Platform(p) => {
             let deployments =
@@ -411,7 +411,7 @@ pub(crate) async fn apply(conn: &mut SqliteConnection, write: &LtiWrite) -> Resu
     Ok(())
 }
 
-async fn insert_tool_key(conn: &mut SqliteConnection, k: &LtiToolKeyRow) -> Result<()> {
+async fn insert_tool_key(conn: &mut AnyConnection, k: &LtiToolKeyRow) -> Result<()> {
     sqlx::query("INSERT INTO lti_tool_keys (kid, pem, created_at, retired_at) VALUES ($1, $2, $3, $4)")
         .bind(&k.kid)
         .bind(&k.pkcs8_pem)

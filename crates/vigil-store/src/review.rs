@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use vigil_proto::review::{Appeal, Decision, IncidentReview, IncidentVerdict, Verdict};
 use vigil_proto::{ExamId, StudentId, UnixMillis};
 
@@ -54,7 +54,7 @@ fn parse_reading(s: &str) -> Result<IncidentVerdict> {
     }
 }
 
-fn decision_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Decision> {
+fn decision_from_row(r: &sqlx::any::AnyRow) -> Result<Decision> {
     let version: i64 = r.get("version");
     Ok(Decision {
         version: u32::try_from(version).map_err(|_| StoreError::Corrupt("decision version".into()))?,
@@ -66,7 +66,7 @@ fn decision_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Decision> {
     })
 }
 
-fn reading_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<IncidentReview> {
+fn reading_from_row(r: &sqlx::any::AnyRow) -> Result<IncidentReview> {
     Ok(IncidentReview {
         incident_id: parse_id(r.get("incident_id"))?,
         verdict: parse_reading(r.get("verdict"))?,
@@ -201,7 +201,7 @@ impl Store {
 }
 
 pub(crate) async fn apply_decision(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     exam_id: &ExamId,
     student_id: &StudentId,
     d: &Decision,
@@ -224,7 +224,7 @@ pub(crate) async fn apply_decision(
 }
 
 pub(crate) async fn apply_incident_review(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     exam_id: &ExamId,
     student_id: &StudentId,
     r: &IncidentReview,
@@ -245,7 +245,7 @@ pub(crate) async fn apply_incident_review(
     Ok(())
 }
 
-pub(crate) async fn apply_audit(conn: &mut SqliteConnection, e: &AuditEntry) -> Result<()> {
+pub(crate) async fn apply_audit(conn: &mut AnyConnection, e: &AuditEntry) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, exam_id, student_id, detail) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -261,7 +261,7 @@ pub(crate) async fn apply_audit(conn: &mut SqliteConnection, e: &AuditEntry) -> 
 }
 
 pub(crate) async fn apply_appeal(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     exam_id: &ExamId,
     student_id: &StudentId,
     a: &Appeal,

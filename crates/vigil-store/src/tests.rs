@@ -14,10 +14,18 @@ fn e1() -> ExamId {
     id("e1")
 }
 
+/// The store of a test, on `dir` (SQLite, or PostgreSQL with
+/// `VIGIL_TEST_DATABASE`: `testing::database_for`).
 async fn open(dir: &Path) -> Store {
-    Store::open(&StoreConfig { data_dir: dir.to_owned(), durability: Durability::Process, blobs: BlobLocation::Local })
-        .await
-        .unwrap()
+    let database = crate::testing::database_for(dir).await;
+    Store::open(&StoreConfig {
+        data_dir: dir.to_owned(),
+        durability: Durability::Process,
+        database,
+        blobs: BlobLocation::Local,
+    })
+    .await
+    .unwrap()
 }
 
 fn exam() -> Exam {
@@ -33,7 +41,12 @@ async fn health_names_each_dependency() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     let first = store.health().await;
-    assert_eq!(first, StoreHealth { database: Ok(()), blobs: Ok(()), blob_kind: "local" });
+    let kind = if std::env::var("VIGIL_TEST_DATABASE").is_ok_and(|u| u.starts_with("postgres")) {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(first, StoreHealth { database: Ok(()), blobs: Ok(()), database_kind: kind, blob_kind: "local" });
     assert!(first.ok());
     let broken = StoreHealth { blobs: Err("bucket gone".into()), ..first };
     assert!(!broken.ok());

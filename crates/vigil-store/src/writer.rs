@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 use vigil_core::ledger::PendingIncident;
 use vigil_proto::{ExamId, IncidentId, IncidentSource, StudentId, UnixMillis};
@@ -60,14 +60,14 @@ impl Counters {
     }
 }
 
-pub(crate) fn spawn(conn: SqliteConnection) -> (mpsc::Sender<Job>, Arc<Counters>) {
+pub(crate) fn spawn(conn: AnyConnection) -> (mpsc::Sender<Job>, Arc<Counters>) {
     let (tx, rx) = mpsc::channel(4096);
     let counters = Arc::new(Counters::default());
     tokio::spawn(run(conn, rx, counters.clone()));
     (tx, counters)
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+async fn run(mut conn: AnyConnection, mut rx: mpsc::Receiver<Job>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let results = commit(&mut conn, &batch).await;
@@ -93,7 +93,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, counters: 
 /// Runs the batch in one transaction. Each write gets a savepoint, so a
 /// write that fails (a constraint, say) is reported to its caller alone and
 /// the others still commit.
-async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
+async fn commit(conn: &mut AnyConnection, batch: &[Job]) -> Result<Vec<Result<()>>> {
     let mut tx = conn.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
@@ -126,7 +126,7 @@ pub(crate) fn to_i64(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v} does not fit a BIGINT")))
 }
 
-async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<()> {
+async fn apply(conn: &mut AnyConnection, write: &Write) -> Result<()> {
     match write {
         Write::Incident { exam_id, pending } => {
             let r = &pending.record;

@@ -18,7 +18,7 @@ use vigil_server::{Server, ServerConfig, TlsConfig};
 // under load glibc's malloc and free were a tenth of the CPU profile.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use vigil_store::{BlobLocation, Durability, Store, StoreConfig};
+use vigil_store::{BlobLocation, DatabaseLocation, Durability, Store, StoreConfig};
 
 #[derive(Parser, Debug)]
 #[command(name = "vigil", version, about = "Live exam proctoring: in-browser inference, a referee server")]
@@ -182,6 +182,10 @@ struct DataDir {
     /// plain-HTTP endpoint).
     #[arg(long, env = "VIGIL_BLOB_STORE", default_value = "local")]
     blob_store: BlobLocation,
+    /// Where the exams, rosters, incidents and the rest live: `sqlite`
+    /// (vigil.db in the data dir) or `postgres://user:password@host/db`.
+    #[arg(long, env = "VIGIL_DATABASE", default_value = "sqlite")]
+    database: DatabaseLocation,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -420,6 +424,7 @@ async fn offline_admin(data: &DataDir, public_url: &str) -> Result<Admin> {
     let store = Store::open(&StoreConfig {
         data_dir: data.data_dir.clone(),
         durability: Durability::Process,
+        database: data.database.clone(),
         blobs: data.blob_store.clone(),
     })
     .await
@@ -541,6 +546,7 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     config.admin_token = args.admin_token.clone();
     config.web_dir = Some(args.web_dir.clone());
     config.blobs = args.data.blob_store.clone();
+    config.database = args.data.database.clone();
     config.durability = match args.durability {
         DurabilityArg::Process => Durability::Process,
         DurabilityArg::PowerLoss => Durability::PowerLoss,

@@ -7,14 +7,16 @@
 //! on loopback (moto, from PyPI: `scripts/s3-test-server`) and passes its
 //! address in `VIGIL_TEST_S3_ENDPOINT`.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{VIGIL, now_ms, run, serve, token_of};
 use serde_json::{Value, json};
 use vigil_load::sio::SioClient;
 
-const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
 const BUCKET: &str = "vigil-test";
 
 /// `vigil` with the S3 settings an operator would export.
@@ -28,22 +30,6 @@ fn vigil_cmd(data: &std::path::Path, endpoint: &str, blob_store: &str) -> Comman
         .env("AWS_SECRET_ACCESS_KEY", "vigil-test")
         .env("AWS_REGION", "us-east-1");
     cmd
-}
-
-fn run(mut cmd: Command, args: &[&str]) -> Output {
-    let out = cmd.args(args).output().expect("vigil runs");
-    assert!(out.status.success(), "vigil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-/// A server on a free port; killed when dropped.
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The keys under `prefix` in the test bucket (moto answers an unsigned ListObjectsV2).
@@ -74,29 +60,17 @@ async fn evidence_lives_in_the_bucket_and_an_erasure_removes_it() {
 
     run(cmd(), &["exam", "create", "--id", "e1", "--title", "Algebra"]);
     run(cmd(), &["student", "add", "--exam", "e1", "--id", "ada", "--name", "Ada"]);
-    let link = String::from_utf8(run(cmd(), &["link", "--exam", "e1", "--student", "ada"]).stdout).expect("utf-8");
-    let token = link.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).expect("a token in the link");
-
-    let mut child = cmd()
-        .args(["serve", "--http", "127.0.0.1:0", "--udp", "off"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vigil serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let _serving = Serving(child);
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("vigil listening on ").map(str::to_owned))
-        .expect("the server prints its address");
+    let token = token_of(&run(cmd(), &["link", "--exam", "e1", "--student", "ada"]));
+    let token = token.as_str();
+    let serving = serve(cmd());
+    let url = serving.url.clone();
 
     let health: Value = reqwest::get(format!("{url}/healthz")).await.unwrap().json().await.unwrap();
     assert_eq!(health["checks"]["blob_store"], json!({ "status": "ok", "kind": "s3" }), "{health}");
 
     // A student raises an incident and uploads its frame.
     let (student, _events) = SioClient::connect(&url, "/student", &json!({ "token": token })).await.expect("a student");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = now_ms();
     let incident = json!({ "id": "a-1", "seq": 1, "kind": "no_face", "started_at": now - 100, "confidence": 0.9 });
     let ack = student.emit_with_ack("incident", &incident, Duration::from_secs(10)).await.expect("an ack");
     assert_eq!(ack["status"], "accepted", "{ack}");

@@ -865,6 +865,7 @@ mod tests {
         let store = vigil_store::Store::open(&vigil_store::StoreConfig {
             data_dir: dir.path().to_owned(),
             durability: vigil_store::Durability::Process,
+            database: vigil_store::DatabaseLocation::Sqlite,
             blobs: vigil_store::BlobLocation::Local,
         })
         .await

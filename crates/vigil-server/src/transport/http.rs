@@ -248,7 +248,10 @@ async fn healthz(State(app): AppState) -> Response {
     let body = serde_json::json!({
         "status": if health.ok() { "ok" } else { "unavailable" },
         "version": env!("CARGO_PKG_VERSION"),
-        "checks": { "database": check(&health.database, "sqlite"), "blob_store": check(&health.blobs, health.blob_kind) },
+        "checks": {
+            "database": check(&health.database, health.database_kind),
+            "blob_store": check(&health.blobs, health.blob_kind),
+        },
     });
     let status = if health.ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()

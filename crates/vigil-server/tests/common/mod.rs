@@ -96,6 +96,7 @@ impl Harness {
         let mut config = ServerConfig::new(data_dir.clone(), "127.0.0.1:0".parse().expect("an address"));
         config.clock = Arc::new(clock.clone());
         config.admin_token = Some("admin".into());
+        config.database = vigil_store::testing::database_for(&data_dir).await;
         configure(&mut config);
         let server = Server::bind(config).await.expect("the server binds");
         let base = format!("http://{}", server.local_addr());
