@@ -60,6 +60,12 @@ enum Command {
     /// about them (an access request), or all of it deleted (an erasure request).
     #[command(subcommand)]
     Data(DataCommand),
+    /// Ask a running server's /healthz (for a container's health check, where
+    /// there is no curl): prints the answer, exits 0 only when all is well.
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,7 +95,7 @@ struct ServerArgs {
     #[arg(long, env = "VIGIL_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
     /// Admin API token (default: the one generated into <data-dir>/admin.token).
-    #[arg(long, env = "VIGIL_ADMIN_TOKEN")]
+    #[arg(long, env = "VIGIL_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
 }
 
@@ -184,7 +190,7 @@ struct DataDir {
     blob_store: BlobLocation,
     /// Where the exams, rosters, incidents and the rest live: `sqlite`
     /// (vigil.db in the data dir) or `postgres://user:password@host/db`.
-    #[arg(long, env = "VIGIL_DATABASE", default_value = "sqlite")]
+    #[arg(long, env = "VIGIL_DATABASE", default_value = "sqlite", hide_env_values = true)]
     database: DatabaseLocation,
 }
 
@@ -207,7 +213,7 @@ struct ServeArgs {
     #[arg(long = "frame-ancestor", env = "VIGIL_FRAME_ANCESTORS", value_delimiter = ',', value_parser = parse_origin)]
     frame_ancestors: Vec<String>,
     /// Require `Authorization: Bearer <token>` on /metrics (or serve it only behind a private proxy).
-    #[arg(long, env = "VIGIL_METRICS_TOKEN")]
+    #[arg(long, env = "VIGIL_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
     /// Socket handshakes per client address (IPv4 or IPv6 /64) as BURST/PER_SECOND, or `off`.
     #[arg(long, env = "VIGIL_ADDRESS_HANDSHAKES", default_value = "1000/20", value_parser = parse_rate)]
@@ -225,7 +231,7 @@ struct ServeArgs {
     #[arg(long, env = "VIGIL_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Admin API token; generated into <data-dir>/admin.token when unset.
-    #[arg(long, env = "VIGIL_ADMIN_TOKEN")]
+    #[arg(long, env = "VIGIL_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// Directory holding the built web apps (student/dist, dashboard/dist).
     #[arg(long, env = "VIGIL_WEB_DIR", default_value = "./web")]
@@ -341,6 +347,14 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Lti(LtiCommand::Platform(cmd)) => platform_command(cmd).await,
+        Command::Health { url } => {
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+            let res = client.get(&url).send().await.with_context(|| format!("asking {url}"))?;
+            let status = res.status();
+            println!("{}", res.text().await?);
+            anyhow::ensure!(status.is_success(), "{url} answered {status}");
+            Ok(())
+        }
         Command::Accommodate(args) => accommodate(args).await,
         Command::Data(DataCommand::Export(who)) => {
             let path = format!("/api/v1/exams/{}/students/{}/data", who.exam, who.student);

@@ -1,42 +1,21 @@
 //! `vigil accommodate` and `vigil data` against a running `vigil serve`: they
 //! reach the live server, and a refusal comes back with its reason.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+use std::process::{Command, Output};
+
+use common::{Serving, VIGIL};
 
 fn vigil(data: &std::path::Path, args: &[&str]) -> Output {
     Command::new(VIGIL).args(args).arg("--data-dir").arg(data).output().expect("vigil runs")
 }
 
-/// A server on a free port; killed when dropped.
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(data: &std::path::Path) -> (Serving, String) {
-    let mut child = Command::new(VIGIL)
-        .args(["serve", "--http", "127.0.0.1:0", "--udp", "off", "--data-dir"])
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vigil serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let serving = Serving(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("the server prints its address").expect("a line");
-        if let Some(url) = line.strip_prefix("vigil listening on ") {
-            break url.to_owned();
-        }
-    };
+    let mut cmd = Command::new(VIGIL);
+    cmd.env("VIGIL_DATA_DIR", data);
+    let serving = common::serve(cmd);
+    let url = serving.url.clone();
     (serving, url)
 }
 
@@ -47,6 +26,12 @@ fn accommodations_set_from_the_command_line_reach_the_running_server() {
     assert!(vigil(data, &["exam", "create", "--id", "e1", "--title", "Algebra"]).status.success());
     assert!(vigil(data, &["student", "add", "--exam", "e1", "--id", "ada", "--name", "Ada"]).status.success());
     let (_server, url) = serve(data);
+    // `vigil health`, as a container's health check runs it.
+    let health = Command::new(VIGIL).args(["health", "--url", &format!("{url}/healthz")]).output().unwrap();
+    assert!(health.status.success(), "{}", String::from_utf8_lossy(&health.stderr));
+    assert!(String::from_utf8_lossy(&health.stdout).contains(r#""database":{"kind":"sqlite","status":"ok"}"#));
+    let nobody = Command::new(VIGIL).args(["health", "--url", "http://127.0.0.1:9/healthz"]).output().unwrap();
+    assert!(!nobody.status.success());
 
     let granted = vigil(
         data,
