@@ -2,6 +2,9 @@
 //! scoring and the durable group-commit store, with no sockets in the way.
 //!
 //! `cargo run --release -p vigil-server --example pipeline_bench -- [students] [incidents-per-student] [out.json]`
+//!
+//! On PostgreSQL: `VIGIL_TEST_DATABASE=postgres://user@host/postgres` (a
+//! database of the run's own is made there, as for the tests).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +27,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ServerConfig::new(dir.path().to_owned(), "127.0.0.1:0".parse()?);
     // Measure the pipeline, not the per-student flood limit.
     config.limits = Limits { incident_rate: RateLimit { burst: 1_000_000, per_second: 1e6 }, ..Limits::default() };
+    config.database = vigil_store::testing::database_for(dir.path()).await;
+    let database = config.database.kind();
     let server = Server::bind(config).await?;
     let (service, admin) = (server.service().clone(), server.admin().clone());
     let exam: ExamId = "bench".parse()?;
@@ -71,6 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stats = service.store().writer_stats();
     let result = serde_json::json!({
         "bench": "pipeline",
+        "database": database,
         "students": students,
         "incidents": accepted,
         "seconds": secs,
