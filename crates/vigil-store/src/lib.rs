@@ -210,8 +210,7 @@ impl Store {
                 pool
             }
         };
-        let writer_conn = pool.acquire().await?.detach();
-        let (writer, counters) = writer::spawn(writer_conn);
+        let (writer, counters) = writer::spawn(pool.clone()).await?;
         let blobs = config.blobs.open(dir).await?;
         Ok(Store {
             pool,

@@ -36,6 +36,46 @@ fn exam() -> Exam {
     }
 }
 
+/// PostgreSQL only (SQLite is a file, and never drops a connection): a
+/// server that drops the writer's connection (a restart, a failover, a
+/// proxy) costs the batch in flight, whose callers are told, and nothing
+/// after it.
+#[tokio::test]
+async fn the_writer_reconnects_when_the_database_server_drops_it() {
+    use sqlx::Connection;
+    let Some(admin_url) = std::env::var("VIGIL_TEST_DATABASE").ok().filter(|u| u.starts_with("postgres")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.create_exam(&exam(), T0).await.unwrap();
+    let DatabaseLocation::Postgres(url) = crate::testing::database_for(dir.path()).await else { unreachable!() };
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let action = |n: i64| ActionRecord {
+        exam_id: e1(),
+        student_id: "ada".parse().unwrap(),
+        proctor_id: "pat".parse().unwrap(),
+        kind: "warn".into(),
+        text: None,
+        minutes: None,
+        at: T0 + n,
+    };
+    store.record_action(&action(1)).await.unwrap();
+
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    let dropped = sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+    assert!(!dropped.is_empty(), "the store's connections were there to drop");
+    // The write on the dropped connection fails (its caller is told); the next one commits.
+    let outcomes = [store.record_action(&action(2)).await.is_ok(), store.record_action(&action(3)).await.is_ok()];
+    assert!(outcomes[1], "{outcomes:?}");
+    let kept = store.student_actions(&e1(), &"ada".parse().unwrap()).await.unwrap();
+    assert_eq!(kept.len(), 1 + outcomes.iter().filter(|ok| **ok).count());
+}
+
 #[tokio::test]
 async fn health_names_each_dependency() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::{AnyConnection, Connection};
+use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 use vigil_core::ledger::PendingIncident;
 use vigil_proto::{ExamId, IncidentId, IncidentSource, StudentId, UnixMillis};
@@ -60,14 +60,17 @@ impl Counters {
     }
 }
 
-pub(crate) fn spawn(conn: AnyConnection) -> (mpsc::Sender<Job>, Arc<Counters>) {
+/// Starts the writer on a connection of its own from `pool` (which it goes
+/// back to for a new one when a database server drops it).
+pub(crate) async fn spawn(pool: AnyPool) -> Result<(mpsc::Sender<Job>, Arc<Counters>)> {
+    let conn = pool.acquire().await?.detach();
     let (tx, rx) = mpsc::channel(4096);
     let counters = Arc::new(Counters::default());
-    tokio::spawn(run(conn, rx, counters.clone()));
-    (tx, counters)
+    tokio::spawn(run(pool, conn, rx, counters.clone()));
+    Ok((tx, counters))
 }
 
-async fn run(mut conn: AnyConnection, mut rx: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+async fn run(pool: AnyPool, mut conn: AnyConnection, mut rx: mpsc::Receiver<Job>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let results = commit(&mut conn, &batch).await;
@@ -84,6 +87,18 @@ async fn run(mut conn: AnyConnection, mut rx: mpsc::Receiver<Job>, counters: Arc
                 let msg = e.to_string();
                 for job in batch.drain(..) {
                     let _ = job.done.send(Err(StoreError::Db(sqlx::Error::Protocol(msg.clone()))));
+                }
+                // A PostgreSQL server that restarted, or a proxy that cut
+                // the connection: the callers above were told (nothing was
+                // acknowledged), and the next batch gets a new connection.
+                if conn.ping().await.is_err() {
+                    match pool.acquire().await {
+                        Ok(fresh) => {
+                            tracing::warn!("the writer's database connection was lost; reconnected");
+                            conn = fresh.detach();
+                        }
+                        Err(e) => tracing::error!(error = %e, "the writer cannot reconnect to the database yet"),
+                    }
                 }
             }
         }
