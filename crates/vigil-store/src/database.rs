@@ -2,11 +2,13 @@
 //! process, nothing else to run), or a PostgreSQL server that several
 //! nodes share (`postgres://user:password@host/db`). One schema and one set
 //! of queries serve both, through sqlx's `Any` driver: the SQL is kept to
-//! what both run (`$n` parameters, `ON CONFLICT`, BIGINT times); the two
-//! migration sets differ only where one lacks what the other has
-//! (`migrations/postgres/0013_row_order.sql`).
+//! what both run (`$n` parameters, `ON CONFLICT`, BIGINT times), and so is
+//! the schema (`migrations/`); PostgreSQL adds what SQLite has built in
+//! (`migrations-postgres/`).
 
 use std::str::FromStr;
+
+use sqlx::migrate::Migrator;
 
 /// The database's location, parsed once from the command line.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -54,6 +56,14 @@ impl DatabaseLocation {
     }
 }
 
+/// PostgreSQL's own migrations, numbered among the shared ones.
+static POSTGRES_ONLY: Migrator = sqlx::migrate!("./migrations-postgres");
+
+/// The shared schema and PostgreSQL's additions, in version order.
+pub(crate) fn postgres_migrations() -> Migrator {
+    Migrator::with_migrations(crate::SHARED_MIGRATIONS.iter().chain(POSTGRES_ONLY.iter()).cloned().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,27 +80,17 @@ mod tests {
         assert!("postgres://".parse::<DatabaseLocation>().is_err());
     }
 
-    /// One schema: every SQLite migration is PostgreSQL's too, word for
-    /// word (a new one goes into both folders); PostgreSQL has one of its
-    /// own, for what SQLite has built in. Version numbers are shared, so
-    /// the next migration of both is 0014.
+    /// PostgreSQL's additions take version numbers the shared schema does
+    /// not use (the next shared migration skips them), and come in order.
     #[test]
-    fn the_two_migration_sets_share_every_sqlite_migration() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-        let names = |dir: &str| -> Vec<String> {
-            let mut v: Vec<String> = std::fs::read_dir(root.join(dir))
-                .unwrap()
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect();
-            v.sort();
-            v
-        };
-        let (sqlite, postgres) = (names("sqlite"), names("postgres"));
-        for name in &sqlite {
-            let read = |dir: &str| std::fs::read(root.join(dir).join(name)).unwrap_or_default();
-            assert_eq!(read("sqlite"), read("postgres"), "{name} differs or is missing from migrations/postgres");
-        }
-        let own: Vec<&String> = postgres.iter().filter(|n| !sqlite.contains(n)).collect();
-        assert_eq!(own, ["0013_row_order.sql"]);
+    fn postgres_migrations_are_the_shared_ones_and_its_own() {
+        let shared: Vec<i64> = crate::SHARED_MIGRATIONS.iter().map(|m| m.version).collect();
+        let own: Vec<i64> = POSTGRES_ONLY.iter().map(|m| m.version).collect();
+        assert!(own.iter().all(|v| !shared.contains(v)), "{own:?} collides with {shared:?}");
+        let all: Vec<i64> = postgres_migrations().iter().map(|m| m.version).collect();
+        let mut sorted = all.clone();
+        sorted.sort();
+        assert_eq!(all, sorted);
+        assert_eq!(all.len(), shared.len() + own.len());
     }
 }

@@ -100,6 +100,9 @@ impl StoreHealth {
     }
 }
 
+/// The schema both databases share (`migrations/`, portable SQL).
+static SHARED_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 /// WAL: readers never wait for the writer. `synchronous=NORMAL` in WAL
 /// mode loses no commit when the process dies, only on power loss.
 const SQLITE_PROCESS_DURABLE: &str =
@@ -195,7 +198,7 @@ impl Store {
                     })
                     .connect(&url)
                     .await?;
-                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                SHARED_MIGRATIONS.run(&pool).await?;
                 pool
             }
             // Every commit is durable on PostgreSQL's side (its own
@@ -206,7 +209,7 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?;
-                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                database::postgres_migrations().run(&pool).await?;
                 pool
             }
         };

@@ -1,3 +1,4 @@
+-- Version 13 is PostgreSQL's own: the shared migrations (../migrations) skip it.
 -- PostgreSQL only. SQLite keeps each table's insertion order in its
 -- implicit `rowid`, which the queries sort by (the latest reading of an
 -- incident counts; actions and audit entries in the order they happened).
