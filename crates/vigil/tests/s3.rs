@@ -60,6 +60,8 @@ async fn evidence_lives_in_the_bucket_and_an_erasure_removes_it() {
 
     run(cmd(), &["exam", "create", "--id", "e1", "--title", "Algebra"]);
     run(cmd(), &["student", "add", "--exam", "e1", "--id", "ada", "--name", "Ada"]);
+    run(cmd(), &["proctor", "add", "--exam", "e1", "--id", "pat", "--name", "Pat"]);
+    let proctor = token_of(&run(cmd(), &["link", "--exam", "e1", "--proctor", "pat"]));
     let token = token_of(&run(cmd(), &["link", "--exam", "e1", "--student", "ada"]));
     let token = token.as_str();
     let serving = serve(cmd());
@@ -95,6 +97,15 @@ async fn evidence_lives_in_the_bucket_and_an_erasure_removes_it() {
     let keys = keys_under(&endpoint, &prefix).await;
     assert!(keys.iter().any(|k| k.ends_with(&format!("{sha}.jpg"))), "{keys:?}");
     assert!(!data.join("evidence").exists(), "nothing written to the local evidence dir");
+    // A proctor reads it back from the bucket, byte for byte.
+    let served = reqwest::Client::new()
+        .get(format!("{url}/api/v1/exams/e1/evidence/{sha}"))
+        .bearer_auth(&proctor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap(), frame);
 
     // The erasure request, from the command line through the live server.
     let erased = cmd().args(["data", "erase", "--server", &url, "--exam", "e1", "--student", "ada"]).output().unwrap();
