@@ -37,11 +37,14 @@ impl Series {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().collect();
-    let serve = args.iter().position(|a| a == "--serve").map(|i| {
-        let dir = args.get(i + 1).cloned().unwrap_or_default();
-        args.drain(i..(i + 2).min(args.len()));
-        std::path::PathBuf::from(dir)
-    });
+    let serve = match args.iter().position(|a| a == "--serve") {
+        None => None,
+        Some(i) => {
+            let dir = args.get(i + 1).cloned().ok_or("--serve needs the web apps' directory")?;
+            args.drain(i..i + 2);
+            Some(std::path::PathBuf::from(dir))
+        }
+    };
     let students: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let per_student: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20);
     let heavy: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(2000);
