@@ -38,13 +38,39 @@ pub fn prefix(w: &Window) -> Vec<u8> {
     out
 }
 
+thread_local! {
+    /// Set while `inspect_jpeg` runs: it catches a panic of its JPEG decoder
+    /// itself (zune-jpeg 0.5.15 panics on some bodies), which libFuzzer's
+    /// panic hook would otherwise report as a crash before the catch.
+    static IN_INSPECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Wraps the panic hook (libFuzzer's aborts) once: a panic inside
+/// `inspect_jpeg` is left to its `catch_unwind`; one that escapes it still
+/// ends the run (libfuzzer-sys aborts on an unwind out of the target).
+fn hook_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_INSPECT.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 pub fn run(data: &[u8]) {
+    hook_once();
     let mut u = Unstructured::new(data);
     let Ok(w) = Window::arbitrary(&mut u) else { return };
     let body = u.take_rest();
 
     let limits = EvidenceLimits::default();
-    if let Ok(frame) = inspect_jpeg(body, &limits) {
+    IN_INSPECT.with(|f| f.set(true));
+    let inspected = inspect_jpeg(body, &limits);
+    IN_INSPECT.with(|f| f.set(false));
+    if let Ok(frame) = inspected {
         // Property: only frames within the limits are accepted.
         assert!(body.len() <= limits.max_bytes);
         for side in [frame.width, frame.height] {
