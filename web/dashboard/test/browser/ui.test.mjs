@@ -215,7 +215,8 @@ test('identity checks: queued oldest first with their photos, approved and rejec
   await page.keyboard.press('Escape');
   await panel.waitFor({ state: 'detached' });
   await page.waitForFunction(() => /Ready/.test(document.querySelector('[data-student="i1"] .tile__session')?.textContent ?? ''), null, { timeout: 10_000 });
-  assert.match(await page.locator('[data-student="i2"] .tile__session').textContent(), /Not started/);
+  // The rejection's session update reaches the tile on its own fan-out: wait for it as for i1.
+  await page.waitForFunction(() => /Not started/.test(document.querySelector('[data-student="i2"] .tile__session')?.textContent ?? ''), null, { timeout: 10_000 });
   for (const s of Object.values(students)) s.socket.close();
   await page.close();
 });
