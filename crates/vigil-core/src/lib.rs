@@ -20,12 +20,14 @@
 //! - [`session`]: one student's exam session: states, transitions, clock.
 //! - [`chat`]: what a chat message may say, and how often.
 //! - [`review`]: after the exam: review priority, the score curve, decision rules.
+//! - [`placement`]: which node of a cluster holds an exam (leases, choice, tenure).
 
 pub mod actions;
 pub mod chat;
 pub mod coalesce;
 pub mod evidence;
 pub mod ledger;
+pub mod placement;
 pub mod presence;
 pub mod rate;
 pub mod replay;

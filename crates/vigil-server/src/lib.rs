@@ -48,7 +48,9 @@ use crate::auth::{KeyError, Keys};
 use crate::clock::{Clock, SystemClock};
 use crate::service::{Service, ServiceConfig};
 use crate::transport::http::HttpState;
-use crate::transport::sio_fanout::SioFanout;
+use crate::transport::relay::Relay;
+use crate::transport::sio_fanout::{LateFanout, SioFanout};
+use crate::transport::sockets::Relays;
 
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
@@ -95,6 +97,15 @@ pub struct ServerConfig {
     /// Open HTTP connections (plain and TLS), and their deadlines: first
     /// byte, silence, TLS handshake, request head (see `transport::serve`).
     pub connections: transport::listener::ConnectionLimits,
+    /// Redis (`redis://…`): this node joins a cluster of nodes sharing the
+    /// database; `None` serves every exam here.
+    pub redis: Option<String>,
+    /// Where the other nodes of the cluster reach this one's HTTP API
+    /// (default: the bound address).
+    pub node_url: Option<String>,
+    /// Names the cluster's rooms in Redis, so that two clusters can share
+    /// one Redis ([A-Za-z0-9_-], up to 64).
+    pub cluster_name: String,
 }
 
 impl ServerConfig {
@@ -121,6 +132,9 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             lti_requests: Some(service::lti::DEFAULT_LTI_REQUESTS),
             connections: transport::listener::ConnectionLimits::for_this_process(),
+            redis: None,
+            node_url: None,
+            cluster_name: "vigil".to_owned(),
         }
     }
 }
@@ -141,6 +155,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("LTI: {0}")]
     Lti(#[from] service::lti::FetchError),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 /// The largest Socket.IO message (WebSocket message or frame, polling body).
@@ -160,6 +176,8 @@ pub struct Server {
     lti: Arc<service::lti::LtiService>,
     /// Proctor actions to report to LTI platforms (`LtiService::run_acs`).
     acs_jobs: tokio::sync::mpsc::Receiver<service::acs::AcsJob>,
+    /// Sockets relayed to and from the other nodes of a cluster.
+    relay: Option<Arc<Relay>>,
 }
 
 impl Server {
@@ -193,7 +211,16 @@ impl Server {
             }
         };
 
-        let fanout = Arc::new(SioFanout::default());
+        if config.redis.is_some() && matches!(config.database, vigil_store::DatabaseLocation::Sqlite) {
+            return Err(ServerError::Cluster(
+                "a cluster (--redis) needs a database every node shares: pass --database postgres://…".into(),
+            ));
+        }
+        let cluster = config.redis.as_ref().map(|_| service::placement::ClusterConfig {
+            node: vigil_core::placement::NodeId::from_random(rand::random()),
+            url: config.node_url.clone().unwrap_or_else(|| format!("{scheme}://{local}")),
+        });
+        let fanout = Arc::new(LateFanout::default());
         let service = Arc::new(Service::new(
             store.clone(),
             keys.clone(),
@@ -206,9 +233,13 @@ impl Server {
                 worker: config.worker,
                 address_handshakes: config.address_handshakes,
                 trusted_proxies: config.trusted_proxies.clone(),
+                cluster: cluster.clone(),
                 ..ServiceConfig::default()
             },
         ));
+        // The first renewal before serving: this node may place exams on
+        // itself only once it is known to the others.
+        service.renew_placements().await;
         let admin = Admin { store, keys, public_url, clock: config.clock.clone() };
         let platform_client =
             Arc::new(transport::jwks_client::HttpJwksFetcher::new(transport::jwks_client::JWKS_TIMEOUT)?);
@@ -226,29 +257,6 @@ impl Server {
         );
         let (acs_queue, acs_jobs) = service::acs::AcsQueue::channel();
         service.report_actions_to(acs_queue);
-        let (layer, io) = SocketIo::builder()
-            .with_state(service.clone())
-            // A proctor of a large exam receives many updates a second; the
-            // default 128-packet buffer would drop them under bursts.
-            .max_buffer_size(4096)
-            // No client message is near this (the largest is a proctor's SDP
-            // offer with 16 slots, under 150 KiB). Without it a peer that has
-            // not even authenticated can make the server buffer 64 MiB
-            // WebSocket messages; polling bodies get the same cap.
-            .ws_max_message_size(MAX_SOCKET_MESSAGE)
-            .ws_max_frame_size(MAX_SOCKET_MESSAGE)
-            .max_payload(MAX_SOCKET_MESSAGE as u64)
-            // A connection that never names a namespace is closed.
-            .connect_timeout(Duration::from_secs(10))
-            // WebSocket only. A polling session is an `sid` in the query
-            // string, and anyone who learns it can send as that connection
-            // from anywhere; a WebSocket session is bound to its one TCP
-            // connection. Both web apps use WebSocket from the start.
-            .transports([socketioxide::TransportType::Websocket])
-            .build_layer();
-        transport::sockets::register(&io);
-        fanout.attach(io);
-
         let http = Arc::new(HttpState {
             service: service.clone(),
             admin: admin.clone(),
@@ -258,9 +266,35 @@ impl Server {
             metrics_token: config.metrics_token.clone(),
             lti: lti.clone(),
         });
-        let router = transport::http::router(http, config.web_dir.as_deref())
-            .layer(layer)
-            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let routes =
+            transport::http::router(http, config.web_dir.as_deref()).layer(axum::middleware::from_fn_with_state(
+                transport::forward::Forwarder::new(service.clone()),
+                transport::forward::forward_to_holder,
+            ));
+
+        let (routes, relay) = match (&config.redis, cluster) {
+            (Some(url), Some(cluster)) => {
+                let name: vigil_core::placement::NodeId = config
+                    .cluster_name
+                    .parse()
+                    .map_err(|_| ServerError::Cluster("a cluster name is 1 to 64 of [A-Za-z0-9_-]".into()))?;
+                let (layer, relay) = cluster_sockets(url, &name, cluster.node, &service, &fanout).await?;
+                (routes.layer(layer), Some(relay))
+            }
+            _ => {
+                let (layer, io) = socket_settings(SocketIo::builder())
+                    .with_state(service.clone())
+                    .with_state(Relays(None))
+                    .build_layer();
+                // The local adapter has nothing to start.
+                let [(), ()] = transport::sockets::register(&io);
+                let out = Arc::new(SioFanout::default());
+                out.attach(io);
+                fanout.attach(out);
+                (routes.layer(layer), None)
+            }
+        };
+        let router = routes.layer(tower_http::trace::TraceLayer::new_for_http());
         Ok(Server {
             service,
             admin,
@@ -271,6 +305,7 @@ impl Server {
             sfu_thread,
             lti,
             acs_jobs,
+            relay,
         })
     }
 
@@ -295,17 +330,23 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains connections gracefully,
     /// stops every task it started and joins the SFU thread.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { service, admin: _, router, listener, tls, connections, sfu_thread, lti, acs_jobs } = self;
+        let Server { service, admin: _, router, listener, tls, connections, sfu_thread, lti, acs_jobs, relay } = self;
         let mut tasks: Vec<JoinHandle<()>> = vec![
             tokio::spawn(service.coalesced_fanout().clone().run_trailing()),
             tokio::spawn(lti.run_acs(acs_jobs)),
             tokio::spawn(service.clone().run_presence()),
             tokio::spawn(service.clone().run_retention(RETENTION_EVERY_MS)),
+            tokio::spawn(service.clone().run_placement()),
         ];
+        if let Some(relay) = relay {
+            tasks.push(tokio::spawn(relay.run_watch()));
+        }
         if let Some(sfu) = service.sfu() {
             tasks.push(tokio::spawn(service.clone().run_media_health(sfu.events())));
         }
         let served = serve(router, listener, tls, connections, shutdown).await;
+        // Hand this node's exams over at once rather than after the lease.
+        service.release_placements().await;
         for t in &tasks {
             t.abort();
         }
@@ -345,4 +386,89 @@ async fn serve(
     let listener = transport::listener::BoundedListener::new(listener, connections);
     transport::serve::serve(listener, router, tls, shutdown).await;
     Ok(())
+}
+
+/// The Socket.IO settings every node uses, whatever its adapter.
+fn socket_settings<A: socketioxide::adapter::Adapter>(
+    builder: socketioxide::SocketIoBuilder<A>,
+) -> socketioxide::SocketIoBuilder<A> {
+    builder
+        // A proctor of a large exam receives many updates a second; the
+        // default 128-packet buffer would drop them under bursts.
+        .max_buffer_size(4096)
+        // No client message is near this (the largest is a proctor's SDP
+        // offer with 16 slots, under 150 KiB). Without it a peer that has
+        // not even authenticated can make the server buffer 64 MiB
+        // WebSocket messages; polling bodies get the same cap.
+        .ws_max_message_size(MAX_SOCKET_MESSAGE)
+        .ws_max_frame_size(MAX_SOCKET_MESSAGE)
+        .max_payload(MAX_SOCKET_MESSAGE as u64)
+        // A connection that never names a namespace is closed.
+        .connect_timeout(Duration::from_secs(10))
+        // WebSocket only. A polling session is an `sid` in the query
+        // string, and anyone who learns it can send as that connection
+        // from anywhere; a WebSocket session is bound to its one TCP
+        // connection. Both web apps use WebSocket from the start.
+        .transports([socketioxide::TransportType::Websocket])
+}
+
+/// A cluster node's sockets: socketioxide's Redis adapter, so rooms span
+/// the nodes, and the relay to the nodes that hold other exams, both on
+/// one Redis connection.
+async fn cluster_sockets(
+    url: &str,
+    cluster_name: &vigil_core::placement::NodeId,
+    me: vigil_core::placement::NodeId,
+    service: &Arc<Service>,
+    fanout: &LateFanout,
+) -> Result<
+    (socketioxide::layer::SocketIoLayer<socketioxide_redis::RedisAdapter<socketioxide::adapter::Emitter>>, Arc<Relay>),
+    ServerError,
+> {
+    use socketioxide_redis::drivers::redis::RedisDriver;
+    use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+    let failed = |what: &str, e: &dyn std::fmt::Display| ServerError::Cluster(format!("{what}: {e}"));
+    // The adapter's driver reads pub/sub messages as RESP3 pushes.
+    let url = if url.contains("protocol=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    };
+    let client = redis::Client::open(url.as_str()).map_err(|e| failed("Redis URL", &e))?;
+    let driver = tokio::time::timeout(Duration::from_secs(10), RedisDriver::new(&client))
+        .await
+        .map_err(|e| failed("connecting to Redis", &e))?
+        .map_err(|e| failed("connecting to Redis", &e))?;
+    let relay = Relay::start(me, driver.clone(), service.clone()).await.map_err(|e| failed("Redis relay", &e))?;
+    let adapter = RedisAdapterCtr::new_with_driver(
+        driver,
+        RedisAdapterConfig::new().with_prefix(format!("{cluster_name}-socket.io")),
+    );
+    let (layer, io) = socket_settings(SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter))
+        .with_state(service.clone())
+        .with_state(Relays(Some(relay.clone())))
+        .build_layer();
+    for init in transport::sockets::register(&io) {
+        init.await.map_err(|e| failed("subscribing the Socket.IO namespaces", &e))?;
+    }
+    let out = Arc::new(SioFanout::default());
+    out.attach(io.clone());
+    fanout.attach(out);
+    relay.close_local_with(Box::new(move |exam| {
+        let io = io.clone();
+        Box::pin(async move {
+            use vigil_proto::events::names;
+            for (ns, room) in [
+                (names::STUDENT_NS, transport::sio_fanout::exam_students_room(&exam)),
+                (names::PROCTOR_NS, transport::sio_fanout::exam_room(&exam)),
+            ] {
+                if let Some(ns) = io.of(ns) {
+                    let _ = ns.local().within(room).disconnect().await;
+                }
+            }
+        })
+    }));
+    Ok((layer, relay))
 }

@@ -24,6 +24,13 @@ pub const STORE_WRITES: &str = "vigil_store_writes_total";
 pub const LTI_ACS_CALLS: &str = "vigil_lti_acs_calls_total";
 pub const CHAT_MESSAGES: &str = "vigil_chat_messages_total";
 pub const IDENTITY_PHOTOS: &str = "vigil_identity_photos_total";
+pub const EXAMS_PLACED: &str = "vigil_exams_placed_total";
+pub const EXAMS_HELD: &str = "vigil_exams_held";
+pub const EXAMS_GIVEN_UP: &str = "vigil_exams_given_up_total";
+pub const LEASE_RENEWALS_FAILED: &str = "vigil_lease_renewals_failed_total";
+pub const RELAY_CALLS: &str = "vigil_relay_calls_total";
+pub const RELAY_LATENCY: &str = "vigil_relay_latency_seconds";
+pub const HTTP_FORWARDED: &str = "vigil_http_forwarded_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -36,6 +43,7 @@ pub fn install() -> PrometheusHandle {
             let buckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(FANOUT_LATENCY.into()), &buckets)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(RELAY_LATENCY.into()), &buckets))
                 .map(|b| b.build_recorder())
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();
@@ -53,6 +61,13 @@ fn describe() {
     describe_gauge!(STUDENTS_CONNECTED, "Student sockets connected");
     describe_gauge!(PROCTORS_CONNECTED, "Proctor sockets connected");
     describe_counter!(INCIDENTS_ACCEPTED, "Incidents stored and acknowledged");
+    describe_counter!(EXAMS_PLACED, "Exams this node placed on a node of the cluster");
+    describe_gauge!(EXAMS_HELD, "Exams whose lease this node holds");
+    describe_counter!(EXAMS_GIVEN_UP, "Exams this node stopped serving because its lease was lost");
+    describe_counter!(LEASE_RENEWALS_FAILED, "Lease renewals that failed (database out of reach)");
+    describe_counter!(RELAY_CALLS, "Socket messages relayed to the node that holds their exam, by outcome");
+    describe_histogram!(RELAY_LATENCY, Unit::Seconds, "Round trip of a relayed socket message through Redis");
+    describe_counter!(HTTP_FORWARDED, "HTTP requests forwarded to the node that holds their exam, by outcome");
     describe_counter!(LTI_ACS_CALLS, "Proctor actions reported to LTI platforms (Assessment Control), by outcome");
     describe_counter!(
         crate::service::nrps::NRPS_SYNCS,

@@ -14,7 +14,9 @@ mod chat;
 mod database;
 mod erase;
 mod lti;
+mod placement;
 mod review;
+pub use placement::ClusterNode;
 pub mod testing;
 mod writer;
 

@@ -242,6 +242,21 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "VIGIL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Join a cluster of vigil nodes through this Redis
+    /// (`redis://[:password@]host:6379/`): rooms span the nodes, each exam
+    /// is held by one node, and sockets and requests for it reach that node
+    /// from any other. Needs --database postgres://… shared by every node,
+    /// and the same server.key in every node's data dir.
+    #[arg(long, env = "VIGIL_REDIS", hide_env_values = true)]
+    redis: Option<String>,
+    /// Where the other nodes reach this node's HTTP API, e.g.
+    /// `http://10.0.0.5:8080` (default: the address --http bound).
+    #[arg(long, env = "VIGIL_NODE_URL", requires = "redis")]
+    node_url: Option<String>,
+    /// Names this cluster's rooms in Redis, so that two clusters can share
+    /// one Redis.
+    #[arg(long, env = "VIGIL_CLUSTER_NAME", default_value = "vigil", requires = "redis")]
+    cluster_name: String,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -571,6 +586,9 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     config.metrics_token = args.metrics_token.clone();
     config.address_handshakes = args.address_handshakes.0;
     config.trusted_proxies = args.trusted_proxies.clone();
+    config.redis = args.redis.clone();
+    config.node_url = args.node_url.clone();
+    config.cluster_name = args.cluster_name.clone();
     let server = Server::bind(config).await.context("starting vigil")?;
     let addr = server.local_addr();
     let scheme = if args.tls_cert.is_some() { "https" } else { "http" };

@@ -14,6 +14,18 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnectionId(pub(super) u64);
 
+impl ConnectionId {
+    /// The number inside, for a node that relays this connection's socket.
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// A connection another node made (see `transport::relay`).
+    pub fn from_raw(raw: u64) -> Self {
+        ConnectionId(raw)
+    }
+}
+
 impl std::fmt::Display for ConnectionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "c{}", self.0)

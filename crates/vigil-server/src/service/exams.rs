@@ -327,6 +327,12 @@ impl ExamRegistry {
         }
     }
 
+    /// Drops an exam's runtime (another node holds it now); the next use
+    /// loads it again from the store.
+    pub fn unload(&self, exam_id: &ExamId) {
+        lock(&self.loaded).remove(exam_id);
+    }
+
     /// Runtimes loaded so far (for timers that walk exams, not students).
     pub fn loaded(&self) -> Vec<Arc<ExamRuntime>> {
         lock(&self.loaded).values().filter_map(|c| c.get().cloned()).collect()

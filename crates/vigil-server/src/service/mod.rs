@@ -21,6 +21,7 @@ pub mod live;
 pub mod lti;
 pub mod media;
 pub mod nrps;
+pub mod placement;
 pub mod review;
 pub mod sessions;
 pub mod settings;
@@ -73,6 +74,8 @@ pub struct ServiceConfig {
     pub address_handshakes: Option<RateLimit>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// This node's part in a cluster; `None` serves every exam here.
+    pub cluster: Option<placement::ClusterConfig>,
 }
 
 /// Socket handshakes per client address. A whole school may sit behind one
@@ -95,6 +98,7 @@ impl Default for ServiceConfig {
             evidence_in_flight: 8,
             address_handshakes: Some(DEFAULT_ADDRESS_HANDSHAKES),
             trusted_proxies: Vec::new(),
+            cluster: None,
         }
     }
 }
@@ -122,6 +126,7 @@ pub struct Service {
     chat_budget: Mutex<KeyedBuckets<(vigil_proto::ExamId, ProctorId)>>,
     /// Review reads and writes per proctor of each exam.
     review_budget: Mutex<KeyedBuckets<(vigil_proto::ExamId, ProctorId)>>,
+    cluster: Option<placement::Cluster>,
 }
 
 impl Service {
@@ -144,8 +149,11 @@ impl Service {
             address_handshakes: config
                 .address_handshakes
                 .map(|limit| Mutex::new(KeyedBuckets::new(limit, MAX_TRACKED_ADDRESSES))),
+            cluster: config.cluster.clone().map(placement::Cluster::new),
             config,
-            next_conn: AtomicU64::new(1),
+            // Random high bits: connection ids stay unique across the nodes
+            // of a cluster, whose rooms (`conn:…`) are shared through Redis.
+            next_conn: AtomicU64::new((u64::from(rand::random::<u32>()) << 32) | 1),
             acs: std::sync::OnceLock::new(),
             settings_writes: tokio::sync::Mutex::new(()),
             settings_budget: Mutex::new(KeyedBuckets::new(settings::SETTINGS_CHANGES, settings::MAX_EXAMS_TRACKED)),
@@ -205,6 +213,7 @@ impl Service {
     ) -> Result<(Arc<ExamRuntime>, crate::auth::Claims), Rejection> {
         let token = token.ok_or_else(|| Rejection::new(RejectReason::MissingToken, "send the join token"))?;
         let claims = self.keys.verify(token, role, self.clock.now_ms())?;
+        self.ensure_here(&claims.exam).await?;
         let rt = self
             .exams
             .get(&claims.exam)
@@ -212,6 +221,13 @@ impl Service {
             .map_err(|_| unavailable("the server cannot load this exam right now"))?
             .ok_or_else(|| Rejection::new(RejectReason::UnknownExam, format!("no exam {}", claims.exam)))?;
         Ok((rt, claims))
+    }
+
+    /// The exam a token is for, once its signature, expiry and role are
+    /// checked; nothing is loaded (the transport routes on it).
+    pub fn token_exam(&self, token: Option<&str>, role: Role) -> Result<vigil_proto::ExamId, Rejection> {
+        let token = token.ok_or_else(|| Rejection::new(RejectReason::MissingToken, "send the join token"))?;
+        Ok(self.keys.verify(token, role, self.clock.now_ms())?.exam)
     }
 
     /// A session for a student already looked up (benchmarks, tests).

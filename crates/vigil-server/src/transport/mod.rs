@@ -9,10 +9,13 @@
 //! - [`jwks_client`]: fetching platforms' key sets over HTTPS (reqwest), bounded.
 //! - [`sio_fanout`]: the service's [`crate::service::fanout::Fanout`] over socketioxide rooms.
 
+pub mod dispatch;
+pub mod forward;
 pub mod http;
 pub mod jwks_client;
 pub mod listener;
 pub mod lti;
+pub mod relay;
 pub mod serve;
 pub mod sio_fanout;
 pub mod sockets;

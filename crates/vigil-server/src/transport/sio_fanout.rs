@@ -1,11 +1,14 @@
-//! Fan-out over socketioxide rooms on this node: one room per exam on
-//! `/proctor`, one per student on `/student`.
+//! Fan-out over socketioxide rooms: one room per exam on `/proctor`, one
+//! per student on `/student`. With the Redis adapter (`--redis`), a room
+//! spans every node of the cluster: the node that holds an exam emits, and
+//! each node delivers to the sockets it holds.
 
 use std::sync::OnceLock;
 
 use futures::future::BoxFuture;
 use serde::Serialize;
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use vigil_proto::events::names;
 use vigil_proto::{ExamId, StudentId};
 
@@ -28,13 +31,24 @@ pub fn student_room(exam: &ExamId, student: &StudentId) -> String {
 }
 
 /// Set once the Socket.IO layer is built (it needs the service first).
-#[derive(Debug, Default)]
-pub struct SioFanout {
-    io: OnceLock<SocketIo>,
+pub struct SioFanout<A: Adapter> {
+    io: OnceLock<SocketIo<A>>,
 }
 
-impl SioFanout {
-    pub fn attach(&self, io: SocketIo) {
+impl<A: Adapter> std::fmt::Debug for SioFanout<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SioFanout").field("attached", &self.io.get().is_some()).finish()
+    }
+}
+
+impl<A: Adapter> Default for SioFanout<A> {
+    fn default() -> Self {
+        SioFanout { io: OnceLock::new() }
+    }
+}
+
+impl<A: Adapter> SioFanout<A> {
+    pub fn attach(&self, io: SocketIo<A>) {
         let _ = self.io.set(io);
     }
 
@@ -51,7 +65,7 @@ impl SioFanout {
     }
 }
 
-impl SioFanout {
+impl<A: Adapter> SioFanout<A> {
     async fn emit_student_event(&self, room: String, event: StudentEvent) -> bool {
         match &event {
             StudentEvent::Action(a) => self.emit(names::STUDENT_NS, room, names::PROCTOR_ACTION, a).await,
@@ -71,12 +85,24 @@ pub fn connection_room(conn: ConnectionId) -> String {
     format!("conn:{conn}")
 }
 
-impl Fanout for SioFanout {
+impl<A: Adapter> Fanout for SioFanout<A> {
     fn disconnect(&self, conn: ConnectionId) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let Some(ns) = self.io.get().and_then(|io| io.of(names::STUDENT_NS)) else { return };
             if let Err(e) = ns.within(connection_room(conn)).disconnect().await {
                 tracing::debug!(error = %e, "could not close a replaced connection");
+            }
+        })
+    }
+
+    fn disconnect_exam<'a>(&'a self, exam: &'a ExamId) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(io) = self.io.get() else { return };
+            for (ns, room) in [(names::STUDENT_NS, exam_students_room(exam)), (names::PROCTOR_NS, exam_room(exam))] {
+                let Some(ns) = io.of(ns) else { continue };
+                if let Err(e) = ns.within(room).disconnect().await {
+                    tracing::debug!(error = %e, "could not close an exam's connections");
+                }
             }
         })
     }
@@ -103,5 +129,53 @@ impl Fanout for SioFanout {
 
     fn to_students<'a>(&'a self, exam: &'a ExamId, event: StudentEvent) -> BoxFuture<'a, bool> {
         Box::pin(self.emit_student_event(exam_students_room(exam), event))
+    }
+}
+
+/// The fan-out the service is built with, before the Socket.IO layer (which
+/// needs the service, and whose adapter type is chosen at start) exists.
+#[derive(Debug, Default)]
+pub struct LateFanout(OnceLock<std::sync::Arc<dyn Fanout>>);
+
+impl LateFanout {
+    pub fn attach(&self, out: std::sync::Arc<dyn Fanout>) {
+        let _ = self.0.set(out);
+    }
+}
+
+impl Fanout for LateFanout {
+    fn to_proctors<'a>(&'a self, exam: &'a ExamId, event: ProctorEvent) -> BoxFuture<'a, bool> {
+        match self.0.get() {
+            Some(out) => out.to_proctors(exam, event),
+            None => Box::pin(async { false }),
+        }
+    }
+
+    fn to_student<'a>(&'a self, exam: &'a ExamId, student: &'a StudentId, event: StudentEvent) -> BoxFuture<'a, bool> {
+        match self.0.get() {
+            Some(out) => out.to_student(exam, student, event),
+            None => Box::pin(async { false }),
+        }
+    }
+
+    fn to_students<'a>(&'a self, exam: &'a ExamId, event: StudentEvent) -> BoxFuture<'a, bool> {
+        match self.0.get() {
+            Some(out) => out.to_students(exam, event),
+            None => Box::pin(async { false }),
+        }
+    }
+
+    fn disconnect(&self, conn: ConnectionId) -> BoxFuture<'_, ()> {
+        match self.0.get() {
+            Some(out) => out.disconnect(conn),
+            None => Box::pin(async {}),
+        }
+    }
+
+    fn disconnect_exam<'a>(&'a self, exam: &'a ExamId) -> BoxFuture<'a, ()> {
+        match self.0.get() {
+            Some(out) => out.disconnect_exam(exam),
+            None => Box::pin(async {}),
+        }
     }
 }

@@ -3,31 +3,46 @@
 //! `connect_error` whose message starts with the machine-readable reason
 //! (`expired_token: ...`). Each handler parses its payload, calls the
 //! service and sends back what it answers.
+//!
+//! In a cluster, a socket whose exam another node holds is relayed: this
+//! node keeps the socket, its ordering and its rooms; the holder runs the
+//! very same [`student_event`] / [`proctor_event`] on its own session (see
+//! `transport::relay`), and its emits reach the socket through the rooms,
+//! which the Redis adapter spans across nodes.
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::socket::Socket;
+use socketioxide_core::adapter::DefinedAdapter;
 use tokio::sync::watch;
-use vigil_proto::events::{
-    ActionRequest, ChatAck, ChatHistory, ChatSend, ChatSync, HandshakeAuth, Heartbeat, IceCandidate, IncidentAck,
-    ProctorChatSend, RequestAck, RtcAck, SessionDescription, Signals, SlotUpdate, UnwatchRequest, WatchRequest, names,
+use vigil_core::placement::NodeId;
+use vigil_proto::events::{HandshakeAuth, names};
+use vigil_proto::{ExamId, Rejection, Role};
+
+use super::dispatch::{
+    PROCTOR_EVENTS, ProctorAnswer, STUDENT_INCIDENT_EVENTS, STUDENT_OTHER_EVENTS, STUDENT_SIGNAL_EVENTS, proctor_event,
+    student_event,
 };
-use vigil_proto::{IncidentId, RejectReason, Rejection};
-
-use vigil_core::session::Change;
-
+use super::relay::{Relay, RelayReply, RelayRequest};
 use super::sio_fanout::{connection_room, exam_room, exam_students_room, student_room};
-use crate::service::ingest::rejected;
-use crate::service::{ProctorSession, Service, StudentSession, count_refused_connect};
+use crate::service::placement::Route;
+use crate::service::{ConnectionId, ProctorSession, Service, StudentSession, count_refused_connect, unavailable};
 
 type Svc = State<Arc<Service>>;
+
+/// The relay to other nodes; `None` when this node runs alone.
+#[derive(Debug, Clone, Default)]
+pub struct Relays(pub Option<Arc<Relay>>);
+
+type RelayState = State<Relays>;
 
 /// A refused handshake; its text is what the client's `connect_error` shows.
 #[derive(Debug)]
@@ -46,25 +61,14 @@ fn refused(r: Rejection) -> ConnectRefused {
     ConnectRefused(r)
 }
 
-fn invalid(e: &socketioxide::ParserError) -> Rejection {
-    Rejection::new(RejectReason::InvalidPayload, format!("payload does not match the schema: {e}"))
-}
-
-/// Parses an `incident` or `incident_end`. A refusal names the message's id
-/// whenever it has one in the id grammar, even if another field is wrong.
-fn parse_incident_message<T: serde::de::DeserializeOwned>(
-    raw: Result<serde_json::Value, socketioxide::ParserError>,
-) -> Result<T, IncidentAck> {
-    let raw = raw.map_err(|e| rejected(None, invalid(&e)))?;
-    let id = raw.get("id").and_then(|v| v.as_str()).and_then(|s| s.parse::<IncidentId>().ok());
-    serde_json::from_value(raw).map_err(|e| {
-        rejected(id, Rejection::new(RejectReason::InvalidPayload, format!("payload does not match the schema: {e}")))
-    })
-}
-
-pub fn register(io: &SocketIo) {
-    io.ns(names::STUDENT_NS, student_connected.with(student_handshake));
-    io.ns(names::PROCTOR_NS, proctor_connected.with(proctor_handshake));
+/// Registers both namespaces. Each answers its adapter's start-up (for
+/// the Redis adapter, subscribing to the cluster's channels), which the
+/// caller awaits before serving.
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> [A::InitRes; 2] {
+    [
+        io.ns(names::STUDENT_NS, student_connected::<A>.with(student_handshake::<A>)),
+        io.ns(names::PROCTOR_NS, proctor_connected::<A>.with(proctor_handshake::<A>)),
+    ]
 }
 
 /// Arrival order of one socket's `incident` and `incident_end` messages.
@@ -148,286 +152,301 @@ fn token(auth: &Result<HandshakeAuth, socketioxide::ParserError>) -> Option<&str
 
 /// Every handshake first spends from its client address's budget, before
 /// any token is read.
-fn admit_address(s: &SocketRef, svc: &Service) -> Result<(), ConnectRefused> {
+fn admit_address<A: Adapter>(s: &SocketRef<A>, svc: &Service) -> Result<(), ConnectRefused> {
     let parts = s.req_parts();
     svc.admit_handshake_from(super::client_address(&parts.extensions, &parts.headers, svc.trusted_proxies()))
         .map_err(refused)
 }
 
+/// A socket whose exam another node holds.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    node: NodeId,
+    conn: ConnectionId,
+    exam: ExamId,
+}
+
+/// A student socket: served here, or relayed to the exam's node.
+#[derive(Debug, Clone)]
+enum StudentLink {
+    Here(StudentSession),
+    There(Relayed),
+}
+
+/// A proctor socket: served here, or relayed to the exam's node.
+#[derive(Debug, Clone)]
+enum ProctorLink {
+    Here(ProctorSession),
+    There(Relayed),
+}
+
+/// Where a handshake goes: its token says the exam, the placement says the node.
+async fn route(svc: &Service, token: Option<&str>, role: Role) -> Result<Route, ConnectRefused> {
+    let exam = svc.token_exam(token, role).map_err(refused)?;
+    svc.route(&exam).await.map_err(refused)
+}
+
+fn relay_of(relays: &Relays) -> Result<&Arc<Relay>, ConnectRefused> {
+    relays.0.as_ref().ok_or_else(|| refused(unavailable("this exam is held by another server, and no relay is set up")))
+}
+
+/// Sends one message of a relayed socket; a failure closes the socket (its
+/// client reconnects and is routed afresh).
+async fn relayed_event<A: Adapter>(
+    s: &SocketRef<A>,
+    svc: &Service,
+    relays: &Relays,
+    r: &Relayed,
+    event: &str,
+    data: Value,
+) -> ProctorAnswer {
+    let req = RelayRequest::Event { conn: r.conn.raw(), event: event.to_owned(), data };
+    let reply = match &relays.0 {
+        Some(relay) => relay.call(&r.node, req).await.ok(),
+        None => None,
+    };
+    match reply {
+        Some(RelayReply::Answer(answer)) => answer,
+        _ => {
+            svc.forget_route(&r.exam);
+            let _ = s.clone().disconnect();
+            ProctorAnswer::default()
+        }
+    }
+}
+
+fn data_or_null(data: Result<Value, socketioxide::ParserError>) -> Value {
+    data.unwrap_or(Value::Null)
+}
+
 // ---------------------------------------------------------------- students
 
-async fn student_handshake(
-    s: SocketRef,
+async fn student_handshake<A: Adapter>(
+    s: SocketRef<A>,
     State(svc): Svc,
+    State(relays): RelayState,
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
     admit_address(&s, &svc)?;
-    let sess = svc.authenticate_live_student(token(&auth)).await.map_err(refused)?;
-    svc.admit_student_connection(&sess).map_err(refused)?;
-    // Everything the connection needs is in place before this middleware
-    // returns: socketioxide sends the CONNECT packet right after it and
-    // runs the connect handler as a task of its own, so a client that emits
-    // at once would otherwise race the handlers' registration.
-    s.join(student_room(sess.rt.id(), sess.cell.id()));
-    s.join(exam_students_room(sess.rt.id()));
-    s.join(connection_room(sess.conn));
-    s.extensions.insert(sess);
+    let link = match route(&svc, token(&auth), Role::Student).await? {
+        Route::Here => {
+            let sess = svc.authenticate_live_student(token(&auth)).await.map_err(refused)?;
+            svc.admit_student_connection(&sess).map_err(refused)?;
+            // Everything the connection needs is in place before this
+            // middleware returns: socketioxide sends the CONNECT packet right
+            // after it and runs the connect handler as a task of its own, so
+            // a client that emits at once would otherwise race the handlers'
+            // registration.
+            s.join(student_room(sess.rt.id(), sess.cell.id()));
+            s.join(exam_students_room(sess.rt.id()));
+            s.join(connection_room(sess.conn));
+            StudentLink::Here(sess)
+        }
+        Route::Node(node) => {
+            let relay = relay_of(&relays)?;
+            let req = RelayRequest::StudentHello { token: token(&auth).map(str::to_owned) };
+            let hello = relay.hello(&node, req).await.map_err(refused)?;
+            let (Some(student), conn) = (hello.student, ConnectionId::from_raw(hello.conn)) else {
+                return Err(refused(unavailable("the exam's server answered without a student; retry")));
+            };
+            s.join(student_room(&hello.exam, &student));
+            s.join(exam_students_room(&hello.exam));
+            s.join(connection_room(conn));
+            StudentLink::There(Relayed { node, conn, exam: hello.exam })
+        }
+    };
+    s.extensions.insert(link);
     s.extensions.insert(Arc::new(Arrivals::<IncidentQueue>::default()));
     s.extensions.insert(Arc::new(Arrivals::<SignalQueue>::default()));
     register_student_events(&s);
     Ok(())
 }
 
-async fn student_connected(s: SocketRef, State(svc): Svc, Extension(sess): Extension<StudentSession>) {
-    let welcome = svc.student_connected(&sess).await;
-    let _ = s.emit(names::WELCOME, &welcome);
+async fn student_connected<A: Adapter>(
+    s: SocketRef<A>,
+    State(svc): Svc,
+    State(relays): RelayState,
+    Extension(link): Extension<StudentLink>,
+) {
+    match link {
+        StudentLink::Here(sess) => {
+            let welcome = svc.student_connected(&sess).await;
+            let _ = s.emit(names::WELCOME, &welcome);
+        }
+        StudentLink::There(r) => {
+            let reply = match &relays.0 {
+                Some(relay) => relay.call(&r.node, RelayRequest::Connected { conn: r.conn.raw() }).await.ok(),
+                None => None,
+            };
+            match reply {
+                Some(RelayReply::Answer(ProctorAnswer { ack: Some(welcome), .. })) => {
+                    let _ = s.emit(names::WELCOME, &welcome);
+                }
+                _ => {
+                    svc.forget_route(&r.exam);
+                    let _ = s.disconnect();
+                }
+            }
+        }
+    }
 }
 
-fn register_student_events(s: &SocketRef) {
-    s.on(
-        names::INCIDENT,
-        async |State(svc): Svc,
-               Extension(sess): Extension<StudentSession>,
-               TryData(r): TryData<serde_json::Value>,
-               ack: AckSender,
-               order: InOrder<IncidentQueue>| {
-            let _turn = order.turn().await;
-            let reply = match parse_incident_message(r) {
-                Ok(report) => svc.report_incident(&sess, report).await,
-                Err(refusal) => refusal,
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::INCIDENT_END,
-        async |State(svc): Svc,
-               Extension(sess): Extension<StudentSession>,
-               TryData(r): TryData<serde_json::Value>,
-               ack: AckSender,
-               order: InOrder<IncidentQueue>| {
-            let _turn = order.turn().await;
-            let reply: IncidentAck = match parse_incident_message(r) {
-                Ok(end) => svc.end_incident(&sess, end).await,
-                Err(refusal) => refusal,
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::SIGNALS,
-        async |State(svc): Svc,
-               Extension(sess): Extension<StudentSession>,
-               TryData(sig): TryData<Signals>,
-               order: InOrder<SignalQueue>| {
-            let _turn = order.turn().await;
-            match sig {
-                Ok(sig) => svc.signals(&sess, sig).await,
-                Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
-            }
-        },
-    );
-    s.on(
-        names::HEARTBEAT,
-        async |State(svc): Svc,
-               Extension(sess): Extension<StudentSession>,
-               TryData(hb): TryData<Heartbeat>,
-               order: InOrder<SignalQueue>| {
-            let _turn = order.turn().await;
-            match hb {
-                Ok(hb) => svc.heartbeat(&sess, hb).await,
-                Err(_) => metrics::counter!(crate::metrics::SIGNALS_DROPPED).increment(1),
-            }
-        },
-    );
-    // A session's own changes: each applies at most once (start once, hand
-    // in once), and a repeat is refused by the state machine before any
-    // write, so they need no budget of their own.
-    s.on(names::START, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
-        let _ = ack.send(&svc.student_session(&sess, Change::Start).await);
-    });
-    s.on(names::SUBMIT, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
-        let _ = ack.send(&svc.student_session(&sess, Change::Submit).await);
-    });
-    s.on(names::BREAK_START, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
-        let _ = ack.send(&svc.student_session(&sess, Change::BreakStart).await);
-    });
-    s.on(names::BREAK_END, async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
-        let _ = ack.send(&svc.student_session(&sess, Change::BreakEnd).await);
-    });
-    s.on(
-        names::IDENTITY_SUBMIT,
-        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, ack: AckSender| {
-            let _ = ack.send(&svc.identity_submit(&sess).await);
-        },
-    );
-    s.on(
-        names::CHAT,
-        async |State(svc): Svc,
-               Extension(sess): Extension<StudentSession>,
-               TryData(msg): TryData<ChatSend>,
-               ack: AckSender| {
-            let reply = match msg {
-                Ok(msg) => svc.student_chat(&sess, msg).await,
-                Err(e) => ChatAck::Rejected { rejection: invalid(&e) },
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::CHAT_SYNC,
-        async |State(svc): Svc,
-               Extension(sess): Extension<StudentSession>,
-               TryData(req): TryData<ChatSync>,
-               ack: AckSender| {
-            // A malformed ask reads from the beginning: the page merges by number.
-            let req = req.unwrap_or(ChatSync { after: 0 });
-            let reply: ChatHistory = svc.student_chat_sync(&sess, req).await;
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::RTC_PUBLISH,
-        async |State(svc): Svc,
-               Extension(sess): Extension<StudentSession>,
-               TryData(offer): TryData<SessionDescription>,
-               ack: AckSender| {
-            let reply = match offer {
-                Ok(offer) => svc.publish(&sess, offer).await,
-                Err(e) => RtcAck::Rejected { rejection: invalid(&e) },
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::RTC_CANDIDATE,
-        async |State(svc): Svc, Extension(sess): Extension<StudentSession>, TryData(c): TryData<IceCandidate>| {
-            if let Ok(c) = c {
-                svc.student_candidate(&sess, c).await;
-            }
-        },
-    );
-    for event in [names::RTC_SUBSCRIBE, names::WATCH, names::UNWATCH] {
-        s.on(event, async |ack: AckSender| {
-            let rejection = Rejection::new(RejectReason::Forbidden, "students cannot watch anyone");
-            let _ = ack.send(&RequestAck::Rejected { rejection });
-        });
+/// One student message, here or relayed; the answer is its ack.
+async fn on_student<A: Adapter>(
+    s: &SocketRef<A>,
+    svc: &Service,
+    relays: &Relays,
+    link: &StudentLink,
+    event: &str,
+    data: Value,
+) -> Option<Value> {
+    match link {
+        StudentLink::Here(sess) => student_event(svc, sess, event, data).await,
+        StudentLink::There(r) => relayed_event(s, svc, relays, r, event, data).await.ack,
     }
-    s.on_disconnect(async |State(svc): Svc, Extension(sess): Extension<StudentSession>| {
-        svc.student_disconnected(&sess).await;
+}
+
+fn register_student_events<A: Adapter>(s: &SocketRef<A>) {
+    for event in STUDENT_INCIDENT_EVENTS {
+        s.on(
+            event,
+            async move |s: SocketRef<A>,
+                        State(svc): Svc,
+                        State(relays): RelayState,
+                        Extension(link): Extension<StudentLink>,
+                        TryData(data): TryData<Value>,
+                        ack: AckSender<A>,
+                        order: InOrder<IncidentQueue>| {
+                let _turn = order.turn().await;
+                if let Some(reply) = on_student(&s, &svc, &relays, &link, event, data_or_null(data)).await {
+                    let _ = ack.send(&reply);
+                }
+            },
+        );
+    }
+    for event in STUDENT_SIGNAL_EVENTS {
+        s.on(
+            event,
+            async move |s: SocketRef<A>,
+                        State(svc): Svc,
+                        State(relays): RelayState,
+                        Extension(link): Extension<StudentLink>,
+                        TryData(data): TryData<Value>,
+                        order: InOrder<SignalQueue>| {
+                let _turn = order.turn().await;
+                on_student(&s, &svc, &relays, &link, event, data_or_null(data)).await;
+            },
+        );
+    }
+    for event in STUDENT_OTHER_EVENTS {
+        s.on(
+            event,
+            async move |s: SocketRef<A>,
+                        State(svc): Svc,
+                        State(relays): RelayState,
+                        Extension(link): Extension<StudentLink>,
+                        TryData(data): TryData<Value>,
+                        ack: AckSender<A>| {
+                if let Some(reply) = on_student(&s, &svc, &relays, &link, event, data_or_null(data)).await {
+                    let _ = ack.send(&reply);
+                }
+            },
+        );
+    }
+    s.on_disconnect(async |State(svc): Svc, State(relays): RelayState, Extension(link): Extension<StudentLink>| {
+        match link {
+            StudentLink::Here(sess) => svc.student_disconnected(&sess).await,
+            StudentLink::There(r) => {
+                if let Some(relay) = &relays.0 {
+                    relay.bye(&r.node, &r.exam, r.conn).await;
+                }
+            }
+        }
     });
 }
 
 // ---------------------------------------------------------------- proctors
 
-async fn proctor_handshake(
-    s: SocketRef,
+async fn proctor_handshake<A: Adapter>(
+    s: SocketRef<A>,
     State(svc): Svc,
+    State(relays): RelayState,
     TryData(auth): TryData<HandshakeAuth>,
 ) -> Result<(), ConnectRefused> {
     admit_address(&s, &svc)?;
-    let sess = svc.authenticate_proctor(token(&auth)).await.map_err(refused)?;
-    // As for students: ready before the CONNECT packet leaves.
-    s.join(exam_room(sess.rt.id()));
-    s.extensions.insert(sess);
+    let link = match route(&svc, token(&auth), Role::Proctor).await? {
+        Route::Here => {
+            let sess = svc.authenticate_proctor(token(&auth)).await.map_err(refused)?;
+            // As for students: ready before the CONNECT packet leaves.
+            s.join(exam_room(sess.rt.id()));
+            ProctorLink::Here(sess)
+        }
+        Route::Node(node) => {
+            let relay = relay_of(&relays)?;
+            let req = RelayRequest::ProctorHello { token: token(&auth).map(str::to_owned) };
+            let hello = relay.hello(&node, req).await.map_err(refused)?;
+            s.join(exam_room(&hello.exam));
+            ProctorLink::There(Relayed { node, conn: ConnectionId::from_raw(hello.conn), exam: hello.exam })
+        }
+    };
+    s.extensions.insert(link);
     register_proctor_events(&s);
     Ok(())
 }
 
-fn answer_slot(s: &SocketRef, res: Result<SlotUpdate, Rejection>) -> RequestAck {
-    match res {
-        Ok(update) => {
-            let _ = s.emit(names::SLOT, &update);
-            RequestAck::Ok
+async fn proctor_connected<A: Adapter>(
+    s: SocketRef<A>,
+    State(svc): Svc,
+    State(relays): RelayState,
+    Extension(link): Extension<ProctorLink>,
+) {
+    match link {
+        ProctorLink::Here(sess) => svc.proctor_connected(&sess),
+        ProctorLink::There(r) => {
+            let reply = match &relays.0 {
+                Some(relay) => relay.call(&r.node, RelayRequest::Connected { conn: r.conn.raw() }).await.ok(),
+                None => None,
+            };
+            if !matches!(reply, Some(RelayReply::Answer(_))) {
+                svc.forget_route(&r.exam);
+                let _ = s.disconnect();
+            }
         }
-        Err(rejection) => RequestAck::Rejected { rejection },
     }
 }
 
-async fn proctor_connected(State(svc): Svc, Extension(sess): Extension<ProctorSession>) {
-    svc.proctor_connected(&sess);
-}
-
-fn register_proctor_events(s: &SocketRef) {
-    s.on(names::SNAPSHOT, async |State(svc): Svc, Extension(sess): Extension<ProctorSession>, ack: AckSender| {
-        let _ = ack.send(&svc.snapshot(&sess));
-    });
-    s.on(
-        names::ACTION,
-        async |State(svc): Svc,
-               Extension(sess): Extension<ProctorSession>,
-               TryData(req): TryData<ActionRequest>,
-               ack: AckSender| {
-            let reply = match req {
-                Ok(req) => svc.act(&sess, req).await,
-                Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::CHAT,
-        async |State(svc): Svc,
-               Extension(sess): Extension<ProctorSession>,
-               TryData(msg): TryData<ProctorChatSend>,
-               ack: AckSender| {
-            let reply = match msg {
-                Ok(msg) => svc.proctor_chat(&sess, msg).await,
-                Err(e) => ChatAck::Rejected { rejection: invalid(&e) },
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::RTC_SUBSCRIBE,
-        async |State(svc): Svc,
-               Extension(sess): Extension<ProctorSession>,
-               TryData(offer): TryData<SessionDescription>,
-               ack: AckSender| {
-            let reply = match offer {
-                Ok(offer) => svc.subscribe(&sess, offer).await,
-                Err(e) => RtcAck::Rejected { rejection: invalid(&e) },
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::RTC_CANDIDATE,
-        async |State(svc): Svc, Extension(sess): Extension<ProctorSession>, TryData(c): TryData<IceCandidate>| {
-            if let Ok(c) = c {
-                svc.proctor_candidate(&sess, c).await;
+fn register_proctor_events<A: Adapter>(s: &SocketRef<A>) {
+    for event in PROCTOR_EVENTS {
+        s.on(
+            event,
+            async move |s: SocketRef<A>,
+                        State(svc): Svc,
+                        State(relays): RelayState,
+                        Extension(link): Extension<ProctorLink>,
+                        TryData(data): TryData<Value>,
+                        ack: AckSender<A>| {
+                let data = data_or_null(data);
+                let answer = match &link {
+                    ProctorLink::Here(sess) => proctor_event(&svc, sess, event, data).await,
+                    ProctorLink::There(r) => relayed_event(&s, &svc, &relays, r, event, data).await,
+                };
+                if let Some(update) = answer.slot {
+                    let _ = s.emit(names::SLOT, &update);
+                }
+                if let Some(reply) = answer.ack {
+                    let _ = ack.send(&reply);
+                }
+            },
+        );
+    }
+    s.on_disconnect(async |State(svc): Svc, State(relays): RelayState, Extension(link): Extension<ProctorLink>| {
+        match link {
+            ProctorLink::Here(sess) => svc.proctor_disconnected(&sess).await,
+            ProctorLink::There(r) => {
+                if let Some(relay) = &relays.0 {
+                    relay.bye(&r.node, &r.exam, r.conn).await;
+                }
             }
-        },
-    );
-    s.on(
-        names::WATCH,
-        async |s: SocketRef,
-               State(svc): Svc,
-               Extension(sess): Extension<ProctorSession>,
-               TryData(req): TryData<WatchRequest>,
-               ack: AckSender| {
-            let reply = match req {
-                Ok(req) => answer_slot(&s, svc.watch(&sess, req).await),
-                Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on(
-        names::UNWATCH,
-        async |s: SocketRef,
-               State(svc): Svc,
-               Extension(sess): Extension<ProctorSession>,
-               TryData(req): TryData<UnwatchRequest>,
-               ack: AckSender| {
-            let reply = match req {
-                Ok(req) => answer_slot(&s, svc.unwatch(&sess, req).await),
-                Err(e) => RequestAck::Rejected { rejection: invalid(&e) },
-            };
-            let _ = ack.send(&reply);
-        },
-    );
-    s.on_disconnect(async |State(svc): Svc, Extension(sess): Extension<ProctorSession>| {
-        svc.proctor_disconnected(&sess).await;
+        }
     });
 }
