@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use tokio::sync::watch;
 
-pub use target::Target;
+pub use target::{ClusterServices, Target};
 
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -90,6 +90,21 @@ pub struct StepResult {
     pub latency_samples: [u64; 2],
     pub reconnects: u64,
     pub errors: std::collections::BTreeMap<String, u64>,
+    /// Each node's share (one entry for a single server).
+    pub nodes: Vec<NodeStep>,
+    /// A cluster's relayed socket messages, there and back through Redis
+    /// (median and p99 as the upper bound of the histogram bucket that
+    /// holds them); null on a single node.
+    pub relay_p50_ms: Option<f64>,
+    pub relay_p99_ms: Option<f64>,
+}
+
+/// One node's CPU and memory over a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStep {
+    pub url: String,
+    pub cpu_cores: Option<f64>,
+    pub rss_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -167,7 +182,7 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
         let watching = (0..per_proctor).map(|j| format!("s{}", (i * per_proctor + j) % first_step.max(1))).collect();
         proctor_tasks.push(tokio::spawn(sim::proctor(
             i,
-            target.base.clone(),
+            target.proctor_base(i).to_owned(),
             token.clone(),
             watching,
             stats.clone(),
@@ -182,7 +197,7 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
             let token = roster.students[idx as usize].clone();
             tasks.push(tokio::spawn(sim::student(
                 idx,
-                target.base.clone(),
+                target.student_base(idx).to_owned(),
                 token,
                 cfg.student.clone(),
                 stats.clone(),
@@ -238,7 +253,9 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
     stats.reset_latency();
     let before = counts(stats);
     let errors_before = stats.errors.lock().map(|e| e.clone()).unwrap_or_default();
-    let server_cpu0 = target.pid.and_then(report::process_cpu_seconds);
+    let node_cpu0: Vec<Option<f64>> =
+        target.nodes.iter().map(|n| n.pid.and_then(report::process_cpu_seconds)).collect();
+    let relay0 = target.relay_buckets().await;
     let self_cpu0 = report::process_cpu_seconds(std::process::id());
     let video = cfg.student.video.is_some();
     let sfu0 = if video { target.sfu_packets().await } else { None };
@@ -263,10 +280,19 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
     let server_fanout_p99_ms =
         fanout0.zip(target.fanout_buckets().await).and_then(|(a, b)| bucket_quantile(&a, &b, 0.99)).map(|s| s * 1000.0);
     let rtp = |n: u64| video.then_some(n);
-    let server_cpu = match (server_cpu0, target.pid.and_then(report::process_cpu_seconds)) {
-        (Some(a), Some(b)) => Some((b - a) / wall),
-        _ => None,
-    };
+    let nodes: Vec<NodeStep> = target
+        .nodes
+        .iter()
+        .zip(&node_cpu0)
+        .map(|(n, cpu0)| NodeStep {
+            url: n.base.clone(),
+            cpu_cores: cpu0.zip(n.pid.and_then(report::process_cpu_seconds)).map(|(a, b)| (b - a) / wall),
+            rss_bytes: n.pid.and_then(report::process_rss_bytes),
+        })
+        .collect();
+    let server_cpu = nodes.iter().map(|n| n.cpu_cores).sum::<Option<f64>>();
+    let relay = relay0.zip(target.relay_buckets().await);
+    let relay_ms = |q| relay.as_ref().and_then(|(a, b)| bucket_quantile(a, b, q)).map(|s| s * 1000.0);
     let self_cpu = match (self_cpu0, report::process_cpu_seconds(std::process::id())) {
         (Some(a), Some(b)) => (b - a) / wall,
         _ => 0.0,
@@ -296,7 +322,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         duration_s: wall,
         server_cpu_cores: server_cpu,
         server_cpu_per_student: server_cpu.map(|c| c / f64::from(students.max(1))),
-        server_rss_bytes: target.pid.and_then(report::process_rss_bytes),
+        server_rss_bytes: nodes.iter().map(|n| n.rss_bytes).sum::<Option<u64>>(),
         loadgen_cpu_cores: self_cpu,
         loadgen_nice: cfg.loadgen_nice,
         rtp_sent: rtp(after.rtp_sent - before.rtp_sent),
@@ -317,6 +343,9 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         latency_samples: [leading.len(), coalesced.len()],
         reconnects: after.reconnects - before.reconnects,
         errors,
+        relay_p50_ms: relay_ms(0.5),
+        relay_p99_ms: relay_ms(0.99),
+        nodes,
     })
 }
 

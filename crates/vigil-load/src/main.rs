@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use vigil_load::{LoadConfig, Target, report, sim};
+use vigil_load::{ClusterServices, LoadConfig, Target, report, sim};
 
 // Every RTP packet and Socket.IO frame allocates somewhere (str0m, tungstenite);
 // under load glibc's malloc and free were a tenth of the CPU profile.
@@ -47,8 +47,24 @@ struct Cli {
     #[arg(long, default_value_t = 0.1)]
     evidence_share: f64,
     /// A running server to target; without it the tool starts its own `vigil serve`.
-    #[arg(long, requires = "admin_token")]
+    #[arg(long, requires = "admin_token", conflicts_with = "servers")]
     server: Option<String>,
+    /// The running nodes of a cluster, e.g. http://10.0.0.1:8080,http://10.0.0.2:8080:
+    /// students and proctors are spread across them, the admin API is the first's.
+    #[arg(long, value_delimiter = ',', requires = "admin_token")]
+    servers: Vec<String>,
+    /// PIDs of --servers, in order, for their CPU and memory readings.
+    #[arg(long, value_delimiter = ',')]
+    server_pids: Vec<u32>,
+    /// Start this many nodes of a cluster on loopback (needs --database and --redis).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    nodes: u32,
+    /// PostgreSQL the started nodes share (`postgres://…`).
+    #[arg(long, env = "VIGIL_LOAD_DATABASE")]
+    database: Option<String>,
+    /// Redis the started nodes share (`redis://…`).
+    #[arg(long, env = "VIGIL_LOAD_REDIS")]
+    redis: Option<String>,
     #[arg(long)]
     admin_token: Option<String>,
     /// PID of --server, for its CPU and memory readings.
@@ -93,9 +109,21 @@ async fn main() -> Result<()> {
     }
     let target = match (&cli.server, &cli.admin_token) {
         (Some(url), Some(token)) => Target::remote(url.trim_end_matches('/').to_owned(), token.clone(), cli.server_pid),
+        (None, Some(token)) if !cli.servers.is_empty() => Target::remote_nodes(
+            cli.servers.iter().map(|u| u.trim_end_matches('/').to_owned()).collect(),
+            token.clone(),
+            cli.server_pids.iter().map(|p| Some(*p)).collect(),
+        ),
         _ => {
             let bin = cli.vigil_bin.clone().unwrap_or_else(vigil_load::target_vigil);
-            Target::spawn(&bin)
+            let cluster = match (&cli.database, &cli.redis) {
+                (Some(database), Some(redis)) => {
+                    Some(ClusterServices { database: database.clone(), redis: redis.clone() })
+                }
+                _ if cli.nodes > 1 => bail!("--nodes above 1 needs --database postgres://… and --redis redis://…"),
+                _ => None,
+            };
+            Target::spawn_nodes(&bin, cli.nodes as usize, cluster.as_ref())
                 .await
                 .with_context(|| format!("starting {} (build it with cargo build --release -p vigil)", bin.display()))?
         }

@@ -1,5 +1,6 @@
 //! The server under load: one the tool starts itself (a `vigil serve` on a
-//! temporary data dir) or one already running at a URL.
+//! temporary data dir), several it starts as a cluster (sharing PostgreSQL
+//! and Redis), or nodes already running at URLs.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,12 +14,30 @@ use vigil_proto::events::CreateExam;
 use vigil_proto::{ExamSettings, ExamWindow};
 
 pub struct Target {
+    /// The first node: the admin API's.
     pub base: String,
     pub admin_token: String,
     /// For CPU and memory readings; known when we started it, or given.
     pub pid: Option<u32>,
+    /// Every node, the first included.
+    pub nodes: Vec<Node>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+/// One vigil process of the target.
+pub struct Node {
+    pub base: String,
+    pub pid: Option<u32>,
     child: Option<Child>,
-    _dir: Option<tempfile::TempDir>,
+}
+
+/// What the nodes of a cluster the tool starts share.
+#[derive(Debug, Clone)]
+pub struct ClusterServices {
+    /// `postgres://…`
+    pub database: String,
+    /// `redis://…`
+    pub redis: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,18 +53,66 @@ pub struct Roster {
 
 impl Target {
     pub fn remote(base: String, admin_token: String, pid: Option<u32>) -> Target {
-        Target { base, admin_token, pid, child: None, _dir: None }
+        Target::remote_nodes(vec![base], admin_token, vec![pid])
+    }
+
+    /// Nodes already running (a cluster); the admin API is the first's.
+    pub fn remote_nodes(bases: Vec<String>, admin_token: String, pids: Vec<Option<u32>>) -> Target {
+        let nodes: Vec<Node> = bases
+            .into_iter()
+            .enumerate()
+            .map(|(i, base)| Node { base, pid: pids.get(i).copied().flatten(), child: None })
+            .collect();
+        Target {
+            base: nodes.first().map(|n| n.base.clone()).unwrap_or_default(),
+            admin_token,
+            pid: nodes.first().and_then(|n| n.pid),
+            nodes,
+            _dirs: Vec::new(),
+        }
     }
 
     /// Starts `vigil serve` on loopback with a fresh data dir.
     pub async fn spawn(vigil_bin: &Path) -> Result<Target> {
-        let dir = tempfile::tempdir()?;
+        Target::spawn_nodes(vigil_bin, 1, None).await
+    }
+
+    /// Starts `n` nodes on loopback; more than one needs `cluster`, which
+    /// they share (each has its own data dir, holding the same server key).
+    pub async fn spawn_nodes(vigil_bin: &Path, n: usize, cluster: Option<&ClusterServices>) -> Result<Target> {
+        if n > 1 && cluster.is_none() {
+            bail!("several nodes need --database postgres://… and --redis redis://…");
+        }
         let admin_token = format!("load-{}", rand::random::<u64>());
-        let mut child = Command::new(vigil_bin)
-            .args(["serve", "--http", "127.0.0.1:0", "--admin-token", &admin_token, "--data-dir"])
-            .arg(dir.path())
+        let cluster_name = format!("load{}", rand::random::<u32>());
+        let mut dirs: Vec<tempfile::TempDir> = Vec::new();
+        let mut nodes = Vec::new();
+        for i in 0..n.max(1) {
+            let dir = tempfile::tempdir()?;
+            if let Some(first) = dirs.first() {
+                // Every node verifies the same tokens.
+                std::fs::copy(first.path().join("server.key"), dir.path().join("server.key"))
+                    .context("copying the first node's server.key")?;
+            }
+            let mut cmd = Command::new(vigil_bin);
+            if let Some(c) = cluster {
+                cmd.env("VIGIL_DATABASE", &c.database)
+                    .env("VIGIL_REDIS", &c.redis)
+                    .env("VIGIL_CLUSTER_NAME", &cluster_name);
+            }
+            let node = Target::spawn_one(cmd, dir.path(), &admin_token).await.with_context(|| format!("node {i}"))?;
+            nodes.push(node);
+            dirs.push(dir);
+        }
+        Ok(Target { base: nodes[0].base.clone(), admin_token, pid: nodes[0].pid, nodes, _dirs: dirs })
+    }
+
+    async fn spawn_one(mut cmd: Command, dir: &Path, admin_token: &str) -> Result<Node> {
+        let mut child = cmd
+            .args(["serve", "--http", "127.0.0.1:0", "--admin-token", admin_token, "--data-dir"])
+            .arg(dir)
             .arg("--web-dir")
-            .arg(dir.path().join("no-web"))
+            .arg(dir.join("no-web"))
             // Every simulated student comes from this one loopback address,
             // which stands for a thousand homes: no per-address budget.
             .args(["--address-handshakes", "off"])
@@ -54,7 +121,7 @@ impl Target {
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {}", vigil_bin.display()))?;
+            .context("starting vigil")?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let base = tokio::time::timeout(Duration::from_secs(30), async {
@@ -69,7 +136,30 @@ impl Target {
         .context("waiting for vigil to listen")??;
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Target { base, admin_token, pid: child.id(), child: Some(child), _dir: Some(dir) })
+        Ok(Node { base, pid: child.id(), child: Some(child) })
+    }
+
+    /// Where student `idx` connects: the nodes in turn, as a load balancer
+    /// would spread them.
+    pub fn student_base(&self, idx: u32) -> &str {
+        &self.nodes[idx as usize % self.nodes.len()].base
+    }
+
+    /// Where proctor `idx` connects: from the last node down, so that with
+    /// several nodes proctors sit on another node than the first students.
+    pub fn proctor_base(&self, idx: u32) -> &str {
+        let n = self.nodes.len();
+        &self.nodes[n - 1 - idx as usize % n].base
+    }
+
+    /// Every node's `/metrics`, concatenated (the sums below add them up).
+    async fn metrics_text(&self) -> Option<String> {
+        let mut all = String::new();
+        for node in &self.nodes {
+            all.push_str(&reqwest::get(format!("{}/metrics", node.base)).await.ok()?.text().await.ok()?);
+            all.push('\n');
+        }
+        Some(all)
     }
 
     async fn admin(&self, http: &reqwest::Client, path: &str, body: Value) -> Result<Value> {
@@ -114,7 +204,7 @@ impl Target {
     /// The SFU's RTP packet counters from `/metrics`, summed over peers:
     /// `None` if the server has no SFU or did not answer.
     pub async fn sfu_packets(&self) -> Option<SfuPackets> {
-        let text = reqwest::get(format!("{}/metrics", self.base)).await.ok()?.text().await.ok()?;
+        let text = self.metrics_text().await?;
         let sum = |name: &str| -> Option<u64> {
             let values: Vec<f64> = text
                 .lines()
@@ -134,22 +224,20 @@ impl Target {
     /// (bucket upper bound in seconds, cumulative count). Separates the
     /// server's share of the latency from the network and the generator.
     pub async fn fanout_buckets(&self) -> Option<Vec<(f64, u64)>> {
-        let text = reqwest::get(format!("{}/metrics", self.base)).await.ok()?.text().await.ok()?;
-        let buckets: Vec<(f64, u64)> = text
-            .lines()
-            .filter(|l| l.starts_with("vigil_fanout_latency_seconds_bucket{") && l.contains("edge=\"leading\""))
-            .filter_map(|l| {
-                let le = l.split("le=\"").nth(1)?.split('"').next()?;
-                let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
-                let count = l.rsplit(' ').next()?.parse::<f64>().ok()? as u64;
-                Some((le, count))
-            })
-            .collect();
-        (!buckets.is_empty()).then_some(buckets)
+        let text = self.metrics_text().await?;
+        buckets(&text, |l| l.starts_with("vigil_fanout_latency_seconds_bucket{") && l.contains("edge=\"leading\""))
+    }
+
+    /// The same for relayed socket messages (a cluster's cross-node round
+    /// trip through Redis), over every node.
+    pub async fn relay_buckets(&self) -> Option<Vec<(f64, u64)>> {
+        let text = self.metrics_text().await?;
+        buckets(&text, |l| l.starts_with("vigil_relay_latency_seconds_bucket{"))
     }
 
     pub async fn stop(mut self) {
-        if let Some(child) = self.child.as_mut() {
+        for node in &mut self.nodes {
+            let Some(child) = node.child.as_mut() else { continue };
             if let Some(pid) = child.id() {
                 // SIGTERM for a graceful stop; kill_on_drop is the backstop.
                 let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
@@ -157,6 +245,28 @@ impl Target {
             let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
         }
     }
+}
+
+/// A histogram's cumulative buckets, summed by bound over every series the
+/// filter keeps (one per node).
+fn buckets(text: &str, keep: impl Fn(&str) -> bool) -> Option<Vec<(f64, u64)>> {
+    let mut summed: Vec<(f64, u64)> = Vec::new();
+    for l in text.lines().filter(|l| keep(l)) {
+        let Some(le) = l.split("le=\"").nth(1).and_then(|r| r.split('"').next()) else { continue };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else if let Ok(v) = le.parse() {
+            v
+        } else {
+            continue;
+        };
+        let Some(count) = l.rsplit(' ').next().and_then(|c| c.parse::<f64>().ok()) else { continue };
+        match summed.iter_mut().find(|b| b.0 == le) {
+            Some(b) => b.1 += count as u64,
+            None => summed.push((le, count as u64)),
+        }
+    }
+    (!summed.is_empty()).then_some(summed)
 }
 
 /// The `vigil` binary next to this one (both are built into the same target dir).
