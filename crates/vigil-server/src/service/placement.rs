@@ -212,3 +212,114 @@ impl Service {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::future::BoxFuture;
+    use vigil_proto::{Exam, ExamSettings, ExamWindow, StudentId};
+    use vigil_store::{BlobLocation, DatabaseLocation, Durability, Store, StoreConfig};
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::service::fanout::{Fanout, ProctorEvent, StudentEvent};
+    use crate::service::{ConnectionId, ServiceConfig};
+
+    const T0: i64 = 1_800_000_000_000;
+
+    /// Records the exams whose connections the service closed.
+    #[derive(Debug, Default)]
+    struct Closed(Mutex<Vec<ExamId>>);
+
+    impl Fanout for Closed {
+        fn to_proctors<'a>(&'a self, _: &'a ExamId, _: ProctorEvent) -> BoxFuture<'a, bool> {
+            Box::pin(async { true })
+        }
+        fn to_student<'a>(&'a self, _: &'a ExamId, _: &'a StudentId, _: StudentEvent) -> BoxFuture<'a, bool> {
+            Box::pin(async { true })
+        }
+        fn to_students<'a>(&'a self, _: &'a ExamId, _: StudentEvent) -> BoxFuture<'a, bool> {
+            Box::pin(async { true })
+        }
+        fn disconnect(&self, _: ConnectionId) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+        fn disconnect_exam<'a>(&'a self, exam: &'a ExamId) -> BoxFuture<'a, ()> {
+            lock(&self.0).push(exam.clone());
+            Box::pin(async {})
+        }
+    }
+
+    /// Two nodes over one database (a SQLite file both open: enough for
+    /// the rules here; the real cluster test runs on PostgreSQL), on one
+    /// simulated clock.
+    async fn node(dir: &std::path::Path, name: &str, clock: &Arc<ManualClock>) -> (Arc<Service>, Arc<Closed>) {
+        let store = Store::open(&StoreConfig {
+            data_dir: dir.to_owned(),
+            durability: Durability::Process,
+            database: DatabaseLocation::Sqlite,
+            blobs: BlobLocation::Local,
+        })
+        .await
+        .unwrap();
+        let closed = Arc::new(Closed::default());
+        let config = ServiceConfig {
+            cluster: Some(ClusterConfig { node: name.parse().unwrap(), url: format!("http://{name}") }),
+            ..ServiceConfig::default()
+        };
+        let clock: Arc<dyn Clock> = clock.clone();
+        let svc = Service::new(store, crate::auth::Keys::load(dir).unwrap(), clock, closed.clone(), None, config);
+        (Arc::new(svc), closed)
+    }
+
+    #[tokio::test]
+    async fn an_exam_is_held_by_one_node_and_moves_when_its_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let (a, a_closed) = node(dir.path(), "a", &clock).await;
+        let (b, _) = node(dir.path(), "b", &clock).await;
+        let exam = Exam {
+            id: "e1".parse().unwrap(),
+            title: "E".into(),
+            settings: ExamSettings::with_window(ExamWindow { opens_at: T0, closes_at: T0 + 3_600_000 }),
+        };
+        a.store().create_exam(&exam, T0).await.unwrap();
+        a.renew_placements().await;
+        b.renew_placements().await;
+
+        // a asks first: both nodes hold nothing, a tie stays with the asker.
+        assert_eq!(a.route(&exam.id).await.unwrap(), Route::Here);
+        assert_eq!(b.route(&exam.id).await.unwrap(), Route::Node("a".parse().unwrap()));
+        a.exams().get(&exam.id).await.unwrap().expect("a loads it");
+        // b refuses to serve it itself.
+        assert_eq!(b.ensure_here(&exam.id).await.unwrap_err().reason, vigil_proto::RejectReason::Unavailable);
+
+        // a renews while time passes: it keeps the exam.
+        for _ in 0..5 {
+            clock.advance(RENEW_EVERY_MS);
+            a.renew_placements().await;
+            b.renew_placements().await;
+        }
+        assert_eq!(b.route(&exam.id).await.unwrap(), Route::Node("a".parse().unwrap()));
+
+        // a stops renewing (it is cut off): it stops serving on its own
+        // before its lease can run out...
+        clock.advance(LEASE_MS - vigil_core::placement::TENURE_MARGIN_MS);
+        assert!(a.route(&exam.id).await.is_err(), "a's tenure is over");
+        // ...and once the lease ran out, b takes the exam.
+        clock.advance(vigil_core::placement::TENURE_MARGIN_MS);
+        b.renew_placements().await;
+        assert_eq!(b.route(&exam.id).await.unwrap(), Route::Here);
+        assert_eq!(
+            a.store().placement(&exam.id).await.unwrap().map(|l| (l.node.to_string(), l.epoch)),
+            Some(("b".into(), 2))
+        );
+
+        // a's next renewal finds the exam gone: it unloads it and closes its connections.
+        a.renew_placements().await;
+        assert!(a.exams().loaded().is_empty());
+        assert_eq!(*lock(&a_closed.0), vec![exam.id.clone()]);
+        assert_eq!(a.route(&exam.id).await.unwrap(), Route::Node("b".parse().unwrap()));
+    }
+}
