@@ -157,6 +157,9 @@ async fn main() -> Result<()> {
     report::write_json(&cli.out, &outcome.steps)?;
     report::write_svg(&cli.svg, &outcome.steps)?;
     println!("{}", serde_json::to_string_pretty(&outcome.steps)?);
+    if !outcome.errors.is_empty() {
+        eprintln!("errors over the whole run (the ramp included): {:?}", outcome.errors);
+    }
     eprintln!("wrote {} and {}", cli.out.display(), cli.svg.display());
     Ok(())
 }

@@ -66,9 +66,14 @@ pub enum MediaError {
     Sdp(String),
     #[error("signalling: {0}")]
     Signalling(String),
-    #[error("refused: {0}")]
-    Refused(String),
+    #[error("refused: {reason}")]
+    Refused { reason: String, retry_after_ms: Option<u64> },
 }
+
+/// Offers made again after a refusal that asks for a retry (`unavailable`
+/// with `retry_after_ms`: the SFU's queue was full), as the protocol says a
+/// client does; bounded, so a server that stays busy is reported.
+const OFFER_ATTEMPTS: u32 = 8;
 
 /// What ended a peer's wait.
 enum Woke {
@@ -114,13 +119,41 @@ impl Peer {
             .await
             .map_err(|e| MediaError::Signalling(e.to_string()))?;
         let Some(sdp) = ack.get("sdp").and_then(Value::as_str) else {
-            return Err(MediaError::Refused(
-                ack.get("reason").and_then(Value::as_str).unwrap_or("no answer").to_owned(),
-            ));
+            return Err(MediaError::Refused {
+                reason: format!(
+                    "{} ({})",
+                    ack.get("reason").and_then(Value::as_str).unwrap_or("no answer"),
+                    ack.get("message").and_then(Value::as_str).unwrap_or(""),
+                ),
+                retry_after_ms: ack.get("retry_after_ms").and_then(Value::as_u64),
+            });
         };
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| MediaError::Sdp(e.to_string()))?;
         self.rtc.sdp_api().accept_answer(pending, answer)?;
         Ok(mids)
+    }
+
+    /// A new peer and its negotiation, offered again (on a new peer) while
+    /// the server asks to retry.
+    async fn negotiated(
+        local_ip: IpAddr,
+        client: &SioClient,
+        event: &str,
+        count: usize,
+        dir: Direction,
+    ) -> Result<(Peer, Vec<Mid>), MediaError> {
+        let mut attempt = 1;
+        loop {
+            let mut peer = Peer::new(local_ip).await?;
+            match peer.negotiate(client, event, count, dir).await {
+                Ok(mids) => return Ok((peer, mids)),
+                Err(MediaError::Refused { retry_after_ms: Some(wait), .. }) if attempt < OFFER_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn vp8_pt(&self) -> Option<Pt> {
@@ -301,12 +334,8 @@ pub async fn publish(
     mut stop: watch::Receiver<bool>,
     mut alive: oneshot::Receiver<()>,
 ) {
-    let mut peer = match Peer::new(local_ip).await {
+    let (mut peer, mids) = match Peer::negotiated(local_ip, &client, names::RTC_PUBLISH, 1, Direction::SendOnly).await {
         Ok(p) => p,
-        Err(e) => return stats.error(format!("publish: {e}")),
-    };
-    let mids = match peer.negotiate(&client, names::RTC_PUBLISH, 1, Direction::SendOnly).await {
-        Ok(m) => m,
         Err(e) => return stats.error(format!("publish: {e}")),
     };
     let (Some(&mid), Some(pt)) = (mids.first(), peer.vp8_pt()) else {
@@ -374,13 +403,11 @@ pub async fn watch_students(
     if students.is_empty() {
         return;
     }
-    let mut peer = match Peer::new(local_ip).await {
-        Ok(p) => p,
-        Err(e) => return stats.error(format!("subscribe: {e}")),
-    };
-    if let Err(e) = peer.negotiate(&client, names::RTC_SUBSCRIBE, students.len(), Direction::RecvOnly).await {
-        return stats.error(format!("subscribe: {e}"));
-    }
+    let (mut peer, _) =
+        match Peer::negotiated(local_ip, &client, names::RTC_SUBSCRIBE, students.len(), Direction::RecvOnly).await {
+            Ok(p) => p,
+            Err(e) => return stats.error(format!("subscribe: {e}")),
+        };
     let mut connected = false;
     // Slots still to bind; a refused watch (student not yet publishing) is retried.
     let mut unbound: Vec<u32> = (0..students.len() as u32).collect();

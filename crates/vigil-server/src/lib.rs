@@ -257,7 +257,9 @@ impl Server {
         );
         let (acs_queue, acs_jobs) = service::acs::AcsQueue::channel();
         service.report_actions_to(acs_queue);
+        let relay_slot = Arc::new(std::sync::OnceLock::new());
         let http = Arc::new(HttpState {
+            relay: relay_slot.clone(),
             service: service.clone(),
             admin: admin.clone(),
             admin_token,
@@ -279,6 +281,7 @@ impl Server {
                     .parse()
                     .map_err(|_| ServerError::Cluster("a cluster name is 1 to 64 of [A-Za-z0-9_-]".into()))?;
                 let (layer, relay) = cluster_sockets(url, &name, cluster.node, &service, &fanout).await?;
+                let _ = relay_slot.set(relay.clone());
                 (routes.layer(layer), Some(relay))
             }
             _ => {

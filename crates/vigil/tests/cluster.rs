@@ -173,6 +173,8 @@ async fn three_nodes_share_an_exam_and_survive_kill_9_of_its_holder() {
     assert_eq!(chat["text"], "Keep your eyes on the screen.", "{chat}");
     // HTTP on a node that does not hold the exam is forwarded to the one that does.
     assert_eq!(seq_of(&snapshot(&b, &proctor).await, "s2"), 1);
+    let health: Value = reqwest::get(format!("{b}/healthz")).await.expect("healthz").json().await.expect("json");
+    assert_eq!(health["checks"]["redis"]["status"], "ok", "{health}");
     // Proof of the paths taken: A holds the exam, B and C relayed to it.
     assert_eq!(metric(&a, "vigil_exams_held").await, 1.0);
     assert_eq!(metric(&b, "vigil_exams_held").await + metric(&c, "vigil_exams_held").await, 0.0);

@@ -333,6 +333,12 @@ impl ExamRegistry {
         lock(&self.loaded).remove(exam_id);
     }
 
+    /// Whether `rt` is the runtime loaded here for its exam (not one given
+    /// up since, even if the exam was loaded again).
+    pub fn is_current(&self, rt: &Arc<ExamRuntime>) -> bool {
+        lock(&self.loaded).get(rt.id()).and_then(|c| c.get()).is_some_and(|loaded| Arc::ptr_eq(loaded, rt))
+    }
+
     /// Runtimes loaded so far (for timers that walk exams, not students).
     pub fn loaded(&self) -> Vec<Arc<ExamRuntime>> {
         lock(&self.loaded).values().filter_map(|c| c.get().cloned()).collect()

@@ -76,8 +76,8 @@ pub trait Fanout: Send + Sync + std::fmt::Debug + 'static {
     fn to_students<'a>(&'a self, exam: &'a ExamId, event: StudentEvent) -> BoxFuture<'a, bool>;
     /// Closes one connection (it was replaced by a newer one).
     fn disconnect(&self, conn: ConnectionId) -> BoxFuture<'_, ()>;
-    /// Closes every connection of an exam, students' and proctors' (this
-    /// node no longer serves it).
+    /// Closes every connection of an exam whose socket this node holds,
+    /// students' and proctors' (this node no longer serves the exam).
     fn disconnect_exam<'a>(&'a self, exam: &'a ExamId) -> BoxFuture<'a, ()>;
 }
 

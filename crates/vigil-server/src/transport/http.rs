@@ -37,6 +37,8 @@ pub struct HttpState {
     pub metrics_token: Option<String>,
     /// LTI 1.3 launches and registrations.
     pub lti: Arc<crate::service::lti::LtiService>,
+    /// A cluster node's link to Redis (set once the sockets are built), for `/healthz`.
+    pub relay: Arc<std::sync::OnceLock<Arc<super::relay::Relay>>>,
 }
 
 type AppState = State<Arc<HttpState>>;
@@ -238,6 +240,11 @@ fn placeholder(page: &str) -> Html<String> {
 /// does not (a load balancer takes the node out; an operator sees why).
 async fn healthz(State(app): AppState) -> Response {
     let health = app.service.store().health().await;
+    let redis = match app.relay.get() {
+        Some(relay) => Some(relay.health().await),
+        None => None,
+    };
+    let ok = health.ok() && redis.as_ref().is_none_or(Result::is_ok);
     let check = |r: &Result<(), String>, kind: &str| match r {
         Ok(()) => serde_json::json!({ "status": "ok", "kind": kind }),
         Err(e) => {
@@ -245,15 +252,19 @@ async fn healthz(State(app): AppState) -> Response {
             serde_json::json!({ "status": "unavailable", "kind": kind })
         }
     };
-    let body = serde_json::json!({
-        "status": if health.ok() { "ok" } else { "unavailable" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "checks": {
-            "database": check(&health.database, health.database_kind),
-            "blob_store": check(&health.blobs, health.blob_kind),
-        },
+    let mut checks = serde_json::json!({
+        "database": check(&health.database, health.database_kind),
+        "blob_store": check(&health.blobs, health.blob_kind),
     });
-    let status = if health.ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    if let Some(redis) = &redis {
+        checks["redis"] = check(redis, "redis");
+    }
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "unavailable" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "checks": checks,
+    });
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 

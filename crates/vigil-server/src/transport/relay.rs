@@ -137,6 +137,8 @@ pub struct Relay {
     relayed: Mutex<Relayed>,
     serving: Arc<Semaphore>,
     close_local: std::sync::OnceLock<CloseLocal>,
+    /// The last Redis check and when it ran; the lock makes checks single-flight.
+    health: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -158,6 +160,7 @@ impl Relay {
             relayed: Mutex::new(HashMap::new()),
             serving: Arc::new(Semaphore::new(MAX_SERVING)),
             close_local: std::sync::OnceLock::new(),
+            health: tokio::sync::Mutex::new(None),
         });
         let mut requests =
             relay.driver.subscribe(request_channel(&relay.me), 4_096).await.map_err(|e| e.to_string())?;
@@ -177,6 +180,28 @@ impl Relay {
             }
         });
         Ok(relay)
+    }
+
+    /// Whether Redis answers and still delivers this node's requests: the
+    /// number of subscribers of its own request channel (itself) is asked,
+    /// at most once a second.
+    pub async fn health(&self) -> Result<(), String> {
+        let mut last = self.health.lock().await;
+        if let Some((at, res)) = last.as_ref()
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return res.clone();
+        }
+        let asked =
+            tokio::time::timeout(Duration::from_secs(2), self.driver.num_serv(&request_channel(&self.me))).await;
+        let res = match asked {
+            Ok(Ok(n)) if n >= 1 => Ok(()),
+            Ok(Ok(_)) => Err("this node's relay channel has no subscriber".to_owned()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("Redis did not answer within 2 s".to_owned()),
+        };
+        *last = Some((Instant::now(), res.clone()));
+        res
     }
 
     /// How this node closes its own sockets of an exam that moved.
@@ -338,11 +363,11 @@ impl Relay {
         let remote = lock(&self.remote);
         let (_, session) = remote.get(&conn)?;
         // A session of an exam this node gave up is no longer served.
-        let exam = match session {
-            Remote::Student(s) => s.rt.id(),
-            Remote::Proctor(s) => s.rt.id(),
+        let rt = match session {
+            Remote::Student(s) => &s.rt,
+            Remote::Proctor(s) => &s.rt,
         };
-        self.svc.exams().loaded().iter().any(|rt| rt.id() == exam).then(|| session.clone())
+        self.svc.exams().is_current(rt).then(|| session.clone())
     }
 
     /// Every [`RENEW_EVERY_MS`]: closes this node's sockets of exams whose

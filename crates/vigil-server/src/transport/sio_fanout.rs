@@ -100,7 +100,11 @@ impl<A: Adapter> Fanout for SioFanout<A> {
             let Some(io) = self.io.get() else { return };
             for (ns, room) in [(names::STUDENT_NS, exam_students_room(exam)), (names::PROCTOR_NS, exam_room(exam))] {
                 let Some(ns) = io.of(ns) else { continue };
-                if let Err(e) = ns.within(room).disconnect().await {
+                // This node's sockets only: sockets relayed here from other
+                // nodes are answered `Gone` at their next message, and their
+                // nodes see the exam move; a cluster-wide close would also
+                // close the connections the new holder already serves.
+                if let Err(e) = ns.local().within(room).disconnect().await {
                     tracing::debug!(error = %e, "could not close an exam's connections");
                 }
             }
