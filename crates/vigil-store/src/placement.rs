@@ -127,6 +127,19 @@ impl Store {
         rows.into_iter().map(|r| parse_id(r.get("exam_id"))).collect()
     }
 
+    /// Gives up `node`'s lease on one exam (it holds no state for it).
+    pub async fn release_placement(&self, exam: &ExamId, node: &NodeId, now: UnixMillis) -> Result<()> {
+        sqlx::query(
+            "UPDATE exam_placements SET expires_at = $3 WHERE exam_id = $1 AND node_id = $2 AND expires_at > $3",
+        )
+        .bind(exam.as_str())
+        .bind(node.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Gives up every lease of `node` (a clean shutdown), so that its exams
     /// move at once instead of after the lease.
     pub async fn release_placements(&self, node: &NodeId, now: UnixMillis) -> Result<()> {
@@ -192,9 +205,14 @@ mod tests {
         let taken = store.place_exam(&exam, &b, later, later + LEASE_MS).await.unwrap();
         assert_eq!(taken, Lease { node: b.clone(), epoch: 2, expires_at: later + LEASE_MS });
         assert!(store.renew_placements(&a, later + 1, later + 1 + LEASE_MS).await.unwrap().is_empty());
-        // A clean shutdown releases at once.
-        store.release_placements(&b, later + 10).await.unwrap();
-        assert_eq!(store.place_exam(&exam, &a, later + 10, later + 10 + LEASE_MS).await.unwrap().epoch, 3);
+        // Another node cannot release it; its holder can.
+        store.release_placement(&exam, &a, later + 5).await.unwrap();
+        assert_eq!(store.placement(&exam).await.unwrap().unwrap().expires_at, later + LEASE_MS);
+        store.release_placement(&exam, &b, later + 5).await.unwrap();
+        assert_eq!(store.place_exam(&exam, &a, later + 5, later + 5 + LEASE_MS).await.unwrap().epoch, 3);
+        // A clean shutdown releases every lease at once.
+        store.release_placements(&a, later + 10).await.unwrap();
+        assert_eq!(store.place_exam(&exam, &b, later + 10, later + 10 + LEASE_MS).await.unwrap().epoch, 4);
     }
 
     #[tokio::test]

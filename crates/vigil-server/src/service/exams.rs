@@ -333,6 +333,11 @@ impl ExamRegistry {
         lock(&self.loaded).remove(exam_id);
     }
 
+    /// Whether `exam_id`'s runtime is loaded here (or being loaded).
+    pub fn is_loaded(&self, exam_id: &ExamId) -> bool {
+        lock(&self.loaded).contains_key(exam_id)
+    }
+
     /// Whether `rt` is the runtime loaded here for its exam (not one given
     /// up since, even if the exam was loaded again).
     pub fn is_current(&self, rt: &Arc<ExamRuntime>) -> bool {

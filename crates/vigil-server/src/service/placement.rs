@@ -47,6 +47,9 @@ impl Cluster {
     }
 }
 
+/// An exam placed here but never loaded is released after this long.
+const IDLE_RELEASE_MS: i64 = 60_000;
+
 /// What a node needs to join a cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -84,9 +87,9 @@ impl Service {
         }
         let cannot = |_| unavailable("cannot tell which server holds this exam; retry");
         let stored = self.store.placement(exam).await.map_err(cannot)?;
-        let lease = match rules::owner(stored.as_ref(), &cluster.me, now) {
-            Owner::Me | Owner::Other(_) => stored.expect("an owner comes from a stored lease"),
-            Owner::Nobody => {
+        let lease = match (rules::owner(stored.as_ref(), &cluster.me, now), stored) {
+            (Owner::Me | Owner::Other(_), Some(running)) => running,
+            _ => {
                 let live = self.store.live_nodes(now - NODE_ALIVE_MS, now).await.map_err(cannot)?;
                 let loads: Vec<_> = live.into_iter().map(|n| n.load).collect();
                 let chosen = rules::choose_node(&cluster.me, &loads);
@@ -178,6 +181,21 @@ impl Service {
         for rt in self.exams.loaded() {
             if !held.contains(rt.id()) {
                 self.give_up(rt.id()).await;
+            }
+        }
+        // An exam placed here that nobody used for a while (an admin read
+        // its roster, say) is let go, so that the exam counts by which new
+        // exams are placed are the ones in use.
+        let idle: Vec<ExamId> = {
+            let mine = lock(&cluster.held);
+            mine.iter()
+                .filter(|(exam, taken_at)| started - **taken_at > IDLE_RELEASE_MS && !self.exams.is_loaded(exam))
+                .map(|(exam, _)| exam.clone())
+                .collect()
+        };
+        for exam in idle {
+            if self.store.release_placement(&exam, &cluster.me, self.clock.now_ms()).await.is_ok() {
+                lock(&cluster.held).remove(&exam);
             }
         }
     }
@@ -321,5 +339,34 @@ mod tests {
         assert!(a.exams().loaded().is_empty());
         assert_eq!(*lock(&a_closed.0), vec![exam.id.clone()]);
         assert_eq!(a.route(&exam.id).await.unwrap(), Route::Node("b".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn an_exam_placed_but_never_loaded_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let (a, _) = node(dir.path(), "a", &clock).await;
+        let window = ExamWindow { opens_at: T0, closes_at: T0 + 3_600_000 };
+        for id in ["used", "idle"] {
+            let exam = Exam { id: id.parse().unwrap(), title: id.into(), settings: ExamSettings::with_window(window) };
+            a.store().create_exam(&exam, T0).await.unwrap();
+        }
+        let (used, idle): (ExamId, ExamId) = ("used".parse().unwrap(), "idle".parse().unwrap());
+        a.renew_placements().await;
+        assert_eq!(a.route(&used).await.unwrap(), Route::Here);
+        assert_eq!(a.route(&idle).await.unwrap(), Route::Here);
+        a.exams().get(&used).await.unwrap().expect("loaded");
+        let mut elapsed = 0;
+        while elapsed <= IDLE_RELEASE_MS + RENEW_EVERY_MS {
+            clock.advance(RENEW_EVERY_MS);
+            elapsed += RENEW_EVERY_MS;
+            a.renew_placements().await;
+        }
+        let now = clock.now_ms();
+        let lease_of = |l: Option<Lease>| l.is_some_and(|l| l.expires_at > now);
+        assert!(lease_of(a.store().placement(&used).await.unwrap()), "the loaded exam stays placed");
+        assert!(!lease_of(a.store().placement(&idle).await.unwrap()), "the idle one was let go");
+        // Asked again, it is placed again.
+        assert_eq!(a.route(&idle).await.unwrap(), Route::Here);
     }
 }

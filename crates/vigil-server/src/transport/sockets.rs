@@ -160,7 +160,7 @@ fn admit_address<A: Adapter>(s: &SocketRef<A>, svc: &Service) -> Result<(), Conn
 
 /// A socket whose exam another node holds.
 #[derive(Debug, Clone)]
-pub struct Relayed {
+struct Relayed {
     node: NodeId,
     conn: ConnectionId,
     exam: ExamId,
@@ -182,6 +182,10 @@ enum ProctorLink {
 
 /// Where a handshake goes: its token says the exam, the placement says the node.
 async fn route(svc: &Service, token: Option<&str>, role: Role) -> Result<Route, ConnectRefused> {
+    if svc.cluster().is_none() {
+        // Alone: no need to read the token twice.
+        return Ok(Route::Here);
+    }
     let exam = svc.token_exam(token, role).map_err(refused)?;
     svc.route(&exam).await.map_err(refused)
 }
