@@ -14,7 +14,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Serving, VIGIL, now_ms, run, serve, token_of};
+use common::{Serving, VIGIL, now_ms, run, seq_of, serve, snapshot, token_of};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 use vigil_load::sio::{Event, SioClient};
@@ -60,27 +60,6 @@ async fn connect(url: &str, ns: &str, token: &str) -> (SioClient, UnboundedRecei
             Err(e) => panic!("could not connect to {url}{ns} within 60 s: {e}"),
         }
     }
-}
-
-async fn snapshot(url: &str, proctor: &str) -> Value {
-    let res = reqwest::Client::new()
-        .get(format!("{url}/api/v1/exams/e1/snapshot"))
-        .bearer_auth(proctor)
-        .send()
-        .await
-        .expect("the server answers");
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.expect("a snapshot")
-}
-
-fn seq_of(snapshot: &Value, student: &str) -> u64 {
-    snapshot["students"]
-        .as_array()
-        .expect("students")
-        .iter()
-        .find(|v| v["student"]["id"] == student)
-        .and_then(|v| v["score"]["seq"].as_u64())
-        .unwrap_or_else(|| panic!("{student} in {snapshot}"))
 }
 
 /// The sum of a metric's series on one node's `/metrics`.

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{VIGIL, now_ms, run, serve, token_of};
+use common::{VIGIL, now_ms, run, seq_of, serve, snapshot, token_of};
 use serde_json::{Value, json};
 use vigil_load::sio::SioClient;
 
@@ -18,27 +18,6 @@ const EACH: u64 = 12;
 fn incident(student: &str, seq: u64, at: i64) -> Value {
     let kind = if seq.is_multiple_of(2) { "tab_hidden" } else { "looking_away" };
     json!({ "id": format!("{student}-{seq}"), "seq": seq, "kind": kind, "started_at": at, "confidence": 0.9 })
-}
-
-async fn snapshot(url: &str, proctor: &str) -> Value {
-    let res = reqwest::Client::new()
-        .get(format!("{url}/api/v1/exams/e1/snapshot"))
-        .bearer_auth(proctor)
-        .send()
-        .await
-        .expect("the server answers");
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.expect("a snapshot")
-}
-
-fn seq_of(snapshot: &Value, student: &str) -> u64 {
-    snapshot["students"]
-        .as_array()
-        .expect("students")
-        .iter()
-        .find(|v| v["student"]["id"] == student)
-        .and_then(|v| v["score"]["seq"].as_u64())
-        .unwrap_or_else(|| panic!("{student} in {snapshot}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

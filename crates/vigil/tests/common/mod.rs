@@ -5,6 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
+use serde_json::Value;
+
 pub const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
 
 /// A running `vigil serve`; killed (SIGKILL) when dropped.
@@ -56,4 +58,27 @@ pub fn token_of(link: &Output) -> String {
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis() as i64
+}
+
+/// exam e1's snapshot, as a proctor asks for it over HTTP.
+pub async fn snapshot(url: &str, proctor: &str) -> Value {
+    let res = reqwest::Client::new()
+        .get(format!("{url}/api/v1/exams/e1/snapshot"))
+        .bearer_auth(proctor)
+        .send()
+        .await
+        .expect("the server answers");
+    assert!(res.status().is_success(), "{}", res.status());
+    res.json().await.expect("a snapshot")
+}
+
+/// A student's score sequence in a snapshot.
+pub fn seq_of(snapshot: &Value, student: &str) -> u64 {
+    snapshot["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .find(|v| v["student"]["id"] == student)
+        .and_then(|v| v["score"]["seq"].as_u64())
+        .unwrap_or_else(|| panic!("{student} in {snapshot}"))
 }
