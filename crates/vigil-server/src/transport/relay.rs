@@ -119,7 +119,7 @@ enum Remote {
 
 /// Exams this node relays sockets for, each to the node last known to hold
 /// it, with the number of such sockets.
-type Relayed = HashMap<ExamId, (NodeId, usize)>;
+type RelayedExams = HashMap<ExamId, (NodeId, usize)>;
 
 /// Closes this node's own sockets of an exam (set by the transport, which
 /// knows the Socket.IO type).
@@ -134,7 +134,7 @@ pub struct Relay {
     /// Sessions served here for sockets elsewhere, by connection, with the
     /// node that holds each socket.
     remote: Mutex<HashMap<u64, (NodeId, Remote)>>,
-    relayed: Mutex<Relayed>,
+    relayed: Mutex<RelayedExams>,
     serving: Arc<Semaphore>,
     close_local: std::sync::OnceLock<CloseLocal>,
     /// The last Redis check and when it ran; the lock makes checks single-flight.
@@ -238,7 +238,10 @@ impl Relay {
         lock(&self.waiting).remove(&id);
         let outcome = if res.is_ok() { "answered" } else { "failed" };
         metrics::counter!(m::RELAY_CALLS, "outcome" => outcome).increment(1);
-        metrics::histogram!(m::RELAY_LATENCY).record(started.elapsed().as_secs_f64());
+        // Round trips only: a failure's wait is the deadline, not a latency.
+        if res.is_ok() {
+            metrics::histogram!(m::RELAY_LATENCY).record(started.elapsed().as_secs_f64());
+        }
         res
     }
 
