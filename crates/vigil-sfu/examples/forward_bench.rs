@@ -10,94 +10,18 @@
 //! as in an exam where proctors look at a few students: the rest is
 //! ingress-only load, reported as `ingress_pps_per_sfu_core`.
 
-use std::net::{SocketAddr, UdpSocket};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::Input;
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
-use str0m::net::{Protocol, Receive};
+use str0m::media::{Direction, Pt};
 use str0m::rtp::RtpWrite;
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use support::{Client, publisher_id, sfu_thread_cpu};
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{PublisherId, Sfu, SfuConfig, SubscriberId};
-
-struct Client {
-    rtc: Rtc,
-    sock: UdpSocket,
-    addr: SocketAddr,
-    next_timeout: Instant,
-    connected: bool,
-    rtp_in: u64,
-    key_requests: u64,
-    mid: Option<Mid>,
-}
-
-impl Client {
-    fn new() -> Client {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_nonblocking(true).expect("nonblocking");
-        let addr = sock.local_addr().expect("addr");
-        let mut rtc = RtcConfig::new().set_rtp_mode(true).set_stats_interval(None).build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
-        Client {
-            rtc,
-            sock,
-            addr,
-            next_timeout: Instant::now(),
-            connected: false,
-            rtp_in: 0,
-            key_requests: 0,
-            mid: None,
-        }
-    }
-
-    fn offer(&mut self, dir: Direction) -> (String, SdpPendingOffer) {
-        let mut api = self.rtc.sdp_api();
-        self.mid = Some(api.add_media(MediaKind::Video, dir, None, None, None));
-        let (o, p) = api.apply().expect("offer");
-        (o.to_sdp_string(), p)
-    }
-
-    fn accept(&mut self, pending: SdpPendingOffer, answer: &str) {
-        let a = SdpAnswer::from_sdp_string(answer).expect("answer parses");
-        self.rtc.sdp_api().accept_answer(pending, a).expect("answer accepted");
-    }
-
-    fn step(&mut self, buf: &mut [u8]) {
-        while let Ok((n, src)) = self.sock.recv_from(buf) {
-            if let Ok(r) = Receive::new(Protocol::Udp, src, self.addr, &buf[..n]) {
-                let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
-            }
-            self.drain();
-        }
-        let now = Instant::now();
-        if now >= self.next_timeout {
-            let _ = self.rtc.handle_input(Input::Timeout(now));
-            self.drain();
-        }
-    }
-
-    fn drain(&mut self) {
-        loop {
-            match self.rtc.poll_output() {
-                Ok(Output::Timeout(t)) => {
-                    self.next_timeout = t;
-                    return;
-                }
-                Ok(Output::Transmit(t)) => {
-                    let _ = self.sock.send_to(&t.contents, t.destination);
-                }
-                Ok(Output::Event(Event::Connected)) => self.connected = true,
-                Ok(Output::Event(Event::RtpPacket(_))) => self.rtp_in += 1,
-                Ok(Output::Event(Event::KeyframeRequest(_))) => self.key_requests += 1,
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    }
-}
+use vigil_sfu::{Sfu, SfuConfig, SubscriberId};
 
 struct Pub {
     c: Client,
@@ -129,34 +53,6 @@ impl Pub {
     }
 }
 
-fn publisher_id(i: usize) -> PublisherId {
-    PublisherId::new("bench".parse().expect("exam id"), format!("s{i}").parse().expect("student id"))
-}
-
-#[allow(unsafe_code)] // sysconf(_SC_CLK_TCK): libc has no safe wrapper
-fn sfu_thread_cpu() -> Option<f64> {
-    // SAFETY: sysconf takes an integer name and reads or writes no memory
-    // of ours; any name is allowed (an unknown one returns -1, refused below).
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if tick <= 0 {
-        return None;
-    }
-    let tick = tick as f64;
-    for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.trim() == "vigil-sfu" {
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let f: Vec<&str> = rest.split(' ').collect();
-            let ut: f64 = f.get(11)?.parse().ok()?;
-            let st: f64 = f.get(12)?.parse().ok()?;
-            return Some((ut + st) / tick);
-        }
-    }
-    None
-}
-
 fn run_step(
     rt: &tokio::runtime::Runtime,
     n: usize,
@@ -178,14 +74,14 @@ fn run_step(
     let mut buf = vec![0u8; 2000];
     for i in 0..n {
         let mut c = Client::new();
-        let (offer, pending) = c.offer(Direction::SendOnly);
+        let (offer, pending) = c.offer(Direction::SendOnly, 1);
         let id = publisher_id(i);
         let answer = rt.block_on(sfu.publish(id, offer)).expect("publish");
         c.accept(pending, &answer);
         let pt = c.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).expect("vp8").pt();
         pubs.push(Pub { c, pt, seq: 1, ts: 0, pid: 0, seen_requests: 0, sent: 0, next_send: Instant::now() });
         let mut w = Client::new();
-        let (offer, pending) = w.offer(Direction::RecvOnly);
+        let (offer, pending) = w.offer(Direction::RecvOnly, 1);
         let (answer, _) = rt.block_on(sfu.subscribe(SubscriberId(format!("p{i}")), offer)).expect("subscribe");
         w.accept(pending, &answer);
         subs.push(w);
