@@ -135,6 +135,17 @@ pub struct Transmit {
 /// A peer's handle inside the router; never reused.
 type Key = u64;
 
+/// The router's maps, looked up several times per packet. foldhash instead
+/// of std's SipHash: it is several times cheaper on short keys (addresses,
+/// ids), and its per-process random seed keeps the hash unpredictable. The
+/// keys clients choose (addresses, ufrags) only enter a map once str0m has
+/// accepted the peer's traffic, so no client can fill a bucket at will.
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+pub(super) fn fast_map<K, V>() -> FastMap<K, V> {
+    FastMap::with_hasher(foldhash::fast::RandomState::default())
+}
+
 /// Runs one call into a peer's `Rtc`, turning a panic into `None`. str0m
 /// 0.25 has panicked on input no browser sends (see `sdp::PayloadTypes`);
 /// uncontained, a panic would end the SFU thread and every peer's media. The
@@ -159,13 +170,13 @@ pub struct Router {
     epoch: (Instant, SystemTime),
     next_key: Key,
     peers: Peers,
-    by_addr: HashMap<SocketAddr, Key>,
-    by_ufrag: HashMap<String, Key>,
-    publishers: HashMap<PublisherId, Key>,
-    subscribers: HashMap<SubscriberId, Key>,
+    by_addr: FastMap<SocketAddr, Key>,
+    by_ufrag: FastMap<String, Key>,
+    publishers: FastMap<PublisherId, Key>,
+    subscribers: FastMap<SubscriberId, Key>,
     /// Slots showing or waiting for each student, by id so they survive a
     /// re-publish: (subscriber peer, slot index).
-    watchers: HashMap<PublisherId, Vec<(Key, usize)>>,
+    watchers: FastMap<PublisherId, Vec<(Key, usize)>>,
     /// Scratch copy of one publisher's watcher list (see `on_rtp`).
     watcher_buf: Vec<(Key, usize)>,
     deadlines: Deadlines,
@@ -190,11 +201,11 @@ impl Router {
             epoch: (now, wall),
             next_key: 1,
             peers: Peers::default(),
-            by_addr: HashMap::new(),
-            by_ufrag: HashMap::new(),
-            publishers: HashMap::new(),
-            subscribers: HashMap::new(),
-            watchers: HashMap::new(),
+            by_addr: fast_map(),
+            by_ufrag: fast_map(),
+            publishers: fast_map(),
+            subscribers: fast_map(),
+            watchers: fast_map(),
             watcher_buf: Vec::new(),
             deadlines: Deadlines::default(),
             next_tick: now + TICK,

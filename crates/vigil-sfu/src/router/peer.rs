@@ -3,7 +3,6 @@
 //! Most router code wants "the subscriber behind this key" or "that slot of
 //! it"; those lookups live here so that the role is matched in one place.
 
-use std::collections::HashMap;
 use std::collections::hash_map;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -14,7 +13,7 @@ use str0m::media::Pt;
 use str0m::rtp::Ssrc;
 
 use super::slots::Slot;
-use super::{Key, PeerId, PublisherId, SubscriberId};
+use super::{FastMap, Key, PeerId, PublisherId, SubscriberId};
 use crate::health::MediaHealth;
 use crate::keyframe::VideoCodec;
 
@@ -34,7 +33,7 @@ pub(super) struct PubState {
     pub id: PublisherId,
     /// The video payload types the answer accepted, and how to spot their
     /// keyframes. Anything else (audio) is not forwarded.
-    pub pt_codec: HashMap<Pt, (Codec, VideoCodec)>,
+    pub pt_codec: FastMap<Pt, (Codec, VideoCodec)>,
     pub layers: Vec<Layer>,
     pub health: MediaHealth,
 }
@@ -147,8 +146,13 @@ impl Peer {
 }
 
 /// Every peer by key, with role-aware lookups.
-#[derive(Default)]
-pub(super) struct Peers(HashMap<Key, Peer>);
+pub(super) struct Peers(FastMap<Key, Peer>);
+
+impl Default for Peers {
+    fn default() -> Self {
+        Peers(super::fast_map())
+    }
+}
 
 impl Peers {
     pub fn len(&self) -> usize {

@@ -8,7 +8,6 @@
 //! (`Router::accept_publisher`, `Router::accept_subscriber`), which costs
 //! microseconds whatever the offer was.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -17,10 +16,10 @@ use str0m::format::Codec;
 use str0m::media::{Direction, Pt};
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
-use super::RouterConfig;
 use super::metrics::Refusals;
 use super::sdp::{self, Screened};
 use super::slots::Slot;
+use super::{FastMap, RouterConfig, fast_map};
 use crate::SfuError;
 use crate::keyframe::VideoCodec;
 
@@ -30,7 +29,7 @@ pub struct PreparedPublisher {
     pub(super) screened: Screened,
     pub(super) answer: String,
     /// The video payload types the answer accepted.
-    pub(super) pt_codec: HashMap<Pt, (Codec, VideoCodec)>,
+    pub(super) pt_codec: FastMap<Pt, (Codec, VideoCodec)>,
 }
 
 /// A proctor's offer of video slots, answered and ready to insert.
@@ -89,7 +88,7 @@ impl OfferPreparer {
         if !has_video {
             return Err(SfuError::OfferRejected("no video track to publish".into()));
         }
-        let mut pt_codec = HashMap::new();
+        let mut pt_codec = fast_map();
         for p in rtc.codec_config().params() {
             let vc = match p.spec().codec {
                 Codec::Vp8 => VideoCodec::Vp8,
