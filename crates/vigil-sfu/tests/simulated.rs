@@ -273,3 +273,61 @@ fn simulcast_layers_follow_quality() {
     let seqs: Vec<u64> = rtp.iter().map(|p| *p.seq_no).collect();
     assert!(seqs.windows(2).all(|x| x[1] == x[0] + 1), "continuous: {seqs:?}");
 }
+
+/// A slot is bound to a student, not to a connection: watched before the
+/// student publishes, it shows them once they do, and it goes on showing
+/// them after they publish again from a new connection (a reload).
+#[test]
+fn a_slot_follows_its_student_across_publications() {
+    let start = Instant::now();
+    let sfu_addr: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let router = Router::new(RouterConfig::new(sfu_addr), start, SystemTime::now());
+    let mut w = World { now: start, sfu_addr, router, peers: vec![], events: vec![] };
+    let id = PublisherId::new("e".parse().unwrap(), "s".parse().unwrap());
+
+    let mut watcher = Peer::new("10.0.0.3:1000", start);
+    let mut api = watcher.rtc.sdp_api();
+    api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    let (offer, pending) = api.apply().unwrap();
+    let sub = SubscriberId("proctor".into());
+    let (answer, _) = w.router.subscribe(start, sub.clone(), &offer.to_sdp_string()).unwrap();
+    watcher.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+    watcher.drain();
+    w.peers.push(watcher);
+    w.run_until(start + Duration::from_secs(1));
+    w.router.watch(w.now, &sub, 0, id.clone(), WatchQuality::Full).expect("a student not yet here can be watched");
+
+    // Publishes from `addr` and sends five frames tagged `tag`, a keyframe first.
+    let publish_and_send = |w: &mut World, addr: &str, tag: u8| {
+        let mut publ = Peer::new(addr, w.now);
+        let mut api = publ.rtc.sdp_api();
+        publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
+        let (offer, pending) = api.apply().unwrap();
+        let answer = w.router.publish(w.now, id.clone(), &offer.to_sdp_string()).unwrap();
+        publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
+        publ.drain();
+        w.peers.push(publ);
+        let i = w.peers.len() - 1;
+        w.run_until(w.now + Duration::from_secs(1));
+        assert!(w.peers[i].connected);
+        let pt = w.peers[i].rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).unwrap().pt();
+        for f in 0..5u32 {
+            let now = w.now;
+            let p = &mut w.peers[i];
+            let payload = vp8_test_payload(f as u16, true, f == 0, &[tag; 100]);
+            let mut api = p.rtc.direct_api();
+            api.stream_tx_by_mid(p.mid.unwrap(), None).unwrap().write_rtp(
+                RtpWrite::new(pt, (1 + f as u64).into(), 3000 * f, now, payload).marker(true).nackable(true),
+            );
+            p.rtc.handle_input(Input::Timeout(now)).unwrap();
+            p.drain();
+            w.run_until(now + Duration::from_millis(33));
+        }
+        w.run_until(w.now + Duration::from_millis(100));
+    };
+    publish_and_send(&mut w, "10.0.0.2:1000", 1);
+    publish_and_send(&mut w, "10.0.0.2:2000", 2);
+    let tags: Vec<u8> = w.peers[0].rtp.iter().map(|p| p.payload[5]).collect();
+    assert_eq!(tags, [1, 1, 1, 1, 1, 2, 2, 2, 2, 2], "both publications reach the slot, in order");
+    assert!(w.events.contains(&SfuEvent::PeerClosed(vigil_sfu::PeerId::Publisher(id))), "the first was replaced");
+}

@@ -52,47 +52,37 @@ impl PubState {
 
 impl Router {
     pub(super) fn on_rtp(&mut self, key: Key, mut pkt: RtpPacket, now: Instant) {
-        // The watcher list is copied into a reused buffer, not a fresh Vec
-        // per packet: `reselect` and the writes need `&mut self`.
-        let mut watchers = std::mem::take(&mut self.watcher_buf);
-        if let Some(arrival) = self.accept_rtp(key, &pkt, now, &mut watchers) {
-            if arrival.new_layer {
-                for &(sk, idx) in &watchers {
-                    self.reselect(now, sk, idx, false);
-                }
-            }
-            let src = Src { peer: key, ssrc: pkt.header.ssrc };
-            let last = watchers.len().saturating_sub(1);
-            for (i, &(sk, idx)) in watchers.iter().enumerate() {
-                self.forward_to_slot(sk, idx, src, &arrival, &mut pkt, i == last, now);
-            }
-        }
-        self.watcher_buf = watchers;
-    }
-
-    /// Accounts a packet from peer `key` and copies the slots watching its
-    /// publisher into `watchers`. `None` when nothing is to be forwarded.
-    fn accept_rtp(
-        &mut self,
-        key: Key,
-        pkt: &RtpPacket,
-        now: Instant,
-        watchers: &mut Vec<(Key, usize)>,
-    ) -> Option<Arrival> {
         let Some(p) = self.peers.get_mut(key).and_then(Peer::as_pub_mut) else {
             // Directions are forced, so this only happens if a proctor sends
             // anyway; never forward what a proctor sends.
             self.metrics.dropped_wrong_direction.increment(1);
-            return None;
+            return;
         };
         self.metrics.rtp_in_packets.increment(1);
         self.metrics.rtp_in_bytes.increment(pkt.payload.len() as u64);
-        let arrival = p.track_video(pkt, now)?;
+        let Some(arrival) = p.track_video(&pkt, now) else {
+            return;
+        };
         // Most students are not watched at any moment.
-        let list = self.watchers.get(&p.id)?;
-        watchers.clear();
-        watchers.extend_from_slice(list);
-        Some(arrival)
+        if p.watchers.is_empty() {
+            return;
+        }
+        // The publisher's own list, borrowed out for the loop (the writes
+        // need `&mut self`) and put back: no lookup by id, no copy.
+        let watchers = std::mem::take(&mut p.watchers);
+        if arrival.new_layer {
+            for &(sk, idx) in &watchers {
+                self.reselect(now, sk, idx, false);
+            }
+        }
+        let src = Src { peer: key, ssrc: pkt.header.ssrc };
+        let last = watchers.len().saturating_sub(1);
+        for (i, &(sk, idx)) in watchers.iter().enumerate() {
+            self.forward_to_slot(sk, idx, src, &arrival, &mut pkt, i == last, now);
+        }
+        if let Some(p) = self.peers.get_mut(key).and_then(Peer::as_pub_mut) {
+            p.watchers = watchers;
+        }
     }
 
     /// Writes the packet into one slot if the slot shows this source (or

@@ -175,10 +175,9 @@ pub struct Router {
     publishers: FastMap<PublisherId, Key>,
     subscribers: FastMap<SubscriberId, Key>,
     /// Slots showing or waiting for each student, by id so they survive a
-    /// re-publish: (subscriber peer, slot index).
+    /// re-publish: (subscriber peer, slot index). Mirrored into the
+    /// publisher's `PubState::watchers` for the packet path.
     watchers: FastMap<PublisherId, Vec<(Key, usize)>>,
-    /// Scratch copy of one publisher's watcher list (see `on_rtp`).
-    watcher_buf: Vec<(Key, usize)>,
     deadlines: Deadlines,
     next_tick: Instant,
     next_rate: Instant,
@@ -206,7 +205,6 @@ impl Router {
             publishers: fast_map(),
             subscribers: fast_map(),
             watchers: fast_map(),
-            watcher_buf: Vec::new(),
             deadlines: Deadlines::default(),
             next_tick: now + TICK,
             next_rate: now + RATE_WINDOW,
@@ -249,6 +247,7 @@ impl Router {
             pt_codec,
             layers: Vec::new(),
             health: MediaHealth::new(self.cfg.health.clone(), now),
+            watchers: self.watchers.get(&id).cloned().unwrap_or_default(),
         };
         let key = self.insert_peer(rtc, Role::Pub(Box::new(st)), screened, now);
         self.publishers.insert(id, key);

@@ -36,6 +36,10 @@ pub(super) struct PubState {
     pub pt_codec: FastMap<Pt, (Codec, VideoCodec)>,
     pub layers: Vec<Layer>,
     pub health: MediaHealth,
+    /// The slots showing or waiting for this student: a copy of the
+    /// router's `watchers` entry for its id, kept here so that a packet
+    /// finds them without hashing the id (see `Router::mirror_watchers`).
+    pub watchers: Vec<(Key, usize)>,
 }
 
 pub(super) struct SubState {

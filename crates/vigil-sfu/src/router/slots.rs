@@ -92,10 +92,11 @@ impl Router {
         if let Some(old) = old {
             self.detach_watcher(&old, key, idx);
         }
-        let list = self.watchers.entry(publisher).or_default();
+        let list = self.watchers.entry(publisher.clone()).or_default();
         if !list.contains(&(key, idx)) {
             list.push((key, idx));
         }
+        self.mirror_watchers(&publisher);
         self.reselect(now, key, idx, true);
         self.flush_dirty(now);
         Ok(self.slot_update(key, idx))
@@ -145,6 +146,19 @@ impl Router {
             if list.is_empty() {
                 self.watchers.remove(publisher);
             }
+        }
+        self.mirror_watchers(publisher);
+    }
+
+    /// Copies `publisher`'s watcher list into its peer, if it is here.
+    /// Called wherever the list changes (signalling, never per packet).
+    fn mirror_watchers(&mut self, publisher: &PublisherId) {
+        let Some(&pk) = self.publishers.get(publisher) else {
+            return;
+        };
+        let list = self.watchers.get(publisher).cloned().unwrap_or_default();
+        if let Some(p) = self.peers.get_mut(pk).and_then(|p| p.as_pub_mut()) {
+            p.watchers = list;
         }
     }
 
