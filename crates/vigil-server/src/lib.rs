@@ -73,6 +73,9 @@ pub struct ServerConfig {
     pub udp: Option<SocketAddr>,
     /// The media address peers are told, when it differs from `udp` (NAT, cloud).
     pub udp_advertised: Option<SocketAddr>,
+    /// SFU workers: threads with a UDP socket each (ports `udp`, `udp`+1, …
+    /// when `udp`'s port is fixed). An exam's peers all live on one.
+    pub sfu_workers: usize,
     pub durability: Durability,
     /// Where the SQL state lives (SQLite in the data dir by default).
     pub database: vigil_store::DatabaseLocation,
@@ -119,6 +122,7 @@ impl ServerConfig {
             web_dir: None,
             udp: None,
             udp_advertised: None,
+            sfu_workers: 1,
             durability: Durability::default(),
             database: vigil_store::DatabaseLocation::default(),
             blobs: vigil_store::BlobLocation::default(),
@@ -172,7 +176,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     tls: Option<TlsConfig>,
     connections: transport::listener::ConnectionLimits,
-    sfu_thread: Option<std::thread::JoinHandle<()>>,
+    sfu_thread: Option<vigil_sfu::SfuThreads>,
     lti: Arc<service::lti::LtiService>,
     /// Proctor actions to report to LTI platforms (`LtiService::run_acs`).
     acs_jobs: tokio::sync::mpsc::Receiver<service::acs::AcsJob>,
@@ -206,6 +210,7 @@ impl Server {
             Some(bind) => {
                 let mut sfu_config = vigil_sfu::SfuConfig::new(bind);
                 sfu_config.advertised = config.udp_advertised;
+                sfu_config.workers = config.sfu_workers;
                 let (sfu, thread) = vigil_sfu::Sfu::start(sfu_config)?;
                 (Some(sfu), Some(thread))
             }
@@ -317,9 +322,10 @@ impl Server {
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// The UDP address media goes to, when live video is enabled.
-    pub fn media_addr(&self) -> Option<SocketAddr> {
-        self.service.sfu().map(vigil_sfu::Sfu::local_addr)
+    /// The UDP addresses media goes to (one per SFU worker), when live
+    /// video is enabled.
+    pub fn media_addrs(&self) -> Vec<SocketAddr> {
+        self.service.sfu().map(vigil_sfu::Sfu::local_addrs).unwrap_or_default()
     }
 
     pub fn service(&self) -> &Arc<Service> {

@@ -18,10 +18,10 @@ use str0m::Input;
 use str0m::format::Codec;
 use str0m::media::{Direction, Pt};
 use str0m::rtp::RtpWrite;
-use support::{Client, publisher_id, sfu_thread_cpu};
+use support::{Client, publisher_id, sfu_thread_cpu, sub_id};
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{Sfu, SfuConfig, SubscriberId};
+use vigil_sfu::{Sfu, SfuConfig};
 
 struct Pub {
     c: Client,
@@ -82,7 +82,7 @@ fn run_step(
         pubs.push(Pub { c, pt, seq: 1, ts: 0, pid: 0, seen_requests: 0, sent: 0, next_send: Instant::now() });
         let mut w = Client::new();
         let (offer, pending) = w.offer(Direction::RecvOnly, 1);
-        let (answer, _) = rt.block_on(sfu.subscribe(SubscriberId(format!("p{i}")), offer)).expect("subscribe");
+        let (answer, _) = rt.block_on(sfu.subscribe(sub_id(format!("p{i}")), offer)).expect("subscribe");
         w.accept(pending, &answer);
         subs.push(w);
         // Keep handshakes moving while the rest are being set up.
@@ -103,7 +103,7 @@ fn run_step(
     let connected = pubs.iter().filter(|p| p.c.connected).count() + subs.iter().filter(|s| s.connected).count();
     for i in 0..watched {
         let id = publisher_id(i);
-        let _ = rt.block_on(sfu.watch(SubscriberId(format!("p{i}")), 0, id, WatchQuality::Full));
+        let _ = rt.block_on(sfu.watch(sub_id(format!("p{i}")), 0, id, WatchQuality::Full));
     }
     let setup_secs = setup.elapsed().as_secs_f64();
     let body = vec![0x5au8; 1000];

@@ -166,6 +166,11 @@ fn publisher_id(i: usize) -> PublisherId {
     PublisherId::new("bench".parse().expect("exam id"), format!("s{i}").parse().expect("student id"))
 }
 
+/// Proctor connection `connection`, watching exam `bench`.
+fn sub_id(connection: impl Into<String>) -> SubscriberId {
+    SubscriberId::new("bench".parse().expect("exam id"), connection)
+}
+
 fn address(i: usize) -> SocketAddr {
     SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 1000))
 }
@@ -195,7 +200,7 @@ fn build(mode: Mode, publishers: usize, fan_out: usize) -> Workload {
     for k in 0..proctors {
         let mut c = Client::new(address(50_000 + k), start);
         let (offer, pending) = c.offer(Direction::RecvOnly, slots);
-        let sid = SubscriberId(format!("p{k}"));
+        let sid = sub_id(format!("p{k}"));
         let (answer, _) = world.router.subscribe(start, sid.clone(), &offer).expect("subscribe");
         c.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("answer")).expect("accept");
         c.drain();

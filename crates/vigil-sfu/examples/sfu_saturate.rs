@@ -4,7 +4,7 @@
 //!
 //! cargo run --release -p vigil-sfu --example sfu_saturate -- OUT.json
 //!     [--mode receive|one-to-one|fan-out] [--publishers N] [--rates R1,R2,…]
-//!     [--secs S] [--generators G] [--fan-out F] [--sfu-cpu C]
+//!     [--secs S] [--generators G] [--fan-out F] [--sfu-cpu C] [--workers W]
 //!
 //! Writes OUT.json and OUT.svg. Each step offers `R` packets/s in all from
 //! the publishers for `S` seconds. Why the generator can outrun the SFU:
@@ -17,6 +17,12 @@
 //! production Prometheus recorder) give the operations, and
 //! `/proc/self/task/<tid>/stat` the SFU thread's CPU time.
 //!
+//! With `--workers W`, the SFU runs W workers, worker i pinned to CPU
+//! C + i, and the publishers are spread over W exams (16 at a time, so a
+//! fan-out group stays in one exam): each exam lands on its own worker.
+//! The generator runs on the CPUs no worker has, or shares them all when
+//! none is left (reported as `generator_shares_sfu_cpus`).
+//!
 //! Modes as in `router_cost`: `receive` (nobody watched), `one-to-one` (a
 //! proctor per publisher, one slot), `fan-out` (proctors with 16 slots, each
 //! group of 16 publishers watched by `F` proctors, default 4).
@@ -24,6 +30,7 @@
 mod support;
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -31,10 +38,11 @@ use str0m::Input;
 use str0m::format::Codec;
 use str0m::media::{Direction, Pt};
 use str0m::rtp::RtpWrite;
-use support::{Client, Datagram, is_rtp, pin, process_cpu, publisher_id, thread_cpu, thread_id};
+use support::{Client, Datagram, is_rtp, pin, process_cpu, thread_cpu, thread_id};
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{Sfu, SfuConfig, SubscriberId};
+use vigil_sfu::{PublisherId, SubscriberId};
+use vigil_sfu::{Sfu, SfuConfig};
 
 const SLOTS: usize = 16;
 /// How often a generator thread reads its sockets, and runs its clients' timers.
@@ -62,6 +70,8 @@ struct Publisher {
     c: Client,
     pt: Pt,
     seq: u64,
+    /// The SFU worker's socket.
+    to: SocketAddr,
     /// This step's packets, encrypted, in order.
     ready: VecDeque<Vec<u8>>,
 }
@@ -107,7 +117,7 @@ impl Share {
 
     /// Sends the prepared packets at `rate` packets/s from `start`,
     /// round-robin over the publishers, until they run out or `end`.
-    fn run(&mut self, rate: f64, start: Instant, end: Instant, sfu: std::net::SocketAddr) {
+    fn run(&mut self, rate: f64, start: Instant, end: Instant) {
         let mut buf = vec![0u8; 2048];
         let mut sent_here = 0u64;
         let (mut next_read, mut next_timers) = (start, start);
@@ -125,7 +135,7 @@ impl Share {
                 turn += 1;
                 match p.ready.pop_front() {
                     Some(d) => {
-                        let _ = p.c.sock.send_to(&d, sfu);
+                        let _ = p.c.sock.send_to(&d, p.to);
                         sent_here += 1;
                         idle = 0;
                     }
@@ -193,6 +203,7 @@ struct Args {
     generators: usize,
     fan_out: usize,
     sfu_cpu: usize,
+    workers: usize,
 }
 
 fn args() -> Args {
@@ -206,6 +217,7 @@ fn args() -> Args {
         generators: 2,
         fan_out: 4,
         sfu_cpu: 0,
+        workers: 1,
     };
     while let Some(k) = it.next() {
         let mut value = || it.next().unwrap_or_default();
@@ -224,6 +236,7 @@ fn args() -> Args {
             "--generators" => a.generators = value().parse().expect("--generators G"),
             "--fan-out" => a.fan_out = value().parse().expect("--fan-out F"),
             "--sfu-cpu" => a.sfu_cpu = value().parse().expect("--sfu-cpu C"),
+            "--workers" => a.workers = value().parse().expect("--workers W"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -234,28 +247,37 @@ fn main() {
     let a = args();
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().expect("recorder");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let gen_cpus: Vec<usize> = match (0..cpus).filter(|&c| c != a.sfu_cpu).collect::<Vec<_>>() {
-        v if v.is_empty() => vec![a.sfu_cpu],
-        v => v,
-    };
+    let workers = a.workers.max(1);
+    let sfu_cpus: Vec<usize> = (0..workers).map(|i| (a.sfu_cpu + i) % cpus).collect();
+    let free: Vec<usize> = (0..cpus).filter(|c| !sfu_cpus.contains(c)).collect();
+    let generator_shares_sfu_cpus = free.is_empty();
+    let gen_cpus = if generator_shares_sfu_cpus { (0..cpus).collect() } else { free };
     // Threads inherit this: the generator and the SFU's offer thread keep
     // off the SFU's CPU; the SFU thread is moved onto it below.
     pin(0, &gen_cpus).expect("pin the main thread");
     let mut cfg = SfuConfig::new("127.0.0.1:0".parse().expect("addr"));
     cfg.max_slots = SLOTS;
+    cfg.workers = workers;
     let (sfu, join) = Sfu::start(cfg).expect("sfu");
     // A spawned thread names itself once it runs: look until it has.
-    let sfu_tid = (0..1000)
-        .find_map(|_| {
-            let tid = thread_id("vigil-sfu");
-            if tid.is_none() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            tid
+    let sfu_tids: Vec<i32> = (0..workers)
+        .map(|i| {
+            let name = format!("vigil-sfu-{i}");
+            (0..1000)
+                .find_map(|_| {
+                    let tid = thread_id(&name);
+                    if tid.is_none() {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    tid
+                })
+                .expect("the SFU worker's thread")
         })
-        .expect("the SFU thread");
-    pin(sfu_tid, &[a.sfu_cpu]).expect("pin the SFU thread");
-    let sfu_addr = sfu.local_addr();
+        .collect();
+    for (tid, cpu) in sfu_tids.iter().zip(&sfu_cpus) {
+        pin(*tid, &[*cpu]).expect("pin an SFU worker");
+    }
+    let sfu_cpu_now = || sfu_tids.iter().map(|t| thread_cpu(*t).unwrap_or(0.0)).collect::<Vec<f64>>();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 
     // Connect everyone, as forward_bench does, then hand them out to the generator threads.
@@ -263,11 +285,13 @@ fn main() {
     for i in 0..a.publishers {
         let mut c = Client::new();
         let (offer, pending) = c.offer(Direction::SendOnly, 1);
-        let answer = rt.block_on(sfu.publish(publisher_id(i), offer)).expect("publish");
+        let answer = rt.block_on(sfu.publish(publisher(i, workers), offer)).expect("publish");
+        // The worker's address is the one in the answer's candidate.
+        let to = sfu.local_addrs().into_iter().find(|a| answer.contains(&format!(" {} typ host", a.port())));
         c.accept(pending, &answer);
         let pt = c.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).expect("vp8").pt();
         // From 100: the first packet is a keyframe (see `prepare`), so every slot shows its student at once.
-        pubs.push(Publisher { c, pt, seq: 100, ready: VecDeque::new() });
+        pubs.push(Publisher { c, pt, seq: 100, ready: VecDeque::new(), to: to.expect("the answer names a worker") });
     }
     let (proctors, slots, fan_out) = match a.mode {
         Mode::Receive => (0, 0, 0),
@@ -279,7 +303,9 @@ fn main() {
     for k in 0..proctors {
         let mut c = Client::new();
         let (offer, pending) = c.offer(Direction::RecvOnly, slots);
-        let sid = SubscriberId(format!("p{k}"));
+        // A proctor watches publishers of one exam: its first one's.
+        let first = if a.mode == Mode::OneToOne { k } else { (k / a.fan_out) * SLOTS };
+        let sid = SubscriberId::new(publisher(first, workers).exam, format!("p{k}"));
         let (answer, _) = rt.block_on(sfu.subscribe(sid.clone(), offer)).expect("subscribe");
         c.accept(pending, &answer);
         subs.push(c);
@@ -304,7 +330,7 @@ fn main() {
     }
     assert!(pubs.iter().all(|p| p.c.connected) && subs.iter().all(|s| s.connected), "every client connects");
     for (sid, slot, p) in bindings {
-        rt.block_on(sfu.watch(sid, slot, publisher_id(p), WatchQuality::Full)).expect("watch");
+        rt.block_on(sfu.watch(sid, slot, publisher(p, workers), WatchQuality::Full)).expect("watch");
     }
     let mut shares: Vec<Share> = (0..a.generators.max(1)).map(|_| Share::default()).collect();
     let n_shares = shares.len();
@@ -325,7 +351,7 @@ fn main() {
         });
         let (sent0, delivered0): (u64, u64) = shares.iter().map(|s| (s.sent, s.delivered)).fold((0, 0), add);
         let (in0, out0) = sfu_counters(&recorder.render());
-        let (sfu0, proc0) = (thread_cpu(sfu_tid).unwrap_or(0.0), process_cpu().unwrap_or(0.0));
+        let (sfu0, proc0) = (sfu_cpu_now(), process_cpu().unwrap_or(0.0));
         let start = Instant::now() + Duration::from_millis(20);
         let end = start + Duration::from_secs_f64(a.secs);
         let barrier = Barrier::new(n_shares);
@@ -334,12 +360,12 @@ fn main() {
                 let barrier = &barrier;
                 s.spawn(move || {
                     barrier.wait();
-                    share.run(rate as f64 / n_shares as f64, start, end, sfu_addr);
+                    share.run(rate as f64 / n_shares as f64, start, end);
                 });
             }
         });
         let wall = start.elapsed().as_secs_f64();
-        let sfu_run = thread_cpu(sfu_tid).unwrap_or(0.0) - sfu0;
+        let sfu_run: Vec<f64> = sfu_cpu_now().iter().zip(&sfu0).map(|(b, a)| b - a).collect();
         // The tail: what is still queued in the SFU's socket, and the
         // counters' next flush.
         let tail_end = Instant::now() + Duration::from_millis(400);
@@ -349,7 +375,7 @@ fn main() {
             }
             std::thread::sleep(READ_EVERY);
         }
-        let sfu_cpu = thread_cpu(sfu_tid).unwrap_or(0.0) - sfu0;
+        let sfu_cpu: f64 = sfu_cpu_now().iter().zip(&sfu0).map(|(b, a)| b - a).sum();
         let generator_cpu = process_cpu().unwrap_or(0.0) - proc0 - sfu_cpu;
         let (in1, out1) = sfu_counters(&recorder.render());
         let (sent1, delivered1) = shares.iter().map(|s| (s.sent, s.delivered)).fold((0, 0), add);
@@ -366,7 +392,10 @@ fn main() {
             "received_share": received as f64 / sent.max(1) as f64,
             "delivered_share": if fan_out > 0 { delivered as f64 / (received.max(1) * fan_out as u64) as f64 } else { 0.0 },
             "sfu_cpu_seconds": sfu_cpu,
-            "sfu_utilisation": sfu_run / wall,
+            // The busiest worker's share of its CPU, and each worker's.
+            "sfu_utilisation": sfu_run.iter().fold(0.0f64, |m, c| m.max(*c)) / wall,
+            "sfu_worker_utilisation": sfu_run.iter().map(|c| c / wall).collect::<Vec<f64>>(),
+            "packet_operations_per_second": ops as f64 / wall,
             "generator_cpu_seconds": generator_cpu,
             "packet_operations_per_sfu_core_second": ops as f64 / sfu_cpu.max(1e-9),
             "received_per_sfu_core_second": received as f64 / sfu_cpu.max(1e-9),
@@ -391,7 +420,9 @@ fn main() {
         "fan_out": fan_out,
         "generator_threads": n_shares,
         "cpus": cpus,
-        "sfu_cpu": a.sfu_cpu,
+        "sfu_cpus": sfu_cpus,
+        "workers": workers,
+        "generator_shares_sfu_cpus": generator_shares_sfu_cpus,
         "steps": steps,
         // The steps with the SFU thread at 90% or more of its CPU.
         "saturated_steps": saturated.len(),
@@ -402,6 +433,13 @@ fn main() {
     if let Err(e) = plot(&svg, a.mode.name(), &steps) {
         eprintln!("plot: {e}");
     }
+}
+
+/// Publisher `i`, in exam `bench<e>`: 16 consecutive publishers share an
+/// exam, and the exams take turns over `exams`.
+fn publisher(i: usize, exams: usize) -> PublisherId {
+    let exam = format!("bench{}", (i / SLOTS) % exams);
+    PublisherId::new(exam.parse().expect("exam id"), format!("s{i}").parse().expect("student id"))
 }
 
 fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {

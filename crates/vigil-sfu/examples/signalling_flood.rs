@@ -167,6 +167,11 @@ fn student(name: &str) -> PublisherId {
     PublisherId::new("bench".parse().expect("exam id"), name.parse().expect("student id"))
 }
 
+/// Proctor connection `connection`, watching exam `bench`.
+fn sub_id(connection: impl Into<String>) -> SubscriberId {
+    SubscriberId::new("bench".parse().expect("exam id"), connection)
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Flood {
     None,
@@ -406,7 +411,7 @@ fn main() {
     let publisher = Publisher { c, pt, seq: 1, ts: 0, pid: 0, seen_requests: 0, frame: 0 };
     let mut watcher = Client::new();
     let (offer, pending) = watcher.offer(Direction::RecvOnly);
-    let (answer, _) = rt.block_on(sfu.subscribe(SubscriberId("proctor".into()), offer)).expect("subscribe");
+    let (answer, _) = rt.block_on(sfu.subscribe(sub_id("proctor"), offer)).expect("subscribe");
     watcher.accept(pending, &answer);
     // The flooders' own peers: one to trickle candidates to, one offer to repeat.
     let (flood_offer, _) = Client::new().offer(Direction::SendOnly);
@@ -434,7 +439,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(1));
     }
     assert!(rig.publisher.c.connected && rig.watcher.connected, "peers connect");
-    rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, student("watched"), WatchQuality::Full)).expect("watch");
+    rt.block_on(sfu.watch(sub_id("proctor"), 0, student("watched"), WatchQuality::Full)).expect("watch");
     rig.buf = buf;
     // Warm-up: the first keyframe through, then measure.
     rig.publisher.send(rig.epoch, true);

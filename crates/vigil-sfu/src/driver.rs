@@ -16,16 +16,18 @@
 //! back to the socket, so a flood of signalling from one client costs the
 //! forwarding path a short slice per turn instead of stalling it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use metrics::{Counter, counter, histogram};
 use tokio::sync::{broadcast, oneshot};
+use vigil_proto::ExamId;
 use vigil_proto::events::{IceCandidate, SlotUpdate, WatchQuality};
 
 use crate::SfuError;
@@ -63,6 +65,11 @@ pub struct SfuConfig {
     /// `subscribe` fail with `SfuError::Busy` at once. Each holds its SDP
     /// (at most 32 KiB from a student, 144 KiB from a proctor).
     pub offer_queue: usize,
+    /// SFU threads (workers), each with its own socket, router and offer
+    /// thread. Every peer of one exam lives on one worker (see `Sfu`). With
+    /// a fixed `bind` port P, worker i binds P + i (and advertises the
+    /// advertised port + i); with port 0 each picks its own.
+    pub workers: usize,
 }
 
 impl SfuConfig {
@@ -78,11 +85,20 @@ impl SfuConfig {
             command_queue: 1024,
             commands_per_turn: 32,
             offer_queue: 128,
+            workers: 1,
         }
     }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, SfuError>>;
+/// A queued message's reply to come, or why it was not queued.
+type Queued<T> = Result<oneshot::Receiver<Result<T, SfuError>>, SfuError>;
+
+/// The reply to a queued message. A reply sender dropped unanswered means a
+/// thread stopped with the message still queued.
+async fn reply<T>(queued: Queued<T>) -> Result<T, SfuError> {
+    queued?.await.map_err(|_| SfuError::Stopped)?
+}
 
 /// An offer for the preparer thread.
 enum Offer {
@@ -100,8 +116,8 @@ enum Command {
     Close(PeerId, Reply<()>),
 }
 
-/// Cheap, cloneable handle to a running SFU. The SFU thread stops when
-/// `shutdown` is called or every handle is dropped.
+/// Cheap, cloneable handle to a running SFU: one or more workers. The
+/// workers stop when `shutdown` is called or every handle is dropped.
 ///
 /// Each call queues its command at once, before the returned future is
 /// first polled, so calls fired without awaiting still reach the SFU in
@@ -109,14 +125,74 @@ enum Command {
 /// offer (`publish`, `subscribe`): it is answered on another thread first,
 /// so a command for the same peer sent before the offer's reply arrived may
 /// overtake it. Offers keep their order among themselves.
+///
+/// ## Workers
+///
+/// An exam is placed on a worker when its first peer arrives (the worker
+/// with the fewest peers then) and stays there: every publisher and every
+/// proctor connection of the exam lives on that worker, so forwarding never
+/// crosses threads. A proctor watches only their own exam's students (the
+/// server checks it), so no packet has to. A watch that would cross
+/// workers is refused (`SfuError::OtherWorker`) rather than half-served.
 #[derive(Clone)]
 pub struct Sfu {
+    workers: Arc<[Worker]>,
+    placement: Arc<Mutex<Placement>>,
+    events: broadcast::Sender<SfuEvent>,
+    refused_busy: Counter,
+}
+
+/// The handle's side of one worker.
+struct Worker {
     cmd: mpsc::SyncSender<Command>,
     offers: mpsc::SyncSender<Offer>,
     stop: Arc<AtomicBool>,
-    events: broadcast::Sender<SfuEvent>,
     local_addr: SocketAddr,
-    refused_busy: Counter,
+    /// The worker's peer count, as its thread last published it.
+    peers: Arc<AtomicUsize>,
+}
+
+/// Which worker holds each exam.
+#[derive(Default)]
+struct Placement {
+    /// Worker index, and when a peer of the exam last arrived.
+    exams: HashMap<ExamId, (usize, Instant)>,
+}
+
+/// Placements kept at most before old ones are forgotten; see `Placement::forget_old`.
+const PLACEMENTS_KEPT: usize = 4096;
+/// A placement no peer arrived for in this long may be forgotten.
+const PLACEMENT_IDLE: Duration = Duration::from_secs(24 * 3600);
+
+impl Placement {
+    /// The exam's worker, placing it on the least-loaded one if new.
+    fn place(&mut self, exam: &ExamId, workers: &[Worker], now: Instant) -> usize {
+        if let Some((w, at)) = self.exams.get_mut(exam) {
+            *at = now;
+            return *w;
+        }
+        if self.exams.len() >= PLACEMENTS_KEPT {
+            self.forget_old(now);
+        }
+        // Fewest peers; on a tie (a worker's count is published once per
+        // loop turn, so it can trail a moment), fewest exams placed.
+        let exams_on = |i: usize| self.exams.values().filter(|(w, _)| *w == i).count();
+        let least =
+            (0..workers.len()).min_by_key(|&i| (workers[i].peers.load(Ordering::Relaxed), exams_on(i))).unwrap_or(0);
+        self.exams.insert(exam.clone(), (least, now));
+        least
+    }
+
+    fn find(&self, exam: &ExamId) -> Option<usize> {
+        self.exams.get(exam).map(|(w, _)| *w)
+    }
+
+    /// Bounds the map: exams no peer joined for a day are forgotten (their
+    /// peers, if any are left, stay where they are; a new one would be
+    /// placed afresh).
+    fn forget_old(&mut self, now: Instant) {
+        self.exams.retain(|_, (_, at)| now.saturating_duration_since(*at) < PLACEMENT_IDLE);
+    }
 }
 
 /// Longest the thread sleeps in `recv_from`: bounds command latency and
@@ -135,37 +211,22 @@ impl std::fmt::Debug for Sfu {
 }
 
 impl Sfu {
-    /// Binds the socket and starts the SFU thread.
-    pub fn start(config: SfuConfig) -> Result<(Sfu, JoinHandle<()>), SfuError> {
-        let socket = bind_socket(config.bind)?;
-        let local_addr = socket.local_addr()?;
-        let candidate_addr = config.advertised.unwrap_or(local_addr);
-        if candidate_addr.ip().is_unspecified() || candidate_addr.port() == 0 {
-            return Err(SfuError::Config(format!("cannot advertise {candidate_addr}: set an advertised address")));
-        }
-        socket.set_read_timeout(Some(IDLE_WAIT))?;
-        let mut rcfg = RouterConfig::new(candidate_addr);
-        rcfg.max_slots = config.max_slots;
-        rcfg.health = config.health.clone();
-        rcfg.bwe_initial_bps = config.bwe_initial_bps;
-        rcfg.limits = config.limits.clone();
-        let (cmd, rx) = mpsc::sync_channel(config.command_queue.max(1));
-        let (offers, offers_rx) = mpsc::sync_channel(config.offer_queue.max(1));
+    /// Binds the sockets and starts the workers.
+    pub fn start(config: SfuConfig) -> Result<(Sfu, SfuThreads), SfuError> {
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
-        let stop = Arc::new(AtomicBool::new(false));
-        let preparer = Preparer { preparer: OfferPreparer::new(rcfg.clone()), offers: offers_rx, cmd: cmd.clone() };
-        std::thread::Builder::new().name("vigil-sfu-offers".into()).spawn(move || preparer.run())?;
-        let thread = Thread {
-            socket,
-            commands: rx,
-            commands_per_turn: config.commands_per_turn.max(1),
-            stop: stop.clone(),
-            events: events.clone(),
-        };
-        let handle = std::thread::Builder::new().name("vigil-sfu".into()).spawn(move || thread.run(rcfg))?;
-        Ok((Sfu::from_parts(cmd, offers, stop, events, local_addr), handle))
+        let mut workers = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..config.workers.max(1) {
+            let (worker, thread) = start_worker(&config, i, events.clone())?;
+            workers.push(worker);
+            threads.push(thread);
+        }
+        let refused_busy = counter!("vigil_sfu_signalling_refused_total", "reason" => "busy");
+        let sfu = Sfu { workers: workers.into(), placement: Arc::default(), events, refused_busy };
+        Ok((sfu, SfuThreads(threads)))
     }
 
+    #[cfg(test)]
     fn from_parts(
         cmd: mpsc::SyncSender<Command>,
         offers: mpsc::SyncSender<Offer>,
@@ -174,12 +235,26 @@ impl Sfu {
         local_addr: SocketAddr,
     ) -> Sfu {
         let refused_busy = counter!("vigil_sfu_signalling_refused_total", "reason" => "busy");
-        Sfu { cmd, offers, stop, events, local_addr, refused_busy }
+        let worker = Worker { cmd, offers, stop, local_addr, peers: Arc::default() };
+        Sfu { workers: vec![worker].into(), placement: Arc::default(), events, refused_busy }
     }
 
-    /// The bound UDP address.
+    /// The first worker's bound UDP address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.workers[0].local_addr
+    }
+
+    /// Every worker's bound UDP address, in worker order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.workers.iter().map(|w| w.local_addr).collect()
+    }
+
+    /// The worker holding `exam`, placing the exam if `place` and it has
+    /// none yet.
+    fn worker(&self, exam: &ExamId, place: bool) -> Option<&Worker> {
+        let mut placement = self.placement.lock().unwrap_or_else(|e| e.into_inner());
+        let i = if place { Some(placement.place(exam, &self.workers, Instant::now())) } else { placement.find(exam) };
+        i.and_then(|i| self.workers.get(i))
     }
 
     /// Subscribes to SFU events (health findings, peer lifecycle). Events
@@ -188,40 +263,40 @@ impl Sfu {
         self.events.subscribe()
     }
 
-    /// Queues a command now and returns the future of its reply. A full
-    /// queue is `Busy` and a stopped thread `Stopped`, both without waiting.
-    fn call<T: Send + 'static>(
-        &self,
-        command: impl FnOnce(Reply<T>) -> Command,
-    ) -> impl Future<Output = Result<T, SfuError>> + Send + 'static {
-        self.queue(&self.cmd, command)
+    /// Queues a command for the worker holding `exam` now; `reply` waits
+    /// for the answer. A full queue is `Busy` and a stopped thread
+    /// `Stopped`, both without waiting; an exam no worker holds has no
+    /// peers (`UnknownPeer`).
+    fn call<T: Send + 'static>(&self, exam: &ExamId, command: impl FnOnce(Reply<T>) -> Command) -> Queued<T> {
+        match self.worker(exam, false) {
+            Some(w) => self.queue(&w.cmd, command),
+            None => Err(SfuError::UnknownPeer),
+        }
     }
 
-    /// Like `call`, for the preparer thread's queue.
-    fn offer<T: Send + 'static>(
-        &self,
-        offer: impl FnOnce(Reply<T>) -> Offer,
-    ) -> impl Future<Output = Result<T, SfuError>> + Send + 'static {
-        self.queue(&self.offers, offer)
+    /// Like `call`, for the offer thread of the worker `exam` is placed on.
+    fn offer<T: Send + 'static>(&self, exam: &ExamId, offer: impl FnOnce(Reply<T>) -> Offer) -> Queued<T> {
+        match self.worker(exam, true) {
+            Some(w) => self.queue(&w.offers, offer),
+            None => Err(SfuError::Stopped),
+        }
     }
 
+    /// Queues `message`; the receiver of its reply, or why it was not queued.
     fn queue<T: Send + 'static, M>(
         &self,
         queue: &mpsc::SyncSender<M>,
         message: impl FnOnce(Reply<T>) -> M,
-    ) -> impl Future<Output = Result<T, SfuError>> + Send + 'static {
+    ) -> Queued<T> {
         let (tx, rx) = oneshot::channel();
-        let queued = match queue.try_send(message(tx)) {
+        match queue.try_send(message(tx)) {
             Ok(()) => Ok(rx),
             Err(mpsc::TrySendError::Full(_)) => {
                 self.refused_busy.increment(1);
                 Err(SfuError::Busy)
             }
             Err(mpsc::TrySendError::Disconnected(_)) => Err(SfuError::Stopped),
-        };
-        // A reply sender dropped unanswered means a thread stopped with the
-        // message still queued.
-        async move { queued?.await.map_err(|_| SfuError::Stopped)? }
+        }
     }
 
     /// A student publishes; resolves to the SDP answer.
@@ -230,7 +305,8 @@ impl Sfu {
         id: PublisherId,
         offer_sdp: String,
     ) -> impl Future<Output = Result<String, SfuError>> + Send + 'static {
-        self.offer(move |r| Offer::Publish(id, offer_sdp, r))
+        let exam = id.exam.clone();
+        reply(self.offer(&exam, move |r| Offer::Publish(id, offer_sdp, r)))
     }
 
     /// A proctor connection offers recvonly video slots; resolves to the
@@ -240,7 +316,8 @@ impl Sfu {
         id: SubscriberId,
         offer_sdp: String,
     ) -> impl Future<Output = Result<(String, Vec<String>), SfuError>> + Send + 'static {
-        self.offer(move |r| Offer::Subscribe(id, offer_sdp, r))
+        let exam = id.exam.clone();
+        reply(self.offer(&exam, move |r| Offer::Subscribe(id, offer_sdp, r)))
     }
 
     pub fn add_candidate(
@@ -248,9 +325,13 @@ impl Sfu {
         peer: PeerId,
         candidate: IceCandidate,
     ) -> impl Future<Output = Result<(), SfuError>> + Send + 'static {
-        self.call(move |r| Command::Candidate(peer, candidate, r))
+        let exam = peer.exam().clone();
+        reply(self.call(&exam, move |r| Command::Candidate(peer, candidate, r)))
     }
 
+    /// Shows `publisher` in a slot of `subscriber`. A student of another
+    /// exam may be watched only if both exams are on one worker; a student
+    /// whose exam no worker holds yet is placed with the subscriber.
     pub fn watch(
         &self,
         subscriber: SubscriberId,
@@ -258,7 +339,24 @@ impl Sfu {
         publisher: PublisherId,
         quality: WatchQuality,
     ) -> impl Future<Output = Result<SlotUpdate, SfuError>> + Send + 'static {
-        self.call(move |r| Command::Watch(subscriber, slot, publisher, quality, r))
+        let crosses = publisher.exam != subscriber.exam && {
+            let mut placement = self.placement.lock().unwrap_or_else(|e| e.into_inner());
+            match (placement.find(&subscriber.exam), placement.find(&publisher.exam)) {
+                (Some(s), Some(p)) => s != p,
+                (Some(_), None) => {
+                    placement.place(&publisher.exam, &self.workers, Instant::now());
+                    false
+                }
+                (None, _) => false,
+            }
+        };
+        let exam = subscriber.exam.clone();
+        let queued = if crosses {
+            Err(SfuError::OtherWorker)
+        } else {
+            self.call(&exam, move |r| Command::Watch(subscriber, slot, publisher, quality, r))
+        };
+        reply(queued)
     }
 
     pub fn unwatch(
@@ -266,19 +364,87 @@ impl Sfu {
         subscriber: SubscriberId,
         slot: u32,
     ) -> impl Future<Output = Result<SlotUpdate, SfuError>> + Send + 'static {
-        self.call(move |r| Command::Unwatch(subscriber, slot, r))
+        let exam = subscriber.exam.clone();
+        reply(self.call(&exam, move |r| Command::Unwatch(subscriber, slot, r)))
     }
 
     pub fn close(&self, peer: PeerId) -> impl Future<Output = Result<(), SfuError>> + Send + 'static {
-        self.call(move |r| Command::Close(peer, r))
+        let exam = peer.exam().clone();
+        reply(self.call(&exam, move |r| Command::Close(peer, r)))
     }
 
-    /// Asks the thread to stop (within one loop turn, a few milliseconds);
-    /// join the handle from `start` to wait. Commands still queued are
-    /// answered `Stopped`.
+    /// Asks the workers to stop (within one loop turn, a few
+    /// milliseconds); join the threads from `start` to wait. Commands still
+    /// queued are answered `Stopped`.
     pub fn shutdown(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers.iter() {
+            w.stop.store(true, Ordering::Relaxed);
+        }
     }
+}
+
+/// The workers' threads, to join after `Sfu::shutdown`.
+pub struct SfuThreads(Vec<JoinHandle<()>>);
+
+impl SfuThreads {
+    /// Waits for every worker; an error if any of them panicked.
+    pub fn join(self) -> std::thread::Result<()> {
+        let mut result = Ok(());
+        for t in self.0 {
+            if let Err(e) = t.join() {
+                result = Err(e);
+            }
+        }
+        result
+    }
+}
+
+/// Binds worker `i`'s socket and starts its thread and its offer thread.
+fn start_worker(
+    config: &SfuConfig,
+    i: usize,
+    events: broadcast::Sender<SfuEvent>,
+) -> Result<(Worker, JoinHandle<()>), SfuError> {
+    let shifted = |a: SocketAddr| -> Result<SocketAddr, SfuError> {
+        if a.port() == 0 {
+            return Ok(a);
+        }
+        let port = u16::try_from(usize::from(a.port()) + i)
+            .map_err(|_| SfuError::Config(format!("no port for worker {i} above {a}")))?;
+        Ok(SocketAddr::new(a.ip(), port))
+    };
+    let socket = bind_socket(shifted(config.bind)?)?;
+    let local_addr = socket.local_addr()?;
+    let candidate_addr = match config.advertised {
+        Some(a) => shifted(a)?,
+        None => local_addr,
+    };
+    if candidate_addr.ip().is_unspecified() || candidate_addr.port() == 0 {
+        return Err(SfuError::Config(format!("cannot advertise {candidate_addr}: set an advertised address")));
+    }
+    socket.set_read_timeout(Some(IDLE_WAIT))?;
+    let mut rcfg = RouterConfig::new(candidate_addr);
+    rcfg.max_slots = config.max_slots;
+    rcfg.health = config.health.clone();
+    rcfg.bwe_initial_bps = config.bwe_initial_bps;
+    rcfg.limits = config.limits.clone();
+    let (cmd, rx) = mpsc::sync_channel(config.command_queue.max(1));
+    let (offers, offers_rx) = mpsc::sync_channel(config.offer_queue.max(1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let peers = Arc::new(AtomicUsize::new(0));
+    let preparer = Preparer { preparer: OfferPreparer::new(rcfg.clone()), offers: offers_rx, cmd: cmd.clone() };
+    std::thread::Builder::new().name(format!("vigil-sfu-offer{i}")).spawn(move || preparer.run())?;
+    let thread = Thread {
+        socket,
+        commands: rx,
+        commands_per_turn: config.commands_per_turn.max(1),
+        stop: stop.clone(),
+        events,
+        peers: peers.clone(),
+    };
+    // Thread names are at most 15 bytes on Linux: "vigil-sfu-N".
+    let handle = std::thread::Builder::new().name(format!("vigil-sfu-{i}")).spawn(move || thread.run(rcfg))?;
+    Ok((Worker { cmd, offers, stop, local_addr, peers }, handle))
 }
 
 fn bind_socket(addr: SocketAddr) -> Result<UdpSocket, SfuError> {
@@ -419,6 +585,8 @@ struct Thread {
     commands_per_turn: usize,
     stop: Arc<AtomicBool>,
     events: broadcast::Sender<SfuEvent>,
+    /// Where the thread publishes its peer count, for placing new exams.
+    peers: Arc<AtomicUsize>,
 }
 
 /// The command queue after one turn's share was taken.
@@ -432,7 +600,7 @@ enum Queue {
 
 impl Thread {
     fn run(self, cfg: RouterConfig) {
-        let Thread { socket, commands, commands_per_turn, stop, events } = self;
+        let Thread { socket, commands, commands_per_turn, stop, events, peers } = self;
         let mut router = Router::new(cfg, Instant::now(), SystemTime::now());
         let mut io = Io {
             socket,
@@ -456,6 +624,7 @@ impl Thread {
                 // No receivers is fine: nobody is listening yet.
                 let _ = events.send(e);
             }
+            peers.store(router.peer_count(), Ordering::Relaxed);
             loop_time.record(started.elapsed().as_secs_f64());
         }
     }
@@ -789,6 +958,8 @@ mod tests {
         let sfu =
             Sfu::from_parts(cmd, offers, Arc::new(AtomicBool::new(false)), events, "127.0.0.1:9".parse().unwrap());
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        // Its one worker holds the exam, as if a peer of it had arrived.
+        assert!(sfu.worker(pid().exam(), true).is_some());
         let queued = [sfu.close(pid()), sfu.close(pid())];
         assert!(matches!(rt.block_on(sfu.close(pid())), Err(SfuError::Busy)));
         // The queued two were not lost: they are there, in order, and are

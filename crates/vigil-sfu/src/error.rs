@@ -38,6 +38,10 @@ pub enum SfuError {
     /// Caller's fault: the slot index is not below the subscriber's slot count.
     #[error("slot {slot} out of range (subscriber has {slots})")]
     NoSuchSlot { slot: u32, slots: usize },
+    /// Caller's fault: the student's exam is on another SFU worker than the
+    /// proctor connection's; a proctor watches their own exam's students.
+    #[error("that student's video is on another SFU worker than this connection")]
+    OtherWorker,
     /// Caller's fault: the configuration cannot work.
     #[error("bad configuration: {0}")]
     Config(String),

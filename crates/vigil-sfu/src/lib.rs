@@ -13,9 +13,10 @@
 //!   a socket, so it can be driven on simulated time (see its tests). Its
 //!   module folder is split by concern: peers and demultiplexing, SDP,
 //!   slots, the forwarding path, timers, metrics.
-//! * [`Sfu`] is the driver: one thread that owns the one UDP socket, the
-//!   clock and a `Router`, plus a cheap cloneable handle whose methods
-//!   queue commands for that thread and return a future of the reply.
+//! * [`Sfu`] is the driver: one or more workers, each a thread that owns
+//!   one UDP socket, the clock and a `Router`, plus a cheap cloneable handle
+//!   whose methods queue commands for the worker holding the peer's exam
+//!   and return a future of the reply.
 //!
 //! ## Signalling cannot stall forwarding
 //!
@@ -41,7 +42,7 @@
 //!
 //! ## Demultiplexing
 //!
-//! All peers share one UDP port. A datagram is routed by its source address
+//! All peers of a worker share its UDP port. A datagram is routed by its source address
 //! (`HashMap<SocketAddr, peer>`). The first datagram from an unknown address
 //! is always a STUN binding request; its USERNAME starts with our ufrag,
 //! which `HashMap<ufrag, peer>` resolves (see `stun.rs`). Only after str0m
@@ -125,23 +126,23 @@
 //!
 //! ## More than one core
 //!
-//! Today one thread runs the router. The path to N cores is sharding by
-//! exam: run N routers, each on its own thread with its own socket bound to
-//! the same port with `SO_REUSEPORT` and a BPF/eBPF steering program (or N
-//! ports, one per shard, advertised per peer) so a peer's datagrams reach
-//! the shard that owns it. Placing a publisher and its proctors on the same
-//! shard (all peers of one exam on `hash(exam) % N`) keeps forwarding
-//! shard-local; publishers are already keyed by exam, and a proctor
-//! connection would name its exam when it subscribes.
-//! Plain `SO_REUSEPORT` hashing by 4-tuple is not enough on its own, because
-//! it would scatter an exam's peers: that would need a cross-shard channel
-//! carrying `(publisher, RtpPacket)` to the shard holding each watcher.
+//! [`SfuConfig::workers`] routers run side by side, each on its own thread
+//! with its own socket (its own port, advertised in its answers' candidate)
+//! and its own offer thread. An exam is placed on a worker when its first
+//! peer arrives (the worker with the fewest peers) and stays there while
+//! peers of it keep arriving, so every publisher and proctor connection of
+//! one exam shares a router and forwarding never crosses threads: a
+//! proctor watches their own exam's students only. A watch across workers
+//! is refused (`SfuError::OtherWorker`). One big exam therefore uses one
+//! core for media; `sfu_saturate` measured over 100k packets received and
+//! forwarded per second on one worker (docs/BENCHMARKS.md), about 1,000
+//! students at 100 packets/s each.
 //!
 //! ## Not done yet
 //!
 //! * Audio is negotiated but not forwarded (slots are video only).
-//! * One thread (see above). Datagrams are read and sent with
-//!   `recvmmsg`/`sendmmsg` in batches of up to 32 (Linux).
+//! * An exam's media uses one worker (see above). Datagrams are read and
+//!   sent with `recvmmsg`/`sendmmsg` in batches of up to 32 (Linux).
 //! * NACKs towards a proctor without RTX are not answered (str0m only
 //!   retransmits via RTX).
 //! * VP8 picture ids and TL0PICIDX are not rewritten across a switch; the
@@ -167,7 +168,7 @@ pub mod fuzzing {
     pub use crate::stun::{is_stun, local_ufrag};
 }
 
-pub use driver::{Sfu, SfuConfig};
+pub use driver::{Sfu, SfuConfig, SfuThreads};
 pub use error::SfuError;
 pub use health::HealthConfig;
 pub use router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SignallingLimits, SubscriberId, Transmit};

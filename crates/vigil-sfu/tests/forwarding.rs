@@ -14,6 +14,11 @@ fn pid(student: &str) -> PublisherId {
     PublisherId::new("exam1".parse().unwrap(), student.parse().unwrap())
 }
 
+/// Proctor connection `connection`, watching exam `exam1`.
+fn sub_id(connection: impl Into<String>) -> SubscriberId {
+    SubscriberId::new("exam1".parse().expect("exam id"), connection)
+}
+
 /// Connects a publisher; returns it connected.
 fn publish(rt: &tokio::runtime::Runtime, sfu: &vigil_sfu::Sfu, student: &str, tag: u8) -> Synth {
     let mut p = Synth::new(tag);
@@ -33,7 +38,7 @@ fn subscribe(
 ) -> (Client, Vec<String>) {
     let mut w = Client::new();
     let (offer, pending) = w.offer(slots, Direction::RecvOnly);
-    let (answer, mids) = rt.block_on(sfu.subscribe(SubscriberId(name.into()), offer)).expect("subscribe");
+    let (answer, mids) = rt.block_on(sfu.subscribe(sub_id(name), offer)).expect("subscribe");
     let answer = match shim {
         Some(s) => s.rewrite_answer(&answer),
         None => answer,
@@ -58,7 +63,7 @@ fn a_watcher_receives_every_payload_in_order() {
     let (mut w, mids) = subscribe(&rt, &sfu, "proctor", 2, None);
     assert_eq!(mids.len(), 2);
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
-    let up = rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
+    let up = rt.block_on(sfu.watch(sub_id("proctor"), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
     assert_eq!(up.mid, mids[0]);
     assert_eq!(up.student_id.as_ref().map(|s| s.as_str()), Some("s1"));
 
@@ -83,7 +88,7 @@ fn b_new_watcher_triggers_keyframe_request() {
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
     // Deltas only: the SFU learns the layer, then must ask for a keyframe.
     stream(&mut p, &mut [&mut w], 5, Duration::from_millis(5), false);
-    rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Full)).unwrap();
+    rt.block_on(sfu.watch(sub_id("proctor"), 0, pid("s1"), WatchQuality::Full)).unwrap();
     let mut asked = false;
     for _ in 0..200 {
         p.send(false);
@@ -123,7 +128,7 @@ fn c_nack_recovers_injected_loss() {
         }
     };
     assert!(ok, "watcher connects through the shim");
-    rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
+    rt.block_on(sfu.watch(sub_id("proctor"), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
     let n = 200u32;
     for i in 0..n {
         p.send(i == 0);
@@ -164,7 +169,7 @@ fn d_switching_student_is_seamless() {
     let mut b = publish(&rt, &sfu, "b", 2);
     let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
     assert!(pump_until(&mut [&mut w, &mut a.c, &mut b.c], Duration::from_secs(5), |c| c[0].connected));
-    let sub = SubscriberId("proctor".into());
+    let sub = sub_id("proctor");
     rt.block_on(sfu.watch(sub.clone(), 0, pid("a"), WatchQuality::Thumbnail)).unwrap();
     for i in 0..30 {
         a.send(i == 0);
@@ -229,19 +234,19 @@ fn f_garbage_and_malformed_sdp_do_not_hurt() {
     }
     let bad = rt.block_on(sfu.publish(pid("x"), "v=0\r\nthis is not sdp".into()));
     assert!(matches!(bad, Err(SfuError::BadSdp(_)) | Err(SfuError::OfferRejected(_))), "{bad:?}");
-    let bad = rt.block_on(sfu.subscribe(SubscriberId("p".into()), String::new()));
+    let bad = rt.block_on(sfu.subscribe(sub_id("p"), String::new()));
     assert!(bad.is_err());
-    let bad = rt.block_on(sfu.watch(SubscriberId("nobody".into()), 0, pid("x"), WatchQuality::Full));
+    let bad = rt.block_on(sfu.watch(sub_id("nobody"), 0, pid("x"), WatchQuality::Full));
     assert!(matches!(bad, Err(SfuError::UnknownPeer)));
     // A subscriber offering to send gets a receive-nothing answer, not a publication.
     let mut c = Client::new();
     let (offer, _) = c.offer(1, Direction::SendOnly);
-    assert!(rt.block_on(sfu.subscribe(SubscriberId("p".into()), offer)).is_err());
+    assert!(rt.block_on(sfu.subscribe(sub_id("p"), offer)).is_err());
     // Still alive and serving.
     let mut p = publish(&rt, &sfu, "s1", 1);
     let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
-    let bad = rt.block_on(sfu.watch(SubscriberId("proctor".into()), 7, pid("s1"), WatchQuality::Full));
+    let bad = rt.block_on(sfu.watch(sub_id("proctor"), 7, pid("s1"), WatchQuality::Full));
     assert!(matches!(bad, Err(SfuError::NoSuchSlot { .. })));
     sfu.shutdown();
 }
@@ -262,7 +267,7 @@ fn g_signalling_flood_does_not_stall_forwarding() {
     let mut p = publish(&rt, &sfu, "s1", 1);
     let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
-    rt.block_on(sfu.watch(SubscriberId("proctor".into()), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
+    rt.block_on(sfu.watch(sub_id("proctor"), 0, pid("s1"), WatchQuality::Thumbnail)).unwrap();
     stream(&mut p, &mut [&mut w], 10, Duration::from_millis(3), true);
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| c[0].received.len() >= 10));
 
@@ -336,12 +341,52 @@ fn h_costly_offers_do_not_hold_up_other_commands() {
         })
         .collect();
     // Another client's command, queued after all of them.
-    rt.block_on(sfu.close(PeerId::Subscriber(SubscriberId("nobody".into())))).expect_err("no such peer");
+    rt.block_on(sfu.close(PeerId::Subscriber(sub_id("nobody")))).expect_err("no such peer");
     let answered_before_close = answered.load(std::sync::atomic::Ordering::SeqCst);
     for r in offers.into_iter().map(|f| rt.block_on(f).expect("task")) {
         r.expect("every offer is answered");
     }
     eprintln!("{answered_before_close} of 120 offers were answered before the close");
     assert!(answered_before_close < 60, "the close waited for {answered_before_close} of 120 offers");
+    sfu.shutdown();
+}
+
+/// Two workers: two exams land on different workers (each answer names
+/// its own worker's port), each forwards its own students, and a watch
+/// across the two is refused with a typed error, not half-served.
+#[test]
+fn i_exams_are_placed_on_workers() {
+    let rt = rt();
+    let sfu = start_sfu(|c| c.workers = 2);
+    let ports: Vec<u16> = sfu.local_addrs().iter().map(|a| a.port()).collect();
+    assert_eq!(ports.len(), 2);
+    assert_ne!(ports[0], ports[1], "each worker has its own socket");
+    let in_exam = |exam: &str, student: &str| PublisherId::new(exam.parse().unwrap(), student.parse().unwrap());
+    let mut rigs = Vec::new();
+    for (tag, exam) in [(1u8, "exam-a"), (2, "exam-b")] {
+        let mut p = Synth::new(tag);
+        let (offer, pending) = p.c.offer(1, Direction::SendOnly);
+        let answer = rt.block_on(sfu.publish(in_exam(exam, "s"), offer)).expect("publish");
+        p.c.accept(pending, &answer);
+        let port = ports.iter().copied().find(|port| answer.contains(&format!(" {port} typ host")));
+        let mut w = Client::new();
+        let (offer, pending) = w.offer(1, Direction::RecvOnly);
+        let proctor = SubscriberId::new(exam.parse().unwrap(), "proctor");
+        let (answer, _) = rt.block_on(sfu.subscribe(proctor.clone(), offer)).expect("subscribe");
+        w.accept(pending, &answer);
+        assert!(answer.contains(&format!(" {} typ host", port.expect("a worker's port"))), "same worker as its exam");
+        assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected && c[1].connected));
+        rt.block_on(sfu.watch(proctor.clone(), 0, in_exam(exam, "s"), WatchQuality::Full)).expect("watch");
+        rigs.push((p, w, proctor, port));
+    }
+    assert_ne!(rigs[0].3, rigs[1].3, "the second exam goes to the idle worker");
+    for (p, w, _, _) in &mut rigs {
+        stream(p, &mut [w], 20, Duration::from_millis(3), true);
+        pump_until(&mut [w], Duration::from_secs(2), |c| c[0].received.len() >= 20);
+        let tags: Vec<u8> = w.received.iter().filter_map(decode).map(|d| d.0).collect();
+        assert_eq!(tags, vec![p.tag; 20], "each proctor sees their own exam's student");
+    }
+    let across = rt.block_on(sfu.watch(rigs[0].2.clone(), 0, in_exam("exam-b", "s"), WatchQuality::Full));
+    assert!(matches!(across, Err(SfuError::OtherWorker)), "{across:?}");
     sfu.shutdown();
 }

@@ -16,6 +16,11 @@ use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
 use vigil_sfu::{PublisherId, Router, RouterConfig, SfuEvent, SubscriberId};
 
+/// Proctor connection `connection`, watching exam `e`.
+fn sub_id(connection: impl Into<String>) -> SubscriberId {
+    SubscriberId::new("e".parse().expect("exam id"), connection)
+}
+
 struct Peer {
     rtc: Rtc,
     addr: SocketAddr,
@@ -132,7 +137,7 @@ fn forwards_and_detects_stall_on_simulated_time() {
         api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
     }
     let (offer, pending) = api.apply().unwrap();
-    let sub = SubscriberId("proctor".into());
+    let sub = sub_id("proctor");
     let (answer, mids) = router.subscribe(start, sub.clone(), &offer.to_sdp_string()).unwrap();
     assert_eq!(mids.len(), 3);
     watcher.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
@@ -217,7 +222,7 @@ fn simulcast_layers_follow_quality() {
     let mut api = watcher.rtc.sdp_api();
     api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
     let (offer, pending) = api.apply().unwrap();
-    let sub = SubscriberId("proctor".into());
+    let sub = sub_id("proctor");
     let (answer, _) = router.subscribe(start, sub.clone(), &offer.to_sdp_string()).unwrap();
     watcher.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     watcher.drain();
@@ -289,7 +294,7 @@ fn a_slot_follows_its_student_across_publications() {
     let mut api = watcher.rtc.sdp_api();
     api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
     let (offer, pending) = api.apply().unwrap();
-    let sub = SubscriberId("proctor".into());
+    let sub = sub_id("proctor");
     let (answer, _) = w.router.subscribe(start, sub.clone(), &offer.to_sdp_string()).unwrap();
     watcher.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     watcher.drain();

@@ -208,6 +208,11 @@ struct ServeArgs {
     /// The media address told to browsers when they reach the server under another (NAT, cloud).
     #[arg(long, env = "VIGIL_UDP_ADVERTISED")]
     udp_advertised: Option<SocketAddr>,
+    /// SFU worker threads, each with its own UDP socket: with a fixed `--udp` port P they bind P,
+    /// P+1, … (open them all), and `--udp-advertised` ports count up the same way. Every exam's
+    /// video lives on one worker. Default: one per CPU core.
+    #[arg(long, env = "VIGIL_SFU_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    sfu_workers: Option<u16>,
     /// An LMS origin (e.g. https://lms.example.edu) allowed to embed the pages in a frame, and whose
     /// assessment the student page may show in its exam frame; repeat for more.
     #[arg(long = "frame-ancestor", env = "VIGIL_FRAME_ANCESTORS", value_delimiter = ',', value_parser = parse_origin)]
@@ -582,6 +587,10 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     };
     config.udp = args.udp.0;
     config.udp_advertised = args.udp_advertised;
+    config.sfu_workers = match args.sfu_workers {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     config.frame_ancestors = args.frame_ancestors.clone();
     config.metrics_token = args.metrics_token.clone();
     config.address_handshakes = args.address_handshakes.0;
@@ -594,7 +603,7 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
     // Tests and scripts read this line to find the port when --http ends in :0.
     println!("vigil listening on {scheme}://{addr}");
-    if let Some(media) = server.media_addr() {
+    for media in server.media_addrs() {
         println!("media (WebRTC) on udp://{media}");
     }
     if let Some(n) = demo_students {

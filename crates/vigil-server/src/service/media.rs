@@ -53,7 +53,7 @@ fn publisher(sess: &StudentSession) -> PublisherId {
 }
 
 fn subscriber(sess: &ProctorSession) -> SubscriberId {
-    SubscriberId(sess.conn.to_string())
+    SubscriberId::new(sess.rt.id().clone(), sess.conn.to_string())
 }
 
 impl Service {

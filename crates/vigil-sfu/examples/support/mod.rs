@@ -10,7 +10,7 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
-use vigil_sfu::PublisherId;
+use vigil_sfu::{PublisherId, SubscriberId};
 
 /// A WebRTC client (str0m, RTP mode) with its own non-blocking socket.
 pub struct Client {
@@ -121,6 +121,11 @@ pub fn publisher_id(i: usize) -> PublisherId {
     PublisherId::new("bench".parse().expect("exam id"), format!("s{i}").parse().expect("student id"))
 }
 
+/// Proctor connection `connection`, watching exam `bench`.
+pub fn sub_id(connection: impl Into<String>) -> SubscriberId {
+    SubscriberId::new("bench".parse().expect("exam id"), connection)
+}
+
 /// The thread named `name` in this process: its kernel id.
 pub fn thread_id(name: &str) -> Option<i32> {
     for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
@@ -165,9 +170,9 @@ fn cpu_of_stat(stat: &str, tick: f64) -> Option<f64> {
     Some((ut + st) / tick)
 }
 
-/// CPU seconds of the SFU thread, the one named `vigil-sfu`.
+/// CPU seconds of the first SFU worker thread, the one named `vigil-sfu-0`.
 pub fn sfu_thread_cpu() -> Option<f64> {
-    thread_cpu(thread_id("vigil-sfu")?)
+    thread_cpu(thread_id("vigil-sfu-0")?)
 }
 
 /// Pins thread `tid` (0: the calling thread) to the given CPUs.

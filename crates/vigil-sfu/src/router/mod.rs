@@ -64,15 +64,36 @@ impl PublisherId {
     }
 }
 
-/// One proctor connection: an opaque id chosen by the caller (the server
-/// uses its own connection id). Only compared and hashed, never parsed.
+/// One proctor connection, watching students of `exam`: the exam places
+/// it on a worker (see `Sfu`), and `connection` is an opaque id chosen by
+/// the caller (the server uses its own connection id), only compared and
+/// hashed, never parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SubscriberId(pub String);
+pub struct SubscriberId {
+    pub exam: ExamId,
+    pub connection: String,
+}
+
+impl SubscriberId {
+    pub fn new(exam: ExamId, connection: impl Into<String>) -> Self {
+        SubscriberId { exam, connection: connection.into() }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PeerId {
     Publisher(PublisherId),
     Subscriber(SubscriberId),
+}
+
+impl PeerId {
+    /// The exam the peer belongs to.
+    pub fn exam(&self) -> &ExamId {
+        match self {
+            PeerId::Publisher(p) => &p.exam,
+            PeerId::Subscriber(s) => &s.exam,
+        }
+    }
 }
 
 /// What the SFU tells the server.

@@ -20,6 +20,11 @@ fn pid(student: &str) -> PublisherId {
     PublisherId::new("exam-1".parse().unwrap(), student.parse().unwrap())
 }
 
+/// Proctor connection `connection`, watching exam `exam-1`.
+fn sub_id(connection: impl Into<String>) -> SubscriberId {
+    SubscriberId::new("exam-1".parse().expect("exam id"), connection)
+}
+
 /// An offer from a str0m client with `video` m-lines of direction `dir`.
 fn offer(video: usize, dir: Direction) -> String {
     let mut rtc = RtcConfig::new().build(Instant::now());
@@ -36,7 +41,7 @@ fn offer(video: usize, dir: Direction) -> String {
 fn malformed_sdp_is_a_typed_error() {
     let mut r = router();
     assert!(matches!(r.publish(Instant::now(), pid("s"), "not sdp"), Err(SfuError::BadSdp(_))));
-    let sub = SubscriberId("p".into());
+    let sub = sub_id("p");
     assert!(matches!(r.subscribe(Instant::now(), sub, ""), Err(SfuError::BadSdp(_) | SfuError::OfferRejected(_))));
     assert_eq!(r.peer_count(), 0);
 }
@@ -90,7 +95,7 @@ fn metrics_never_name_a_peer() {
         let t0 = Instant::now();
         let mut r = Router::new(RouterConfig::new("127.0.0.1:4000".parse().unwrap()), t0, SystemTime::now());
         r.publish(t0, pid(student), &offer(1, Direction::SendOnly)).expect("publish");
-        let sub = SubscriberId(proctor.into());
+        let sub = sub_id(proctor);
         r.subscribe(t0, sub.clone(), &offer(2, Direction::RecvOnly)).expect("subscribe");
         r.watch(t0, &sub, 0, pid(student), WatchQuality::Full).expect("watch");
         r.handle_timeout(t0 + Duration::from_secs(4));
@@ -158,7 +163,7 @@ fn huge_offers_are_refused_before_parsing() {
     let now = Instant::now();
     // 12,001 m-lines: larger than any offer with that many sections may be.
     let many = format!("v=0\r\n{}", "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\n".repeat(12_001));
-    let e = r.subscribe(now, SubscriberId("p".into()), &many).expect_err("refused");
+    let e = r.subscribe(now, sub_id("p"), &many).expect_err("refused");
     assert!(matches!(e, SfuError::OfferTooLarge { .. }), "{e}");
     // A real offer padded past the publisher's budget.
     let padded = format!("{}{}", offer(1, Direction::SendOnly), "a=x-pad\r\n".repeat(4_000));
@@ -167,7 +172,7 @@ fn huge_offers_are_refused_before_parsing() {
     // Within the byte budget but with more m-lines than the role may have:
     // one more than the slots plus audio and data.
     let slots = r.cfg.max_slots + r.cfg.limits.extra_subscriber_mlines + 1;
-    let e = r.subscribe(now, SubscriberId("p".into()), &offer(slots, Direction::RecvOnly)).expect_err("refused");
+    let e = r.subscribe(now, sub_id("p"), &offer(slots, Direction::RecvOnly)).expect_err("refused");
     assert!(matches!(e, SfuError::TooManyMLines { .. }), "{e}");
     let e = r.publish(now, pid("s"), &offer(5, Direction::SendOnly)).expect_err("refused");
     assert!(matches!(e, SfuError::TooManyMLines { max: 4 }), "{e}");
@@ -198,13 +203,13 @@ fn a_payload_type_with_two_meanings_is_refused_before_str0m() {
     for dir in [Direction::RecvOnly, Direction::SendOnly] {
         let e = r.publish(now, pid("s"), &two_meanings(dir)).expect_err("refused");
         assert!(matches!(e, SfuError::BadSdp(_)), "{e}");
-        let e = r.subscribe(now, SubscriberId("p".into()), &two_meanings(dir)).expect_err("refused");
+        let e = r.subscribe(now, sub_id("p"), &two_meanings(dir)).expect_err("refused");
         assert!(matches!(e, SfuError::BadSdp(_)), "{e}");
     }
     assert_eq!(r.peer_count(), 0);
     // Still serving.
     r.publish(now, pid("s"), &offer(1, Direction::SendOnly)).expect("publish");
-    r.subscribe(now, SubscriberId("p".into()), &offer(2, Direction::RecvOnly)).expect("subscribe");
+    r.subscribe(now, sub_id("p"), &offer(2, Direction::RecvOnly)).expect("subscribe");
 }
 
 #[test]
@@ -243,7 +248,7 @@ fn a_peer_that_never_connects_is_closed() {
         t += Duration::from_millis(250);
         r.handle_timeout(t);
     }
-    let sub = SubscriberId("p".into());
+    let sub = sub_id("p");
     r.subscribe(t, sub.clone(), &offer(2, Direction::RecvOnly)).expect("subscribe");
     let closed = |r: &mut Router| {
         std::iter::from_fn(|| r.poll_event()).filter(|e| matches!(e, SfuEvent::PeerClosed(_))).collect::<Vec<_>>()
@@ -273,7 +278,7 @@ fn prepared_offers_are_inserted_by_the_router() {
     let second = preparer.publisher(now, &offer(1, Direction::SendOnly)).expect("prepared");
     let proctor = preparer.subscriber(now, &offer(3, Direction::RecvOnly)).expect("prepared");
     assert_eq!(r.peer_count(), 0, "preparing touches no router state");
-    let (answer, mids) = r.accept_subscriber(now, SubscriberId("p".into()), proctor);
+    let (answer, mids) = r.accept_subscriber(now, sub_id("p"), proctor);
     assert_eq!(mids.len(), 3);
     assert!(answer.starts_with("v=0"));
     let a = r.accept_publisher(now, pid("s"), first);
