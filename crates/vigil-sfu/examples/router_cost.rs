@@ -320,6 +320,9 @@ fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
+    // The production recorder, so that metric updates cost what they cost
+    // in vigil (without one, every counter is a no-op).
+    let _metrics = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().expect("recorder");
     let mut w = build(mode, publishers, fan_out);
     // One keyframe each and a little time, so every slot shows its source.
     let t = w.world.now;
