@@ -283,6 +283,8 @@ fn measured(router: &mut Router, rounds: &[Round]) -> (u64, u64) {
                 std::hint::black_box(&t);
                 n_out += 1;
             }
+            // As the driver does once per loop turn.
+            router.flush_metrics();
         }
         while router.poll_event().is_some() {}
     }

@@ -624,6 +624,7 @@ impl Thread {
                 // No receivers is fine: nobody is listening yet.
                 let _ = events.send(e);
             }
+            router.flush_metrics();
             peers.store(router.peer_count(), Ordering::Relaxed);
             loop_time.record(started.elapsed().as_secs_f64());
         }

@@ -58,8 +58,8 @@ impl Router {
             self.metrics.dropped_wrong_direction.increment(1);
             return;
         };
-        self.metrics.rtp_in_packets.increment(1);
-        self.metrics.rtp_in_bytes.increment(pkt.payload.len() as u64);
+        self.metrics.packets.rtp_in_packets += 1;
+        self.metrics.packets.rtp_in_bytes += pkt.payload.len() as u64;
         let Some(arrival) = p.track_video(&pkt, now) else {
             return;
         };
@@ -126,8 +126,8 @@ impl Router {
         };
         let payload = if take_payload { std::mem::take(&mut pkt.payload) } else { pkt.payload.clone() };
         tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, payload).marker(pkt.header.marker).nackable(true));
-        self.metrics.rtp_out_packets.increment(1);
-        self.metrics.rtp_out_bytes.increment(arrival.len);
+        self.metrics.packets.rtp_out_packets += 1;
+        self.metrics.packets.rtp_out_bytes += arrival.len;
         if peer.mark_dirty() {
             self.dirty.push(sk);
         }

@@ -421,6 +421,13 @@ impl Router {
         self.transmits.pop_front()
     }
 
+    /// Adds what was counted per packet since the last call to the shared
+    /// metrics. The driver calls it once per loop turn; until then the
+    /// packet counters on /metrics trail by at most that turn.
+    pub fn flush_metrics(&mut self) {
+        self.metrics.flush();
+    }
+
     pub fn poll_event(&mut self) -> Option<SfuEvent> {
         self.events.pop_front()
     }
