@@ -147,6 +147,9 @@ impl OfferPreparer {
                 return Err(SfuError::OfferRejected(format!("video m-line {mid} cannot receive")));
             }
             slots.push(Slot::new(*mid));
+            if let Some(tx) = rtc.direct_api().stream_tx_by_mid(*mid, None) {
+                tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(RTX_RATIO_CAP));
+            }
         }
         Ok(PreparedSubscriber { rtc, screened, answer: answer.to_sdp_string(), slots, codec_pt })
     }
@@ -171,6 +174,17 @@ impl OfferPreparer {
         rtc
     }
 }
+
+/// What a slot's retransmission cache keeps: the packets of the last
+/// second, at most 256 of them. A proctor's NACK comes within a round trip,
+/// and a packet older than the jitter buffer (well under a second) is of
+/// no use when it arrives; str0m's default (3 s, up to 2,000 packets)
+/// holds up to 2.4 MB per slot, and first touching that memory is paid on
+/// the forwarding path.
+const RTX_CACHE_PACKETS: usize = 256;
+const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
+/// str0m's default: resends are dropped once they are 15% of what is sent.
+const RTX_RATIO_CAP: f32 = 0.15;
 
 /// What every peer's `Rtc` is: ICE-lite, RTP mode (forwarded, never
 /// depacketised), VP8, H.264 and Opus.
