@@ -210,7 +210,8 @@ struct ServeArgs {
     udp_advertised: Option<SocketAddr>,
     /// SFU worker threads, each with its own UDP socket: with a fixed `--udp` port P they bind P,
     /// P+1, … (open them all), and `--udp-advertised` ports count up the same way. Every exam's
-    /// video lives on one worker. Default: one per CPU core.
+    /// video lives on one worker. Default: one per two CPU cores (at least one), leaving the rest
+    /// to the server's own work.
     #[arg(long, env = "VIGIL_SFU_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     sfu_workers: Option<u16>,
     /// An LMS origin (e.g. https://lms.example.edu) allowed to embed the pages in a frame, and whose
@@ -589,7 +590,11 @@ async fn serve(args: ServeArgs, demo_students: Option<u32>) -> Result<()> {
     config.udp_advertised = args.udp_advertised;
     config.sfu_workers = match args.sfu_workers {
         Some(n) => usize::from(n),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        // Half the cores: on a 2-core machine two workers beside the
+        // server's own threads doubled the score p99 at 1,000 students
+        // (docs/BENCHMARKS.md, "SFU at saturation"), and one worker
+        // forwards over 100k packets/s.
+        None => (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1),
     };
     config.frame_ancestors = args.frame_ancestors.clone();
     config.metrics_token = args.metrics_token.clone();
