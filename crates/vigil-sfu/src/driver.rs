@@ -171,16 +171,22 @@ impl Placement {
             *at = now;
             return *w;
         }
-        if self.exams.len() >= PLACEMENTS_KEPT {
-            self.forget_old(now);
-        }
         // Fewest peers; on a tie (a worker's count is published once per
         // loop turn, so it can trail a moment), fewest exams placed.
         let exams_on = |i: usize| self.exams.values().filter(|(w, _)| *w == i).count();
         let least =
             (0..workers.len()).min_by_key(|&i| (workers[i].peers.load(Ordering::Relaxed), exams_on(i))).unwrap_or(0);
-        self.exams.insert(exam.clone(), (least, now));
+        self.place_on(exam, least, now);
         least
+    }
+
+    /// Places a new exam on worker `w` (a student watched before any
+    /// peer of their exam arrived goes where the watcher is).
+    fn place_on(&mut self, exam: &ExamId, w: usize, now: Instant) {
+        if self.exams.len() >= PLACEMENTS_KEPT {
+            self.forget_old(now);
+        }
+        self.exams.entry(exam.clone()).or_insert((w, now));
     }
 
     fn find(&self, exam: &ExamId) -> Option<usize> {
@@ -343,8 +349,8 @@ impl Sfu {
             let mut placement = self.placement.lock().unwrap_or_else(|e| e.into_inner());
             match (placement.find(&subscriber.exam), placement.find(&publisher.exam)) {
                 (Some(s), Some(p)) => s != p,
-                (Some(_), None) => {
-                    placement.place(&publisher.exam, &self.workers, Instant::now());
+                (Some(s), None) => {
+                    placement.place_on(&publisher.exam, s, Instant::now());
                     false
                 }
                 (None, _) => false,
@@ -948,6 +954,34 @@ mod tests {
 
     fn pid() -> PeerId {
         PeerId::Publisher(PublisherId::new("e".parse().unwrap(), "s".parse().unwrap()))
+    }
+
+    fn worker_with(peers: usize) -> Worker {
+        let (cmd, _) = mpsc::sync_channel(1);
+        let (offers, _) = mpsc::sync_channel(1);
+        let local_addr = "127.0.0.1:9".parse().unwrap();
+        Worker { cmd, offers, stop: Arc::default(), local_addr, peers: Arc::new(AtomicUsize::new(peers)) }
+    }
+
+    #[test]
+    fn exams_go_to_the_least_loaded_worker_and_stay() {
+        let exam = |e: &str| -> ExamId { e.parse().unwrap() };
+        let now = Instant::now();
+        let mut p = Placement::default();
+        let workers = [worker_with(5), worker_with(0)];
+        assert_eq!(p.place(&exam("a"), &workers, now), 1, "fewest peers");
+        let idle = [worker_with(0), worker_with(0)];
+        let mut q = Placement::default();
+        assert_eq!(q.place(&exam("a"), &idle, now), 0);
+        assert_eq!(q.place(&exam("b"), &idle, now), 1, "a tie goes to the worker with fewer exams");
+        idle[0].peers.store(0, Ordering::Relaxed);
+        idle[1].peers.store(100, Ordering::Relaxed);
+        assert_eq!(q.place(&exam("b"), &idle, now), 1, "a placed exam stays where it is");
+        q.place_on(&exam("b"), 0, now);
+        assert_eq!(q.find(&exam("b")), Some(1), "place_on does not move a placed exam");
+        q.place_on(&exam("c"), 1, now);
+        assert_eq!(q.find(&exam("c")), Some(1));
+        assert_eq!(q.find(&exam("d")), None);
     }
 
     #[test]

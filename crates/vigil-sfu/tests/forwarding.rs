@@ -388,5 +388,13 @@ fn i_exams_are_placed_on_workers() {
     }
     let across = rt.block_on(sfu.watch(rigs[0].2.clone(), 0, in_exam("exam-b", "s"), WatchQuality::Full));
     assert!(matches!(across, Err(SfuError::OtherWorker)), "{across:?}");
+    // A student of an exam no worker holds yet is placed with the watcher.
+    // (exam-b's watcher: the least-loaded choice would be worker 0 on this tie.)
+    rt.block_on(sfu.watch(rigs[1].2.clone(), 0, in_exam("exam-c", "s"), WatchQuality::Full)).expect("watch");
+    let mut c = Synth::new(3);
+    let (offer, _) = c.c.offer(1, Direction::SendOnly);
+    let answer = rt.block_on(sfu.publish(in_exam("exam-c", "s"), offer)).expect("publish");
+    let port = rigs[1].3.expect("a worker's port");
+    assert!(answer.contains(&format!(" {port} typ host")), "exam-c is on exam-b's worker");
     sfu.shutdown();
 }

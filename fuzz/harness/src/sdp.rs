@@ -139,7 +139,7 @@ pub fn publisher(i: u8) -> PublisherId {
 }
 
 pub fn subscriber(i: u8) -> SubscriberId {
-    SubscriberId(format!("p{i}"))
+    SubscriberId::new("exam-1".parse().expect("a valid id"), format!("p{i}"))
 }
 
 /// Runs the router's timers up to `now`, as the driver does; bounded, so a
