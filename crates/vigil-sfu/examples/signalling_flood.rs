@@ -26,100 +26,23 @@
 //! baseline's. The flood runs on its own thread, like the server's socket
 //! tasks do.
 
-use std::net::{SocketAddr, UdpSocket};
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::Input;
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
-use str0m::net::{Protocol, Receive};
+use str0m::media::{Direction, Pt};
 use str0m::rtp::RtpWrite;
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use support::Client;
 use vigil_proto::events::{IceCandidate, WatchQuality};
 use vigil_sfu::keyframe::vp8_test_payload;
 use vigil_sfu::{PeerId, PublisherId, Sfu, SfuConfig, SfuError, SubscriberId};
 
 /// Offset of the synthetic body in a `vp8_test_payload` packet.
 const BODY_AT: usize = 5;
-
-struct Client {
-    rtc: Rtc,
-    sock: UdpSocket,
-    addr: SocketAddr,
-    next_timeout: Instant,
-    connected: bool,
-    key_requests: u64,
-    mid: Option<Mid>,
-    /// (arrival, payload) of every RTP packet received.
-    arrivals: Vec<(Instant, std::sync::Arc<[u8]>)>,
-}
-
-impl Client {
-    fn new() -> Client {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_nonblocking(true).expect("nonblocking");
-        let addr = sock.local_addr().expect("addr");
-        let mut rtc = RtcConfig::new().set_rtp_mode(true).set_stats_interval(None).build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
-        Client {
-            rtc,
-            sock,
-            addr,
-            next_timeout: Instant::now(),
-            connected: false,
-            key_requests: 0,
-            mid: None,
-            arrivals: Vec::new(),
-        }
-    }
-
-    fn offer(&mut self, dir: Direction) -> (String, SdpPendingOffer) {
-        let mut api = self.rtc.sdp_api();
-        self.mid = Some(api.add_media(MediaKind::Video, dir, None, None, None));
-        let (o, p) = api.apply().expect("offer");
-        (o.to_sdp_string(), p)
-    }
-
-    fn accept(&mut self, pending: SdpPendingOffer, answer: &str) {
-        let a = SdpAnswer::from_sdp_string(answer).expect("answer parses");
-        self.rtc.sdp_api().accept_answer(pending, a).expect("answer accepted");
-    }
-
-    fn step(&mut self, buf: &mut [u8]) {
-        while let Ok((n, src)) = self.sock.recv_from(buf) {
-            if let Ok(r) = Receive::new(Protocol::Udp, src, self.addr, &buf[..n]) {
-                let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
-            }
-            self.drain();
-        }
-        let now = Instant::now();
-        if now >= self.next_timeout {
-            let _ = self.rtc.handle_input(Input::Timeout(now));
-            self.drain();
-        }
-    }
-
-    fn drain(&mut self) {
-        loop {
-            match self.rtc.poll_output() {
-                Ok(Output::Timeout(t)) => {
-                    self.next_timeout = t;
-                    return;
-                }
-                Ok(Output::Transmit(t)) => {
-                    let _ = self.sock.send_to(&t.contents, t.destination);
-                }
-                Ok(Output::Event(Event::Connected)) => self.connected = true,
-                Ok(Output::Event(Event::RtpPacket(p))) => self.arrivals.push((Instant::now(), p.payload)),
-                Ok(Output::Event(Event::KeyframeRequest(_))) => self.key_requests += 1,
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    }
-}
 
 /// The watched publisher: one packet per frame, body = [frame u32, sent ns u64, filler].
 struct Publisher {
@@ -325,7 +248,7 @@ impl Rig {
             std::thread::spawn(move || flood(sfu, kind, offer, hostile, stop))
         };
         let first = self.publisher.frame;
-        let received_before = self.watcher.arrivals.len();
+        let received_before = self.watcher.arrivals.as_ref().map_or(0, Vec::len);
         let start = Instant::now();
         let mut next_send = start;
         while start.elapsed().as_secs_f64() < secs {
@@ -347,7 +270,7 @@ impl Rig {
             self.watcher.step(&mut self.buf);
             std::thread::sleep(Duration::from_micros(200));
         }
-        let timed: Vec<(Instant, Duration)> = self.watcher.arrivals[received_before..]
+        let timed: Vec<(Instant, Duration)> = self.watcher.arrivals.as_deref().unwrap_or_default()[received_before..]
             .iter()
             .filter_map(|(at, p)| Some((*at, decode(self.epoch, *at, p)?)))
             .filter(|(_, (frame, _))| *frame >= first)
@@ -404,17 +327,18 @@ fn main() {
     let mut buf = vec![0u8; 2000];
 
     let mut c = Client::new();
-    let (offer, pending) = c.offer(Direction::SendOnly);
+    let (offer, pending) = c.offer(Direction::SendOnly, 1);
     let answer = rt.block_on(sfu.publish(student("watched"), offer)).expect("publish");
     c.accept(pending, &answer);
     let pt = c.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).expect("vp8").pt();
     let publisher = Publisher { c, pt, seq: 1, ts: 0, pid: 0, seen_requests: 0, frame: 0 };
     let mut watcher = Client::new();
-    let (offer, pending) = watcher.offer(Direction::RecvOnly);
+    watcher.arrivals = Some(Vec::new());
+    let (offer, pending) = watcher.offer(Direction::RecvOnly, 1);
     let (answer, _) = rt.block_on(sfu.subscribe(sub_id("proctor"), offer)).expect("subscribe");
     watcher.accept(pending, &answer);
     // The flooders' own peers: one to trickle candidates to, one offer to repeat.
-    let (flood_offer, _) = Client::new().offer(Direction::SendOnly);
+    let (flood_offer, _) = Client::new().offer(Direction::SendOnly, 1);
     rt.block_on(sfu.publish(student("flooder"), flood_offer.clone())).expect("flooder publishes");
     let hostile = hostile_offer(&flood_offer, cfg_limit_bytes());
     let started = Instant::now();

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each example uses a different part
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpPendingOffer};
@@ -23,6 +24,8 @@ pub struct Client {
     pub key_requests: u64,
     /// The first m-line's mid.
     pub mid: Option<Mid>,
+    /// When `Some`, every RTP packet received: when, and its payload.
+    pub arrivals: Option<Vec<(Instant, Arc<[u8]>)>>,
 }
 
 impl Client {
@@ -41,6 +44,7 @@ impl Client {
             rtp_in: 0,
             key_requests: 0,
             mid: None,
+            arrivals: None,
         }
     }
 
@@ -99,7 +103,12 @@ impl Client {
                 }
                 Ok(Output::Transmit(t)) => send(&self.sock, Datagram(t.destination, t.contents.into())),
                 Ok(Output::Event(Event::Connected)) => self.connected = true,
-                Ok(Output::Event(Event::RtpPacket(_))) => self.rtp_in += 1,
+                Ok(Output::Event(Event::RtpPacket(p))) => {
+                    self.rtp_in += 1;
+                    if let Some(a) = &mut self.arrivals {
+                        a.push((Instant::now(), p.payload));
+                    }
+                }
                 Ok(Output::Event(Event::KeyframeRequest(_))) => self.key_requests += 1,
                 Ok(_) => {}
                 Err(_) => return,
