@@ -21,19 +21,22 @@
 //! publisher, one slot each), `fan-out` (proctors with 16 slots; each group
 //! of 16 publishers is watched by `F` proctors, default 4).
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use str0m::change::SdpAnswer;
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::media::{Direction, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpWrite;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use support::{publisher_id, sub_id};
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{PublisherId, Router, RouterConfig, SubscriberId};
+use vigil_sfu::{Router, RouterConfig};
 
 const SLOTS: usize = 16;
 const BATCH: usize = 32;
@@ -72,13 +75,9 @@ impl Client {
     }
 
     fn offer(&mut self, dir: Direction, sections: usize) -> (String, str0m::change::SdpPendingOffer) {
-        let mut api = self.rtc.sdp_api();
-        for _ in 0..sections {
-            let mid = api.add_media(MediaKind::Video, dir, None, None, None);
-            self.mid.get_or_insert(mid);
-        }
-        let (offer, pending) = api.apply().expect("offer");
-        (offer.to_sdp_string(), pending)
+        let (first, offer, pending) = support::video_offer(&mut self.rtc, dir, sections);
+        self.mid.get_or_insert(first);
+        (offer, pending)
     }
 }
 
@@ -160,15 +159,6 @@ struct Workload {
     subs: Vec<usize>,
     /// How many slots receive each publisher's packets.
     fan_out: usize,
-}
-
-fn publisher_id(i: usize) -> PublisherId {
-    PublisherId::new("bench".parse().expect("exam id"), format!("s{i}").parse().expect("student id"))
-}
-
-/// Proctor connection `connection`, watching exam `bench`.
-fn sub_id(connection: impl Into<String>) -> SubscriberId {
-    SubscriberId::new("bench".parse().expect("exam id"), connection)
 }
 
 fn address(i: usize) -> SocketAddr {

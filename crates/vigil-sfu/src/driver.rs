@@ -405,24 +405,27 @@ impl SfuThreads {
     }
 }
 
+/// Worker `i`'s address given the configured one: the port counts up from
+/// a fixed port (P, P+1, …); port 0 stays 0, for the kernel to pick.
+fn worker_addr(a: SocketAddr, i: usize) -> Result<SocketAddr, SfuError> {
+    if a.port() == 0 {
+        return Ok(a);
+    }
+    let port = u16::try_from(usize::from(a.port()) + i)
+        .map_err(|_| SfuError::Config(format!("no port for worker {i} above {a}")))?;
+    Ok(SocketAddr::new(a.ip(), port))
+}
+
 /// Binds worker `i`'s socket and starts its thread and its offer thread.
 fn start_worker(
     config: &SfuConfig,
     i: usize,
     events: broadcast::Sender<SfuEvent>,
 ) -> Result<(Worker, JoinHandle<()>), SfuError> {
-    let shifted = |a: SocketAddr| -> Result<SocketAddr, SfuError> {
-        if a.port() == 0 {
-            return Ok(a);
-        }
-        let port = u16::try_from(usize::from(a.port()) + i)
-            .map_err(|_| SfuError::Config(format!("no port for worker {i} above {a}")))?;
-        Ok(SocketAddr::new(a.ip(), port))
-    };
-    let socket = bind_socket(shifted(config.bind)?)?;
+    let socket = bind_socket(worker_addr(config.bind, i)?)?;
     let local_addr = socket.local_addr()?;
     let candidate_addr = match config.advertised {
-        Some(a) => shifted(a)?,
+        Some(a) => worker_addr(a, i)?,
         None => local_addr,
     };
     if candidate_addr.ip().is_unspecified() || candidate_addr.port() == 0 {
@@ -961,6 +964,15 @@ mod tests {
         let (offers, _) = mpsc::sync_channel(1);
         let local_addr = "127.0.0.1:9".parse().unwrap();
         Worker { cmd, offers, stop: Arc::default(), local_addr, peers: Arc::new(AtomicUsize::new(peers)) }
+    }
+
+    #[test]
+    fn workers_count_ports_up_from_a_fixed_one() {
+        let addr = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        assert_eq!(worker_addr(addr("0.0.0.0:3478"), 0).unwrap(), addr("0.0.0.0:3478"));
+        assert_eq!(worker_addr(addr("203.0.113.7:3478"), 2).unwrap(), addr("203.0.113.7:3480"));
+        assert_eq!(worker_addr(addr("127.0.0.1:0"), 3).unwrap(), addr("127.0.0.1:0"), "the kernel picks");
+        assert!(matches!(worker_addr(addr("[::1]:65535"), 1), Err(SfuError::Config(_))), "no port past 65535");
     }
 
     #[test]

@@ -50,13 +50,9 @@ impl Client {
 
     /// An offer of `sections` video m-lines in direction `dir`.
     pub fn offer(&mut self, dir: Direction, sections: usize) -> (String, SdpPendingOffer) {
-        let mut api = self.rtc.sdp_api();
-        for _ in 0..sections {
-            let mid = api.add_media(MediaKind::Video, dir, None, None, None);
-            self.mid.get_or_insert(mid);
-        }
-        let (o, p) = api.apply().expect("offer");
-        (o.to_sdp_string(), p)
+        let (first, offer, pending) = video_offer(&mut self.rtc, dir, sections);
+        self.mid.get_or_insert(first);
+        (offer, pending)
     }
 
     pub fn accept(&mut self, pending: SdpPendingOffer, answer: &str) {
@@ -117,6 +113,15 @@ impl Client {
     }
 }
 
+/// An offer from `rtc` of `sections` video m-lines in direction `dir`:
+/// the first m-line's mid, the SDP, and what accepting the answer needs.
+pub fn video_offer(rtc: &mut Rtc, dir: Direction, sections: usize) -> (Mid, String, SdpPendingOffer) {
+    let mut api = rtc.sdp_api();
+    let mids: Vec<Mid> = (0..sections.max(1)).map(|_| api.add_media(MediaKind::Video, dir, None, None, None)).collect();
+    let (o, p) = api.apply().expect("offer");
+    (mids[0], o.to_sdp_string(), p)
+}
+
 /// One datagram from a client: where to, and its bytes.
 pub struct Datagram(pub SocketAddr, pub Vec<u8>);
 
@@ -147,30 +152,25 @@ pub fn thread_id(name: &str) -> Option<i32> {
 }
 
 /// CPU seconds (user + system) the thread `tid` of this process has used.
-#[allow(unsafe_code)] // sysconf(_SC_CLK_TCK): libc has no safe wrapper
 pub fn thread_cpu(tid: i32) -> Option<f64> {
+    cpu_of_stat(&std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?)
+}
+
+/// CPU seconds of this whole process.
+pub fn process_cpu() -> Option<f64> {
+    cpu_of_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// User plus system CPU seconds from a `/proc/…/stat` line.
+#[allow(unsafe_code)] // sysconf(_SC_CLK_TCK): libc has no safe wrapper
+fn cpu_of_stat(stat: &str) -> Option<f64> {
     // SAFETY: sysconf takes an integer name and reads or writes no memory
     // of ours; any name is allowed (an unknown one returns -1, refused below).
     let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if tick <= 0 {
         return None;
     }
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    cpu_of_stat(&stat, tick as f64)
-}
-
-/// CPU seconds of this whole process.
-#[allow(unsafe_code)] // as `thread_cpu`
-pub fn process_cpu() -> Option<f64> {
-    // SAFETY: as in `thread_cpu`.
-    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if tick <= 0 {
-        return None;
-    }
-    cpu_of_stat(&std::fs::read_to_string("/proc/self/stat").ok()?, tick as f64)
-}
-
-fn cpu_of_stat(stat: &str, tick: f64) -> Option<f64> {
+    let tick = tick as f64;
     // Fields after the parenthesised comm: state is field 3, utime 14, stime 15.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split(' ').collect();
