@@ -15,6 +15,12 @@
 //! `commands_per_turn`, for at most `COMMAND_TIME_PER_TURN`) and then goes
 //! back to the socket, so a flood of signalling from one client costs the
 //! forwarding path a short slice per turn instead of stalling it.
+//!
+//! The thread never polls. When its socket is drained and no command is
+//! waiting it sleeps in `epoll` (through mio) until a datagram arrives, a
+//! command is queued (whoever queues it rings the worker's `Doorbell`, an
+//! eventfd) or the router's next timer is due. An idle worker therefore
+//! wakes a few times a second, not every few milliseconds.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -145,6 +151,8 @@ pub struct Sfu {
 /// The handle's side of one worker.
 struct Worker {
     cmd: mpsc::SyncSender<Command>,
+    /// Rung after each command is queued.
+    bell: Doorbell,
     offers: mpsc::SyncSender<Offer>,
     stop: Arc<AtomicBool>,
     local_addr: SocketAddr,
@@ -201,9 +209,37 @@ impl Placement {
     }
 }
 
-/// Longest the thread sleeps in `recv_from`: bounds command latency and
-/// timer lateness without a per-iteration `setsockopt`.
-const IDLE_WAIT: Duration = Duration::from_millis(2);
+/// Longest the thread sleeps with nothing to do. Commands, datagrams and
+/// the router's timers wake it sooner; this only bounds the damage of a
+/// wake-up that went missing.
+const LONGEST_SLEEP: Duration = Duration::from_secs(1);
+/// mio tokens: the UDP socket and the doorbell.
+const SOCKET: mio::Token = mio::Token(0);
+const BELL: mio::Token = mio::Token(1);
+
+/// Wakes a worker's thread from its sleep in `epoll`. Cloned into every
+/// producer of commands (the `Sfu` handle, the offer thread).
+#[derive(Clone)]
+struct Doorbell(Arc<mio::Waker>);
+
+impl Doorbell {
+    /// A doorbell no thread listens to, for tests without a worker thread.
+    #[cfg(test)]
+    fn unattached() -> Doorbell {
+        // The waker owns its eventfd and outlives the poll; ringing it
+        // then wakes nobody.
+        let poll = mio::Poll::new().expect("epoll for a test");
+        Doorbell(Arc::new(mio::Waker::new(poll.registry(), BELL).expect("eventfd for a test")))
+    }
+
+    fn ring(&self) {
+        // An eventfd write fails only when its counter would overflow, and
+        // then the thread already has a wake-up pending.
+        if let Err(e) = self.0.wake() {
+            tracing::debug!(error = %e, "SFU doorbell");
+        }
+    }
+}
 /// Longest the thread spends on commands before it reads the socket again
 /// (a command that runs longer still finishes). An offer costs about a
 /// millisecond (a DTLS certificate, str0m's answer), a candidate a few
@@ -241,7 +277,7 @@ impl Sfu {
         local_addr: SocketAddr,
     ) -> Sfu {
         let refused_busy = counter!("vigil_sfu_signalling_refused_total", "reason" => "busy");
-        let worker = Worker { cmd, offers, stop, local_addr, peers: Arc::default() };
+        let worker = Worker { cmd, bell: Doorbell::unattached(), offers, stop, local_addr, peers: Arc::default() };
         Sfu { workers: vec![worker].into(), placement: Arc::default(), events, refused_busy }
     }
 
@@ -275,7 +311,13 @@ impl Sfu {
     /// peers (`UnknownPeer`).
     fn call<T: Send + 'static>(&self, exam: &ExamId, command: impl FnOnce(Reply<T>) -> Command) -> Queued<T> {
         match self.worker(exam, false) {
-            Some(w) => self.queue(&w.cmd, command),
+            Some(w) => {
+                let queued = self.queue(&w.cmd, command);
+                if queued.is_ok() {
+                    w.bell.ring();
+                }
+                queued
+            }
             None => Err(SfuError::UnknownPeer),
         }
     }
@@ -385,6 +427,7 @@ impl Sfu {
     pub fn shutdown(&self) {
         for w in self.workers.iter() {
             w.stop.store(true, Ordering::Relaxed);
+            w.bell.ring();
         }
     }
 }
@@ -431,7 +474,14 @@ fn start_worker(
     if candidate_addr.ip().is_unspecified() || candidate_addr.port() == 0 {
         return Err(SfuError::Config(format!("cannot advertise {candidate_addr}: set an advertised address")));
     }
-    socket.set_read_timeout(Some(IDLE_WAIT))?;
+    socket.set_nonblocking(true)?;
+    let poll = mio::Poll::new()?;
+    poll.registry().register(
+        &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&socket)),
+        SOCKET,
+        mio::Interest::READABLE,
+    )?;
+    let bell = Doorbell(Arc::new(mio::Waker::new(poll.registry(), BELL)?));
     let mut rcfg = RouterConfig::new(candidate_addr);
     rcfg.max_slots = config.max_slots;
     rcfg.health = config.health.clone();
@@ -441,10 +491,16 @@ fn start_worker(
     let (offers, offers_rx) = mpsc::sync_channel(config.offer_queue.max(1));
     let stop = Arc::new(AtomicBool::new(false));
     let peers = Arc::new(AtomicUsize::new(0));
-    let preparer = Preparer { preparer: OfferPreparer::new(rcfg.clone()), offers: offers_rx, cmd: cmd.clone() };
+    let preparer = Preparer {
+        preparer: OfferPreparer::new(rcfg.clone()),
+        offers: offers_rx,
+        cmd: cmd.clone(),
+        bell: bell.clone(),
+    };
     std::thread::Builder::new().name(format!("vigil-sfu-offer{i}")).spawn(move || preparer.run())?;
     let thread = Thread {
         socket,
+        poll,
         commands: rx,
         commands_per_turn: config.commands_per_turn.max(1),
         stop: stop.clone(),
@@ -453,7 +509,7 @@ fn start_worker(
     };
     // Thread names are at most 15 bytes on Linux: "vigil-sfu-N".
     let handle = std::thread::Builder::new().name(format!("vigil-sfu-{i}")).spawn(move || thread.run(rcfg))?;
-    Ok((Worker { cmd, offers, stop, local_addr, peers }, handle))
+    Ok((Worker { cmd, bell, offers, stop, local_addr, peers }, handle))
 }
 
 fn bind_socket(addr: SocketAddr) -> Result<UdpSocket, SfuError> {
@@ -509,6 +565,7 @@ struct Preparer {
     preparer: OfferPreparer,
     offers: mpsc::Receiver<Offer>,
     cmd: mpsc::SyncSender<Command>,
+    bell: Doorbell,
 }
 
 impl Preparer {
@@ -524,22 +581,26 @@ impl Preparer {
                     Ok(prepared) => self.cmd.try_send(Command::Publish(id, Box::new(prepared), reply)),
                     Err(e) => {
                         let _ = reply.send(Err(e));
-                        Ok(())
+                        continue;
                     }
                 },
                 Offer::Subscribe(id, sdp, reply) => match contain(|| self.preparer.subscriber(now, &sdp)) {
                     Ok(prepared) => self.cmd.try_send(Command::Subscribe(id, Box::new(prepared), reply)),
                     Err(e) => {
                         let _ = reply.send(Err(e));
-                        Ok(())
+                        continue;
                     }
                 },
             };
             // A command that finds the queue full or closed is answered
             // here; `Stopped` needs nothing, as its reply is dropped with it.
-            if let Err(mpsc::TrySendError::Full(command)) = queued {
-                busy.increment(1);
-                command.refuse(SfuError::Busy);
+            match queued {
+                Ok(()) => self.bell.ring(),
+                Err(mpsc::TrySendError::Full(command)) => {
+                    busy.increment(1);
+                    command.refuse(SfuError::Busy);
+                }
+                Err(mpsc::TrySendError::Disconnected(_)) => {}
             }
         }
     }
@@ -589,7 +650,9 @@ fn lower_priority() {}
 
 /// What the SFU thread owns besides its router.
 struct Thread {
+    /// Non-blocking, registered with `poll` (edge-triggered).
     socket: UdpSocket,
+    poll: mio::Poll,
     commands: mpsc::Receiver<Command>,
     commands_per_turn: usize,
     stop: Arc<AtomicBool>,
@@ -609,7 +672,7 @@ enum Queue {
 
 impl Thread {
     fn run(self, cfg: RouterConfig) {
-        let Thread { socket, commands, commands_per_turn, stop, events, peers } = self;
+        let Thread { socket, mut poll, commands, commands_per_turn, stop, events, peers } = self;
         let mut router = Router::new(cfg, Instant::now(), SystemTime::now());
         let mut io = Io {
             socket,
@@ -618,13 +681,14 @@ impl Thread {
             send_errors: counter!("vigil_sfu_send_errors_total"),
         };
         let loop_time = histogram!("vigil_sfu_loop_seconds");
+        let mut woken = mio::Events::with_capacity(4);
         while !stop.load(Ordering::Relaxed) {
-            let wait = match apply_commands(&mut router, &commands, commands_per_turn) {
-                Queue::Empty => true,
-                Queue::Backlog => false,
+            let commands_waiting = match apply_commands(&mut router, &commands, commands_per_turn) {
+                Queue::Empty => false,
+                Queue::Backlog => true,
                 Queue::Closed => return,
             };
-            let started = io.receive(&mut router, wait);
+            let (started, drained) = io.receive(&mut router);
             if router.poll_timeout() <= started {
                 router.handle_timeout(started);
             }
@@ -636,6 +700,19 @@ impl Thread {
             router.flush_metrics();
             peers.store(router.peer_count(), Ordering::Relaxed);
             loop_time.record(started.elapsed().as_secs_f64());
+            if drained && !commands_waiting {
+                // Sleep until a datagram, a command (the doorbell) or the
+                // next timer. The socket is edge-triggered, which is safe
+                // because it was just drained: anything that arrived since
+                // raises a new edge. A command queued after `apply_commands`
+                // rang the bell, which stays pending until this call.
+                let due = router.poll_timeout().saturating_duration_since(Instant::now());
+                if let Err(e) = poll.poll(&mut woken, Some(due.min(LONGEST_SLEEP)))
+                    && e.kind() != std::io::ErrorKind::Interrupted
+                {
+                    tracing::warn!(error = %e, "SFU epoll");
+                }
+            }
         }
     }
 }
@@ -667,14 +744,14 @@ struct Io {
 }
 
 impl Io {
-    /// Hands one batch of datagrams to the router (see `RecvBatch::recv`
-    /// for `wait`); returns when the batch was read.
-    fn receive(&mut self, router: &mut Router, wait: bool) -> Instant {
-        let received = self.rbatch.recv(&self.socket, wait);
+    /// Hands the datagrams the socket holds (one batch) to the router;
+    /// returns when the batch was read, and whether that emptied the socket.
+    fn receive(&mut self, router: &mut Router) -> (Instant, bool) {
+        let received = self.rbatch.recv(&self.socket);
         // One clock read per batch: a batch is what the kernel had queued,
         // so its datagrams arrived within microseconds of each other.
         let now = Instant::now();
-        match received {
+        let drained = match received {
             Ok(n) => {
                 for i in 0..n {
                     if let Some((src, data)) = self.rbatch.get(i) {
@@ -682,11 +759,16 @@ impl Io {
                     }
                 }
                 router.flush(now);
+                // A short batch means the queue ran dry during the call.
+                n < RecvBatch::CAPACITY
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) => tracing::debug!(error = %e, "recv"),
-        }
-        now
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "recv");
+                false
+            }
+        };
+        (now, drained)
     }
 
     /// Sends everything the router has queued, a batch per system call.
@@ -752,10 +834,16 @@ mod batch_linux {
             }
         }
 
-        /// Takes what the socket holds, up to `BATCH`. With `wait`, first
-        /// waits (up to the socket's read timeout) for one datagram; without,
-        /// an empty socket is `WouldBlock` at once.
-        pub fn recv(&mut self, socket: &UdpSocket, wait: bool) -> std::io::Result<usize> {
+        /// Datagrams per call at most. Fewer means the socket's queue ran
+        /// dry during the call: with `MSG_WAITFORONE` the kernel stops at
+        /// the first empty read after one datagram (errors from ICMP, which
+        /// could also cut a batch short, are not queued on an unconnected
+        /// UDP socket without `IP_RECVERR`).
+        pub const CAPACITY: usize = BATCH;
+
+        /// Takes what the (non-blocking) socket holds, up to `CAPACITY`; an
+        /// empty socket is `WouldBlock`.
+        pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
             self.n = 0;
             let mut iovs: [libc::iovec; BATCH] = std::array::from_fn(|i| libc::iovec {
                 iov_base: self.bufs[i].as_mut_ptr().cast(),
@@ -782,7 +870,7 @@ mod batch_linux {
                     socket.as_raw_fd(),
                     hdrs.as_mut_ptr(),
                     BATCH as libc::c_uint,
-                    if wait { libc::MSG_WAITFORONE } else { libc::MSG_WAITFORONE | libc::MSG_DONTWAIT },
+                    libc::MSG_WAITFORONE | libc::MSG_DONTWAIT,
                     std::ptr::null_mut(),
                 )
             };
@@ -893,23 +981,20 @@ mod batch_portable {
     pub struct RecvBatch {
         buf: Vec<u8>,
         last: Option<(SocketAddr, usize)>,
-        /// What the socket was last set to.
-        nonblocking: bool,
     }
 
     impl RecvBatch {
+        /// One datagram per call: only `WouldBlock` shows the socket is empty.
+        pub const CAPACITY: usize = 1;
+
         pub fn new() -> Self {
-            RecvBatch { buf: vec![0; DATAGRAM_MAX], last: None, nonblocking: false }
+            RecvBatch { buf: vec![0; DATAGRAM_MAX], last: None }
         }
 
-        /// One datagram. With `wait`, waits up to the socket's read timeout;
-        /// without, an empty socket is `WouldBlock` at once.
-        pub fn recv(&mut self, socket: &UdpSocket, wait: bool) -> std::io::Result<usize> {
+        /// One datagram from the (non-blocking) socket; an empty socket is
+        /// `WouldBlock`.
+        pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
             self.last = None;
-            if self.nonblocking == wait {
-                socket.set_nonblocking(!wait)?;
-                self.nonblocking = !wait;
-            }
             let (n, src) = socket.recv_from(&mut self.buf)?;
             self.last = Some((src, n));
             Ok(1)
@@ -963,7 +1048,14 @@ mod tests {
         let (cmd, _) = mpsc::sync_channel(1);
         let (offers, _) = mpsc::sync_channel(1);
         let local_addr = "127.0.0.1:9".parse().unwrap();
-        Worker { cmd, offers, stop: Arc::default(), local_addr, peers: Arc::new(AtomicUsize::new(peers)) }
+        Worker {
+            cmd,
+            bell: Doorbell::unattached(),
+            offers,
+            stop: Arc::default(),
+            local_addr,
+            peers: Arc::new(AtomicUsize::new(peers)),
+        }
     }
 
     #[test]

@@ -27,7 +27,10 @@
 //!   queue answers [`SfuError::Busy`] at once instead of making the caller
 //!   wait. The thread applies at most [`SfuConfig::commands_per_turn`]
 //!   commands (and at most 2 ms of them) per loop turn, then reads the
-//!   socket again, without waiting on it while commands are queued.
+//!   socket again, without waiting on it while commands are queued. With
+//!   nothing to read and nothing queued it sleeps in epoll until a
+//!   datagram, a command (whose sender rings the worker's eventfd) or its
+//!   next timer: no polling.
 //! * Offers are screened on the raw text before str0m parses them
 //!   ([`SignallingLimits`]): size (8 KiB per permitted m-line), m-lines
 //!   (a few for a publisher, the slots plus two for a proctor) and
