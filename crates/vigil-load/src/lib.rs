@@ -38,6 +38,9 @@ pub struct LoadConfig {
     pub show_progress: bool,
     /// The load generator's nice value, reported with each step.
     pub loadgen_nice: i32,
+    /// The nice value of the threads that run the cameras and the proctors'
+    /// video (see [`media_runtime`]), reported with each step.
+    pub media_nice: i32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +62,7 @@ pub struct StepResult {
     pub server_rss_bytes: Option<u64>,
     pub loadgen_cpu_cores: f64,
     pub loadgen_nice: i32,
+    pub media_nice: i32,
     /// RTP packets: sent by the students' cameras, received by the SFU,
     /// forwarded by it to proctors, received by the proctors, and missing
     /// from the proctors' sequence numbers. Null when no video is sent.
@@ -160,11 +164,41 @@ pub struct RunOutcome {
     pub errors: std::collections::BTreeMap<String, u64>,
 }
 
+/// The runtime for the students' cameras and the proctors' video, apart
+/// from the one that runs the Socket.IO clients. A thousand cameras keep a
+/// runtime's workers busy encrypting and pacing RTP; on the same runtime a
+/// proctor's score would wait behind them in the run queue, and the score
+/// latency measured would be the generator's own queueing. With threads of
+/// their own (optionally niced) the cameras are what a thousand laptops
+/// are to the server: load beside it, not ahead of the measurement.
+pub fn media_runtime(nice: i32) -> Result<tokio::runtime::Runtime> {
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("vigil-load-media")
+        .enable_all()
+        .on_thread_start(move || {
+            if let Err(e) = report::renice_this_thread(nice) {
+                eprintln!("vigil-load: could not set the media threads' nice value to {nice}: {e}");
+            }
+        })
+        .build()
+        .context("starting the media runtime")
+}
+
 /// Runs the ramp against `target`.
 pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
     if cfg.watch > 0 && cfg.student.video.is_none() {
         bail!("--watch needs the students to publish video");
     }
+    let media = media_runtime(cfg.media_nice)?;
+    let outcome = run_on(target, cfg, media.handle().clone()).await;
+    // Dropping a runtime from async code would block this one's worker.
+    media.shutdown_background();
+    outcome
+}
+
+async fn run_on(target: &Target, cfg: &LoadConfig, media: tokio::runtime::Handle) -> Result<RunOutcome> {
     let max_students = cfg.steps.iter().copied().max().unwrap_or(0);
     let roster = target.roster(max_students, cfg.proctors).await.context("creating the load exam")?;
     let stats = sim::Stats::new();
@@ -187,6 +221,7 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
             watching,
             stats.clone(),
             stop_proctors_rx.clone(),
+            media.clone(),
         )));
     }
     let mut running = 0u32;
@@ -202,6 +237,7 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
                 cfg.student.clone(),
                 stats.clone(),
                 stop_rx.clone(),
+                media.clone(),
             )));
             running += 1;
             // Spread connection setup so the ramp does not measure a thundering herd.
@@ -325,6 +361,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         server_rss_bytes: nodes.iter().map(|n| n.rss_bytes).sum::<Option<u64>>(),
         loadgen_cpu_cores: self_cpu,
         loadgen_nice: cfg.loadgen_nice,
+        media_nice: cfg.media_nice,
         rtp_sent: rtp(after.rtp_sent - before.rtp_sent),
         rtp_sfu_received: sfu.map(|(a, b)| b.received.saturating_sub(a.received)),
         rtp_forwarded: sfu.map(|(a, b)| b.forwarded.saturating_sub(a.forwarded)),

@@ -79,6 +79,11 @@ struct Cli {
     /// started, so that the server gets the CPU first on a shared machine.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
     nice: i32,
+    /// Run the students' cameras and the proctors' video (threads of their
+    /// own) at this nice value (0–19), so that on a shared machine the
+    /// server and the clients that time the scores get the CPU first.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
+    media_nice: i32,
     /// SVG chart of server CPU and p99 latency against students.
     #[arg(long, default_value = "vigil-load.svg")]
     svg: PathBuf,
@@ -150,6 +155,7 @@ async fn main() -> Result<()> {
         },
         show_progress: true,
         loadgen_nice: cli.nice,
+        media_nice: cli.media_nice,
     };
     let outcome = vigil_load::run(&target, &cfg).await;
     target.stop().await;

@@ -41,6 +41,22 @@ pub fn renice_self(nice: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sets the calling thread's nice value (0 leaves it alone).
+#[allow(unsafe_code)] // setpriority per thread: std has no safe wrapper
+pub fn renice_this_thread(nice: i32) -> std::io::Result<()> {
+    if nice == 0 {
+        return Ok(());
+    }
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    // SAFETY: setpriority takes plain integers and touches no memory of
+    // ours; on Linux PRIO_PROCESS with a thread id sets that thread's nice.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub fn process_rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;

@@ -133,6 +133,7 @@ pub async fn student(
     cfg: StudentConfig,
     stats: Arc<Stats>,
     mut stop: watch::Receiver<bool>,
+    media: tokio::runtime::Handle,
 ) {
     let http = reqwest::Client::new();
     let mut next_seq = 1u64;
@@ -157,7 +158,7 @@ pub async fn student(
         // socket closes, so the camera starts over on the next connection.
         let (_camera_alive, alive) = tokio::sync::oneshot::channel::<()>();
         if let Some(video) = &cfg.video {
-            tokio::spawn(crate::media::publish(
+            media.spawn(crate::media::publish(
                 client.clone(),
                 local_ip,
                 video.clone(),
@@ -272,6 +273,7 @@ pub async fn proctor(
     watching: Vec<String>,
     stats: Arc<Stats>,
     mut stop: watch::Receiver<bool>,
+    media: tokio::runtime::Handle,
 ) {
     let local_ip = crate::media::local_ip_towards(&base);
     while !*stop.borrow() {
@@ -284,7 +286,7 @@ pub async fn proctor(
             }
         };
         let (_video_alive, alive) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(crate::media::watch_students(
+        media.spawn(crate::media::watch_students(
             client.clone(),
             local_ip,
             watching.clone(),
