@@ -81,6 +81,9 @@ pub struct StepResult {
     pub scores_received: u64,
     pub evidence_sent: u64,
     pub evidence_accepted: u64,
+    /// Uploads the server asked to send again later (429 or 5xx), and
+    /// that were (see `sim::upload_evidence`).
+    pub evidence_retries: u64,
     /// Incident sent → score at a proctor, for incidents that start a burst.
     pub score_latency_ms: Option<Quantiles>,
     /// The server's own part of it: incident stored → score handed to the
@@ -118,6 +121,7 @@ struct Counts {
     scores: u64,
     evidence_sent: u64,
     evidence_ok: u64,
+    evidence_retries: u64,
     reconnects: u64,
     rtp_sent: u64,
     rtp_received: u64,
@@ -133,6 +137,7 @@ fn counts(s: &sim::Stats) -> Counts {
         scores: s.scores_received.load(Ordering::Relaxed),
         evidence_sent: s.evidence_sent.load(Ordering::Relaxed),
         evidence_ok: s.evidence_accepted.load(Ordering::Relaxed),
+        evidence_retries: s.evidence_retries.load(Ordering::Relaxed),
         reconnects: s.reconnects.load(Ordering::Relaxed),
         rtp_sent: s.rtp_sent.load(Ordering::Relaxed),
         rtp_received: s.rtp_received.load(Ordering::Relaxed),
@@ -374,6 +379,7 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         scores_received: after.scores - before.scores,
         evidence_sent: after.evidence_sent - before.evidence_sent,
         evidence_accepted: after.evidence_ok - before.evidence_ok,
+        evidence_retries: after.evidence_retries - before.evidence_retries,
         score_latency_ms: quantiles(&leading),
         server_fanout_p99_ms,
         coalesced_score_latency_ms: quantiles(&coalesced),

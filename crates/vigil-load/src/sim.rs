@@ -19,6 +19,9 @@ use crate::sio::SioClient;
 /// `fanout::SCORE_INTERVAL_MS`), plus a little for the round trip.
 const COALESCE_INTERVAL: Duration = Duration::from_millis(110);
 
+/// Tries per evidence frame before it counts as an error.
+const EVIDENCE_ATTEMPTS: u32 = 5;
+
 /// A real JPEG (a frame made by the project, see testdata/frames).
 const FRAME: &[u8] = include_bytes!("../../../testdata/frames/frame-a.jpg");
 
@@ -42,6 +45,8 @@ pub struct Stats {
     pub scores_received: AtomicU64,
     pub evidence_sent: AtomicU64,
     pub evidence_accepted: AtomicU64,
+    /// Uploads refused with "later" (429 or 5xx) and sent again.
+    pub evidence_retries: AtomicU64,
     pub reconnects: AtomicU64,
     /// RTP packets the students' cameras sent.
     pub rtp_sent: AtomicU64,
@@ -81,6 +86,7 @@ impl Stats {
             scores_received: AtomicU64::new(0),
             evidence_sent: AtomicU64::new(0),
             evidence_accepted: AtomicU64::new(0),
+            evidence_retries: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             rtp_sent: AtomicU64::new(0),
             rtp_received: AtomicU64::new(0),
@@ -247,20 +253,35 @@ async fn upload_evidence(http: &reqwest::Client, base: &str, token: &str, incide
     body.extend_from_slice(tag);
     body.extend_from_slice(&FRAME[2..]);
     stats.evidence_sent.fetch_add(1, Ordering::Relaxed);
-    let res = http
-        .post(format!("{base}/api/v1/evidence/{incident}"))
-        .bearer_auth(token)
-        .header("content-type", "image/jpeg")
-        .header("x-vigil-captured-at", now_ms().to_string())
-        .body(body)
-        .send()
-        .await;
-    match res {
-        Ok(r) if r.status().is_success() => {
-            stats.evidence_accepted.fetch_add(1, Ordering::Relaxed);
+    // Like the page's outbox: a refusal that says "later" (429, or a 5xx)
+    // is retried after the server's `retry_after_ms`, or a growing backoff.
+    let mut backoff = Duration::from_millis(200);
+    for attempt in 1..=EVIDENCE_ATTEMPTS {
+        let res = http
+            .post(format!("{base}/api/v1/evidence/{incident}"))
+            .bearer_auth(token)
+            .header("content-type", "image/jpeg")
+            .header("x-vigil-captured-at", now_ms().to_string())
+            .body(body.clone())
+            .send()
+            .await;
+        let status = match res {
+            Ok(r) if r.status().is_success() => {
+                stats.evidence_accepted.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Ok(r) => r,
+            Err(e) => return stats.error(format!("evidence: {e}")),
+        };
+        let code = status.status().as_u16();
+        let later = code == 429 || code >= 500;
+        if !later || attempt == EVIDENCE_ATTEMPTS {
+            return stats.error(format!("evidence: HTTP {code}"));
         }
-        Ok(r) => stats.error(format!("evidence: HTTP {}", r.status().as_u16())),
-        Err(e) => stats.error(format!("evidence: {e}")),
+        let asked = status.json::<Value>().await.ok().and_then(|b| b.pointer("/error/retry_after_ms")?.as_u64());
+        stats.evidence_retries.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(asked.map_or(backoff, Duration::from_millis).max(backoff)).await;
+        backoff = backoff.saturating_mul(2);
     }
 }
 
