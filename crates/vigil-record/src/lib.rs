@@ -1,0 +1,180 @@
+//! vigil-record: a student's camera, as the SFU receives it (decrypted
+//! RTP), written to WebM without decoding.
+//!
+//! Everything here is sans-IO: packets and the time they arrived go in,
+//! finished segments (bytes) and key frame requests come out. The server
+//! runs it off the SFU thread and stores the segments; the SFU turns a key
+//! frame request into a PLI to the student.
+//!
+//! - [`vp8`]: the RTP payload format (RFC 7741) and the frame header bits a
+//!   recorder needs.
+//! - [`assemble`]: packets into whole frames, with reordering, loss (drop
+//!   until the next key frame, and ask for one) and wrap-around.
+//! - [`segment`]: frames into WebM segments (libwebm, with cues).
+//! - [`Recorder`]: the three together, cutting a segment about every
+//!   `segment_length` at a key frame it asks for, and at every change of
+//!   resolution.
+
+pub mod assemble;
+pub mod segment;
+pub mod vp8;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+pub use assemble::{AssemblerConfig, AssemblerStats, Frame, FrameAssembler, Output, RtpIn};
+pub use segment::{FinishedSegment, SegmentError, SegmentWriter};
+
+#[derive(Debug, Clone)]
+pub struct RecorderConfig {
+    /// A segment is cut at the first key frame after this much video.
+    pub segment_length: Duration,
+    /// Past this, a segment is cut even without a key frame, and frames
+    /// are dropped until one comes: memory stays bounded if a sender
+    /// ignores key frame requests.
+    pub max_segment_length: Duration,
+    /// How often a key frame is asked for while one is due.
+    pub keyframe_request_interval: Duration,
+    pub assembler: AssemblerConfig,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        RecorderConfig {
+            segment_length: Duration::from_secs(60),
+            max_segment_length: Duration::from_secs(180),
+            keyframe_request_interval: Duration::from_secs(2),
+            assembler: AssemblerConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum RecorderOutput {
+    Segment(FinishedSegment),
+    /// Ask the sender for a key frame (a PLI).
+    NeedKeyframe,
+    /// The muxer refused a segment; its frames are lost, recording goes on
+    /// at the next key frame.
+    Failed(SegmentError),
+}
+
+/// One student's recording.
+#[derive(Debug)]
+pub struct Recorder {
+    cfg: RecorderConfig,
+    assembler: FrameAssembler,
+    current: Option<SegmentWriter>,
+    /// The latest gap between two frames, for the last frame's duration.
+    frame_interval: u64,
+    last_frame: Option<u64>,
+    last_request: Option<Instant>,
+    /// Frames dropped because a segment hit `max_segment_length`.
+    frames_dropped: u64,
+    out: VecDeque<RecorderOutput>,
+}
+
+/// 15 frames a second until two frames show the real interval.
+const DEFAULT_FRAME_INTERVAL: u64 = segment::VIDEO_CLOCK_HZ / 15;
+
+impl Recorder {
+    pub fn new(cfg: RecorderConfig) -> Recorder {
+        let assembler = FrameAssembler::new(cfg.assembler.clone());
+        Recorder {
+            cfg,
+            assembler,
+            current: None,
+            frame_interval: DEFAULT_FRAME_INTERVAL,
+            last_frame: None,
+            last_request: None,
+            frames_dropped: 0,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The assembler's counts, with frames dropped at a segment's cap.
+    pub fn stats(&self) -> AssemblerStats {
+        let mut s = self.assembler.stats();
+        s.frames_dropped += self.frames_dropped;
+        s
+    }
+
+    pub fn poll_output(&mut self) -> Option<RecorderOutput> {
+        self.out.pop_front()
+    }
+
+    pub fn push(&mut self, now: Instant, packet: RtpIn<'_>) {
+        self.assembler.push(now, packet);
+        while let Some(o) = self.assembler.poll_output() {
+            match o {
+                Output::NeedKeyframe => self.request_keyframe(now, true),
+                Output::Frame(f) => self.frame(now, f),
+            }
+        }
+    }
+
+    /// Ends the recording (the student stopped publishing): finishes the
+    /// segment in progress.
+    pub fn finish(&mut self) {
+        self.close_segment();
+    }
+
+    fn request_keyframe(&mut self, now: Instant, urgent: bool) {
+        // The assembler paces its own requests; the recorder's are paced here.
+        let due = urgent
+            || self.last_request.is_none_or(|t| now.saturating_duration_since(t) >= self.cfg.keyframe_request_interval);
+        if due {
+            self.last_request = Some(now);
+            self.out.push_back(RecorderOutput::NeedKeyframe);
+        }
+    }
+
+    fn frame(&mut self, now: Instant, f: Frame) {
+        if let Some(last) = self.last_frame
+            && f.timestamp > last
+        {
+            self.frame_interval = (f.timestamp - last).min(segment::VIDEO_CLOCK_HZ);
+        }
+        self.last_frame = Some(f.timestamp);
+        if let Some(w) = &self.current {
+            let long = w.span() >= self.cfg.segment_length;
+            let resized = f.size.is_some_and(|s| s != w.size());
+            if f.keyframe && (long || resized) {
+                self.close_segment();
+            } else if w.span() >= self.cfg.max_segment_length {
+                self.close_segment();
+                self.frames_dropped += 1;
+                return self.request_keyframe(now, false);
+            } else if long {
+                self.request_keyframe(now, false);
+            }
+        }
+        match &mut self.current {
+            Some(w) => {
+                if let Err(e) = w.push(&f) {
+                    self.current = None;
+                    self.out.push_back(RecorderOutput::Failed(e));
+                }
+            }
+            None if f.keyframe => match SegmentWriter::start(&f) {
+                Ok(w) => self.current = Some(w),
+                Err(e) => self.out.push_back(RecorderOutput::Failed(e)),
+            },
+            None => {
+                // After a cut at the cap: wait for the key frame asked for.
+                self.frames_dropped += 1;
+                self.request_keyframe(now, false);
+            }
+        }
+    }
+
+    fn close_segment(&mut self) {
+        if let Some(w) = self.current.take() {
+            let last = std::time::Duration::from_nanos(segment::ticks_to_ns(self.frame_interval));
+            self.out.push_back(match w.finish(last) {
+                Ok(s) => RecorderOutput::Segment(s),
+                Err(e) => RecorderOutput::Failed(e),
+            });
+        }
+    }
+}
