@@ -76,6 +76,9 @@ pub struct SfuConfig {
     /// a fixed `bind` port P, worker i binds P + i (and advertises the
     /// advertised port + i); with port 0 each picks its own.
     pub workers: usize,
+    /// Where recorded publications' packets go (see `Sfu::record`); every
+    /// worker sends to the same recorder. `None`: recording is off.
+    pub recorder: Option<crate::record::RecordTap>,
 }
 
 impl SfuConfig {
@@ -92,6 +95,7 @@ impl SfuConfig {
             commands_per_turn: 32,
             offer_queue: 128,
             workers: 1,
+            recorder: None,
         }
     }
 }
@@ -120,6 +124,8 @@ enum Command {
     Watch(SubscriberId, u32, PublisherId, WatchQuality, Reply<SlotUpdate>),
     Unwatch(SubscriberId, u32, Reply<SlotUpdate>),
     Close(PeerId, Reply<()>),
+    Record(PublisherId, Reply<()>),
+    RecordingKeyframe(PublisherId, Reply<()>),
 }
 
 /// Cheap, cloneable handle to a running SFU: one or more workers. The
@@ -416,6 +422,23 @@ impl Sfu {
         reply(self.call(&exam, move |r| Command::Unwatch(subscriber, slot, r)))
     }
 
+    /// Records `publisher`'s current publication until it ends: its
+    /// decrypted RTP goes to `SfuConfig::recorder`. Call it once `publish`
+    /// has answered; `NotRecording` when the SFU has no recorder.
+    pub fn record(&self, publisher: PublisherId) -> impl Future<Output = Result<(), SfuError>> + Send + 'static {
+        let exam = publisher.exam.clone();
+        reply(self.call(&exam, move |r| Command::Record(publisher, r)))
+    }
+
+    /// Asks a recorded publisher for a key frame (a PLI), for its recorder.
+    pub fn request_recording_keyframe(
+        &self,
+        publisher: PublisherId,
+    ) -> impl Future<Output = Result<(), SfuError>> + Send + 'static {
+        let exam = publisher.exam.clone();
+        reply(self.call(&exam, move |r| Command::RecordingKeyframe(publisher, r)))
+    }
+
     pub fn close(&self, peer: PeerId) -> impl Future<Output = Result<(), SfuError>> + Send + 'static {
         let exam = peer.exam().clone();
         reply(self.call(&exam, move |r| Command::Close(peer, r)))
@@ -487,6 +510,7 @@ fn start_worker(
     rcfg.health = config.health.clone();
     rcfg.bwe_initial_bps = config.bwe_initial_bps;
     rcfg.limits = config.limits.clone();
+    rcfg.recorder = config.recorder.clone();
     let (cmd, rx) = mpsc::sync_channel(config.command_queue.max(1));
     let (offers, offers_rx) = mpsc::sync_channel(config.offer_queue.max(1));
     let stop = Arc::new(AtomicBool::new(false));
@@ -624,7 +648,10 @@ impl Command {
         match self {
             Command::Publish(.., r) => drop(r.send(Err(e))),
             Command::Subscribe(.., r) => drop(r.send(Err(e))),
-            Command::Candidate(.., r) | Command::Close(.., r) => drop(r.send(Err(e))),
+            Command::Candidate(.., r)
+            | Command::Close(.., r)
+            | Command::Record(.., r)
+            | Command::RecordingKeyframe(.., r) => drop(r.send(Err(e))),
             Command::Watch(.., r) | Command::Unwatch(.., r) => drop(r.send(Err(e))),
         }
     }
@@ -1032,6 +1059,12 @@ fn apply(router: &mut Router, c: Command) {
         }
         Command::Close(p, r) => {
             let _ = r.send(router.close(&p));
+        }
+        Command::Record(p, r) => {
+            let _ = r.send(router.record_publisher(&p));
+        }
+        Command::RecordingKeyframe(p, r) => {
+            let _ = r.send(router.request_recording_keyframe(now, &p));
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum SfuError {
     #[error("that student's video is on another SFU worker than this connection")]
     OtherWorker,
     /// Caller's fault: the configuration cannot work.
+    #[error("this SFU records nothing (it has no recorder)")]
+    NotRecording,
+
     #[error("bad configuration: {0}")]
     Config(String),
     /// Ours, for now: the SFU thread's command queue is full. Nothing was

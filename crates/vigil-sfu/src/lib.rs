@@ -159,6 +159,7 @@ mod driver;
 mod error;
 pub mod health;
 pub mod keyframe;
+pub mod record;
 pub mod rewrite;
 pub mod router;
 mod stun;
@@ -174,4 +175,5 @@ pub mod fuzzing {
 pub use driver::{Sfu, SfuConfig, SfuThreads};
 pub use error::SfuError;
 pub use health::HealthConfig;
+pub use record::{RecordFeed, RecordTap, RecordedPacket};
 pub use router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SignallingLimits, SubscriberId, Transmit};

@@ -8,7 +8,7 @@ use common::*;
 use str0m::media::Direction;
 use vigil_proto::IncidentKind;
 use vigil_proto::events::{IceCandidate, WatchQuality};
-use vigil_sfu::{PeerId, PublisherId, SfuError, SfuEvent, SubscriberId};
+use vigil_sfu::{PeerId, PublisherId, RecordFeed, RecordTap, SfuError, SfuEvent, SubscriberId};
 
 fn pid(student: &str) -> PublisherId {
     PublisherId::new("exam1".parse().unwrap(), student.parse().unwrap())
@@ -396,5 +396,98 @@ fn i_exams_are_placed_on_workers() {
     let answer = rt.block_on(sfu.publish(in_exam("exam-c", "s"), offer)).expect("publish");
     let port = rigs[1].3.expect("a worker's port");
     assert!(answer.contains(&format!(" {port} typ host")), "exam-c is on exam-b's worker");
+    sfu.shutdown();
+}
+
+/// Everything the tap holds now, and then what arrives until `done` says
+/// enough (or 5 s pass).
+fn drain_tap(
+    rx: &std::sync::mpsc::Receiver<RecordFeed>,
+    mut done: impl FnMut(&[RecordFeed]) -> bool,
+) -> Vec<RecordFeed> {
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    while !done(&got) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(item) => got.push(item),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+fn packets_of<'a>(feed: &'a [RecordFeed], student: &str) -> Vec<&'a vigil_sfu::RecordedPacket> {
+    feed.iter()
+        .filter_map(|f| match f {
+            RecordFeed::Packet(p) if p.publisher.student.as_str() == student => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn j_a_recorded_publication_reaches_the_recorder() {
+    let rt = rt();
+    let (tap, rx) = RecordTap::channel(4096);
+    let sfu = start_sfu(|c| c.recorder = Some(tap));
+    let mut recorded = publish(&rt, &sfu, "s1", 1);
+    let mut other = publish(&rt, &sfu, "s2", 2);
+    rt.block_on(sfu.record(pid("s1"))).expect("s1 is recorded");
+    assert!(matches!(rt.block_on(sfu.record(pid("nobody"))), Err(SfuError::UnknownPeer)));
+
+    // The SFU reads one socket in arrival order: s2's frames, sent first,
+    // are handled before s1's, so once s1's are in the tap, s2's would be.
+    stream(&mut other, &mut [&mut recorded.c], 10, Duration::from_millis(2), true);
+    stream(&mut recorded, &mut [&mut other.c], 10, Duration::from_millis(2), true);
+    let feed = drain_tap(&rx, |got| packets_of(got, "s1").len() >= 10);
+    let s1 = packets_of(&feed, "s1");
+    assert_eq!(s1.len(), 10, "every recorded packet reaches the recorder");
+    assert!(packets_of(&feed, "s2").is_empty(), "a student not recorded is not");
+    assert!(s1.windows(2).all(|w| w[1].seq == w[0].seq.wrapping_add(1)), "in order");
+    assert!(s1.windows(2).all(|w| w[1].timestamp.wrapping_sub(w[0].timestamp) == 3000));
+    // The payload is the one sent, not decoded or altered: tag, frame number.
+    assert_eq!((s1[0].payload[5], s1[9].payload[9]), (1, 9));
+
+    // A key frame request from the recorder reaches the student as a PLI.
+    let before = recorded.c.keyframe_requests;
+    rt.block_on(sfu.request_recording_keyframe(pid("s1"))).expect("asked");
+    assert!(
+        pump_until(&mut [&mut recorded.c], Duration::from_secs(5), |c| c[0].keyframe_requests > before),
+        "the publisher got a PLI"
+    );
+
+    // The end of the publication is told, so the recording is finished.
+    rt.block_on(sfu.close(PeerId::Publisher(pid("s1")))).expect("closed");
+    let feed = drain_tap(&rx, |got| got.iter().any(|f| matches!(f, RecordFeed::Ended(_))));
+    assert!(matches!(feed.last(), Some(RecordFeed::Ended(p)) if p.student.as_str() == "s1"));
+    sfu.shutdown();
+
+    // Without a recorder nothing can be recorded, and the refusal says so.
+    let plain = start_sfu(|_| {});
+    let _s = publish(&rt, &plain, "s3", 3);
+    assert!(matches!(rt.block_on(plain.record(pid("s3"))), Err(SfuError::NotRecording)));
+    plain.shutdown();
+}
+
+#[test]
+fn k_a_recorder_that_falls_behind_loses_recording_not_forwarding() {
+    let rt = rt();
+    // Room for two packets, and nobody reading.
+    let (tap, rx) = RecordTap::channel(2);
+    let sfu = start_sfu(|c| c.recorder = Some(tap));
+    let mut p = publish(&rt, &sfu, "s1", 1);
+    let (mut w, _) = subscribe(&rt, &sfu, "proctor", 1, None);
+    assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].connected));
+    rt.block_on(sfu.record(pid("s1"))).expect("recorded");
+    rt.block_on(sfu.watch(sub_id("proctor"), 0, pid("s1"), WatchQuality::Thumbnail)).expect("watch");
+    stream(&mut p, &mut [&mut w], 30, Duration::from_millis(2), true);
+    assert!(
+        pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(5), |c| c[0].received.len() >= 30),
+        "the watcher got every packet: {}",
+        w.received.len()
+    );
+    // The SFU handled all 30 (the watcher has them); the tap kept two.
+    assert_eq!(rx.try_iter().count(), 2);
     sfu.shutdown();
 }

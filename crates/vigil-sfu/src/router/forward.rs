@@ -13,11 +13,13 @@ use str0m::rtp::{RtpPacket, RtpWrite};
 use super::peer::{Layer, MAX_LAYERS, Peer, PubState};
 use super::slots::Src;
 use super::{Key, Router};
-use crate::keyframe::is_keyframe_start;
+use crate::keyframe::{VideoCodec, is_keyframe_start};
+use crate::record::{RecordFeed, RecordedPacket};
 
 /// What forwarding needs to know about an arrived video packet.
 pub(super) struct Arrival {
     codec: Codec,
+    video: VideoCodec,
     keyframe: bool,
     /// The packet's SSRC had not been seen: slots re-rank layers.
     new_layer: bool,
@@ -46,7 +48,7 @@ impl PubState {
             }
             None => return None,
         };
-        Some(Arrival { codec, keyframe, new_layer, len })
+        Some(Arrival { codec, video: vc, keyframe, new_layer, len })
     }
 }
 
@@ -63,6 +65,19 @@ impl Router {
         let Some(arrival) = p.track_video(&pkt, now) else {
             return;
         };
+        if let (Some(id), Some(tap)) = (&p.recorded, &self.cfg.recorder)
+            && *p.recorded_ssrc.get_or_insert(pkt.header.ssrc) == pkt.header.ssrc
+        {
+            tap.send(RecordFeed::Packet(RecordedPacket {
+                publisher: id.clone(),
+                arrived: now,
+                codec: arrival.video,
+                seq: pkt.header.sequence_number,
+                timestamp: pkt.header.timestamp,
+                marker: pkt.header.marker,
+                payload: pkt.payload.clone(),
+            }));
+        }
         // Most students are not watched at any moment.
         if p.watchers.is_empty() {
             return;

@@ -33,6 +33,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Reason, Rtc};
 use vigil_proto::{ExamId, IncidentKind, StudentId, UnixMillis};
@@ -130,6 +131,8 @@ pub struct RouterConfig {
     /// socket closed while the offer was being answered): a browser gives
     /// up on ICE after about 30 s, and a working one connects in seconds.
     pub connect_within: Duration,
+    /// Where recorded publications' packets go; `None`: nothing is recorded.
+    pub recorder: Option<crate::record::RecordTap>,
 }
 
 impl RouterConfig {
@@ -142,6 +145,7 @@ impl RouterConfig {
             keyframe_request_interval: Duration::from_millis(500),
             limits: SignallingLimits::default(),
             connect_within: Duration::from_secs(60),
+            recorder: None,
         }
     }
 }
@@ -269,11 +273,51 @@ impl Router {
             layers: Vec::new(),
             health: MediaHealth::new(self.cfg.health.clone(), now),
             watchers: self.watchers.get(&id).cloned().unwrap_or_default(),
+            recorded: None,
+            recorded_ssrc: None,
         };
         let key = self.insert_peer(rtc, Role::Pub(Box::new(st)), screened, now);
         self.publishers.insert(id, key);
         self.metrics.peers_pub.increment(1.0);
         answer
+    }
+
+    /// Records `id`'s current publication from now on: its packets go to the
+    /// recorder (`RouterConfig::recorder`) until it ends.
+    pub fn record_publisher(&mut self, id: &PublisherId) -> Result<(), SfuError> {
+        if self.cfg.recorder.is_none() {
+            return Err(SfuError::NotRecording);
+        }
+        let key = self.publishers.get(id).copied().ok_or(SfuError::UnknownPeer)?;
+        let p = self.peers.get_mut(key).and_then(Peer::as_pub_mut).ok_or(SfuError::UnknownPeer)?;
+        if p.recorded.is_none() {
+            p.recorded = Some(std::sync::Arc::new(id.clone()));
+        }
+        Ok(())
+    }
+
+    /// Asks a recorded publisher for a key frame (a PLI on its recorded
+    /// encoding): its recording lost a packet, or a segment is due. The
+    /// recorder paces these; nothing is sent before the first packet.
+    pub fn request_recording_keyframe(&mut self, now: Instant, id: &PublisherId) -> Result<(), SfuError> {
+        let key = self.publishers.get(id).copied().ok_or(SfuError::UnknownPeer)?;
+        let peer = self.peers.get_mut(key).ok_or(SfuError::UnknownPeer)?;
+        let Some(ssrc) = peer.as_pub_mut().and_then(|p| p.recorded_ssrc) else {
+            return Ok(());
+        };
+        let mut api = peer.rtc.direct_api();
+        let Some(rx) = api.stream_rx(&ssrc) else {
+            return Ok(());
+        };
+        rx.request_keyframe(KeyframeRequestKind::Pli);
+        if let Some(p) = peer.as_pub_mut() {
+            p.health.on_keyframe_requested(now);
+        }
+        self.metrics.keyframe_requested(KeyframeRequestKind::Pli);
+        if peer.mark_dirty() {
+            self.dirty.push(key);
+        }
+        Ok(())
     }
 
     /// Prepares and accepts a proctor's offer of recvonly video slots here;
@@ -495,6 +539,9 @@ impl Router {
     /// Slots keep their binding to a departed publisher (a re-publish
     /// continues them) but stop pointing at its peer.
     fn forget_publisher(&mut self, key: Key, p: &PubState) {
+        if let (Some(id), Some(tap)) = (&p.recorded, &self.cfg.recorder) {
+            tap.send(crate::record::RecordFeed::Ended(id.clone()));
+        }
         if self.publishers.get(&p.id) == Some(&key) {
             self.publishers.remove(&p.id);
         }

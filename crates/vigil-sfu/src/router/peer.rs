@@ -5,6 +5,7 @@
 
 use std::collections::hash_map;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::Rtc;
@@ -40,6 +41,12 @@ pub(super) struct PubState {
     /// router's `watchers` entry for its id, kept here so that a packet
     /// finds them without hashing the id (see `Router::mirror_watchers`).
     pub watchers: Vec<(Key, usize)>,
+    /// Set while this publication is recorded: its id as the recorder
+    /// sees it (shared, so a packet costs no copy of the id).
+    pub recorded: Option<Arc<PublisherId>>,
+    /// The one encoding recorded: the first one seen (a simulcast
+    /// publisher sends several; a recording keeps one size).
+    pub recorded_ssrc: Option<Ssrc>,
 }
 
 pub(super) struct SubState {
