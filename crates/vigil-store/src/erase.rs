@@ -16,10 +16,11 @@ pub struct Erased {
     pub evidence_frames: u64,
     pub chat_messages: u64,
     pub identity_photos: u64,
+    pub recording_segments: u64,
 }
 
 /// Tables keyed by (exam_id, student_id) whose rows are the student's.
-const STUDENT_TABLES: [&str; 11] = [
+const STUDENT_TABLES: [&str; 12] = [
     "incidents",
     "evidence",
     "proctor_actions",
@@ -31,6 +32,7 @@ const STUDENT_TABLES: [&str; 11] = [
     "incident_reviews",
     "appeals",
     "lti_attempts",
+    "recording_segments",
 ];
 
 impl Store {
@@ -45,6 +47,8 @@ impl Store {
     /// student and the details taken out.
     pub async fn erase_student(&self, exam_id: &ExamId, student_id: &StudentId) -> Result<Erased> {
         let erased = Erased {
+            // Counted as their bytes are deleted, below.
+            recording_segments: 0,
             incidents: self
                 .count("SELECT COUNT(*) FROM incidents WHERE exam_id = $1 AND student_id = $2", exam_id, student_id)
                 .await?,
@@ -76,8 +80,9 @@ impl Store {
         for photo in self.identity_photos(exam_id, student_id).await? {
             self.delete_identity_blob(&photo).await?;
         }
+        let recording_segments = self.delete_recording_blobs(exam_id, student_id).await?;
         self.write(Write::EraseStudent { exam_id: exam_id.clone(), student_id: student_id.clone() }).await?;
-        Ok(erased)
+        Ok(Erased { recording_segments, ..erased })
     }
 
     /// Exams whose retention has ended by `now` (their window closed more
@@ -117,6 +122,7 @@ impl Store {
             total.evidence_frames += e.evidence_frames;
             total.chat_messages += e.chat_messages;
             total.identity_photos += e.identity_photos;
+            total.recording_segments += e.recording_segments;
         }
         self.write(Write::PurgeExam { exam_id: exam_id.clone(), at: now }).await?;
         Ok(total)

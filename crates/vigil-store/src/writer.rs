@@ -34,6 +34,7 @@ pub(crate) enum Write {
     PurgeExam { exam_id: ExamId, at: UnixMillis },
     Appeal { exam_id: ExamId, student_id: StudentId, appeal: vigil_proto::review::Appeal },
     ForgetIdentityPhoto { exam_id: ExamId, student_id: StudentId, kind: vigil_proto::IdentityPhotoKind, sha256: String },
+    RecordingSegment(crate::recording::RecordingSegmentRow),
 }
 
 pub(crate) struct Job {
@@ -246,6 +247,7 @@ async fn apply(conn: &mut AnyConnection, write: &Write) -> Result<()> {
             crate::review::apply_appeal(conn, exam_id, student_id, appeal).await?
         }
         Write::IdentityPhoto(row) => crate::chat::apply_identity_photo(conn, row).await?,
+        Write::RecordingSegment(row) => crate::recording::apply_recording_segment(conn, row).await?,
         Write::ForgetIdentityPhoto { exam_id, student_id, kind, sha256 } => {
             crate::chat::forget_identity_photo(conn, exam_id, student_id, *kind, sha256).await?
         }

@@ -1,0 +1,143 @@
+//! Recorded camera video (issue 17): WebM segments as blobs, a row each.
+//!
+//! The blob is written before its row, and deleted before its row, as for
+//! evidence: a crash between the two leaves a row whose segment reads as
+//! missing, never video no row accounts for.
+
+use bytes::Bytes;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
+use sqlx::{AnyConnection, Row};
+use vigil_proto::{ExamId, StudentId, UnixMillis};
+
+use crate::writer::Write;
+use crate::{Result, Store, StoreError, parse_id, to_i64};
+
+/// One stored segment of a student's recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingSegmentRow {
+    pub exam_id: ExamId,
+    pub student_id: StudentId,
+    /// Of the WebM bytes: names the blob, and a repeat of the same segment
+    /// (a retried store) is the same row.
+    pub sha256: String,
+    /// Wall-clock time of the first frame.
+    pub started_at: UnixMillis,
+    pub duration_ms: u64,
+    pub frames: u64,
+    pub keyframes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+/// Recordings are kept per exam and student, apart from evidence and
+/// identity photos, so that erasing one never touches the others' bytes.
+fn segment_path(exam: &ExamId, student: &StudentId, sha256: &str) -> ObjectPath {
+    ObjectPath::from(format!("recordings/{exam}/{student}/{sha256}.webm"))
+}
+
+fn segment_from_row(exam_id: &ExamId, r: &sqlx::any::AnyRow) -> Result<RecordingSegmentRow> {
+    let corrupt = |col: &str| StoreError::Corrupt(format!("recording segment {col}"));
+    let unsigned = |col: &str| u64::try_from(r.get::<i64, _>(col)).map_err(|_| corrupt(col));
+    let small = |col: &str| u32::try_from(r.get::<i64, _>(col)).map_err(|_| corrupt(col));
+    Ok(RecordingSegmentRow {
+        exam_id: exam_id.clone(),
+        student_id: parse_id(r.get("student_id"))?,
+        sha256: r.get("sha256"),
+        started_at: r.get("started_at"),
+        duration_ms: unsigned("duration_ms")?,
+        frames: unsigned("frames")?,
+        keyframes: unsigned("keyframes")?,
+        width: small("width")?,
+        height: small("height")?,
+        bytes: unsigned("bytes")?,
+    })
+}
+
+impl Store {
+    /// Stores a segment: its bytes, then its row. Storing the same segment
+    /// again is harmless.
+    pub async fn put_recording_segment(&self, row: &RecordingSegmentRow, webm: Bytes) -> Result<()> {
+        let path = segment_path(&row.exam_id, &row.student_id, &row.sha256);
+        self.blobs.put(&path, PutPayload::from_bytes(webm)).await?;
+        let res = self.write(Write::RecordingSegment(row.clone())).await;
+        if res.is_err() {
+            // No row, no bytes: video nobody can account for must not linger.
+            let _ = self.blobs.delete(&path).await;
+        }
+        res
+    }
+
+    /// A student's segments, in the order they were recorded.
+    pub async fn recording_segments(
+        &self,
+        exam_id: &ExamId,
+        student_id: &StudentId,
+    ) -> Result<Vec<RecordingSegmentRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM recording_segments WHERE exam_id = $1 AND student_id = $2 ORDER BY started_at, sha256",
+        )
+        .bind(exam_id.as_str())
+        .bind(student_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| segment_from_row(exam_id, r)).collect()
+    }
+
+    /// The bytes of one of the student's segments; `None` if the student
+    /// has no segment with that hash (the caller checked who may see it).
+    pub async fn recording_segment_bytes(
+        &self,
+        exam_id: &ExamId,
+        student_id: &StudentId,
+        sha256: &str,
+    ) -> Result<Option<Bytes>> {
+        let known =
+            sqlx::query("SELECT 1 FROM recording_segments WHERE exam_id = $1 AND student_id = $2 AND sha256 = $3")
+                .bind(exam_id.as_str())
+                .bind(student_id.as_str())
+                .bind(sha256)
+                .fetch_optional(&self.pool)
+                .await?;
+        if known.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.blobs.get(&segment_path(exam_id, student_id, sha256)).await?.bytes().await?))
+    }
+
+    /// Deletes the bytes of every segment of the student (their rows go
+    /// with the student's other rows, see `erase_student`); returns how
+    /// many segments there were.
+    pub(crate) async fn delete_recording_blobs(&self, exam_id: &ExamId, student_id: &StudentId) -> Result<u64> {
+        let segments = self.recording_segments(exam_id, student_id).await?;
+        for s in &segments {
+            match self.blobs.delete(&segment_path(exam_id, student_id, &s.sha256)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(segments.len() as u64)
+    }
+}
+
+pub(crate) async fn apply_recording_segment(conn: &mut AnyConnection, s: &RecordingSegmentRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO recording_segments (exam_id, student_id, sha256, started_at, duration_ms, frames, keyframes, \
+         width, height, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (exam_id, student_id, sha256) DO NOTHING",
+    )
+    .bind(s.exam_id.as_str())
+    .bind(s.student_id.as_str())
+    .bind(&s.sha256)
+    .bind(s.started_at)
+    .bind(to_i64(s.duration_ms)?)
+    .bind(to_i64(s.frames)?)
+    .bind(to_i64(s.keyframes)?)
+    .bind(i64::from(s.width))
+    .bind(i64::from(s.height))
+    .bind(to_i64(s.bytes)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
