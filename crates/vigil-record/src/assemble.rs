@@ -32,6 +32,9 @@ pub struct Frame {
     /// Width and height, on key frames.
     pub size: Option<(u16, u16)>,
     pub data: Vec<u8>,
+    /// When its last packet arrived (or the gap before it was given up on):
+    /// places the frame in wall-clock time, which the RTP clock does not.
+    pub completed_at: Instant,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,6 +324,7 @@ impl FrameAssembler {
             keyframe: header.keyframe,
             size: header.size,
             data: partial.data,
+            completed_at: now,
         }));
     }
 }

@@ -5,7 +5,7 @@
 //! cues and the duration when a segment is finished.
 
 use std::io::Cursor;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use webm::mux::{SegmentBuilder, VideoCodecId, VideoTrack, Writer};
@@ -29,6 +29,8 @@ pub struct FinishedSegment {
     pub webm: Vec<u8>,
     /// The RTP timestamp (extended, 90 kHz) of its first frame.
     pub first_timestamp: u64,
+    /// When its first frame arrived.
+    pub started: Instant,
     /// From the first frame to the end of the last one.
     pub duration: Duration,
     pub frames: u64,
@@ -41,6 +43,7 @@ pub struct SegmentWriter {
     segment: webm::mux::Segment<Cursor<Vec<u8>>>,
     track: VideoTrack,
     first_timestamp: u64,
+    started: Instant,
     last_timestamp: u64,
     frames: u64,
     keyframes: u64,
@@ -82,6 +85,7 @@ impl SegmentWriter {
             segment: builder.build(),
             track,
             first_timestamp: keyframe.timestamp,
+            started: keyframe.completed_at,
             last_timestamp: keyframe.timestamp,
             frames: 0,
             keyframes: 0,
@@ -127,6 +131,7 @@ impl SegmentWriter {
         Ok(FinishedSegment {
             webm: writer.into_inner().into_inner(),
             first_timestamp: self.first_timestamp,
+            started: self.started,
             duration: span,
             frames: self.frames,
             keyframes: self.keyframes,

@@ -73,6 +73,8 @@ impl Camera {
 }
 
 struct Recorded {
+    /// When the first frame was fed, in the simulated time.
+    start: Instant,
     segments: Vec<FinishedSegment>,
     keyframe_requests: usize,
 }
@@ -108,7 +110,7 @@ fn record(frames: &[Vec<u8>], cfg: RecorderConfig, lose: impl Fn(usize) -> bool)
     }
     rec.finish();
     collect(&mut rec);
-    Recorded { segments, keyframe_requests }
+    Recorded { start, segments, keyframe_requests }
 }
 
 /// (frames decoded, key frames, duration in seconds) as ffprobe reads them.
@@ -160,6 +162,9 @@ fn a_recording_decodes_with_ffmpeg_frame_for_frame() {
     let sizes: Vec<(u16, u16)> = rec.segments.iter().map(|s| s.size).collect();
     assert_eq!(sizes, vec![(320, 240), (320, 240), (640, 480)]);
     assert_eq!(rec.segments.iter().map(|s| s.frames).sum::<u64>(), frames.len() as u64, "every frame recorded");
+    // Each segment knows when its first frame arrived: at 0, 4 and 8 s.
+    let starts: Vec<u64> = rec.segments.iter().map(|s| (s.started - rec.start).as_secs()).collect();
+    assert_eq!(starts, vec![0, 4, 8]);
     for (i, s) in rec.segments.iter().enumerate() {
         let file = dir.join(format!("segment-{i}.webm"));
         std::fs::write(&file, &s.webm).expect("write segment");
