@@ -17,6 +17,7 @@
 
 pub mod assemble;
 pub mod segment;
+pub mod testing;
 pub mod vp8;
 
 use std::collections::VecDeque;
@@ -137,7 +138,7 @@ impl Recorder {
         }
         self.last_frame = Some(f.timestamp);
         if let Some(w) = &self.current {
-            let long = w.span() >= self.cfg.segment_length;
+            let long = w.span_to(f.timestamp) >= self.cfg.segment_length;
             let resized = f.size.is_some_and(|s| s != w.size());
             if f.keyframe && (long || resized) {
                 self.close_segment();

@@ -102,7 +102,12 @@ impl SegmentWriter {
 
     /// How much video the segment holds so far.
     pub fn span(&self) -> Duration {
-        Duration::from_nanos(ticks_to_ns(self.last_timestamp - self.first_timestamp))
+        self.span_to(self.last_timestamp)
+    }
+
+    /// From the segment's first frame to a frame at `timestamp`.
+    pub fn span_to(&self, timestamp: u64) -> Duration {
+        Duration::from_nanos(ticks_to_ns(timestamp.saturating_sub(self.first_timestamp)))
     }
 
     /// Adds a frame. Frames whose timestamp runs backwards (a sender's

@@ -4,9 +4,9 @@
 //! and duration it reports. Needs Debian's ffmpeg (scripts/test installs it).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use vigil_record::testing::{Packetiser, decodes_cleanly, probe};
 use vigil_record::{FinishedSegment, Recorder, RecorderConfig, RecorderOutput, RtpIn};
 
 const FPS: u64 = 15;
@@ -17,59 +17,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?} did not start ({e}): is ffmpeg installed? scripts/test installs it"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-/// `secs` of ffmpeg's test pattern at `size`, VP8 with a key frame every
-/// `gop` frames, as IVF frames (the codec's own simple container).
-fn vp8_frames(dir: &Path, size: &str, secs: u32, gop: u32) -> Vec<Vec<u8>> {
-    let ivf = dir.join(format!("{size}.ivf"));
-    run(Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc=size={size}:rate={FPS}"))
-        .args(["-t", &secs.to_string(), "-c:v", "libvpx", "-b:v", "300k", "-g", &gop.to_string(), "-f", "ivf"])
-        .arg(&ivf));
-    let bytes = std::fs::read(&ivf).expect("ivf");
-    assert_eq!(&bytes[..4], b"DKIF");
-    let mut at = usize::from(u16::from_le_bytes([bytes[6], bytes[7]]));
-    let mut frames = Vec::new();
-    while at + 12 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-        frames.push(bytes[at + 12..at + 12 + len].to_vec());
-        at += 12 + len;
-    }
-    frames
-}
-
-/// RTP packets of one frame per RFC 7741: a one-byte descriptor (S on the
-/// first), at most 1,100 bytes of frame each, the marker on the last.
-struct Camera {
-    seq: u16,
-    timestamp: u32,
-}
-
-impl Camera {
-    fn packets(&mut self, frame: &[u8]) -> Vec<(u16, u32, bool, Vec<u8>)> {
-        let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
-        let out = chunks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut p = vec![if i == 0 { 0x10 } else { 0x00 }];
-                p.extend_from_slice(c);
-                let seq = self.seq;
-                self.seq = self.seq.wrapping_add(1);
-                (seq, self.timestamp, i + 1 == chunks.len(), p)
-            })
-            .collect();
-        self.timestamp = self.timestamp.wrapping_add((90_000 / FPS) as u32);
-        out
-    }
+/// `secs` at `size`, a key frame every 2 s.
+fn vp8_frames(dir: &Path, size: &str, secs: u32) -> Vec<Vec<u8>> {
+    vigil_record::testing::vp8_frames(dir, size, FPS as u32, secs, 30)
 }
 
 struct Recorded {
@@ -83,7 +33,7 @@ struct Recorded {
 /// index over the whole stream) that never arrive.
 fn record(frames: &[Vec<u8>], cfg: RecorderConfig, lose: impl Fn(usize) -> bool) -> Recorded {
     // Both counters start just before their wrap, as a browser's may.
-    let mut camera = Camera { seq: 65_500, timestamp: u32::MAX - 20_000 };
+    let mut camera = Packetiser { seq: 65_500, timestamp: u32::MAX - 20_000, ticks_per_frame: (90_000 / FPS) as u32 };
     let mut rec = Recorder::new(cfg);
     let start = Instant::now();
     let mut index = 0;
@@ -113,38 +63,6 @@ fn record(frames: &[Vec<u8>], cfg: RecorderConfig, lose: impl Fn(usize) -> bool)
     Recorded { start, segments, keyframe_requests }
 }
 
-/// (frames decoded, key frames, duration in seconds) as ffprobe reads them.
-fn probe(file: &Path) -> (u64, u64, f64) {
-    let count = |extra: &[&str]| -> u64 {
-        let out = run(Command::new("ffprobe")
-            .args(["-v", "error"])
-            .args(extra)
-            .args([
-                "-count_frames",
-                "-select_streams",
-                "v:0",
-                "-show_entries",
-                "stream=nb_read_frames",
-                "-of",
-                "csv=p=0",
-            ])
-            .arg(file));
-        out.trim().parse().unwrap_or_else(|_| panic!("ffprobe said {out:?}"))
-    };
-    let frames = count(&[]);
-    let keyframes = count(&["-skip_frame", "nokey"]);
-    let out = run(Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
-        .arg(file));
-    (frames, keyframes, out.trim().parse().unwrap_or_else(|_| panic!("ffprobe said {out:?}")))
-}
-
-/// ffmpeg decodes the whole file without a single complaint.
-fn decodes_cleanly(file: &Path) {
-    let out = run(Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file).args(["-f", "null", "-"]));
-    assert!(out.trim().is_empty(), "{} did not decode cleanly: {out}", file.display());
-}
-
 fn has_cues(webm: &[u8]) -> bool {
     webm.windows(4).any(|w| w == [0x1c, 0x53, 0xbb, 0x6b])
 }
@@ -153,8 +71,8 @@ fn has_cues(webm: &[u8]) -> bool {
 fn a_recording_decodes_with_ffmpeg_frame_for_frame() {
     let dir = scratch("clean");
     // 8 s at 320x240 then 4 s at 640x480 (a resolution change), a key frame every 2 s.
-    let mut frames = vp8_frames(&dir, "320x240", 8, 30);
-    frames.extend(vp8_frames(&dir, "640x480", 4, 30));
+    let mut frames = vp8_frames(&dir, "320x240", 8);
+    frames.extend(vp8_frames(&dir, "640x480", 4));
     let cfg = RecorderConfig { segment_length: Duration::from_secs(3), ..RecorderConfig::default() };
     let rec = record(&frames, cfg, |_| false);
     // Cut at the first key frame after 3 s of video (0–4 s), then at the
@@ -187,7 +105,7 @@ fn a_recording_decodes_with_ffmpeg_frame_for_frame() {
 #[test]
 fn a_recording_with_lost_packets_still_plays() {
     let dir = scratch("lossy");
-    let frames = vp8_frames(&dir, "320x240", 8, 30);
+    let frames = vp8_frames(&dir, "320x240", 8);
     // Every 97th packet never arrives: a frame or two in every second.
     let rec = record(&frames, RecorderConfig::default(), |i| i % 97 == 50);
     assert_eq!(rec.segments.len(), 1);
