@@ -154,6 +154,29 @@ pub struct Sfu {
     refused_busy: Counter,
 }
 
+/// A handle that does not keep the SFU running: for a component (the
+/// recorder) that talks to the SFU but must not outlive it or keep its
+/// threads alive.
+#[derive(Clone)]
+pub struct WeakSfu {
+    workers: std::sync::Weak<[Worker]>,
+    placement: std::sync::Weak<Mutex<Placement>>,
+    events: broadcast::Sender<SfuEvent>,
+    refused_busy: Counter,
+}
+
+impl WeakSfu {
+    /// The SFU, while any `Sfu` handle is left.
+    pub fn upgrade(&self) -> Option<Sfu> {
+        Some(Sfu {
+            workers: self.workers.upgrade()?,
+            placement: self.placement.upgrade()?,
+            events: self.events.clone(),
+            refused_busy: self.refused_busy.clone(),
+        })
+    }
+}
+
 /// The handle's side of one worker.
 struct Worker {
     cmd: mpsc::SyncSender<Command>,
@@ -285,6 +308,15 @@ impl Sfu {
         let refused_busy = counter!("vigil_sfu_signalling_refused_total", "reason" => "busy");
         let worker = Worker { cmd, bell: Doorbell::unattached(), offers, stop, local_addr, peers: Arc::default() };
         Sfu { workers: vec![worker].into(), placement: Arc::default(), events, refused_busy }
+    }
+
+    pub fn downgrade(&self) -> WeakSfu {
+        WeakSfu {
+            workers: Arc::downgrade(&self.workers),
+            placement: Arc::downgrade(&self.placement),
+            events: self.events.clone(),
+            refused_busy: self.refused_busy.clone(),
+        }
     }
 
     /// The first worker's bound UDP address.
@@ -510,7 +542,6 @@ fn start_worker(
     rcfg.health = config.health.clone();
     rcfg.bwe_initial_bps = config.bwe_initial_bps;
     rcfg.limits = config.limits.clone();
-    rcfg.recorder = config.recorder.clone();
     let (cmd, rx) = mpsc::sync_channel(config.command_queue.max(1));
     let (offers, offers_rx) = mpsc::sync_channel(config.offer_queue.max(1));
     let stop = Arc::new(AtomicBool::new(false));
@@ -521,6 +552,10 @@ fn start_worker(
         cmd: cmd.clone(),
         bell: bell.clone(),
     };
+    // Only the router holds the recorder's queue, not the offer thread
+    // (which lives as long as any `Sfu` handle): when the SFU threads
+    // stop, the queue closes and the recorder finishes its recordings.
+    rcfg.recorder = config.recorder.clone();
     std::thread::Builder::new().name(format!("vigil-sfu-offer{i}")).spawn(move || preparer.run())?;
     let thread = Thread {
         socket,

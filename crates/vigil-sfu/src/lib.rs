@@ -172,7 +172,7 @@ pub mod fuzzing {
     pub use crate::stun::{is_stun, local_ufrag};
 }
 
-pub use driver::{Sfu, SfuConfig, SfuThreads};
+pub use driver::{Sfu, SfuConfig, SfuThreads, WeakSfu};
 pub use error::SfuError;
 pub use health::HealthConfig;
 pub use record::{RecordFeed, RecordTap, RecordedPacket};
