@@ -10,7 +10,7 @@ export type IncidentSource = "client" | "server";
 
 export type Level = "ok" | "watch" | "alert";
 
-export type PrivacyTier = "events_only" | "flagged_frames";
+export type PrivacyTier = "events_only" | "flagged_frames" | "recording";
 
 export type ExamWindow = { opens_at: number, closes_at: number, };
 

@@ -121,7 +121,7 @@ pub fn check_window(
 /// Whether an exam with this privacy tier keeps evidence frames at all.
 pub fn collects_evidence(privacy: PrivacyTier) -> Result<(), Rejection> {
     match privacy {
-        PrivacyTier::FlaggedFrames => Ok(()),
+        PrivacyTier::FlaggedFrames | PrivacyTier::Recording => Ok(()),
         PrivacyTier::EventsOnly => {
             Err(Rejection::new(RejectReason::EvidenceNotCollected, "this exam's privacy tier keeps no evidence frames"))
         }

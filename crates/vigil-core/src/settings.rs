@@ -41,6 +41,7 @@ fn intrusiveness(tier: PrivacyTier) -> u8 {
     match tier {
         PrivacyTier::EventsOnly => 0,
         PrivacyTier::FlaggedFrames => 1,
+        PrivacyTier::Recording => 2,
     }
 }
 
@@ -298,6 +299,10 @@ mod tests {
         raised.privacy = PrivacyTier::FlaggedFrames;
         assert_eq!(check_change(&before, &raised, OPENS), Err(SettingsLocked::PrivacyRaised));
         assert_eq!(check_change(&raised, &before, OPENS), Ok(()), "lowering is allowed");
+        let mut recorded = raised.clone();
+        recorded.privacy = PrivacyTier::Recording;
+        assert_eq!(check_change(&raised, &recorded, OPENS), Err(SettingsLocked::PrivacyRaised), "recording is more");
+        assert_eq!(check_change(&recorded, &raised, OPENS), Ok(()), "stopping recording is allowed");
 
         let mut longer = before.clone();
         longer.evidence_retention_days += 1;

@@ -131,6 +131,10 @@ pub enum PrivacyTier {
     EventsOnly,
     /// One JPEG frame per incident is kept, for the retention period.
     FlaggedFrames,
+    /// Flagged frames, and the student's camera is recorded for the same
+    /// retention period (issue 17). Never the default: a school opts in
+    /// per exam, and the consent screen says so.
+    Recording,
 }
 
 /// When students may submit; incidents outside it are refused.

@@ -168,6 +168,9 @@ pub const MAX_SOCKET_MESSAGE: usize = 256 * 1024;
 
 /// How often evidence past its retention is deleted.
 const RETENTION_EVERY_MS: i64 = 3_600_000;
+/// Recorded packets waiting for the recorder at most: about a third of a
+/// second of 1,000 recorded students' video (46 packets a second each).
+const RECORD_QUEUE: usize = 16_384;
 
 pub struct Server {
     service: Arc<Service>,
@@ -177,6 +180,9 @@ pub struct Server {
     tls: Option<TlsConfig>,
     connections: transport::listener::ConnectionLimits,
     sfu_thread: Option<vigil_sfu::SfuThreads>,
+    /// Turns recorded students' video into stored segments (see
+    /// `service::recording`); ends after the SFU, finishing its recordings.
+    recorder: Option<std::thread::JoinHandle<()>>,
     lti: Arc<service::lti::LtiService>,
     /// Proctor actions to report to LTI platforms (`LtiService::run_acs`).
     acs_jobs: tokio::sync::mpsc::Receiver<service::acs::AcsJob>,
@@ -211,9 +217,28 @@ impl Server {
                 let mut sfu_config = vigil_sfu::SfuConfig::new(bind);
                 sfu_config.advertised = config.udp_advertised;
                 sfu_config.workers = config.sfu_workers;
+                let (tap, feed) = vigil_sfu::RecordTap::channel(RECORD_QUEUE);
+                sfu_config.recorder = Some(tap);
                 let (sfu, thread) = vigil_sfu::Sfu::start(sfu_config)?;
+                (Some((sfu, feed)), Some(thread))
+            }
+        };
+        let (sfu, recorder) = match sfu {
+            Some((sfu, feed)) => {
+                let recorder = service::recording::RecorderThread {
+                    feed,
+                    sfu: sfu.downgrade(),
+                    store: store.clone(),
+                    clock: config.clock.clone(),
+                    runtime: tokio::runtime::Handle::current(),
+                };
+                let thread = std::thread::Builder::new()
+                    .name("vigil-recorder".into())
+                    .spawn(move || recorder.run())
+                    .map_err(ServerError::Serve)?;
                 (Some(sfu), Some(thread))
             }
+            None => (None, None),
         };
 
         if config.redis.is_some() && matches!(config.database, vigil_store::DatabaseLocation::Sqlite) {
@@ -311,6 +336,7 @@ impl Server {
             tls: config.tls,
             connections: config.connections,
             sfu_thread,
+            recorder,
             lti,
             acs_jobs,
             relay,
@@ -339,7 +365,19 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains connections gracefully,
     /// stops every task it started and joins the SFU thread.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { service, admin: _, router, listener, tls, connections, sfu_thread, lti, acs_jobs, relay } = self;
+        let Server {
+            service,
+            admin: _,
+            router,
+            listener,
+            tls,
+            connections,
+            sfu_thread,
+            recorder,
+            lti,
+            acs_jobs,
+            relay,
+        } = self;
         let mut tasks: Vec<JoinHandle<()>> = vec![
             tokio::spawn(service.coalesced_fanout().clone().run_trailing()),
             tokio::spawn(lti.run_acs(acs_jobs)),
@@ -374,6 +412,14 @@ impl Server {
             let joined = tokio::task::spawn_blocking(move || thread.join()).await;
             if !matches!(joined, Ok(Ok(()))) {
                 tracing::error!("the SFU thread did not stop cleanly");
+            }
+        }
+        // The SFU's queue to it is closed now: it stores what it was
+        // recording and ends.
+        if let Some(recorder) = recorder {
+            let joined = tokio::task::spawn_blocking(move || recorder.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                tracing::error!("the recorder thread did not stop cleanly");
             }
         }
         served

@@ -3,14 +3,15 @@
 // produce frames. Both speak the real protocol to the real server.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { launch } from '../lib/browser.mjs';
-import { VigilServer, connect, sleep } from '../lib/server.mjs';
+import { VigilServer, connect, sleep, until } from '../lib/server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server;
@@ -80,4 +81,50 @@ test('a student cannot watch, and a proctor cannot watch another exam\'s student
   assert.equal(garbage.reason, 'invalid_payload');
   proctor.close();
   void b;
+});
+
+/** ffprobe's count of a file's video frames, all or key frames only (decoding each). */
+function probeFrames(file, keyOnly = false) {
+  const args = ['-v', 'error', ...(keyOnly ? ['-skip_frame', 'nokey'] : []), '-count_frames', '-select_streams', 'v:0',
+    '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file];
+  return Number(execFileSync('ffprobe', args).toString().trim());
+}
+
+test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame for frame', async (t) => {
+  const settings = await server.defaultSettings({ privacy: 'recording' });
+  const { tokens } = await server.exam({ id: 'rec', students: ['cam'], proctors: ['p1'], settings });
+  const studentBrowser = await launch();
+  browsers.push(studentBrowser);
+  const student = await studentBrowser.context.newPage();
+  await student.goto(pageUrl(tokens.student.cam));
+  assert.equal(await student.evaluate(() => window.publish()), 'published');
+  await until('the camera sends', async () => (await student.evaluate(() => window.framesSent())).frames > 0);
+  const firstFrame = Date.now();
+  await sleep(6000);
+  const sent = await student.evaluate(() => window.framesSent());
+  const lastFrame = Date.now();
+  // Closing the page ends the publication; the recorder stores its segment.
+  await studentBrowser.close();
+  browsers = browsers.filter((b) => b !== studentBrowser);
+
+  const dir = join(server.dataDir, 'evidence/recordings/rec/cam');
+  const segments = await until('the recording is stored', () => {
+    const stored = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.webm')) : [];
+    return stored.length > 0 && stored;
+  });
+  assert.equal(segments.length, 1, `one segment: ${segments}`);
+  const file = join(dir, segments[0]);
+  const frames = probeFrames(file);
+  const keyframes = probeFrames(file, true);
+  const duration = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file]).toString().trim());
+  const seconds = (lastFrame - firstFrame) / 1000;
+  t.diagnostic(`recorded ${frames} frames (${keyframes} key) over ${duration} s; the camera sent ${sent.frames} (${sent.keyframes} key) over ${seconds} s`);
+  // What the camera sent while we watched, give or take the frames in
+  // flight at either end (the first frames may precede the first key frame).
+  assert.ok(Math.abs(duration - seconds) <= 1, `recorded ${duration} s of about ${seconds} s`);
+  const perSecond = sent.frames / seconds;
+  assert.ok(Math.abs(frames - sent.frames) <= perSecond, `${frames} frames decoded, ${sent.frames} sent`);
+  assert.ok(keyframes >= 1 && keyframes <= sent.keyframes + 1, `${keyframes} key frames, ${sent.keyframes} sent`);
+  // ffmpeg decodes it all without a complaint.
+  assert.equal(execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']).toString().trim(), '');
 });

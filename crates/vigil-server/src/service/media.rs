@@ -8,9 +8,10 @@
 
 use std::sync::Arc;
 
+use metrics::counter;
 use tokio::sync::broadcast;
 use vigil_proto::events::{IceCandidate, RtcAck, SessionDescription, SlotUpdate, UnwatchRequest, WatchRequest};
-use vigil_proto::{RejectReason, Rejection};
+use vigil_proto::{PrivacyTier, RejectReason, Rejection};
 use vigil_sfu::{PeerId, PublisherId, SfuError, SfuEvent, SubscriberId};
 
 use super::{ProctorSession, Service, StudentSession, lock, unavailable};
@@ -67,6 +68,14 @@ impl Service {
         match sfu.publish(publisher(sess), offer.sdp).await {
             Ok(sdp) => {
                 *lock(&sess.cell.publishing) = Some(sess.conn);
+                if sess.rt.exam().settings.privacy == PrivacyTier::Recording
+                    && let Err(e) = sfu.record(publisher(sess)).await
+                {
+                    // The student agreed to be recorded; live proctoring
+                    // goes on without it, and the operator is told.
+                    counter!("vigil_recording_not_started_total").increment(1);
+                    tracing::warn!(exam = %sess.rt.id(), error = %e, "a recording could not start");
+                }
                 RtcAck::Answer { sdp }
             }
             Err(e) => RtcAck::Rejected { rejection: rejection(&e, RejectReason::NotPublishing) },

@@ -22,6 +22,7 @@ pub mod lti;
 pub mod media;
 pub mod nrps;
 pub mod placement;
+pub mod recording;
 pub mod review;
 pub mod sessions;
 pub mod settings;

@@ -169,6 +169,9 @@ export function SettingsPanel({ exam, onClose }: { exam: Exam; onClose: () => vo
               <option value="flagged_frames" disabled={locks.raisePrivacy && exam.settings.privacy === "events_only"}>
                 Events and one picture per flagged incident
               </option>
+              <option value="recording" disabled={locks.raisePrivacy && exam.settings.privacy !== "recording"}>
+                Events, pictures and a recording of the camera (no sound)
+              </option>
             </select>
           </label>
           <label className="settings__row">

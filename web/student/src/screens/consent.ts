@@ -26,7 +26,13 @@ export function consentScreen(settings: ExamSettings, onAgree: () => void): void
         "ul",
         {},
         h("li", {}, "Your camera picture is checked on your own computer: is there one face, is it facing the screen. The checking software does not send your picture anywhere."),
-        h("li", {}, "Your proctor can watch your camera live during the exam. The live video is not recorded."),
+        settings.privacy === "recording"
+          ? h(
+              "li",
+              {},
+              `Your proctor can watch your camera live during the exam. This exam also records your camera video (no sound) from start to end, so that it can be reviewed afterwards. The recording is deleted after ${settings.evidence_retention_days} days, with the pictures.`,
+            )
+          : h("li", {}, "Your proctor can watch your camera live during the exam. The live video is not recorded."),
         frames,
         h("li", {}, "Leaving the exam tab or full screen, switching windows, copying or pasting and a second screen are noted for the proctor."),
         h("li", {}, "Your proctor decides what happens; nothing is decided automatically."),
