@@ -191,7 +191,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "identity_required" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "identity_required" | "unknown_recording" | "range_not_satisfiable" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -665,6 +665,13 @@ export type StudentRecord = { exam_id: ExamId, exam_title: string, student: Stud
 incidents: Array<IncidentRecord>, incident_reviews: Array<IncidentReview>, transitions: Array<RecordedTransition>, actions: Array<RecordedAction>, chat: Array<ChatMessage>, identity_photos: Array<IdentityPhoto>, decisions: Array<Decision>, appeals: Array<Appeal>, };
 
 export type ErasureReport = { incidents: number, evidence_frames: number, chat_messages: number, identity_photos: number, };
+
+export type RecordingSegment = { sha256: string, 
+/**
+ * When its first frame arrived at the server: where it sits on the
+ * exam's timeline, next to the incidents.
+ */
+started_at: number, duration_ms: number, frames: number, keyframes: number, width: number, height: number, bytes: number, };
 
 /** Socket.IO namespaces and event names. */
 export const EVENTS = {

@@ -558,12 +558,17 @@ pub enum RejectReason {
     /// The exam checks identity first: send the photos it needs, or wait
     /// for a proctor to approve them.
     IdentityRequired,
+    // Recordings.
+    /// The student has no recording segment by that name.
+    UnknownRecording,
+    /// A `Range` the segment cannot satisfy (past its end, or reversed).
+    RangeNotSatisfiable,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 36] = [
+    pub const ALL: [RejectReason; 38] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -599,6 +604,8 @@ impl RejectReason {
         RejectReason::SessionTerminated,
         RejectReason::StaleTransition,
         RejectReason::IdentityRequired,
+        RejectReason::UnknownRecording,
+        RejectReason::RangeNotSatisfiable,
         RejectReason::Unavailable,
     ];
 
@@ -640,6 +647,8 @@ impl RejectReason {
             RejectReason::SessionTerminated => "session_terminated",
             RejectReason::StaleTransition => "stale_transition",
             RejectReason::IdentityRequired => "identity_required",
+            RejectReason::UnknownRecording => "unknown_recording",
+            RejectReason::RangeNotSatisfiable => "range_not_satisfiable",
             RejectReason::Unavailable => "unavailable",
         }
     }

@@ -247,6 +247,23 @@ pub struct StudentRecord {
     pub appeals: Vec<Appeal>,
 }
 
+/// One stored segment of a student's camera recording (privacy tier
+/// `recording`): about a minute of WebM that plays and seeks on its own.
+/// `GET …/students/{student}/recording/{sha256}` serves its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RecordingSegment {
+    pub sha256: String,
+    /// When its first frame arrived at the server: where it sits on the
+    /// exam's timeline, next to the incidents.
+    pub started_at: UnixMillis,
+    pub duration_ms: u64,
+    pub frames: u64,
+    pub keyframes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
 /// What `DELETE …/students/{student}/data` removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ErasureReport {

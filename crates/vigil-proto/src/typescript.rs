@@ -114,6 +114,7 @@ pub fn bindings() -> String {
         SubmitAppeal::decl(&cfg),
         StudentRecord::decl(&cfg),
         ErasureReport::decl(&cfg),
+        RecordingSegment::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from crates/vigil-proto by `cargo run -p vigil-proto --example write-ts`.\n\

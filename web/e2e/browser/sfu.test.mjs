@@ -127,4 +127,37 @@ test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame
   assert.ok(keyframes >= 1 && keyframes <= sent.keyframes + 1, `${keyframes} key frames, ${sent.keyframes} sent`);
   // ffmpeg decodes it all without a complaint.
   assert.equal(execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']).toString().trim(), '');
+
+  // Review: the exam's proctor lists the recording and plays it, seeking with Range.
+  const base = `${server.url}/api/v1/exams/rec/students/cam/recording`;
+  const asProctor = { authorization: `Bearer ${tokens.proctor.p1}` };
+  const index = await (await fetch(base, { headers: asProctor })).json();
+  assert.equal(index.length, 1);
+  assert.equal(`${index[0].sha256}.webm`, segments[0]);
+  assert.equal(index[0].frames, frames);
+  const whole = readFileSync(file);
+  const full = await fetch(`${base}/${index[0].sha256}`, { headers: asProctor });
+  assert.equal(full.status, 200);
+  assert.equal(full.headers.get('accept-ranges'), 'bytes');
+  assert.deepEqual(Buffer.from(await full.arrayBuffer()), whole);
+  const part = await fetch(`${base}/${index[0].sha256}`, { headers: { ...asProctor, range: 'bytes=100-1099' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get('content-range'), `bytes 100-1099/${whole.length}`);
+  assert.equal(part.headers.get('content-type'), 'video/webm');
+  assert.deepEqual(Buffer.from(await part.arrayBuffer()), whole.subarray(100, 1100));
+  const past = await fetch(`${base}/${index[0].sha256}`, { headers: { ...asProctor, range: `bytes=${whole.length}-` } });
+  assert.equal(past.status, 416);
+  assert.equal((await past.json()).error.reason, 'range_not_satisfiable');
+  const unknown = await fetch(`${base}/${'0'.repeat(64)}`, { headers: asProctor });
+  assert.equal((await unknown.json()).error.reason, 'unknown_recording');
+  // Only the exam's proctors: not the student, not another exam's proctor.
+  const asStudent = await fetch(base, { headers: { authorization: `Bearer ${tokens.student.cam}` } });
+  assert.ok([401, 403].includes(asStudent.status), `a student got ${asStudent.status}`);
+  const other = await server.exam({ id: 'rec-other', students: ['x'], proctors: ['p2'] });
+  const asOther = await fetch(base, { headers: { authorization: `Bearer ${other.tokens.proctor.p2}` } });
+  assert.ok([403, 404].includes(asOther.status), `another exam's proctor got ${asOther.status}`);
+  // The listing and the view (its first request, not every seek) are in the audit log.
+  const audit = await server.api('GET', '/exams/rec/audit');
+  const actions = audit.data.map((e) => e.action);
+  assert.deepEqual(actions.filter((a) => a.startsWith('view_recording')), ['view_recording_index', 'view_recording']);
 });

@@ -26,6 +26,9 @@ use vigil_sfu::{PublisherId, RecordFeed};
 use vigil_store::{RecordingSegmentRow, Store};
 
 use crate::clock::Clock;
+use crate::service::{ProctorSession, Service, unavailable};
+use vigil_proto::review::RecordingSegment;
+use vigil_proto::{RejectReason, Rejection, StudentId};
 
 /// A recording whose packets stopped this long ago is finished.
 const IDLE_FINISH: Duration = Duration::from_secs(10);
@@ -156,6 +159,53 @@ impl RecorderThread {
             }
         }
         counter!("vigil_recording_segments_lost_total", "why" => "store").increment(1);
+    }
+}
+
+impl Service {
+    /// A student's recording, as its segments in order, for the exam's
+    /// proctors (within their review budget).
+    pub async fn recording_index(
+        &self,
+        sess: &ProctorSession,
+        student: &StudentId,
+    ) -> Result<Vec<RecordingSegment>, Rejection> {
+        self.admit_review(sess)?;
+        let cell = self.on_roster(&sess.rt, student).await?;
+        let rows = self
+            .store
+            .recording_segments(sess.rt.id(), cell.id())
+            .await
+            .map_err(|_| unavailable("the recording could not be read; retry"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RecordingSegment {
+                sha256: r.sha256,
+                started_at: r.started_at,
+                duration_ms: r.duration_ms,
+                frames: r.frames,
+                keyframes: r.keyframes,
+                width: r.width,
+                height: r.height,
+                bytes: r.bytes,
+            })
+            .collect())
+    }
+
+    /// The bytes of one of a student's segments, for the exam's proctors.
+    pub async fn recording_segment(
+        &self,
+        sess: &ProctorSession,
+        student: &StudentId,
+        sha256: &str,
+    ) -> Result<bytes::Bytes, Rejection> {
+        self.admit_review(sess)?;
+        let cell = self.on_roster(&sess.rt, student).await?;
+        self.store
+            .recording_segment_bytes(sess.rt.id(), cell.id(), sha256)
+            .await
+            .map_err(|_| unavailable("the recording could not be read; retry"))?
+            .ok_or_else(|| Rejection::new(RejectReason::UnknownRecording, format!("{student} has no such segment")))
     }
 }
 

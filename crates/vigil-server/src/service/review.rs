@@ -49,7 +49,7 @@ pub fn recorded_actions(rows: Vec<vigil_store::ActionRow>) -> Vec<RecordedAction
 
 impl Service {
     /// One from the proctor's review budget.
-    fn admit_review(&self, sess: &ProctorSession) -> Result<(), Rejection> {
+    pub(super) fn admit_review(&self, sess: &ProctorSession) -> Result<(), Rejection> {
         let key = (sess.rt.id().clone(), sess.proctor.clone());
         match lock(&self.review_budget).try_take(&key, self.clock.now_ms()) {
             KeyedTake::Refused { retry_after_ms } => Err(Rejection {

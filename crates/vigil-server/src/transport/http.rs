@@ -74,6 +74,8 @@ fn status_for(reason: RejectReason) -> StatusCode {
         | AlreadyEnded
         | StaleTransition
         | IdentityRequired => StatusCode::CONFLICT,
+        UnknownRecording => StatusCode::NOT_FOUND,
+        RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -143,6 +145,8 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/exams/{exam}/students/{student}/chat", get(student_chat))
         .route("/exams/{exam}/students/{student}/identity", get(identity_photos))
         .route("/exams/{exam}/students/{student}/identity/{kind}", get(identity_photo))
+        .route("/exams/{exam}/students/{student}/recording", get(recording_index))
+        .route("/exams/{exam}/students/{student}/recording/{sha256}", get(recording_segment))
         .route("/identity/{kind}", post(upload_identity))
         .route("/exams/{exam}/review", get(review_queue))
         .route("/exams/{exam}/students/{student}/review", get(student_review))
@@ -657,6 +661,77 @@ async fn identity_photo(
     private_jpeg(bytes)
 }
 
+/// `GET /api/v1/exams/{exam}/students/{student}/recording` for the exam's
+/// proctors: the student's recording segments in order.
+async fn recording_index(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student)): ApiPath<(ExamId, StudentId)>,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let segments = app.service.recording_index(&sess, &student).await?;
+    app.service.audit(&sess, "view_recording_index", Some(&student), None).await?;
+    let mut res = Json(segments).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(res)
+}
+
+/// `GET /api/v1/exams/{exam}/students/{student}/recording/{sha256}`: a
+/// segment's WebM, whole or one byte range (a video element seeks with
+/// `Range`). A view is audited once, at its first request (no `Range`, or
+/// one from byte 0), not at every seek within it.
+async fn recording_segment(
+    State(app): AppState,
+    headers: HeaderMap,
+    ApiPath((exam, student, sha256)): ApiPath<(ExamId, StudentId, String)>,
+) -> ApiResult<Response> {
+    let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
+    let bytes = app.service.recording_segment(&sess, &student, &sha256).await?;
+    let range = match headers.get(header::RANGE).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => Some(byte_range(v, bytes.len() as u64)?),
+        Some(Err(_)) => return Err(ApiError::new(RejectReason::InvalidPayload, "the Range header is not text")),
+    };
+    if range.as_ref().is_none_or(|r| *r.start() == 0) {
+        app.service.audit(&sess, "view_recording", Some(&student), Some(sha256)).await?;
+    }
+    let total = bytes.len();
+    let (status, body) = match &range {
+        // Both ends are within the segment: `byte_range` checked them.
+        Some(r) => (StatusCode::PARTIAL_CONTENT, bytes.slice(*r.start() as usize..=*r.end() as usize)),
+        None => (StatusCode::OK, bytes),
+    };
+    let mut res = (status, Body::from(body)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/webm"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(r) = range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{total}", r.start(), r.end()))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    Ok(res)
+}
+
+/// The one byte range a `Range` header asks of `len` bytes. Several ranges
+/// are refused rather than answered as multipart: a video element asks for
+/// one at a time.
+fn byte_range(value: &str, len: u64) -> Result<std::ops::RangeInclusive<u64>, ApiError> {
+    let unsatisfiable = |why: &str| {
+        ApiError::new(RejectReason::RangeNotSatisfiable, format!("Range {value:?} of a {len}-byte segment: {why}"))
+    };
+    let ranges = http_range_header::parse_range_header(value)
+        .map_err(|_| unsatisfiable("not a bytes range"))?
+        .validate(len)
+        .map_err(|_| unsatisfiable("outside the segment"))?;
+    match ranges.as_slice() {
+        [r] if r.start() <= r.end() && *r.end() < len => Ok(r.clone()),
+        [_] => Err(unsatisfiable("outside the segment")),
+        _ => Err(unsatisfiable("only one range at a time")),
+    }
+}
+
 /// `POST /api/v1/identity/{kind}` with a student token and a JPEG body.
 /// Everything that needs no body is checked before the body is read.
 async fn upload_identity(
@@ -785,4 +860,26 @@ async fn download_evidence(
     let bytes = app.service.evidence_frame(&exam, &sha256).await?;
     app.service.audit(&sess, "view_evidence", None, Some(sha256)).await?;
     private_jpeg(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn one_byte_range_is_read_as_a_player_sends_it() {
+        assert_eq!(byte_range("bytes=0-99", 1000).ok(), Some(0..=99));
+        assert_eq!(byte_range("bytes=900-", 1000).ok(), Some(900..=999));
+        assert_eq!(byte_range("bytes=-100", 1000).ok(), Some(900..=999));
+        // An end past the segment is cut to it, as HTTP says.
+        assert_eq!(byte_range("bytes=10-5000", 1000).ok(), Some(10..=999));
+    }
+
+    #[test]
+    fn ranges_it_cannot_serve_are_refused_with_their_reason() {
+        for bad in ["bytes=1000-", "bytes=5-2", "bytes=0-1,5-6", "items=0-1", "bytes=x-y", "bytes=-0"] {
+            let e = byte_range(bad, 1000).expect_err(bad);
+            assert_eq!(e.0.reason, vigil_proto::RejectReason::RangeNotSatisfiable, "{bad}");
+        }
+    }
 }
