@@ -41,6 +41,8 @@ pub struct LoadConfig {
     /// The nice value of the threads that run the cameras and the proctors'
     /// video (see [`media_runtime`]), reported with each step.
     pub media_nice: i32,
+    /// The exam records every student's camera (privacy tier `recording`).
+    pub record: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +78,13 @@ pub struct StepResult {
     pub rtp_reordered: Option<u64>,
     /// PLIs the cameras answered with a keyframe.
     pub rtp_keyframe_requests: Option<u64>,
+    /// With `--record`: whether the exam recorded, the recorder's dropped
+    /// packets, and the segments and bytes stored during the step (the disk
+    /// bandwidth is bytes / duration_s).
+    pub recording: bool,
+    pub record_dropped: Option<u64>,
+    pub recording_segments_stored: Option<u64>,
+    pub recording_bytes_stored: Option<u64>,
     pub incidents_sent: u64,
     pub incidents_acked: u64,
     pub scores_received: u64,
@@ -205,7 +214,8 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
 
 async fn run_on(target: &Target, cfg: &LoadConfig, media: tokio::runtime::Handle) -> Result<RunOutcome> {
     let max_students = cfg.steps.iter().copied().max().unwrap_or(0);
-    let roster = target.roster(max_students, cfg.proctors).await.context("creating the load exam")?;
+    let privacy = if cfg.record { vigil_proto::PrivacyTier::Recording } else { vigil_proto::PrivacyTier::FlaggedFrames };
+    let roster = target.roster(max_students, cfg.proctors, privacy).await.context("creating the load exam")?;
     let stats = sim::Stats::new();
     // Students stop first; proctors keep listening until the last scores are in.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -374,6 +384,10 @@ async fn measure(target: &Target, cfg: &LoadConfig, students: u32, stats: &Arc<s
         rtp_lost: rtp(after.rtp_lost - before.rtp_lost),
         rtp_reordered: rtp(after.rtp_reordered - before.rtp_reordered),
         rtp_keyframe_requests: rtp(after.rtp_keyframe_requests - before.rtp_keyframe_requests),
+        recording: cfg.record,
+        record_dropped: sfu.map(|(a, b)| b.record_dropped.saturating_sub(a.record_dropped)),
+        recording_segments_stored: sfu.map(|(a, b)| b.recording_segments.saturating_sub(a.recording_segments)),
+        recording_bytes_stored: sfu.map(|(a, b)| b.recording_bytes.saturating_sub(a.recording_bytes)),
         incidents_sent: after.sent - before.sent,
         incidents_acked: after.acked - before.acked,
         scores_received: after.scores - before.scores,

@@ -84,6 +84,10 @@ struct Cli {
     /// server and the clients that time the scores get the CPU first.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
     media_nice: i32,
+    /// Make the exam record every student's camera (privacy tier
+    /// `recording`), to measure what recording costs.
+    #[arg(long)]
+    record: bool,
     /// SVG chart of server CPU and p99 latency against students.
     #[arg(long, default_value = "vigil-load.svg")]
     svg: PathBuf,
@@ -156,6 +160,7 @@ async fn main() -> Result<()> {
         show_progress: true,
         loadgen_nice: cli.nice,
         media_nice: cli.media_nice,
+        record: cli.record,
     };
     let outcome = vigil_load::run(&target, &cfg).await;
     target.stop().await;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use vigil_proto::events::CreateExam;
-use vigil_proto::{ExamSettings, ExamWindow};
+use vigil_proto::{ExamSettings, ExamWindow, PrivacyTier};
 
 pub struct Target {
     /// The first node: the admin API's.
@@ -44,6 +44,11 @@ pub struct ClusterServices {
 pub struct SfuPackets {
     pub received: u64,
     pub forwarded: u64,
+    /// Recording: packets the recorder could not take in time, segments
+    /// and bytes stored.
+    pub record_dropped: u64,
+    pub recording_segments: u64,
+    pub recording_bytes: u64,
 }
 
 pub struct Roster {
@@ -173,17 +178,16 @@ impl Target {
         Ok(value)
     }
 
-    /// Creates an exam with `students` students `s0…` and `proctors` proctors `p0…`; returns their tokens.
-    pub async fn roster(&self, students: u32, proctors: u32) -> Result<Roster> {
+    /// Creates an exam with `students` students `s0…` and `proctors` proctors `p0…`, with the
+    /// privacy tier `privacy`; returns their tokens.
+    pub async fn roster(&self, students: u32, proctors: u32, privacy: PrivacyTier) -> Result<Roster> {
         let http = reqwest::Client::new();
         let exam = format!("load-{}", rand::random::<u32>());
         let now = crate::sim::now_ms();
         let window = ExamWindow { opens_at: now - 3_600_000, closes_at: now + 12 * 3_600_000 };
-        let create = CreateExam {
-            id: Some(exam.parse()?),
-            title: "load test".into(),
-            settings: Some(ExamSettings::with_window(window)),
-        };
+        let mut settings = ExamSettings::with_window(window);
+        settings.privacy = privacy;
+        let create = CreateExam { id: Some(exam.parse()?), title: "load test".into(), settings: Some(settings) };
         self.admin(&http, "/exams", serde_json::to_value(&create)?).await?;
         let mut out = Roster { students: Vec::new(), proctors: Vec::new() };
         for (role, plural, prefix, n) in
@@ -216,6 +220,9 @@ impl Target {
         Some(SfuPackets {
             received: sum("vigil_sfu_rtp_in_packets_total")?,
             forwarded: sum("vigil_sfu_rtp_out_packets_total").unwrap_or(0),
+            record_dropped: sum("vigil_sfu_record_dropped_total").unwrap_or(0),
+            recording_segments: sum("vigil_recording_segments_stored_total").unwrap_or(0),
+            recording_bytes: sum("vigil_recording_bytes_stored_total").unwrap_or(0),
         })
     }
 

@@ -54,6 +54,7 @@ pub fn video_run(students: u32, secs: u64, incident_rate: f64) -> vigil_load::Lo
         show_progress: false,
         loadgen_nice: 0,
         media_nice: 0,
+        record: false,
     }
 }
 
