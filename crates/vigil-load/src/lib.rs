@@ -214,7 +214,8 @@ pub async fn run(target: &Target, cfg: &LoadConfig) -> Result<RunOutcome> {
 
 async fn run_on(target: &Target, cfg: &LoadConfig, media: tokio::runtime::Handle) -> Result<RunOutcome> {
     let max_students = cfg.steps.iter().copied().max().unwrap_or(0);
-    let privacy = if cfg.record { vigil_proto::PrivacyTier::Recording } else { vigil_proto::PrivacyTier::FlaggedFrames };
+    let privacy =
+        if cfg.record { vigil_proto::PrivacyTier::Recording } else { vigil_proto::PrivacyTier::FlaggedFrames };
     let roster = target.roster(max_students, cfg.proctors, privacy).await.context("creating the load exam")?;
     let stats = sim::Stats::new();
     // Students stop first; proctors keep listening until the last scores are in.

@@ -269,6 +269,7 @@ impl Doorbell {
         }
     }
 }
+
 /// Longest the thread spends on commands before it reads the socket again
 /// (a command that runs longer still finishes). An offer costs about a
 /// millisecond (a DTLS certificate, str0m's answer), a candidate a few
@@ -310,6 +311,7 @@ impl Sfu {
         Sfu { workers: vec![worker].into(), placement: Arc::default(), events, refused_busy }
     }
 
+    /// A handle that lets the SFU stop when every `Sfu` handle is gone.
     pub fn downgrade(&self) -> WeakSfu {
         WeakSfu {
             workers: Arc::downgrade(&self.workers),

@@ -8,27 +8,20 @@ use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use sqlx::{AnyConnection, Row};
-use vigil_proto::{ExamId, StudentId, UnixMillis};
+use vigil_proto::review::RecordingSegment;
+use vigil_proto::{ExamId, StudentId};
 
 use crate::writer::Write;
 use crate::{Result, Store, StoreError, parse_id, to_i64};
 
-/// One stored segment of a student's recording.
+/// One stored segment of a student's recording. The segment's `sha256`
+/// (of the WebM bytes) names the blob, and a repeat of the same segment (a
+/// retried store) is the same row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingSegmentRow {
     pub exam_id: ExamId,
     pub student_id: StudentId,
-    /// Of the WebM bytes: names the blob, and a repeat of the same segment
-    /// (a retried store) is the same row.
-    pub sha256: String,
-    /// Wall-clock time of the first frame.
-    pub started_at: UnixMillis,
-    pub duration_ms: u64,
-    pub frames: u64,
-    pub keyframes: u64,
-    pub width: u32,
-    pub height: u32,
-    pub bytes: u64,
+    pub segment: RecordingSegment,
 }
 
 /// Recordings are kept per exam and student, apart from evidence and
@@ -44,14 +37,16 @@ fn segment_from_row(exam_id: &ExamId, r: &sqlx::any::AnyRow) -> Result<Recording
     Ok(RecordingSegmentRow {
         exam_id: exam_id.clone(),
         student_id: parse_id(r.get("student_id"))?,
-        sha256: r.get("sha256"),
-        started_at: r.get("started_at"),
-        duration_ms: unsigned("duration_ms")?,
-        frames: unsigned("frames")?,
-        keyframes: unsigned("keyframes")?,
-        width: small("width")?,
-        height: small("height")?,
-        bytes: unsigned("bytes")?,
+        segment: RecordingSegment {
+            sha256: r.get("sha256"),
+            started_at: r.get("started_at"),
+            duration_ms: unsigned("duration_ms")?,
+            frames: unsigned("frames")?,
+            keyframes: unsigned("keyframes")?,
+            width: small("width")?,
+            height: small("height")?,
+            bytes: unsigned("bytes")?,
+        },
     })
 }
 
@@ -59,7 +54,7 @@ impl Store {
     /// Stores a segment: its bytes, then its row. Storing the same segment
     /// again is harmless.
     pub async fn put_recording_segment(&self, row: &RecordingSegmentRow, webm: Bytes) -> Result<()> {
-        let path = segment_path(&row.exam_id, &row.student_id, &row.sha256);
+        let path = segment_path(&row.exam_id, &row.student_id, &row.segment.sha256);
         self.blobs.put(&path, PutPayload::from_bytes(webm)).await?;
         let res = self.write(Write::RecordingSegment(row.clone())).await;
         if res.is_err() {
@@ -112,7 +107,7 @@ impl Store {
     pub(crate) async fn delete_recording_blobs(&self, exam_id: &ExamId, student_id: &StudentId) -> Result<u64> {
         let segments = self.recording_segments(exam_id, student_id).await?;
         for s in &segments {
-            match self.blobs.delete(&segment_path(exam_id, student_id, &s.sha256)).await {
+            match self.blobs.delete(&segment_path(exam_id, student_id, &s.segment.sha256)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -121,14 +116,15 @@ impl Store {
     }
 }
 
-pub(crate) async fn apply_recording_segment(conn: &mut AnyConnection, s: &RecordingSegmentRow) -> Result<()> {
+pub(crate) async fn apply_recording_segment(conn: &mut AnyConnection, row: &RecordingSegmentRow) -> Result<()> {
+    let s = &row.segment;
     sqlx::query(
         "INSERT INTO recording_segments (exam_id, student_id, sha256, started_at, duration_ms, frames, keyframes, \
          width, height, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (exam_id, student_id, sha256) DO NOTHING",
     )
-    .bind(s.exam_id.as_str())
-    .bind(s.student_id.as_str())
+    .bind(row.exam_id.as_str())
+    .bind(row.student_id.as_str())
     .bind(&s.sha256)
     .bind(s.started_at)
     .bind(to_i64(s.duration_ms)?)

@@ -336,14 +336,16 @@ async fn recording_segments_are_stored_listed_read_and_erased_with_their_student
     let segment = |student: &str, started_at: UnixMillis, bytes: &[u8]| RecordingSegmentRow {
         exam_id: e1(),
         student_id: id(student),
-        sha256: format!("{:064x}", started_at),
-        started_at,
-        duration_ms: 60_000,
-        frames: 900,
-        keyframes: 2,
-        width: 640,
-        height: 480,
-        bytes: bytes.len() as u64,
+        segment: vigil_proto::review::RecordingSegment {
+            sha256: format!("{:064x}", started_at),
+            started_at,
+            duration_ms: 60_000,
+            frames: 900,
+            keyframes: 2,
+            width: 640,
+            height: 480,
+            bytes: bytes.len() as u64,
+        },
     };
     let later = segment("s1", T0 + 60_000, b"second");
     let first = segment("s1", T0, b"first");
@@ -355,16 +357,16 @@ async fn recording_segments_are_stored_listed_read_and_erased_with_their_student
     store.put_recording_segment(&other, bytes::Bytes::from_static(b"theirs")).await.unwrap();
 
     assert_eq!(store.recording_segments(&e1(), &id("s1")).await.unwrap(), vec![first.clone(), later.clone()]);
-    let read = store.recording_segment_bytes(&e1(), &id("s1"), &first.sha256).await.unwrap();
+    let read = store.recording_segment_bytes(&e1(), &id("s1"), &first.segment.sha256).await.unwrap();
     assert_eq!(read.as_deref(), Some(&b"first"[..]));
     // Another student's segment is not reached through this student.
-    assert_eq!(store.recording_segment_bytes(&e1(), &id("s1"), &other.sha256).await.unwrap(), None);
+    assert_eq!(store.recording_segment_bytes(&e1(), &id("s1"), &other.segment.sha256).await.unwrap(), None);
 
     let erased = store.erase_student(&e1(), &id("s1")).await.unwrap();
     assert_eq!(erased.recording_segments, 2);
     assert!(store.recording_segments(&e1(), &id("s1")).await.unwrap().is_empty());
     let blobs = dir.path().join("evidence/recordings/e1");
-    assert!(!blobs.join("s1").join(format!("{}.webm", first.sha256)).exists(), "the bytes went first");
-    assert!(blobs.join("s2").join(format!("{}.webm", other.sha256)).exists(), "the other student's stay");
+    assert!(!blobs.join("s1").join(format!("{}.webm", first.segment.sha256)).exists(), "the bytes went first");
+    assert!(blobs.join("s2").join(format!("{}.webm", other.segment.sha256)).exists(), "the other student's stay");
     assert_eq!(store.recording_segments(&e1(), &id("s2")).await.unwrap(), vec![other]);
 }

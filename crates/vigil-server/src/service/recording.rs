@@ -134,21 +134,23 @@ impl RecorderThread {
         let row = RecordingSegmentRow {
             exam_id: id.exam.clone(),
             student_id: id.student.clone(),
-            sha256: hex::encode(Sha256::digest(&s.webm)),
-            started_at: anchor.1.saturating_add(i64::try_from(since_anchor).unwrap_or(i64::MAX)),
-            duration_ms: u64::try_from(s.duration.as_millis()).unwrap_or(u64::MAX),
-            frames: s.frames,
-            keyframes: s.keyframes,
-            width: u32::from(s.size.0),
-            height: u32::from(s.size.1),
-            bytes: s.webm.len() as u64,
+            segment: RecordingSegment {
+                sha256: hex::encode(Sha256::digest(&s.webm)),
+                started_at: anchor.1.saturating_add(i64::try_from(since_anchor).unwrap_or(i64::MAX)),
+                duration_ms: u64::try_from(s.duration.as_millis()).unwrap_or(u64::MAX),
+                frames: s.frames,
+                keyframes: s.keyframes,
+                width: u32::from(s.size.0),
+                height: u32::from(s.size.1),
+                bytes: s.webm.len() as u64,
+            },
         };
         let webm = bytes::Bytes::from(s.webm);
         for attempt in 1..=STORE_ATTEMPTS {
             match self.runtime.block_on(self.store.put_recording_segment(&row, webm.clone())) {
                 Ok(()) => {
                     counter!("vigil_recording_segments_stored_total").increment(1);
-                    counter!("vigil_recording_bytes_stored_total").increment(row.bytes);
+                    counter!("vigil_recording_bytes_stored_total").increment(row.segment.bytes);
                     return;
                 }
                 Err(e) if attempt < STORE_ATTEMPTS => {
@@ -177,19 +179,7 @@ impl Service {
             .recording_segments(sess.rt.id(), cell.id())
             .await
             .map_err(|_| unavailable("the recording could not be read; retry"))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| RecordingSegment {
-                sha256: r.sha256,
-                started_at: r.started_at,
-                duration_ms: r.duration_ms,
-                frames: r.frames,
-                keyframes: r.keyframes,
-                width: r.width,
-                height: r.height,
-                bytes: r.bytes,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| r.segment).collect())
     }
 
     /// The bytes of one of a student's segments, for the exam's proctors.
@@ -279,7 +269,13 @@ mod tests {
         drop(tx);
         tokio::task::spawn_blocking(move || thread.join()).await.unwrap().expect("the recorder ends cleanly");
 
-        let segments = store.recording_segments(&exam.id, &publisher.student).await.unwrap();
+        let segments: Vec<RecordingSegment> = store
+            .recording_segments(&exam.id, &publisher.student)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.segment)
+            .collect();
         assert_eq!(segments.len(), 2, "{segments:?}");
         assert_eq!(segments.iter().map(|s| s.frames).sum::<u64>(), frames.len() as u64, "every frame stored");
         // Placed in wall-clock time by their first frames' arrival (the
