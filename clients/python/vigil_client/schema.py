@@ -24,12 +24,12 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
                   "evidence_not_collected", "not_publishing", "not_subscribed", "no_lti_attempt",
                   "no_access_code", "settings_locked", "session_terminated", "stale_transition",
-                  "identity_required", "unavailable"]
+                  "identity_required", "unknown_recording", "range_not_satisfiable", "unavailable"]
 ENUMS = {
     "IncidentKind": INCIDENT_KINDS,
     "IncidentSource": ["client", "server"],
     "Level": ["ok", "watch", "alert"],
-    "PrivacyTier": ["events_only", "flagged_frames"],
+    "PrivacyTier": ["events_only", "flagged_frames", "recording"],
     "Role": ["student", "proctor"],
     "Presence": ["live", "stalled", "offline"],
     "Quality": ["good", "low_light", "low_confidence", "unknown"],
