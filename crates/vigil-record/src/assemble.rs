@@ -313,9 +313,10 @@ impl FrameAssembler {
         if header.keyframe {
             self.need_keyframe = false;
         } else if self.need_keyframe {
-            // Refers to a frame that was lost.
+            // Refers to a frame that was lost, or to one from before the
+            // recording started (a browser sends key frames rarely, so ask).
             self.stats.frames_dropped += 1;
-            return;
+            return self.want_keyframe(now);
         }
         self.stats.frames += 1;
         self.stats.keyframes += u64::from(header.keyframe);
@@ -478,6 +479,7 @@ mod tests {
         let mut a = FrameAssembler::new(AssemblerConfig::default());
         let out = feed(&mut a, Instant::now(), &s.packets);
         assert_eq!(frames(&out).iter().map(|f| f.keyframe).collect::<Vec<_>>(), vec![true]);
+        assert_eq!(out[0], Output::NeedKeyframe, "joining mid-stream, it asks for a key frame at once");
     }
 
     #[test]
