@@ -34,6 +34,10 @@ pub struct RecorderConfig {
     /// are dropped until one comes: memory stays bounded if a sender
     /// ignores key frame requests.
     pub max_segment_length: Duration,
+    /// A segment is cut, and frames dropped until the next key frame, once
+    /// it holds this many bytes: a segment is held in memory, and a sender
+    /// at many times a camera's bitrate must not make it grow without end.
+    pub max_segment_bytes: u64,
     /// How often a key frame is asked for while one is due.
     pub keyframe_request_interval: Duration,
     pub assembler: AssemblerConfig,
@@ -44,6 +48,8 @@ impl Default for RecorderConfig {
         RecorderConfig {
             segment_length: Duration::from_secs(60),
             max_segment_length: Duration::from_secs(180),
+            // 60 s at 2 Mbit/s: a browser's camera sends 0.3–1.5 Mbit/s.
+            max_segment_bytes: 15 << 20,
             keyframe_request_interval: Duration::from_secs(2),
             assembler: AssemblerConfig::default(),
         }
@@ -70,7 +76,8 @@ pub struct Recorder {
     frame_interval: u64,
     last_frame: Option<u64>,
     last_request: Option<Instant>,
-    /// Frames dropped because a segment hit `max_segment_length`.
+    /// Frames dropped because a segment hit `max_segment_length` or
+    /// `max_segment_bytes`.
     frames_dropped: u64,
     out: VecDeque<RecorderOutput>,
 }
@@ -142,7 +149,7 @@ impl Recorder {
             let resized = f.size.is_some_and(|s| s != w.size());
             if f.keyframe && (long || resized) {
                 self.close_segment();
-            } else if w.span() >= self.cfg.max_segment_length {
+            } else if w.span() >= self.cfg.max_segment_length || w.bytes() >= self.cfg.max_segment_bytes {
                 self.close_segment();
                 self.frames_dropped += 1;
                 return self.request_keyframe(now, false);
@@ -177,5 +184,53 @@ impl Recorder {
                 Err(e) => RecorderOutput::Failed(e),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One frame per packet: a key frame (320x240) or a delta frame of `len` bytes.
+    fn packet(seq: u16, key: bool, len: usize) -> (u16, u32, Vec<u8>) {
+        let mut p = vec![0x10];
+        if key {
+            p.extend_from_slice(&[0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00]);
+        } else {
+            p.push(0x51);
+        }
+        p.resize(len, 0x77);
+        (seq, u32::from(seq) * 6000, p)
+    }
+
+    #[test]
+    fn a_sender_far_above_a_cameras_bitrate_cannot_grow_a_segment_without_end() {
+        let cfg = RecorderConfig { max_segment_bytes: 100_000, ..RecorderConfig::default() };
+        let mut rec = Recorder::new(cfg);
+        let now = Instant::now();
+        let mut outputs = Vec::new();
+        // A key frame, then 60 deltas of 10 kB each: ten fill the cap.
+        for seq in 0..61u16 {
+            let (seq, ts, payload) = packet(seq, seq == 0, 10_000);
+            rec.push(now, RtpIn { seq, timestamp: ts, marker: true, payload: &payload });
+            outputs.extend(std::iter::from_fn(|| rec.poll_output()));
+        }
+        let segments: Vec<&FinishedSegment> = outputs
+            .iter()
+            .filter_map(|o| match o {
+                RecorderOutput::Segment(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(segments.len(), 1, "cut at the cap");
+        assert!(segments[0].webm.len() < 120_000, "{} bytes held", segments[0].webm.len());
+        assert!(outputs.iter().any(|o| matches!(o, RecorderOutput::NeedKeyframe)), "and a key frame is asked for");
+        assert!(rec.stats().frames_dropped >= 49, "the rest waits for it: {:?}", rec.stats());
+        // The key frame starts the next segment.
+        let (seq, ts, payload) = packet(61, true, 10_000);
+        rec.push(now, RtpIn { seq, timestamp: ts, marker: true, payload: &payload });
+        rec.finish();
+        let last: Vec<RecorderOutput> = std::iter::from_fn(|| rec.poll_output()).collect();
+        assert!(matches!(last.as_slice(), [RecorderOutput::Segment(s)] if s.frames == 1 && s.keyframes == 1));
     }
 }

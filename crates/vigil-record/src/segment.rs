@@ -48,6 +48,8 @@ pub struct SegmentWriter {
     frames: u64,
     keyframes: u64,
     size: (u16, u16),
+    /// Frame bytes written so far (the WebM is a little larger).
+    bytes: u64,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -90,6 +92,7 @@ impl SegmentWriter {
             frames: 0,
             keyframes: 0,
             size,
+            bytes: 0,
         };
         writer.push(keyframe)?;
         Ok(writer)
@@ -120,7 +123,13 @@ impl SegmentWriter {
         self.last_timestamp = timestamp;
         self.frames += 1;
         self.keyframes += u64::from(frame.keyframe);
+        self.bytes += frame.data.len() as u64;
         Ok(())
+    }
+
+    /// Frame bytes in the segment so far: what it holds in memory.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Writes the cues and the duration; `frame_duration` is how long the
