@@ -483,6 +483,39 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_frame_is_dropped_and_a_key_frame_asked_for() {
+        let cfg = AssemblerConfig { max_frame_bytes: 2500, ..AssemblerConfig::default() };
+        let mut s = Sender::new(0);
+        s.frame(0, &keyframe(1000, 1), 1000);
+        s.frame(3000, &delta(4000, 2), 1000); // over the cap
+        s.frame(6000, &delta(100, 3), 1000);
+        s.frame(9000, &keyframe(1000, 4), 1000);
+        let mut a = FrameAssembler::new(cfg);
+        let out = feed(&mut a, Instant::now(), &s.packets);
+        let got: Vec<u8> = frames(&out).iter().map(|f| f.data[f.data.len() - 1]).collect();
+        assert_eq!(got, vec![1, 4], "the big frame and the one after it are left out");
+        assert!(out.contains(&Output::NeedKeyframe));
+        assert_eq!(a.stats().frames_dropped, 2);
+    }
+
+    #[test]
+    fn a_full_hold_gives_up_on_a_gap_without_waiting() {
+        let cfg = AssemblerConfig { reorder_packets: 4, ..AssemblerConfig::default() };
+        let mut s = Sender::new(0);
+        for (i, ts) in [0u32, 3000, 6000, 9000, 12000, 15000].iter().enumerate() {
+            let frame = if i == 0 || i == 2 { keyframe(100, i as u8) } else { delta(100, i as u8) };
+            s.frame(*ts, &frame, 1000);
+        }
+        s.packets.remove(1);
+        let mut a = FrameAssembler::new(cfg);
+        // All at the same instant: only the hold's size can end the wait.
+        let out = feed(&mut a, Instant::now(), &s.packets);
+        assert_eq!(a.stats().packets_lost, 1);
+        let got: Vec<u8> = frames(&out).iter().map(|f| f.data[f.data.len() - 1]).collect();
+        assert_eq!(got, vec![0, 2, 3, 4, 5]);
+    }
+
+    #[test]
     fn sequence_numbers_extend_both_ways() {
         assert_eq!(extend(5, 65_530 + (1 << 16), 16), 5 + (2 << 16));
         assert_eq!(extend(65_530, 5 + (2 << 16), 16), 65_530 + (1 << 16));
