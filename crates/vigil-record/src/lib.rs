@@ -30,6 +30,11 @@ pub use segment::{FinishedSegment, SegmentError, SegmentWriter};
 pub struct RecorderConfig {
     /// A segment is cut at the first key frame after this much video.
     pub segment_length: Duration,
+    /// The first segment's length, if not `segment_length`: students who
+    /// start together would otherwise cut (and store) their segments in
+    /// the same second, every minute. The server spreads their first cuts
+    /// over half a segment.
+    pub first_segment_length: Option<Duration>,
     /// Past this, a segment is cut even without a key frame, and frames
     /// are dropped until one comes: memory stays bounded if a sender
     /// ignores key frame requests.
@@ -47,6 +52,7 @@ impl Default for RecorderConfig {
     fn default() -> Self {
         RecorderConfig {
             segment_length: Duration::from_secs(60),
+            first_segment_length: None,
             max_segment_length: Duration::from_secs(180),
             // 60 s at 2 Mbit/s: a browser's camera sends 0.3–1.5 Mbit/s.
             max_segment_bytes: 15 << 20,
@@ -72,6 +78,9 @@ pub struct Recorder {
     cfg: RecorderConfig,
     assembler: FrameAssembler,
     current: Option<SegmentWriter>,
+    /// The length at which the current segment is cut: the first
+    /// segment's, then `segment_length`.
+    cut_at: Duration,
     /// The latest gap between two frames, for the last frame's duration.
     frame_interval: u64,
     last_frame: Option<u64>,
@@ -89,6 +98,7 @@ impl Recorder {
     pub fn new(cfg: RecorderConfig) -> Recorder {
         let assembler = FrameAssembler::new(cfg.assembler.clone());
         Recorder {
+            cut_at: cfg.first_segment_length.unwrap_or(cfg.segment_length),
             cfg,
             assembler,
             current: None,
@@ -145,7 +155,7 @@ impl Recorder {
         }
         self.last_frame = Some(f.timestamp);
         if let Some(w) = &self.current {
-            let long = w.span_to(f.timestamp) >= self.cfg.segment_length;
+            let long = w.span_to(f.timestamp) >= self.cut_at;
             let resized = f.size.is_some_and(|s| s != w.size());
             if f.keyframe && (long || resized) {
                 self.close_segment();
@@ -178,6 +188,7 @@ impl Recorder {
 
     fn close_segment(&mut self) {
         if let Some(w) = self.current.take() {
+            self.cut_at = self.cfg.segment_length;
             let last = std::time::Duration::from_nanos(segment::ticks_to_ns(self.frame_interval));
             self.out.push_back(match w.finish(last) {
                 Ok(s) => RecorderOutput::Segment(s),
@@ -232,5 +243,29 @@ mod tests {
         rec.finish();
         let last: Vec<RecorderOutput> = std::iter::from_fn(|| rec.poll_output()).collect();
         assert!(matches!(last.as_slice(), [RecorderOutput::Segment(s)] if s.frames == 1 && s.keyframes == 1));
+    }
+
+    #[test]
+    fn the_first_segment_is_cut_at_its_own_length_then_every_segment_length() {
+        let cfg = RecorderConfig {
+            segment_length: Duration::from_secs(10),
+            first_segment_length: Some(Duration::from_secs(5)),
+            ..RecorderConfig::default()
+        };
+        let mut rec = Recorder::new(cfg);
+        let now = Instant::now();
+        // 32 s at 15 fps, a key frame every second.
+        for seq in 0..(32 * 15u16) {
+            let (seq, ts, payload) = packet(seq, seq % 15 == 0, 500);
+            rec.push(now, RtpIn { seq, timestamp: ts, marker: true, payload: &payload });
+        }
+        rec.finish();
+        let spans: Vec<u64> = std::iter::from_fn(|| rec.poll_output())
+            .filter_map(|o| match o {
+                RecorderOutput::Segment(s) => Some(s.frames / 15),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(spans, [5, 10, 10, 7], "seconds of video per segment");
     }
 }
