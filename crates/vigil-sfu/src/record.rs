@@ -22,6 +22,10 @@ pub struct RecordedPacket {
     pub publisher: Arc<PublisherId>,
     pub arrived: Instant,
     pub codec: VideoCodec,
+    /// The encoding's SSRC. A simulcast publisher's recorded encoding may
+    /// change (see `Router::measure_layer_rates`); sequence numbers and
+    /// timestamps start anew with it, so a recorder starts a new recording.
+    pub ssrc: u32,
     pub seq: u16,
     pub timestamp: u32,
     pub marker: bool,

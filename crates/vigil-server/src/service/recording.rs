@@ -3,10 +3,16 @@
 //!
 //! One thread (`vigil-recorder`) owns a [`Recorder`] per recorded
 //! publication and does the depacketising and muxing, away from the SFU
-//! thread and the async workers. It stores each finished segment itself
-//! (waiting on the store is this thread's time: while it waits, the SFU's
-//! bounded tap fills and then drops and counts packets, and forwarding
-//! never waits). Key frame requests go back to the SFU as PLIs.
+//! thread and the async workers. It hands each finished segment to a
+//! task of its own for storing, so a slow store does not hold up the
+//! packets; segments waiting for the store are bounded (`STORE_BACKLOG_MIB`),
+//! and past that the thread waits: the SFU's bounded tap then fills and
+//! drops and counts packets, and forwarding never waits. Key frame
+//! requests go back to the SFU as PLIs.
+//!
+//! Students who start together would cut their segments together, every
+//! minute; each recording's first segment is shortened by an amount of
+//! its own (`first_segment_length`) to spread the cuts and the stores.
 //!
 //! A recording ends when its publication ends (the SFU says so), when its
 //! packets stop for `IDLE_FINISH` (the end message can be dropped with a
@@ -19,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use metrics::counter;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use vigil_proto::UnixMillis;
 use vigil_record::{FinishedSegment, Recorder, RecorderConfig, RecorderOutput, RtpIn};
 use vigil_sfu::keyframe::VideoCodec;
@@ -36,6 +43,23 @@ const IDLE_FINISH: Duration = Duration::from_secs(10);
 const STORE_ATTEMPTS: u32 = 3;
 /// The pause between two batches from a busy queue (see `RecorderThread::run`).
 const BATCH_EVERY: Duration = Duration::from_millis(20);
+/// Finished segments waiting for the store, in MiB (a segment counts at
+/// least one): the memory a slow store may hold before the recorder waits.
+const STORE_BACKLOG_MIB: u32 = 256;
+
+/// The first segment's length for one recording: between half and all of
+/// `segment_length`, fixed per student (a hash of the ids), so that the
+/// segments of students who joined together are cut and stored apart.
+pub fn first_segment_length(id: &PublisherId, segment_length: Duration) -> Duration {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same spread on every run and node.
+    let mut h = std::hash::DefaultHasher::new();
+    id.exam.as_str().hash(&mut h);
+    id.student.as_str().hash(&mut h);
+    let half = segment_length / 2;
+    let spread_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX).max(1);
+    half + Duration::from_millis(h.finish() % spread_ms)
+}
 
 /// One reading of the monotonic and the wall clock, to place instants.
 type Anchor = (Instant, UnixMillis);
@@ -52,22 +76,58 @@ pub struct RecorderThread {
 
 struct Recording {
     recorder: Recorder,
+    /// The encoding being recorded: another one (the SFU moved to another
+    /// simulcast layer) has its own sequence numbers and timestamps, so
+    /// the recording in progress is finished and a new one started.
+    ssrc: u32,
     last_packet: Instant,
+}
+
+impl Recording {
+    fn new(id: &PublisherId, ssrc: u32, now: Instant) -> Recording {
+        let defaults = RecorderConfig::default();
+        let first = first_segment_length(id, defaults.segment_length);
+        Recording {
+            recorder: Recorder::new(RecorderConfig { first_segment_length: Some(first), ..defaults }),
+            ssrc,
+            last_packet: now,
+        }
+    }
+}
+
+/// What every step of the thread needs: where instants sit on the wall
+/// clock, and the store's backlog.
+#[derive(Clone, Copy)]
+struct Cx<'a> {
+    /// One reading of the monotonic and the wall clock, to place instants.
+    anchor: Anchor,
+    backlog: &'a Arc<Semaphore>,
 }
 
 impl RecorderThread {
     /// Runs until every sender of the feed is gone (the SFU stopped), then
-    /// finishes and stores what is being recorded.
-    ///
-    /// It takes the queue in batches: after a turn that found packets it
-    /// sleeps `BATCH_EVERY` before the next, so that the SFU thread, which
-    /// only wakes a blocked receiver, wakes this one about 50 times a
-    /// second instead of once per packet (46,000 times a second at 1,000
-    /// students). With nothing queued it blocks until the next packet.
+    /// finishes what is being recorded and waits until it is stored.
     pub fn run(self) {
-        // Instants map to wall-clock time through one reading of both.
-        let anchor = (Instant::now(), self.clock.now_ms());
-        let mut recordings: HashMap<Arc<PublisherId>, Recording> = HashMap::new();
+        let backlog = Arc::new(Semaphore::new(STORE_BACKLOG_MIB as usize));
+        let cx = Cx { anchor: (Instant::now(), self.clock.now_ms()), backlog: &backlog };
+        let mut recordings = HashMap::new();
+        self.take_feed(&mut recordings, cx);
+        for (id, mut rec) in recordings.drain() {
+            rec.recorder.finish();
+            self.drain(&id, &mut rec.recorder, cx);
+        }
+        // Each store in flight holds permits until it is done: all of them
+        // back means every segment is stored (or given up).
+        let _ = self.runtime.block_on(backlog.acquire_many(STORE_BACKLOG_MIB));
+    }
+
+    /// Takes the queue in batches until the SFU is gone: after a turn
+    /// that found packets it sleeps `BATCH_EVERY` before the next, so that
+    /// the SFU thread, which only wakes a blocked receiver, wakes this one
+    /// about 50 times a second instead of once per packet (46,000 times a
+    /// second at 1,000 students). With nothing queued it blocks until the
+    /// next packet.
+    fn take_feed(&self, recordings: &mut HashMap<Arc<PublisherId>, Recording>, cx: Cx<'_>) {
         let mut idle_checked = Instant::now();
         loop {
             let mut took = 0usize;
@@ -75,29 +135,29 @@ impl RecorderThread {
                 match self.feed.try_recv() {
                     Ok(item) => {
                         took += 1;
-                        self.take(item, &mut recordings, anchor);
+                        self.take(item, recordings, cx);
                     }
                     Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => return self.finish_all(&mut recordings, anchor),
+                    Err(TryRecvError::Disconnected) => return,
                 }
             }
             if idle_checked.elapsed() >= Duration::from_secs(1) {
                 idle_checked = Instant::now();
-                self.finish_idle(&mut recordings, anchor);
+                self.finish_idle(recordings, cx);
             }
             if took > 0 {
                 std::thread::sleep(BATCH_EVERY);
                 continue;
             }
             match self.feed.recv_timeout(Duration::from_secs(1)) {
-                Ok(item) => self.take(item, &mut recordings, anchor),
+                Ok(item) => self.take(item, recordings, cx),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return self.finish_all(&mut recordings, anchor),
+                Err(RecvTimeoutError::Disconnected) => return,
             }
         }
     }
 
-    fn take(&self, item: RecordFeed, recordings: &mut HashMap<Arc<PublisherId>, Recording>, anchor: Anchor) {
+    fn take(&self, item: RecordFeed, recordings: &mut HashMap<Arc<PublisherId>, Recording>, cx: Cx<'_>) {
         match item {
             RecordFeed::Packet(p) => {
                 if p.codec != VideoCodec::Vp8 {
@@ -105,28 +165,32 @@ impl RecorderThread {
                     counter!("vigil_recording_packets_unsupported_total").increment(1);
                     return;
                 }
-                let rec = recordings.entry(p.publisher.clone()).or_insert_with(|| Recording {
-                    recorder: Recorder::new(RecorderConfig::default()),
-                    last_packet: p.arrived,
-                });
+                let rec = recordings
+                    .entry(p.publisher.clone())
+                    .or_insert_with(|| Recording::new(&p.publisher, p.ssrc, p.arrived));
+                if rec.ssrc != p.ssrc {
+                    let mut was = std::mem::replace(rec, Recording::new(&p.publisher, p.ssrc, p.arrived));
+                    was.recorder.finish();
+                    self.drain(&p.publisher, &mut was.recorder, cx);
+                }
                 rec.last_packet = p.arrived;
                 rec.recorder.push(
                     p.arrived,
                     RtpIn { seq: p.seq, timestamp: p.timestamp, marker: p.marker, payload: &p.payload },
                 );
-                self.drain(&p.publisher, &mut rec.recorder, anchor);
+                self.drain(&p.publisher, &mut rec.recorder, cx);
             }
             RecordFeed::Ended(id) => {
                 if let Some(mut rec) = recordings.remove(&id) {
                     rec.recorder.finish();
-                    self.drain(&id, &mut rec.recorder, anchor);
+                    self.drain(&id, &mut rec.recorder, cx);
                 }
             }
         }
     }
 
     /// Finishes recordings whose packets stopped `IDLE_FINISH` ago.
-    fn finish_idle(&self, recordings: &mut HashMap<Arc<PublisherId>, Recording>, anchor: Anchor) {
+    fn finish_idle(&self, recordings: &mut HashMap<Arc<PublisherId>, Recording>, cx: Cx<'_>) {
         let now = Instant::now();
         let idle: Vec<Arc<PublisherId>> = recordings
             .iter()
@@ -136,23 +200,16 @@ impl RecorderThread {
         for id in idle {
             if let Some(mut rec) = recordings.remove(&id) {
                 rec.recorder.finish();
-                self.drain(&id, &mut rec.recorder, anchor);
+                self.drain(&id, &mut rec.recorder, cx);
             }
         }
     }
 
-    fn finish_all(&self, recordings: &mut HashMap<Arc<PublisherId>, Recording>, anchor: Anchor) {
-        for (id, mut rec) in recordings.drain() {
-            rec.recorder.finish();
-            self.drain(&id, &mut rec.recorder, anchor);
-        }
-    }
-
     /// Acts on everything the recorder has to say.
-    fn drain(&self, id: &Arc<PublisherId>, recorder: &mut Recorder, anchor: Anchor) {
+    fn drain(&self, id: &Arc<PublisherId>, recorder: &mut Recorder, cx: Cx<'_>) {
         while let Some(out) = recorder.poll_output() {
             match out {
-                RecorderOutput::Segment(s) => self.store_segment(id, s, anchor),
+                RecorderOutput::Segment(s) => self.store_segment(id, s, cx),
                 RecorderOutput::NeedKeyframe => {
                     let Some(sfu) = self.sfu.upgrade() else { continue };
                     let ask = sfu.request_recording_keyframe(PublisherId::clone(id));
@@ -170,14 +227,17 @@ impl RecorderThread {
         }
     }
 
-    fn store_segment(&self, id: &PublisherId, s: FinishedSegment, anchor: Anchor) {
-        let since_anchor = s.started.saturating_duration_since(anchor.0).as_millis();
+    /// Names the segment and hands it to a task that stores it (3 tries),
+    /// once the backlog has room for it.
+    fn store_segment(&self, id: &PublisherId, s: FinishedSegment, cx: Cx<'_>) {
+        let (anchor_instant, anchor_ms) = cx.anchor;
+        let since_anchor = s.started.saturating_duration_since(anchor_instant).as_millis();
         let row = RecordingSegmentRow {
             exam_id: id.exam.clone(),
             student_id: id.student.clone(),
             segment: RecordingSegment {
                 sha256: hex::encode(Sha256::digest(&s.webm)),
-                started_at: anchor.1.saturating_add(i64::try_from(since_anchor).unwrap_or(i64::MAX)),
+                started_at: anchor_ms.saturating_add(i64::try_from(since_anchor).unwrap_or(i64::MAX)),
                 duration_ms: u64::try_from(s.duration.as_millis()).unwrap_or(u64::MAX),
                 frames: s.frames,
                 keyframes: s.keyframes,
@@ -186,23 +246,44 @@ impl RecorderThread {
                 bytes: s.webm.len() as u64,
             },
         };
-        let webm = bytes::Bytes::from(s.webm);
-        for attempt in 1..=STORE_ATTEMPTS {
-            match self.runtime.block_on(self.store.put_recording_segment(&row, webm.clone())) {
-                Ok(()) => {
-                    counter!("vigil_recording_segments_stored_total").increment(1);
-                    counter!("vigil_recording_bytes_stored_total").increment(row.segment.bytes);
-                    return;
+        let mib = u32::try_from(s.webm.len().div_ceil(1 << 20)).unwrap_or(u32::MAX).clamp(1, STORE_BACKLOG_MIB);
+        let permit = match cx.backlog.clone().try_acquire_many_owned(mib) {
+            Ok(p) => p,
+            Err(_) => {
+                // The store is behind: wait here (the SFU's tap takes the strain).
+                counter!("vigil_recording_store_waits_total").increment(1);
+                match self.runtime.block_on(cx.backlog.clone().acquire_many_owned(mib)) {
+                    Ok(p) => p,
+                    // Never closed; if it were, storing anyway beats losing video.
+                    Err(_) => return self.runtime.block_on(store_with_retries(self.store.clone(), row, s.webm.into())),
                 }
-                Err(e) if attempt < STORE_ATTEMPTS => {
-                    tracing::debug!(error = %e, attempt, "storing a recording segment failed; retrying");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                Err(e) => tracing::error!(exam = %id.exam, error = %e, "a recording segment could not be stored"),
             }
-        }
-        counter!("vigil_recording_segments_lost_total", "why" => "store").increment(1);
+        };
+        let store = self.store.clone();
+        self.runtime.spawn(async move {
+            store_with_retries(store, row, s.webm.into()).await;
+            drop(permit);
+        });
     }
+}
+
+/// Stores one segment, trying `STORE_ATTEMPTS` times a second apart.
+async fn store_with_retries(store: Store, row: RecordingSegmentRow, webm: bytes::Bytes) {
+    for attempt in 1..=STORE_ATTEMPTS {
+        match store.put_recording_segment(&row, webm.clone()).await {
+            Ok(()) => {
+                counter!("vigil_recording_segments_stored_total").increment(1);
+                counter!("vigil_recording_bytes_stored_total").increment(row.segment.bytes);
+                return;
+            }
+            Err(e) if attempt < STORE_ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "storing a recording segment failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => tracing::error!(exam = %row.exam_id, error = %e, "a recording segment could not be stored"),
+        }
+    }
+    counter!("vigil_recording_segments_lost_total", "why" => "store").increment(1);
 }
 
 impl Service {
@@ -254,10 +335,40 @@ mod tests {
 
     const T0: UnixMillis = 1_700_000_000_000;
 
-    /// Real VP8 (ffmpeg's test pattern) fed as the SFU feeds the recorder,
-    /// through to stored segments that ffprobe decodes frame for frame.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn recorded_packets_become_stored_segments_that_decode() {
+    #[test]
+    fn first_segments_are_spread_over_half_a_segment_and_fixed_per_student() {
+        let minute = Duration::from_secs(60);
+        let lengths: Vec<Duration> = (0..1000)
+            .map(|i| {
+                let id = PublisherId { exam: "e1".parse().unwrap(), student: format!("s{i}").parse().unwrap() };
+                let first = first_segment_length(&id, minute);
+                assert_eq!(first, first_segment_length(&id, minute), "the same for the same student");
+                assert!((Duration::from_secs(30)..minute).contains(&first), "{first:?}");
+                first
+            })
+            .collect();
+        // Spread: a thousand students' first cuts fall into every 3 s of the 30.
+        let mut buckets = [0u32; 10];
+        for l in &lengths {
+            buckets[((l.as_millis() - 30_000) / 3_000) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|&b| (50..=150).contains(&b)), "{buckets:?}");
+    }
+
+    /// A store with exam `e1`, an SFU with nobody on it (the recorder's
+    /// key frame requests are queued and answered `UnknownPeer`), and a
+    /// recorder thread on its feed.
+    struct Rig {
+        dir: tempfile::TempDir,
+        store: Store,
+        exam: Exam,
+        sfu: vigil_sfu::Sfu,
+        sfu_threads: vigil_sfu::SfuThreads,
+        tx: std::sync::mpsc::SyncSender<RecordFeed>,
+        thread: std::thread::JoinHandle<()>,
+    }
+
+    async fn rig() -> Rig {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&StoreConfig {
             data_dir: dir.path().to_owned(),
@@ -271,8 +382,6 @@ mod tests {
         let exam =
             Exam { id: "e1".parse().unwrap(), title: "Algebra".into(), settings: ExamSettings::with_window(window) };
         store.create_exam(&exam, T0).await.unwrap();
-        // An SFU with nobody on it: the recorder's key frame requests are
-        // queued and answered `UnknownPeer`.
         let (sfu, sfu_threads) =
             vigil_sfu::Sfu::start(vigil_sfu::SfuConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
         let (tx, feed) = sync_channel(1 << 16);
@@ -284,49 +393,108 @@ mod tests {
             runtime: tokio::runtime::Handle::current(),
         };
         let thread = std::thread::spawn(move || recorder.run());
+        Rig { dir, store, exam, sfu, sfu_threads, tx, thread }
+    }
 
-        // 70 s of video at 5 fps: one segment cut after a minute, one left.
-        let frames = vp8_frames(dir.path(), "160x120", 5, 70, 25);
+    impl Rig {
+        /// Closes the feed as the SFU stopping does, waits for the thread to
+        /// store what it has, stops the SFU; the student's segments.
+        async fn finish(self, student: &StudentId) -> (tempfile::TempDir, Store, Vec<RecordingSegment>) {
+            drop(self.tx);
+            let thread = self.thread;
+            tokio::task::spawn_blocking(move || thread.join()).await.unwrap().expect("the recorder ends cleanly");
+            self.sfu.shutdown();
+            drop(self.sfu);
+            let threads = self.sfu_threads;
+            tokio::task::spawn_blocking(move || threads.join()).await.unwrap().unwrap();
+            let segments =
+                self.store.recording_segments(&self.exam.id, student).await.unwrap().into_iter().map(|r| r.segment);
+            (self.dir, self.store, segments.collect())
+        }
+    }
+
+    fn packet(publisher: &Arc<PublisherId>, arrived: Instant, ssrc: u32, p: (u16, u32, bool, Vec<u8>)) -> RecordFeed {
+        let (seq, timestamp, marker, payload) = p;
+        RecordFeed::Packet(RecordedPacket {
+            publisher: publisher.clone(),
+            arrived,
+            codec: VideoCodec::Vp8,
+            ssrc,
+            seq,
+            timestamp,
+            marker,
+            payload: payload.into(),
+        })
+    }
+
+    /// The SFU moving a simulcast publisher's recording to another layer:
+    /// the new encoding's numbering starts a new recording (a segment of
+    /// its own), and neither loses a frame.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_layer_starts_a_new_segment() {
+        let rig = rig().await;
+        // 20 s at 5 fps, a key frame every 5 s: layer 1's first ten seconds, layer 2's next ten.
+        let frames = vp8_frames(rig.dir.path(), "160x120", 5, 20, 25);
+        let publisher = Arc::new(PublisherId { exam: rig.exam.id.clone(), student: "s1".parse().unwrap() });
+        let mut layers = [
+            (1, Packetiser { seq: 1, timestamp: 0, ticks_per_frame: 90_000 / 5 }),
+            (2, Packetiser { seq: 40_000, timestamp: 123_456_789, ticks_per_frame: 90_000 / 5 }),
+        ];
+        let start = Instant::now();
+        for (n, frame) in frames.iter().enumerate() {
+            let arrived = start + Duration::from_millis(n as u64 * 200);
+            let (ssrc, camera) = &mut layers[n / 50];
+            for p in camera.packets(frame) {
+                rig.tx.send(packet(&publisher, arrived, *ssrc, p)).unwrap();
+            }
+        }
+        let dir = rig.dir.path().to_owned();
+        let (_dir, store, segments) = rig.finish(&publisher.student).await;
+        assert_eq!(segments.iter().map(|s| s.frames).collect::<Vec<_>>(), [50, 50], "{segments:?}");
+        assert_eq!(segments[1].started_at - segments[0].started_at, 10_000);
+        for s in &segments {
+            let bytes = store.recording_segment_bytes(&publisher.exam, &publisher.student, &s.sha256).await.unwrap();
+            let file = dir.join(format!("{}.webm", s.sha256));
+            std::fs::write(&file, bytes.unwrap()).unwrap();
+            assert_eq!(probe(&file).0, 50);
+            decodes_cleanly(&file);
+        }
+    }
+
+    /// Real VP8 (ffmpeg's test pattern) fed as the SFU feeds the recorder,
+    /// through to stored segments that ffprobe decodes frame for frame.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recorded_packets_become_stored_segments_that_decode() {
+        let rig = rig().await;
+        let dir = rig.dir.path().to_owned();
+        let exam = rig.exam.clone();
+        // 70 s of video at 5 fps: one segment cut after 30–60 s, one left.
+        let frames = vp8_frames(&dir, "160x120", 5, 70, 25);
         let publisher = Arc::new(PublisherId { exam: exam.id.clone(), student: "s1".parse().unwrap() });
         let mut camera = Packetiser { seq: 1, timestamp: 0, ticks_per_frame: 90_000 / 5 };
         let start = Instant::now();
         for (n, frame) in frames.iter().enumerate() {
             let arrived = start + Duration::from_millis(n as u64 * 200);
-            for (seq, timestamp, marker, payload) in camera.packets(frame) {
-                let p = RecordedPacket {
-                    publisher: publisher.clone(),
-                    arrived,
-                    codec: VideoCodec::Vp8,
-                    seq,
-                    timestamp,
-                    marker,
-                    payload: payload.into(),
-                };
-                tx.send(RecordFeed::Packet(p)).unwrap();
+            for p in camera.packets(frame) {
+                rig.tx.send(packet(&publisher, arrived, 1, p)).unwrap();
             }
         }
-        tx.send(RecordFeed::Ended(publisher.clone())).unwrap();
+        rig.tx.send(RecordFeed::Ended(publisher.clone())).unwrap();
         // The SFU stopping closes the feed: the thread stores what it has and ends.
-        drop(tx);
-        tokio::task::spawn_blocking(move || thread.join()).await.unwrap().expect("the recorder ends cleanly");
-
-        let segments: Vec<RecordingSegment> = store
-            .recording_segments(&exam.id, &publisher.student)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.segment)
-            .collect();
+        let (_dir, store, segments) = rig.finish(&publisher.student).await;
         assert_eq!(segments.len(), 2, "{segments:?}");
         assert_eq!(segments.iter().map(|s| s.frames).sum::<u64>(), frames.len() as u64, "every frame stored");
         // Placed in wall-clock time by their first frames' arrival (the
         // clock stands at T0 from before the first packet).
         assert!(segments[0].started_at >= T0);
-        assert_eq!(segments[1].started_at - segments[0].started_at, 60_000);
+        // The first cut is at the first key frame (every 5 s) after this
+        // student's first segment length.
+        let first = first_segment_length(&publisher, Duration::from_secs(60)).as_millis() as u64;
+        assert_eq!(segments[1].started_at - segments[0].started_at, (first.div_ceil(5_000) * 5_000) as i64);
         for s in &segments {
             let bytes = store.recording_segment_bytes(&exam.id, &publisher.student, &s.sha256).await.unwrap().unwrap();
             assert_eq!(hex::encode(Sha256::digest(&bytes)), s.sha256);
-            let file = dir.path().join(format!("{}.webm", s.sha256));
+            let file = dir.join(format!("{}.webm", s.sha256));
             std::fs::write(&file, &bytes).unwrap();
             let (decoded, keyframes, duration) = probe(&file);
             assert_eq!((decoded, keyframes), (s.frames, s.keyframes));
@@ -337,8 +505,5 @@ mod tests {
             );
             decodes_cleanly(&file);
         }
-        sfu.shutdown();
-        drop(sfu);
-        tokio::task::spawn_blocking(move || sfu_threads.join()).await.unwrap().unwrap();
     }
 }

@@ -72,6 +72,7 @@ impl Router {
                 publisher: id.clone(),
                 arrived: now,
                 codec: arrival.video,
+                ssrc: *pkt.header.ssrc,
                 seq: pkt.header.sequence_number,
                 timestamp: pkt.header.timestamp,
                 marker: pkt.header.marker,

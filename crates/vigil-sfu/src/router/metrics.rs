@@ -62,6 +62,8 @@ pub(super) struct RouterMetrics {
     pub panics: Counter,
     /// Peers closed because their connection never came up.
     pub never_connected: Counter,
+    /// Recorded publications whose recorded simulcast layer changed.
+    pub record_layer_switched: Counter,
     pub refusals: Refusals,
 }
 
@@ -85,6 +87,7 @@ impl RouterMetrics {
             findings: HEALTH_KINDS.map(|k| counter!("vigil_sfu_health_findings_total", "kind" => k.as_str())),
             panics: counter!("vigil_sfu_panics_total", "where" => "peer"),
             never_connected: counter!("vigil_sfu_peers_closed_total", "reason" => "never_connected"),
+            record_layer_switched: counter!("vigil_sfu_record_layer_switches_total"),
             refusals: Refusals::new(),
         }
     }

@@ -30,6 +30,30 @@ pub(super) struct Layer {
     pub bps: f64,
 }
 
+/// The rate a recording aims under: a browser's middle simulcast layer
+/// (about 300 kbit/s) is sharp enough to review a student by, and a
+/// thousand students' full layers (0.9–1.5 Mbit/s) would triple storage.
+pub(super) const RECORD_MAX_BPS: f64 = 500_000.0;
+
+/// The encoding a recording keeps, given the one it keeps now: the fastest
+/// layer at or under `RECORD_MAX_BPS`, else the slowest; only layers that
+/// sent in the last rate window count. The current one stays unless it
+/// stopped, or is well over the cap, or the pick is much better (1.5 times
+/// its rate): a rate that wavers near the cap does not flip the recording
+/// back and forth (each switch costs a key frame and starts a segment).
+pub(super) fn recording_layer(layers: &[Layer], current: Option<Ssrc>) -> Option<Ssrc> {
+    let active = || layers.iter().filter(|l| l.bps > 0.0);
+    let pick = active()
+        .filter(|l| l.bps <= RECORD_MAX_BPS)
+        .max_by(|a, b| a.bps.total_cmp(&b.bps))
+        .or_else(|| active().min_by(|a, b| a.bps.total_cmp(&b.bps)))?;
+    let Some(now) = current.and_then(|c| active().find(|l| l.ssrc == c)) else {
+        return Some(pick.ssrc);
+    };
+    let switch = now.bps > RECORD_MAX_BPS * 1.25 || pick.bps > now.bps * 1.5;
+    Some(if switch { pick.ssrc } else { now.ssrc })
+}
+
 pub(super) struct PubState {
     pub id: PublisherId,
     /// The video payload types the answer accepted, and how to spot their
@@ -44,8 +68,9 @@ pub(super) struct PubState {
     /// Set while this publication is recorded: its id as the recorder
     /// sees it (shared, so a packet costs no copy of the id).
     pub recorded: Option<Arc<PublisherId>>,
-    /// The one encoding recorded: the first one seen (a simulcast
-    /// publisher sends several; a recording keeps one size).
+    /// The one encoding recorded (a simulcast publisher sends several; a
+    /// recording keeps one size): the first one seen until rates are
+    /// measured, then the one `recording_layer` picks.
     pub recorded_ssrc: Option<Ssrc>,
 }
 
@@ -212,5 +237,42 @@ impl Peers {
 
     pub fn slot_mut(&mut self, key: Key, idx: usize) -> Option<&mut Slot> {
         self.sub_mut(key).and_then(|s| s.slots.get_mut(idx))
+    }
+}
+
+#[cfg(test)]
+mod recording_layer_tests {
+    use super::*;
+
+    fn layers(rates: &[(u32, f64)]) -> Vec<Layer> {
+        rates.iter().map(|&(ssrc, bps)| Layer { ssrc: ssrc.into(), bytes: 0, bps }).collect()
+    }
+
+    #[test]
+    fn a_recording_keeps_the_fastest_layer_under_the_cap() {
+        let simulcast = layers(&[(1, 100_000.0), (2, 300_000.0), (3, 900_000.0)]);
+        // From the first one seen (rates unknown) to the middle layer.
+        assert_eq!(recording_layer(&simulcast, Some(1.into())), Some(2.into()));
+        assert_eq!(recording_layer(&simulcast, None), Some(2.into()));
+        // One encoding, however fast, is the recording.
+        assert_eq!(recording_layer(&layers(&[(7, 2_000_000.0)]), None), Some(7.into()));
+        // Nothing sent yet: no choice.
+        assert_eq!(recording_layer(&layers(&[(1, 0.0)]), None), None);
+    }
+
+    #[test]
+    fn a_recording_moves_when_its_layer_stops_and_not_on_a_wavering_rate() {
+        // The browser paused the middle layer (a weak uplink): down to the lowest.
+        let paused = layers(&[(1, 100_000.0), (2, 0.0), (3, 0.0)]);
+        assert_eq!(recording_layer(&paused, Some(2.into())), Some(1.into()));
+        // A layer wavering over the cap stays recorded while not far over…
+        let wavering = layers(&[(1, 100_000.0), (2, 560_000.0)]);
+        assert_eq!(recording_layer(&wavering, Some(2.into())), Some(2.into()));
+        // …and a slightly faster layer under the cap does not take over.
+        let close = layers(&[(1, 250_000.0), (2, 300_000.0)]);
+        assert_eq!(recording_layer(&close, Some(1.into())), Some(1.into()));
+        // Far over the cap (the browser raised it): down to one under it.
+        let raised = layers(&[(1, 100_000.0), (2, 1_200_000.0)]);
+        assert_eq!(recording_layer(&raised, Some(2.into())), Some(1.into()));
     }
 }

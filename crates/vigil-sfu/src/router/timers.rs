@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_proto::UnixMillis;
 
+use super::peer::recording_layer;
 use super::{Key, Router, SfuEvent};
 
 /// How often the router walks its publishers and slots.
@@ -133,11 +134,22 @@ impl Router {
         }
     }
 
+    /// Layer rates over the last window; a recorded publication's
+    /// recorded layer follows them (`recording_layer`).
     fn measure_layer_rates(&mut self) {
         for p in self.peers.values_mut().filter_map(|p| p.as_pub_mut()) {
             for l in &mut p.layers {
                 l.bps = l.bytes as f64 * 8.0 / RATE_WINDOW.as_secs_f64();
                 l.bytes = 0;
+            }
+            if p.recorded.is_some() {
+                let chosen = recording_layer(&p.layers, p.recorded_ssrc);
+                if chosen.is_some() && chosen != p.recorded_ssrc {
+                    if p.recorded_ssrc.is_some() {
+                        self.metrics.record_layer_switched.increment(1);
+                    }
+                    p.recorded_ssrc = chosen;
+                }
             }
         }
     }
