@@ -10,23 +10,9 @@ use vigil_proto::IncidentKind;
 use vigil_proto::events::{IceCandidate, WatchQuality};
 use vigil_sfu::{PeerId, PublisherId, RecordFeed, RecordTap, SfuError, SfuEvent, SubscriberId};
 
-fn pid(student: &str) -> PublisherId {
-    PublisherId::new("exam1".parse().unwrap(), student.parse().unwrap())
-}
-
 /// Proctor connection `connection`, watching exam `exam1`.
 fn sub_id(connection: impl Into<String>) -> SubscriberId {
     SubscriberId::new("exam1".parse().expect("exam id"), connection)
-}
-
-/// Connects a publisher; returns it connected.
-fn publish(rt: &tokio::runtime::Runtime, sfu: &vigil_sfu::Sfu, student: &str, tag: u8) -> Synth {
-    let mut p = Synth::new(tag);
-    let (offer, pending) = p.c.offer(1, Direction::SendOnly);
-    let answer = rt.block_on(sfu.publish(pid(student), offer)).expect("publish");
-    p.c.accept(pending, &answer);
-    assert!(pump_until(&mut [&mut p.c], Duration::from_secs(5), |c| c[0].connected), "publisher connects");
-    p
 }
 
 fn subscribe(

@@ -11,7 +11,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{Sfu, SfuConfig};
+use vigil_sfu::{PublisherId, Sfu, SfuConfig};
 
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
@@ -24,6 +24,27 @@ pub fn start_sfu(f: impl FnOnce(&mut SfuConfig)) -> Sfu {
     sfu
 }
 
+/// Student `student` of exam `exam1`.
+pub fn pid(student: &str) -> PublisherId {
+    PublisherId::new("exam1".parse().unwrap(), student.parse().unwrap())
+}
+
+/// Connects `c` as `student`'s publication (one video m-line); returns it connected.
+pub fn connect_publisher(rt: &tokio::runtime::Runtime, sfu: &Sfu, student: &str, mut c: Client) -> Client {
+    let (offer, pending) = c.offer(1, Direction::SendOnly);
+    let answer = rt.block_on(sfu.publish(pid(student), offer)).expect("publish");
+    c.accept(pending, &answer);
+    assert!(pump_until(&mut [&mut c], Duration::from_secs(5), |c| c[0].connected), "publisher connects");
+    c
+}
+
+/// Connects a publisher of synthetic frames; returns it connected.
+pub fn publish(rt: &tokio::runtime::Runtime, sfu: &Sfu, student: &str, tag: u8) -> Synth {
+    let mut p = Synth::new(tag);
+    p.c = connect_publisher(rt, sfu, student, p.c);
+    p
+}
+
 pub struct Client {
     pub rtc: Rtc,
     pub sock: UdpSocket,
@@ -32,15 +53,23 @@ pub struct Client {
     pub connected: bool,
     pub received: Vec<RtpPacket>,
     pub keyframe_requests: usize,
+    /// NACKs received for what this client sent, as its last egress stats
+    /// said (only with a stats interval, see `Client::with_config`).
+    pub nacks_received: u64,
     pub mids: Vec<Mid>,
 }
 
 impl Client {
     pub fn new() -> Client {
+        Client::with_config(|c| c)
+    }
+
+    /// A client whose RTP-mode config `f` adjusts.
+    pub fn with_config(f: impl FnOnce(RtcConfig) -> RtcConfig) -> Client {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_nonblocking(true).unwrap();
         let addr = sock.local_addr().unwrap();
-        let mut rtc = RtcConfig::new().set_rtp_mode(true).build(Instant::now());
+        let mut rtc = f(RtcConfig::new().set_rtp_mode(true)).build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         Client {
             rtc,
@@ -50,6 +79,7 @@ impl Client {
             connected: false,
             received: Vec::new(),
             keyframe_requests: 0,
+            nacks_received: 0,
             mids: Vec::new(),
         }
     }
@@ -73,6 +103,19 @@ impl Client {
 
     pub fn vp8_pt(&self) -> Pt {
         self.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).unwrap().pt()
+    }
+
+    /// Writes one VP8 packet on the first m-line, exactly as given (str0m
+    /// keeps it for NACKs), and sends what is due.
+    pub fn write_rtp(&mut self, seq: u64, timestamp: u32, marker: bool, payload: Vec<u8>) {
+        let pt = self.vp8_pt();
+        let mid = self.mids[0];
+        let now = Instant::now();
+        let mut api = self.rtc.direct_api();
+        let tx = api.stream_tx_by_mid(mid, None).expect("publisher tx stream");
+        tx.write_rtp(RtpWrite::new(pt, seq.into(), timestamp, now, payload).marker(marker).nackable(true));
+        let _ = self.rtc.handle_input(Input::Timeout(now));
+        self.step();
     }
 
     pub fn step(&mut self) {
@@ -104,6 +147,7 @@ impl Client {
                     Event::Connected => self.connected = true,
                     Event::RtpPacket(p) => self.received.push(p),
                     Event::KeyframeRequest(_) => self.keyframe_requests += 1,
+                    Event::MediaEgressStats(s) => self.nacks_received = s.nacks,
                     _ => {}
                 },
                 Err(_) => return,
@@ -144,22 +188,15 @@ impl Synth {
     pub fn send(&mut self, key: bool) -> bool {
         let key = key || (self.auto_key && self.c.keyframe_requests > self.seen_requests);
         self.seen_requests = self.c.keyframe_requests;
-        let pt = self.c.vp8_pt();
-        let mid = self.c.mids[0];
         let mut body = vec![self.tag];
         body.extend_from_slice(&self.frame.to_be_bytes());
         body.resize(200, 0xab);
         let payload = vp8_test_payload(self.pid, true, key, &body);
-        let now = Instant::now();
-        let mut api = self.c.rtc.direct_api();
-        let tx = api.stream_tx_by_mid(mid, None).expect("publisher tx stream");
-        tx.write_rtp(RtpWrite::new(pt, self.seq.into(), self.ts, now, payload).marker(true).nackable(true));
+        self.c.write_rtp(self.seq, self.ts, true, payload);
         self.seq += 1;
         self.ts = self.ts.wrapping_add(3000);
         self.pid = (self.pid + 1) & 0x7fff;
         self.frame += 1;
-        let _ = self.c.rtc.handle_input(Input::Timeout(now));
-        self.c.step();
         key
     }
 }
