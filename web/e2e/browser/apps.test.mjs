@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { launch } from '../lib/browser.mjs';
+import { ensureDashboardBuilt } from '../lib/dashboard.mjs';
 import { VigilServer, sleep, until } from '../lib/server.mjs';
 import { launchWithCamera, joinAndStart } from '../../student/test/helpers/student-page.mjs';
 import { oneFaceVideo } from '../../student/test/helpers/media.mjs';
@@ -24,26 +25,13 @@ import { testWebDir } from '../../student/test/helpers/vigil-server.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const webDir = resolve(here, '../..');
 const studentDir = join(webDir, 'student');
-const dashboardDir = join(webDir, 'dashboard');
-
-function newest(p) {
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(p).map((f) => newest(join(p, f))));
-}
 
 /** Builds both apps when their dist is missing or older than their sources. */
 function ensureApps() {
   // The student app has its own scripts (models first, then vite when stale).
   execFileSync(process.execPath, [join(studentDir, 'scripts/ensure-models.mjs')], { cwd: studentDir, stdio: 'inherit' });
   execFileSync(process.execPath, [join(studentDir, 'scripts/ensure-built.mjs')], { cwd: studentDir, stdio: 'inherit' });
-  // The dashboard has none: the same staleness rule, then its own `npm run build`.
-  const built = join(dashboardDir, 'dist/index.html');
-  const sources = ['src', 'index.html', 'vite.config.ts', '../proto/vigil.ts'].map((p) => join(dashboardDir, p)).filter(existsSync);
-  if (!existsSync(built) || Math.max(...sources.map(newest)) > statSync(built).mtimeMs) {
-    console.log('apps.test: building web/dashboard/dist');
-    execFileSync('npm', ['run', 'build'], { cwd: dashboardDir, stdio: 'inherit' });
-  }
+  ensureDashboardBuilt('apps.test');
 }
 
 // Every RTCPeerConnection the dashboard makes, for getStats (the app does not expose its own).

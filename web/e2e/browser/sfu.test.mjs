@@ -4,22 +4,28 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
 import { launch } from '../lib/browser.mjs';
-import { VigilServer, connect, sleep, until } from '../lib/server.mjs';
+import { dashboardWebDir, ensureDashboardBuilt } from '../lib/dashboard.mjs';
+import { VigilServer, connect, incident, sleep, until } from '../lib/server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let server;
 let pages;
 let browsers = [];
 
+let webDir;
+
 before(async () => {
-  server = await VigilServer.start();
+  // The recording test plays the recording in the built dashboard's review page.
+  ensureDashboardBuilt('sfu.test');
+  webDir = dashboardWebDir();
+  server = await VigilServer.start({ webDir });
   const files = {
     '/': [readFileSync(join(here, 'sfu-page.html')), 'text/html'],
     '/socket.io.min.js': [readFileSync(join(here, '../node_modules/socket.io-client/dist/socket.io.min.js')), 'text/javascript'],
@@ -36,6 +42,7 @@ after(async () => {
   for (const b of browsers) await b.close();
   pages?.close();
   await server?.stop();
+  if (webDir) rmSync(webDir, { recursive: true, force: true });
 });
 
 const pageUrl = (token) => `http://127.0.0.1:${pages.address().port}/#server=${encodeURIComponent(server.url)}&token=${token}`;
@@ -100,7 +107,15 @@ test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame
   assert.equal(await student.evaluate(() => window.publish()), 'published');
   await until('the camera sends', async () => (await student.evaluate(() => window.framesSent())).frames > 0);
   const firstFrame = Date.now();
-  await sleep(6000);
+  // Two incidents while it records, for the review page's timeline.
+  const incidents = [];
+  for (const [wait, kind] of [[3000, 'no_face'], [3000, 'multiple_faces']]) {
+    await sleep(wait);
+    const report = incident({ kind, started_at: Date.now() });
+    assert.equal((await student.evaluate((r) => window.report(r), report)).status, 'accepted');
+    incidents.push(report);
+  }
+  await sleep(2000);
   const sent = await student.evaluate(() => window.framesSent());
   const lastFrame = Date.now();
   // Closing the page ends the publication; the recorder stores its segment.
@@ -160,4 +175,41 @@ test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame
   const audit = await server.api('GET', '/exams/rec/audit');
   const actions = audit.data.map((e) => e.action);
   assert.deepEqual(actions.filter((a) => a.startsWith('view_recording')), ['view_recording_index', 'view_recording']);
+
+  // The review page plays it: a click on an incident's mark seeks to just before it (2 s, not before
+  // the segment), later and then earlier, and the video plays on from there.
+  const reviewer = await launch();
+  browsers.push(reviewer);
+  const page = await reviewer.context.newPage();
+  await page.goto(`${server.url}/dashboard/#token=${tokens.proctor.p1}&view=review&student=cam`);
+  const player = page.getByRole('region', { name: 'Recording' });
+  await player.locator('video').waitFor({ timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('.rp video')?.readyState >= 1, null, { timeout: 30_000 });
+  await page.evaluate(() => {
+    window.__seeks = [];
+    document.querySelector('.rp video').addEventListener('seeked', (e) => window.__seeks.push(e.target.currentTime));
+  });
+  const segmentStart = index[0].started_at;
+  for (const [n, inc] of [[1, incidents[1]], [2, incidents[0]]]) {
+    const expected = (Math.max(segmentStart, inc.started_at - 2000) - segmentStart) / 1000;
+    await player.locator(`.rp__mark[data-incident="${inc.id}"]`).click();
+    const seeks = await until(`seek ${n} lands`, () => page.evaluate(() => window.__seeks.slice()).then((s) => s.length >= n && s));
+    t.diagnostic(`seek ${n}: to ${seeks[n - 1]} s, expected ${expected} s`);
+    assert.ok(Math.abs(seeks[n - 1] - expected) < 0.05, `seek ${n} went to ${seeks[n - 1]} s, not ${expected} s`);
+    // The incident is the current one on the page, and the timeline says which moment is shown.
+    assert.equal(await page.locator('[aria-current="true"]').getAttribute('data-incident'), inc.id);
+    // It plays on from there: time advances and frames are decoded.
+    const played = await until(`playback ${n} runs from the seek`, () =>
+      page.evaluate(() => {
+        const v = document.querySelector('.rp video');
+        return { time: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, paused: v.paused };
+      }).then((s) => s.time > seeks[n - 1] + 0.3 && s.frames > 0 && s),
+    );
+    t.diagnostic(`playback ${n}: ${JSON.stringify(played)}`);
+  }
+  // The incident's own Play button does the same.
+  await page.getByRole('button', { name: /Play the recording from/ }).first().click();
+  const third = await until('seek 3 lands', () => page.evaluate(() => window.__seeks.slice()).then((s) => s.length >= 3 && s));
+  const firstExpected = (Math.max(segmentStart, incidents[0].started_at - 2000) - segmentStart) / 1000;
+  assert.ok(Math.abs(third[2] - firstExpected) < 0.05, `the Play button went to ${third[2]} s, not ${firstExpected} s`);
 });

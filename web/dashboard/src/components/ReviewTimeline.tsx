@@ -59,6 +59,8 @@ export function ReviewTimeline({
   onRead,
   loadEvidence,
   loadPhoto,
+  playable,
+  onPlay,
 }: {
   student: string;
   name: string;
@@ -70,6 +72,10 @@ export function ReviewTimeline({
   onRead: (incident: string, verdict: IncidentVerdict) => void;
   loadEvidence: (sha256: string) => Promise<Blob>;
   loadPhoto: (kind: IdentityPhotoKind) => Promise<Blob>;
+  /** Whether the recording shows a moment (absent: the exam records nothing). */
+  playable?: (at: number) => boolean;
+  /** Plays the recording from an incident. */
+  onPlay?: (incident: string, at: number) => void;
 }) {
   const currentAt = current === null ? -1 : entries.findIndex((e) => e.kind === "incident" && e.incident.id === current);
   const shown = useGrowingPrefix(entries.length, currentAt + 1, student);
@@ -92,6 +98,7 @@ export function ReviewTimeline({
                   onNote={onNote}
                   onRead={onRead}
                   loadEvidence={loadEvidence}
+                  onPlay={playable?.(e.incident.started_at) ? onPlay : undefined}
                 />
               );
             case "transition": {
@@ -161,6 +168,7 @@ const IncidentEntry = memo(function IncidentEntry({
   onNote,
   onRead,
   loadEvidence,
+  onPlay,
 }: {
   incident: IncidentRecord;
   reading: IncidentReview | undefined;
@@ -170,6 +178,8 @@ const IncidentEntry = memo(function IncidentEntry({
   onNote: (incident: string, note: string) => void;
   onRead: (incident: string, verdict: IncidentVerdict) => void;
   loadEvidence: (sha256: string) => Promise<Blob>;
+  /** Set when the recording shows the incident's start. */
+  onPlay: ((incident: string, at: number) => void) | undefined;
 }) {
   const what = `${kindText(r.kind)} at ${clock(r.started_at)}`;
   const busy = ui?.busy ?? false;
@@ -243,6 +253,11 @@ const IncidentEntry = memo(function IncidentEntry({
         <button type="button" disabled={busy} aria-keyshortcuts="d" onClick={() => onRead(r.id, "dismissed")}>
           ✗ Dismiss
         </button>
+        {onPlay && (
+          <button type="button" className="rt__play" aria-label={`Play the recording from ${what}`} onClick={() => onPlay(r.id, r.started_at)}>
+            ▶ Play
+          </button>
+        )}
       </div>
       {ui?.error && (
         <p className="status status--error" role="alert">

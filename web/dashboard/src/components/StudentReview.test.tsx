@@ -46,12 +46,20 @@ function record(decisions: Decision[] = []): StudentReview {
   };
 }
 
+/** The recording `api.recording` answers: a minute from the exam's start, then a gap, then a minute. */
+const segments = [
+  { sha256: "aa", started_at: T0 - 10_000, duration_ms: 60_000, frames: 900, keyframes: 20, width: 320, height: 240, bytes: 1000 },
+  { sha256: "bb", started_at: T0 + 120_000, duration_ms: 60_000, frames: 900, keyframes: 20, width: 320, height: 240, bytes: 1000 },
+];
+
 function setup(first = record()) {
   let current = first;
   const reads: string[] = [];
   const readings: { incident: string; body: ReviewIncident }[] = [];
   const decisions: SetDecision[] = [];
   const photos: string[] = [];
+  const recordingReads: string[] = [];
+  const segmentReads: string[] = [];
   let decide: (body: SetDecision) => Promise<Decision> = (body) =>
     Promise.resolve({ version: body.based_on + 1, verdict: body.verdict, note: body.note, reviewer: "p1", at: T0 + 5000 });
   const api = {
@@ -63,6 +71,8 @@ function setup(first = record()) {
     },
     putDecision: (_s: string, body: SetDecision) => (decisions.push(body), decide(body)),
     evidence: () => Promise.resolve(new Blob([new Uint8Array([0xff, 0xd8])], { type: "image/jpeg" })),
+    recording: (s: string) => (recordingReads.push(s), Promise.resolve(segments)),
+    recordingSegment: (_s: string, sha: string) => (segmentReads.push(sha), Promise.resolve(new Blob([new Uint8Array([0x1a, 0x45])], { type: "video/webm" }))),
     identityPhoto: (s: string, kind: string) => (photos.push(`${s}/${kind}`), Promise.resolve(new Blob([new Uint8Array([0xff, 0xd8])], { type: "image/jpeg" }))),
   };
   const services = { join: { token: "t", exam: "demo", subject: "p1" }, api } as unknown as Services;
@@ -78,6 +88,8 @@ function setup(first = record()) {
     view,
     reads,
     photos,
+    recordingReads,
+    segmentReads,
     readings,
     decisions,
     onBack,
@@ -105,6 +117,42 @@ beforeEach(() => {
 afterEach(cleanup);
 
 describe("a student's review page", () => {
+  it("plays the recording of an exam that records: a mark or an incident's Play button seeks there", async () => {
+    const r = record();
+    const recorded: StudentReview = { ...r, exam: { ...r.exam, settings: { ...r.exam.settings, privacy: "recording" } } };
+    const { recordingReads, segmentReads } = setup(recorded);
+    await flush();
+    await flush();
+    expect(recordingReads).toEqual(["s1"]);
+    const player = screen.getByRole("region", { name: "Recording" });
+    // The first segment is fetched for the player and the next ahead of time.
+    expect(segmentReads).toEqual(["aa", "bb"]);
+    expect(player.querySelector("video")?.getAttribute("src")).toBe("blob:test");
+    // Both incidents are inside the first segment: a mark each, and a Play button each.
+    const marks = player.querySelectorAll<HTMLButtonElement>(".rp__mark");
+    expect([...marks].map((m) => m.dataset.incident)).toEqual(["i1", "i2"]);
+    const plays = screen.getAllByRole("button", { name: /Play the recording from/ });
+    expect(plays).toHaveLength(2);
+    // A mark's click makes its incident the current one and shows its moment (2 s lead-in, kept inside the segment).
+    fireEvent.click(marks[1]!);
+    await flush();
+    expect(document.querySelector("[aria-current=true]")?.getAttribute("data-incident")).toBe("i2");
+    expect(Number(player.dataset.moment)).toBe(T0 + 300 - 2_000);
+    fireEvent.click(plays[0]!);
+    await flush();
+    expect(document.querySelector("[aria-current=true]")?.getAttribute("data-incident")).toBe("i1");
+    expect(Number(player.dataset.moment)).toBe(T0 + 100 - 2_000);
+  });
+
+  it("asks nothing of the recording when the exam does not record", async () => {
+    const { recordingReads, reads } = setup();
+    await flush();
+    expect(reads).toEqual(["s1"]);
+    expect(recordingReads).toEqual([]);
+    expect(screen.queryByRole("region", { name: "Recording" })).toBeNull();
+    expect(screen.queryByRole("button", { name: /Play the recording/ })).toBeNull();
+  });
+
   it("merges the record into one timeline by time, text as text, with the evidence from a blob URL revoked on leaving", async () => {
     const { view, photos } = setup();
     await flush();

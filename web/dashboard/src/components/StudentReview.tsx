@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { Decision, IdentityPhotoKind, IncidentReview, IncidentVerdict, StudentReview } from "@proto";
+import type { Decision, IdentityPhotoKind, IncidentRecord, IncidentReview, IncidentVerdict, StudentReview } from "@proto";
 import { clock, useServices } from "../services";
 import { DownloadButton } from "./DownloadButton";
 import { Aborted, Limiter, errorText, retryRateLimited } from "../net/retry";
@@ -10,6 +10,8 @@ import { describeAccommodations } from "./accommodationsForm";
 import { DecisionPanel } from "./DecisionPanel";
 import { ReviewTimeline, type IncidentUi } from "./ReviewTimeline";
 import { ScoreChart } from "./ScoreChart";
+import { RecordingPlayer, useRecordingIndex, type SeekRequest } from "./RecordingPlayer";
+import { covers, seekTargetFor } from "../review/recording";
 import { hrefFor } from "./useRoute";
 
 type Load = { kind: "loading" } | { kind: "error"; text: string } | { kind: "ok"; review: StudentReview };
@@ -239,6 +241,27 @@ export function StudentReviewPage({
     [id, onDecided],
   );
 
+  const loadRecording = useCallback(() => api.recording(id), [api, id]);
+  const recording = useRecordingIndex(review?.exam.settings.privacy === "recording", loadRecording);
+  const recorded = recording?.kind === "ok" ? recording.spans : undefined;
+  const loadSegment = useCallback((sha: string) => retryRateLimited(() => api.recordingSegment(id, sha)), [api, id]);
+  const [seek, setSeek] = useState<SeekRequest | null>(null);
+  const playerRef = useRef<HTMLDivElement>(null);
+  const playable = useCallback((at: number) => recorded !== undefined && covers(recorded, at), [recorded]);
+  const onPlay = useCallback(
+    (incident: string, at: number) => {
+      if (!recorded) return;
+      setCurrent(incident);
+      setSeek({ at: seekTargetFor(recorded, at) });
+      playerRef.current?.scrollIntoView?.({ block: "nearest" });
+    },
+    [recorded],
+  );
+  const onMark = useCallback((incident: IncidentRecord) => {
+    setCurrent(incident.id);
+    setHint(null);
+  }, []);
+
   const name = review?.student.name ?? id;
   const now = Date.now();
   const currentIncident = review?.incidents.find((i) => i.id === current);
@@ -306,6 +329,20 @@ export function StudentReviewPage({
         <>
           <div className="rs__cols">
             <div className="rs__main">
+              {recording && (
+                <div ref={playerRef}>
+                  {recording.kind === "loading" && <p className="status">Loading the recording…</p>}
+                  {recording.kind === "error" && (
+                    <p className="status status--error" role="alert">
+                      Could not load this student's recording: {recording.text}
+                    </p>
+                  )}
+                  {recorded?.length === 0 && <p className="status rp__none">No video was recorded for this student.</p>}
+                  {recorded && recorded.length > 0 && (
+                    <RecordingPlayer spans={recorded} incidents={review.incidents} loadSegment={loadSegment} seek={seek} onSeek={onMark} />
+                  )}
+                </div>
+              )}
               <section aria-label="Score over time" className={`rs__chart${outdated ? " rs__chart--outdated" : ""}`} aria-busy={outdated || undefined}>
                 <h3>Score</h3>
                 <ScoreChart
@@ -332,6 +369,8 @@ export function StudentReviewPage({
                 onRead={onRead}
                 loadEvidence={loadEvidence}
                 loadPhoto={loadPhoto}
+                playable={playable}
+                onPlay={onPlay}
               />
             </div>
             <DecisionPanel

@@ -11,6 +11,7 @@ import type {
   IncidentRecord,
   IncidentReview,
   RecordedAction,
+  RecordingSegment,
   ReviewIncident,
   ReviewQueue,
   SetAccessCode,
@@ -138,6 +139,20 @@ export class Api {
    */
   async identityPhoto(student: string, kind: IdentityPhotoKind): Promise<Blob> {
     return (await this.get(`/students/${encodeURIComponent(student)}/identity/${kind}`)).blob();
+  }
+
+  /** A student's recorded video, as its segments oldest first (none unless the exam records). */
+  async recording(student: string): Promise<RecordingSegment[]> {
+    return (await (await this.get(`/students/${encodeURIComponent(student)}/recording`)).json()) as RecordingSegment[];
+  }
+
+  /**
+   * One segment (a WebM file of about a minute) as a blob: it needs the
+   * Bearer header, so a `<video src>` cannot fetch it; play it through
+   * `URL.createObjectURL`.
+   */
+  async recordingSegment(student: string, sha256: string): Promise<Blob> {
+    return (await this.get(`/students/${encodeURIComponent(student)}/recording/${sha256}`)).blob();
   }
 
   // --- after the exam: review ------------------------------------------
