@@ -228,6 +228,40 @@ test('the real student and dashboard apps: live video through the SFU, an incide
   assert.deepEqual(studentErrors, []);
 });
 
+test('a recorded student publishing simulcast is recorded on one layer under 500 kbit/s, the middle one', { timeout: 300_000 }, async (t) => {
+  const settings = await server.defaultSettings({
+    privacy: 'recording',
+    disabled_detectors: ['no_face', 'multiple_faces', 'looking_away', 'window_blur', 'fullscreen_exit', 'copy_paste', 'second_screen'],
+  });
+  const { tokens } = await server.exam({ id: 'recorded', students: ['s1'], proctors: ['p1'], settings });
+  const studentBrowser = await launchWithCamera(oneFaceVideo().file);
+  browsers.push(studentBrowser);
+  const student = await studentBrowser.context.newPage();
+  const studentErrors = await joinAndStart(student, server, tokens.student.s1);
+  await student.locator('#status', { hasText: 'Video live' }).waitFor({ timeout: 30_000 });
+  // The page publishes three encodings (a quarter, half and all of 640×480); the browser turns
+  // the upper ones on as its bandwidth estimate grows. Long enough for that, then the student leaves.
+  await sleep(10_000);
+  await studentBrowser.close();
+  browsers.splice(browsers.indexOf(studentBrowser), 1);
+
+  const asProctor = { token: tokens.proctor.p1 };
+  const segments = await until('the recording is stored', async () => {
+    const r = await server.api('GET', '/exams/recorded/students/s1/recording', asProctor);
+    return r.status === 200 && r.data.length > 0 && r.data;
+  });
+  t.diagnostic(`segments: ${JSON.stringify(segments.map((s) => [s.width, s.height, s.duration_ms, s.frames, s.keyframes]))}`);
+  // Never the full layer (over the cap); it ends on the middle one once the browser sends it.
+  assert.ok(segments.every((s) => s.width <= 320), 'no segment of the full layer');
+  assert.equal(segments.at(-1).width, 320);
+  assert.equal(segments.at(-1).height, 240);
+  // Each layer change starts a segment: a few at most, not one per rate tick.
+  assert.ok(segments.length <= 3, `${segments.length} segments`);
+  const recorded = segments.reduce((ms, s) => ms + s.duration_ms, 0);
+  assert.ok(recorded >= 6_000, `${recorded} ms recorded of about 10 s`);
+  assert.deepEqual(studentErrors, []);
+});
+
 test('an instructor sets the quiz and its access code live; the student sees the code only while proctored', { timeout: 300_000 }, async () => {
   const settings = await server.defaultSettings({
     stall_after_s: 30,

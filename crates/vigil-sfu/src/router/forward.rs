@@ -66,8 +66,9 @@ impl Router {
             return;
         };
         if let (Some(id), Some(tap)) = (&p.recorded, &self.cfg.recorder)
-            && *p.recorded_ssrc.get_or_insert(pkt.header.ssrc) == pkt.header.ssrc
+            && p.recorded_ssrc.or((!p.simulcast).then_some(pkt.header.ssrc)) == Some(pkt.header.ssrc)
         {
+            p.recorded_ssrc = Some(pkt.header.ssrc);
             tap.send(RecordFeed::Packet(RecordedPacket {
                 publisher: id.clone(),
                 arrived: now,

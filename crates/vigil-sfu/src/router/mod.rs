@@ -263,7 +263,7 @@ impl Router {
     /// Inserts a prepared publisher, replacing the student's previous
     /// publication; returns the answer SDP.
     pub fn accept_publisher(&mut self, now: Instant, id: PublisherId, prepared: PreparedPublisher) -> String {
-        let PreparedPublisher { rtc, screened, answer, pt_codec } = prepared;
+        let PreparedPublisher { rtc, screened, answer, pt_codec, simulcast } = prepared;
         if let Some(old) = self.publishers.get(&id).copied() {
             self.remove_peer(old, false);
         }
@@ -275,6 +275,7 @@ impl Router {
             watchers: self.watchers.get(&id).cloned().unwrap_or_default(),
             recorded: None,
             recorded_ssrc: None,
+            simulcast,
         };
         let key = self.insert_peer(rtc, Role::Pub(Box::new(st)), screened, now);
         self.publishers.insert(id, key);

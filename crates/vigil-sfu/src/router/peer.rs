@@ -69,9 +69,15 @@ pub(super) struct PubState {
     /// sees it (shared, so a packet costs no copy of the id).
     pub recorded: Option<Arc<PublisherId>>,
     /// The one encoding recorded (a simulcast publisher sends several; a
-    /// recording keeps one size): the first one seen until rates are
-    /// measured, then the one `recording_layer` picks.
+    /// recording keeps one size): the one `recording_layer` picks from
+    /// the measured rates, or for a publication of one encoding, the
+    /// first one seen.
     pub recorded_ssrc: Option<Ssrc>,
+    /// The offer declared several encodings: its recording waits for the
+    /// first rate measurement (at most `RATE_WINDOW`) to pick one, rather
+    /// than start on whichever came first and switch a second later (a
+    /// one-second segment and a key frame request per student).
+    pub simulcast: bool,
 }
 
 pub(super) struct SubState {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use str0m::format::Codec;
-use str0m::media::{Direction, Pt};
+use str0m::media::{Direction, Pt, Rids};
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
 use super::metrics::Refusals;
@@ -30,6 +30,8 @@ pub struct PreparedPublisher {
     pub(super) answer: String,
     /// The video payload types the answer accepted.
     pub(super) pt_codec: FastMap<Pt, (Codec, VideoCodec)>,
+    /// The offer declared several encodings (`a=rid` / `a=simulcast`).
+    pub(super) simulcast: bool,
 }
 
 /// A proctor's offer of video slots, answered and ready to insert.
@@ -82,9 +84,11 @@ impl OfferPreparer {
         let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::SendOnly))?;
         let mut rtc = self.new_rtc(now, false);
         let answer = sdp::accept_offer(&mut rtc, offer)?;
-        let has_video = sdp::mids_of_kind(offer_sdp, "video")
-            .into_iter()
-            .any(|m| rtc.media(m).is_some_and(|md| md.direction() == Direction::RecvOnly));
+        let video = sdp::mids_of_kind(offer_sdp, "video");
+        let has_video = video.iter().any(|&m| rtc.media(m).is_some_and(|md| md.direction() == Direction::RecvOnly));
+        let simulcast = video
+            .iter()
+            .any(|&m| rtc.media(m).is_some_and(|md| matches!(md.rids_rx(), Rids::Specific(r) if r.len() > 1)));
         if !has_video {
             return Err(SfuError::OfferRejected("no video track to publish".into()));
         }
@@ -100,7 +104,7 @@ impl OfferPreparer {
         if pt_codec.is_empty() {
             return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
         }
-        Ok(PreparedPublisher { rtc, screened, answer: answer.to_sdp_string(), pt_codec })
+        Ok(PreparedPublisher { rtc, screened, answer: answer.to_sdp_string(), pt_codec, simulcast })
     }
 
     /// Answers a proctor's offer of recvonly video slots.

@@ -290,3 +290,29 @@ fn prepared_offers_are_inserted_by_the_router() {
     assert!(r.by_ufrag.contains_key(&ufrag(&b).expect("ufrag")));
     assert!(!r.by_ufrag.contains_key(&ufrag(&a).expect("ufrag")));
 }
+
+/// A simulcast publication's recording waits for the layer rates to pick
+/// its layer; a publication of one encoding is recorded from its first
+/// packet. What the offer declares is what tells them apart.
+#[test]
+fn an_offer_of_several_encodings_is_known_as_simulcast() {
+    use str0m::media::{Simulcast, SimulcastLayer};
+    let now = Instant::now();
+    let r = router();
+    let plain = r.preparer().publisher(now, &offer(1, Direction::SendOnly)).expect("prepared");
+    assert!(!plain.simulcast);
+
+    let mut rtc = RtcConfig::new().build(now);
+    rtc.add_local_candidate(Candidate::host("127.0.0.1:5000".parse().unwrap(), "udp").unwrap());
+    let mut layers = Simulcast::new();
+    for rid in ["q", "h", "f"] {
+        layers.add_send_layer(SimulcastLayer::new(rid));
+    }
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(layers));
+    let (sdp, _) = api.apply().unwrap();
+    let sdp = sdp.to_sdp_string();
+    assert!(sdp.contains("a=simulcast:send q;h;f"), "{sdp}");
+    let simulcast = r.preparer().publisher(now, &sdp).expect("prepared");
+    assert!(simulcast.simulcast);
+}
