@@ -1,9 +1,9 @@
-//! RTP packets of one VP8 stream in, whole frames out: sans-IO, fed packets
-//! and the time they arrived.
+//! RTP packets of one video stream (VP8 or H.264) in, whole frames out:
+//! sans-IO, fed packets and the time they arrived.
 //!
 //! Packets may arrive out of order, late, twice or never. The assembler
 //! holds a few for reordering; a gap that outlives the hold is a loss.
-//! VP8 frames refer to earlier ones, so after a loss no frame is usable
+//! Frames refer to earlier ones, so after a loss no frame is usable
 //! until the next key frame: the assembler drops them (counted) and asks
 //! for a key frame (`Output::NeedKeyframe`, at most once per
 //! `keyframe_request_interval`), which the SFU turns into a PLI.
@@ -11,7 +11,18 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::h264;
 use crate::vp8::{self, FrameHeader};
+
+/// The video codecs a recording takes: what the SFU negotiates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Codec {
+    /// RFC 7741; recorded as WebM.
+    #[default]
+    Vp8,
+    /// RFC 6184, packetization mode 1; recorded as MP4.
+    H264,
+}
 
 /// One RTP packet as the SFU received it, decrypted.
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +34,8 @@ pub struct RtpIn<'a> {
     pub payload: &'a [u8],
 }
 
-/// A whole VP8 frame, ready for a container.
+/// A whole frame (a VP8 frame, or an H.264 access unit in Annex B form),
+/// ready for a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     /// The RTP timestamp extended past its 32-bit wrap, 90 kHz.
@@ -54,11 +66,13 @@ pub struct AssemblerConfig {
     /// hundred kilobytes).
     pub max_frame_bytes: usize,
     pub keyframe_request_interval: Duration,
+    pub codec: Codec,
 }
 
 impl Default for AssemblerConfig {
     fn default() -> Self {
         AssemblerConfig {
+            codec: Codec::Vp8,
             reorder_packets: 64,
             reorder_time: Duration::from_millis(150),
             max_frame_bytes: 4 << 20,
@@ -113,6 +127,11 @@ pub struct FrameAssembler {
     partial: Option<Partial>,
     /// Until a key frame arrives, frames are dropped.
     need_keyframe: bool,
+    /// H.264 marks no frame's first packet: the packet after one with the
+    /// marker starts the next frame. False after a loss, until a marker.
+    at_frame_boundary: bool,
+    /// H.264: the fragmented NAL unit (FU-A) being put together.
+    fu: h264::FuState,
     last_request: Option<Instant>,
     out: VecDeque<Output>,
     stats: AssemblerStats,
@@ -145,6 +164,8 @@ impl FrameAssembler {
             gap_since: None,
             partial: None,
             need_keyframe: true,
+            at_frame_boundary: false,
+            fu: h264::FuState::default(),
             last_request: None,
             out: VecDeque::new(),
             stats: AssemblerStats::default(),
@@ -162,13 +183,18 @@ impl FrameAssembler {
 
     /// Takes one packet that arrived at `now`.
     pub fn push(&mut self, now: Instant, packet: RtpIn<'_>) {
-        let (descriptor, data) = match vp8::parse_payload(packet.payload) {
-            Ok(parsed) => parsed,
-            Err(_) => {
-                self.stats.packets_malformed += 1;
-                // Its sequence number is taken: the gap it leaves is a loss.
-                return self.place_gap_filler(packet.seq, now);
-            }
+        // VP8's descriptor is read now (it says whether the packet starts a
+        // frame); H.264's payload only makes sense in order, in `consume`.
+        let (starts_frame, data) = match self.cfg.codec {
+            Codec::Vp8 => match vp8::parse_payload(packet.payload) {
+                Ok((descriptor, data)) => (descriptor.starts_frame, data),
+                Err(_) => {
+                    self.stats.packets_malformed += 1;
+                    // Its sequence number is taken: the gap it leaves is a loss.
+                    return self.place_gap_filler(packet.seq, now);
+                }
+            },
+            Codec::H264 => (false, packet.payload),
         };
         let seq = match self.next_seq {
             None => u64::from(packet.seq) + (1 << 16), // room to reorder below the first
@@ -178,6 +204,11 @@ impl FrameAssembler {
             None => u64::from(packet.timestamp) + (1 << 32),
             Some(last) => extend(u64::from(packet.timestamp), last, 32),
         };
+        if self.next_seq.is_none() {
+            // The first packet seen is taken as a frame's first: a stream
+            // starts with one (and a wrong guess is a broken frame, dropped).
+            self.at_frame_boundary = true;
+        }
         let next = *self.next_seq.get_or_insert(seq);
         if seq < next || self.held.contains_key(&seq) {
             self.stats.packets_late += 1;
@@ -190,10 +221,7 @@ impl FrameAssembler {
         }
         self.highest_seq = self.highest_seq.max(seq);
         self.last_timestamp = Some(self.last_timestamp.map_or(timestamp, |t| t.max(timestamp)));
-        self.held.insert(
-            seq,
-            Held { timestamp, marker: packet.marker, starts_frame: descriptor.starts_frame, data: data.to_vec() },
-        );
+        self.held.insert(seq, Held { timestamp, marker: packet.marker, starts_frame, data: data.to_vec() });
         self.drain(now);
     }
 
@@ -213,6 +241,8 @@ impl FrameAssembler {
     fn restart(&mut self, seq: u64) {
         self.held.clear();
         self.partial = None;
+        self.at_frame_boundary = false;
+        self.fu = h264::FuState::default();
         self.next_seq = Some(seq);
         self.highest_seq = seq;
         self.gap_since = None;
@@ -247,6 +277,8 @@ impl FrameAssembler {
         if let Some(p) = &mut self.partial {
             p.broken = true;
         }
+        self.at_frame_boundary = false;
+        self.fu = h264::FuState::default();
         self.want_keyframe(now);
     }
 
@@ -260,7 +292,27 @@ impl FrameAssembler {
         }
     }
 
-    fn consume(&mut self, now: Instant, p: Held) {
+    fn consume(&mut self, now: Instant, mut p: Held) {
+        if self.cfg.codec == Codec::H264 {
+            p.starts_frame = std::mem::replace(&mut self.at_frame_boundary, p.marker);
+            match h264::parse_payload(&p.data, &mut self.fu) {
+                Ok(d) => p.data = d.data,
+                Err(_) => {
+                    // A payload that cannot be read (or a fragment whose
+                    // start is gone) breaks its frame, as a loss does.
+                    self.stats.packets_malformed += 1;
+                    self.fu = h264::FuState::default();
+                    if let Some(partial) = &mut self.partial {
+                        partial.broken = true;
+                    }
+                    self.want_keyframe(now);
+                    if p.marker {
+                        self.finish_frame(now);
+                    }
+                    return;
+                }
+            }
+        }
         if p.starts_frame {
             if let Some(unfinished) = self.partial.take() {
                 // Its last packet (with the marker) never came.
@@ -268,12 +320,13 @@ impl FrameAssembler {
                 self.stats.frames_dropped += 1;
                 self.want_keyframe(now);
             }
-            self.partial = Some(Partial {
-                timestamp: p.timestamp,
-                header: vp8::frame_header(&p.data),
-                data: p.data,
-                broken: false,
-            });
+            // An H.264 frame's header is read when it is whole (its SPS
+            // and IDR may come in any of its packets).
+            let header = match self.cfg.codec {
+                Codec::Vp8 => vp8::frame_header(&p.data),
+                Codec::H264 => None,
+            };
+            self.partial = Some(Partial { timestamp: p.timestamp, header, data: p.data, broken: false });
         } else {
             match &mut self.partial {
                 Some(partial) if partial.timestamp == p.timestamp => {
@@ -302,7 +355,11 @@ impl FrameAssembler {
     }
 
     fn finish_frame(&mut self, now: Instant) {
-        let Some(partial) = self.partial.take() else { return };
+        let Some(mut partial) = self.partial.take() else { return };
+        if self.cfg.codec == Codec::H264 && !partial.broken {
+            let h = h264::access_unit_header(&partial.data);
+            partial.header = Some(FrameHeader { keyframe: h.keyframe, size: h.size });
+        }
         let header = match partial.header {
             Some(h) if !partial.broken => h,
             _ => {

@@ -1,5 +1,5 @@
 //! vigil-record: a student's camera, as the SFU receives it (decrypted
-//! RTP), written to WebM without decoding.
+//! RTP), written to files without decoding: VP8 to WebM, H.264 to MP4.
 //!
 //! Everything here is sans-IO: packets and the time they arrived go in,
 //! finished segments (bytes) and key frame requests come out. The server
@@ -8,14 +8,19 @@
 //!
 //! - [`vp8`]: the RTP payload format (RFC 7741) and the frame header bits a
 //!   recorder needs.
+//! - [`h264`]: the RTP payload format (RFC 6184: single NAL units, STAP-A,
+//!   FU-A) into Annex B access units, and whether one is a key frame and of
+//!   what size (from its SPS).
 //! - [`assemble`]: packets into whole frames, with reordering, loss (drop
 //!   until the next key frame, and ask for one) and wrap-around.
-//! - [`segment`]: frames into WebM segments (libwebm, with cues).
+//! - [`segment`]: frames into segments (WebM through libwebm, with cues;
+//!   MP4 through muxide, index first).
 //! - [`Recorder`]: the three together, cutting a segment about every
 //!   `segment_length` at a key frame it asks for, and at every change of
 //!   resolution.
 
 pub mod assemble;
+pub mod h264;
 pub mod segment;
 pub mod testing;
 pub mod vp8;
@@ -23,8 +28,8 @@ pub mod vp8;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-pub use assemble::{AssemblerConfig, AssemblerStats, Frame, FrameAssembler, Output, RtpIn};
-pub use segment::{FinishedSegment, SegmentError, SegmentWriter};
+pub use assemble::{AssemblerConfig, AssemblerStats, Codec, Frame, FrameAssembler, Output, RtpIn};
+pub use segment::{Container, FinishedSegment, SegmentError, SegmentWriter};
 
 #[derive(Debug, Clone)]
 pub struct RecorderConfig {
@@ -174,7 +179,7 @@ impl Recorder {
                     self.out.push_back(RecorderOutput::Failed(e));
                 }
             }
-            None if f.keyframe => match SegmentWriter::start(&f) {
+            None if f.keyframe => match SegmentWriter::start(&f, self.cfg.assembler.codec) {
                 Ok(w) => self.current = Some(w),
                 Err(e) => self.out.push_back(RecorderOutput::Failed(e)),
             },

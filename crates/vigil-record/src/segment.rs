@@ -1,8 +1,11 @@
-//! Frames into WebM segments of about a minute, each playable and seekable
-//! on its own (it starts with a key frame and carries cues).
+//! Frames into segments of about a minute, each playable and seekable on
+//! its own (it starts with a key frame): WebM for VP8, MP4 for H.264, which
+//! WebM cannot hold.
 //!
-//! The muxing itself is libwebm's (through the `webm` crate): it writes the
-//! cues and the duration when a segment is finished.
+//! The muxing itself is libraries': libwebm's (through the `webm` crate),
+//! which writes the cues and the duration when a segment is finished, and
+//! muxide's for MP4, which writes the index (`moov`) first so that a
+//! browser plays the file before its last byte.
 
 use std::io::Cursor;
 use std::time::{Duration, Instant};
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use webm::mux::{SegmentBuilder, VideoCodecId, VideoTrack, Writer};
 
-use crate::assemble::Frame;
+use crate::assemble::{Codec, Frame};
 
 /// The RTP clock of video.
 pub const VIDEO_CLOCK_HZ: u64 = 90_000;
@@ -23,10 +26,19 @@ pub enum SegmentError {
     Mux(String),
 }
 
-/// A finished segment: the WebM bytes and what they hold.
+/// The file a segment is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    Webm,
+    Mp4,
+}
+
+/// A finished segment: the file's bytes and what they hold.
 #[derive(Debug, Clone)]
 pub struct FinishedSegment {
+    /// The file (WebM or MP4, as `container` says).
     pub webm: Vec<u8>,
+    pub container: Container,
     /// The RTP timestamp (extended, 90 kHz) of its first frame.
     pub first_timestamp: u64,
     /// When its first frame arrived.
@@ -38,10 +50,19 @@ pub struct FinishedSegment {
     pub size: (u16, u16),
 }
 
+/// The muxer of one segment.
+enum Mux {
+    Webm {
+        segment: webm::mux::Segment<Cursor<Vec<u8>>>,
+        track: VideoTrack,
+    },
+    /// Boxed: muxide's muxer is large, and most recordings are WebM.
+    Mp4(Box<muxide::api::Muxer<Vec<u8>>>),
+}
+
 /// One segment being written.
 pub struct SegmentWriter {
-    segment: webm::mux::Segment<Cursor<Vec<u8>>>,
-    track: VideoTrack,
+    mux: Mux,
     first_timestamp: u64,
     started: Instant,
     last_timestamp: u64,
@@ -62,7 +83,7 @@ impl std::fmt::Debug for SegmentWriter {
     }
 }
 
-fn mux_error(e: webm::mux::Error) -> SegmentError {
+fn mux_error(e: impl std::fmt::Display) -> SegmentError {
     SegmentError::Mux(e.to_string())
 }
 
@@ -73,19 +94,32 @@ pub fn ticks_to_ns(ticks: u64) -> u64 {
 
 impl SegmentWriter {
     /// Starts a segment at `keyframe`, whose size becomes the track's.
-    pub fn start(keyframe: &Frame) -> Result<SegmentWriter, SegmentError> {
+    pub fn start(keyframe: &Frame, codec: Codec) -> Result<SegmentWriter, SegmentError> {
         let (Some(size), true) = (keyframe.size, keyframe.keyframe) else {
             return Err(SegmentError::NotAKeyframe);
         };
-        let builder = SegmentBuilder::new(Writer::new(Cursor::new(Vec::new())))
-            .and_then(|b| b.set_writing_app("vigil"))
-            .map_err(mux_error)?;
-        let (builder, track) = builder
-            .add_video_track(u32::from(size.0), u32::from(size.1), VideoCodecId::VP8, None)
-            .map_err(mux_error)?;
+        let (width, height) = (u32::from(size.0), u32::from(size.1));
+        let mux = match codec {
+            Codec::Vp8 => {
+                let builder = SegmentBuilder::new(Writer::new(Cursor::new(Vec::new())))
+                    .and_then(|b| b.set_writing_app("vigil"))
+                    .map_err(mux_error)?;
+                let (builder, track) =
+                    builder.add_video_track(width, height, VideoCodecId::VP8, None).map_err(mux_error)?;
+                Mux::Webm { segment: builder.build(), track }
+            }
+            Codec::H264 => Mux::Mp4(Box::new(
+                muxide::api::MuxerBuilder::new(Vec::new())
+                    // The rate only sets a default frame duration: every
+                    // frame here has its own time.
+                    .video(muxide::api::VideoCodec::H264, width, height, 15.0)
+                    .with_fast_start(true)
+                    .build()
+                    .map_err(mux_error)?,
+            )),
+        };
         let mut writer = SegmentWriter {
-            segment: builder.build(),
-            track,
+            mux,
             first_timestamp: keyframe.timestamp,
             started: keyframe.completed_at,
             last_timestamp: keyframe.timestamp,
@@ -113,13 +147,23 @@ impl SegmentWriter {
         Duration::from_nanos(ticks_to_ns(timestamp.saturating_sub(self.first_timestamp)))
     }
 
-    /// Adds a frame. Frames whose timestamp runs backwards (a sender's
-    /// clock jump) are written at the last timestamp, as the muxer needs
-    /// timestamps that never decrease.
+    /// Adds a frame. Times never run backwards in a container: a frame
+    /// whose timestamp does (a sender's clock jump) is written at the last
+    /// time, or a tick after it in MP4, whose times must strictly increase.
     pub fn push(&mut self, frame: &Frame) -> Result<(), SegmentError> {
-        let timestamp = frame.timestamp.max(self.last_timestamp);
-        let at = ticks_to_ns(timestamp - self.first_timestamp);
-        self.segment.add_frame(self.track, &frame.data, at, frame.keyframe).map_err(mux_error)?;
+        let mut timestamp = frame.timestamp.max(self.last_timestamp);
+        if matches!(self.mux, Mux::Mp4(_)) && self.frames > 0 && timestamp == self.last_timestamp {
+            timestamp += 1;
+        }
+        let ticks = timestamp - self.first_timestamp;
+        match &mut self.mux {
+            Mux::Webm { segment, track } => {
+                segment.add_frame(*track, &frame.data, ticks_to_ns(ticks), frame.keyframe).map_err(mux_error)?
+            }
+            Mux::Mp4(muxer) => muxer
+                .write_video(ticks as f64 / VIDEO_CLOCK_HZ as f64, &frame.data, frame.keyframe)
+                .map_err(mux_error)?,
+        }
         self.last_timestamp = timestamp;
         self.frames += 1;
         self.keyframes += u64::from(frame.keyframe);
@@ -137,13 +181,22 @@ impl SegmentWriter {
     pub fn finish(self, frame_duration: Duration) -> Result<FinishedSegment, SegmentError> {
         let span = self.span() + frame_duration;
         let span_ns = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
-        // The duration element is in the segment's timecode scale, 1 ms by default.
-        let writer = self
-            .segment
-            .finalize(Some(span_ns / 1_000_000))
-            .map_err(|_| SegmentError::Mux("finalize failed".into()))?;
+        let (bytes, container) = match self.mux {
+            Mux::Webm { segment, .. } => {
+                // The duration element is in the segment's timecode scale, 1 ms by default.
+                let writer = segment
+                    .finalize(Some(span_ns / 1_000_000))
+                    .map_err(|_| SegmentError::Mux("finalize failed".into()))?;
+                (writer.into_inner().into_inner(), Container::Webm)
+            }
+            Mux::Mp4(mut muxer) => {
+                muxer.finish_in_place().map_err(mux_error)?;
+                (muxer.into_writer(), Container::Mp4)
+            }
+        };
         Ok(FinishedSegment {
-            webm: writer.into_inner().into_inner(),
+            webm: bytes,
+            container,
             first_timestamp: self.first_timestamp,
             started: self.started,
             duration: span,
