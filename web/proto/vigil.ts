@@ -666,7 +666,13 @@ incidents: Array<IncidentRecord>, incident_reviews: Array<IncidentReview>, trans
 
 export type ErasureReport = { incidents: number, evidence_frames: number, chat_messages: number, identity_photos: number, };
 
+export type RecordingContainer = "webm" | "mp4";
+
 export type RecordingSegment = { sha256: string, 
+/**
+ * What file the bytes are (absent from servers before H.264: WebM).
+ */
+container: RecordingContainer, 
 /**
  * When its first frame arrived at the server: where it sits on the
  * exam's timeline, next to the incidents.

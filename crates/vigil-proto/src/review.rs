@@ -247,12 +247,44 @@ pub struct StudentRecord {
     pub appeals: Vec<Appeal>,
 }
 
+/// The file a recording segment is: WebM for VP8, MP4 for H.264 (WebM
+/// cannot hold H.264). Both play and seek on their own in a browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingContainer {
+    /// `video/webm`, VP8.
+    #[default]
+    Webm,
+    /// `video/mp4`, H.264 (moov first, so it plays before the last byte).
+    Mp4,
+}
+
+impl RecordingContainer {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            RecordingContainer::Webm => "video/webm",
+            RecordingContainer::Mp4 => "video/mp4",
+        }
+    }
+
+    /// The file extension, and the word stored for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingContainer::Webm => "webm",
+            RecordingContainer::Mp4 => "mp4",
+        }
+    }
+}
+
 /// One stored segment of a student's camera recording (privacy tier
-/// `recording`): about a minute of WebM that plays and seeks on its own.
+/// `recording`): about a minute of video that plays and seeks on its own.
 /// `GET …/students/{student}/recording/{sha256}` serves its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RecordingSegment {
     pub sha256: String,
+    /// What file the bytes are (absent from servers before H.264: WebM).
+    #[serde(default)]
+    pub container: RecordingContainer,
     /// When its first frame arrived at the server: where it sits on the
     /// exam's timeline, next to the incidents.
     pub started_at: UnixMillis,

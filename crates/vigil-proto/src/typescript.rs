@@ -114,6 +114,7 @@ pub fn bindings() -> String {
         SubmitAppeal::decl(&cfg),
         StudentRecord::decl(&cfg),
         ErasureReport::decl(&cfg),
+        RecordingContainer::decl(&cfg),
         RecordingSegment::decl(&cfg),
     ];
     let mut out = String::from(

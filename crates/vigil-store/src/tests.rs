@@ -338,6 +338,11 @@ async fn recording_segments_are_stored_listed_read_and_erased_with_their_student
         student_id: id(student),
         segment: vigil_proto::review::RecordingSegment {
             sha256: format!("{:064x}", started_at),
+            container: if student == "s2" {
+                vigil_proto::review::RecordingContainer::Mp4
+            } else {
+                vigil_proto::review::RecordingContainer::Webm
+            },
             started_at,
             duration_ms: 60_000,
             frames: 900,
@@ -357,8 +362,11 @@ async fn recording_segments_are_stored_listed_read_and_erased_with_their_student
     store.put_recording_segment(&other, bytes::Bytes::from_static(b"theirs")).await.unwrap();
 
     assert_eq!(store.recording_segments(&e1(), &id("s1")).await.unwrap(), vec![first.clone(), later.clone()]);
-    let read = store.recording_segment_bytes(&e1(), &id("s1"), &first.segment.sha256).await.unwrap();
-    assert_eq!(read.as_deref(), Some(&b"first"[..]));
+    let read = store.recording_segment_bytes(&e1(), &id("s1"), &first.segment.sha256).await.unwrap().unwrap();
+    assert_eq!((&read.0, &read.1[..]), (&first.segment, &b"first"[..]));
+    // An H.264 segment is an MP4 file, named so.
+    let theirs = store.recording_segment_bytes(&e1(), &id("s2"), &other.segment.sha256).await.unwrap().unwrap();
+    assert_eq!((&theirs.0, &theirs.1[..]), (&other.segment, &b"theirs"[..]));
     // Another student's segment is not reached through this student.
     assert_eq!(store.recording_segment_bytes(&e1(), &id("s1"), &other.segment.sha256).await.unwrap(), None);
 
@@ -367,6 +375,6 @@ async fn recording_segments_are_stored_listed_read_and_erased_with_their_student
     assert!(store.recording_segments(&e1(), &id("s1")).await.unwrap().is_empty());
     let blobs = dir.path().join("evidence/recordings/e1");
     assert!(!blobs.join("s1").join(format!("{}.webm", first.segment.sha256)).exists(), "the bytes went first");
-    assert!(blobs.join("s2").join(format!("{}.webm", other.segment.sha256)).exists(), "the other student's stay");
+    assert!(blobs.join("s2").join(format!("{}.mp4", other.segment.sha256)).exists(), "the other student's stay");
     assert_eq!(store.recording_segments(&e1(), &id("s2")).await.unwrap(), vec![other]);
 }

@@ -213,3 +213,61 @@ test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame
   const firstExpected = (Math.max(segmentStart, incidents[0].started_at - 2000) - segmentStart) / 1000;
   assert.ok(Math.abs(third[2] - firstExpected) < 0.05, `the Play button went to ${third[2]} s, not ${firstExpected} s`);
 });
+
+test('a student whose browser sends H.264 is recorded as MP4 that ffprobe decodes and the review page plays', async (t) => {
+  const settings = await server.defaultSettings({ privacy: 'recording' });
+  const { tokens } = await server.exam({ id: 'rec-h264', students: ['cam'], proctors: ['p1'], settings });
+  const studentBrowser = await launch();
+  browsers.push(studentBrowser);
+  const student = await studentBrowser.context.newPage();
+  await student.goto(pageUrl(tokens.student.cam));
+  assert.equal(await student.evaluate(() => window.publish('h264')), 'published');
+  await until('the camera sends', async () => (await student.evaluate(() => window.framesSent())).frames > 0);
+  const codec = await student.evaluate(async () => {
+    let mime;
+    (await window.pc.getStats()).forEach((r) => { if (r.type === 'codec') mime = r.mimeType; });
+    return mime;
+  });
+  assert.equal(codec, 'video/H264');
+  const firstFrame = Date.now();
+  await sleep(6000);
+  const sent = await student.evaluate(() => window.framesSent());
+  const seconds = (Date.now() - firstFrame) / 1000;
+  await studentBrowser.close();
+  browsers = browsers.filter((b) => b !== studentBrowser);
+
+  const dir = join(server.dataDir, 'evidence/recordings/rec-h264/cam');
+  const [segment] = await until('the recording is stored', () => {
+    const stored = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.mp4')) : [];
+    return stored.length > 0 && stored;
+  });
+  const file = join(dir, segment);
+  const frames = probeFrames(file);
+  const duration = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file]).toString().trim());
+  t.diagnostic(`recorded ${frames} frames over ${duration} s; the camera sent ${sent.frames} over ${seconds} s`);
+  assert.ok(Math.abs(duration - seconds) <= 1, `recorded ${duration} s of about ${seconds} s`);
+  assert.ok(Math.abs(frames - sent.frames) <= sent.frames / seconds, `${frames} frames decoded, ${sent.frames} sent`);
+  assert.equal(execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']).toString().trim(), '');
+  const index = await server.api('GET', '/exams/rec-h264/students/cam/recording', { token: tokens.proctor.p1 });
+  assert.equal(index.data[0].container, 'mp4');
+  const bytes = await fetch(`${server.url}/api/v1/exams/rec-h264/students/cam/recording/${index.data[0].sha256}`, {
+    headers: { authorization: `Bearer ${tokens.proctor.p1}` },
+  });
+  assert.equal(bytes.headers.get('content-type'), 'video/mp4');
+
+  // The review page plays it.
+  const reviewer = await launch();
+  browsers.push(reviewer);
+  const page = await reviewer.context.newPage();
+  await page.goto(`${server.url}/dashboard/#token=${tokens.proctor.p1}&view=review&student=cam`);
+  await page.waitForFunction(() => document.querySelector('.rp video')?.readyState >= 1, null, { timeout: 30_000 });
+  await page.evaluate(() => document.querySelector('.rp video').play());
+  const played = await until('the MP4 plays', () =>
+    page.evaluate(() => {
+      const v = document.querySelector('.rp video');
+      return { time: v.currentTime, frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth };
+    }).then((s) => s.time > 1 && s.frames > 5 && s),
+  );
+  t.diagnostic(`review page: ${JSON.stringify(played)}`);
+  assert.equal(played.width, index.data[0].width);
+});

@@ -27,14 +27,16 @@ use metrics::counter;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use vigil_proto::UnixMillis;
-use vigil_record::{FinishedSegment, Recorder, RecorderConfig, RecorderOutput, RtpIn};
+use vigil_record::{
+    AssemblerConfig, Codec, Container, FinishedSegment, Recorder, RecorderConfig, RecorderOutput, RtpIn,
+};
 use vigil_sfu::keyframe::VideoCodec;
 use vigil_sfu::{PublisherId, RecordFeed};
 use vigil_store::{RecordingSegmentRow, Store};
 
 use crate::clock::Clock;
 use crate::service::{ProctorSession, Service, unavailable};
-use vigil_proto::review::RecordingSegment;
+use vigil_proto::review::{RecordingContainer, RecordingSegment};
 use vigil_proto::{RejectReason, Rejection, StudentId};
 
 /// A recording whose packets stopped this long ago is finished.
@@ -64,6 +66,19 @@ pub fn first_segment_length(id: &PublisherId, segment_length: Duration) -> Durat
 /// One reading of the monotonic and the wall clock, to place instants.
 type Anchor = (Instant, UnixMillis);
 
+/// Runs one step of one student's recording, and tells whether it returned.
+/// The recorder reads what the student's browser sent (and the libraries
+/// under it parse an H.264 parameter set, mux a file): if any of that
+/// panics on a hostile stream, that student's recording stops there
+/// (counted), and the thread goes on with everyone else's.
+fn survived(step: impl FnOnce()) -> bool {
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).is_ok();
+    if !ok {
+        counter!("vigil_recording_panics_total").increment(1);
+    }
+    ok
+}
+
 /// What the recorder thread needs from the rest of the server.
 pub struct RecorderThread {
     pub feed: Receiver<RecordFeed>,
@@ -76,21 +91,29 @@ pub struct RecorderThread {
 
 struct Recording {
     recorder: Recorder,
-    /// The encoding being recorded: another one (the SFU moved to another
-    /// simulcast layer) has its own sequence numbers and timestamps, so
-    /// the recording in progress is finished and a new one started.
+    /// The encoding being recorded, and its codec: another one (the SFU
+    /// moved to another simulcast layer, the student published anew) has
+    /// its own sequence numbers and timestamps, so the recording in
+    /// progress is finished and a new one started.
     ssrc: u32,
+    codec: VideoCodec,
     last_packet: Instant,
 }
 
 impl Recording {
-    fn new(id: &PublisherId, ssrc: u32, now: Instant) -> Recording {
+    fn new(id: &PublisherId, p: &vigil_sfu::RecordedPacket) -> Recording {
         let defaults = RecorderConfig::default();
         let first = first_segment_length(id, defaults.segment_length);
+        let codec = match p.codec {
+            VideoCodec::Vp8 => Codec::Vp8,
+            VideoCodec::H264 => Codec::H264,
+        };
+        let assembler = AssemblerConfig { codec, ..defaults.assembler.clone() };
         Recording {
-            recorder: Recorder::new(RecorderConfig { first_segment_length: Some(first), ..defaults }),
-            ssrc,
-            last_packet: now,
+            recorder: Recorder::new(RecorderConfig { first_segment_length: Some(first), assembler, ..defaults }),
+            ssrc: p.ssrc,
+            codec: p.codec,
+            last_packet: p.arrived,
         }
     }
 }
@@ -112,9 +135,8 @@ impl RecorderThread {
         let cx = Cx { anchor: (Instant::now(), self.clock.now_ms()), backlog: &backlog };
         let mut recordings = HashMap::new();
         self.take_feed(&mut recordings, cx);
-        for (id, mut rec) in recordings.drain() {
-            rec.recorder.finish();
-            self.drain(&id, &mut rec.recorder, cx);
+        for (id, rec) in recordings.drain() {
+            self.finish(&id, rec, cx);
         }
         // Each store in flight holds permits until it is done: all of them
         // back means every segment is stored (or given up).
@@ -160,30 +182,22 @@ impl RecorderThread {
     fn take(&self, item: RecordFeed, recordings: &mut HashMap<Arc<PublisherId>, Recording>, cx: Cx<'_>) {
         match item {
             RecordFeed::Packet(p) => {
-                if p.codec != VideoCodec::Vp8 {
-                    // H.264 is not depacketised yet: counted, not recorded.
-                    counter!("vigil_recording_packets_unsupported_total").increment(1);
-                    return;
-                }
-                let rec = recordings
-                    .entry(p.publisher.clone())
-                    .or_insert_with(|| Recording::new(&p.publisher, p.ssrc, p.arrived));
-                if rec.ssrc != p.ssrc {
-                    let mut was = std::mem::replace(rec, Recording::new(&p.publisher, p.ssrc, p.arrived));
-                    was.recorder.finish();
-                    self.drain(&p.publisher, &mut was.recorder, cx);
+                let rec = recordings.entry(p.publisher.clone()).or_insert_with(|| Recording::new(&p.publisher, &p));
+                if (rec.ssrc, rec.codec) != (p.ssrc, p.codec) {
+                    let was = std::mem::replace(rec, Recording::new(&p.publisher, &p));
+                    self.finish(&p.publisher, was, cx);
                 }
                 rec.last_packet = p.arrived;
-                rec.recorder.push(
-                    p.arrived,
-                    RtpIn { seq: p.seq, timestamp: p.timestamp, marker: p.marker, payload: &p.payload },
-                );
+                let packet = RtpIn { seq: p.seq, timestamp: p.timestamp, marker: p.marker, payload: &p.payload };
+                if !survived(|| rec.recorder.push(p.arrived, packet)) {
+                    recordings.remove(&p.publisher);
+                    return;
+                }
                 self.drain(&p.publisher, &mut rec.recorder, cx);
             }
             RecordFeed::Ended(id) => {
-                if let Some(mut rec) = recordings.remove(&id) {
-                    rec.recorder.finish();
-                    self.drain(&id, &mut rec.recorder, cx);
+                if let Some(rec) = recordings.remove(&id) {
+                    self.finish(&id, rec, cx);
                 }
             }
         }
@@ -198,10 +212,16 @@ impl RecorderThread {
             .map(|(id, _)| id.clone())
             .collect();
         for id in idle {
-            if let Some(mut rec) = recordings.remove(&id) {
-                rec.recorder.finish();
-                self.drain(&id, &mut rec.recorder, cx);
+            if let Some(rec) = recordings.remove(&id) {
+                self.finish(&id, rec, cx);
             }
+        }
+    }
+
+    /// Ends a recording: its last segment is written and stored.
+    fn finish(&self, id: &Arc<PublisherId>, mut rec: Recording, cx: Cx<'_>) {
+        if survived(|| rec.recorder.finish()) {
+            self.drain(id, &mut rec.recorder, cx);
         }
     }
 
@@ -237,6 +257,10 @@ impl RecorderThread {
             student_id: id.student.clone(),
             segment: RecordingSegment {
                 sha256: hex::encode(Sha256::digest(&s.webm)),
+                container: match s.container {
+                    Container::Webm => RecordingContainer::Webm,
+                    Container::Mp4 => RecordingContainer::Mp4,
+                },
                 started_at: anchor_ms.saturating_add(i64::try_from(since_anchor).unwrap_or(i64::MAX)),
                 duration_ms: u64::try_from(s.duration.as_millis()).unwrap_or(u64::MAX),
                 frames: s.frames,
@@ -310,7 +334,7 @@ impl Service {
         sess: &ProctorSession,
         student: &StudentId,
         sha256: &str,
-    ) -> Result<bytes::Bytes, Rejection> {
+    ) -> Result<(RecordingSegment, bytes::Bytes), Rejection> {
         self.admit_review(sess)?;
         let cell = self.on_roster(&sess.rt, student).await?;
         self.store
@@ -326,7 +350,7 @@ mod tests {
     use std::sync::mpsc::sync_channel;
 
     use vigil_proto::{Exam, ExamSettings, ExamWindow};
-    use vigil_record::testing::{Packetiser, decodes_cleanly, probe, vp8_frames};
+    use vigil_record::testing::{H264Packetiser, Packetiser, decodes_cleanly, h264_frames, probe, vp8_frames};
     use vigil_sfu::RecordedPacket;
     use vigil_store::{BlobLocation, DatabaseLocation, Durability, StoreConfig};
 
@@ -414,11 +438,21 @@ mod tests {
     }
 
     fn packet(publisher: &Arc<PublisherId>, arrived: Instant, ssrc: u32, p: (u16, u32, bool, Vec<u8>)) -> RecordFeed {
+        coded(VideoCodec::Vp8, publisher, arrived, ssrc, p)
+    }
+
+    fn coded(
+        codec: VideoCodec,
+        publisher: &Arc<PublisherId>,
+        arrived: Instant,
+        ssrc: u32,
+        p: (u16, u32, bool, Vec<u8>),
+    ) -> RecordFeed {
         let (seq, timestamp, marker, payload) = p;
         RecordFeed::Packet(RecordedPacket {
             publisher: publisher.clone(),
             arrived,
-            codec: VideoCodec::Vp8,
+            codec,
             ssrc,
             seq,
             timestamp,
@@ -453,12 +487,41 @@ mod tests {
         assert_eq!(segments.iter().map(|s| s.frames).collect::<Vec<_>>(), [50, 50], "{segments:?}");
         assert_eq!(segments[1].started_at - segments[0].started_at, 10_000);
         for s in &segments {
-            let bytes = store.recording_segment_bytes(&publisher.exam, &publisher.student, &s.sha256).await.unwrap();
+            let (_, bytes) =
+                store.recording_segment_bytes(&publisher.exam, &publisher.student, &s.sha256).await.unwrap().unwrap();
             let file = dir.join(format!("{}.webm", s.sha256));
-            std::fs::write(&file, bytes.unwrap()).unwrap();
+            std::fs::write(&file, bytes).unwrap();
             assert_eq!(probe(&file).0, 50);
             decodes_cleanly(&file);
         }
+    }
+
+    /// A student whose browser publishes H.264 is recorded as MP4, stored
+    /// as such, and plays frame for frame.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn h264_is_stored_as_mp4() {
+        let rig = rig().await;
+        let dir = rig.dir.path().to_owned();
+        let frames = h264_frames(&dir, "320x240", 10, 6, 20);
+        let publisher = Arc::new(PublisherId { exam: rig.exam.id.clone(), student: "s1".parse().unwrap() });
+        let mut camera = H264Packetiser { seq: 7, timestamp: 0, ticks_per_frame: 9_000 };
+        let start = Instant::now();
+        for (n, frame) in frames.iter().enumerate() {
+            let arrived = start + Duration::from_millis(n as u64 * 100);
+            for p in camera.packets(frame) {
+                rig.tx.send(coded(VideoCodec::H264, &publisher, arrived, 1, p)).unwrap();
+            }
+        }
+        let (_dir, store, segments) = rig.finish(&publisher.student).await;
+        assert_eq!(segments.len(), 1, "{segments:?}");
+        let s = &segments[0];
+        assert_eq!((s.container, s.frames, s.keyframes, s.width, s.height), (RecordingContainer::Mp4, 60, 3, 320, 240));
+        let (_, bytes) =
+            store.recording_segment_bytes(&publisher.exam, &publisher.student, &s.sha256).await.unwrap().unwrap();
+        let file = dir.join(format!("{}.mp4", s.sha256));
+        std::fs::write(&file, bytes).unwrap();
+        assert_eq!(probe(&file).0, 60);
+        decodes_cleanly(&file);
     }
 
     /// Real VP8 (ffmpeg's test pattern) fed as the SFU feeds the recorder,
@@ -492,7 +555,8 @@ mod tests {
         let first = first_segment_length(&publisher, Duration::from_secs(60)).as_millis() as u64;
         assert_eq!(segments[1].started_at - segments[0].started_at, (first.div_ceil(5_000) * 5_000) as i64);
         for s in &segments {
-            let bytes = store.recording_segment_bytes(&exam.id, &publisher.student, &s.sha256).await.unwrap().unwrap();
+            let (_, bytes) =
+                store.recording_segment_bytes(&exam.id, &publisher.student, &s.sha256).await.unwrap().unwrap();
             assert_eq!(hex::encode(Sha256::digest(&bytes)), s.sha256);
             let file = dir.join(format!("{}.webm", s.sha256));
             std::fs::write(&file, &bytes).unwrap();

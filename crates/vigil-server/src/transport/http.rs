@@ -686,7 +686,7 @@ async fn recording_segment(
     ApiPath((exam, student, sha256)): ApiPath<(ExamId, StudentId, String)>,
 ) -> ApiResult<Response> {
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
-    let bytes = app.service.recording_segment(&sess, &student, &sha256).await?;
+    let (segment, bytes) = app.service.recording_segment(&sess, &student, &sha256).await?;
     let range = match headers.get(header::RANGE).map(|v| v.to_str()) {
         None => None,
         Some(Ok(v)) => Some(byte_range(v, bytes.len() as u64)?),
@@ -703,7 +703,7 @@ async fn recording_segment(
     };
     let mut res = (status, Body::from(body)).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/webm"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(segment.container.content_type()));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(r) = range

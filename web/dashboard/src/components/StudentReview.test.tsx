@@ -48,8 +48,8 @@ function record(decisions: Decision[] = []): StudentReview {
 
 /** The recording `api.recording` answers: a minute from the exam's start, then a gap, then a minute. */
 const segments = [
-  { sha256: "aa", started_at: T0 - 10_000, duration_ms: 60_000, frames: 900, keyframes: 20, width: 320, height: 240, bytes: 1000 },
-  { sha256: "bb", started_at: T0 + 120_000, duration_ms: 60_000, frames: 900, keyframes: 20, width: 320, height: 240, bytes: 1000 },
+  { sha256: "aa", container: "webm" as const, started_at: T0 - 10_000, duration_ms: 60_000, frames: 900, keyframes: 20, width: 320, height: 240, bytes: 1000 },
+  { sha256: "bb", container: "mp4" as const, started_at: T0 + 120_000, duration_ms: 60_000, frames: 900, keyframes: 20, width: 320, height: 240, bytes: 1000 },
 ];
 
 function setup(first = record()) {

@@ -5,6 +5,7 @@ import { LEAD_IN_MS, covers, extent, fraction, locate, markers, momentOf, seekTa
 const T0 = 1_700_000_000_000;
 const segment = (sha256: string, at: number, durationMs: number): RecordingSegment => ({
   sha256,
+  container: "webm",
   started_at: at,
   duration_ms: durationMs,
   frames: 900,
