@@ -5,8 +5,10 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::h264;
+use crate::{FinishedSegment, Recorder, RecorderOutput, RtpIn};
 
 /// Runs `cmd`, panicking with its stderr if it fails: test set-up only.
 pub fn run(cmd: &mut Command) -> String {
@@ -227,6 +229,44 @@ pub fn probe(file: &Path) -> (u64, u64, f64) {
 pub fn decodes_cleanly(file: &Path) {
     let out = run(Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(file).args(["-f", "null", "-"]));
     assert!(out.trim().is_empty(), "{} did not decode cleanly: {out}", file.display());
+}
+
+/// Feeds `frames`, packetised by `packets`, to `rec` at `fps` frames a
+/// second of simulated time from `start`; `lose` picks the packets (by
+/// index over the whole stream) that never arrive. Ends the recording;
+/// the finished segments and how many key frames it asked for (a muxer
+/// failure panics: tests only).
+pub fn record_frames(
+    rec: &mut Recorder,
+    frames: &[Vec<u8>],
+    fps: u64,
+    start: Instant,
+    mut packets: impl FnMut(&[u8]) -> Vec<TestPacket>,
+    lose: impl Fn(usize) -> bool,
+) -> (Vec<FinishedSegment>, usize) {
+    let (mut segments, mut requests, mut index) = (Vec::new(), 0, 0);
+    let mut collect = |rec: &mut Recorder| {
+        while let Some(o) = rec.poll_output() {
+            match o {
+                RecorderOutput::Segment(s) => segments.push(s),
+                RecorderOutput::NeedKeyframe => requests += 1,
+                RecorderOutput::Failed(e) => panic!("the muxer failed: {e}"),
+            }
+        }
+    };
+    for (n, f) in frames.iter().enumerate() {
+        let now = start + Duration::from_millis(n as u64 * 1000 / fps);
+        for (seq, timestamp, marker, payload) in packets(f) {
+            if !lose(index) {
+                rec.push(now, RtpIn { seq, timestamp, marker, payload: &payload });
+            }
+            index += 1;
+        }
+        collect(rec);
+    }
+    rec.finish();
+    collect(rec);
+    (segments, requests)
 }
 
 #[cfg(test)]

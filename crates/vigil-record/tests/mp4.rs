@@ -6,12 +6,10 @@
 //! Debian's ffmpeg (scripts/test installs it).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use vigil_record::testing::{H264Packetiser, decodes_cleanly, h264_frames, probe};
-use vigil_record::{
-    AssemblerConfig, Codec, Container, FinishedSegment, Recorder, RecorderConfig, RecorderOutput, RtpIn,
-};
+use vigil_record::testing::{H264Packetiser, decodes_cleanly, h264_frames, probe, record_frames};
+use vigil_record::{AssemblerConfig, Codec, Container, FinishedSegment, Recorder, RecorderConfig};
 
 const FPS: u64 = 10;
 /// A key frame every 2 s.
@@ -37,31 +35,7 @@ fn record(frames: &[Vec<u8>], lose: impl Fn(usize) -> bool) -> (Vec<FinishedSegm
     // Both counters start just before their wrap, as a browser's may.
     let mut camera =
         H264Packetiser { seq: 65_500, timestamp: u32::MAX - 20_000, ticks_per_frame: (90_000 / FPS) as u32 };
-    let mut rec = Recorder::new(h264());
-    let start = Instant::now();
-    let (mut segments, mut requests, mut index) = (Vec::new(), 0, 0);
-    let mut collect = |rec: &mut Recorder| {
-        while let Some(o) = rec.poll_output() {
-            match o {
-                RecorderOutput::Segment(s) => segments.push(s),
-                RecorderOutput::NeedKeyframe => requests += 1,
-                RecorderOutput::Failed(e) => panic!("the muxer failed: {e}"),
-            }
-        }
-    };
-    for (n, f) in frames.iter().enumerate() {
-        let now = start + Duration::from_millis(n as u64 * 1000 / FPS);
-        for (seq, ts, marker, payload) in camera.packets(f) {
-            if !lose(index) {
-                rec.push(now, RtpIn { seq, timestamp: ts, marker, payload: &payload });
-            }
-            index += 1;
-        }
-        collect(&mut rec);
-    }
-    rec.finish();
-    collect(&mut rec);
-    (segments, requests)
+    record_frames(&mut Recorder::new(h264()), frames, FPS, Instant::now(), |f| camera.packets(f), lose)
 }
 
 #[test]

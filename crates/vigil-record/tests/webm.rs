@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use vigil_record::testing::{Packetiser, decodes_cleanly, probe};
-use vigil_record::{FinishedSegment, Recorder, RecorderConfig, RecorderOutput, RtpIn};
+use vigil_record::testing::{Packetiser, decodes_cleanly, probe, record_frames};
+use vigil_record::{FinishedSegment, Recorder, RecorderConfig};
 
 const FPS: u64 = 15;
 
@@ -34,32 +34,9 @@ struct Recorded {
 fn record(frames: &[Vec<u8>], cfg: RecorderConfig, lose: impl Fn(usize) -> bool) -> Recorded {
     // Both counters start just before their wrap, as a browser's may.
     let mut camera = Packetiser { seq: 65_500, timestamp: u32::MAX - 20_000, ticks_per_frame: (90_000 / FPS) as u32 };
-    let mut rec = Recorder::new(cfg);
     let start = Instant::now();
-    let mut index = 0;
-    let mut segments = Vec::new();
-    let mut keyframe_requests = 0;
-    let mut collect = |rec: &mut Recorder| {
-        while let Some(o) = rec.poll_output() {
-            match o {
-                RecorderOutput::Segment(s) => segments.push(s),
-                RecorderOutput::NeedKeyframe => keyframe_requests += 1,
-                RecorderOutput::Failed(e) => panic!("the muxer failed: {e}"),
-            }
-        }
-    };
-    for (n, f) in frames.iter().enumerate() {
-        let now = start + Duration::from_millis(n as u64 * 1000 / FPS);
-        for (seq, ts, marker, payload) in camera.packets(f) {
-            if !lose(index) {
-                rec.push(now, RtpIn { seq, timestamp: ts, marker, payload: &payload });
-            }
-            index += 1;
-        }
-        collect(&mut rec);
-    }
-    rec.finish();
-    collect(&mut rec);
+    let (segments, keyframe_requests) =
+        record_frames(&mut Recorder::new(cfg), frames, FPS, start, |f| camera.packets(f), lose);
     Recorded { start, segments, keyframe_requests }
 }
 
