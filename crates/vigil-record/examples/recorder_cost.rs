@@ -37,7 +37,7 @@ fn main() {
                 while let Some(out) = recorder.poll_output() {
                     if let RecorderOutput::Segment(s) = out {
                         segments += 1;
-                        bytes += s.webm.len() as u64;
+                        bytes += s.file.len() as u64;
                     }
                 }
             }

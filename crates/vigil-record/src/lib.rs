@@ -239,7 +239,7 @@ mod tests {
             })
             .collect();
         assert_eq!(segments.len(), 1, "cut at the cap");
-        assert!(segments[0].webm.len() < 120_000, "{} bytes held", segments[0].webm.len());
+        assert!(segments[0].file.len() < 120_000, "{} bytes held", segments[0].file.len());
         assert!(outputs.iter().any(|o| matches!(o, RecorderOutput::NeedKeyframe)), "and a key frame is asked for");
         assert!(rec.stats().frames_dropped >= 49, "the rest waits for it: {:?}", rec.stats());
         // The key frame starts the next segment.

@@ -36,8 +36,8 @@ pub enum Container {
 /// A finished segment: the file's bytes and what they hold.
 #[derive(Debug, Clone)]
 pub struct FinishedSegment {
-    /// The file (WebM or MP4, as `container` says).
-    pub webm: Vec<u8>,
+    /// The file's bytes (WebM or MP4, as `container` says).
+    pub file: Vec<u8>,
     pub container: Container,
     /// The RTP timestamp (extended, 90 kHz) of its first frame.
     pub first_timestamp: u64,
@@ -195,7 +195,7 @@ impl SegmentWriter {
             }
         };
         Ok(FinishedSegment {
-            webm: bytes,
+            file: bytes,
             container,
             first_timestamp: self.first_timestamp,
             started: self.started,

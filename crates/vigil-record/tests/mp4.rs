@@ -48,7 +48,7 @@ fn h264_is_recorded_as_mp4_that_decodes_frame_for_frame() {
     let s = &segments[0];
     assert_eq!((s.container, s.size, s.frames, s.keyframes), (Container::Mp4, (320, 240), 80, 4));
     let file = dir.join("clean.mp4");
-    std::fs::write(&file, &s.webm).unwrap();
+    std::fs::write(&file, &s.file).unwrap();
     let (decoded, keyframes, duration) = probe(&file);
     assert_eq!((decoded, keyframes), (80, 4));
     assert!((duration - 8.0).abs() < 0.25, "{duration} s");
@@ -70,7 +70,7 @@ fn a_lost_packet_drops_its_frame_and_those_after_it_until_the_next_key_frame() {
     assert_eq!(total, 60 - 15, "{segments:?}");
     for (i, s) in segments.iter().enumerate() {
         let file = dir.join(format!("lossy-{i}.mp4"));
-        std::fs::write(&file, &s.webm).unwrap();
+        std::fs::write(&file, &s.file).unwrap();
         assert_eq!(probe(&file).0, s.frames);
         decodes_cleanly(&file);
     }

@@ -62,7 +62,7 @@ fn a_recording_decodes_with_ffmpeg_frame_for_frame() {
     assert_eq!(starts, vec![0, 4, 8]);
     for (i, s) in rec.segments.iter().enumerate() {
         let file = dir.join(format!("segment-{i}.webm"));
-        std::fs::write(&file, &s.webm).expect("write segment");
+        std::fs::write(&file, &s.file).expect("write segment");
         let (decoded, keyframes, duration) = probe(&file);
         assert_eq!(decoded, s.frames, "segment {i}: frames");
         assert_eq!(keyframes, s.keyframes, "segment {i}: key frames");
@@ -71,7 +71,7 @@ fn a_recording_decodes_with_ffmpeg_frame_for_frame() {
             "segment {i}: {duration} s against {:?}",
             s.duration
         );
-        assert!(has_cues(&s.webm), "segment {i} has cues, so a player can seek");
+        assert!(has_cues(&s.file), "segment {i} has cues, so a player can seek");
         decodes_cleanly(&file);
     }
     let total: f64 = rec.segments.iter().map(|s| s.duration.as_secs_f64()).sum();
@@ -91,7 +91,7 @@ fn a_recording_with_lost_packets_still_plays() {
     assert!(s.frames < frames.len() as u64, "frames after a loss are left out until a key frame");
     assert!(s.frames >= 4 * 15 / 2, "but most of the video is there: {} frames", s.frames);
     let file = dir.join("lossy.webm");
-    std::fs::write(&file, &s.webm).expect("write segment");
+    std::fs::write(&file, &s.file).expect("write segment");
     let (decoded, keyframes, _) = probe(&file);
     assert_eq!((decoded, keyframes), (s.frames, s.keyframes));
     decodes_cleanly(&file);

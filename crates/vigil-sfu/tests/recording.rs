@@ -217,7 +217,7 @@ fn unrepairable_loss_still_gives_a_playable_recording() {
     let mut shown = Vec::new();
     for (i, segment) in rec.segments.iter().enumerate() {
         let file = dir.path().join(format!("segment-{i}.webm"));
-        std::fs::write(&file, &segment.webm).unwrap();
+        std::fs::write(&file, &segment.file).unwrap();
         decodes_cleanly(&file);
         let (decoded, keys, secs) = probe(&file);
         assert_eq!((decoded, keys), (segment.frames, segment.keyframes), "ffmpeg plays every frame written");

@@ -97,15 +97,21 @@ function probeFrames(file, keyOnly = false) {
   return Number(execFileSync('ffprobe', args).toString().trim());
 }
 
-test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame for frame', async (t) => {
+/** An exam that records, one student `cam` (and proctor `p1`) publishing `codec` from a browser page, sending. */
+async function recordedStudent(examId, codec) {
   const settings = await server.defaultSettings({ privacy: 'recording' });
-  const { tokens } = await server.exam({ id: 'rec', students: ['cam'], proctors: ['p1'], settings });
+  const { tokens } = await server.exam({ id: examId, students: ['cam'], proctors: ['p1'], settings });
   const studentBrowser = await launch();
   browsers.push(studentBrowser);
   const student = await studentBrowser.context.newPage();
   await student.goto(pageUrl(tokens.student.cam));
-  assert.equal(await student.evaluate(() => window.publish()), 'published');
+  assert.equal(await student.evaluate((c) => window.publish(c), codec), 'published');
   await until('the camera sends', async () => (await student.evaluate(() => window.framesSent())).frames > 0);
+  return { tokens, studentBrowser, student };
+}
+
+test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame for frame', async (t) => {
+  const { tokens, studentBrowser, student } = await recordedStudent('rec', 'vp8');
   const firstFrame = Date.now();
   // Two incidents while it records, for the review page's timeline.
   const incidents = [];
@@ -215,14 +221,7 @@ test('a recorded student\'s camera is stored as WebM that ffprobe decodes, frame
 });
 
 test('a student whose browser sends H.264 is recorded as MP4 that ffprobe decodes and the review page plays', async (t) => {
-  const settings = await server.defaultSettings({ privacy: 'recording' });
-  const { tokens } = await server.exam({ id: 'rec-h264', students: ['cam'], proctors: ['p1'], settings });
-  const studentBrowser = await launch();
-  browsers.push(studentBrowser);
-  const student = await studentBrowser.context.newPage();
-  await student.goto(pageUrl(tokens.student.cam));
-  assert.equal(await student.evaluate(() => window.publish('h264')), 'published');
-  await until('the camera sends', async () => (await student.evaluate(() => window.framesSent())).frames > 0);
+  const { tokens, studentBrowser, student } = await recordedStudent('rec-h264', 'h264');
   const codec = await student.evaluate(async () => {
     let mime;
     (await window.pc.getStats()).forEach((r) => { if (r.type === 'codec') mime = r.mimeType; });

@@ -256,7 +256,7 @@ impl RecorderThread {
             exam_id: id.exam.clone(),
             student_id: id.student.clone(),
             segment: RecordingSegment {
-                sha256: hex::encode(Sha256::digest(&s.webm)),
+                sha256: hex::encode(Sha256::digest(&s.file)),
                 container: match s.container {
                     Container::Webm => RecordingContainer::Webm,
                     Container::Mp4 => RecordingContainer::Mp4,
@@ -267,10 +267,10 @@ impl RecorderThread {
                 keyframes: s.keyframes,
                 width: u32::from(s.size.0),
                 height: u32::from(s.size.1),
-                bytes: s.webm.len() as u64,
+                bytes: s.file.len() as u64,
             },
         };
-        let mib = u32::try_from(s.webm.len().div_ceil(1 << 20)).unwrap_or(u32::MAX).clamp(1, STORE_BACKLOG_MIB);
+        let mib = u32::try_from(s.file.len().div_ceil(1 << 20)).unwrap_or(u32::MAX).clamp(1, STORE_BACKLOG_MIB);
         let permit = match cx.backlog.clone().try_acquire_many_owned(mib) {
             Ok(p) => p,
             Err(_) => {
@@ -279,22 +279,22 @@ impl RecorderThread {
                 match self.runtime.block_on(cx.backlog.clone().acquire_many_owned(mib)) {
                     Ok(p) => p,
                     // Never closed; if it were, storing anyway beats losing video.
-                    Err(_) => return self.runtime.block_on(store_with_retries(self.store.clone(), row, s.webm.into())),
+                    Err(_) => return self.runtime.block_on(store_with_retries(self.store.clone(), row, s.file.into())),
                 }
             }
         };
         let store = self.store.clone();
         self.runtime.spawn(async move {
-            store_with_retries(store, row, s.webm.into()).await;
+            store_with_retries(store, row, s.file.into()).await;
             drop(permit);
         });
     }
 }
 
 /// Stores one segment, trying `STORE_ATTEMPTS` times a second apart.
-async fn store_with_retries(store: Store, row: RecordingSegmentRow, webm: bytes::Bytes) {
+async fn store_with_retries(store: Store, row: RecordingSegmentRow, file: bytes::Bytes) {
     for attempt in 1..=STORE_ATTEMPTS {
-        match store.put_recording_segment(&row, webm.clone()).await {
+        match store.put_recording_segment(&row, file.clone()).await {
             Ok(()) => {
                 counter!("vigil_recording_segments_stored_total").increment(1);
                 counter!("vigil_recording_bytes_stored_total").increment(row.segment.bytes);
@@ -347,6 +347,7 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
     use std::sync::mpsc::sync_channel;
 
     use vigil_proto::{Exam, ExamSettings, ExamWindow};
@@ -437,6 +438,19 @@ mod tests {
         }
     }
 
+    /// A stored segment read back through the store (its bytes hash to its
+    /// name), written to `dir` as the file its container says, and decoded
+    /// by ffmpeg without a complaint: the file, for ffprobe.
+    async fn stored_file(store: &Store, publisher: &PublisherId, s: &RecordingSegment, dir: &Path) -> PathBuf {
+        let (row, bytes) =
+            store.recording_segment_bytes(&publisher.exam, &publisher.student, &s.sha256).await.unwrap().unwrap();
+        assert_eq!((&row, hex::encode(Sha256::digest(&bytes))), (s, s.sha256.clone()));
+        let file = dir.join(format!("{}.{}", s.sha256, s.container.as_str()));
+        std::fs::write(&file, &bytes).unwrap();
+        decodes_cleanly(&file);
+        file
+    }
+
     fn packet(publisher: &Arc<PublisherId>, arrived: Instant, ssrc: u32, p: (u16, u32, bool, Vec<u8>)) -> RecordFeed {
         coded(VideoCodec::Vp8, publisher, arrived, ssrc, p)
     }
@@ -487,12 +501,7 @@ mod tests {
         assert_eq!(segments.iter().map(|s| s.frames).collect::<Vec<_>>(), [50, 50], "{segments:?}");
         assert_eq!(segments[1].started_at - segments[0].started_at, 10_000);
         for s in &segments {
-            let (_, bytes) =
-                store.recording_segment_bytes(&publisher.exam, &publisher.student, &s.sha256).await.unwrap().unwrap();
-            let file = dir.join(format!("{}.webm", s.sha256));
-            std::fs::write(&file, bytes).unwrap();
-            assert_eq!(probe(&file).0, 50);
-            decodes_cleanly(&file);
+            assert_eq!(probe(&stored_file(&store, &publisher, s, &dir).await).0, 50);
         }
     }
 
@@ -516,12 +525,7 @@ mod tests {
         assert_eq!(segments.len(), 1, "{segments:?}");
         let s = &segments[0];
         assert_eq!((s.container, s.frames, s.keyframes, s.width, s.height), (RecordingContainer::Mp4, 60, 3, 320, 240));
-        let (_, bytes) =
-            store.recording_segment_bytes(&publisher.exam, &publisher.student, &s.sha256).await.unwrap().unwrap();
-        let file = dir.join(format!("{}.mp4", s.sha256));
-        std::fs::write(&file, bytes).unwrap();
-        assert_eq!(probe(&file).0, 60);
-        decodes_cleanly(&file);
+        assert_eq!(probe(&stored_file(&store, &publisher, s, &dir).await).0, 60);
     }
 
     /// Real VP8 (ffmpeg's test pattern) fed as the SFU feeds the recorder,
@@ -555,19 +559,13 @@ mod tests {
         let first = first_segment_length(&publisher, Duration::from_secs(60)).as_millis() as u64;
         assert_eq!(segments[1].started_at - segments[0].started_at, (first.div_ceil(5_000) * 5_000) as i64);
         for s in &segments {
-            let (_, bytes) =
-                store.recording_segment_bytes(&exam.id, &publisher.student, &s.sha256).await.unwrap().unwrap();
-            assert_eq!(hex::encode(Sha256::digest(&bytes)), s.sha256);
-            let file = dir.join(format!("{}.webm", s.sha256));
-            std::fs::write(&file, &bytes).unwrap();
-            let (decoded, keyframes, duration) = probe(&file);
+            let (decoded, keyframes, duration) = probe(&stored_file(&store, &publisher, s, &dir).await);
             assert_eq!((decoded, keyframes), (s.frames, s.keyframes));
             assert!(
                 (duration * 1000.0 - s.duration_ms as f64).abs() < 300.0,
                 "{duration} s against {} ms",
                 s.duration_ms
             );
-            decodes_cleanly(&file);
         }
     }
 }
