@@ -4,7 +4,7 @@
 /** Milliseconds since the Unix epoch. */
 export type UnixMillis = number;
 
-export type IncidentKind = "no_face" | "multiple_faces" | "looking_away" | "tab_hidden" | "window_blur" | "fullscreen_exit" | "copy_paste" | "second_screen" | "camera_ended" | "worker_stalled" | "inference_rate_low" | "heartbeat_lost" | "media_stalled" | "frame_rate_collapsed" | "keyframes_missing";
+export type IncidentKind = "no_face" | "multiple_faces" | "looking_away" | "tab_hidden" | "window_blur" | "fullscreen_exit" | "copy_paste" | "second_screen" | "camera_ended" | "worker_stalled" | "inference_rate_low" | "heartbeat_lost" | "media_stalled" | "frame_rate_collapsed" | "keyframes_missing" | "phone_visible" | "voice_detected" | "camera_suspect" | "devtools_open";
 
 export type IncidentSource = "client" | "server";
 
@@ -72,7 +72,14 @@ breaks?: BreakPolicy,
 /**
  * Detector thresholds for every student, where not the page's defaults.
  */
-thresholds?: DetectorThresholds, };
+thresholds?: DetectorThresholds, 
+/**
+ * The student's microphone: the page listens for voices
+ * (`voice_detected`) and sends the sound to the proctor who watches the
+ * student; it is never recorded. Off by default; the consent screen
+ * says so when on. An open exam may turn it off, never on.
+ */
+microphone: boolean, };
 
 export type Accommodations = { 
 /**
@@ -112,9 +119,15 @@ no_face_after_ms?: number,
  */
 looking_away_after_ms?: number, 
 /**
- * Head turn (yaw, degrees) beyond which the student looks away (10–80).
+ * Sideways angle (degrees, head turn and eyes together, from where the
+ * student looked during calibration) beyond which the student looks away (10–80).
  */
-yaw_limit_deg?: number, };
+yaw_limit_deg?: number, 
+/**
+ * Up or down angle (degrees, head and eyes together, from calibration)
+ * beyond which the student looks away (10–60).
+ */
+pitch_limit_deg?: number, };
 
 export type BreakPolicy = { 
 /**

@@ -12,7 +12,8 @@ from typing import Any
 INCIDENT_KINDS = ["no_face", "multiple_faces", "looking_away", "tab_hidden", "window_blur",
                   "fullscreen_exit", "copy_paste", "second_screen", "camera_ended",
                   "worker_stalled", "inference_rate_low", "heartbeat_lost", "media_stalled",
-                  "frame_rate_collapsed", "keyframes_missing"]
+                  "frame_rate_collapsed", "keyframes_missing", "phone_visible", "voice_detected", "camera_suspect",
+                  "devtools_open"]
 SERVER_ONLY_KINDS = ["heartbeat_lost", "media_stalled", "frame_rate_collapsed", "keyframes_missing"]
 CLIENT_KINDS = [k for k in INCIDENT_KINDS if k not in SERVER_ONLY_KINDS]
 REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scope", "unknown_exam",
@@ -60,11 +61,11 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
                      "disabled_detectors": (("array", "IncidentKind"), REQ),
                      "assessment_url": ("string", OPT), "duration_s": ("int", OPT),
                      "identity_check": ("IdentityCheck", REQ),
-                     "identity_auto_approve": ("boolean", REQ),
+                     "identity_auto_approve": ("boolean", REQ), "microphone": ("boolean", REQ),
                      "breaks": ("BreakPolicy", OPT), "thresholds": ("DetectorThresholds", OPT)},
     "BreakPolicy": {"count": ("int", REQ), "minutes": ("int", REQ)},
     "DetectorThresholds": {"no_face_after_ms": ("int", OPT), "looking_away_after_ms": ("int", OPT),
-                           "yaw_limit_deg": ("int", OPT)},
+                           "yaw_limit_deg": ("int", OPT), "pitch_limit_deg": ("int", OPT)},
     "SessionView": {"phase": ("SessionPhase", REQ), "time_left_ms": ("int", OPT),
                     "closes_at": (T, REQ), "reason": ("string", OPT),
                     "breaks_left": ("int", REQ), "break_ends_at": (T, OPT), "as_of": (T, REQ)},

@@ -24,7 +24,7 @@ use vigil_proto::{
 
 use crate::rate::{RateLimit, TokenBucket};
 use crate::replay::{ReplayWindow, SeqError};
-use crate::score::{self, DecayingScore};
+use crate::score::{self, StudentScore};
 
 /// Limits that are the server operator's, not the exam owner's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,7 +85,7 @@ pub struct Ledger {
     entries: HashMap<IncidentId, Entry>,
     seqs: ReplayWindow,
     bucket: TokenBucket,
-    score: DecayingScore,
+    score: StudentScore,
     /// Bumped by every change to the score's inputs; orders score updates.
     score_seq: u64,
     last_incident_at: Option<UnixMillis>,
@@ -110,7 +110,7 @@ impl Ledger {
             entries: HashMap::new(),
             seqs: ReplayWindow::default(),
             bucket: TokenBucket::new(limits.incident_rate),
-            score: DecayingScore::default(),
+            score: StudentScore::default(),
             score_seq: 0,
             last_incident_at: None,
         }
@@ -228,7 +228,7 @@ impl Ledger {
             r.id.clone(),
             Entry { fingerprint: pending.fingerprint, kind: r.kind, started_at: r.started_at, ended_at: r.ended_at },
         );
-        self.score.add(settings.scoring.half_life_s, score::weight(&settings.scoring, r.kind), r.started_at);
+        self.score.add(&settings.scoring, r.kind, r.started_at);
         self.score_seq += 1;
         self.last_incident_at = Some(self.last_incident_at.map_or(r.started_at, |t| t.max(r.started_at)));
         self.score_view(settings, r.accepted_at)
@@ -277,7 +277,7 @@ impl Ledger {
     }
 
     pub fn score_view(&self, settings: &ExamSettings, now: UnixMillis) -> ScoreView {
-        let score = self.score.value_at(settings.scoring.half_life_s, now);
+        let score = self.score.value_at(&settings.scoring, now);
         ScoreView { seq: self.score_seq, score, level: score::level(&settings.scoring, score), as_of: now }
     }
 

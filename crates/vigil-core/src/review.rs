@@ -11,7 +11,7 @@ use vigil_proto::events::IncidentRecord;
 use vigil_proto::review::{IncidentReview, IncidentVerdict, ReviewPriority, ScorePoint};
 use vigil_proto::{IncidentId, IncidentKind, RejectReason, Rejection, ScoringRules};
 
-use crate::score::{DecayingScore, weight};
+use crate::score::{StudentScore, weight};
 
 /// The longest note with a decision or an incident's reading.
 pub const MAX_NOTE_CHARS: usize = 2_000;
@@ -35,19 +35,19 @@ fn counting<'a>(
 }
 
 /// The score after each counting incident, in time order: the server's own
-/// score function (`score::DecayingScore`) replayed over the stored
+/// score function (`score::StudentScore`) replayed over the stored
 /// incidents, so it is the curve a live dashboard would have drawn had it
 /// seen everything.
 pub fn score_curve(incidents: &[IncidentRecord], rules: &ScoringRules, reviews: &[IncidentReview]) -> Vec<ScorePoint> {
     let readings = latest_readings(reviews);
     let mut ordered: Vec<&IncidentRecord> = counting(incidents, &readings).collect();
     ordered.sort_by_key(|i| i.started_at);
-    let mut score = DecayingScore::default();
+    let mut score = StudentScore::default();
     ordered
         .into_iter()
         .map(|i| {
-            score.add(rules.half_life_s, weight(rules, i.kind), i.started_at);
-            ScorePoint { at: i.started_at, score: score.value_at(rules.half_life_s, i.started_at) }
+            score.add(rules, i.kind, i.started_at);
+            ScorePoint { at: i.started_at, score: score.value_at(rules, i.started_at) }
         })
         .collect()
 }

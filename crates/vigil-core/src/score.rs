@@ -8,6 +8,10 @@
 //! its own start time, not at its arrival, so the score does not depend on
 //! the order incidents arrive in (the outbox may deliver them late), and a
 //! restart rebuilds exactly the same score from the stored incidents.
+//!
+//! Weak signals ([`IncidentKind::is_weak_signal`]) are summed apart and count
+//! at most [`weak_cap`] (half of `watch_at`), so they can add to a case but
+//! never make one on their own ([`StudentScore`]).
 
 use vigil_proto::{IncidentKind, Level, ScoringRules, UnixMillis};
 
@@ -49,6 +53,33 @@ impl DecayingScore {
             Some(as_of) if t > as_of => self.value * decay(half_life_s, t.saturating_sub(as_of)),
             Some(_) => self.value,
         }
+    }
+}
+
+/// The most weak signals together add to a score: half of `watch_at`.
+pub fn weak_cap(rules: &ScoringRules) -> f64 {
+    rules.watch_at / 2.0
+}
+
+/// One student's score: the decaying sum of the incidents that count, plus
+/// that of the weak signals up to [`weak_cap`]. The cap applies to the weak
+/// sum at the time asked, so it depends on the incidents and not on the
+/// order they arrived in.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StudentScore {
+    strong: DecayingScore,
+    weak: DecayingScore,
+}
+
+impl StudentScore {
+    pub fn add(&mut self, rules: &ScoringRules, kind: IncidentKind, at: UnixMillis) {
+        let sum = if kind.is_weak_signal() { &mut self.weak } else { &mut self.strong };
+        sum.add(rules.half_life_s, weight(rules, kind), at);
+    }
+
+    pub fn value_at(&self, rules: &ScoringRules, t: UnixMillis) -> f64 {
+        let h = rules.half_life_s;
+        self.strong.value_at(h, t) + self.weak.value_at(h, t).min(weak_cap(rules))
     }
 }
 
@@ -125,6 +156,27 @@ mod tests {
         let mut bad = ScoringRules::default();
         bad.weights.insert(IncidentKind::NoFace, -1.0);
         assert!(check_rules(&bad).is_err());
+    }
+
+    /// However many weak signals a student gathers, they stay under
+    /// `watch`; with a real incident they still add up.
+    #[test]
+    fn weak_signals_alone_never_reach_watch() {
+        let rules = ScoringRules::default();
+        let mut s = StudentScore::default();
+        for i in 0..50 {
+            s.add(&rules, IncidentKind::DevtoolsOpen, i * 1_000);
+            s.add(&rules, IncidentKind::CameraSuspect, i * 1_000);
+        }
+        assert_eq!(s.value_at(&rules, 50_000), weak_cap(&rules));
+        assert_eq!(level(&rules, s.value_at(&rules, 50_000)), Level::Ok);
+        s.add(&rules, IncidentKind::LookingAway, 50_000);
+        let with_real = s.value_at(&rules, 50_000);
+        assert_eq!(with_real, weak_cap(&rules) + weight(&rules, IncidentKind::LookingAway));
+        assert_eq!(level(&rules, with_real), Level::Watch);
+        // Long after, the weak sum has decayed below the cap and fades like any other.
+        let late = 50_000 + 3_000_000;
+        assert!(s.value_at(&rules, late) < weak_cap(&rules));
     }
 
     fn terms() -> impl Strategy<Value = Vec<(f64, i64)>> {

@@ -7,7 +7,7 @@
 //!
 //! - the privacy tier may be lowered, never raised (nobody is recorded more
 //!   than they agreed to), and likewise the evidence retention shortened,
-//!   never lengthened;
+//!   never lengthened; the microphone may be turned off, never on;
 //! - the scoring rules stay as they are (every score a proctor has seen was
 //!   computed with them; a change would rewrite history);
 //! - the opening time stays (students have started under it);
@@ -34,6 +34,8 @@ pub enum SettingsLocked {
     ScoringChanged,
     #[error("the exam has opened: its opening time can no longer change")]
     OpeningMoved,
+    #[error("the exam has opened: the microphone may be turned off but not on")]
+    MicrophoneTurnedOn,
 }
 
 /// How much a tier collects, for comparing tiers.
@@ -62,6 +64,9 @@ pub fn check_change(before: &ExamSettings, after: &ExamSettings, now: UnixMillis
     }
     if after.window.opens_at != before.window.opens_at {
         return Err(SettingsLocked::OpeningMoved);
+    }
+    if after.microphone && !before.microphone {
+        return Err(SettingsLocked::MicrophoneTurnedOn);
     }
     Ok(())
 }
@@ -123,6 +128,9 @@ pub fn check_thresholds(t: &DetectorThresholds) -> Result<(), String> {
     }
     if t.yaw_limit_deg.is_some_and(|deg| !(10..=80).contains(&deg)) {
         return Err("thresholds: yaw_limit_deg must be 10 to 80".into());
+    }
+    if t.pitch_limit_deg.is_some_and(|deg| !(10..=60).contains(&deg)) {
+        return Err("thresholds: pitch_limit_deg must be 10 to 60".into());
     }
     Ok(())
 }
@@ -235,7 +243,8 @@ mod tests {
             Some(DetectorThresholds {
                 no_face_after_ms: Some(2_000),
                 looking_away_after_ms: None,
-                yaw_limit_deg: Some(60)
+                yaw_limit_deg: Some(60),
+                pitch_limit_deg: None,
             })
         );
         exam.breaks = Some(BreakPolicy { count: 1, minutes: 5 });
@@ -246,6 +255,9 @@ mod tests {
         assert!(check_breaks(&BreakPolicy { count: 3, minutes: 121 }).is_err());
         assert!(check_thresholds(&DetectorThresholds { no_face_after_ms: Some(499), ..Default::default() }).is_err());
         assert!(check_thresholds(&DetectorThresholds { yaw_limit_deg: Some(81), ..Default::default() }).is_err());
+        assert!(check_thresholds(&DetectorThresholds { pitch_limit_deg: Some(9), ..Default::default() }).is_err());
+        assert!(check_thresholds(&DetectorThresholds { pitch_limit_deg: Some(61), ..Default::default() }).is_err());
+        assert!(check_thresholds(&DetectorThresholds { pitch_limit_deg: Some(35), ..Default::default() }).is_ok());
         assert_eq!(
             check_thresholds(&DetectorThresholds { looking_away_after_ms: Some(60_000), ..Default::default() }),
             Ok(())
@@ -308,6 +320,12 @@ mod tests {
         longer.evidence_retention_days += 1;
         assert_eq!(check_change(&before, &longer, OPENS + 1), Err(SettingsLocked::RetentionLengthened));
         assert_eq!(check_change(&longer, &before, OPENS + 1), Ok(()), "shortening is allowed");
+
+        let mut listening = before.clone();
+        listening.microphone = true;
+        assert_eq!(check_change(&before, &listening, OPENS + 1), Err(SettingsLocked::MicrophoneTurnedOn));
+        assert_eq!(check_change(&listening, &before, OPENS + 1), Ok(()), "turning the microphone off is allowed");
+        assert_eq!(check_change(&before, &listening, OPENS - 1), Ok(()), "before opening it may be turned on");
     }
 
     #[test]

@@ -49,10 +49,19 @@ pub enum IncidentKind {
     FrameRateCollapsed,
     /// Server-originated: no keyframe arrived when one was due.
     KeyframesMissing,
+    /// A phone in view of the camera (the page's object detector).
+    PhoneVisible,
+    /// Someone speaking, heard by the page's voice detector (exams with the
+    /// microphone on).
+    VoiceDetected,
+    /// Weak: the camera looks like a virtual camera or a screen share.
+    CameraSuspect,
+    /// Weak: the browser's developer tools look open.
+    DevtoolsOpen,
 }
 
 impl IncidentKind {
-    pub const ALL: [IncidentKind; 15] = [
+    pub const ALL: [IncidentKind; 19] = [
         IncidentKind::NoFace,
         IncidentKind::MultipleFaces,
         IncidentKind::LookingAway,
@@ -68,6 +77,10 @@ impl IncidentKind {
         IncidentKind::MediaStalled,
         IncidentKind::FrameRateCollapsed,
         IncidentKind::KeyframesMissing,
+        IncidentKind::PhoneVisible,
+        IncidentKind::VoiceDetected,
+        IncidentKind::CameraSuspect,
+        IncidentKind::DevtoolsOpen,
     ];
 
     /// Kinds only the server may raise; a client claiming one is refused.
@@ -79,6 +92,14 @@ impl IncidentKind {
                 | IncidentKind::FrameRateCollapsed
                 | IncidentKind::KeyframesMissing
         )
+    }
+
+    /// Weak signals: each can have an innocent cause (a school's own
+    /// camera software, a developer's habits), so together they may raise a
+    /// student's score only up to half of `watch_at` and are never decisive
+    /// on their own (`vigil_core::score::StudentScore`).
+    pub fn is_weak_signal(self) -> bool {
+        matches!(self, IncidentKind::CameraSuspect | IncidentKind::DevtoolsOpen)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +119,10 @@ impl IncidentKind {
             IncidentKind::MediaStalled => "media_stalled",
             IncidentKind::FrameRateCollapsed => "frame_rate_collapsed",
             IncidentKind::KeyframesMissing => "keyframes_missing",
+            IncidentKind::PhoneVisible => "phone_visible",
+            IncidentKind::VoiceDetected => "voice_detected",
+            IncidentKind::CameraSuspect => "camera_suspect",
+            IncidentKind::DevtoolsOpen => "devtools_open",
         }
     }
 
@@ -183,6 +208,10 @@ impl Default for ScoringRules {
             (MediaStalled, 3.0),
             (FrameRateCollapsed, 0.5),
             (KeyframesMissing, 0.5),
+            (PhoneVisible, 5.0),
+            (VoiceDetected, 3.0),
+            (CameraSuspect, 2.0),
+            (DevtoolsOpen, 1.0),
         ]
         .into_iter()
         .collect();
@@ -222,7 +251,8 @@ pub struct Accommodations {
 }
 
 /// When the student page's detectors raise an incident, where not its
-/// defaults (no face for 3 s, looking away for 4 s beyond 30° of yaw).
+/// defaults (no face for 2 s; looking away for 2 s, beyond 25° sideways or
+/// 20° up or down, head and eyes together).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 /// Strict: a typo in configuration must not be silently ignored.
 #[serde(deny_unknown_fields)]
@@ -235,10 +265,16 @@ pub struct DetectorThresholds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub looking_away_after_ms: Option<u32>,
-    /// Head turn (yaw, degrees) beyond which the student looks away (10–80).
+    /// Sideways angle (degrees, head turn and eyes together, from where the
+    /// student looked during calibration) beyond which the student looks away (10–80).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub yaw_limit_deg: Option<u32>,
+    /// Up or down angle (degrees, head and eyes together, from calibration)
+    /// beyond which the student looks away (10–60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub pitch_limit_deg: Option<u32>,
 }
 
 impl DetectorThresholds {
@@ -248,6 +284,7 @@ impl DetectorThresholds {
             no_face_after_ms: over.no_face_after_ms.or(self.no_face_after_ms),
             looking_away_after_ms: over.looking_away_after_ms.or(self.looking_away_after_ms),
             yaw_limit_deg: over.yaw_limit_deg.or(self.yaw_limit_deg),
+            pitch_limit_deg: over.pitch_limit_deg.or(self.pitch_limit_deg),
         }
     }
 }
@@ -424,6 +461,12 @@ pub struct ExamSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub thresholds: Option<DetectorThresholds>,
+    /// The student's microphone: the page listens for voices
+    /// (`voice_detected`) and sends the sound to the proctor who watches the
+    /// student; it is never recorded. Off by default; the consent screen
+    /// says so when on. An open exam may turn it off, never on.
+    #[serde(default)]
+    pub microphone: bool,
 }
 
 impl ExamSettings {
@@ -442,6 +485,7 @@ impl ExamSettings {
             identity_auto_approve: false,
             breaks: None,
             thresholds: None,
+            microphone: false,
         }
     }
 }

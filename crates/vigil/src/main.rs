@@ -125,9 +125,12 @@ struct AccommodateArgs {
     /// Milliseconds looking away before looking_away (500–60000).
     #[arg(long)]
     looking_away_after_ms: Option<u32>,
-    /// Head turn in degrees beyond which the student looks away (10–80).
+    /// Sideways angle in degrees (head and eyes) beyond which the student looks away (10–80).
     #[arg(long)]
     yaw_limit_deg: Option<u32>,
+    /// Up or down angle in degrees (head and eyes) beyond which the student looks away (10–60).
+    #[arg(long)]
+    pitch_limit_deg: Option<u32>,
     /// A note for proctors (never shown to the student).
     #[arg(long)]
     note: Option<String>,
@@ -495,6 +498,7 @@ async fn accommodate(args: AccommodateArgs) -> Result<()> {
         no_face_after_ms: args.no_face_after_ms,
         looking_away_after_ms: args.looking_away_after_ms,
         yaw_limit_deg: args.yaw_limit_deg,
+        pitch_limit_deg: args.pitch_limit_deg,
     };
     let body = Accommodations {
         extra_time_pct: args.extra_time_pct,

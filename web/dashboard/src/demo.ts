@@ -31,6 +31,7 @@ export function demoSnapshot(n: number, now = 1_700_000_000_000): ExamSnapshot {
         window: { opens_at: now, closes_at: now + 3 * 3600_000 },
         scoring: DEMO_RULES,
         privacy: "events_only",
+        microphone: false,
         evidence_retention_days: 30,
         stall_after_s: 10,
         disabled_detectors: [],

@@ -63,6 +63,10 @@ export const KIND_LABEL: Record<IncidentKind, string> = {
   media_stalled: "Video stalled",
   frame_rate_collapsed: "Frame rate collapsed",
   keyframes_missing: "Keyframes missing",
+  phone_visible: "Phone in view",
+  voice_detected: "Voice heard",
+  camera_suspect: "Camera may be virtual",
+  devtools_open: "Developer tools open",
 };
 
 const two = (n: number) => (n < 10 ? `0${n}` : String(n));

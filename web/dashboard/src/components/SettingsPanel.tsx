@@ -185,8 +185,20 @@ export function SettingsPanel({ exam, onClose }: { exam: Exam; onClose: () => vo
               onChange={(e) => set({ retentionDays: e.target.value })}
             />
           </label>
+          <label className="settings__check">
+            <input
+              type="checkbox"
+              name="microphone"
+              checked={fields.microphone}
+              disabled={locks.microphoneOn && !exam.settings.microphone}
+              onChange={(e) => set({ microphone: e.target.checked })}
+            />
+            Microphone: listen for voices, and let the proctor who watches a student hear them (never recorded)
+          </label>
           {locks.opensAt && (
-            <p className="hint">The exam has opened: its opening time is fixed, and privacy may only be lowered.</p>
+            <p className="hint">
+              The exam has opened: its opening time is fixed, privacy may only be lowered, and the microphone only turned off.
+            </p>
           )}
           <h3>Detectors</h3>
           <fieldset className="settings__detectors">

@@ -31,7 +31,7 @@ describe("the accommodations form", () => {
 
   it("sets extra breaks and per-student thresholds", () => {
     const f = accommodationFieldsOf(undefined);
-    const next = accommodationsFrom({ ...f, extraBreaks: "20", thresholds: { noFaceMs: "", lookingAwayMs: "6000", yawDeg: "60" } });
+    const next = accommodationsFrom({ ...f, extraBreaks: "20", thresholds: { noFaceMs: "", lookingAwayMs: "6000", yawDeg: "60", pitchDeg: "" } });
     expect(next).toMatchObject({ extra_breaks: 20, thresholds: { looking_away_after_ms: 6000, yaw_limit_deg: 60 } });
     expect(next).not.toHaveProperty("thresholds.no_face_after_ms");
   });
@@ -42,7 +42,7 @@ describe("the accommodations form", () => {
     expect(accommodationsFrom({ ...f, extraTimePct: "301" })).toHaveProperty("error");
     expect(accommodationsFrom({ ...f, extraTimeMin: "1441" })).toHaveProperty("error");
     expect(accommodationsFrom({ ...f, extraTimeMin: "-5" })).toHaveProperty("error");
-    expect(accommodationsFrom({ ...f, thresholds: { noFaceMs: "100", lookingAwayMs: "", yawDeg: "" } })).toHaveProperty("error");
+    expect(accommodationsFrom({ ...f, thresholds: { noFaceMs: "100", lookingAwayMs: "", yawDeg: "", pitchDeg: "" } })).toHaveProperty("error");
     expect(accommodationsFrom({ ...f, note: "x".repeat(501) })).toEqual({ error: "The note is limited to 500 characters." });
   });
 

@@ -14,10 +14,17 @@ function base(): ExamSettings {
     disabled_detectors: ["looking_away", "media_stalled"],
     identity_check: "off",
     identity_auto_approve: false,
+    microphone: false,
   };
 }
 
 describe("the settings form", () => {
+  it("turns the microphone on and off", () => {
+    const on = settingsFrom(base(), { ...fieldsOf(base()), microphone: true });
+    expect(on).toMatchObject({ microphone: true });
+    expect(fieldsOf(on as ExamSettings).microphone).toBe(true);
+  });
+
   it("round-trips untouched settings exactly, seconds included", () => {
     const s = base();
     expect(settingsFrom(s, fieldsOf(s))).toEqual(s);
@@ -63,8 +70,8 @@ describe("the settings form", () => {
   });
 
   it("locks what an open exam no longer changes", () => {
-    expect(locksAt(base(), OPENS - 1)).toEqual({ opensAt: false, raisePrivacy: false, maxRetentionDays: undefined });
-    expect(locksAt(base(), OPENS)).toEqual({ opensAt: true, raisePrivacy: true, maxRetentionDays: 30 });
+    expect(locksAt(base(), OPENS - 1)).toEqual({ opensAt: false, raisePrivacy: false, maxRetentionDays: undefined, microphoneOn: false });
+    expect(locksAt(base(), OPENS)).toEqual({ opensAt: true, raisePrivacy: true, maxRetentionDays: 30, microphoneOn: true });
   });
 
   it("round-trips an identity check, breaks and thresholds", () => {
@@ -77,7 +84,7 @@ describe("the settings form", () => {
     };
     const f = fieldsOf(s);
     expect(f).toMatchObject({ identityCheck: "photo_and_id", identityAutoApprove: true, breakCount: "2", breakMinutes: "15" });
-    expect(f.thresholds).toEqual({ noFaceMs: "5000", lookingAwayMs: "", yawDeg: "45" });
+    expect(f.thresholds).toEqual({ noFaceMs: "5000", lookingAwayMs: "", yawDeg: "45", pitchDeg: "" });
     expect(settingsFrom(s, f)).toEqual(s);
   });
 
@@ -105,19 +112,19 @@ describe("the settings form", () => {
     const t = f.thresholds;
     expect(bad({ thresholds: { ...t, noFaceMs: "499" } })).toEqual({ error: "The time without a face (ms) must be a whole number from 500 to 60,000." });
     expect(bad({ thresholds: { ...t, lookingAwayMs: "60001" } })).toHaveProperty("error");
-    expect(bad({ thresholds: { ...t, yawDeg: "9" } })).toHaveProperty("error");
-    expect(bad({ thresholds: { ...t, yawDeg: "81" } })).toHaveProperty("error");
-    expect(bad({ thresholds: { noFaceMs: "500", lookingAwayMs: "60000", yawDeg: "80" } })).toMatchObject({
+    expect(bad({ thresholds: { ...t, yawDeg: "9", pitchDeg: "" } })).toHaveProperty("error");
+    expect(bad({ thresholds: { ...t, yawDeg: "81", pitchDeg: "" } })).toHaveProperty("error");
+    expect(bad({ thresholds: { noFaceMs: "500", lookingAwayMs: "60000", yawDeg: "80", pitchDeg: "" } })).toMatchObject({
       thresholds: { no_face_after_ms: 500, looking_away_after_ms: 60_000, yaw_limit_deg: 80 },
     });
   });
 
   it("leaves thresholds out when none is set, and describes those that are", () => {
-    expect(thresholdsFrom({ noFaceMs: "", lookingAwayMs: " ", yawDeg: "" })).toBeUndefined();
-    expect(thresholdsFrom({ noFaceMs: "", lookingAwayMs: "2500", yawDeg: "" })).toEqual({ looking_away_after_ms: 2500 });
+    expect(thresholdsFrom({ noFaceMs: "", lookingAwayMs: " ", yawDeg: "", pitchDeg: "" })).toBeUndefined();
+    expect(thresholdsFrom({ noFaceMs: "", lookingAwayMs: "2500", yawDeg: "", pitchDeg: "" })).toEqual({ looking_away_after_ms: 2500 });
     const withT = { ...base(), thresholds: { yaw_limit_deg: 40 } };
-    expect(settingsFrom(withT, { ...fieldsOf(withT), thresholds: { noFaceMs: "", lookingAwayMs: "", yawDeg: "" } })).not.toHaveProperty("thresholds");
-    expect(describeThresholds({ no_face_after_ms: 5000, yaw_limit_deg: 45 })).toBe("no face after 5,000 ms · head turn limit 45°");
+    expect(settingsFrom(withT, { ...fieldsOf(withT), thresholds: { noFaceMs: "", lookingAwayMs: "", yawDeg: "", pitchDeg: "" } })).not.toHaveProperty("thresholds");
+    expect(describeThresholds({ no_face_after_ms: 5000, yaw_limit_deg: 45 })).toBe("no face after 5,000 ms · sideways limit 45°");
     expect(describeThresholds(undefined)).toBe("");
   });
 });

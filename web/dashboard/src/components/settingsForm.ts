@@ -19,6 +19,10 @@ export const DETECTORS: readonly IncidentKind[] = [
   "copy_paste",
   "second_screen",
   "camera_ended",
+  "phone_visible",
+  "voice_detected",
+  "camera_suspect",
+  "devtools_open",
 ];
 
 export interface SettingsFields {
@@ -32,6 +36,8 @@ export interface SettingsFields {
   enabled: ReadonlySet<IncidentKind>;
   identityCheck: IdentityCheck;
   identityAutoApprove: boolean;
+  /** The student's microphone: listened to for voices, heard by the proctor who watches them. */
+  microphone: boolean;
   /** Breaks per student; "0" (or empty): none. */
   breakCount: string;
   /** How long each may last, in minutes (kept while there are none, for when they come back). */
@@ -53,6 +59,7 @@ export interface ThresholdFields {
   noFaceMs: string;
   lookingAwayMs: string;
   yawDeg: string;
+  pitchDeg: string;
 }
 
 interface ThresholdSpec {
@@ -68,7 +75,7 @@ interface ThresholdSpec {
 }
 
 export const THRESHOLDS: readonly ThresholdSpec[] = [
-  { field: "noFaceMs", key: "no_face_after_ms", label: "No face after (ms)", what: "The time without a face (ms)", min: 500, max: 60_000, fallback: 3000 },
+  { field: "noFaceMs", key: "no_face_after_ms", label: "No face after (ms)", what: "The time without a face (ms)", min: 500, max: 60_000, fallback: 2000 },
   {
     field: "lookingAwayMs",
     key: "looking_away_after_ms",
@@ -76,9 +83,26 @@ export const THRESHOLDS: readonly ThresholdSpec[] = [
     what: "The time looking away (ms)",
     min: 500,
     max: 60_000,
-    fallback: 4000,
+    fallback: 2000,
   },
-  { field: "yawDeg", key: "yaw_limit_deg", label: "Head turn limit (degrees)", what: "The head turn limit (degrees)", min: 10, max: 80, fallback: 30 },
+  {
+    field: "yawDeg",
+    key: "yaw_limit_deg",
+    label: "Sideways limit, head and eyes (degrees)",
+    what: "The sideways limit (degrees)",
+    min: 10,
+    max: 80,
+    fallback: 25,
+  },
+  {
+    field: "pitchDeg",
+    key: "pitch_limit_deg",
+    label: "Up/down limit, head and eyes (degrees)",
+    what: "The up/down limit (degrees)",
+    min: 10,
+    max: 60,
+    fallback: 20,
+  },
 ];
 
 /** A whole number in [min, max] from a form field; a sentence naming `what` otherwise. */
@@ -93,7 +117,12 @@ export function wholeIn(value: string, min: number, max: number, what: string): 
 
 export function thresholdFieldsOf(t: DetectorThresholds | undefined): ThresholdFields {
   const f = (n: number | undefined) => (n === undefined ? "" : String(n));
-  return { noFaceMs: f(t?.no_face_after_ms), lookingAwayMs: f(t?.looking_away_after_ms), yawDeg: f(t?.yaw_limit_deg) };
+  return {
+    noFaceMs: f(t?.no_face_after_ms),
+    lookingAwayMs: f(t?.looking_away_after_ms),
+    yawDeg: f(t?.yaw_limit_deg),
+    pitchDeg: f(t?.pitch_limit_deg),
+  };
 }
 
 /** The thresholds the fields set; `undefined` when none is set (the defaults apply). */
@@ -114,7 +143,8 @@ export function describeThresholds(t: DetectorThresholds | undefined): string {
   return [
     t.no_face_after_ms !== undefined ? `no face after ${t.no_face_after_ms.toLocaleString("en")} ms` : "",
     t.looking_away_after_ms !== undefined ? `looking away after ${t.looking_away_after_ms.toLocaleString("en")} ms` : "",
-    t.yaw_limit_deg !== undefined ? `head turn limit ${t.yaw_limit_deg}°` : "",
+    t.yaw_limit_deg !== undefined ? `sideways limit ${t.yaw_limit_deg}°` : "",
+    t.pitch_limit_deg !== undefined ? `up/down limit ${t.pitch_limit_deg}°` : "",
   ]
     .filter(Boolean)
     .join(" · ");
@@ -127,6 +157,8 @@ export interface Locks {
   raisePrivacy: boolean;
   /** Retention may only shrink: the most it may be. */
   maxRetentionDays: number | undefined;
+  /** The microphone may be turned off, not on. */
+  microphoneOn: boolean;
 }
 
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -153,6 +185,7 @@ export function fieldsOf(s: ExamSettings): SettingsFields {
     enabled: new Set(DETECTORS.filter((k) => !off.has(k))),
     identityCheck: s.identity_check,
     identityAutoApprove: s.identity_auto_approve,
+    microphone: s.microphone,
     breakCount: String(s.breaks?.count ?? 0),
     breakMinutes: String(s.breaks?.minutes ?? DEFAULT_BREAK_MINUTES),
     thresholds: thresholdFieldsOf(s.thresholds),
@@ -165,6 +198,7 @@ export function locksAt(s: ExamSettings, now: number): Locks {
     opensAt: open,
     raisePrivacy: open,
     maxRetentionDays: open ? s.evidence_retention_days : undefined,
+    microphoneOn: open,
   };
 }
 
@@ -206,6 +240,7 @@ export function settingsFrom(base: ExamSettings, f: SettingsFields): ExamSetting
     disabled_detectors: disabled,
     identity_check: f.identityCheck,
     identity_auto_approve: f.identityAutoApprove,
+    microphone: f.microphone,
   };
   if (url === "") delete next.assessment_url;
   else next.assessment_url = url;
