@@ -20,7 +20,7 @@ export default defineConfig(
   },
   {
     // Callbacks handed to page.evaluate run in the page; test/browser/ is loaded by the page.
-    files: ["test/**/*.mjs", "scripts/bench.mjs"],
+    files: ["test/**/*.mjs", "scripts/bench*.mjs"],
     languageOptions: { globals: globals.browser },
   },
 );

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareModels, packageDir, packageVersion } from './prepare-models.mjs';
+import { MODEL_PKG, MODEL_VERSION } from './prepare-object-model.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, '..', 'public', 'models');
@@ -19,7 +20,9 @@ function upToDate() {
     return false;
   }
   for (const [pkg, version] of Object.entries(manifest.sources ?? {})) {
-    if (packageVersion(packageDir(pkg)) !== version) return false;
+    // The object model is pinned, not installed (prepare-object-model.mjs).
+    const installed = pkg === MODEL_PKG ? MODEL_VERSION : packageVersion(packageDir(pkg));
+    if (installed !== version) return false;
   }
   const files = [...Object.keys(manifest.files ?? {}), ...(manifest.wasm ?? []).map((f) => `wasm/${f}`)];
   return files.length > 0 && files.every((f) => fs.existsSync(path.join(outDir, f)));

@@ -8,6 +8,8 @@
 //                                            face_landmarks_detector.tflite,
 //                                            geometry_pipeline_metadata_landmarks.binarypb)
 //   public/models/wasm/*                 tasks-vision WASM, served same-origin
+//   public/models/objects/, tfjs/        the phone/object detector and its WASM
+//                                        (prepare-object-model.mjs)
 //   public/models/manifest.json          sizes + sha256 + source packages
 //
 // Sources: the legacy @mediapipe/face_detection and @mediapipe/face_mesh
@@ -26,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 
 import { attachMetadata } from './tflite-metadata.mjs';
 import { planLandmarks478 } from './face-landmarks-graph.mjs';
+import { prepareObjectModel } from './prepare-object-model.mjs';
 import { extractPackedAsset } from './packed-assets.mjs';
 import { zipStore } from './zip-store.mjs';
 
@@ -129,14 +132,19 @@ export function prepareModels(outDir) {
     writeFile(path.join(outDir, 'wasm', f), fs.readFileSync(path.join(wasmSrc, f)));
   }
 
+  const objects = prepareObjectModel(outDir);
   const manifest = {
     generatedBy: 'web/student/scripts/prepare-models.mjs',
     sources: {
       '@mediapipe/face_detection': packageVersion(faceDetectionDir),
       '@mediapipe/face_mesh': packageVersion(faceMeshDir),
       '@mediapipe/tasks-vision': packageVersion(tasksVisionDir),
+      ...objects.sources,
     },
-    files: Object.fromEntries(Object.entries(outputs).map(([n, b]) => [n, { bytes: b.length, sha256: sha256(b) }])),
+    files: {
+      ...Object.fromEntries(Object.entries(outputs).map(([n, b]) => [n, { bytes: b.length, sha256: sha256(b) }])),
+      ...objects.files,
+    },
     wasm: wasmFiles,
   };
   writeFile(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

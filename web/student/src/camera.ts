@@ -4,7 +4,7 @@
 
 import { h } from "./dom.ts";
 import { Vision } from "./vision.ts";
-import type { FrameResult, ModelChoice } from "./worker-protocol.ts";
+import type { FrameResult, ModelChoice, ObjectsResult } from "./worker-protocol.ts";
 
 export interface CameraOptions {
   modelsBase: string;
@@ -53,7 +53,7 @@ export class Camera {
   }
 
   /** Starts the camera and the inference worker (once); resolves when the models are loaded. */
-  async startVision(onResult: (r: FrameResult) => void, onStatus: () => void): Promise<Vision> {
+  async startVision(onResult: (r: FrameResult) => void, onStatus: () => void, onObjects: (r: ObjectsResult) => void = () => undefined): Promise<Vision> {
     if (this.vision) return this.vision;
     const stream = await this.start();
     const track = stream.getVideoTracks()[0];
@@ -62,6 +62,7 @@ export class Camera {
     const v = new Vision(track, this.hiddenVideo, { modelsBase: this.opts.modelsBase, model: this.opts.model, targetFps: this.opts.targetFps });
     v.onResult = onResult;
     v.onStatus = onStatus;
+    v.onObjects = onObjects;
     this.vision = v;
     await v.start();
     return v;

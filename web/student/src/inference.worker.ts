@@ -1,11 +1,13 @@
 // Module Web Worker: MediaPipe Tasks Vision on camera frames. Faces, head
 // yaw/pitch (FaceLandmarker's facial transformation matrix; FaceDetector
-// keypoints as the coarse fallback on slow machines), mean brightness from a
-// tiny downscaled copy, and JPEG evidence of the last analysed frame.
+// keypoints as the coarse fallback on slow machines), the eyes' direction
+// from the iris landmarks (gaze.ts), mean brightness from a tiny downscaled
+// copy, and JPEG evidence of the last analysed frame.
 
 /// <reference lib="webworker" />
 import { FaceDetector, FaceLandmarker, FilesetResolver } from "@mediapipe/tasks-vision";
-import type { FrameResult, FromWorker, Model, ModelChoice, ToWorker } from "./worker-protocol.ts";
+import { eyeDirection } from "./gaze.ts";
+import type { FrameResult, FromObjectsPort, FromWorker, Model, ModelChoice, ToObjectsPort, ToWorker } from "./worker-protocol.ts";
 
 declare const self: DedicatedWorkerGlobalScope & { ModuleFactory?: unknown };
 
@@ -18,6 +20,9 @@ let emaMs = 0;
 let analysed = 0;
 const recent: number[] = []; // end times of recent inferences (performance.now)
 let last: { frame: ImageBitmap | VideoFrame; at: number } | null = null;
+/** The object worker's channel, and whether it waits for a frame (it asks when it is ready). */
+let objectsPort: MessagePort | null = null;
+let objectsWant = false;
 const lumaCanvas = new OffscreenCanvas(32, 24);
 const luma = lumaCanvas.getContext("2d", { willReadFrequently: true })!;
 
@@ -85,7 +90,7 @@ function brightness(frame: ImageBitmap | VideoFrame): number {
 
 function analyse(frame: ImageBitmap | VideoFrame, at: number): void {
   const t0 = performance.now();
-  let r: Pick<FrameResult, "faces" | "yawDeg" | "pitchDeg" | "confidence">;
+  let r: Pick<FrameResult, "faces" | "yawDeg" | "pitchDeg" | "eyeYawDeg" | "eyePitchDeg" | "confidence">;
   const used = model;
   if (used === "landmarker" && landmarker) {
     const res = landmarker.detect(frame);
@@ -95,6 +100,11 @@ function analyse(frame: ImageBitmap | VideoFrame, at: number): void {
       const e = euler(m.data);
       r.yawDeg = e.yaw;
       r.pitchDeg = e.pitch;
+      const eyes = r.faces === 1 ? eyeDirection(res.faceLandmarks[0]!) : null;
+      if (eyes) {
+        r.eyeYawDeg = eyes.yawDeg;
+        r.eyePitchDeg = eyes.pitchDeg;
+      }
     }
   } else {
     const res = detector!.detect(frame);
@@ -132,6 +142,19 @@ function analyse(frame: ImageBitmap | VideoFrame, at: number): void {
   post({ type: "result", at, ...r, brightness: b, model: used, inferMs, fps });
 }
 
+/** Hands the object worker a copy of this frame if it asked for one (it closes the copy). */
+function shareWithObjects(frame: ImageBitmap | VideoFrame, at: number): void {
+  if (!objectsPort || !objectsWant) return;
+  objectsWant = false;
+  const port = objectsPort;
+  createImageBitmap(frame).then(
+    (copy) => port.postMessage({ type: "frame", frame: copy, at } satisfies ToObjectsPort, [copy]),
+    () => {
+      objectsWant = true;
+    },
+  );
+}
+
 /** Keeps the last analysed frame for evidence; releases the one before. */
 function keep(frame: ImageBitmap | VideoFrame, at: number): void {
   last?.frame.close();
@@ -162,6 +185,7 @@ async function readStream(readable: ReadableStream<VideoFrame>): Promise<void> {
     } catch (e) {
       post({ type: "error", error: String(e), fatal: false });
     }
+    shareWithObjects(frame, at);
     keep(frame, at);
   }
 }
@@ -197,6 +221,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
       case "frame": {
         const t0 = performance.now();
         analyse(data.frame, data.at);
+        shareWithObjects(data.frame, data.at);
         keep(data.frame, data.at);
         // Ask for the next frame when it is due.
         setTimeout(() => post({ type: "want-frame" }), Math.max(0, intervalMs() - (performance.now() - t0)));
@@ -204,6 +229,14 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
       }
       case "capture":
         await capture(data.id, data.maxWidth, data.quality);
+        break;
+      case "objects-port":
+        objectsPort?.close();
+        objectsPort = data.port;
+        objectsWant = false;
+        objectsPort.onmessage = ({ data: m }: MessageEvent<FromObjectsPort>) => {
+          if (m.type === "want") objectsWant = true;
+        };
         break;
       case "crash":
         // Test hook: a worker that dies the hard way.

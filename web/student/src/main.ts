@@ -12,6 +12,7 @@ import { Camera } from "./camera.ts";
 import { ChatLog, syncChat } from "./chat.ts";
 import { DEFAULT_CONFIG, type DebounceConfig } from "./debounce.ts";
 import { byId } from "./dom.ts";
+import { GazeCalibration, combine, type Direction } from "./gaze.ts";
 import { Monitor, type Probe } from "./monitor.ts";
 import { initialState, transition, type PageEvent, type PageState, type Phase } from "./phase.ts";
 import { Publisher } from "./rtc.ts";
@@ -25,17 +26,18 @@ import { ChatPanel } from "./screens/chat.ts";
 import { assessmentScreen, canFullscreen, examScreen, renderBreakBar, renderFullscreenBanner } from "./screens/exam.ts";
 import { identityAwaitingScreen, identityCaptureScreen } from "./screens/identity.ts";
 import { joinScreen } from "./screens/join.ts";
-import { previewScreen, showPreviewResult } from "./screens/preview.ts";
+import { previewScreen, showCalibration, showPreviewResult } from "./screens/preview.ts";
 import { hideBreak, hidePause, notice, showBreak, showPause, updateBreak } from "./screens/proctor.ts";
 import { refusedScreen } from "./screens/refused.ts";
 import { Session, tokenClaims, tokenFromHash } from "./session.ts";
+import { cameraSuspicion, devtoolsLikelyOpen } from "./signals.ts";
 import { recordScreen } from "./screens/record.ts";
 import { statusLine } from "./status.ts";
 import { Telemetry } from "./telemetry.ts";
 import { installTestHooks } from "./test-hooks.ts";
 import { breakCountdownText, breakLeftMs, breakOffer, examTimeLeftMs } from "./timing.ts";
 import type { Vision } from "./vision.ts";
-import type { FrameResult, ModelChoice } from "./worker-protocol.ts";
+import type { FrameResult, ModelChoice, ObjectsResult } from "./worker-protocol.ts";
 
 const params = new URLSearchParams(location.search);
 
@@ -69,10 +71,16 @@ class StudentPage {
   /** sessionStorage key remembering, across reloads of this tab, that the exam started or ended. */
   private readonly progressKey: string;
   private readonly recordFrame: ((r: FrameResult) => void) | undefined;
+  private readonly recordObjects: ((r: ObjectsResult) => void) | undefined;
   /** Shows the exam's access code, or hides it while the camera is not proctored; set once the code is known. */
   private showAccessCode: (() => void) | undefined;
   /** The server's latest word on the session. */
   private sessionView: SessionView | null = null;
+  /** Where the screen is for this student's eyes: calibrated on the preview screen, kept across reloads of the tab. */
+  private readonly calibration = new GazeCalibration();
+  private readonly gazeKey: string;
+  /** devicePixelRatio at load: its change since is the browser's zoom. */
+  private readonly loadDpr = window.devicePixelRatio || 1;
   /** The status line of the exam's own assessment, while it is shown. */
   private linkedStatus: ((text: string) => void) | undefined;
   /** Counts access code asks: an older one's answer is dropped. */
@@ -91,6 +99,7 @@ class StudentPage {
     const claims = tokenClaims(token);
     this.progressKey = `vigil:${claims.exam ?? "?"}:${claims.sub ?? "?"}`;
     this.chatReadKey = `vigil-chat-read:${claims.exam ?? "?"}:${claims.sub ?? "?"}`;
+    this.gazeKey = `vigil-gaze:${claims.exam ?? "?"}:${claims.sub ?? "?"}`;
     this.chat = new ChatLog(Number(localStorage.getItem(this.chatReadKey)) || 0);
     this.chatPanel = new ChatPanel({
       send: (text) => void this.sendChat(text),
@@ -135,9 +144,11 @@ class StudentPage {
         publisher: () => this.publisher,
         chat: () => this.chat.lines(),
         thresholds: () => this.monitor.thresholds(),
+        calibration: () => this.calibration.screen ?? this.savedScreen(),
       });
       probe = hooks.probe;
       this.recordFrame = hooks.frame;
+      this.recordObjects = hooks.objects;
     }
     this.monitor = new Monitor(this.session, this.camera, debounceConfig(), () => this.updateStatus(), probe);
     this.monitor.onSettled = (item, outcome) => {
@@ -149,6 +160,7 @@ class StudentPage {
         this.renderChat();
       }
     };
+    this.monitor.setScreen(this.savedScreen());
     this.telemetry = new Telemetry(this.session, this.camera);
     this.watchPage();
     setInterval(() => this.updateStatus(), 1000);
@@ -232,6 +244,7 @@ class StudentPage {
     this.chat.student = w.student.id;
     byId("exam-title").textContent = w.exam_title;
     await this.monitor.welcome(w);
+    this.updateObjects();
     if (this.platformEnded(w)) {
       this.dispatch({ type: "platform_ended" });
       return;
@@ -296,6 +309,7 @@ class StudentPage {
   /** Page conditions as they are now (monitoring ignored them while it was off). */
   private judgePage(): void {
     this.monitor.pageState("tab_hidden", document.hidden, "the exam tab was hidden");
+    this.checkWeakSignals();
     const judge = () => this.checkFullscreen();
     const pending = this.fullscreenRequest;
     this.fullscreenRequest = null;
@@ -372,6 +386,7 @@ class StudentPage {
     const before = this.welcome.settings.assessment_url;
     this.welcome = { ...this.welcome, settings: s };
     this.monitor.applySettings(s);
+    this.updateObjects();
     this.dispatch({ type: "settings", identity: s.identity_check });
     this.updateBreakBar();
     const inExam = this.state.phase.name === "exam";
@@ -427,15 +442,60 @@ class StudentPage {
   private onResult(r: FrameResult): void {
     this.telemetry.onResult(r);
     this.recordFrame?.(r);
-    if (this.state.phase.name === "preview") showPreviewResult(r);
+    if (this.state.phase.name === "preview") {
+      showPreviewResult(r);
+      this.calibrate(r);
+    }
     this.monitor.observe(r);
   }
 
+  /** One frame of the preview's gaze calibration; once done, looking away counts from there. */
+  private calibrate(r: FrameResult): void {
+    if (this.calibration.screen) return;
+    if (r.model === "detector") {
+      showCalibration("unavailable");
+      return;
+    }
+    const head = r.yawDeg !== undefined ? { yawDeg: r.yawDeg, pitchDeg: r.pitchDeg ?? 0 } : null;
+    const eyes = r.eyeYawDeg !== undefined && r.eyePitchDeg !== undefined ? { yawDeg: r.eyeYawDeg, pitchDeg: r.eyePitchDeg } : null;
+    const state = this.calibration.add(r.at, r.faces === 1 && head && eyes && r.brightness >= 0.08 ? combine(head, eyes) : null);
+    showCalibration(state);
+    if (state.state === "done") {
+      this.monitor.setScreen(state.screen);
+      sessionStorage.setItem(this.gazeKey, JSON.stringify(state.screen));
+    }
+  }
+
+  /** A calibration from an earlier life of this tab (a reload mid-exam skips the preview). */
+  private savedScreen(): Direction | null {
+    try {
+      const v = JSON.parse(sessionStorage.getItem(this.gazeKey) ?? "null") as Partial<Direction> | null;
+      return v && Number.isFinite(v.yawDeg) && Number.isFinite(v.pitchDeg) ? { yawDeg: v.yawDeg!, pitchDeg: v.pitchDeg! } : null;
+    } catch {
+      return null;
+    }
+  }
+
   private startVision(): Promise<Vision> {
-    return this.camera.startVision(
-      (r) => this.onResult(r),
-      () => this.updateStatus(),
-    );
+    return this.camera
+      .startVision(
+        (r) => this.onResult(r),
+        () => this.updateStatus(),
+        (r) => {
+          this.recordObjects?.(r);
+          this.monitor.objects(r);
+        },
+      )
+      .then((v) => {
+        this.updateObjects();
+        return v;
+      });
+  }
+
+  /** The phone detector runs unless the exam (or this student's accommodations) switched `phone_visible` off. */
+  private updateObjects(): void {
+    const s = this.welcome?.settings;
+    if (s) this.camera.vision?.setObjects(!s.disabled_detectors.includes("phone_visible"));
   }
 
   private async resume(): Promise<void> {
@@ -466,6 +526,7 @@ class StudentPage {
     const phase = this.sessionView?.phase;
     if (phase === undefined || phase === "waiting" || phase === "ready") void this.start();
     if (document.hidden) this.monitor.pageState("tab_hidden", true);
+    this.checkWeakSignals();
     // Judged once the request settles (entering full screen is asynchronous).
     const judge = () => this.checkFullscreen();
     if (requestFullscreen && canFullscreen()) document.documentElement.requestFullscreen().then(judge, judge);
@@ -553,6 +614,24 @@ class StudentPage {
     endedScreen(message, this.monitor.drained());
   }
 
+  /** Weak signals (signals.ts): a camera that looks virtual or like a screen share, docked developer tools. */
+  private checkWeakSignals(): void {
+    const track = this.camera.track();
+    if (track) {
+      const settings = track.getSettings() as MediaTrackSettings & { displaySurface?: string };
+      const why = cameraSuspicion(settings.displaySurface ? { label: track.label, displaySurface: settings.displaySurface } : { label: track.label });
+      this.monitor.pageState("camera_suspect", why !== null, why ?? undefined);
+    }
+    const open = devtoolsLikelyOpen({
+      outerWidth: window.outerWidth,
+      innerWidth: window.innerWidth,
+      outerHeight: window.outerHeight,
+      innerHeight: window.innerHeight,
+      zoom: (window.devicePixelRatio || 1) / this.loadDpr,
+    });
+    this.monitor.pageState("devtools_open", open, "the page is much smaller than its window (docked developer tools?)");
+  }
+
   /** The exam is taken in full screen wherever the browser allows it. */
   private checkFullscreen(): void {
     this.monitor.pageState("fullscreen_exit", document.fullscreenEnabled && !document.fullscreenElement, "not in full screen");
@@ -586,7 +665,11 @@ class StudentPage {
       if (screens.isExtended !== undefined) m.pageState("second_screen", screens.isExtended, "a second screen is connected");
     };
     screens.addEventListener?.("change", checkScreens);
-    setInterval(checkScreens, 2000);
+    setInterval(() => {
+      checkScreens();
+      this.checkWeakSignals();
+    }, 2000);
+    window.addEventListener("resize", () => this.checkWeakSignals());
   }
 
   private updateStatus(): void {

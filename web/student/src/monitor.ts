@@ -7,10 +7,11 @@
 import type { ChatSend, ExamSettings, IncidentReport, StudentWelcome } from "@proto";
 import type { Camera } from "./camera.ts";
 import { Debouncer, applyThresholds, type Action, type DebounceConfig, type StateKind } from "./debounce.ts";
+import type { Direction } from "./gaze.ts";
 import { IdbStorage } from "./idb-storage.ts";
 import { MemoryStorage, Outbox, type Outcome, type OutboxItem, type OutboxStorage } from "./outbox.ts";
 import type { Session } from "./session.ts";
-import type { FrameResult } from "./worker-protocol.ts";
+import type { FrameResult, ObjectsResult } from "./worker-protocol.ts";
 
 export type RaiseAction = Extract<Action, { type: "raise" }>;
 export type EndAction = Extract<Action, { type: "end" }>;
@@ -32,6 +33,8 @@ export class Monitor {
   private evidence = true;
   /** The page's thresholds with the exam's (the student's) over them. */
   private config: DebounceConfig;
+  /** Where the student looked while calibrating (gaze.ts), kept across settings changes. */
+  private screen: Direction | null = null;
   /** Resolves with the outbox once the first welcome opened it. */
   private readonly ready: Promise<Outbox>;
   private opened: (o: Outbox) => void = () => undefined;
@@ -76,9 +79,16 @@ export class Monitor {
   applySettings(s: ExamSettings): void {
     this.evidence = s.privacy !== "events_only";
     this.disabled = s.disabled_detectors;
-    this.config = applyThresholds(this.baseConfig, s.thresholds);
+    this.config = { ...applyThresholds(this.baseConfig, s.thresholds), screen: this.screen };
     this.debouncer?.setConfig(this.config);
     if (this.debouncer) for (const a of this.debouncer.setDisabled(s.disabled_detectors, this.session.now())) void this.act(a);
+  }
+
+  /** The gaze calibration: looking away counts from there (head and eyes) from the next frame on. */
+  setScreen(screen: Direction | null): void {
+    this.screen = screen;
+    this.config = { ...this.config, screen };
+    this.debouncer?.setConfig(this.config);
   }
 
   /** The debouncer's thresholds now (the test build shows them). */
@@ -150,8 +160,16 @@ export class Monitor {
     const obs: Parameters<Debouncer["observe"]>[0] = { at: r.at + this.session.offsetMs, faces: r.faces, brightness: r.brightness };
     if (r.yawDeg !== undefined) obs.yawDeg = r.yawDeg;
     if (r.pitchDeg !== undefined) obs.pitchDeg = r.pitchDeg;
+    if (r.eyeYawDeg !== undefined) obs.eyeYawDeg = r.eyeYawDeg;
+    if (r.eyePitchDeg !== undefined) obs.eyePitchDeg = r.eyePitchDeg;
     if (r.confidence !== undefined) obs.confidence = r.confidence;
     for (const a of this.debouncer.observe(obs)) void this.act(a);
+  }
+
+  /** What the object detector saw on a frame (a few times a second). */
+  objects(r: ObjectsResult): void {
+    if (!this.active || !this.debouncer) return;
+    for (const a of this.debouncer.objects(r.at + this.session.offsetMs, r.phoneScore)) void this.act(a);
   }
 
   /** A page condition (tab hidden, window blurred, …) started or stopped holding. */

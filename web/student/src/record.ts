@@ -24,6 +24,10 @@ const KIND_TEXT: Record<IncidentKind, string> = {
   media_stalled: "Video stopped",
   frame_rate_collapsed: "Video nearly stopped",
   keyframes_missing: "Video damaged",
+  phone_visible: "A phone in view",
+  voice_detected: "A voice heard",
+  camera_suspect: "The camera looked virtual or like a screen share",
+  devtools_open: "Developer tools open",
 };
 
 const VERDICT_TEXT: Record<Decision["verdict"], string> = {

@@ -8,11 +8,12 @@
 import type { Camera } from "./camera.ts";
 import type { ChatLine } from "./chat.ts";
 import type { DebounceConfig } from "./debounce.ts";
+import type { Direction } from "./gaze.ts";
 import type { Probe } from "./monitor.ts";
 import type { PhaseName } from "./phase.ts";
 import type { Publisher } from "./rtc.ts";
 import type { Session } from "./session.ts";
-import type { FrameResult } from "./worker-protocol.ts";
+import type { FrameResult, ObjectsResult } from "./worker-protocol.ts";
 
 /** What the hooks read, each looked up when a test asks. */
 export interface Inspected {
@@ -26,6 +27,8 @@ export interface Inspected {
   chat: () => ChatLine[];
   /** The detectors' thresholds now (the page's, with the exam's over them). */
   thresholds: () => DebounceConfig;
+  /** The gaze calibration (where the screen is for the eyes), or null before it is done. */
+  calibration: () => Direction | null;
 }
 
 interface LongFrame extends PerformanceEntry {
@@ -34,10 +37,12 @@ interface LongFrame extends PerformanceEntry {
 }
 
 /** Publishes `window.__vigil`; returns the probe that records what monitoring does, and a per-frame recorder. */
-export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: FrameResult) => void } {
+export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: FrameResult) => void; objects: (r: ObjectsResult) => void } {
   const metrics = {
     raiseToAck: [] as Array<{ id: string; kind: string; ms: number; duplicate: boolean }>,
     frames: [] as Array<{ model: string; inferMs: number; at: number }>,
+    /** The object detector's results: when, how long it took, its best phone score. */
+    objects: [] as Array<{ at: number; inferMs: number; phoneScore: number; labels: string[] }>,
     longTasks: [] as Array<{ start: number; duration: number; phase: string }>,
     longFrames: [] as Array<{ start: number; duration: number; blocking: number; scripts: Array<{ ms: number; what: string }>; phase: string }>,
     raised: [] as Array<{ id: string; kind: string; started_at: number; raised_at: number }>,
@@ -126,6 +131,7 @@ export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: Fra
             : { id: l.local.id, state: l.local.state, text: l.local.text, error: l.local.error },
         ),
       thresholds: app.thresholds,
+      calibration: app.calibration,
     },
   });
 
@@ -134,6 +140,11 @@ export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: Fra
     frame: (r) => {
       // Bounded: a long benchmark run must not grow the page without end.
       if (metrics.frames.length < 20_000) metrics.frames.push({ model: r.model, inferMs: r.inferMs, at: r.at });
+    },
+    objects: (r) => {
+      if (metrics.objects.length < 5_000) {
+        metrics.objects.push({ at: r.at, inferMs: r.inferMs, phoneScore: r.phoneScore, labels: r.detections.map((d) => `${d.label} ${d.score.toFixed(2)}`) });
+      }
     },
   };
 }

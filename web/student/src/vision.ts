@@ -2,8 +2,17 @@
 // transferred MediaStreamTrackProcessor stream, so frames never touch the
 // main thread; or pushed ImageBitmaps where there is no track processor),
 // restarts it when it crashes or goes silent, and asks it for evidence.
+// Beside it, when the exam looks for phones, the object worker
+// (objects.worker.ts), which takes a frame from the inference worker over a
+// channel of their own whenever it is ready for one.
 
-import type { FrameResult, FromWorker, Model, ModelChoice, ToWorker } from "./worker-protocol.ts";
+import type { FromObjectsWorker, FrameResult, FromWorker, Model, ModelChoice, ObjectsResult, ToObjectsWorker, ToWorker } from "./worker-protocol.ts";
+
+/** The object detector looks at most this often (ms): two inferences a second. */
+const OBJECTS_INTERVAL_MS = 500;
+/** An object worker that failed is tried again after this long, this many times at most. */
+const OBJECTS_RETRY_MS = 10_000;
+const OBJECTS_MAX_RESTARTS = 5;
 
 declare const MediaStreamTrackProcessor:
   | undefined
@@ -34,6 +43,12 @@ export class Vision {
   ready = false;
   lastError = "";
   onResult: (r: FrameResult) => void = () => {};
+  onObjects: (r: ObjectsResult) => void = () => {};
+  /** The phone detector: whether it runs and is loaded, its inferences per second, its last error. */
+  objects = { wanted: false, ready: false, fps: 0, restarts: 0, lastError: "" };
+  private objectsWorker: Worker | null = null;
+  private objectsRecent: number[] = [];
+  private objectsRetry: ReturnType<typeof setTimeout> | null = null;
   onStatus: () => void = () => {};
   private clone: MediaStreamTrack | null = null;
   private captures = new Map<string, { resolve: (e: Evidence) => void; reject: (e: Error) => void }>();
@@ -63,6 +78,80 @@ export class Vision {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
     this.kill();
+    this.killObjects();
+  }
+
+  /**
+   * Runs the phone detector or not (an exam that switched `phone_visible`
+   * off runs none: it costs about half a core). It starts once the face
+   * models are loaded, so they come first.
+   */
+  setObjects(on: boolean): void {
+    this.objects.wanted = on;
+    if (!on) this.killObjects();
+    else if (!this.objectsWorker && this.ready) this.spawnObjects();
+  }
+
+  private spawnObjects(): void {
+    if (this.objectsRetry) clearTimeout(this.objectsRetry);
+    this.objectsRetry = null;
+    const w = new Worker(new URL("./objects.worker.ts", import.meta.url), { type: "module", name: "vigil-objects" });
+    this.objectsWorker = w;
+    this.objects.ready = false;
+    // The two workers talk directly: frames never pass through the page.
+    const channel = new MessageChannel();
+    this.send({ type: "objects-port", port: channel.port1 }, [channel.port1]);
+    const init: ToObjectsWorker = { type: "init", modelsBase: this.opts.modelsBase, port: channel.port2, minIntervalMs: OBJECTS_INTERVAL_MS };
+    w.postMessage(init, [channel.port2]);
+    w.onmessage = ({ data }: MessageEvent<FromObjectsWorker>) => {
+      if (w !== this.objectsWorker) return;
+      switch (data.type) {
+        case "ready":
+          this.objects.ready = true;
+          this.onStatus();
+          break;
+        case "objects": {
+          const now = performance.now();
+          this.objectsRecent.push(now);
+          while (this.objectsRecent.length && this.objectsRecent[0]! < now - 5000) this.objectsRecent.shift();
+          const r = this.objectsRecent;
+          this.objects.fps = r.length > 1 ? ((r.length - 1) * 1000) / (now - r[0]!) : 0;
+          this.onObjects(data);
+          break;
+        }
+        case "error":
+          this.objects.lastError = data.error;
+          if (data.fatal) this.failObjects(data.error);
+          break;
+      }
+    };
+    w.onerror = (e) => {
+      e.preventDefault();
+      this.failObjects(e.message || "object worker error");
+    };
+  }
+
+  /** The object worker died or could not load: the face models go on; it is tried again a few times. */
+  private failObjects(error: string): void {
+    this.objects.lastError = error;
+    this.killObjects();
+    this.onStatus();
+    if (this.objects.wanted && this.objects.restarts < OBJECTS_MAX_RESTARTS && !this.stopped) {
+      this.objects.restarts += 1;
+      this.objectsRetry = setTimeout(() => {
+        if (this.objects.wanted && !this.objectsWorker && this.ready) this.spawnObjects();
+      }, OBJECTS_RETRY_MS);
+    }
+  }
+
+  private killObjects(): void {
+    if (this.objectsRetry) clearTimeout(this.objectsRetry);
+    this.objectsRetry = null;
+    this.objectsWorker?.terminate();
+    this.objectsWorker = null;
+    this.objects.ready = false;
+    this.objects.fps = 0;
+    this.objectsRecent = [];
   }
 
   /** JPEG of the last analysed frame. */
@@ -107,6 +196,11 @@ export class Vision {
           this.model = data.model;
           this.lastResultAt = performance.now();
           this.feed();
+          // A new inference worker (first start or restart): the object worker needs a channel to it.
+          if (this.objects.wanted) {
+            this.killObjects();
+            this.spawnObjects();
+          }
           resolveReady();
           this.onStatus();
           break;

@@ -11,7 +11,34 @@ export type ToWorker =
   | { type: "frame"; frame: ImageBitmap | VideoFrame; at: number }
   /** Encode the last analysed frame as JPEG evidence for `id`. */
   | { type: "capture"; id: string; maxWidth: number; quality: number }
+  /** A channel to the object worker: it asks for a frame on it when it wants one. */
+  | { type: "objects-port"; port: MessagePort }
   | { type: "crash" };
+
+/** The object worker's side of its channel with the inference worker. */
+export type ToObjectsPort = { type: "frame"; frame: ImageBitmap; at: number };
+export type FromObjectsPort = { type: "want" };
+
+/** Page → object worker. */
+export type ToObjectsWorker = { type: "init"; modelsBase: string; port: MessagePort; minIntervalMs: number };
+
+/** What the object detector saw on one frame. */
+export interface ObjectsResult {
+  type: "objects";
+  /** Capture time of the frame (ms since epoch, page clock). */
+  at: number;
+  /** Best score of a handheld phone ("cell phone" or "remote"), 0..1; 0 when none was found. */
+  phoneScore: number;
+  /** Everything found above the detector's floor, best first. */
+  detections: Array<{ label: string; score: number; box: { x: number; y: number; width: number; height: number } }>;
+  inferMs: number;
+}
+
+/** Object worker → page. */
+export type FromObjectsWorker =
+  | { type: "ready"; initMs: number; backend: string }
+  | ObjectsResult
+  | { type: "error"; error: string; fatal: boolean };
 
 export interface FrameResult {
   type: "result";
@@ -20,6 +47,9 @@ export interface FrameResult {
   faces: number;
   yawDeg?: number;
   pitchDeg?: number;
+  /** The eyes' direction in the head (gaze.ts), where the landmarker read the irises. */
+  eyeYawDeg?: number;
+  eyePitchDeg?: number;
   confidence?: number;
   brightness: number;
   model: Model;

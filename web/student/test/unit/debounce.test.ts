@@ -14,25 +14,25 @@ function frames(d: Debouncer, from: number, to: number, o: Omit<Observation, "at
 }
 
 describe("vision conditions", () => {
-  it("no face: raised after 3 s with started_at at the first faceless frame, ended when a face returns", () => {
+  it("no face: raised after 2 s with started_at at the first faceless frame, ended when a face returns", () => {
     const d = make();
     expect(frames(d, 0, 1000, { faces: 1, yawDeg: 0 })).toEqual([]);
     const during = frames(d, 1000, 5000, { faces: 0 });
-    expect(during).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 1000, raised_at: 4000 }]);
+    expect(during).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 1000, raised_at: 3000 }]);
     const after = frames(d, 5000, 6000, { faces: 1, yawDeg: 0 });
     expect(after).toEqual([{ type: "end", id: "id1", kind: "no_face", ended_at: 5000 }]);
   });
 
-  it("no face shorter than 3 s raises nothing", () => {
+  it("no face shorter than 2 s raises nothing", () => {
     const d = make();
-    expect(frames(d, 0, 2900, { faces: 0 })).toEqual([]);
-    expect(frames(d, 2900, 5000, { faces: 1 })).toEqual([]);
+    expect(frames(d, 0, 1900, { faces: 0 })).toEqual([]);
+    expect(frames(d, 1900, 5000, { faces: 1 })).toEqual([]);
   });
 
   it("one noisy frame neither splits nor resets an episode", () => {
     const d = make();
-    const a = [...frames(d, 0, 2000, { faces: 0 }), ...frames(d, 2000, 2100, { faces: 1 }), ...frames(d, 2100, 3500, { faces: 0 })];
-    expect(a).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 0, raised_at: 3000 }]);
+    const a = [...frames(d, 0, 1500, { faces: 0 }), ...frames(d, 1500, 1600, { faces: 1 }), ...frames(d, 1600, 2500, { faces: 0 })];
+    expect(a).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 0, raised_at: 2000 }]);
   });
 
   it("two faces for 1 s", () => {
@@ -43,14 +43,14 @@ describe("vision conditions", () => {
     expect(frames(d, 1500, 2500, { faces: 1 })).toEqual([{ type: "end", id: "id1", kind: "multiple_faces", ended_at: 1500 }]);
   });
 
-  it("looking away: |yaw| > 25° or |pitch| > 20° for 4 s; frontal-ish poses never", () => {
+  it("looking away: |yaw| > 25° or |pitch| > 20° for 2 s; frontal-ish poses never", () => {
     const d = make();
     expect(frames(d, 0, 10_000, { faces: 1, yawDeg: 24, pitchDeg: -19 })).toEqual([]);
     const a = frames(d, 10_000, 15_000, { faces: 1, yawDeg: -30, pitchDeg: 0 });
     expect(a).toHaveLength(1);
-    expect(a[0]).toMatchObject({ kind: "looking_away", started_at: 10_000, raised_at: 14_000 });
+    expect(a[0]).toMatchObject({ kind: "looking_away", started_at: 10_000, raised_at: 12_000 });
     const d2 = make();
-    expect(frames(d2, 0, 4100, { faces: 1, yawDeg: 0, pitchDeg: 25 })[0]).toMatchObject({ kind: "looking_away", raised_at: 4000 });
+    expect(frames(d2, 0, 4100, { faces: 1, yawDeg: 0, pitchDeg: 25 })[0]).toMatchObject({ kind: "looking_away", raised_at: 2000 });
   });
 
   it("darkness is a quality signal, never an incident, and ends open episodes", () => {
@@ -145,9 +145,9 @@ describe("thresholds from the exam's settings", () => {
     expect(applyThresholds(DEFAULT_CONFIG, { looking_away_after_ms: 1500 }).debounce.looking_away).toBe(1500);
     // None: the defaults, and the base is never changed in place.
     expect(applyThresholds(DEFAULT_CONFIG, undefined)).toEqual(DEFAULT_CONFIG);
-    expect(DEFAULT_CONFIG.debounce.no_face).toBe(3000);
+    expect(DEFAULT_CONFIG.debounce.no_face).toBe(2000);
     // Nonsense keeps the base (the server validates the real ranges).
-    expect(applyThresholds(DEFAULT_CONFIG, { no_face_after_ms: -1, yaw_limit_deg: Number.NaN }).debounce.no_face).toBe(3000);
+    expect(applyThresholds(DEFAULT_CONFIG, { no_face_after_ms: -1, yaw_limit_deg: Number.NaN }).debounce.no_face).toBe(2000);
   });
 
   it("change when incidents are raised", () => {
@@ -166,5 +166,97 @@ describe("thresholds from the exam's settings", () => {
     expect(frames(d, 0, 2000, { faces: 0 })).toEqual([]);
     d.setConfig(applyThresholds(DEFAULT_CONFIG, { no_face_after_ms: 1000 }));
     expect(frames(d, 2000, 2100, { faces: 0 })).toEqual([{ type: "raise", id: "id1", kind: "no_face", started_at: 0, raised_at: 2000 }]);
+  });
+});
+
+describe("gaze: head and eyes against the calibrated screen", () => {
+  const calibrated = (screen: { yawDeg: number; pitchDeg: number } | null, t = {}) =>
+    new Debouncer(() => "g", [], { ...applyThresholds(DEFAULT_CONFIG, t), screen });
+
+  it("eyes turned back to the screen cancel a head turn", () => {
+    // Head 30° right, eyes 28° left: looking at the screen.
+    const d = calibrated({ yawDeg: 0, pitchDeg: 0 });
+    expect(frames(d, 0, 10_000, { faces: 1, yawDeg: 30, pitchDeg: 0, eyeYawDeg: -28, eyePitchDeg: 0 })).toEqual([]);
+  });
+
+  it("eyes alone can look away, and the detail says how far", () => {
+    const d = calibrated({ yawDeg: 0, pitchDeg: 0 });
+    const a = frames(d, 0, 2500, { faces: 1, yawDeg: 10, pitchDeg: 0, eyeYawDeg: 20, eyePitchDeg: 0 });
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ kind: "looking_away", started_at: 0, raised_at: 2000 });
+    expect((a[0] as { detail: string }).detail).toBe("gaze 30° sideways, 0° down (head 10°/0°, eyes 20°/0°)");
+  });
+
+  it("angles count from where the student looked while calibrating", () => {
+    // A camera off to the side: the screen is 20° to the left of it.
+    const d = calibrated({ yawDeg: -20, pitchDeg: 5 });
+    expect(frames(d, 0, 5000, { faces: 1, yawDeg: -18, pitchDeg: 3, eyeYawDeg: -2, eyePitchDeg: 2 })).toEqual([]);
+    // Straight at the camera is now 20° away from the screen: inside 25°.
+    expect(frames(d, 5000, 8000, { faces: 1, yawDeg: 0, pitchDeg: 5, eyeYawDeg: 0, eyePitchDeg: 0 })).toEqual([]);
+    // 30° away from the screen is looking away.
+    expect(frames(d, 8000, 10_500, { faces: 1, yawDeg: 10, pitchDeg: 5, eyeYawDeg: 0, eyePitchDeg: 0 })).toHaveLength(1);
+  });
+
+  it("without a calibration, or without the eyes, the head alone decides", () => {
+    const none = calibrated(null);
+    expect(frames(none, 0, 5000, { faces: 1, yawDeg: 10, pitchDeg: 0, eyeYawDeg: 30, eyePitchDeg: 0 })).toEqual([]);
+    const noEyes = calibrated({ yawDeg: -20, pitchDeg: 0 });
+    expect(frames(noEyes, 0, 5000, { faces: 1, yawDeg: 10, pitchDeg: 0 })).toEqual([]);
+  });
+
+  it("the pitch limit comes from the exam's thresholds", () => {
+    const strict = calibrated({ yawDeg: 0, pitchDeg: 0 }, { pitch_limit_deg: 12 });
+    expect(frames(strict, 0, 2500, { faces: 1, yawDeg: 0, pitchDeg: 8, eyeYawDeg: 0, eyePitchDeg: 7 })).toHaveLength(1);
+    const loose = calibrated({ yawDeg: 0, pitchDeg: 0 }, { pitch_limit_deg: 40 });
+    expect(frames(loose, 0, 5000, { faces: 1, yawDeg: 0, pitchDeg: 20, eyeYawDeg: 0, eyePitchDeg: 15 })).toEqual([]);
+  });
+});
+
+describe("a phone in view", () => {
+  it("raised after 1 s of detections, kept through a missed detection, ended 1.5 s after the last", () => {
+    const d = make();
+    // Camera frames 10 a second; the object detector reports twice a second.
+    const out: Action[] = [];
+    for (let t = 0; t < 6000; t += 100) {
+      out.push(...d.observe({ at: t, faces: 1, yawDeg: 0, brightness: 0.5 }));
+      if (t % 500 === 0) {
+        const phone = t < 3000 && t !== 1500; // one missed detection at 1.5 s
+        out.push(...d.objects(t, phone ? 0.8 : 0.1));
+      }
+    }
+    expect(out).toEqual([
+      { type: "raise", id: "id1", kind: "phone_visible", started_at: 0, raised_at: 1000, confidence: 0.8, detail: "phone, score 0.80" },
+      { type: "end", id: "id1", kind: "phone_visible", ended_at: 3000 },
+    ]);
+  });
+
+  it("a low score is no phone, and a dark picture says nothing", () => {
+    const d = make();
+    for (let t = 0; t < 5000; t += 500) expect(d.objects(t, 0.2)).toEqual([]);
+    d.observe({ at: 5000, faces: 0, brightness: 0.01 });
+    for (let t = 5000; t < 9000; t += 500) expect(d.objects(t, 0.9)).toEqual([]);
+  });
+
+  it("ends with the camera's frames: no fresh frames, no phone", () => {
+    const d = make();
+    for (let t = 0; t <= 1500; t += 500) {
+      d.observe({ at: t, faces: 1, brightness: 0.5 });
+      d.objects(t, 0.9);
+    }
+    expect(d.openIncidents().phone_visible).toBe("id1");
+    expect(d.tick(4000)).toEqual([{ type: "end", id: "id1", kind: "phone_visible", ended_at: 1500 }]);
+  });
+});
+
+describe("weak signals", () => {
+  it("a suspect camera is raised at once; developer tools after 2 s open", () => {
+    const d = make();
+    expect(d.state("camera_suspect", true, 100, "virtual camera: OBS Virtual Camera")).toEqual([
+      { type: "raise", id: "id1", kind: "camera_suspect", started_at: 100, raised_at: 100, detail: "virtual camera: OBS Virtual Camera" },
+    ]);
+    expect(d.state("devtools_open", true, 1000)).toEqual([]);
+    expect(d.tick(2500)).toEqual([]);
+    expect(d.tick(3000)).toEqual([{ type: "raise", id: "id2", kind: "devtools_open", started_at: 1000, raised_at: 3000 }]);
+    expect(d.state("devtools_open", false, 4000)).toEqual([{ type: "end", id: "id2", kind: "devtools_open", ended_at: 4000 }]);
   });
 });
