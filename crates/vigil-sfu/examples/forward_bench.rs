@@ -21,7 +21,7 @@ use str0m::rtp::RtpWrite;
 use support::{Client, publisher_id, sfu_thread_cpu, sub_id};
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{Sfu, SfuConfig};
+use vigil_sfu::{PublishOptions, Sfu, SfuConfig};
 
 struct Pub {
     c: Client,
@@ -76,7 +76,7 @@ fn run_step(
         let mut c = Client::new();
         let (offer, pending) = c.offer(Direction::SendOnly, 1);
         let id = publisher_id(i);
-        let answer = rt.block_on(sfu.publish(id, offer)).expect("publish");
+        let answer = rt.block_on(sfu.publish(id, offer, PublishOptions::default())).expect("publish");
         c.accept(pending, &answer);
         let pt = c.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).expect("vp8").pt();
         pubs.push(Pub { c, pt, seq: 1, ts: 0, pid: 0, seen_requests: 0, sent: 0, next_send: Instant::now() });

@@ -36,7 +36,7 @@ use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use support::{publisher_id, sub_id};
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{Router, RouterConfig};
+use vigil_sfu::{PublishOptions, Router, RouterConfig};
 
 const SLOTS: usize = 16;
 const BATCH: usize = 32;
@@ -174,7 +174,7 @@ fn build(mode: Mode, publishers: usize, fan_out: usize) -> Workload {
     for i in 0..publishers {
         let mut c = Client::new(address(1 + i), start);
         let (offer, pending) = c.offer(Direction::SendOnly, 1);
-        let answer = world.router.publish(start, publisher_id(i), &offer).expect("publish");
+        let answer = world.router.publish(start, publisher_id(i), &offer, PublishOptions::default()).expect("publish");
         c.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).expect("answer")).expect("accept");
         c.drain();
         pubs.push(world.add(c));

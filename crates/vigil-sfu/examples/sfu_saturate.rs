@@ -41,7 +41,7 @@ use str0m::rtp::RtpWrite;
 use support::{Client, Datagram, is_rtp, pin, process_cpu, thread_cpu, thread_id};
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{PublisherId, SubscriberId};
+use vigil_sfu::{PublishOptions, PublisherId, SubscriberId};
 use vigil_sfu::{Sfu, SfuConfig};
 
 const SLOTS: usize = 16;
@@ -285,7 +285,8 @@ fn main() {
     for i in 0..a.publishers {
         let mut c = Client::new();
         let (offer, pending) = c.offer(Direction::SendOnly, 1);
-        let answer = rt.block_on(sfu.publish(publisher(i, workers), offer)).expect("publish");
+        let answer =
+            rt.block_on(sfu.publish(publisher(i, workers), offer, PublishOptions::default())).expect("publish");
         // The worker's address is the one in the answer's candidate.
         let to = sfu.local_addrs().into_iter().find(|a| answer.contains(&format!(" {} typ host", a.port())));
         c.accept(pending, &answer);

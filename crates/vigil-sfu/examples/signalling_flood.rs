@@ -39,7 +39,7 @@ use str0m::rtp::RtpWrite;
 use support::Client;
 use vigil_proto::events::{IceCandidate, WatchQuality};
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{PeerId, PublisherId, Sfu, SfuConfig, SfuError, SubscriberId};
+use vigil_sfu::{PeerId, PublishOptions, PublisherId, Sfu, SfuConfig, SfuError, SubscriberId};
 
 /// Offset of the synthetic body in a `vp8_test_payload` packet.
 const BODY_AT: usize = 5;
@@ -153,11 +153,15 @@ fn flood(sfu: Sfu, kind: Flood, offer: String, hostile: String, stop: Arc<Atomic
                 calls.into_iter().map(|c| rt.block_on(c)).collect()
             }
             Flood::Publishes => {
-                let calls: Vec<_> = (0..1_000).map(|_| sfu.publish(student("republisher"), offer.clone())).collect();
+                let calls: Vec<_> = (0..1_000)
+                    .map(|_| sfu.publish(student("republisher"), offer.clone(), PublishOptions::default()))
+                    .collect();
                 calls.into_iter().map(|c| rt.block_on(c).map(|_| ())).collect()
             }
             Flood::HostileOffers => {
-                let calls: Vec<_> = (0..40).map(|_| sfu.publish(student("hostile"), hostile.clone())).collect();
+                let calls: Vec<_> = (0..40)
+                    .map(|_| sfu.publish(student("hostile"), hostile.clone(), PublishOptions::default()))
+                    .collect();
                 calls.into_iter().map(|c| rt.block_on(c).map(|_| ())).collect()
             }
         };
@@ -328,7 +332,7 @@ fn main() {
 
     let mut c = Client::new();
     let (offer, pending) = c.offer(Direction::SendOnly, 1);
-    let answer = rt.block_on(sfu.publish(student("watched"), offer)).expect("publish");
+    let answer = rt.block_on(sfu.publish(student("watched"), offer, PublishOptions::default())).expect("publish");
     c.accept(pending, &answer);
     let pt = c.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Vp8).expect("vp8").pt();
     let publisher = Publisher { c, pt, seq: 1, ts: 0, pid: 0, seen_requests: 0, frame: 0 };
@@ -339,10 +343,12 @@ fn main() {
     watcher.accept(pending, &answer);
     // The flooders' own peers: one to trickle candidates to, one offer to repeat.
     let (flood_offer, _) = Client::new().offer(Direction::SendOnly, 1);
-    rt.block_on(sfu.publish(student("flooder"), flood_offer.clone())).expect("flooder publishes");
+    rt.block_on(sfu.publish(student("flooder"), flood_offer.clone(), PublishOptions::default()))
+        .expect("flooder publishes");
     let hostile = hostile_offer(&flood_offer, cfg_limit_bytes());
     let started = Instant::now();
-    rt.block_on(sfu.publish(student("hostile"), hostile.clone())).expect("the hostile offer passes the screen");
+    rt.block_on(sfu.publish(student("hostile"), hostile.clone(), PublishOptions::default()))
+        .expect("the hostile offer passes the screen");
     let hostile_offer_ms = started.elapsed().as_secs_f64() * 1e3;
 
     let mut rig = Rig {

@@ -39,8 +39,8 @@ use vigil_proto::events::{IceCandidate, SlotUpdate, WatchQuality};
 use crate::SfuError;
 use crate::health::HealthConfig;
 use crate::router::{
-    OfferPreparer, PeerId, PreparedPublisher, PreparedSubscriber, PublisherId, Router, RouterConfig, SfuEvent,
-    SignallingLimits, SubscriberId, Transmit,
+    OfferPreparer, PeerId, PreparedPublisher, PreparedSubscriber, PublishOptions, PublisherId, Router, RouterConfig,
+    SfuEvent, SignallingLimits, SubscriberId, Transmit,
 };
 
 /// How to run the SFU.
@@ -112,13 +112,13 @@ async fn reply<T>(queued: Queued<T>) -> Result<T, SfuError> {
 
 /// An offer for the preparer thread.
 enum Offer {
-    Publish(PublisherId, String, Reply<String>),
+    Publish(PublisherId, String, PublishOptions, Reply<String>),
     Subscribe(SubscriberId, String, Reply<(String, Vec<String>)>),
 }
 
 /// What the SFU thread applies.
 enum Command {
-    Publish(PublisherId, Box<PreparedPublisher>, Reply<String>),
+    Publish(PublisherId, Box<PreparedPublisher>, PublishOptions, Reply<String>),
     Subscribe(SubscriberId, Box<PreparedSubscriber>, Reply<(String, Vec<String>)>),
     Candidate(PeerId, IceCandidate, Reply<()>),
     Watch(SubscriberId, u32, PublisherId, WatchQuality, Reply<SlotUpdate>),
@@ -387,18 +387,22 @@ impl Sfu {
         }
     }
 
-    /// A student publishes; resolves to the SDP answer.
+    /// A student publishes; resolves to the SDP answer. `options` say what
+    /// this publication may do beyond its camera (its audio reaches
+    /// proctors only with `PublishOptions { audio: true }`).
     pub fn publish(
         &self,
         id: PublisherId,
         offer_sdp: String,
+        options: PublishOptions,
     ) -> impl Future<Output = Result<String, SfuError>> + Send + 'static {
         let exam = id.exam.clone();
-        reply(self.offer(&exam, move |r| Offer::Publish(id, offer_sdp, r)))
+        reply(self.offer(&exam, move |r| Offer::Publish(id, offer_sdp, options, r)))
     }
 
-    /// A proctor connection offers recvonly video slots; resolves to the
-    /// answer and the slots' mids in order.
+    /// A proctor connection offers recvonly video slots (each with the
+    /// recvonly audio m-line of the same rank, if any); resolves to the
+    /// answer and the video slots' mids in order.
     pub fn subscribe(
         &self,
         id: SubscriberId,
@@ -638,8 +642,8 @@ impl Preparer {
         for offer in self.offers.iter() {
             let now = Instant::now();
             let queued = match offer {
-                Offer::Publish(id, sdp, reply) => match contain(|| self.preparer.publisher(now, &sdp)) {
-                    Ok(prepared) => self.cmd.try_send(Command::Publish(id, Box::new(prepared), reply)),
+                Offer::Publish(id, sdp, options, reply) => match contain(|| self.preparer.publisher(now, &sdp)) {
+                    Ok(prepared) => self.cmd.try_send(Command::Publish(id, Box::new(prepared), options, reply)),
                     Err(e) => {
                         let _ = reply.send(Err(e));
                         continue;
@@ -1079,8 +1083,8 @@ fn apply(router: &mut Router, c: Command) {
     let now = Instant::now();
     // A dropped reply receiver means the caller gave up; nothing to do.
     match c {
-        Command::Publish(id, prepared, r) => {
-            let _ = r.send(Ok(router.accept_publisher(now, id, *prepared)));
+        Command::Publish(id, prepared, options, r) => {
+            let _ = r.send(Ok(router.accept_publisher(now, id, *prepared, options)));
         }
         Command::Subscribe(id, prepared, r) => {
             let _ = r.send(Ok(router.accept_subscriber(now, id, *prepared)));

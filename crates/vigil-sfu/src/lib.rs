@@ -33,8 +33,8 @@
 //!   next timer: no polling.
 //! * Offers are screened on the raw text before str0m parses them
 //!   ([`SignallingLimits`]): size (8 KiB per permitted m-line), m-lines
-//!   (a few for a publisher, the slots plus two for a proctor) and
-//!   candidates. str0m's answer time grows faster than the m-line count.
+//!   (a few for a publisher; for a proctor the slots, an audio m-line per
+//!   slot, and two more) and candidates. str0m's answer time grows faster than the m-line count.
 //!   The screen also refuses an offer in which one payload type means two
 //!   things in two sections: str0m 0.25 panics on it, and a panic would end
 //!   this thread and every peer with it.
@@ -78,7 +78,8 @@
 //!
 //! A proctor offers K recvonly video transceivers (at most
 //! [`SfuConfig::max_slots`]); each is a slot with one outgoing SSRC for the
-//! life of the connection, however many students it shows. `watch` binds a
+//! life of the connection, however many students it shows (and, if the
+//! proctor offered it, an audio m-line: see "Audio" below). `watch` binds a
 //! slot to a [`PublisherId`] (by id, so a student's re-publish continues in
 //! the same slot) and picks a layer; the SFU sends a PLI and keeps showing
 //! the previous source until the new source's keyframe arrives (VP8: S=1,
@@ -93,6 +94,35 @@
 //! Forwarded packets are written `nackable`, so str0m answers the proctor's
 //! NACKs from its RTX cache when RTX is negotiated (browsers and str0m
 //! always offer it); str0m also sends NACKs to publishers for their losses.
+//!
+//! ## Audio
+//!
+//! A student's microphone is forwarded only if the caller says so for that
+//! publication: [`Sfu::publish`] takes [`PublishOptions`], and with
+//! `audio: false` (the default) whatever arrives on the audio m-line is
+//! dropped and counted, never forwarded. The publisher's offer may carry one
+//! audio m-line with Opus, forced send-only like the rest; only the first
+//! Opus SSRC seen is forwarded (no simulcast for audio), so a second audio
+//! m-line cannot make slots flip between two streams.
+//!
+//! A proctor's offer may carry recvonly audio m-lines beside its video
+//! slots. They pair by order: the i-th audio m-line (counting audio m-lines
+//! only, wherever they sit) belongs to video slot i. Slots beyond the audio
+//! m-lines are silent; audio m-lines beyond the slots are rewritten
+//! `inactive` before str0m sees the offer, so the answer says so; an audio
+//! m-line the answer does not send Opus on leaves its slot silent rather
+//! than refusing the offer. Paired audio m-lines do not count against the
+//! proctor's m-line budget (each brings its own 8 KiB too).
+//!
+//! `watch` binds the slot's audio to the same student as its video. Audio
+//! needs no keyframe: a slot's audio switches to a source at that source's
+//! first packet, and the student being left stops reaching the slot at
+//! once (the slot leaves their watcher list). A second [`rewrite::Rewriter`]
+//! per slot, on Opus's 48 kHz clock, keeps the audio m-line's SSRC,
+//! sequence numbers and timestamps continuous across switches, re-publishes
+//! and `unwatch`. Audio is written non-nackable: browsers do not NACK Opus.
+//! It feeds neither [`health`] (whose findings are about video) nor the
+//! recording tap: recordings have no sound.
 //!
 //! ## Simulcast and layer choice
 //!
@@ -122,7 +152,10 @@
 //! `vigil_sfu_slots{layer}` (watching slots by the layer they were given,
 //! 0 = lowest rate), `vigil_sfu_peers{role}`,
 //! `vigil_sfu_health_findings_total{kind}`, `vigil_sfu_loop_seconds`
-//! (histogram), drop counters, and
+//! (histogram), `vigil_sfu_audio_forwarded_packets_total` (audio packets
+//! written towards proctors, also in `rtp_out`),
+//! `vigil_sfu_audio_dropped_packets_total{reason}` (`not_allowed`: a
+//! publication without audio permission; `second_stream`), drop counters, and
 //! `vigil_sfu_signalling_refused_total{reason}` (offer_too_large,
 //! too_many_mlines, too_many_candidates, bad_sdp, busy). Handles are
 //! created once, with the router, so the per-packet cost is an atomic add.
@@ -143,7 +176,9 @@
 //!
 //! ## Not done yet
 //!
-//! * Audio is negotiated but not forwarded (slots are video only).
+//! * A slot's audio and video reach the browser as two separate tracks, not
+//!   lip-synchronised by the SFU; after a switch the new student may be
+//!   heard before their keyframe shows them.
 //! * An exam's media uses one worker (see above). Datagrams are read and
 //!   sent with `recvmmsg`/`sendmmsg` in batches of up to 32 (Linux).
 //! * NACKs towards a proctor without RTX are not answered (str0m only
@@ -176,4 +211,6 @@ pub use driver::{Sfu, SfuConfig, SfuThreads, WeakSfu};
 pub use error::SfuError;
 pub use health::HealthConfig;
 pub use record::{RecordFeed, RecordTap, RecordedPacket};
-pub use router::{PeerId, PublisherId, Router, RouterConfig, SfuEvent, SignallingLimits, SubscriberId, Transmit};
+pub use router::{
+    PeerId, PublishOptions, PublisherId, Router, RouterConfig, SfuEvent, SignallingLimits, SubscriberId, Transmit,
+};

@@ -8,7 +8,7 @@ use common::*;
 use str0m::media::Direction;
 use vigil_proto::IncidentKind;
 use vigil_proto::events::{IceCandidate, WatchQuality};
-use vigil_sfu::{PeerId, PublisherId, RecordFeed, RecordTap, SfuError, SfuEvent, SubscriberId};
+use vigil_sfu::{PeerId, PublishOptions, PublisherId, RecordFeed, RecordTap, SfuError, SfuEvent, SubscriberId};
 
 /// Proctor connection `connection`, watching exam `exam1`.
 fn sub_id(connection: impl Into<String>) -> SubscriberId {
@@ -218,7 +218,7 @@ fn f_garbage_and_malformed_sdp_do_not_hurt() {
         }
         let _ = junk.send_to(&d, sfu.local_addr());
     }
-    let bad = rt.block_on(sfu.publish(pid("x"), "v=0\r\nthis is not sdp".into()));
+    let bad = rt.block_on(sfu.publish(pid("x"), "v=0\r\nthis is not sdp".into(), PublishOptions::default()));
     assert!(matches!(bad, Err(SfuError::BadSdp(_)) | Err(SfuError::OfferRejected(_))), "{bad:?}");
     let bad = rt.block_on(sfu.subscribe(sub_id("p"), String::new()));
     assert!(bad.is_err());
@@ -258,7 +258,7 @@ fn g_signalling_flood_does_not_stall_forwarding() {
     assert!(pump_until(&mut [&mut w, &mut p.c], Duration::from_secs(2), |c| c[0].received.len() >= 10));
 
     let (offer, _) = Client::new().offer(1, Direction::SendOnly);
-    rt.block_on(sfu.publish(pid("flood"), offer.clone())).expect("flooder publishes");
+    rt.block_on(sfu.publish(pid("flood"), offer.clone(), PublishOptions::default())).expect("flooder publishes");
     let flooder = PeerId::Publisher(pid("flood"));
     let (mut candidates, mut publishes) = (Vec::new(), Vec::new());
     let before = w.received.len();
@@ -269,7 +269,7 @@ fn g_signalling_flood_does_not_stall_forwarding() {
         }
         // Each re-publish builds a peer (certificate, answer) on the SFU thread.
         for _ in 0..3 {
-            publishes.push(sfu.publish(pid("again"), offer.clone()));
+            publishes.push(sfu.publish(pid("again"), offer.clone(), PublishOptions::default()));
         }
         p.send(false);
         pump_until(&mut [&mut w], Duration::from_millis(3), |_| false);
@@ -318,7 +318,8 @@ fn h_costly_offers_do_not_hold_up_other_commands() {
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let offers: Vec<_> = (0..120)
         .map(|_| {
-            let (reply, answered) = (sfu.publish(pid("hostile"), hostile.clone()), answered.clone());
+            let (reply, answered) =
+                (sfu.publish(pid("hostile"), hostile.clone(), PublishOptions::default()), answered.clone());
             rt.spawn(async move {
                 let r = reply.await;
                 answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -352,7 +353,7 @@ fn i_exams_are_placed_on_workers() {
     for (tag, exam) in [(1u8, "exam-a"), (2, "exam-b")] {
         let mut p = Synth::new(tag);
         let (offer, pending) = p.c.offer(1, Direction::SendOnly);
-        let answer = rt.block_on(sfu.publish(in_exam(exam, "s"), offer)).expect("publish");
+        let answer = rt.block_on(sfu.publish(in_exam(exam, "s"), offer, PublishOptions::default())).expect("publish");
         p.c.accept(pending, &answer);
         let port = ports.iter().copied().find(|port| answer.contains(&format!(" {port} typ host")));
         let mut w = Client::new();
@@ -379,7 +380,7 @@ fn i_exams_are_placed_on_workers() {
     rt.block_on(sfu.watch(rigs[1].2.clone(), 0, in_exam("exam-c", "s"), WatchQuality::Full)).expect("watch");
     let mut c = Synth::new(3);
     let (offer, _) = c.c.offer(1, Direction::SendOnly);
-    let answer = rt.block_on(sfu.publish(in_exam("exam-c", "s"), offer)).expect("publish");
+    let answer = rt.block_on(sfu.publish(in_exam("exam-c", "s"), offer, PublishOptions::default())).expect("publish");
     let port = rigs[1].3.expect("a worker's port");
     assert!(answer.contains(&format!(" {port} typ host")), "exam-c is on exam-b's worker");
     sfu.shutdown();

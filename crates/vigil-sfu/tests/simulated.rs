@@ -14,7 +14,7 @@ use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use vigil_proto::IncidentKind;
 use vigil_proto::events::WatchQuality;
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{PublisherId, Router, RouterConfig, SfuEvent, SubscriberId};
+use vigil_sfu::{PublishOptions, PublisherId, Router, RouterConfig, SfuEvent, SubscriberId};
 
 /// Proctor connection `connection`, watching exam `e`.
 fn sub_id(connection: impl Into<String>) -> SubscriberId {
@@ -127,7 +127,7 @@ fn forwards_and_detects_stall_on_simulated_time() {
     publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
     let (offer, pending) = api.apply().unwrap();
     let id = PublisherId::new("e".parse().unwrap(), "s".parse().unwrap());
-    let answer = router.publish(start, id.clone(), &offer.to_sdp_string()).unwrap();
+    let answer = router.publish(start, id.clone(), &offer.to_sdp_string(), PublishOptions::default()).unwrap();
     publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     publ.drain();
 
@@ -214,7 +214,7 @@ fn simulcast_layers_follow_quality() {
     publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(sc)));
     let (offer, pending) = api.apply().unwrap();
     let id = PublisherId::new("e".parse().unwrap(), "s".parse().unwrap());
-    let answer = router.publish(start, id.clone(), &offer.to_sdp_string()).unwrap();
+    let answer = router.publish(start, id.clone(), &offer.to_sdp_string(), PublishOptions::default()).unwrap();
     publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
     publ.drain();
 
@@ -308,7 +308,7 @@ fn a_slot_follows_its_student_across_publications() {
         let mut api = publ.rtc.sdp_api();
         publ.mid = Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None));
         let (offer, pending) = api.apply().unwrap();
-        let answer = w.router.publish(w.now, id.clone(), &offer.to_sdp_string()).unwrap();
+        let answer = w.router.publish(w.now, id.clone(), &offer.to_sdp_string(), PublishOptions::default()).unwrap();
         publ.rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap()).unwrap();
         publ.drain();
         w.peers.push(publ);

@@ -12,7 +12,7 @@ use metrics::counter;
 use tokio::sync::broadcast;
 use vigil_proto::events::{IceCandidate, RtcAck, SessionDescription, SlotUpdate, UnwatchRequest, WatchRequest};
 use vigil_proto::{PrivacyTier, RejectReason, Rejection};
-use vigil_sfu::{PeerId, PublisherId, SfuError, SfuEvent, SubscriberId};
+use vigil_sfu::{PeerId, PublishOptions, PublisherId, SfuError, SfuEvent, SubscriberId};
 
 use super::{ProctorSession, Service, StudentSession, lock, unavailable};
 
@@ -65,7 +65,10 @@ impl Service {
         if let Err(rejection) = self.admit_signalling(sess) {
             return RtcAck::Rejected { rejection };
         }
-        match sfu.publish(publisher(sess), offer.sdp).await {
+        // The microphone reaches the proctors only in an exam that turned it
+        // on (the students consented to it); otherwise the SFU drops it.
+        let options = PublishOptions { audio: sess.rt.exam().settings.microphone };
+        match sfu.publish(publisher(sess), offer.sdp, options).await {
             Ok(sdp) => {
                 *lock(&sess.cell.publishing) = Some(sess.conn);
                 if sess.rt.exam().settings.privacy == PrivacyTier::Recording

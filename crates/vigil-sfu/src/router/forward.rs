@@ -4,13 +4,18 @@
 //! health, layer rates), then written once per watching slot with its
 //! sequence number and timestamp rewritten for that slot. An unwatched
 //! student's packet ends after the first step without allocating.
+//!
+//! Audio (Opus) takes a path of its own before any of that: it feeds
+//! neither health nor layers nor the recording, and goes to the audio
+//! m-line paired with each watching slot, if the publication may forward
+//! audio at all.
 
 use std::time::Instant;
 
 use str0m::format::Codec;
 use str0m::rtp::{RtpPacket, RtpWrite};
 
-use super::peer::{Layer, MAX_LAYERS, Peer, PubState};
+use super::peer::{AudioVerdict, Layer, MAX_LAYERS, Peer, PubState};
 use super::slots::Src;
 use super::{Key, Router};
 use crate::keyframe::{VideoCodec, is_keyframe_start};
@@ -28,8 +33,8 @@ pub(super) struct Arrival {
 
 impl PubState {
     /// Feeds health and layer rates with a video packet. `None` for what is
-    /// not forwarded: audio and other payload types, and SSRCs beyond
-    /// `MAX_LAYERS`.
+    /// not forwarded as video: other payload types (audio has taken its own
+    /// path before this), and SSRCs beyond `MAX_LAYERS`.
     fn track_video(&mut self, pkt: &RtpPacket, now: Instant) -> Option<Arrival> {
         let &(codec, vc) = self.pt_codec.get(&pkt.header.payload_type)?;
         let ssrc = pkt.header.ssrc;
@@ -62,6 +67,23 @@ impl Router {
         };
         self.metrics.packets.rtp_in_packets += 1;
         self.metrics.packets.rtp_in_bytes += pkt.payload.len() as u64;
+        match p.audio.verdict(pkt.header.payload_type, pkt.header.ssrc) {
+            AudioVerdict::NotAudio => {}
+            AudioVerdict::NotAllowed => {
+                self.metrics.packets.audio_dropped_not_allowed += 1;
+                return;
+            }
+            AudioVerdict::SecondStream => {
+                self.metrics.packets.audio_dropped_second_stream += 1;
+                return;
+            }
+            AudioVerdict::Forward => {
+                if !p.watchers.is_empty() {
+                    self.forward_audio(key, &pkt, now);
+                }
+                return;
+            }
+        }
         let Some(arrival) = p.track_video(&pkt, now) else {
             return;
         };
@@ -99,6 +121,57 @@ impl Router {
         }
         if let Some(p) = self.peers.get_mut(key).and_then(Peer::as_pub_mut) {
             p.watchers = watchers;
+        }
+    }
+
+    /// Writes an audio packet into the audio m-line paired with each slot
+    /// bound to this publisher. Unlike video there is no keyframe to wait
+    /// for: a slot switches to this source at its first packet.
+    fn forward_audio(&mut self, key: Key, pkt: &RtpPacket, now: Instant) {
+        let Some(p) = self.peers.get_mut(key).and_then(Peer::as_pub_mut) else {
+            return;
+        };
+        // Borrowed out and put back, as for video.
+        let watchers = std::mem::take(&mut p.watchers);
+        let src = Src { peer: key, ssrc: pkt.header.ssrc };
+        for &(sk, idx) in &watchers {
+            self.forward_audio_to_slot(sk, idx, src, pkt, now);
+        }
+        if let Some(p) = self.peers.get_mut(key).and_then(Peer::as_pub_mut) {
+            p.watchers = watchers;
+        }
+    }
+
+    fn forward_audio_to_slot(&mut self, sk: Key, idx: usize, src: Src, pkt: &RtpPacket, now: Instant) {
+        let Some(peer) = self.peers.get_mut(sk) else {
+            return;
+        };
+        let Some(sub) = peer.role.as_sub_mut() else {
+            return;
+        };
+        let Some(pt) = sub.pt_for(Codec::Opus) else {
+            return;
+        };
+        let Some(audio) = sub.slots.get_mut(idx).and_then(|s| s.audio.as_mut()) else {
+            return;
+        };
+        let Some((seq, ts)) = audio.rewrite(src, *pkt.seq_no, pkt.header.timestamp, now) else {
+            return;
+        };
+        let mid = audio.mid;
+        let mut api = peer.rtc.direct_api();
+        let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+            return;
+        };
+        // The payload is shared (`Arc`), not copied. Audio is not written
+        // nackable: browsers do not NACK Opus, and a resend would come after
+        // the jitter buffer played past it.
+        tx.write_rtp(RtpWrite::new(pt, seq.into(), ts, now, pkt.payload.clone()).marker(pkt.header.marker));
+        self.metrics.packets.rtp_out_packets += 1;
+        self.metrics.packets.rtp_out_bytes += pkt.payload.len() as u64;
+        self.metrics.packets.audio_forwarded += 1;
+        if peer.mark_dirty() {
+            self.dirty.push(sk);
         }
     }
 

@@ -6,8 +6,8 @@
 //! `layer` and `where`, whose values are fixed below. Every handle is created once, with
 //! the router. The per-packet counters are plain integers on the router's
 //! thread (`PacketCounts`), added to the shared counters once per driver
-//! loop turn (`Router::flush_metrics`): a batch of packets costs four
-//! atomic adds, not four per packet.
+//! loop turn (`Router::flush_metrics`): a batch of packets costs a few
+//! atomic adds, not a few per packet.
 
 use metrics::{Counter, Gauge, counter, gauge};
 use str0m::media::KeyframeRequestKind;
@@ -33,18 +33,30 @@ pub(super) struct PacketCounts {
     pub rtp_in_bytes: u64,
     pub rtp_out_packets: u64,
     pub rtp_out_bytes: u64,
+    /// Audio packets written towards proctors (also in `rtp_out_*`).
+    pub audio_forwarded: u64,
+    /// Audio of a publication made without audio permission.
+    pub audio_dropped_not_allowed: u64,
+    /// Audio from a publisher's second audio stream (only the first is
+    /// forwarded).
+    pub audio_dropped_second_stream: u64,
 }
 
 pub(super) struct RouterMetrics {
-    /// Counted here, flushed to the four counters below.
+    /// Counted here, flushed to the counters below.
     pub packets: PacketCounts,
     /// RTP from publishers (all of it, audio too). vigil-load reads the
     /// packet counters by name: keep them.
     rtp_in_packets: Counter,
     rtp_in_bytes: Counter,
-    /// RTP written towards proctors.
+    /// RTP written towards proctors (video and audio).
     rtp_out_packets: Counter,
     rtp_out_bytes: Counter,
+    /// Audio packets written towards proctors, one per watching slot.
+    audio_forwarded: Counter,
+    /// Publishers' audio packets that no proctor may hear, by reason.
+    audio_dropped_not_allowed: Counter,
+    audio_dropped_second_stream: Counter,
     keyframe_requests_pli: Counter,
     keyframe_requests_fir: Counter,
     /// NACKs proctors sent us (str0m answers them from its RTX cache).
@@ -75,6 +87,9 @@ impl RouterMetrics {
             rtp_in_bytes: counter!("vigil_sfu_rtp_in_bytes_total"),
             rtp_out_packets: counter!("vigil_sfu_rtp_out_packets_total"),
             rtp_out_bytes: counter!("vigil_sfu_rtp_out_bytes_total"),
+            audio_forwarded: counter!("vigil_sfu_audio_forwarded_packets_total"),
+            audio_dropped_not_allowed: counter!("vigil_sfu_audio_dropped_packets_total", "reason" => "not_allowed"),
+            audio_dropped_second_stream: counter!("vigil_sfu_audio_dropped_packets_total", "reason" => "second_stream"),
             keyframe_requests_pli: counter!("vigil_sfu_keyframe_requests_total", "kind" => "pli"),
             keyframe_requests_fir: counter!("vigil_sfu_keyframe_requests_total", "kind" => "fir"),
             nacks_received: counter!("vigil_sfu_nacks_received_total"),
@@ -100,6 +115,9 @@ impl RouterMetrics {
             (&self.rtp_in_bytes, p.rtp_in_bytes),
             (&self.rtp_out_packets, p.rtp_out_packets),
             (&self.rtp_out_bytes, p.rtp_out_bytes),
+            (&self.audio_forwarded, p.audio_forwarded),
+            (&self.audio_dropped_not_allowed, p.audio_dropped_not_allowed),
+            (&self.audio_dropped_second_stream, p.audio_dropped_second_stream),
         ] {
             if n > 0 {
                 counter.increment(n);

@@ -44,7 +44,7 @@ pub use self::prepare::{OfferPreparer, PreparedPublisher, PreparedSubscriber};
 pub use self::sdp::SignallingLimits;
 
 use self::metrics::RouterMetrics;
-use self::peer::{Peer, Peers, PubState, Role, SubState};
+use self::peer::{Peer, Peers, PubAudio, PubState, Role, SubState};
 use self::sdp::Screened;
 use self::timers::{Deadlines, NACK_SLACK, RATE_WINDOW, TICK};
 use crate::SfuError;
@@ -63,6 +63,17 @@ impl PublisherId {
     pub fn new(exam: ExamId, student: StudentId) -> Self {
         PublisherId { exam, student }
     }
+}
+
+/// What one publication may do beyond publishing its camera, decided by the
+/// caller (the server, from the exam's settings) for each `publish`. The
+/// default allows nothing more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishOptions {
+    /// Forward the publication's microphone (its Opus audio m-line) to the
+    /// proctors watching it. Without it, audio the browser sends anyway is
+    /// dropped and counted (`vigil_sfu_audio_dropped_packets_total`).
+    pub audio: bool,
 }
 
 /// One proctor connection, watching students of `exam`: the exam places
@@ -255,21 +266,35 @@ impl Router {
 
     /// Prepares and accepts a student's offer here; returns the answer SDP.
     /// The driver prepares on another thread and calls `accept_publisher`.
-    pub fn publish(&mut self, now: Instant, id: PublisherId, offer_sdp: &str) -> Result<String, SfuError> {
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        id: PublisherId,
+        offer_sdp: &str,
+        options: PublishOptions,
+    ) -> Result<String, SfuError> {
         let prepared = self.preparer.publisher(now, offer_sdp)?;
-        Ok(self.accept_publisher(now, id, prepared))
+        Ok(self.accept_publisher(now, id, prepared, options))
     }
 
     /// Inserts a prepared publisher, replacing the student's previous
-    /// publication; returns the answer SDP.
-    pub fn accept_publisher(&mut self, now: Instant, id: PublisherId, prepared: PreparedPublisher) -> String {
-        let PreparedPublisher { rtc, screened, answer, pt_codec, simulcast } = prepared;
+    /// publication; returns the answer SDP. `options` are this
+    /// publication's: a re-publish states them again.
+    pub fn accept_publisher(
+        &mut self,
+        now: Instant,
+        id: PublisherId,
+        prepared: PreparedPublisher,
+        options: PublishOptions,
+    ) -> String {
+        let PreparedPublisher { rtc, screened, answer, pt_codec, opus_pt, simulcast } = prepared;
         if let Some(old) = self.publishers.get(&id).copied() {
             self.remove_peer(old, false);
         }
         let st = PubState {
             id: id.clone(),
             pt_codec,
+            audio: PubAudio::new(opus_pt, options.audio),
             layers: Vec::new(),
             health: MediaHealth::new(self.cfg.health.clone(), now),
             watchers: self.watchers.get(&id).cloned().unwrap_or_default(),
@@ -321,8 +346,9 @@ impl Router {
         Ok(())
     }
 
-    /// Prepares and accepts a proctor's offer of recvonly video slots here;
-    /// returns the answer and the slots' mids in order.
+    /// Prepares and accepts a proctor's offer of recvonly video slots here,
+    /// with the audio m-lines paired with them; returns the answer and the
+    /// video slots' mids in order.
     pub fn subscribe(
         &mut self,
         now: Instant,
@@ -555,6 +581,11 @@ impl Router {
                 }
                 if s.pending.is_some_and(|c| c.peer == key) {
                     s.pending = None;
+                }
+                // A re-publish plays from its first packet, continuing the
+                // outgoing sequence.
+                if let Some(a) = s.audio.as_mut().filter(|a| a.current.is_some_and(|c| c.peer == key)) {
+                    a.stop();
                 }
             }
         }

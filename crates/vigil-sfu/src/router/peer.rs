@@ -57,8 +57,10 @@ pub(super) fn recording_layer(layers: &[Layer], current: Option<Ssrc>) -> Option
 pub(super) struct PubState {
     pub id: PublisherId,
     /// The video payload types the answer accepted, and how to spot their
-    /// keyframes. Anything else (audio) is not forwarded.
+    /// keyframes. Audio is told apart by `audio` below; anything else is
+    /// not forwarded.
     pub pt_codec: FastMap<Pt, (Codec, VideoCodec)>,
+    pub audio: PubAudio,
     pub layers: Vec<Layer>,
     pub health: MediaHealth,
     /// The slots showing or waiting for this student: a copy of the
@@ -80,10 +82,61 @@ pub(super) struct PubState {
     pub simulcast: bool,
 }
 
+/// A publication's microphone: what the answer accepted, whether the caller
+/// allowed it to be forwarded (`PublishOptions::audio`), and the one stream
+/// that is.
+pub(super) struct PubAudio {
+    /// The Opus payload type the answer accepted, if the offer had audio.
+    pub opus_pt: Option<Pt>,
+    /// The caller allowed this publication's audio to reach proctors.
+    pub allowed: bool,
+    /// The first Opus SSRC seen: the one stream forwarded. A second one
+    /// (an offer with two audio m-lines) would make every watching slot
+    /// switch back and forth between them.
+    pub ssrc: Option<Ssrc>,
+}
+
+/// What becomes of a publisher's audio packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AudioVerdict {
+    /// Not Opus: the video path decides.
+    NotAudio,
+    /// The publication was made without audio permission.
+    NotAllowed,
+    /// Opus from another SSRC than the first one seen.
+    SecondStream,
+    Forward,
+}
+
+impl PubAudio {
+    pub fn new(opus_pt: Option<Pt>, allowed: bool) -> Self {
+        PubAudio { opus_pt, allowed, ssrc: None }
+    }
+
+    /// Sorts one packet; fixes the forwarded stream at the first one allowed.
+    pub fn verdict(&mut self, pt: Pt, ssrc: Ssrc) -> AudioVerdict {
+        if self.opus_pt != Some(pt) {
+            return AudioVerdict::NotAudio;
+        }
+        if !self.allowed {
+            return AudioVerdict::NotAllowed;
+        }
+        match self.ssrc {
+            Some(s) if s != ssrc => AudioVerdict::SecondStream,
+            Some(_) => AudioVerdict::Forward,
+            None => {
+                self.ssrc = Some(ssrc);
+                AudioVerdict::Forward
+            }
+        }
+    }
+}
+
 pub(super) struct SubState {
     pub id: SubscriberId,
     pub slots: Vec<Slot>,
-    /// The payload type this proctor's answer gave each codec.
+    /// The payload type this proctor's answer gave each codec (VP8, H.264,
+    /// and Opus when it offered audio slots).
     pub codec_pt: Vec<(Codec, Pt)>,
     pub estimate_bps: Option<u64>,
 }

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use str0m::format::Codec;
-use str0m::media::{Direction, Pt, Rids};
+use str0m::media::{Direction, Mid, Pt, Rids};
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
 use super::metrics::Refusals;
 use super::sdp::{self, Screened};
-use super::slots::Slot;
+use super::slots::{Slot, paired_audio};
 use super::{FastMap, RouterConfig, fast_map};
 use crate::SfuError;
 use crate::keyframe::VideoCodec;
@@ -30,11 +30,15 @@ pub struct PreparedPublisher {
     pub(super) answer: String,
     /// The video payload types the answer accepted.
     pub(super) pt_codec: FastMap<Pt, (Codec, VideoCodec)>,
+    /// The Opus payload type the answer accepted, if the offer had audio.
+    /// Whether it is forwarded is the caller's choice (`PublishOptions`).
+    pub(super) opus_pt: Option<Pt>,
     /// The offer declared several encodings (`a=rid` / `a=simulcast`).
     pub(super) simulcast: bool,
 }
 
-/// A proctor's offer of video slots, answered and ready to insert.
+/// A proctor's offer of video slots (and audio paired with them), answered
+/// and ready to insert.
 pub struct PreparedSubscriber {
     pub(super) rtc: Rtc,
     pub(super) screened: Screened,
@@ -42,6 +46,11 @@ pub struct PreparedSubscriber {
     pub(super) slots: Vec<Slot>,
     /// The payload type the answer gave each codec.
     pub(super) codec_pt: Vec<(Codec, Pt)>,
+}
+
+/// The codecs forwarded to proctors.
+fn forwarded_codec(codec: Codec) -> bool {
+    matches!(codec, Codec::Vp8 | Codec::H264 | Codec::Opus)
 }
 
 impl std::fmt::Debug for PreparedPublisher {
@@ -93,10 +102,17 @@ impl OfferPreparer {
             return Err(SfuError::OfferRejected("no video track to publish".into()));
         }
         let mut pt_codec = fast_map();
+        let mut opus_pt = None;
         for p in rtc.codec_config().params() {
             let vc = match p.spec().codec {
                 Codec::Vp8 => VideoCodec::Vp8,
                 Codec::H264 => VideoCodec::H264,
+                // The config enables Opus alone for audio: the one audio
+                // payload type there can be.
+                Codec::Opus => {
+                    opus_pt.get_or_insert(p.pt());
+                    continue;
+                }
                 _ => continue,
             };
             pt_codec.insert(p.pt(), (p.spec().codec, vc));
@@ -104,10 +120,17 @@ impl OfferPreparer {
         if pt_codec.is_empty() {
             return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
         }
-        Ok(PreparedPublisher { rtc, screened, answer: answer.to_sdp_string(), pt_codec, simulcast })
+        // An offer without an audio m-line that sends Opus leaves no audio
+        // to forward, whatever the codec list says.
+        let audio_mids = sdp::mids_of_kind(offer_sdp, "audio");
+        let opus_pt = opus_pt.filter(|&pt| audio_mids.iter().any(|&m| carries(&rtc, m, Direction::RecvOnly, pt)));
+        Ok(PreparedPublisher { rtc, screened, answer: answer.to_sdp_string(), pt_codec, opus_pt, simulcast })
     }
 
-    /// Answers a proctor's offer of recvonly video slots.
+    /// Answers a proctor's offer of recvonly video slots, each with the
+    /// recvonly audio m-line of the same rank if there is one
+    /// (`slots::paired_audio`); audio m-lines beyond the slots are answered
+    /// inactive.
     pub fn subscriber(&self, now: Instant, offer_sdp: &str) -> Result<PreparedSubscriber, SfuError> {
         let result = self.try_subscriber(now, offer_sdp);
         if let Err(e) = &result {
@@ -118,9 +141,17 @@ impl OfferPreparer {
 
     fn try_subscriber(&self, now: Instant, offer_sdp: &str) -> Result<PreparedSubscriber, SfuError> {
         let max_mlines = self.cfg.max_slots.saturating_add(self.cfg.limits.extra_subscriber_mlines);
-        let screened = sdp::screen_offer(offer_sdp, &self.cfg.limits, max_mlines)?;
-        let offer = sdp::parse_offer(&sdp::force_directions(offer_sdp, Direction::RecvOnly))?;
+        let budget = sdp::MLineBudget { max: max_mlines, paired_audio: self.cfg.max_slots };
+        let screened = sdp::screen_offer_within(offer_sdp, &self.cfg.limits, budget)?;
         let video_mids = sdp::mids_of_kind(offer_sdp, "video");
+        let audio_mids = sdp::mids_of_kind(offer_sdp, "audio");
+        let mut forced = sdp::force_directions(offer_sdp, Direction::RecvOnly);
+        if audio_mids.len() > video_mids.len() {
+            // Audio m-lines no slot pairs with would be answered sendonly
+            // and never carry anything: say so in the answer instead.
+            forced = sdp::make_surplus_inactive(&forced, "audio", video_mids.len());
+        }
+        let offer = sdp::parse_offer(&forced)?;
         if video_mids.is_empty() {
             return Err(SfuError::OfferRejected("no video slots offered".into()));
         }
@@ -135,22 +166,26 @@ impl OfferPreparer {
         let answer = sdp::accept_offer(&mut rtc, offer)?;
         let mut codec_pt = Vec::new();
         for p in rtc.codec_config().params() {
-            if matches!(p.spec().codec, Codec::Vp8 | Codec::H264) && !codec_pt.iter().any(|(c, _)| *c == p.spec().codec)
-            {
-                codec_pt.push((p.spec().codec, p.pt()));
+            let codec = p.spec().codec;
+            if forwarded_codec(codec) && !codec_pt.iter().any(|(c, _)| *c == codec) {
+                codec_pt.push((codec, p.pt()));
             }
         }
-        if codec_pt.is_empty() {
+        if !codec_pt.iter().any(|(c, _)| c.is_video()) {
             return Err(SfuError::OfferRejected("no VP8 or H.264 in offer".into()));
         }
+        let opus_pt = codec_pt.iter().find(|(c, _)| *c == Codec::Opus).map(|(_, pt)| *pt);
         let mut slots = Vec::new();
-        for mid in &video_mids {
-            let sends = rtc.media(*mid).is_some_and(|m| m.direction() == Direction::SendOnly);
-            if !sends {
+        for (mid, audio) in video_mids.iter().zip(paired_audio(video_mids.len(), &audio_mids)) {
+            if !rtc.media(*mid).is_some_and(|m| m.direction() == Direction::SendOnly) {
                 // Rejected m-lines (port 0) are not slots we can fill.
                 return Err(SfuError::OfferRejected(format!("video m-line {mid} cannot receive")));
             }
-            slots.push(Slot::new(*mid));
+            // An audio m-line the answer does not send on (no Opus in it,
+            // or offered inactive) leaves its slot silent, not refused: the
+            // video is what a proctor cannot do without.
+            let audio = audio.filter(|&a| opus_pt.is_some_and(|pt| carries(&rtc, a, Direction::SendOnly, pt)));
+            slots.push(Slot::new(*mid, audio));
             if let Some(tx) = rtc.direct_api().stream_tx_by_mid(*mid, None) {
                 tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(RTX_RATIO_CAP));
             }
@@ -177,6 +212,12 @@ impl OfferPreparer {
         }
         rtc
     }
+}
+
+/// Whether the answer gave m-line `mid` direction `dir` (ours) with payload
+/// type `pt` among those agreed for it.
+fn carries(rtc: &Rtc, mid: Mid, dir: Direction, pt: Pt) -> bool {
+    rtc.media(mid).is_some_and(|m| m.direction() == dir && m.remote_pts().contains(&pt))
 }
 
 /// What a slot's retransmission cache keeps: the packets of the last

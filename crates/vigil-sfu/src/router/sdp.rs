@@ -33,8 +33,9 @@ pub struct SignallingLimits {
     /// m-lines a publisher's offer may have: camera video, audio, a data
     /// channel, and one spare (a screen share).
     pub max_publisher_mlines: usize,
-    /// m-lines a proctor's offer may have beyond its video slots (audio, a
-    /// data channel).
+    /// m-lines a proctor's offer may have beyond its video slots and the
+    /// audio m-lines paired with them (one per slot at most): a data
+    /// channel, an unpaired audio m-line.
     pub extra_subscriber_mlines: usize,
     /// Remote ICE candidates per connection, in the offer and trickled
     /// together. A browser gathers a handful (host, mDNS, server-reflexive
@@ -65,15 +66,38 @@ pub(super) struct Screened {
     pub candidates: usize,
 }
 
+/// How many m-lines an offer may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MLineBudget {
+    pub max: usize,
+    /// Audio m-lines that ride free, each paired with a video m-line: a
+    /// proctor's audio slots (up to one per video slot, at most this many).
+    /// Each also brings its byte allowance.
+    pub paired_audio: usize,
+}
+
 /// Checks an offer's size, m-line count and candidate count on the raw
 /// text, and that each payload type means one thing, before anything parses
 /// it.
 pub(super) fn screen_offer(sdp: &str, limits: &SignallingLimits, max_mlines: usize) -> Result<Screened, SfuError> {
-    let max_bytes = limits.offer_bytes_per_mline.saturating_mul(max_mlines);
-    if sdp.len() > max_bytes {
-        return Err(SfuError::OfferTooLarge { size: sdp.len(), max: max_bytes });
+    screen_offer_within(sdp, limits, MLineBudget { max: max_mlines, paired_audio: 0 })
+}
+
+/// `screen_offer` with audio m-lines paired with video ones not counted
+/// against `budget.max`.
+pub(super) fn screen_offer_within(
+    sdp: &str,
+    limits: &SignallingLimits,
+    budget: MLineBudget,
+) -> Result<Screened, SfuError> {
+    let bytes_for = |mlines: usize| limits.offer_bytes_per_mline.saturating_mul(mlines);
+    // The most any offer may be, before a byte of it is read; the budget
+    // its m-lines earn is checked once they are counted.
+    let ceiling = bytes_for(budget.max.saturating_add(budget.paired_audio));
+    if sdp.len() > ceiling {
+        return Err(SfuError::OfferTooLarge { size: sdp.len(), max: bytes_for(budget.max) });
     }
-    let (mut mlines, mut candidates) = (0usize, 0usize);
+    let (mut mlines, mut audio, mut video, mut candidates) = (0usize, 0usize, 0usize, 0usize);
     let mut pts = PayloadTypes::new();
     for line in sdp.lines() {
         // Leading blanks are tolerated here so that no parser that accepts
@@ -81,6 +105,11 @@ pub(super) fn screen_offer(sdp: &str, limits: &SignallingLimits, max_mlines: usi
         let line = line.trim_start();
         if let Some(media) = line.strip_prefix("m=") {
             mlines += 1;
+            match media.split(' ').next() {
+                Some("audio") => audio += 1,
+                Some("video") => video += 1,
+                _ => {}
+            }
             pts.section(media);
         } else if line.starts_with("a=candidate:") {
             candidates += 1;
@@ -90,8 +119,13 @@ pub(super) fn screen_offer(sdp: &str, limits: &SignallingLimits, max_mlines: usi
             pts.attribute(Attribute::Fmtp, v);
         }
     }
-    if mlines > max_mlines {
-        return Err(SfuError::TooManyMLines { max: max_mlines });
+    let paired = audio.min(video).min(budget.paired_audio);
+    if mlines - paired > budget.max {
+        return Err(SfuError::TooManyMLines { max: budget.max });
+    }
+    let max_bytes = bytes_for(budget.max + paired);
+    if sdp.len() > max_bytes {
+        return Err(SfuError::OfferTooLarge { size: sdp.len(), max: max_bytes });
     }
     if candidates > limits.max_remote_candidates {
         return Err(SfuError::TooManyCandidates { max: limits.max_remote_candidates });
@@ -235,6 +269,42 @@ pub(super) fn force_directions(sdp: &str, allowed: Direction) -> String {
     out
 }
 
+/// Makes every m-section of `kind` after the first `keep` of them inactive:
+/// its direction attribute is dropped and `a=inactive` ends the section.
+/// The answer then says inactive too, so a client sees which of its
+/// m-lines will carry nothing.
+pub(super) fn make_surplus_inactive(sdp: &str, kind: &str, keep: usize) -> String {
+    let mut out = String::with_capacity(sdp.len() + 16);
+    let mut seen = 0usize;
+    let mut surplus = false;
+    // The line ending the offer uses, for the lines added.
+    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
+    for line in sdp.split_inclusive('\n') {
+        let bare = line.trim();
+        if let Some(media) = bare.strip_prefix("m=") {
+            if surplus {
+                out.push_str("a=inactive");
+                out.push_str(eol);
+            }
+            surplus = media.split(' ').next() == Some(kind) && {
+                seen += 1;
+                seen > keep
+            };
+        } else if surplus && matches!(bare, "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive") {
+            continue;
+        }
+        out.push_str(line);
+    }
+    if surplus {
+        if !out.ends_with('\n') {
+            out.push_str(eol);
+        }
+        out.push_str("a=inactive");
+        out.push_str(eol);
+    }
+    out
+}
+
 /// The mids of all m-sections of `kind`, in SDP order.
 pub(super) fn mids_of_kind(sdp: &str, kind: &str) -> Vec<Mid> {
     let mut out = Vec::new();
@@ -263,6 +333,39 @@ mod tests {
         let s = force_directions(sdp, Direction::RecvOnly);
         assert!(s.contains("a=mid:0\r\na=recvonly\r\n"));
         assert!(s.contains("a=mid:1\r\na=recvonly\r\n"));
+    }
+
+    #[test]
+    fn surplus_sections_are_made_inactive() {
+        let sdp = "v=0\r\nm=audio 9 x 111\r\na=mid:a0\r\na=recvonly\r\nm=video 9 x 96\r\na=mid:v0\r\na=recvonly\r\n\
+                   m=audio 9 x 111\r\na=mid:a1\r\na=recvonly\r\nm=audio 9 x 111\r\na=mid:a2\r\n";
+        let out = make_surplus_inactive(sdp, "audio", 1);
+        assert!(out.contains("a=mid:a0\r\na=recvonly\r\nm=video"), "{out}");
+        assert!(out.contains("a=mid:v0\r\na=recvonly\r\n"), "{out}");
+        // Its direction replaced, and one without a direction given one.
+        assert!(out.contains("a=mid:a1\r\na=inactive\r\nm=audio"), "{out}");
+        assert!(out.ends_with("a=mid:a2\r\na=inactive\r\n"), "{out}");
+        assert_eq!(make_surplus_inactive(sdp, "audio", 3), sdp);
+    }
+
+    #[test]
+    fn paired_audio_rides_free_of_the_mline_budget() {
+        let limits = SignallingLimits::default();
+        let pair = "m=video 9 x 96\r\na=mid:v\r\nm=audio 9 x 111\r\na=mid:a\r\n";
+        let budget = MLineBudget { max: 3, paired_audio: 2 };
+        // Two slots with their audio and a data channel: five m-lines.
+        let two = format!("v=0\r\n{pair}{pair}m=application 9 x 0\r\n");
+        assert!(screen_offer_within(&two, &limits, budget).is_ok());
+        // An audio m-line without a video one to pair with counts.
+        let lonely = format!("v=0\r\n{pair}{pair}m=audio 9 x 111\r\nm=audio 9 x 111\r\n");
+        assert!(matches!(screen_offer_within(&lonely, &limits, budget), Err(SfuError::TooManyMLines { max: 3 })));
+        // A paired audio m-line brings its bytes: 3.5 m-lines' worth is
+        // over the budget of three, unless one audio m-line is paired.
+        let pad = "a=x\r\n".repeat(7 * limits.offer_bytes_per_mline / 10);
+        let unpaired = format!("v=0\r\nm=video 9 x 96\r\n{pad}");
+        let too_large = screen_offer_within(&unpaired, &limits, budget);
+        assert!(matches!(too_large, Err(SfuError::OfferTooLarge { max: 24576, .. })), "{too_large:?}");
+        assert!(screen_offer_within(&format!("v=0\r\n{pair}{pad}"), &limits, budget).is_ok());
     }
 
     #[test]

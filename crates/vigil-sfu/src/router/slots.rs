@@ -14,6 +14,11 @@ use crate::rewrite::Rewriter;
 /// Headroom `Full` keeps between a layer's rate and the proctor's estimate.
 const BWE_HEADROOM: f64 = 1.15;
 
+/// RTP clock rates: video's is 90 kHz, Opus's 48 kHz (RFC 7587), whatever
+/// the sample rate the encoder runs at.
+const VIDEO_CLOCK_RATE: u32 = 90_000;
+pub(super) const OPUS_CLOCK_RATE: u32 = 48_000;
+
 /// A source a slot can show: one encoding (SSRC) of one publisher peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Src {
@@ -39,10 +44,53 @@ pub(super) struct Slot {
     pub shown_layer: Option<usize>,
     /// str0m's cumulative NACK count for this mid, to count only the growth.
     pub nacks_seen: u64,
+    /// The proctor's audio m-line paired with this slot, if it offered one.
+    pub audio: Option<AudioSlot>,
+}
+
+/// The recvonly audio m-line paired with a video slot: it plays whoever the
+/// slot is bound to, with one outgoing SSRC for the life of the connection.
+/// No keyframes: it switches at the new source's first packet.
+pub(super) struct AudioSlot {
+    pub mid: Mid,
+    /// The audio stream being forwarded now.
+    pub current: Option<Src>,
+    pub rw: Rewriter,
+}
+
+impl AudioSlot {
+    pub fn new(mid: Mid) -> AudioSlot {
+        AudioSlot { mid, current: None, rw: Rewriter::new() }
+    }
+
+    /// Maps a packet of `src` to the outgoing sequence number and
+    /// timestamp, switching to `src` first if it is not the one playing;
+    /// `None` for a late packet from before the switch.
+    pub fn rewrite(&mut self, src: Src, seq: u64, ts: u32, now: Instant) -> Option<(u64, u32)> {
+        if self.current != Some(src) {
+            self.current = Some(src);
+            self.rw.switch(seq, ts, now, OPUS_CLOCK_RATE);
+        }
+        self.rw.rewrite(seq, ts, now)
+    }
+
+    /// Nothing plays until the next packet of a source the slot is bound to.
+    pub fn stop(&mut self) {
+        self.current = None;
+        self.rw.stop();
+    }
+}
+
+/// Pairs a proctor's audio m-lines with its video slots by order: the i-th
+/// audio m-line belongs to the i-th video slot. Slots beyond the audio
+/// m-lines get none; audio m-lines beyond the slots belong to none (they
+/// are answered inactive, see `prepare`).
+pub(super) fn paired_audio(slots: usize, audio_mids: &[Mid]) -> Vec<Option<Mid>> {
+    (0..slots).map(|i| audio_mids.get(i).copied()).collect()
 }
 
 impl Slot {
-    pub fn new(mid: Mid) -> Slot {
+    pub fn new(mid: Mid, audio: Option<Mid>) -> Slot {
         Slot {
             mid,
             publisher: None,
@@ -53,6 +101,7 @@ impl Slot {
             rw: Rewriter::new(),
             shown_layer: None,
             nacks_seen: 0,
+            audio: audio.map(AudioSlot::new),
         }
     }
 
@@ -62,7 +111,7 @@ impl Slot {
         if keyframe && self.pending == Some(src) {
             self.current = Some(src);
             self.pending = None;
-            self.rw.switch(seq, ts, now, 90_000);
+            self.rw.switch(seq, ts, now, VIDEO_CLOCK_RATE);
         }
     }
 
@@ -74,7 +123,10 @@ impl Slot {
 
 impl Router {
     /// Shows `publisher` in slot `slot` of `subscriber`. The slot keeps its
-    /// old picture until the new source's keyframe arrives.
+    /// old picture until the new source's keyframe arrives. Its paired
+    /// audio m-line, if any, plays `publisher` from their next audio packet
+    /// (if their publication may forward audio); the old one's packets stop
+    /// reaching the slot at once.
     pub fn watch(
         &mut self,
         now: Instant,
@@ -102,7 +154,7 @@ impl Router {
         Ok(self.slot_update(key, idx))
     }
 
-    /// Empties a slot: nothing more is forwarded to it.
+    /// Empties a slot: nothing more is forwarded to it, video or audio.
     pub fn unwatch(&mut self, _now: Instant, subscriber: &SubscriberId, slot: u32) -> Result<SlotUpdate, SfuError> {
         let (key, idx) = self.subscriber_slot(subscriber, slot)?;
         let (old, layer) = {
@@ -110,6 +162,9 @@ impl Router {
             s.current = None;
             s.pending = None;
             s.rw.stop();
+            if let Some(audio) = &mut s.audio {
+                audio.stop();
+            }
             (s.publisher.take(), s.shown_layer.take())
         };
         self.metrics.slot_layer_changed(layer, None);

@@ -11,7 +11,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use vigil_sfu::keyframe::vp8_test_payload;
-use vigil_sfu::{PublisherId, Sfu, SfuConfig};
+use vigil_sfu::{PublishOptions, PublisherId, Sfu, SfuConfig};
 
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
@@ -32,7 +32,7 @@ pub fn pid(student: &str) -> PublisherId {
 /// Connects `c` as `student`'s publication (one video m-line); returns it connected.
 pub fn connect_publisher(rt: &tokio::runtime::Runtime, sfu: &Sfu, student: &str, mut c: Client) -> Client {
     let (offer, pending) = c.offer(1, Direction::SendOnly);
-    let answer = rt.block_on(sfu.publish(pid(student), offer)).expect("publish");
+    let answer = rt.block_on(sfu.publish(pid(student), offer, PublishOptions { audio: false })).expect("publish");
     c.accept(pending, &answer);
     assert!(pump_until(&mut [&mut c], Duration::from_secs(5), |c| c[0].connected), "publisher connects");
     c
@@ -52,11 +52,16 @@ pub struct Client {
     next_timeout: Instant,
     pub connected: bool,
     pub received: Vec<RtpPacket>,
+    /// The mid each packet of `received` arrived on (same index), as the
+    /// receive stream of its SSRC says.
+    pub received_mid: Vec<Option<Mid>>,
     pub keyframe_requests: usize,
     /// NACKs received for what this client sent, as its last egress stats
     /// said (only with a stats interval, see `Client::with_config`).
     pub nacks_received: u64,
     pub mids: Vec<Mid>,
+    /// The audio m-lines' mids, in offer order (`offer_av`).
+    pub audio_mids: Vec<Mid>,
 }
 
 impl Client {
@@ -78,21 +83,54 @@ impl Client {
             next_timeout: Instant::now(),
             connected: false,
             received: Vec::new(),
+            received_mid: Vec::new(),
             keyframe_requests: 0,
             nacks_received: 0,
             mids: Vec::new(),
+            audio_mids: Vec::new(),
         }
     }
 
     /// An offer with `video` m-lines of direction `dir`.
     pub fn offer(&mut self, video: usize, dir: Direction) -> (String, SdpPendingOffer) {
+        self.offer_av(video, 0, dir)
+    }
+
+    /// An offer with `video` m-lines, then `audio` m-lines (Opus among the
+    /// codecs str0m offers), all of direction `dir`.
+    pub fn offer_av(&mut self, video: usize, audio: usize, dir: Direction) -> (String, SdpPendingOffer) {
         let mut api = self.rtc.sdp_api();
         for _ in 0..video {
             let mid = api.add_media(MediaKind::Video, dir, None, None, None);
             self.mids.push(mid);
         }
+        for _ in 0..audio {
+            let mid = api.add_media(MediaKind::Audio, dir, None, None, None);
+            self.audio_mids.push(mid);
+        }
         let (offer, pending) = api.apply().unwrap();
         (offer.to_sdp_string(), pending)
+    }
+
+    /// Packets received on `mid`.
+    pub fn received_on(&self, mid: Mid) -> Vec<&RtpPacket> {
+        self.received.iter().zip(&self.received_mid).filter(|(_, m)| **m == Some(mid)).map(|(p, _)| p).collect()
+    }
+
+    pub fn opus_pt(&self) -> Pt {
+        self.rtc.codec_config().params().iter().find(|p| p.spec().codec == Codec::Opus).unwrap().pt()
+    }
+
+    /// Writes one Opus packet on the first audio m-line and sends what is due.
+    pub fn write_audio(&mut self, seq: u64, timestamp: u32, payload: Vec<u8>) {
+        let pt = self.opus_pt();
+        let mid = self.audio_mids[0];
+        let now = Instant::now();
+        let mut api = self.rtc.direct_api();
+        let tx = api.stream_tx_by_mid(mid, None).expect("publisher audio tx stream");
+        tx.write_rtp(RtpWrite::new(pt, seq.into(), timestamp, now, payload));
+        let _ = self.rtc.handle_input(Input::Timeout(now));
+        self.step();
     }
 
     pub fn accept(&mut self, pending: SdpPendingOffer, answer: &str) {
@@ -145,7 +183,11 @@ impl Client {
                 }
                 Ok(Output::Event(e)) => match e {
                     Event::Connected => self.connected = true,
-                    Event::RtpPacket(p) => self.received.push(p),
+                    Event::RtpPacket(p) => {
+                        let mid = self.rtc.direct_api().stream_rx(&p.header.ssrc).map(|s| s.mid());
+                        self.received_mid.push(mid);
+                        self.received.push(p);
+                    }
                     Event::KeyframeRequest(_) => self.keyframe_requests += 1,
                     Event::MediaEgressStats(s) => self.nacks_received = s.nacks,
                     _ => {}
@@ -156,7 +198,44 @@ impl Client {
     }
 }
 
+/// Connects `c` as `student`'s publication with one video and one audio
+/// m-line; returns it connected.
+pub fn connect_av_publisher(
+    rt: &tokio::runtime::Runtime,
+    sfu: &Sfu,
+    student: &str,
+    options: PublishOptions,
+    mut c: Client,
+) -> Client {
+    let (offer, pending) = c.offer_av(1, 1, Direction::SendOnly);
+    let answer = rt.block_on(sfu.publish(pid(student), offer, options)).expect("publish");
+    c.accept(pending, &answer);
+    assert!(pump_until(&mut [&mut c], Duration::from_secs(5), |c| c[0].connected), "publisher connects");
+    c
+}
+
+/// Connects a publisher of synthetic frames and Opus packets; returns it
+/// connected.
+pub fn publish_av(rt: &tokio::runtime::Runtime, sfu: &Sfu, student: &str, tag: u8, options: PublishOptions) -> Synth {
+    let mut p = Synth::new(tag);
+    p.c = connect_av_publisher(rt, sfu, student, options, p.c);
+    p
+}
+
+/// Samples in one 20 ms Opus packet on its 48 kHz RTP clock.
+pub const OPUS_TICKS_PER_PACKET: u32 = 960;
+
+/// Parses (tag, packet number) out of a forwarded synthetic audio payload.
+pub fn decode_audio(p: &RtpPacket) -> Option<(u8, u32)> {
+    let pl = &p.payload;
+    (pl.len() >= 6 && pl[0] == AUDIO_MARK).then(|| (pl[1], u32::from_be_bytes([pl[2], pl[3], pl[4], pl[5]])))
+}
+
+/// First byte of a synthetic audio payload (an Opus TOC byte: CELT, 20 ms).
+const AUDIO_MARK: u8 = 0xfc;
+
 /// A publisher of synthetic VP8: one packet per frame, body = [tag, frame u32 BE, filler].
+/// It can send synthetic Opus too (`send_audio`), body = [TOC, tag, packet u32 BE, filler].
 pub struct Synth {
     pub c: Client,
     pub tag: u8,
@@ -165,6 +244,9 @@ pub struct Synth {
     ts: u32,
     pid: u16,
     seen_requests: usize,
+    pub audio_sent: u32,
+    audio_seq: u64,
+    audio_ts: u32,
     /// Answers keyframe requests with a keyframe.
     pub auto_key: bool,
 }
@@ -179,6 +261,11 @@ impl Synth {
             ts: 1000 * tag as u32,
             pid: 0,
             seen_requests: 0,
+            audio_sent: 0,
+            // Far from the video's numbers and from other tags': the SFU
+            // must rewrite them into one sequence.
+            audio_seq: 40_000 + 1000 * tag as u64,
+            audio_ts: 7_000_000u32.wrapping_mul(tag as u32),
             auto_key: true,
         }
     }
@@ -198,6 +285,17 @@ impl Synth {
         self.pid = (self.pid + 1) & 0x7fff;
         self.frame += 1;
         key
+    }
+
+    /// Sends one 20 ms Opus packet on the audio m-line.
+    pub fn send_audio(&mut self) {
+        let mut body = vec![AUDIO_MARK, self.tag];
+        body.extend_from_slice(&self.audio_sent.to_be_bytes());
+        body.resize(80, 0x5a);
+        self.c.write_audio(self.audio_seq, self.audio_ts, body);
+        self.audio_seq += 1;
+        self.audio_ts = self.audio_ts.wrapping_add(OPUS_TICKS_PER_PACKET);
+        self.audio_sent += 1;
     }
 }
 
