@@ -70,6 +70,55 @@ test('a proctor watches a student through the SFU and the video decodes', async 
   assert.equal(slots.at(-1).slot, 0);
 });
 
+/** The server's counter `name{labels}` from /metrics (0 before its first increment). */
+async function counter(name, labels) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`) || (labels === '' && l.startsWith(`${name} `)));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+test('a proctor hears the student they watch in an exam with the microphone on, and nothing without it', async () => {
+  const on = await server.exam({ id: 'mic-on', students: ['talker'], proctors: ['p1'], settings: await server.defaultSettings({ microphone: true }) });
+  const off = await server.exam({ id: 'mic-off', students: ['quiet'], proctors: ['p1'], settings: await server.defaultSettings({ microphone: false }) });
+  const b = [await launch(), await launch(), await launch(), await launch()];
+  browsers.push(...b);
+  const pageOf = async (browser, token) => {
+    const p = await browser.context.newPage();
+    await p.goto(pageUrl(token));
+    return p;
+  };
+
+  const talker = await pageOf(b[0], on.tokens.student.talker);
+  assert.equal(await talker.evaluate(() => window.publish('vp8', { audio: true })), 'published');
+  const hearing = await pageOf(b[1], on.tokens.proctor.p1);
+  assert.equal(await hearing.evaluate(() => window.watch('talker', 2, { audio: true })), 'watching');
+  let heard = 0;
+  for (let i = 0; i < 100 && heard < 50; i++) {
+    await sleep(200);
+    heard = await hearing.evaluate(() => window.audioPacketsReceived());
+  }
+  assert.ok(heard >= 50, `only ${heard} audio packets reached the proctor`);
+
+  // Without the microphone setting the SFU drops the sound the browser sends
+  // anyway: proof that it arrived and was dropped is the counter rising,
+  // while the video of the same student still decodes.
+  const dropped0 = await counter('vigil_sfu_audio_dropped_packets_total', 'reason="not_allowed"');
+  const quiet = await pageOf(b[2], off.tokens.student.quiet);
+  assert.equal(await quiet.evaluate(() => window.publish('vp8', { audio: true })), 'published');
+  const deaf = await pageOf(b[3], off.tokens.proctor.p1);
+  assert.equal(await deaf.evaluate(() => window.watch('quiet', 2, { audio: true })), 'watching');
+  let dropped = 0;
+  let frames = 0;
+  for (let i = 0; i < 100 && (dropped < 50 || frames < 10); i++) {
+    await sleep(200);
+    dropped = (await counter('vigil_sfu_audio_dropped_packets_total', 'reason="not_allowed"')) - dropped0;
+    frames = await deaf.evaluate(() => window.framesDecoded());
+  }
+  assert.ok(dropped >= 50, `the SFU dropped only ${dropped} audio packets`);
+  assert.ok(frames >= 10, `only ${frames} video frames decoded`);
+  assert.equal(await deaf.evaluate(() => window.audioPacketsReceived()), 0, 'sound reached the proctor of an exam without the microphone');
+});
+
 test('a student cannot watch, and a proctor cannot watch another exam\'s student', async () => {
   const a = await server.exam({ id: 'video-a', students: ['sa'], proctors: ['pa'] });
   const b = await server.exam({ id: 'video-b', students: ['sb'], proctors: ['pb'] });

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prepareModels, packageDir, packageVersion } from './prepare-models.mjs';
+import { MODELS_LAYOUT, prepareModels, packageDir, packageVersion } from './prepare-models.mjs';
 import { MODEL_PKG, MODEL_VERSION } from './prepare-object-model.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -19,6 +19,7 @@ function upToDate() {
   } catch {
     return false;
   }
+  if (manifest.layout !== MODELS_LAYOUT) return false;
   for (const [pkg, version] of Object.entries(manifest.sources ?? {})) {
     // The object model is pinned, not installed (prepare-object-model.mjs).
     const installed = pkg === MODEL_PKG ? MODEL_VERSION : packageVersion(packageDir(pkg));

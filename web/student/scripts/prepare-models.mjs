@@ -10,6 +10,8 @@
 //   public/models/wasm/*                 tasks-vision WASM, served same-origin
 //   public/models/objects/, tfjs/        the phone/object detector and its WASM
 //                                        (prepare-object-model.mjs)
+//   public/models/voice/, ort/           the voice detector and its WASM
+//                                        (prepare-voice-model.mjs)
 //   public/models/manifest.json          sizes + sha256 + source packages
 //
 // Sources: the legacy @mediapipe/face_detection and @mediapipe/face_mesh
@@ -23,32 +25,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 import { attachMetadata } from './tflite-metadata.mjs';
 import { planLandmarks478 } from './face-landmarks-graph.mjs';
 import { prepareObjectModel } from './prepare-object-model.mjs';
+import { prepareVoiceModel } from './prepare-voice-model.mjs';
+import { packageDir, packageVersion } from './package-dir.mjs';
 import { extractPackedAsset } from './packed-assets.mjs';
 import { zipStore } from './zip-store.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
 
-/** Directory of an installed npm package (resolved like Node would from here). */
-export function packageDir(name) {
-  let dir = path.dirname(require.resolve(name));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`package.json of ${name} not found`);
-    dir = up;
-  }
-  return dir;
-}
+export { packageDir, packageVersion };
 
-export function packageVersion(dir) {
-  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-}
+/**
+ * What public/models holds, as a number: raised whenever this script starts
+ * writing something new, so ensure-models.mjs rebuilds a models directory
+ * that an older version of it prepared.
+ */
+export const MODELS_LAYOUT = 4;
 
 const LICENSE = 'Apache-2.0 (MediaPipe, Google LLC); repackaged with added TFLite metadata by vigil';
 
@@ -133,17 +129,21 @@ export function prepareModels(outDir) {
   }
 
   const objects = prepareObjectModel(outDir);
+  const voice = prepareVoiceModel(outDir);
   const manifest = {
     generatedBy: 'web/student/scripts/prepare-models.mjs',
+    layout: MODELS_LAYOUT,
     sources: {
       '@mediapipe/face_detection': packageVersion(faceDetectionDir),
       '@mediapipe/face_mesh': packageVersion(faceMeshDir),
       '@mediapipe/tasks-vision': packageVersion(tasksVisionDir),
       ...objects.sources,
+      ...voice.sources,
     },
     files: {
       ...Object.fromEntries(Object.entries(outputs).map(([n, b]) => [n, { bytes: b.length, sha256: sha256(b) }])),
       ...objects.files,
+      ...voice.files,
     },
     wasm: wasmFiles,
   };

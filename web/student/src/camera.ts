@@ -17,6 +17,10 @@ export class Camera {
   /** Page clock when the camera started (the browser tests align the scripted video to it). */
   startedAt = 0;
   vision: Vision | null = null;
+  /** The microphone, in exams that use it (asked for apart from the camera, so each refusal is told apart). */
+  microphone: MediaStream | null = null;
+  /** Page clock when the microphone started (the browser tests align the test audio to it). */
+  microphoneStartedAt = 0;
   /** Feeds the worker where there is no MediaStreamTrackProcessor; never shown. */
   private hiddenVideo: HTMLVideoElement | null = null;
 
@@ -40,6 +44,31 @@ export class Camera {
     this.startedAt = Date.now();
     stream.getVideoTracks()[0]?.addEventListener("ended", this.onEnded);
     return stream;
+  }
+
+  /** Starts the microphone (once). Echo cancellation and noise suppression keep voices and drop the rest. */
+  async startMicrophone(): Promise<MediaStreamTrack> {
+    if (!this.microphone) {
+      this.microphone = await navigator.mediaDevices.getUserMedia({
+        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
+        video: false,
+      });
+      this.microphoneStartedAt = Date.now();
+    }
+    const track = this.microphone.getAudioTracks()[0];
+    if (!track) throw new Error("the microphone gave no audio track");
+    return track;
+  }
+
+  /** The microphone's track, while it runs. */
+  audioTrack(): MediaStreamTrack | undefined {
+    return this.microphone?.getAudioTracks()[0];
+  }
+
+  /** Stops the microphone (the exam turned it off). */
+  stopMicrophone(): void {
+    for (const t of this.microphone?.getTracks() ?? []) t.stop();
+    this.microphone = null;
   }
 
   /** A new muted `<video>` showing the camera. */
@@ -71,5 +100,6 @@ export class Camera {
   stop(): void {
     this.vision?.stop();
     for (const t of this.stream?.getTracks() ?? []) t.stop();
+    this.stopMicrophone();
   }
 }

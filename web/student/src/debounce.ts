@@ -22,6 +22,7 @@ export type ClientKind = Extract<
   | "second_screen"
   | "camera_ended"
   | "phone_visible"
+  | "voice_detected"
   | "camera_suspect"
   | "devtools_open"
 >;
@@ -85,6 +86,8 @@ export interface DebounceConfig {
    * a hand a remote more often than not (test/objects-model.test.mjs).
    */
   minPhoneScore: number;
+  /** Speech probability (Silero VAD) at or above which someone is speaking. */
+  minSpeech: number;
   /** Below this mean luma the frame says nothing about faces (quality, not incident). */
   darkBelow: number;
   /** Faces with detection confidence below this are not counted. */
@@ -111,6 +114,8 @@ export const DEFAULT_CONFIG: DebounceConfig = {
     camera_ended: 0,
     // Two or three detections in a row: one misread frame is not a phone.
     phone_visible: 1000,
+    // A second of speech: a cough or a chair is shorter.
+    voice_detected: 1000,
     camera_suspect: 0,
     // Docked developer tools resize the page: a window being resized is not that.
     devtools_open: 2000,
@@ -127,6 +132,8 @@ export const DEFAULT_CONFIG: DebounceConfig = {
     camera_ended: 0,
     // The detector looks twice a second and misses a frame now and then.
     phone_visible: 1500,
+    // The pauses between words and sentences belong to one conversation.
+    voice_detected: 1500,
     camera_suspect: 0,
     devtools_open: 0,
   },
@@ -134,6 +141,7 @@ export const DEFAULT_CONFIG: DebounceConfig = {
   pitchLimitDeg: 20,
   screen: null,
   minPhoneScore: 0.25,
+  minSpeech: 0.5,
   darkBelow: 0.08,
   minFaceConfidence: 0.5,
   staleAfterMs: 2000,
@@ -202,6 +210,8 @@ export class Debouncer {
   private tracks = new Map<ClientKind, Track>();
   private disabled: Set<ClientKind>;
   private lastObs: Observation | null = null;
+  /** The end of the last audio the voice detector judged. */
+  private lastVoiceAt: number | null = null;
   private lastCopyPaste = -Infinity;
 
   constructor(
@@ -276,6 +286,22 @@ export class Debouncer {
     return out;
   }
 
+  /**
+   * The voice detector judged the audio up to `at`: `speech` is its highest
+   * speech probability over that stretch (about 100 ms), 0..1.
+   */
+  voice(at: number, speech: number): Action[] {
+    const out: Action[] = [];
+    if (!Number.isFinite(speech)) return out;
+    this.lastVoiceAt = at;
+    const speaking = speech >= this.cfg.minSpeech;
+    this.step("voice_detected", speaking, at, out, {
+      detail: speaking ? "speech heard" : undefined,
+      confidence: speaking ? Math.min(1, Math.max(0, speech)) : undefined,
+    });
+    return out;
+  }
+
   /** A page-state condition turned on or off at `at`. */
   state(kind: StateKind, active: boolean, at: number, detail?: string): Action[] {
     const out: Action[] = [];
@@ -299,7 +325,7 @@ export class Debouncer {
   tick(now: number): Action[] {
     const out: Action[] = [];
     for (const [kind, t] of this.tracks) {
-      if (VISION.includes(kind)) continue;
+      if (VISION.includes(kind) || kind === "voice_detected") continue;
       if (t.since !== null && t.clearedAt === null) this.step(kind, true, now, out, { detail: t.detail });
     }
     if (this.lastObs && now - this.lastObs.at > this.cfg.staleAfterMs) {
@@ -312,7 +338,17 @@ export class Debouncer {
         this.tracks.delete(kind);
       }
     }
+    this.tickVoice(now, out);
     return out;
+  }
+
+  /** Audio results that stop arriving (the microphone or its worker stopped) end a voice episode where they stopped. */
+  private tickVoice(now: number, out: Action[]): void {
+    if (this.lastVoiceAt === null || now - this.lastVoiceAt <= this.cfg.staleAfterMs) return;
+    const t = this.tracks.get("voice_detected");
+    if (t?.open) out.push({ type: "end", id: t.open, kind: "voice_detected", ended_at: Math.max(t.since ?? this.lastVoiceAt, t.clearedAt ?? this.lastVoiceAt) });
+    this.tracks.delete("voice_detected");
+    this.lastVoiceAt = null;
   }
 
   /** Ends every open episode (exam over, page closing). */

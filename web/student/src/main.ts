@@ -37,7 +37,8 @@ import { Telemetry } from "./telemetry.ts";
 import { installTestHooks } from "./test-hooks.ts";
 import { breakCountdownText, breakLeftMs, breakOffer, examTimeLeftMs } from "./timing.ts";
 import type { Vision } from "./vision.ts";
-import type { FrameResult, ModelChoice, ObjectsResult } from "./worker-protocol.ts";
+import { Voice } from "./voice.ts";
+import type { FrameResult, ModelChoice, ObjectsResult, VoiceResult } from "./worker-protocol.ts";
 
 const params = new URLSearchParams(location.search);
 
@@ -72,6 +73,10 @@ class StudentPage {
   private readonly progressKey: string;
   private readonly recordFrame: ((r: FrameResult) => void) | undefined;
   private readonly recordObjects: ((r: ObjectsResult) => void) | undefined;
+  private readonly recordVoice: ((r: VoiceResult) => void) | undefined;
+  /** The voice detector, in exams with the microphone on. */
+  private voice: Voice | null = null;
+  private readonly modelsBase = `${location.origin}${import.meta.env.BASE_URL}models/`;
   /** Shows the exam's access code, or hides it while the camera is not proctored; set once the code is known. */
   private showAccessCode: (() => void) | undefined;
   /** The server's latest word on the session. */
@@ -112,7 +117,7 @@ class StudentPage {
     connectingScreen();
     this.camera = new Camera(
       {
-        modelsBase: `${location.origin}${import.meta.env.BASE_URL}models/`,
+        modelsBase: this.modelsBase,
         model: (params.get("model") as ModelChoice | null) ?? "auto",
         targetFps: Number(params.get("fps") ?? 15),
       },
@@ -145,10 +150,12 @@ class StudentPage {
         chat: () => this.chat.lines(),
         thresholds: () => this.monitor.thresholds(),
         calibration: () => this.calibration.screen ?? this.savedScreen(),
+        voice: () => this.voice && { ready: this.voice.ready, rate: this.voice.rate, restarts: this.voice.restarts, lastError: this.voice.lastError },
       });
       probe = hooks.probe;
       this.recordFrame = hooks.frame;
       this.recordObjects = hooks.objects;
+      this.recordVoice = hooks.voice;
     }
     this.monitor = new Monitor(this.session, this.camera, debounceConfig(), () => this.updateStatus(), probe);
     this.monitor.onSettled = (item, outcome) => {
@@ -204,7 +211,7 @@ class StudentPage {
         refusedScreen(phase.reason, phase.text);
         break;
       case "check":
-        void checkScreen(this.camera, () => this.startVision(), () => this.dispatch({ type: "checked" }));
+        void checkScreen(this.camera, !!this.welcome?.settings.microphone, () => this.startVision(), () => this.dispatch({ type: "checked" }));
         break;
       case "consent":
         if (this.welcome) consentScreen(this.welcome.settings, () => this.dispatch({ type: "agreed" }));
@@ -387,6 +394,7 @@ class StudentPage {
     this.welcome = { ...this.welcome, settings: s };
     this.monitor.applySettings(s);
     this.updateObjects();
+    this.updateVoice();
     this.dispatch({ type: "settings", identity: s.identity_check });
     this.updateBreakBar();
     const inExam = this.state.phase.name === "exam";
@@ -501,6 +509,10 @@ class StudentPage {
   private async resume(): Promise<void> {
     try {
       await this.startVision();
+      // A reload mid-exam skips the system check: the microphone starts here
+      // (permission is remembered; a refusal shows in the status line, and
+      // the proctor sees no voice results rather than a blocked exam).
+      if (this.welcome?.settings.microphone) await this.camera.startMicrophone().catch((e: unknown) => console.warn(e));
     } catch (e) {
       console.warn(e);
       this.dispatch({ type: "resume_failed" });
@@ -514,9 +526,43 @@ class StudentPage {
   private startPublishing(): void {
     const track = this.camera.track();
     if (!track || this.publisher || this.state.phase.name === "ended") return;
-    this.publisher = new Publisher(this.session.socket, track);
+    this.publisher = new Publisher(this.session.socket, track, this.welcome?.settings.microphone ? (this.camera.audioTrack() ?? null) : null);
     this.publisher.onChange = () => this.updateStatus();
     this.publisher.start();
+    this.updateVoice();
+  }
+
+  /**
+   * The voice detector runs while the exam uses the microphone and the
+   * microphone runs; when a settings change turns it off, the detector, the
+   * sound sent to the proctors and the microphone itself all stop.
+   */
+  private updateVoice(): void {
+    const track = this.camera.audioTrack();
+    const wanted = !!this.welcome?.settings.microphone && !this.welcome.settings.disabled_detectors.includes("voice_detected");
+    if (!this.welcome?.settings.microphone && track) {
+      this.voice?.stop();
+      this.voice = null;
+      this.publisher?.stopAudio();
+      this.camera.stopMicrophone();
+      return;
+    }
+    if (wanted && track && !this.voice) {
+      const v = new Voice(track, this.modelsBase);
+      v.onResult = (r) => {
+        this.recordVoice?.(r);
+        this.monitor.voice(r);
+      };
+      v.onStatus = () => this.updateStatus();
+      this.voice = v;
+      v.start().catch((e: unknown) => {
+        v.lastError = e instanceof Error ? e.message : String(e);
+        this.updateStatus();
+      });
+    } else if (!wanted && this.voice) {
+      this.voice.stop();
+      this.voice = null;
+    }
   }
 
   private startExam(requestFullscreen: boolean): void {

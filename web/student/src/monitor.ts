@@ -11,7 +11,7 @@ import type { Direction } from "./gaze.ts";
 import { IdbStorage } from "./idb-storage.ts";
 import { MemoryStorage, Outbox, type Outcome, type OutboxItem, type OutboxStorage } from "./outbox.ts";
 import type { Session } from "./session.ts";
-import type { FrameResult, ObjectsResult } from "./worker-protocol.ts";
+import type { FrameResult, ObjectsResult, VoiceResult } from "./worker-protocol.ts";
 
 export type RaiseAction = Extract<Action, { type: "raise" }>;
 export type EndAction = Extract<Action, { type: "end" }>;
@@ -170,6 +170,12 @@ export class Monitor {
   objects(r: ObjectsResult): void {
     if (!this.active || !this.debouncer) return;
     for (const a of this.debouncer.objects(r.at + this.session.offsetMs, r.phoneScore)) void this.act(a);
+  }
+
+  /** What the voice detector heard (every ~100 ms). */
+  voice(r: VoiceResult): void {
+    if (!this.active || !this.debouncer) return;
+    for (const a of this.debouncer.voice(r.at + this.session.offsetMs, r.speech)) void this.act(a);
   }
 
   /** A page condition (tab hidden, window blurred, …) started or stopped holding. */

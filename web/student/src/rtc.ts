@@ -28,6 +28,8 @@ export class Publisher {
   constructor(
     private socket: StudentSocket,
     private track: MediaStreamTrack,
+    /** The microphone, in exams that use it: one Opus m-line after the camera's (docs/PROTOCOL.md, rtc_publish). */
+    private audio: MediaStreamTrack | null = null,
   ) {
     socket.on(EVENTS.RTC_CANDIDATE, (c) => {
       // A candidate for a connection already replaced is of no use.
@@ -50,6 +52,14 @@ export class Publisher {
     if (this.statsTimer) clearInterval(this.statsTimer);
     this.pc?.close();
     this.pc = null;
+  }
+
+  /** Stops sending the microphone (the exam turned it off): the track is dropped from the connection as it is. */
+  stopAudio(): void {
+    if (!this.audio) return;
+    const audio = this.audio;
+    this.audio = null;
+    for (const s of this.pc?.getSenders() ?? []) if (s.track === audio) void s.replaceTrack(null).catch(() => undefined);
   }
 
   /** The publishing connection's statistics (the browser tests read the simulcast layers from them). */
@@ -100,6 +110,7 @@ export class Publisher {
           { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 900_000 },
         ],
       });
+      if (this.audio) pc.addTransceiver(this.audio, { direction: "sendonly" });
       const codecs = RTCRtpSender.getCapabilities?.("video")?.codecs ?? [];
       const vp8 = codecs.filter((c) => c.mimeType.toLowerCase() === "video/vp8");
       if (vp8.length && "setCodecPreferences" in tx) {

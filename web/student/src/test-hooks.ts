@@ -13,7 +13,7 @@ import type { Probe } from "./monitor.ts";
 import type { PhaseName } from "./phase.ts";
 import type { Publisher } from "./rtc.ts";
 import type { Session } from "./session.ts";
-import type { FrameResult, ObjectsResult } from "./worker-protocol.ts";
+import type { FrameResult, ObjectsResult, VoiceResult } from "./worker-protocol.ts";
 
 /** What the hooks read, each looked up when a test asks. */
 export interface Inspected {
@@ -29,6 +29,8 @@ export interface Inspected {
   thresholds: () => DebounceConfig;
   /** The gaze calibration (where the screen is for the eyes), or null before it is done. */
   calibration: () => Direction | null;
+  /** The voice detector's state, in exams with the microphone on. */
+  voice: () => { ready: boolean; rate: number; restarts: number; lastError: string } | null;
 }
 
 interface LongFrame extends PerformanceEntry {
@@ -37,12 +39,19 @@ interface LongFrame extends PerformanceEntry {
 }
 
 /** Publishes `window.__vigil`; returns the probe that records what monitoring does, and a per-frame recorder. */
-export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: FrameResult) => void; objects: (r: ObjectsResult) => void } {
+export function installTestHooks(app: Inspected): {
+  probe: Probe;
+  frame: (r: FrameResult) => void;
+  objects: (r: ObjectsResult) => void;
+  voice: (r: VoiceResult) => void;
+} {
   const metrics = {
     raiseToAck: [] as Array<{ id: string; kind: string; ms: number; duplicate: boolean }>,
     frames: [] as Array<{ model: string; inferMs: number; at: number }>,
     /** The object detector's results: when, how long it took, its best phone score. */
     objects: [] as Array<{ at: number; inferMs: number; phoneScore: number; labels: string[] }>,
+    /** The voice detector's results: when, and its speech probability. */
+    voice: [] as Array<{ at: number; speech: number }>,
     longTasks: [] as Array<{ start: number; duration: number; phase: string }>,
     longFrames: [] as Array<{ start: number; duration: number; blocking: number; scripts: Array<{ ms: number; what: string }>; phase: string }>,
     raised: [] as Array<{ id: string; kind: string; started_at: number; raised_at: number }>,
@@ -107,6 +116,8 @@ export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: Fra
       publisher: app.publisher,
       /** Page clock when the camera started, to place server timestamps in the test video. */
       cameraStartedAt: () => app.camera().startedAt,
+      /** Page clock when the microphone started, to place server timestamps in the test audio. */
+      microphoneStartedAt: () => app.camera().microphoneStartedAt,
       /** Server clock − page clock (ms). */
       clockOffsetMs: () => app.session().offsetMs,
       /** Stops the socket's reconnection attempts (the durability test reloads with a full outbox). */
@@ -132,6 +143,7 @@ export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: Fra
         ),
       thresholds: app.thresholds,
       calibration: app.calibration,
+      voice: app.voice,
     },
   });
 
@@ -140,6 +152,9 @@ export function installTestHooks(app: Inspected): { probe: Probe; frame: (r: Fra
     frame: (r) => {
       // Bounded: a long benchmark run must not grow the page without end.
       if (metrics.frames.length < 20_000) metrics.frames.push({ model: r.model, inferMs: r.inferMs, at: r.at });
+    },
+    voice: (r) => {
+      if (metrics.voice.length < 20_000) metrics.voice.push({ at: r.at, speech: r.speech });
     },
     objects: (r) => {
       if (metrics.objects.length < 5_000) {

@@ -66,3 +66,26 @@ export type FromWorker =
   | { type: "evidence"; id: string; jpeg: ArrayBuffer; capturedAt: number; width: number; height: number; encodeMs: number }
   | { type: "evidence-failed"; id: string; error: string }
   | { type: "error"; error: string; fatal: boolean };
+
+/** The voice worker's channel with the audio worklet. */
+export type FromVoiceWorklet = { type: "rate"; sampleRate: number } | { type: "samples"; samples: Float32Array };
+
+/** Page → voice worker. */
+export type ToVoiceWorker = { type: "init"; modelsBase: string; port: MessagePort };
+
+/** What the voice detector heard over about 100 ms. */
+export interface VoiceResult {
+  type: "voice";
+  /** When the audio ended (ms since epoch, page clock). */
+  at: number;
+  /** The highest speech probability (Silero VAD) over those frames, 0..1. */
+  speech: number;
+  /** Milliseconds of model time those frames took. */
+  inferMs: number;
+}
+
+/** Voice worker → page. */
+export type FromVoiceWorker =
+  | { type: "ready"; initMs: number }
+  | VoiceResult
+  | { type: "error"; error: string; fatal: boolean };

@@ -7,10 +7,24 @@ import { useConnectionStatus, useServices, useVideoStatus } from "../services";
  * shows the transceiver that carries them. Degrades to a text when the
  * server offers no video (rejected, or no answer).
  */
-export function LiveVideo({ slot, studentId, quality, label }: { slot: number; studentId: string; quality: WatchQuality; label: string }) {
+export function LiveVideo({
+  slot,
+  studentId,
+  quality,
+  label,
+  listen = false,
+}: {
+  slot: number;
+  studentId: string;
+  quality: WatchQuality;
+  label: string;
+  /** Play the student's microphone (exams with it on): only ever for the one student the proctor chose to hear. */
+  listen?: boolean;
+}) {
   const { video } = useServices();
   const status = useVideoStatus();
   const el = useRef<HTMLVideoElement>(null);
+  const audioEl = useRef<HTMLAudioElement>(null);
   // Why the slot shows nothing, from the last `watch` answer ("" when it was accepted).
   const [refusal, setRefusal] = useState("");
 
@@ -57,6 +71,14 @@ export function LiveVideo({ slot, studentId, quality, label }: { slot: number; s
     }
   }, [stream, trackId]);
 
+  const sound = listen && status.kind === "ready" ? video.audioFor(studentId, slot) : null;
+  const soundId = sound?.getAudioTracks()[0]?.id;
+  useEffect(() => {
+    const a = audioEl.current;
+    if (a && sound && (a.srcObject as MediaStream | null)?.getAudioTracks()[0]?.id !== soundId) a.srcObject = sound;
+    if (a && !sound) a.srcObject = null;
+  }, [sound, soundId]);
+
   if (status.kind !== "ready" || !stream) {
     const text =
       status.kind === "unavailable"
@@ -70,5 +92,10 @@ export function LiveVideo({ slot, studentId, quality, label }: { slot: number; s
       </div>
     );
   }
-  return <video ref={el} className={`video video--${quality}`} autoPlay muted playsInline aria-label={`${label} live video`} />;
+  return (
+    <>
+      <video ref={el} className={`video video--${quality}`} autoPlay muted playsInline aria-label={`${label} live video`} />
+      {listen && <audio ref={audioEl} autoPlay aria-label={`${label} microphone`} />}
+    </>
+  );
 }

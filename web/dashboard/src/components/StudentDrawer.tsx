@@ -36,6 +36,8 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
   const points = useHistory(history, id);
   const { items } = useFeed(feed);
   const [quality, setQuality] = useState<WatchQuality>("thumbnail");
+  // Off until the proctor asks: a drawer opened to read a timeline should not start talking.
+  const [listening, setListening] = useState(false);
   // Tagged with the student it belongs to: after a switch to another student, the
   // previous one's history is not shown while the new one loads.
   const [loaded, setLoaded] = useState<{ id: string; history: IncidentRecord[] | { error: string } } | null>(null);
@@ -109,7 +111,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
           </p>
         )}
         <section aria-label="Live video" className="drawer__video">
-          <LiveVideo slot={DRAWER_SLOT} studentId={id} quality={quality} label={name} />
+          <LiveVideo slot={DRAWER_SLOT} studentId={id} quality={quality} label={name} listen={listening && !!exam?.settings.microphone} />
           <fieldset className="seg">
             <legend>Video</legend>
             {(["thumbnail", "full"] as const).map((q) => (
@@ -118,6 +120,11 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
               </label>
             ))}
           </fieldset>
+          {exam?.settings.microphone && (
+            <button type="button" aria-pressed={listening} onClick={() => setListening((l) => !l)}>
+              {listening ? "🔊 Stop listening" : "🔈 Listen to the microphone"}
+            </button>
+          )}
         </section>
         <ChatSection key={id} id={id} name={name} />
         <section aria-label="Score over time">

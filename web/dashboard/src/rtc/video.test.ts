@@ -5,7 +5,7 @@ import { VideoClient } from "./video";
 /** Just enough of RTCPeerConnection to follow the negotiation. */
 class FakePC {
   static last: FakePC | undefined;
-  transceivers: { mid: string | null; direction: string; receiver: { track: object } }[] = [];
+  transceivers: { mid: string | null; direction: string; receiver: { track: { id: string; kind: string } } }[] = [];
   remote: unknown;
   closed = false;
   onicecandidate: ((e: { candidate: unknown }) => void) | null = null;
@@ -13,8 +13,8 @@ class FakePC {
   constructor() {
     FakePC.last = this;
   }
-  addTransceiver(_kind: string, init: { direction: string }) {
-    this.transceivers.push({ mid: null, direction: init.direction, receiver: { track: { id: `t${this.transceivers.length}` } } });
+  addTransceiver(kind: string, init: { direction: string }) {
+    this.transceivers.push({ mid: null, direction: init.direction, receiver: { track: { id: `t${this.transceivers.length}`, kind } } });
   }
   createOffer() {
     return Promise.resolve({ type: "offer", sdp: `v=0 m-lines:${this.transceivers.length}` });
@@ -48,11 +48,14 @@ const make = () => {
 };
 
 describe("live video client", () => {
-  it("offers K recvonly transceivers; no answer → unavailable, and watch is refused locally", async () => {
+  it("offers K recvonly video transceivers, then K audio ones; no answer → unavailable, and watch is refused locally", async () => {
     const { socket, video } = make();
     await video.start();
-    expect(FakePC.last!.transceivers.map((t) => t.direction)).toEqual(["recvonly", "recvonly", "recvonly"]);
-    expect(socket.emitted[0]).toEqual(["rtc_subscribe", { sdp: "v=0 m-lines:3" }]);
+    expect(FakePC.last!.transceivers.map((t) => `${t.receiver.track.kind} ${t.direction}`)).toEqual([
+      ...Array<string>(3).fill("video recvonly"),
+      ...Array<string>(3).fill("audio recvonly"),
+    ]);
+    expect(socket.emitted[0]).toEqual(["rtc_subscribe", { sdp: "v=0 m-lines:6" }]);
     expect(video.getStatus()).toEqual({ kind: "unavailable", detail: "the server does not offer video yet" });
     expect(FakePC.last!.closed).toBe(true);
     expect(await video.watch(1, "s1", "thumbnail")).toMatchObject({ status: "rejected", reason: "unavailable" });
@@ -76,8 +79,13 @@ describe("live video client", () => {
     expect(video.streamFor("s9")).toBeNull();
     socket.fire("slot", { slot: 2, mid: "2", student_id: "s9", quality: "full" });
     expect((video.streamFor("s9") as unknown as { tracks: { id: string }[] }).tracks[0]!.id).toBe("t2");
+    // Slot 2's sound is the third audio transceiver (the sixth overall).
+    expect((video.audioFor("s9", 2) as unknown as { tracks: { id: string }[] }).tracks[0]!.id).toBe("t5");
+    expect(video.audioFor("s9", 1)).toBeNull();
+    expect(video.audioFor("s8", 2)).toBeNull();
     await video.unwatch(2);
     expect(video.streamFor("s9")).toBeNull();
+    expect(video.audioFor("s9", 2)).toBeNull();
     socket.fire("disconnect", "transport close");
     expect(video.getStatus().kind).toBe("idle");
   });

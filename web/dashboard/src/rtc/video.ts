@@ -2,7 +2,9 @@
  * Watching live video through the SFU's bounded slots.
  *
  * One RTCPeerConnection per page with `slots` recvonly video transceivers,
- * offered through `rtc_subscribe`. The page asks for a student in a slot
+ * then as many recvonly audio ones (the i-th audio m-line carries the sound
+ * of the student in slot i, in exams with the microphone on), offered
+ * through `rtc_subscribe`. The page asks for a student in a slot
  * (`watch`), and the server says which transceiver (`mid`) carries which
  * student (`slot` events). If the server rejects the subscription, or does
  * not answer, video is reported unavailable and everything else works.
@@ -61,6 +63,7 @@ export class VideoClient {
     this.pc = pc;
     try {
       for (let i = 0; i < this.slots; i++) pc.addTransceiver("video", { direction: "recvonly" });
+      for (let i = 0; i < this.slots; i++) pc.addTransceiver("audio", { direction: "recvonly" });
       pc.onicecandidate = (e) => {
         if (!e.candidate) return;
         const c: IceCandidate = { candidate: e.candidate.candidate };
@@ -109,6 +112,18 @@ export class VideoClient {
       if (t?.receiver.track) return new MediaStream([t.receiver.track]);
     }
     return null;
+  }
+
+  /**
+   * The sound of `studentId` in `slot`: the audio transceiver paired with the
+   * slot (the slot-th audio m-line of the offer), while the slot shows them.
+   * Silent unless the exam has the microphone on.
+   */
+  audioFor(studentId: string, slot: number): MediaStream | null {
+    const u = this.slotMap.get(slot);
+    if (!this.pc || u?.student_id !== studentId) return null;
+    const track = this.pc.getTransceivers().filter((t) => t.receiver.track?.kind === "audio")[slot]?.receiver.track;
+    return track ? new MediaStream([track]) : null;
   }
 
   /** Sends a slot request once video is up; no answer in time is a rejection too. */

@@ -21,7 +21,7 @@ function checkRow(what: string): { li: HTMLLIElement; set: (cls: string, text: s
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-export async function checkScreen(camera: Camera, startVision: () => Promise<Vision>, onContinue: () => void): Promise<void> {
+export async function checkScreen(camera: Camera, microphone: boolean, startVision: () => Promise<Vision>, onContinue: () => void): Promise<void> {
   const cam = checkRow("Camera");
   const mic = checkRow("Microphone");
   const rtc = checkRow("Video link (WebRTC)");
@@ -31,11 +31,28 @@ export async function checkScreen(camera: Camera, startVision: () => Promise<Vis
   const retry = h("button", { type: "button", class: "secondary", onclick: () => location.reload() }, "Check again");
   showScreen(
     "System check",
-    h("p", {}, "We check that your computer can run the exam. Your browser may ask to use the camera: please allow it."),
+    h(
+      "p",
+      {},
+      microphone
+        ? "We check that your computer can run the exam. Your browser may ask to use the camera and the microphone: please allow both."
+        : "We check that your computer can run the exam. Your browser may ask to use the camera: please allow it.",
+    ),
     h("ul", { class: "checks" }, cam.li, mic.li, rtc.li, gl.li, up.li),
     h("p", {}, next, " ", retry),
   );
-  mic.set("ok", "not needed for this exam");
+  let micOk = !microphone;
+  if (microphone) {
+    try {
+      const t = await camera.startMicrophone();
+      mic.set("ok", `working (${t.label || "microphone"})`);
+      micOk = true;
+    } catch (e) {
+      mic.set("fail", `not available: ${message(e)}. This exam needs the microphone: allow it and check again.`);
+    }
+  } else {
+    mic.set("ok", "not needed for this exam");
+  }
   up.set("unknown", "unknown until the video link is up (measured from the connection, no test upload)");
   let camOk = false;
   try {
@@ -60,6 +77,6 @@ export async function checkScreen(camera: Camera, startVision: () => Promise<Vis
   } else {
     gl.set("fail", "needs the camera");
   }
-  next.disabled = !(camOk && visionOk);
+  next.disabled = !(camOk && visionOk && micOk);
   if (!next.disabled) next.focus();
 }

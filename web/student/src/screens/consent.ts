@@ -34,7 +34,18 @@ export function consentScreen(settings: ExamSettings, onAgree: () => void): void
             )
           : h("li", {}, "Your proctor can watch your camera live during the exam. The live video is not recorded."),
         frames,
-        h("li", {}, "Leaving the exam tab or full screen, switching windows, copying or pasting and a second screen are noted for the proctor."),
+        settings.microphone
+          ? h(
+              "li",
+              {},
+              "This exam uses your microphone. Your computer listens for voices (the sound is checked on your computer, like the camera picture), and when it hears someone speak for more than a second this is noted for the proctor. Your proctor can hear your microphone live while they watch your camera. The sound is never recorded.",
+            )
+          : h("li", {}, "This exam does not use your microphone."),
+        h(
+          "li",
+          {},
+          "Leaving the exam tab or full screen, switching windows, copying or pasting, a second screen, a phone in view, and a camera that looks like a virtual camera or a screen share are noted for the proctor.",
+        ),
         h("li", {}, "Your proctor decides what happens; nothing is decided automatically."),
       ),
       h("p", {}, box, " ", h("label", { for: "agree", style: "display:inline" }, "I have read this and agree")),

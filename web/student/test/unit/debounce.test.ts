@@ -248,6 +248,35 @@ describe("a phone in view", () => {
   });
 });
 
+describe("a voice heard", () => {
+  it("raised after 1 s of speech, through the pauses between words, ended 1.5 s after the last", () => {
+    const d = make();
+    const out: Action[] = [];
+    // Results every 100 ms: speech for 3 s with a 400 ms pause at 1.2 s, then silence.
+    for (let t = 0; t < 7000; t += 100) {
+      const speaking = t < 3000 && !(t >= 1200 && t < 1600);
+      out.push(...d.voice(t, speaking ? 0.93 : 0.04));
+    }
+    expect(out).toEqual([
+      { type: "raise", id: "id1", kind: "voice_detected", started_at: 0, raised_at: 1000, confidence: 0.93, detail: "speech heard" },
+      { type: "end", id: "id1", kind: "voice_detected", ended_at: 3000 },
+    ]);
+  });
+
+  it("a cough (a short burst) or a low probability is nothing", () => {
+    const d = make();
+    for (let t = 0; t < 3000; t += 100) expect(d.voice(t, t >= 500 && t < 900 ? 0.9 : 0.45)).toEqual([]);
+  });
+
+  it("ends where the audio stopped when results stop coming", () => {
+    const d = make();
+    for (let t = 0; t <= 1500; t += 100) d.voice(t, 0.9);
+    expect(d.openIncidents().voice_detected).toBe("id1");
+    expect(d.tick(3000)).toEqual([]);
+    expect(d.tick(4000)).toEqual([{ type: "end", id: "id1", kind: "voice_detected", ended_at: 1500 }]);
+  });
+});
+
 describe("weak signals", () => {
   it("a suspect camera is raised at once; developer tools after 2 s open", () => {
     const d = make();

@@ -1,0 +1,110 @@
+// Page side of the voice detector, for exams with the microphone on: an
+// AudioWorklet copies the microphone's samples to the voice worker over a
+// channel of their own (voice.worklet.ts → voice.worker.ts), and the worker's
+// results come back here. A worker that fails is tried again a few times;
+// the rest of the page goes on without it.
+
+import workletUrl from "./voice.worklet.ts?worker&url";
+import type { FromVoiceWorker, ToVoiceWorker, VoiceResult } from "./worker-protocol.ts";
+
+const RETRY_MS = 10_000;
+const MAX_RESTARTS = 5;
+
+export class Voice {
+  ready = false;
+  restarts = 0;
+  lastError = "";
+  /** Results per second over the last few seconds (about 10 when it keeps up). */
+  rate = 0;
+  onResult: (r: VoiceResult) => void = () => {};
+  onStatus: () => void = () => {};
+  private ctx: AudioContext | null = null;
+  private node: AudioWorkletNode | null = null;
+  private worker: Worker | null = null;
+  private recent: number[] = [];
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly track: MediaStreamTrack,
+    private readonly modelsBase: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    const ctx = new AudioContext();
+    this.ctx = ctx;
+    await ctx.audioWorklet.addModule(workletUrl);
+    const node = new AudioWorkletNode(ctx, "vigil-voice-capture", { numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: "explicit" });
+    this.node = node;
+    ctx.createMediaStreamSource(new MediaStream([this.track])).connect(node);
+    // Connected to the output, so that every browser keeps pulling it; it writes silence.
+    node.connect(ctx.destination);
+    if (ctx.state === "suspended") {
+      // Started without a click (a reload mid-exam): the first one resumes it.
+      const resume = () => void ctx.resume();
+      for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, resume, { once: true });
+      void ctx.resume().catch(() => undefined);
+    }
+    this.spawn();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.worker?.terminate();
+    this.worker = null;
+    this.node?.disconnect();
+    void this.ctx?.close().catch(() => undefined);
+    this.ctx = null;
+    this.ready = false;
+  }
+
+  private spawn(): void {
+    if (!this.node) return;
+    const w = new Worker(new URL("./voice.worker.ts", import.meta.url), { type: "module", name: "vigil-voice" });
+    this.worker = w;
+    this.ready = false;
+    const channel = new MessageChannel();
+    this.node.port.postMessage({ port: channel.port1 }, [channel.port1]);
+    w.postMessage({ type: "init", modelsBase: this.modelsBase, port: channel.port2 } satisfies ToVoiceWorker, [channel.port2]);
+    w.onmessage = ({ data }: MessageEvent<FromVoiceWorker>) => {
+      if (w !== this.worker) return;
+      switch (data.type) {
+        case "ready":
+          this.ready = true;
+          this.onStatus();
+          break;
+        case "voice": {
+          const now = performance.now();
+          this.recent.push(now);
+          while (this.recent.length && this.recent[0]! < now - 5000) this.recent.shift();
+          this.rate = this.recent.length > 1 ? ((this.recent.length - 1) * 1000) / (now - this.recent[0]!) : 0;
+          this.onResult(data);
+          break;
+        }
+        case "error":
+          this.lastError = data.error;
+          if (data.fatal) this.fail(data.error);
+          break;
+      }
+    };
+    w.onerror = (e) => {
+      e.preventDefault();
+      this.fail(e.message || "voice worker error");
+    };
+  }
+
+  private fail(error: string): void {
+    this.lastError = error;
+    this.worker?.terminate();
+    this.worker = null;
+    this.ready = false;
+    this.onStatus();
+    if (this.stopped || this.restarts >= MAX_RESTARTS) return;
+    this.restarts += 1;
+    this.retry = setTimeout(() => {
+      if (!this.stopped) this.spawn();
+    }, RETRY_MS);
+  }
+}
