@@ -2,10 +2,13 @@
 // Student-client benchmark: the built app in headless Chromium (scripted
 // camera video) against the real vigil server, once per model. Records
 // per-frame inference time in the worker (median/p95), inferences per
-// second, main-thread long tasks, and the time from a debounce condition
-// being met in the page to the server's ack. Writes bench/student-bench.json.
+// second, the phone detector's inferences per second and time (its own
+// worker), with --microphone the voice detector's results per second (the
+// fake microphone plays test-media/make-speech.mjs's loop), main-thread long
+// tasks, and the time from a debounce condition being met in the page to the
+// server's ack. Writes bench/student-bench.json.
 //
-//   npm run bench [-- --seconds 30 --out bench/student-bench.json]
+//   npm run bench [-- --seconds 30 --microphone --out bench/student-bench.json]
 //
 // Numbers, not assertions: nothing here fails on a slow machine.
 
@@ -22,6 +25,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '30' },
     out: { type: 'string', default: path.join(root, 'bench', 'student-bench.json') },
     models: { type: 'string', default: 'landmarker,detector' },
+    microphone: { type: 'boolean', default: false },
   },
 });
 
@@ -29,6 +33,8 @@ execFileSync(process.execPath, [path.join(root, 'scripts', 'ensure-models.mjs')]
 execFileSync(process.execPath, [path.join(root, 'scripts', 'ensure-built.mjs')], { stdio: 'inherit' });
 const { StudentTestServer, requireBuilt } = await import('../test/helpers/vigil-server.mjs');
 const { launchWithCamera, joinAndStart, metrics, examSettings } = await import('../test/helpers/student-page.mjs');
+const { launchChromium } = await import('../test/helpers/chromium.mjs');
+const { speechAudio } = await import('../test-media/make-speech.mjs');
 const { scriptedVideo } = await import('../test/helpers/media.mjs');
 const { CHROMIUM_PATH } = await import('../test/helpers/chromium.mjs');
 
@@ -60,10 +66,17 @@ const results = {
 
 try {
   for (const model of args.models.split(',')) {
-    const settings = await examSettings(server, { disabled_detectors: ['window_blur', 'second_screen'] });
+    const settings = await examSettings(server, { disabled_detectors: ['window_blur', 'second_screen'], microphone: args.microphone });
     const exam = `bench-${model}`;
     const { tokens } = await server.exam({ id: exam, students: ['s1'], proctors: ['p1'], settings });
-    const browser = await launchWithCamera(file);
+    const browser = args.microphone
+      ? await launchChromium({
+          extraArgs: [
+            '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${file}`,
+            `--use-file-for-fake-audio-capture=${speechAudio().file}`, '--autoplay-policy=no-user-gesture-required',
+          ],
+        })
+      : await launchWithCamera(file);
     try {
       const page = await browser.context.newPage();
       const t0 = Date.now();
@@ -90,6 +103,9 @@ try {
         join_to_exam_ms: loadMs,
         inference_ms: stats(frames.map((f) => f.inferMs)),
         inferences_per_s: Math.round((frames.length / ((end.wall - start.wall) / 1000)) * 10) / 10,
+        object_inferences_per_s: Math.round((m.objects.filter((o) => o.at >= start.wall && o.at <= end.wall).length / ((end.wall - start.wall) / 1000)) * 10) / 10,
+        object_inference_ms: stats(m.objects.filter((o) => o.at >= start.wall && o.at <= end.wall).map((o) => o.inferMs)),
+        voice_results_per_s: args.microphone ? Math.round((m.voice.filter((v) => v.at >= start.wall && v.at <= end.wall).length / ((end.wall - start.wall) / 1000)) * 10) / 10 : null,
         long_tasks_during_exam: { count: longInExam.length, max_ms: longInExam.length ? Math.max(...longInExam.map((l) => l.duration)) : 0 },
         long_tasks_whole_page: { count: m.longTasks.length, max_ms: m.longTasks.length ? Math.round(Math.max(...m.longTasks.map((l) => l.duration))) : 0, tasks: m.longTasks.map((l) => ({ at_ms: Math.round(l.start), ms: Math.round(l.duration), screen: l.phase })) },
         // Script time inside long animation frames: what of a long frame was our code.

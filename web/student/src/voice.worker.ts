@@ -8,19 +8,15 @@
 /// <reference lib="webworker" />
 import * as ort from "onnxruntime-web/wasm";
 import { Downsampler, VOICE_FRAME, VOICE_RATE } from "./resample.ts";
+import { SileroVad } from "./silero.ts";
 import type { FromVoiceWorker, FromVoiceWorklet, ToVoiceWorker } from "./worker-protocol.ts";
 
 declare const self: DedicatedWorkerGlobalScope;
 
-/** Silero v5 reads each frame with the last 64 samples of the one before. */
-const CONTEXT = 64;
 /** Frames per result sent to the page (96 ms). */
 const FRAMES_PER_RESULT = 3;
 
-let session: ort.InferenceSession | null = null;
-let state: ort.Tensor | null = null;
-let sr: ort.Tensor | null = null;
-let context = new Float32Array(CONTEXT);
+let vad: SileroVad | null = null;
 let downsampler: Downsampler | null = null;
 let queue: Float32Array[] = [];
 let running = false;
@@ -32,19 +28,6 @@ function post(m: FromVoiceWorker): void {
   self.postMessage(m);
 }
 
-async function judge(frame: Float32Array): Promise<number> {
-  const input = new Float32Array(CONTEXT + VOICE_FRAME);
-  input.set(context);
-  input.set(frame, CONTEXT);
-  context = frame.slice(VOICE_FRAME - CONTEXT);
-  const out = await session!.run({ input: new ort.Tensor("float32", input, [1, input.length]), state: state!, sr: sr! });
-  const next = out["stateN"];
-  const speech = out["output"]?.data[0];
-  if (!next || typeof speech !== "number") throw new Error("the voice model gave no output");
-  state = next;
-  return speech;
-}
-
 /** Runs queued frames one at a time (a model call is ~1 ms; a backlog after a stall drains quickly). */
 async function drain(): Promise<void> {
   if (running) return;
@@ -53,7 +36,7 @@ async function drain(): Promise<void> {
     while (queue.length) {
       const frame = queue.shift()!;
       const t0 = performance.now();
-      const speech = await judge(frame);
+      const speech = await vad!.speech(frame);
       inferMs += performance.now() - t0;
       best = Math.max(best, speech);
       frames += 1;
@@ -81,7 +64,7 @@ function onWorklet({ data }: MessageEvent<FromVoiceWorklet>): void {
     }
     return;
   }
-  if (!downsampler || !session) return;
+  if (!downsampler || !vad) return;
   // After a long stall (a frozen tab) only the last two seconds matter.
   queue.push(...downsampler.push(data.samples));
   if (queue.length > 64) queue = queue.slice(-64);
@@ -95,9 +78,8 @@ self.onmessage = async ({ data }: MessageEvent<ToVoiceWorker>) => {
     ort.env.wasm.numThreads = 1;
     // Same-origin, prepared at build time (scripts/prepare-voice-model.mjs): the glue module and the WASM.
     ort.env.wasm.wasmPaths = `${data.modelsBase}ort/`;
-    session = await ort.InferenceSession.create(`${data.modelsBase}voice/silero_vad_v5.onnx`, { executionProviders: ["wasm"] });
-    state = new ort.Tensor("float32", new Float32Array(2 * 128), [2, 1, 128]);
-    sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(VOICE_RATE)]), [1]);
+    const session = await ort.InferenceSession.create(`${data.modelsBase}voice/silero_vad_v5.onnx`, { executionProviders: ["wasm"] });
+    vad = new SileroVad(ort, session);
     data.port.onmessage = onWorklet;
     post({ type: "ready", initMs: performance.now() - t0 });
   } catch (e) {
