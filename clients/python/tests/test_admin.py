@@ -40,7 +40,8 @@ def test_create_exam_defaults(admin):
                              "copy_paste": 2, "second_screen": 4, "camera_ended": 4,
                              "worker_stalled": 1, "inference_rate_low": 0, "heartbeat_lost": 1,
                              "media_stalled": 3, "frame_rate_collapsed": 0.5,
-                             "keyframes_missing": 0.5}
+                             "keyframes_missing": 0.5, "phone_visible": 5, "voice_detected": 3,
+                             "camera_suspect": 2, "devtools_open": 1}
 
 
 def test_create_list_roster(admin):

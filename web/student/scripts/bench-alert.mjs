@@ -14,10 +14,14 @@
 //             `to_ack` is the part up to the student's ack
 //   total     behaviour start → proctor
 //
-// The video's timeline is placed on the page clock from when the camera
-// started (`cameraStartedAt`), as the app tests do; Chromium's fake camera
-// starts playing within a frame or two of that, so `seen` carries that
-// uncertainty (~±70 ms). Writes bench/alert-time.json and .svg.
+// `seen` comes from the frame itself: the test build reads the scripted
+// video's frame number from the strip along its bottom, so the first frame
+// that showed the behaviour is `i` frames into its segment and was captured
+// i/15 s after the behaviour began (frames are read as they arrive; what
+// this leaves out is the camera pipeline's own latency before the page gets
+// a frame). Incidents whose first frame has no readable number fall back to
+// placing the video's loop on the page clock from when the camera started,
+// which drifts by tens of ms per loop. Writes bench/alert-time.json and .svg.
 //
 //   npm run bench:alert [-- --loops 3 --out bench/alert-time.json]
 //
@@ -97,18 +101,25 @@ try {
     /** Position in the video loop (ms) of a page-clock time (server ms). */
     const videoTime = (at) => (((at - offset - cameraStartedAt) % loopMs) + loopMs) % loopMs;
     const ackMs = new Map(m.raiseToAck.map((a) => [a.id, a.ms]));
+    const indexAt = new Map(m.frames.filter((f) => f.frameIndex !== undefined).map((f) => [Math.round(f.at), f.frameIndex]));
+    const segments = truth.segments;
     const rows = [];
     for (const r of m.raised) {
       const names = SEGMENTS[r.kind];
       if (!names) continue;
+      const index = indexAt.get(Math.round(r.started_at - offset));
+      const seg = index !== undefined ? segments.find((x) => names.includes(x.name) && index % truth.frames >= x.startFrame && index % truth.frames < x.endFrame) : undefined;
       const tv = videoTime(r.started_at);
-      // The segment whose start is nearest before the first frame that showed it.
-      const lag = Math.min(...names.map((n) => { const d = tv - segStart[n]; return d < -500 ? d + loopMs : d; }));
+      // From the frame's own number; else the segment whose start is nearest before the first frame that showed it.
+      const lag = seg
+        ? (((index % truth.frames) - seg.startFrame) * 1000) / truth.fps
+        : Math.min(...names.map((n) => { const d = tv - segStart[n]; return d < -500 ? d + loopMs : d; }));
       const behaviourAtWall = r.started_at - offset - lag;
       const raisedWall = r.raised_at - offset;
       const proctorAt = heard.get(r.id);
       rows.push({
         kind: r.kind,
+        seen_from: seg ? 'frame number' : 'loop on the page clock',
         seen_ms: lag,
         debounce_ms: r.raised_at - r.started_at,
         to_ack_ms: ackMs.get(r.id) ?? null,
@@ -148,7 +159,7 @@ try {
 
 function svg(r) {
   const kinds = Object.keys(r.by_kind).filter((k) => r.by_kind[k].total_ms);
-  const w = 720, rowH = 54, pad = 150, top = 46, h = top + kinds.length * rowH + 50;
+  const w = 720, rowH = 54, pad = 150, top = 46, h = top + kinds.length * rowH + 62;
   const maxMs = Math.max(3500, ...kinds.map((k) => r.by_kind[k].total_ms.p95)) * 1.05;
   const X = (ms) => pad + (ms / maxMs) * (w - pad - 30);
   const stages = [['seen_ms', '#999999', 'seen'], ['debounce_ms', '#0072b2', 'debounce'], ['delivery_ms', '#d55e00', 'delivery']];

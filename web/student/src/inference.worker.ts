@@ -23,6 +23,22 @@ let last: { frame: ImageBitmap | VideoFrame; at: number } | null = null;
 /** The object worker's channel, and whether it waits for a frame (it asks when it is ready). */
 let objectsPort: MessagePort | null = null;
 let objectsWant = false;
+/**
+ * The test build reads the scripted camera video's frame number from the
+ * strip along its bottom (test-media/frame-index.mjs), so that a benchmark
+ * knows which frame showed what; the production build has none of this.
+ */
+let frameIndexOf: ((frame: ImageBitmap | VideoFrame) => number | null) | null = null;
+if (import.meta.env.MODE === "test") {
+  void import("../test-media/frame-index.mjs").then(({ decodeFrameIndex }) => {
+    // 480 rows onto 30: the 16-row strip becomes the last row whole.
+    const strip = new OffscreenCanvas(160, 30).getContext("2d", { willReadFrequently: true })!;
+    frameIndexOf = (frame) => {
+      strip.drawImage(frame, 0, 0, 160, 30);
+      return decodeFrameIndex(strip.getImageData(0, 0, 160, 30));
+    };
+  });
+}
 const lumaCanvas = new OffscreenCanvas(32, 24);
 const luma = lumaCanvas.getContext("2d", { willReadFrequently: true })!;
 
@@ -139,7 +155,8 @@ function analyse(frame: ImageBitmap | VideoFrame, at: number): void {
   }
   const span = recent.length > 1 ? (end - recent[0]!) / 1000 : 1;
   const fps = recent.length > 1 ? (recent.length - 1) / span : recent.length;
-  post({ type: "result", at, ...r, brightness: b, model: used, inferMs, fps });
+  const frameIndex = frameIndexOf?.(frame) ?? undefined;
+  post({ type: "result", at, ...r, brightness: b, model: used, inferMs, fps, ...(frameIndex !== undefined ? { frameIndex } : {}) });
 }
 
 /** Hands the object worker a copy of this frame if it asked for one (it closes the copy). */

@@ -529,7 +529,8 @@ class StudentPage {
     this.publisher = new Publisher(this.session.socket, track, this.welcome?.settings.microphone ? (this.camera.audioTrack() ?? null) : null);
     this.publisher.onChange = () => this.updateStatus();
     this.publisher.start();
-    this.updateVoice();
+    // A task of its own: an AudioContext and its worklet are not cheap either.
+    setTimeout(() => this.updateVoice(), 0);
   }
 
   /**

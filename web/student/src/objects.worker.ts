@@ -4,7 +4,7 @@
 // face models for that long twice a second, so it runs here, on whichever
 // core is free, and takes a frame from the inference worker only when it is
 // ready for one (at most every `minIntervalMs`, and never faster than
-// 1.5 × its own inference time, so a slow machine slows this down rather
+// 1.3 × its own inference time, so a slow machine slows this down rather
 // than the face models).
 
 /// <reference lib="webworker" />
@@ -49,7 +49,7 @@ function onFrame({ frame, at }: ToObjectsPort): void {
     post({ type: "error", error: String(e), fatal: false });
   } finally {
     frame.close();
-    want(Math.max(minIntervalMs, emaMs * 1.5) - (performance.now() - t0));
+    want(Math.max(minIntervalMs, emaMs * 1.3) - (performance.now() - t0));
   }
 }
 

@@ -47,7 +47,7 @@ export function installTestHooks(app: Inspected): {
 } {
   const metrics = {
     raiseToAck: [] as Array<{ id: string; kind: string; ms: number; duplicate: boolean }>,
-    frames: [] as Array<{ model: string; inferMs: number; at: number }>,
+    frames: [] as Array<{ model: string; inferMs: number; at: number; frameIndex?: number }>,
     /** The object detector's results: when, how long it took, its best phone score. */
     objects: [] as Array<{ at: number; inferMs: number; phoneScore: number; labels: string[] }>,
     /** The voice detector's results: when, and its speech probability. */
@@ -151,7 +151,9 @@ export function installTestHooks(app: Inspected): {
     probe,
     frame: (r) => {
       // Bounded: a long benchmark run must not grow the page without end.
-      if (metrics.frames.length < 20_000) metrics.frames.push({ model: r.model, inferMs: r.inferMs, at: r.at });
+      if (metrics.frames.length < 20_000) {
+        metrics.frames.push({ model: r.model, inferMs: r.inferMs, at: r.at, ...(r.frameIndex !== undefined ? { frameIndex: r.frameIndex } : {}) });
+      }
     },
     voice: (r) => {
       if (metrics.voice.length < 20_000) metrics.voice.push({ at: r.at, speech: r.speech });

@@ -56,6 +56,8 @@ export interface FrameResult {
   inferMs: number;
   /** Inferences per second over the last ~2 s. */
   fps: number;
+  /** The test build only: the scripted test video's frame number, read from the frame. */
+  frameIndex?: number;
 }
 
 export type FromWorker =

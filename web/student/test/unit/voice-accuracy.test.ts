@@ -184,7 +184,7 @@ async function judge(clip: Clip): Promise<{ raised: boolean; speechFrames: numbe
 describe("voice detector accuracy on a labelled set", () => {
   it("hears speech in twelve languages and ignores noise, above the floors", async () => {
     const clips = buildSet();
-    const rows = [];
+    const rows: Array<{ name: string; group: string; speech: boolean; raised: boolean; speechFrames: number }> = [];
     for (const c of clips) rows.push({ name: c.name, group: c.group, speech: c.speech, ...(await judge(c)) });
     const groups = [...new Set(rows.map((r) => r.group))].map((group) => {
       const g = rows.filter((r) => r.group === group);
