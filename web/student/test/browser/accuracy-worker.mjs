@@ -8,30 +8,14 @@
 //   detect {url, width, height}                    -> {detector: [{box, score}], landmarker: [{box}]}
 //     url: raw RGBA bytes (width × height × 4) of one frame
 
-import { FilesetResolver, FaceDetector, FaceLandmarker } from '/vendor/tasks-vision/vision_bundle.mjs';
+import { createFaceTasks, serveRequests } from './face-tasks.mjs';
 
 let detector;
 let landmarker;
 
 const handlers = {
-  async init({ wasmBase, detectorUrl, landmarkerUrl }) {
-    const fileset = await FilesetResolver.forVisionTasks(wasmBase, true);
-    // tasks-vision clears self.ModuleFactory after creating a task and a cached
-    // import() does not set it again: keep the factory, re-arm it per task.
-    const { default: moduleFactory } = await import(fileset.wasmLoaderPath);
-    self.ModuleFactory = moduleFactory;
-    detector = await FaceDetector.createFromOptions(fileset, {
-      baseOptions: { modelAssetPath: detectorUrl, delegate: 'CPU' },
-      runningMode: 'IMAGE',
-      minDetectionConfidence: 0.5,
-    });
-    self.ModuleFactory = moduleFactory;
-    landmarker = await FaceLandmarker.createFromOptions(fileset, {
-      baseOptions: { modelAssetPath: landmarkerUrl, delegate: 'CPU' },
-      runningMode: 'IMAGE',
-      numFaces: 2,
-      outputFacialTransformationMatrixes: true,
-    });
+  async init(opts) {
+    ({ detector, landmarker } = await createFaceTasks(opts));
     return {};
   },
   async detect({ url, width, height }) {
@@ -61,11 +45,4 @@ const handlers = {
   },
 };
 
-self.onmessage = async ({ data }) => {
-  const { id, type, ...args } = data;
-  try {
-    self.postMessage({ id, ok: true, result: await handlers[type](args) });
-  } catch (err) {
-    self.postMessage({ id, ok: false, error: String(err?.stack ?? err) });
-  }
-};
+serveRequests(handlers);

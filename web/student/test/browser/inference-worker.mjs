@@ -7,7 +7,7 @@
 //   detect {task: 'detector'|'landmarker', name}    -> summary of one run
 //   bench  {task, name, runs}                       -> {medianMs, runsMs}
 
-import { FilesetResolver, FaceDetector, FaceLandmarker } from '/vendor/tasks-vision/vision_bundle.mjs';
+import { createFaceTasks, serveRequests } from './face-tasks.mjs';
 
 let detector;
 let landmarker;
@@ -63,27 +63,8 @@ function run(task, name) {
 }
 
 const handlers = {
-  async init({ wasmBase, detectorUrl, landmarkerUrl }) {
-    const fileset = await FilesetResolver.forVisionTasks(wasmBase, true);
-    // In a module worker, tasks-vision loads the WASM loader with dynamic
-    // import(), which sets `self.ModuleFactory`, and clears that global after
-    // creating a task. A second import() of the same URL is served from the
-    // module cache and does not run again, so the second task would fail with
-    // "ModuleFactory not set". Keep the factory ourselves and re-arm it before
-    // every task creation.
-    const { default: moduleFactory } = await import(fileset.wasmLoaderPath);
-    self.ModuleFactory = moduleFactory;
-    detector = await FaceDetector.createFromOptions(fileset, {
-      baseOptions: { modelAssetPath: detectorUrl, delegate: 'CPU' },
-      runningMode: 'IMAGE',
-    });
-    self.ModuleFactory = moduleFactory;
-    landmarker = await FaceLandmarker.createFromOptions(fileset, {
-      baseOptions: { modelAssetPath: landmarkerUrl, delegate: 'CPU' },
-      runningMode: 'IMAGE',
-      numFaces: 2,
-      outputFacialTransformationMatrixes: true,
-    });
+  async init(opts) {
+    ({ detector, landmarker } = await createFaceTasks(opts));
     return { webgl: webglInfo() };
   },
   async image({ name, bitmap }) {
@@ -108,12 +89,4 @@ const handlers = {
   },
 };
 
-self.onmessage = async ({ data }) => {
-  const { id, type, ...args } = data;
-  try {
-    const result = await handlers[type](args);
-    self.postMessage({ id, ok: true, result });
-  } catch (err) {
-    self.postMessage({ id, ok: false, error: String(err?.stack ?? err) });
-  }
-};
+serveRequests(handlers);

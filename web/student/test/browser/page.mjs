@@ -2,23 +2,9 @@
 // mirrored and "turned" variants) and forwards work to the inference worker.
 // The Node test drives it through `window.vigilTest`.
 
-const worker = new Worker(new URL('./inference-worker.mjs', import.meta.url), { type: 'module' });
-let nextId = 1;
-const pending = new Map();
-worker.onmessage = ({ data }) => {
-  const p = pending.get(data.id);
-  pending.delete(data.id);
-  if (data.ok) p.resolve(data.result); else p.reject(new Error(data.error));
-};
-worker.onerror = (e) => { for (const p of pending.values()) p.reject(new Error(`worker error: ${e.message}`)); };
+import { workerCaller } from './face-tasks.mjs';
 
-function call(type, args = {}, transfer = []) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, type, ...args }, transfer);
-  });
-}
+const call = workerCaller(new Worker(new URL('./inference-worker.mjs', import.meta.url), { type: 'module' }));
 
 async function loadBitmap(url) {
   const res = await fetch(url);
