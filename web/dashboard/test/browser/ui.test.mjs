@@ -237,14 +237,15 @@ test('settings and accommodations: identity check, breaks and thresholds saved t
   await panel.getByLabel(/Breaks per student/).fill('2');
   await panel.getByLabel(/Each up to/).fill('15');
   await panel.getByLabel(/No face after/).fill('5000');
-  await panel.getByLabel(/Head turn limit/).fill('45');
+  await panel.getByLabel(/Sideways limit/).fill('45');
+  await panel.getByLabel(/Up\/down limit/).fill('15');
   await panel.getByRole('button', { name: 'Save settings' }).click();
   await panel.locator('[data-outcome="settings-outcome"]', { hasText: 'Saved' }).waitFor({ timeout: 10_000 });
   const saved = (await server.api('GET', '/exams/idc')).data.exam.settings;
   assert.equal(saved.identity_check, 'photo_and_id');
   assert.equal(saved.identity_auto_approve, true);
   assert.deepEqual(saved.breaks, { count: 2, minutes: 15 });
-  assert.deepEqual(saved.thresholds, { no_face_after_ms: 5000, yaw_limit_deg: 45 });
+  assert.deepEqual(saved.thresholds, { no_face_after_ms: 5000, yaw_limit_deg: 45, pitch_limit_deg: 15 });
   await panel.getByRole('button', { name: 'Close', exact: true }).click();
 
   // A student's accommodations: an extra break and their own looking-away time.
@@ -252,7 +253,7 @@ test('settings and accommodations: identity check, breaks and thresholds saved t
   const drawer = page.getByRole('dialog', { name: 'Student Name i3' });
   await drawer.getByLabel(/Extra breaks/).fill('1');
   const away = drawer.getByLabel(/Looking away after/);
-  assert.equal(await away.getAttribute('placeholder'), 'default 4,000');
+  assert.equal(await away.getAttribute('placeholder'), 'default 2,000');
   assert.equal(await drawer.getByLabel(/No face after/).getAttribute('placeholder'), 'exam: 5,000');
   await away.fill('6000');
   await drawer.getByRole('button', { name: 'Save accommodations' }).click();
