@@ -121,14 +121,14 @@ test("thresholds: the exam's reach the page's detectors, at the welcome and when
   let c = await thresholds();
   assert.equal(c.debounce.no_face, 7000);
   assert.equal(c.yawLimitDeg, 40);
-  assert.equal(c.debounce.looking_away, 4000, 'not set: the page default');
+  assert.equal(c.debounce.looking_away, 2000, 'not set: the page default');
 
   // Changed during the exam: exam_settings carries the new ones.
   const changed = await server.api('PUT', '/exams/thresholds/settings', { body: { ...settings, thresholds: { looking_away_after_ms: 9000 } } });
   assert.equal(changed.status, 200, JSON.stringify(changed.data));
   await page.waitForFunction(() => window.__vigil.thresholds().debounce.looking_away === 9000, null, { timeout: 15_000 });
   c = await thresholds();
-  assert.equal(c.debounce.no_face, 3000, 'no longer set: back to the default');
+  assert.equal(c.debounce.no_face, 2000, 'no longer set: back to the default');
   assert.equal(c.yawLimitDeg, 25);
 
   // The student's accommodations go over the exam's, field by field.
