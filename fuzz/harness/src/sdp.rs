@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arbitrary::{Arbitrary, Unstructured};
 use vigil_proto::events::WatchQuality;
-use vigil_sfu::{PeerId, PublisherId, Router, RouterConfig, SubscriberId};
+use vigil_sfu::{PeerId, PublishOptions, PublisherId, Router, RouterConfig, SubscriberId};
 
 use crate::ops;
 
@@ -167,7 +167,8 @@ pub fn run(data: &[u8]) {
     for op in parse(data) {
         match op {
             Op::Publish { student, offer } => {
-                let _ = r.publish(now, publisher(student), &offer);
+                // Audio allowed: the offer's audio m-lines take their forwarding path too.
+                let _ = r.publish(now, publisher(student), &offer, PublishOptions { audio: true });
             }
             Op::Subscribe { proctor, offer } => {
                 if let Ok((_, mids)) = r.subscribe(now, subscriber(proctor), &offer) {

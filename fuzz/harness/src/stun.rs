@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arbitrary::{Arbitrary, Unstructured};
 use vigil_sfu::fuzzing::{is_stun, local_ufrag};
-use vigil_sfu::{Router, RouterConfig, SfuError};
+use vigil_sfu::{PublishOptions, Router, RouterConfig, SfuError};
 
 use crate::ops;
 use crate::sdp::{SFU_ADDR, drain, publisher, run_timers};
@@ -172,7 +172,7 @@ impl World {
     pub fn new(t0: Instant, wall: SystemTime, publisher_offer: &str) -> Result<World, SfuError> {
         fastrand::seed(ICE_SEED);
         let mut router = Router::new(RouterConfig::new(SFU_ADDR.parse().expect("a valid address")), t0, wall);
-        let answer = router.publish(t0, publisher(0), publisher_offer)?;
+        let answer = router.publish(t0, publisher(0), publisher_offer, PublishOptions::default())?;
         drain(&mut router);
         Ok(World { router, t0, answer })
     }
