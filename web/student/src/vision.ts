@@ -6,6 +6,7 @@
 // (objects.worker.ts), which takes a frame from the inference worker over a
 // channel of their own whenever it is ready for one.
 
+import { RateMeter } from "./rate-meter.ts";
 import type { FromObjectsWorker, FrameResult, FromWorker, Model, ModelChoice, ObjectsResult, ToObjectsWorker, ToWorker } from "./worker-protocol.ts";
 
 /** The object detector looks at most this often (ms): two and a half inferences a second where the machine allows. */
@@ -47,7 +48,7 @@ export class Vision {
   /** The phone detector: whether it runs and is loaded, its inferences per second, its last error. */
   objects = { wanted: false, ready: false, fps: 0, restarts: 0, lastError: "" };
   private objectsWorker: Worker | null = null;
-  private objectsRecent: number[] = [];
+  private readonly objectsMeter = new RateMeter();
   private objectsRetry: ReturnType<typeof setTimeout> | null = null;
   onStatus: () => void = () => {};
   private clone: MediaStreamTrack | null = null;
@@ -111,11 +112,7 @@ export class Vision {
           this.onStatus();
           break;
         case "objects": {
-          const now = performance.now();
-          this.objectsRecent.push(now);
-          while (this.objectsRecent.length && this.objectsRecent[0]! < now - 5000) this.objectsRecent.shift();
-          const r = this.objectsRecent;
-          this.objects.fps = r.length > 1 ? ((r.length - 1) * 1000) / (now - r[0]!) : 0;
+          this.objects.fps = this.objectsMeter.tick(performance.now());
           this.onObjects(data);
           break;
         }
@@ -151,7 +148,7 @@ export class Vision {
     this.objectsWorker = null;
     this.objects.ready = false;
     this.objects.fps = 0;
-    this.objectsRecent = [];
+    this.objectsMeter.reset();
   }
 
   /** JPEG of the last analysed frame. */

@@ -5,6 +5,7 @@
 // the rest of the page goes on without it.
 
 import workletUrl from "./voice.worklet.ts?worker&url";
+import { RateMeter } from "./rate-meter.ts";
 import type { FromVoiceWorker, ToVoiceWorker, VoiceResult } from "./worker-protocol.ts";
 
 const RETRY_MS = 10_000;
@@ -21,7 +22,7 @@ export class Voice {
   private ctx: AudioContext | null = null;
   private node: AudioWorkletNode | null = null;
   private worker: Worker | null = null;
-  private recent: number[] = [];
+  private readonly meter = new RateMeter();
   private retry: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
@@ -76,10 +77,7 @@ export class Voice {
           this.onStatus();
           break;
         case "voice": {
-          const now = performance.now();
-          this.recent.push(now);
-          while (this.recent.length && this.recent[0]! < now - 5000) this.recent.shift();
-          this.rate = this.recent.length > 1 ? ((this.recent.length - 1) * 1000) / (now - this.recent[0]!) : 0;
+          this.rate = this.meter.tick(performance.now());
           this.onResult(data);
           break;
         }

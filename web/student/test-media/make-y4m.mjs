@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { readImage, sampleBilinear } from './image-io.mjs';
 import { drawFrameIndex } from './frame-index.mjs';
 import { Y4mWriter } from './y4m.mjs';
+import { prng } from './prng.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_SCRIPT = path.join(here, 'scenario.json');
@@ -106,17 +107,6 @@ export function renderScene(scene, { width, height }, loadImage) {
   return frame;
 }
 
-/** Deterministic PRNG (mulberry32) so renders are reproducible. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Frame `index` of a segment: sway, brightness, noise, then the barcode. */
 function finishFrame(base, scene, index, t, out) {

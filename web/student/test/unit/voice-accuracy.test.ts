@@ -18,6 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, Debouncer } from "../../src/debounce.ts";
 import { Downsampler, VOICE_FRAME, VOICE_RATE } from "../../src/resample.ts";
 import { SileroVad } from "../../src/silero.ts";
+import { prng } from "../../test-media/prng.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -38,17 +39,6 @@ const TEXT: Record<string, string> = {
   vi: "Câu trả lời cho câu hỏi thứ tư là hai x.",
 };
 
-/** A seeded PRNG (mulberry32): the same set on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const RATE = 16_000;
 type Noise = "pink" | "brown" | "white" | "hum" | "typing" | "knock";
@@ -56,7 +46,7 @@ type Noise = "pink" | "brown" | "white" | "hum" | "typing" | "knock";
 /** `seconds` of one kind of noise at RMS `level`, at 16 kHz. */
 function noise(kind: Noise, seconds: number, level: number, seed: number): Float32Array {
   const n = Math.round(seconds * RATE);
-  const r = rng(seed);
+  const r = prng(seed);
   const out = new Float32Array(n);
   const white = () => r() * 2 - 1;
   if (kind === "white") for (let i = 0; i < n; i++) out[i] = white();
