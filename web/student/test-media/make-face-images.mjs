@@ -14,11 +14,12 @@
 // Sources (licences and versions in faces.json):
 //   - @vladmandic/face-api@1.7.15 demo/sample1..6.jpg, read from node_modules
 //     (a devDependency): nothing committed;
-//   - face-recognition 1.3.0 (PyPI sdist) tests/test_images/*.jpg: a Python
-//     sdist cannot be installed by `npm ci`, so small derived 640×480 JPEG
-//     crops (< 100 KB each) are committed in test-media/faces/, made by
-//     `node test-media/make-face-images.mjs --extract DIR` from the unpacked
-//     sdist (pip download --no-deps --no-binary :all: face-recognition==1.3.0);
+//   - face-recognition 1.3.0 and facetorch 0.6.2 (PyPI sdists), paper-kit-2
+//     2.1.0 and soft-ui-dashboard 1.0.1 (npm; UI templates whose dependency
+//     trees we do not want): small derived 640×480 JPEG crops (< 100 KB each)
+//     are committed in test-media/faces/ (see its LICENSES.md), made by
+//     `node test-media/make-face-images.mjs --extract DIR --package NAME`
+//     from the unpacked package (DIR holds the paths in faces.json);
 //   - scikit-image 0.26.0 astronaut and coffee: test-media/fixtures/ (see its LICENSES.md).
 //
 // Everything here is deterministic (seeded noise), so the test's numbers do
@@ -220,22 +221,24 @@ export function validateLabels(labels) {
 }
 
 /**
- * One-off: makes the committed 640×480 crops of the PyPI face-recognition
- * photos from an unpacked sdist (DIR = .../face_recognition-1.3.0), using each
- * face's `sourceBox` (pixels in the original) from faces.json.
+ * One-off: makes the committed 640×480 crops of package `pkg`'s photos from
+ * the unpacked package (DIR = .../face_recognition-1.3.0, or an npm
+ * tarball's package/), using each face's `sourceBox` (pixels in the
+ * original) from faces.json; prints each crop's normalised box for `box`.
  */
-function extract(dir) {
+function extract(dir, pkg) {
   const labels = loadLabels();
   for (const f of labels.faces) {
     const entry = labels.images[f.image];
     if (!entry.committed || !f.sourceBox || !entry.committed.startsWith('test-media/faces/')) continue;
+    if (pkg && entry.package !== pkg) continue;
     const src = readImage(path.join(dir, entry.path));
     const [x, y, w, h] = f.sourceBox;
     const { image, truth } = faceFrame(src, [x / src.width, y / src.height, w / src.width, h / src.height]);
     const file = path.join(studentRoot, entry.committed);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     writeJpeg(file, image, 85);
-    console.log(`${entry.committed}: ${fs.statSync(file).size} bytes, box ${JSON.stringify(truth.map((v) => +v.toFixed(3)))}`);
+    console.log(`${f.id} ${entry.committed}: ${fs.statSync(file).size} bytes, box ${JSON.stringify(truth.map((v) => +v.toFixed(3)))}`);
   }
 }
 
@@ -250,7 +253,7 @@ function drawBox(img, [x, y, w, h]) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
   if (arg('--extract')) {
-    extract(path.resolve(arg('--extract')));
+    extract(path.resolve(arg('--extract')), arg('--package'));
   } else {
     const errors = validateLabels(loadLabels());
     if (errors.length) throw new Error(errors.join('\n'));

@@ -43,11 +43,12 @@ const MIN_OVERLAP = 0.5;
 
 // Floors, chosen from the measured numbers (docs/DETECTION.md) with margin.
 // Recall floors are per condition and the SAME for every skin-tone bucket.
-// Measured (27 faces: 12 light, 15 medium, 0 dark): FaceDetector 100% in every
-// bucket and condition except washed out (light 67%, medium 87%);
-// FaceLandmarker 92% light / 100% medium, washed out 67% / 87%; no face
-// reported in any no-face frame. Each floor leaves room for about one more
-// missed face per bucket (one face is 8% of the light bucket).
+// Measured (33 faces: 12 light, 17 medium, 4 dark): FaceDetector 100% in every
+// bucket and condition except washed out (light 67%, medium 88%, dark 100%);
+// FaceLandmarker 92% light / 100% medium / 100% dark, washed out 67% / 88% /
+// 100%; no face reported in any no-face frame. Each floor leaves room for
+// about one more missed face in the light and medium buckets (one face is 8%
+// of the light bucket); in the dark bucket (4 faces) one miss fails it.
 const FACE_FLOORS = {
   detector: { recall: { normal: 0.9, dim: 0.9, backlit: 0.9, verydim: 0.9, washedout: 0.5, noisy: 0.9 }, maxFalsePositiveFrames: 2 },
   landmarker: { recall: { normal: 0.8, dim: 0.8, backlit: 0.8, verydim: 0.8, washedout: 0.5, noisy: 0.8 }, maxFalsePositiveFrames: 2 },
@@ -176,7 +177,7 @@ test('face detection accuracy per skin-tone bucket and lighting condition', { ti
 
   assert.deepEqual(errors, [], 'no page errors');
   // The set itself: losing labels would quietly weaken the test.
-  assert.ok(facesPerBucket.light >= 10 && facesPerBucket.medium >= 10, `faces per bucket ${JSON.stringify(facesPerBucket)}`);
+  assert.ok(facesPerBucket.light >= 10 && facesPerBucket.medium >= 10 && facesPerBucket.dark >= 4, `faces per bucket ${JSON.stringify(facesPerBucket)}`);
   for (const m of models) {
     for (const b of buckets) {
       if (facesPerBucket[b] < MIN_FACES_TO_ASSERT) continue;
