@@ -204,7 +204,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "identity_required" | "unknown_recording" | "range_not_satisfiable" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "unsupported_media" | "duration_out_of_range" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "identity_required" | "unknown_recording" | "range_not_satisfiable" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -427,7 +427,21 @@ export type ExamSnapshot = { exam: Exam, students: Array<StudentView>, server_ti
  */
 may_configure: boolean, };
 
-export type EvidenceAccepted = { incident_id: IncidentId, sha256: string, width: number, height: number, bytes: number, };
+export type EvidenceMedia = "jpeg" | "wav";
+
+export type EvidenceAccepted = { incident_id: IncidentId, sha256: string, 
+/**
+ * `jpeg` for a frame, `wav` for a sound clip.
+ */
+media: EvidenceMedia, 
+/**
+ * The frame's size in pixels; 0 for a sound clip.
+ */
+width: number, height: number, bytes: number, 
+/**
+ * A sound clip's length; absent for a frame.
+ */
+duration_ms?: number, };
 
 export type CreateExam = { 
 /**

@@ -36,7 +36,7 @@ def test_upload_retry_and_download(exam):
     assert r.status == 201
     body = schema.check(r.body, "EvidenceAccepted")
     sha = hashlib.sha256(jpg).hexdigest()
-    assert body == {"incident_id": iid, "sha256": sha, "width": 320, "height": 240,
+    assert body == {"incident_id": iid, "sha256": sha, "media": "jpeg", "width": 320, "height": 240,
                     "bytes": len(jpg)}
     # the same student's same upload for the same incident: 200 as a retry
     r2 = api.upload_evidence(iid, jpg, t + 10)
@@ -232,3 +232,58 @@ def test_events_only_exam_collects_no_frames(make_exam):
         assert e.value.reason == "evidence_not_collected", \
             f"DOC MISMATCH (check order): events_only exam, captured-at={captured_at!r}, " \
             f"incident={inc}: got {e.value.status} {e.value.body}"
+
+
+def wav_bytes(seconds: float, rate: int = 16_000, channels: int = 1) -> bytes:
+    """A WAV clip (the standard library's wave module): PCM 16-bit, a tone, different on every call."""
+    import math
+    import random
+    import struct
+    import wave
+    phase = random.random()
+    frames = b"".join(struct.pack("<h", int(6000 * math.sin(phase + i * 0.07))) * channels
+                      for i in range(int(seconds * rate)))
+    b = io.BytesIO()
+    with wave.open(b, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return b.getvalue()
+
+
+def test_a_voice_clip_at_the_recording_tier(make_exam):
+    exam = make_exam(full_settings(privacy="recording", microphone=True))
+    s = exam.student()
+    api = exam.student_http()
+    voice = uid("inc")
+    t = now_ms() - 2000
+    assert s.send_incident(voice, "voice_detected", t)["status"] == "accepted"
+    face, _ = open_incident(s, t)
+    # a clip is evidence of a voice only; only WAV; 0.5-10 s; whole
+    refused(lambda: api.upload_evidence(face, wav_bytes(3), t, "audio/wav"), 415, "unsupported_media")
+    refused(lambda: api.upload_evidence(voice, b"OggS", t, "audio/ogg"), 415, "unsupported_media")
+    refused(lambda: api.upload_evidence(voice, wav_bytes(0.2), t, "audio/wav"), 422, "duration_out_of_range")
+    refused(lambda: api.upload_evidence(voice, wav_bytes(11), t, "audio/wav"), 422, "duration_out_of_range")
+    refused(lambda: api.upload_evidence(voice, wav_bytes(2, channels=2), t, "audio/wav"), 422, "undecodable")
+    refused(lambda: api.upload_evidence(voice, wav_bytes(3)[:30_000], t, "audio/wav"), 422, "undecodable")
+    clip = wav_bytes(3)
+    r = api.upload_evidence(voice, clip, t, "audio/wav")
+    assert r.status == 201
+    body = schema.check(r.body, "EvidenceAccepted")
+    assert body == {"incident_id": voice, "sha256": hashlib.sha256(clip).hexdigest(), "media": "wav",
+                    "width": 0, "height": 0, "bytes": len(clip), "duration_ms": 3000}
+    got = exam.proctor_http().evidence(exam.id, body["sha256"])
+    assert got.status == 200 and got.headers["content-type"] == "audio/wav" and got.content == clip
+
+
+def test_no_clip_below_the_recording_tier(make_exam):
+    exam = make_exam(full_settings(microphone=True))
+    s = exam.student()
+    api = exam.student_http()
+    voice = uid("inc")
+    t = now_ms() - 2000
+    assert s.send_incident(voice, "voice_detected", t)["status"] == "accepted"
+    refused(lambda: api.upload_evidence(voice, wav_bytes(3), t, "audio/wav"), 403, "evidence_not_collected")
+    # the frame is still kept
+    assert api.upload_evidence(voice, jpeg_bytes(), t, "image/jpeg").status == 201

@@ -23,7 +23,7 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "conflicting_duplicate", "unknown_incident", "already_ended", "rate_limited",
                   "not_jpeg", "undecodable", "too_large", "dimensions_out_of_range",
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
-                  "evidence_not_collected", "not_publishing", "not_subscribed", "no_lti_attempt",
+                  "evidence_not_collected", "unsupported_media", "duration_out_of_range", "not_publishing", "not_subscribed", "no_lti_attempt",
                   "no_access_code", "settings_locked", "session_terminated", "stale_transition",
                   "identity_required", "unknown_recording", "range_not_satisfiable", "unavailable"]
 ENUMS = {
@@ -38,6 +38,7 @@ ENUMS = {
     "ProctorActionKind": ["warn", "message", "pause", "resume", "terminate", "flag_for_review",
                           "add_time", "approve_identity", "reject_identity"],
     "WatchQuality": ["thumbnail", "full"],
+    "EvidenceMedia": ["jpeg", "wav"],
     "SessionPhase": ["waiting", "identity_check", "ready", "in_progress", "paused", "on_break",
                      "submitted", "terminated", "expired"],
     "IdentityCheck": ["off", "photo", "photo_and_id"],
@@ -121,7 +122,9 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
     "ExamSnapshot": {"exam": ("Exam", REQ), "students": (("array", "StudentView"), REQ),
                      "server_time": (T, REQ), "may_configure": ("boolean", REQ)},
     "EvidenceAccepted": {"incident_id": ("string", REQ), "sha256": ("string", REQ),
-                         "width": ("int", REQ), "height": ("int", REQ), "bytes": ("int", REQ)},
+                         "media": ("EvidenceMedia", REQ),
+                         "width": ("int", REQ), "height": ("int", REQ), "bytes": ("int", REQ),
+                         "duration_ms": ("int", OPT)},
     "JoinLink": {"role": ("Role", REQ), "exam_id": ("string", REQ), "subject": ("string", REQ),
                  "token": ("string", REQ), "url": ("string", REQ), "expires_at": (T, REQ)},
     "ExamRoster": {"exam": ("Exam", REQ), "students": (("array", "Student"), REQ),

@@ -600,14 +600,70 @@ pub struct ExamSnapshot {
 
 // ---------------------------------------------------------------- evidence
 
+/// What an evidence upload is: a camera frame, or (for `voice_detected` in
+/// exams whose privacy tier keeps sound) a short clip of the microphone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceMedia {
+    /// `image/jpeg`.
+    Jpeg,
+    /// `audio/wav`: 16-bit PCM, one channel.
+    Wav,
+}
+
+impl EvidenceMedia {
+    /// The HTTP `Content-Type` it is sent and served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            EvidenceMedia::Jpeg => "image/jpeg",
+            EvidenceMedia::Wav => "audio/wav",
+        }
+    }
+
+    /// The wire form, also the store's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceMedia::Jpeg => "jpeg",
+            EvidenceMedia::Wav => "wav",
+        }
+    }
+
+    /// The store's form back; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "jpeg" => Some(EvidenceMedia::Jpeg),
+            "wav" => Some(EvidenceMedia::Wav),
+            _ => None,
+        }
+    }
+
+    /// From an upload's `Content-Type` (parameters and case ignored; the
+    /// registered `audio/wav` and the common `audio/x-wav`, `audio/wave`).
+    pub fn from_content_type(value: &str) -> Option<Self> {
+        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "image/jpeg" => Some(EvidenceMedia::Jpeg),
+            "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => Some(EvidenceMedia::Wav),
+            _ => None,
+        }
+    }
+}
+
 /// Answer to an accepted evidence upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct EvidenceAccepted {
     pub incident_id: IncidentId,
     pub sha256: String,
+    /// `jpeg` for a frame, `wav` for a sound clip.
+    pub media: EvidenceMedia,
+    /// The frame's size in pixels; 0 for a sound clip.
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
+    /// A sound clip's length; absent for a frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub duration_ms: Option<u32>,
 }
 
 // ---------------------------------------------------------------- admin

@@ -579,6 +579,11 @@ pub enum RejectReason {
     ReplayedFrame,
     EvidenceAlreadyAttached,
     EvidenceNotCollected,
+    /// An upload's `Content-Type` is neither `image/jpeg` nor `audio/wav`,
+    /// or a sound clip is sent for an incident that is not `voice_detected`.
+    UnsupportedMedia,
+    /// A sound clip shorter or longer than the server keeps.
+    DurationOutOfRange,
     // Live video.
     /// The student is not publishing video right now.
     NotPublishing,
@@ -612,7 +617,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 38] = [
+    pub const ALL: [RejectReason; 40] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -640,6 +645,8 @@ impl RejectReason {
         RejectReason::ReplayedFrame,
         RejectReason::EvidenceAlreadyAttached,
         RejectReason::EvidenceNotCollected,
+        RejectReason::UnsupportedMedia,
+        RejectReason::DurationOutOfRange,
         RejectReason::NotPublishing,
         RejectReason::NotSubscribed,
         RejectReason::NoLtiAttempt,
@@ -683,6 +690,8 @@ impl RejectReason {
             RejectReason::ReplayedFrame => "replayed_frame",
             RejectReason::EvidenceAlreadyAttached => "evidence_already_attached",
             RejectReason::EvidenceNotCollected => "evidence_not_collected",
+            RejectReason::UnsupportedMedia => "unsupported_media",
+            RejectReason::DurationOutOfRange => "duration_out_of_range",
             RejectReason::NotPublishing => "not_publishing",
             RejectReason::NotSubscribed => "not_subscribed",
             RejectReason::NoLtiAttempt => "no_lti_attempt",

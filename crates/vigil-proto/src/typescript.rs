@@ -85,6 +85,7 @@ pub fn bindings() -> String {
         RequestAck::decl(&cfg),
         StudentView::decl(&cfg),
         ExamSnapshot::decl(&cfg),
+        EvidenceMedia::decl(&cfg),
         EvidenceAccepted::decl(&cfg),
         CreateExam::decl(&cfg),
         AddPerson::decl(&cfg),

@@ -24,6 +24,23 @@ pub struct Thumbnail {
     pub jpeg: Vec<u8>,
 }
 
+/// One incident's sound clip: a PDF cannot play it, so the report says it
+/// is kept and how long it is.
+#[derive(Debug, Clone)]
+pub struct ClipNote {
+    pub incident: IncidentId,
+    pub duration_ms: u32,
+}
+
+/// The evidence a report shows or names: the first [`MAX_THUMBNAILS`]
+/// frames, the frames kept beyond those (named, not loaded), and the clips.
+#[derive(Debug, Clone, Default)]
+pub struct ReportEvidence {
+    pub thumbnails: Vec<Thumbnail>,
+    pub not_shown: Vec<IncidentId>,
+    pub clips: Vec<ClipNote>,
+}
+
 /// At most this many thumbnails in one report: the rest are named.
 pub const MAX_THUMBNAILS: usize = 60;
 
@@ -191,7 +208,8 @@ fn jpeg_info(jpeg: &[u8]) -> Option<(u32, u32, u8)> {
 }
 
 /// The report for `record`, generated at `now`.
-pub fn render(record: &StudentReview, thumbnails: &[Thumbnail], now: UnixMillis) -> Vec<u8> {
+pub fn render(record: &StudentReview, evidence: &ReportEvidence, now: UnixMillis) -> Vec<u8> {
+    let ReportEvidence { thumbnails, not_shown, clips } = evidence;
     let mut l = Layout::new();
     l.text(true, 16.0, 0.0, "Proctoring review report");
     l.line(&format!("Exam: {} ({})", record.exam.title, record.exam.id));
@@ -249,6 +267,15 @@ pub fn render(record: &StudentReview, thumbnails: &[Thumbnail], now: UnixMillis)
         l.line(&format!("{}  {} ({source}{pause}) - {read}", when(i.started_at), i.kind.as_str()));
         if let Some(detail) = &i.detail {
             l.indented(detail);
+        }
+        if let Some(clip) = clips.iter().find(|c| c.incident == i.id) {
+            let seconds = f64::from(clip.duration_ms) / 1000.0;
+            l.indented(&format!("(sound clip of {seconds:.1} s kept: play it in the dashboard's review)"));
+            continue;
+        }
+        if not_shown.contains(&i.id) {
+            l.indented("(evidence frame kept; not shown: the report shows the first 60)");
+            continue;
         }
         let thumb = thumbnails.iter().find(|t| t.incident == i.id);
         match thumb.and_then(|t| jpeg_info(&t.jpeg).map(|info| (t, info))) {

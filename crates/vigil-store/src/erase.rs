@@ -66,7 +66,7 @@ impl Store {
                 )
                 .await?,
         };
-        let frames = sqlx::query("SELECT sha256 FROM evidence WHERE exam_id = $1 AND student_id = $2")
+        let frames = sqlx::query("SELECT sha256, media FROM evidence WHERE exam_id = $1 AND student_id = $2")
             .bind(exam_id.as_str())
             .bind(student_id.as_str())
             .fetch_all(&self.pool)
@@ -74,7 +74,7 @@ impl Store {
         for r in frames {
             let sha: String = r.get("sha256");
             if !self.blob_held_elsewhere(exam_id, &sha).await? {
-                self.delete_evidence_blob(&sha).await?;
+                self.delete_evidence_blob(&sha, super::media_of(&r)?).await?;
             }
         }
         for photo in self.identity_photos(exam_id, student_id).await? {

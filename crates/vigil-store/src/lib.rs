@@ -32,7 +32,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Executor, Row};
 use tokio::sync::{mpsc, oneshot};
 use vigil_core::ledger::PendingIncident;
-use vigil_proto::events::IncidentRecord;
+use vigil_proto::events::{EvidenceMedia, IncidentRecord};
 use vigil_proto::{
     Exam, ExamId, ExamSettings, IdError, IncidentId, IncidentKind, IncidentSource, Proctor, ProctorId, Role, Student,
     StudentId, UnixMillis,
@@ -127,13 +127,17 @@ pub struct StoredIncident {
     pub end_seq: Option<u64>,
 }
 
-/// Metadata of one stored evidence frame.
+/// Metadata of one stored piece of evidence (a frame, or a sound clip).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvidenceRow {
     pub sha256: String,
     pub exam_id: ExamId,
     pub student_id: StudentId,
     pub incident_id: IncidentId,
+    pub media: EvidenceMedia,
+    /// A sound clip's length; `None` for a frame.
+    pub duration_ms: Option<u32>,
+    /// 0 for a sound clip.
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
@@ -528,7 +532,7 @@ impl Store {
     /// Writes the blob (content-addressed, so a repeat is harmless), then
     /// commits its metadata and binds it to its incident.
     pub async fn put_evidence(&self, row: &EvidenceRow, jpeg: bytes::Bytes) -> Result<()> {
-        let path = blob_path(&row.sha256);
+        let path = blob_path(&row.sha256, row.media);
         self.blobs.put(&path, PutPayload::from_bytes(jpeg)).await?;
         let res = self.write(Write::Evidence(row.clone())).await;
         // No metadata, no blob: a frame nobody can account for must not
@@ -540,14 +544,15 @@ impl Store {
         res
     }
 
-    /// The bytes of a frame; callers look its row up in their exam first.
-    pub async fn evidence_bytes(&self, sha256: &str) -> Result<bytes::Bytes> {
-        Ok(self.blobs.get(&blob_path(sha256)).await?.bytes().await?)
+    /// The bytes of a frame or clip; callers look its row up in their exam
+    /// first (it names the media, which names the blob).
+    pub async fn evidence_bytes(&self, sha256: &str, media: EvidenceMedia) -> Result<bytes::Bytes> {
+        Ok(self.blobs.get(&blob_path(sha256, media)).await?.bytes().await?)
     }
 
     /// Deletes a frame's bytes (already gone counts as deleted).
-    async fn delete_evidence_blob(&self, sha256: &str) -> Result<()> {
-        match self.blobs.delete(&blob_path(sha256)).await {
+    async fn delete_evidence_blob(&self, sha256: &str, media: EvidenceMedia) -> Result<()> {
+        match self.blobs.delete(&blob_path(sha256, media)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -555,7 +560,7 @@ impl Store {
 
     /// Deletes evidence past its exam's retention; returns how many frames went.
     pub async fn purge_expired_evidence(&self, now: UnixMillis) -> Result<usize> {
-        let rows = sqlx::query("SELECT exam_id, sha256 FROM evidence WHERE expires_at <= $1")
+        let rows = sqlx::query("SELECT exam_id, sha256, media FROM evidence WHERE expires_at <= $1")
             .bind(now)
             .fetch_all(&self.pool)
             .await?;
@@ -567,7 +572,7 @@ impl Store {
             // between the two leaves a row whose frame reads as missing,
             // never a frame past its retention that no row points to.
             if !self.blob_held_elsewhere(&exam_id, &sha).await? {
-                self.delete_evidence_blob(&sha).await?;
+                self.delete_evidence_blob(&sha, media_of(&r)?).await?;
             }
             self.write(Write::ForgetEvidence { exam_id, sha256: sha }).await?;
             purged += 1;
@@ -634,10 +639,20 @@ fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })
 }
 
-fn blob_path(sha256: &str) -> ObjectPath {
+fn blob_path(sha256: &str, media: EvidenceMedia) -> ObjectPath {
     // Two levels of fan-out keep directories small on plain filesystems.
     let (a, b) = (sha256.get(0..2).unwrap_or("xx"), sha256.get(2..4).unwrap_or("xx"));
-    ObjectPath::from(format!("{a}/{b}/{sha256}.jpg"))
+    let extension = match media {
+        EvidenceMedia::Jpeg => "jpg",
+        EvidenceMedia::Wav => "wav",
+    };
+    ObjectPath::from(format!("{a}/{b}/{sha256}.{extension}"))
+}
+
+/// A row's `media` column.
+fn media_of(r: &sqlx::any::AnyRow) -> Result<EvidenceMedia> {
+    let media: String = r.get("media");
+    EvidenceMedia::parse(&media).ok_or_else(|| StoreError::Corrupt(format!("evidence media {media:?}")))
 }
 
 fn role_str(role: Role) -> &'static str {
@@ -711,11 +726,16 @@ fn evidence_from_row(r: &sqlx::any::AnyRow) -> Result<EvidenceRow> {
     let width: i64 = r.get("width");
     let height: i64 = r.get("height");
     let bytes: i64 = r.get("bytes");
+    let duration_ms: Option<i64> = r.get("duration_ms");
     Ok(EvidenceRow {
         sha256: r.get("sha256"),
         exam_id: parse_id(r.get("exam_id"))?,
         student_id: parse_id(r.get("student_id"))?,
         incident_id: parse_id(r.get("incident_id"))?,
+        media: media_of(r)?,
+        duration_ms: duration_ms
+            .map(|d| u32::try_from(d).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?,
         width: u32::try_from(width).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         height: u32::try_from(height).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         bytes: u64::try_from(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?,

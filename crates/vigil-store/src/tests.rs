@@ -1,7 +1,7 @@
 use super::*;
 use vigil_core::ledger::{Admit, Ledger, Limits};
 use vigil_proto::ExamWindow;
-use vigil_proto::events::IncidentReport;
+use vigil_proto::events::{EvidenceMedia, IncidentReport};
 use vigil_proto::ids::IdError;
 
 const T0: UnixMillis = 1_700_000_000_000;
@@ -170,6 +170,8 @@ async fn evidence_is_content_addressed_and_purged_after_retention() {
         exam_id: e1(),
         student_id: id("s1"),
         incident_id: id("i1"),
+        media: EvidenceMedia::Jpeg,
+        duration_ms: None,
         width: 320,
         height: 240,
         bytes: jpeg.len() as u64,
@@ -179,11 +181,38 @@ async fn evidence_is_content_addressed_and_purged_after_retention() {
     };
     store.put_evidence(&row, jpeg.clone()).await.unwrap();
     assert_eq!(store.evidence(&e1(), &row.sha256).await.unwrap(), Some(row.clone()));
-    assert_eq!(store.evidence_bytes(&row.sha256).await.unwrap(), jpeg);
+    assert_eq!(store.evidence_bytes(&row.sha256, EvidenceMedia::Jpeg).await.unwrap(), jpeg);
     assert_eq!(store.purge_expired_evidence(T0 + 999).await.unwrap(), 0);
     assert_eq!(store.purge_expired_evidence(T0 + 1_000).await.unwrap(), 1);
     assert_eq!(store.evidence(&e1(), &row.sha256).await.unwrap(), None);
-    assert!(store.evidence_bytes(&row.sha256).await.is_err());
+    assert!(store.evidence_bytes(&row.sha256, EvidenceMedia::Jpeg).await.is_err());
+}
+
+#[tokio::test]
+async fn a_sound_clip_keeps_its_media_and_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    store.create_exam(&exam(), T0).await.unwrap();
+    let wav = bytes::Bytes::from_static(b"RIFF-not-checked-here");
+    let row = EvidenceRow {
+        sha256: "ef".repeat(32),
+        exam_id: e1(),
+        student_id: id("s1"),
+        incident_id: id("i1"),
+        media: EvidenceMedia::Wav,
+        duration_ms: Some(4_500),
+        width: 0,
+        height: 0,
+        bytes: wav.len() as u64,
+        captured_at: T0,
+        received_at: T0 + 1,
+        expires_at: T0 + 1_000,
+    };
+    store.put_evidence(&row, wav.clone()).await.unwrap();
+    assert_eq!(store.evidence(&e1(), &row.sha256).await.unwrap(), Some(row.clone()));
+    assert_eq!(store.evidence_bytes(&row.sha256, EvidenceMedia::Wav).await.unwrap(), wav);
+    // Stored under its own extension: an operator browsing the bucket sees a clip.
+    assert!(dir.path().join("evidence/ef/ef").join(format!("{}.wav", row.sha256)).exists());
 }
 
 #[tokio::test]
@@ -200,6 +229,8 @@ async fn the_same_frame_in_two_exams_is_two_records_and_outlives_either_purge() 
         exam_id: e1(),
         student_id: id("s1"),
         incident_id: id("i1"),
+        media: EvidenceMedia::Jpeg,
+        duration_ms: None,
         width: 320,
         height: 240,
         bytes: jpeg.len() as u64,
@@ -217,10 +248,10 @@ async fn the_same_frame_in_two_exams_is_two_records_and_outlives_either_purge() 
     // The first exam's retention ends; the second exam's frame stays readable.
     assert_eq!(store.purge_expired_evidence(T0 + 1_000).await.unwrap(), 1);
     assert_eq!(store.evidence(&e1(), &first.sha256).await.unwrap(), None);
-    assert_eq!(store.evidence_bytes(&first.sha256).await.unwrap(), jpeg);
+    assert_eq!(store.evidence_bytes(&first.sha256, EvidenceMedia::Jpeg).await.unwrap(), jpeg);
     // Then the second's: the blob goes with the last record.
     assert_eq!(store.purge_expired_evidence(T0 + 5_000).await.unwrap(), 1);
-    assert!(store.evidence_bytes(&first.sha256).await.is_err());
+    assert!(store.evidence_bytes(&first.sha256, EvidenceMedia::Jpeg).await.is_err());
 }
 
 fn link_key(resource_link_id: &str) -> LtiLinkKey {

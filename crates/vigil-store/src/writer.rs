@@ -185,7 +185,7 @@ async fn apply(conn: &mut AnyConnection, write: &Write) -> Result<()> {
         Write::Evidence(e) => {
             sqlx::query(
                 "INSERT INTO evidence (sha256, exam_id, student_id, incident_id, width, height, bytes, captured_at, \
-                 received_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 received_at, expires_at, media, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&e.sha256)
             .bind(e.exam_id.as_str())
@@ -197,6 +197,8 @@ async fn apply(conn: &mut AnyConnection, write: &Write) -> Result<()> {
             .bind(e.captured_at)
             .bind(e.received_at)
             .bind(e.expires_at)
+            .bind(e.media.as_str())
+            .bind(e.duration_ms.map(i64::from))
             .execute(&mut *conn)
             .await?;
             sqlx::query("UPDATE incidents SET evidence_sha256 = $1 WHERE exam_id = $2 AND student_id = $3 AND id = $4")

@@ -158,6 +158,30 @@ fn jpeg(width: u16, height: u16, color: ColorType, tune: impl FnOnce(&mut Encode
     out
 }
 
+/// A WAV clip as the student page writes it (PCM 16-bit, one channel), with
+/// an integer sawtooth so the bytes are the same on every platform.
+fn wav(rate: u32, samples: u32) -> Vec<u8> {
+    let data = samples * 2;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec(), 1u16.to_le_bytes().to_vec()] {
+        out.extend_from_slice(&v);
+    }
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    for i in 0..samples {
+        let s = i32::try_from((i * 37) % 2000).unwrap() - 1000;
+        out.extend_from_slice(&i16::try_from(s).unwrap().to_le_bytes());
+    }
+    out
+}
+
 fn evidence_seeds() {
     let w = Window {
         started_at: T0,
@@ -170,7 +194,8 @@ fn evidence_seeds() {
     };
     let open = Window { open: true, captured_at: T0 - 4_000, now: T0 + 60_000, ..w };
     let frame = fs::read(fuzz_dir().join("../testdata/frames/frame-a.jpg")).unwrap();
-    let seeds: [(&str, Window, Vec<u8>); 5] = [
+    let seeds: [(&str, Window, Vec<u8>); 6] = [
+        ("clip-16k.bin", w, wav(16_000, 8_000)),
         ("frame-a.bin", w, frame),
         ("baseline-420.bin", open, jpeg(64, 64, ColorType::Rgb, |e| e.set_sampling_factor(SamplingFactor::R_4_2_0))),
         (

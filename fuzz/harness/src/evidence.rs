@@ -1,12 +1,12 @@
-//! The `evidence` target: `inspect_jpeg` on arbitrary bytes with the
-//! server's limits, and `check_window` on arbitrary numbers.
+//! The `evidence` target: `inspect_jpeg` and `inspect_wav` on arbitrary
+//! bytes with the server's limits, and `check_window` on arbitrary numbers.
 //!
 //! Input: a fixed-size prefix of [`Window`] numbers (`arbitrary`-derived,
 //! [`PREFIX`] bytes), then the uploaded body. Seeds are a prefix plus a real
-//! JPEG, so most mutations land in the JPEG.
+//! JPEG or WAV clip, so most mutations land in the body.
 
 use arbitrary::{Arbitrary, Unstructured};
-use vigil_core::evidence::{EvidenceLimits, check_window, inspect_jpeg};
+use vigil_core::evidence::{CLIP_SAMPLE_RATES, EvidenceLimits, check_window, inspect_jpeg, inspect_wav};
 use vigil_proto::UnixMillis;
 
 /// The numbers `check_window` is called with. Every field has a fixed size,
@@ -46,7 +46,7 @@ thread_local! {
 }
 
 /// Wraps the panic hook (libFuzzer's aborts) once: a panic inside
-/// `inspect_jpeg` is left to its `catch_unwind`; one that escapes it still
+/// `inspect_jpeg` or `inspect_wav` is left to its `catch_unwind`; one that escapes it still
 /// ends the run (libfuzzer-sys aborts on an unwind out of the target).
 fn hook_once() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -69,7 +69,15 @@ pub fn run(data: &[u8]) {
     let limits = EvidenceLimits::default();
     IN_INSPECT.with(|f| f.set(true));
     let inspected = inspect_jpeg(body, &limits);
+    let clip = inspect_wav(body, &limits);
     IN_INSPECT.with(|f| f.set(false));
+    if let Ok(clip) = clip {
+        // Property: only clips within the limits are accepted.
+        assert!(body.len() <= limits.max_bytes);
+        assert!((limits.min_clip_ms..=limits.max_clip_ms).contains(&clip.duration_ms), "{clip:?}");
+        assert!(CLIP_SAMPLE_RATES.contains(&clip.sample_rate), "{clip:?}");
+        assert_eq!(clip.sha256.len(), 64);
+    }
     if let Ok(frame) = inspected {
         // Property: only frames within the limits are accepted.
         assert!(body.len() <= limits.max_bytes);

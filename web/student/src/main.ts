@@ -544,6 +544,7 @@ class StudentPage {
     if (!this.welcome?.settings.microphone && track) {
       this.voice?.stop();
       this.voice = null;
+      this.monitor.voiceDetector = null;
       this.publisher?.stopAudio();
       this.camera.stopMicrophone();
       return;
@@ -556,6 +557,7 @@ class StudentPage {
       };
       v.onStatus = () => this.updateStatus();
       this.voice = v;
+      this.monitor.voiceDetector = v;
       v.start().catch((e: unknown) => {
         v.lastError = e instanceof Error ? e.message : String(e);
         this.updateStatus();
@@ -563,6 +565,7 @@ class StudentPage {
     } else if (!wanted && this.voice) {
       this.voice.stop();
       this.voice = null;
+      this.monitor.voiceDetector = null;
     }
   }
 

@@ -1,6 +1,6 @@
 // Monitoring: camera results and page events go through the debouncer, and
 // what it raises goes into the persistent outbox, with an evidence frame when
-// the exam keeps them. The outbox opens at the first welcome (incidents left
+// the exam keeps them (for a voice, a sound clip where the exam keeps sound). The outbox opens at the first welcome (incidents left
 // open by an earlier page life end then) and lives as long as the page; the
 // student's chat messages go through it too.
 
@@ -11,6 +11,7 @@ import type { Direction } from "./gaze.ts";
 import { IdbStorage } from "./idb-storage.ts";
 import { MemoryStorage, Outbox, type Outcome, type OutboxItem, type OutboxStorage } from "./outbox.ts";
 import type { Session } from "./session.ts";
+import type { Voice } from "./voice.ts";
 import type { FrameResult, ObjectsResult, VoiceResult } from "./worker-protocol.ts";
 
 export type RaiseAction = Extract<Action, { type: "raise" }>;
@@ -31,6 +32,10 @@ export class Monitor {
   private active = false;
   /** Off when the exam keeps no frames (its privacy tier, or the server refused one). */
   private evidence = true;
+  /** On when the exam keeps sound clips of voices (recording tier, microphone on), until the server refuses one. */
+  private clips = false;
+  /** The voice detector, while the exam uses the microphone (main.ts sets it). */
+  voiceDetector: Voice | null = null;
   /** The page's thresholds with the exam's (the student's) over them. */
   private config: DebounceConfig;
   /** Where the student looked while calibrating (gaze.ts), kept across settings changes. */
@@ -78,6 +83,7 @@ export class Monitor {
    */
   applySettings(s: ExamSettings): void {
     this.evidence = s.privacy !== "events_only";
+    this.clips = s.privacy === "recording" && s.microphone;
     this.disabled = s.disabled_detectors;
     this.config = { ...applyThresholds(this.baseConfig, s.thresholds), screen: this.screen };
     this.debouncer?.setConfig(this.config);
@@ -121,8 +127,9 @@ export class Monitor {
           this.onSettled?.(item, outcome);
           this.onChange();
         },
-        evidenceRefused: () => {
-          this.evidence = false;
+        evidenceRefused: (media) => {
+          if (media === "wav") this.clips = false;
+          else this.evidence = false;
         },
       },
     });
@@ -209,6 +216,16 @@ export class Monitor {
     if (a.confidence !== undefined) report.confidence = a.confidence;
     if (a.detail !== undefined) report.detail = a.detail;
     const queued = ob.incident(report);
+    if (this.evidence && this.clips && a.kind === "voice_detected" && this.voiceDetector) {
+      try {
+        const clip = await this.voiceDetector.clip(a.id);
+        await queued;
+        await ob.evidence(a.id, clip.wav, clip.capturedAt + this.session.offsetMs, "wav");
+        return;
+      } catch {
+        /* no clip (the microphone stopped): a frame instead */
+      }
+    }
     const vision = this.camera.vision;
     if (this.evidence && vision) {
       try {

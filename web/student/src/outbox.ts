@@ -16,13 +16,14 @@
 // No DOM here: storage and transport are injected (IndexedDB and
 // Socket.IO/fetch in the app, memory and fakes in the tests).
 
-import type { ChatAck, ChatMessage, ChatSend, IncidentAck, IncidentEnd, IncidentReport, RejectReason } from "@proto";
+import type { ChatAck, ChatMessage, ChatSend, EvidenceMedia, IncidentAck, IncidentEnd, IncidentReport, RejectReason } from "@proto";
 import { EVENTS } from "@proto";
 
 export type NewItem =
   | { type: "incident"; id: string; payload: IncidentReport; raisedAt?: number }
   | { type: "end"; id: string; payload: IncidentEnd }
-  | { type: "evidence"; id: string; jpeg: Uint8Array; capturedAt: number }
+  /** A frame (`jpeg`) or, for a voice where the exam keeps sound, a clip (`wav`). */
+  | { type: "evidence"; id: string; bytes: Uint8Array; media: EvidenceMedia; capturedAt: number }
   | { type: "chat"; id: string; payload: ChatSend };
 
 export type OutboxItem = NewItem & { key: number; reseqs?: number };
@@ -74,8 +75,8 @@ export interface Transport {
   send(message: IncidentMessage): Promise<IncidentAck>;
   /** Emits a chat message with an ack; rejects on timeout or disconnect. */
   sendChat(message: ChatSend): Promise<ChatAck>;
-  /** POSTs an evidence frame; rejects on a network error. */
-  upload(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult>;
+  /** POSTs evidence; rejects on a network error. */
+  upload(incidentId: string, bytes: Uint8Array, media: EvidenceMedia, capturedAt: number): Promise<UploadResult>;
 }
 
 export type Outcome =
@@ -86,8 +87,8 @@ export type Outcome =
 export interface OutboxEvents {
   /** An item left the outbox; `at` is the local monotonic time of the ack. */
   settled?(item: OutboxItem, outcome: Outcome): void;
-  /** The exam keeps no frames (privacy tier events_only): stop capturing. */
-  evidenceRefused?(): void;
+  /** The exam keeps no evidence of this kind (privacy tier events_only, or no sound): stop capturing it. */
+  evidenceRefused?(media: EvidenceMedia): void;
 }
 
 export interface OutboxOptions {
@@ -126,7 +127,7 @@ export class Outbox {
     state: StoredState,
     opts: OutboxOptions,
   ) {
-    this.items = [...state.items].sort((a, b) => a.key - b.key);
+    this.items = [...state.items].map(fromEarlierPage).sort((a, b) => a.key - b.key);
     this.seq = Math.max(1, state.seq);
     this.open = new Map(state.open.map((o) => [o.id, o]));
     const lane = (name: Lane["name"]): Lane => ({ name, running: false, again: false, failures: 0, timer: null });
@@ -185,8 +186,8 @@ export class Outbox {
     return payload;
   }
 
-  async evidence(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<void> {
-    await this.add({ type: "evidence", id: incidentId, jpeg, capturedAt });
+  async evidence(incidentId: string, bytes: Uint8Array, capturedAt: number, media: EvidenceMedia = "jpeg"): Promise<void> {
+    await this.add({ type: "evidence", id: incidentId, bytes, media, capturedAt });
   }
 
   /** Queues a chat message; `id` is its idempotency key, kept for every resend. */
@@ -299,7 +300,7 @@ export class Outbox {
     if (item.type === "evidence") {
       let res: UploadResult;
       try {
-        res = await t.upload(item.id, item.jpeg, item.capturedAt);
+        res = await t.upload(item.id, item.bytes, item.media, item.capturedAt);
       } catch {
         return { next: "retry" };
       }
@@ -310,7 +311,7 @@ export class Outbox {
       if (RETRYABLE.has(reason) || res.status >= 500 || res.status === 429) {
         return err?.retry_after_ms !== undefined ? { next: "retry", afterMs: err.retry_after_ms } : { next: "retry" };
       }
-      if (reason === "evidence_not_collected") this.opts.events.evidenceRefused?.();
+      if (reason === "evidence_not_collected") this.opts.events.evidenceRefused?.(item.media);
       return { next: "done", outcome: { result: "dropped", reason, message: err?.message ?? "" } };
     }
     const message: IncidentMessage =
@@ -363,6 +364,13 @@ export class Outbox {
     }
     return { next: "done", outcome: { result: "dropped", reason: ack.reason, message: ack.message } };
   }
+}
+
+/** An item as an earlier version of the page stored it: its evidence was a frame in `jpeg`. */
+function fromEarlierPage(item: OutboxItem): OutboxItem {
+  if (item.type !== "evidence" || item.bytes) return item;
+  const old = item as unknown as { jpeg?: Uint8Array };
+  return { ...item, bytes: old.jpeg ?? new Uint8Array(0), media: "jpeg" };
 }
 
 /** Storage in memory (tests, and a fallback when IndexedDB is unavailable). */

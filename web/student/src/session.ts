@@ -9,6 +9,7 @@ import type {
   ChatHistory,
   ChatMessage,
   ChatSend,
+  EvidenceMedia,
   ExamSettings,
   Heartbeat,
   IdentityPhotoKind,
@@ -148,25 +149,25 @@ export class Session implements Transport {
       : ask(this.socket, ACK_TIMEOUT_MS, m.event, m.payload);
   }
 
-  upload(incidentId: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
-    return this.postJpeg(`/api/v1/evidence/${encodeURIComponent(incidentId)}`, jpeg, capturedAt);
+  upload(incidentId: string, bytes: Uint8Array, media: EvidenceMedia, capturedAt: number): Promise<UploadResult> {
+    return this.post(`/api/v1/evidence/${encodeURIComponent(incidentId)}`, bytes, media, capturedAt);
   }
 
   /** An identity photo; `capturedAt` is server time. */
   uploadIdentity(kind: IdentityPhotoKind, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
-    return this.postJpeg(`/api/v1/identity/${kind}`, jpeg, capturedAt);
+    return this.post(`/api/v1/identity/${kind}`, jpeg, "jpeg", capturedAt);
   }
 
-  /** POSTs a JPEG with this page's token and its capture time (server clock); rejects on a network error. */
-  private async postJpeg(path: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
+  /** POSTs a JPEG or WAV with this page's token and its capture time (server clock); rejects on a network error. */
+  private async post(path: string, bytes: Uint8Array, media: EvidenceMedia, capturedAt: number): Promise<UploadResult> {
     const res = await fetch(`${this.origin}${path}`, {
       method: "POST",
       headers: {
         authorization: `Bearer ${this.token}`,
-        "content-type": "image/jpeg",
+        "content-type": media === "wav" ? "audio/wav" : "image/jpeg",
         "x-vigil-captured-at": String(Math.round(capturedAt)),
       },
-      body: jpeg as BodyInit,
+      body: bytes as BodyInit,
     });
     let body: unknown = null;
     try {

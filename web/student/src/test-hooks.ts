@@ -56,7 +56,7 @@ export function installTestHooks(app: Inspected): {
     longFrames: [] as Array<{ start: number; duration: number; blocking: number; scripts: Array<{ ms: number; what: string }>; phase: string }>,
     raised: [] as Array<{ id: string; kind: string; started_at: number; raised_at: number }>,
     ended: [] as Array<{ id: string; kind: string; ended_at: number }>,
-    evidence: [] as Array<{ id: string; outcome: string; bytes: number }>,
+    evidence: [] as Array<{ id: string; outcome: string; bytes: number; media: string }>,
     dropped: [] as Array<{ type: string; id: string; reason: string }>,
   };
   const raisedAtPerf = new Map<string, number>();
@@ -99,7 +99,7 @@ export function installTestHooks(app: Inspected): {
         }
       }
       if (item.type === "evidence") {
-        metrics.evidence.push({ id: item.id, outcome: outcome.result === "delivered" ? "stored" : outcome.reason, bytes: item.jpeg.byteLength });
+        metrics.evidence.push({ id: item.id, outcome: outcome.result === "delivered" ? "stored" : outcome.reason, bytes: item.bytes.byteLength, media: item.media });
       }
     },
   };

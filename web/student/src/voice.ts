@@ -1,14 +1,24 @@
 // Page side of the voice detector, for exams with the microphone on: an
 // AudioWorklet copies the microphone's samples to the voice worker over a
 // channel of their own (voice.worklet.ts → voice.worker.ts), and the worker's
-// results come back here. A worker that fails is tried again a few times;
-// the rest of the page goes on without it.
+// results come back here, and so do sound clips asked for as evidence. A
+// worker that fails is tried again a few times; the rest of the page goes on
+// without it.
 
 import workletUrl from "./voice.worklet.ts?worker&url";
 import { RateMeter } from "./rate-meter.ts";
 import type { FromVoiceWorker, ToVoiceWorker, VoiceResult } from "./worker-protocol.ts";
 
 const RETRY_MS = 10_000;
+/** A clip takes 3 s of audio after it is asked for; past this it is given up. */
+const CLIP_TIMEOUT_MS = 8_000;
+
+export interface SoundClip {
+  wav: Uint8Array;
+  /** When its first sample was heard (ms since epoch, page clock). */
+  capturedAt: number;
+  durationMs: number;
+}
 const MAX_RESTARTS = 5;
 
 export class Voice {
@@ -24,6 +34,7 @@ export class Voice {
   private worker: Worker | null = null;
   private readonly meter = new RateMeter();
   private retry: ReturnType<typeof setTimeout> | null = null;
+  private readonly clips = new Map<string, { resolve: (c: SoundClip) => void; reject: (e: Error) => void }>();
   private stopped = false;
 
   constructor(
@@ -50,8 +61,22 @@ export class Voice {
     this.spawn();
   }
 
+  /** A clip of the 2 s before now and the 3 s after (clip.ts), as evidence of incident `id`. */
+  clip(id: string): Promise<SoundClip> {
+    const w = this.worker;
+    if (!w || !this.ready) return Promise.reject(new Error("voice worker not ready"));
+    return new Promise((resolve, reject) => {
+      this.clips.set(id, { resolve, reject });
+      w.postMessage({ type: "clip", id } satisfies ToVoiceWorker);
+      setTimeout(() => {
+        if (this.clips.delete(id)) reject(new Error("sound clip timed out"));
+      }, CLIP_TIMEOUT_MS);
+    });
+  }
+
   stop(): void {
     this.stopped = true;
+    this.failClips("the microphone stopped");
     if (this.retry) clearTimeout(this.retry);
     this.worker?.terminate();
     this.worker = null;
@@ -81,6 +106,12 @@ export class Voice {
           this.onResult(data);
           break;
         }
+        case "clip": {
+          const waiting = this.clips.get(data.id);
+          this.clips.delete(data.id);
+          waiting?.resolve({ wav: new Uint8Array(data.wav), capturedAt: data.startedAt, durationMs: data.durationMs });
+          break;
+        }
         case "error":
           this.lastError = data.error;
           if (data.fatal) this.fail(data.error);
@@ -93,8 +124,14 @@ export class Voice {
     };
   }
 
+  private failClips(why: string): void {
+    for (const c of this.clips.values()) c.reject(new Error(why));
+    this.clips.clear();
+  }
+
   private fail(error: string): void {
     this.lastError = error;
+    this.failClips(error);
     this.worker?.terminate();
     this.worker = null;
     this.ready = false;

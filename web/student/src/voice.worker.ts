@@ -3,10 +3,13 @@
 // backend, one thread. Samples come straight from the audio worklet over a
 // MessagePort (the page never touches them), are brought down to 16 kHz
 // (resample.ts) and judged 512 at a time (32 ms); the page gets the highest
-// speech probability of every three frames.
+// speech probability of every three frames. The last 2 s are kept in memory
+// for a sound clip, which the page asks for only where the exam keeps them
+// (clip.ts).
 
 /// <reference lib="webworker" />
 import * as ort from "onnxruntime-web/wasm";
+import { ClipRecorder } from "./clip.ts";
 import { Downsampler, VOICE_FRAME, VOICE_RATE } from "./resample.ts";
 import { SileroVad } from "./silero.ts";
 import type { FromVoiceWorker, FromVoiceWorklet, ToVoiceWorker } from "./worker-protocol.ts";
@@ -18,6 +21,7 @@ const FRAMES_PER_RESULT = 3;
 
 let vad: SileroVad | null = null;
 let downsampler: Downsampler | null = null;
+const clips = new ClipRecorder(VOICE_RATE);
 let queue: Float32Array[] = [];
 let running = false;
 let best = 0;
@@ -65,14 +69,25 @@ function onWorklet({ data }: MessageEvent<FromVoiceWorklet>): void {
     return;
   }
   if (!downsampler || !vad) return;
+  const frames = downsampler.push(data.samples);
+  const now = Date.now();
+  frames.forEach((frame, i) => {
+    for (const clip of clips.push(frame, now - ((frames.length - 1 - i) * VOICE_FRAME * 1000) / VOICE_RATE)) {
+      const wav = clip.wav.buffer as ArrayBuffer;
+      self.postMessage({ type: "clip", id: clip.id, wav, startedAt: clip.startedAt, durationMs: clip.durationMs } satisfies FromVoiceWorker, [wav]);
+    }
+  });
   // After a long stall (a frozen tab) only the last two seconds matter.
-  queue.push(...downsampler.push(data.samples));
+  queue.push(...frames);
   if (queue.length > 64) queue = queue.slice(-64);
   void drain();
 }
 
 self.onmessage = async ({ data }: MessageEvent<ToVoiceWorker>) => {
-  if (data.type !== "init") return;
+  if (data.type === "clip") {
+    if (!clips.request(data.id)) post({ type: "error", error: `clip ${data.id} refused: too many wait`, fatal: false });
+    return;
+  }
   const t0 = performance.now();
   try {
     ort.env.wasm.numThreads = 1;

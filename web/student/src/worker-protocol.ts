@@ -73,7 +73,10 @@ export type FromWorker =
 export type FromVoiceWorklet = { type: "rate"; sampleRate: number } | { type: "samples"; samples: Float32Array };
 
 /** Page → voice worker. */
-export type ToVoiceWorker = { type: "init"; modelsBase: string; port: MessagePort };
+export type ToVoiceWorker =
+  | { type: "init"; modelsBase: string; port: MessagePort }
+  /** A sound clip around now, as evidence of incident `id` (clip.ts). */
+  | { type: "clip"; id: string };
 
 /** What the voice detector heard over about 100 ms. */
 export interface VoiceResult {
@@ -90,4 +93,5 @@ export interface VoiceResult {
 export type FromVoiceWorker =
   | { type: "ready"; initMs: number }
   | VoiceResult
+  | { type: "clip"; id: string; wav: ArrayBuffer; startedAt: number; durationMs: number }
   | { type: "error"; error: string; fatal: boolean };

@@ -3,8 +3,10 @@
 // of quiet room noise and a voice reading a sentence (test-media/make-speech.mjs).
 // The voice worker (Silero VAD in onnxruntime-web) hears the voice, and the
 // page raises voice_detected at the server inside the spoken parts only; the
-// room noise raises nothing. The consent and system check screens say that
-// the microphone is used. An exam without the microphone never asks for it.
+// room noise raises nothing. The exam is at the recording tier, so each
+// voice_detected carries a sound clip as its evidence (a WAV the proctor can
+// play). The consent and system check screens say that the microphone is
+// used. An exam without the microphone never asks for it.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,14 +29,24 @@ function launchWithCameraAndMicrophone(y4m, wav) {
   });
 }
 
-test('a voice on the microphone → voice_detected at the server, only while it speaks', { timeout: 240_000 }, async (t) => {
+/** A WAV file's format and samples (the 44-byte header the page writes). */
+function readWav(buf) {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const text = (at, n) => buf.subarray(at, at + n).toString('latin1');
+  assert.equal(text(0, 4) + text(8, 8) + text(36, 4), 'RIFFWAVEfmt data', 'a plain WAV header');
+  const samples = new Int16Array(v.getUint32(40, true) / 2);
+  for (let i = 0; i < samples.length; i++) samples[i] = v.getInt16(44 + 2 * i, true);
+  return { format: v.getUint16(20, true), channels: v.getUint16(22, true), rate: v.getUint32(24, true), bits: v.getUint16(34, true), samples };
+}
+
+test('a voice on the microphone → voice_detected at the server, only while it speaks, with a sound clip', { timeout: 240_000 }, async (t) => {
   requireBuilt();
   const { file: video } = oneFaceVideo();
   const { file: wav, truth } = speechAudio();
   const speech = truth.segments.find((s) => s.name === 'speech');
   const server = await StudentTestServer.start();
   t.after(() => server.stop());
-  const settings = await examSettings(server, { microphone: true, disabled_detectors: ['window_blur', 'second_screen'] });
+  const settings = await examSettings(server, { microphone: true, privacy: 'recording', disabled_detectors: ['window_blur', 'second_screen'] });
   const { tokens } = await server.exam({ id: 'voice', students: ['s1'], proctors: ['p1'], settings });
   const browser = await launchWithCameraAndMicrophone(video, wav);
   t.after(() => browser.close());
@@ -67,8 +79,23 @@ test('a voice on the microphone → voice_detected at the server, only while it 
   }
   assert.ok(quiet.length > 0 && quiet.every((v) => v.speech < 0.5), 'the quiet room was never taken for a voice');
   assert.ok(spoken.filter((v) => v.speech >= 0.5).length > spoken.length / 2, 'most of the spoken part was heard as speech');
-  // Evidence is the camera frame for now: the incident has one.
-  assert.ok(voices[0].evidence_sha256, 'the first voice_detected has its frame');
+  // Each voice's evidence is a sound clip: the 2 s before it was raised and
+  // the 3 s after, 16 kHz PCM, which the proctor gets back as audio/wav.
+  const clips = m.evidence.filter((e) => voices.some((v) => v.id === e.id));
+  assert.ok(clips.length >= 2 && clips.every((e) => e.media === 'wav' && e.outcome === 'stored'), `clips: ${JSON.stringify(clips)}`);
+  const res = await fetch(`${server.url}/api/v1/exams/voice/evidence/${voices[0].evidence_sha256}`, { headers: { authorization: `Bearer ${tokens.proctor.p1}` } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'audio/wav');
+  const clip = readWav(Buffer.from(await res.arrayBuffer()));
+  assert.deepEqual([clip.format, clip.channels, clip.rate, clip.bits], [1, 1, 16_000, 16]);
+  const seconds = clip.samples.length / clip.rate;
+  assert.ok(seconds >= 4.9 && seconds <= 5.2, `the clip lasts ${seconds} s`);
+  // The voice is in it: its loudest 100 ms are far above the room noise's
+  // level (pink noise at volume 0.01: an RMS of at most about 330).
+  const rms = (from, to) => Math.sqrt(clip.samples.subarray(from, to).reduce((s, x) => s + x * x, 0) / (to - from));
+  const windows = Array.from({ length: Math.floor(clip.samples.length / 1600) }, (_, i) => rms(i * 1600, (i + 1) * 1600)).sort((a, b) => a - b);
+  t.diagnostic(`clip: ${seconds.toFixed(2)} s, 100 ms RMS quietest ${windows[0].toFixed(0)}, loudest ${windows.at(-1).toFixed(0)}`);
+  assert.ok(windows.at(-1) > 3000, 'the clip holds the voice, not only room noise');
   assert.deepEqual(errors, []);
 });
 

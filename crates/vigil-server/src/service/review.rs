@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use vigil_core::rate::{KeyedTake, RateLimit};
 use vigil_core::review::{check_based_on, check_note, priority, score_curve};
-use vigil_proto::events::{IncidentRecord, ProctorAction, RecordedAction};
+use vigil_proto::events::{EvidenceMedia, IncidentRecord, ProctorAction, RecordedAction};
 use vigil_proto::review::{
     Appeal, AuditRecord, Decision, ErasureReport, ExamArchive, IncidentReview, RecordedTransition, ReviewIncident,
     ReviewQueue, ReviewRow, SetDecision, StudentRecord, StudentReview, SubmitAppeal,
@@ -143,20 +143,29 @@ impl Service {
         self.admit_review(sess)?;
         let cell = self.on_roster(&sess.rt, student).await?;
         let record = self.record_of(&sess.rt, &cell).await?;
-        let mut thumbnails = Vec::new();
-        for i in record.incidents.iter().filter(|i| i.evidence_sha256.is_some()) {
-            if thumbnails.len() == crate::report::MAX_THUMBNAILS {
-                break;
-            }
+        let mut evidence = crate::report::ReportEvidence::default();
+        for i in record.incidents.iter() {
             let Some(sha) = &i.evidence_sha256 else { continue };
-            // A frame purged meanwhile is reported as no longer kept.
-            if let Ok(bytes) = self.evidence_frame(sess.rt.id(), sha).await {
-                thumbnails.push(crate::report::Thumbnail { incident: i.id.clone(), jpeg: bytes.to_vec() });
+            // Evidence purged meanwhile is reported as no longer kept.
+            let Ok(Some(row)) = self.store.evidence(sess.rt.id(), sha).await else { continue };
+            match row.media {
+                EvidenceMedia::Wav => evidence.clips.push(crate::report::ClipNote {
+                    incident: i.id.clone(),
+                    duration_ms: row.duration_ms.unwrap_or(0),
+                }),
+                EvidenceMedia::Jpeg if evidence.thumbnails.len() < crate::report::MAX_THUMBNAILS => {
+                    if let Ok(bytes) = self.store.evidence_bytes(sha, EvidenceMedia::Jpeg).await {
+                        evidence
+                            .thumbnails
+                            .push(crate::report::Thumbnail { incident: i.id.clone(), jpeg: bytes.to_vec() });
+                    }
+                }
+                EvidenceMedia::Jpeg => evidence.not_shown.push(i.id.clone()),
             }
         }
         let now = self.clock.now_ms();
         // Layout is CPU work: off the async workers.
-        let pdf = tokio::task::spawn_blocking(move || crate::report::render(&record, &thumbnails, now))
+        let pdf = tokio::task::spawn_blocking(move || crate::report::render(&record, &evidence, now))
             .await
             .map_err(|_| unavailable("the report could not be written; retry"))?;
         self.audit(sess, "export", Some(student), Some("pdf".into())).await?;
@@ -344,16 +353,20 @@ impl Service {
 
     /// `GET /api/v1/me/evidence/{sha256}`: one of the student's own frames.
     /// Any miss (another student's frame, none) reads the same.
-    pub async fn own_evidence(&self, sess: &StudentSession, sha256: &str) -> Result<bytes::Bytes, Rejection> {
+    pub async fn own_evidence(
+        &self,
+        sess: &StudentSession,
+        sha256: &str,
+    ) -> Result<(EvidenceMedia, bytes::Bytes), Rejection> {
         self.admit_own_read(sess)?;
         let not_found = || Rejection::new(RejectReason::UnknownIncident, "you have no such evidence frame");
         let row = self.store.evidence(sess.rt.id(), sha256).await.map_err(|_| not_found())?.ok_or_else(not_found)?;
         if &row.student_id != sess.cell.id() {
             return Err(not_found());
         }
-        let bytes = self.store.evidence_bytes(sha256).await.map_err(|_| not_found())?;
+        let bytes = self.store.evidence_bytes(sha256, row.media).await.map_err(|_| not_found())?;
         self.audit_student(sess, "view_evidence", Some(sha256.to_owned())).await?;
-        Ok(bytes)
+        Ok((row.media, bytes))
     }
 
     /// `POST /api/v1/me/appeals`: the student's one response to a decision version.

@@ -16,7 +16,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
-use vigil_proto::events::{AccessCode, AddPerson, CreateExam, IssueLink, SetAccessCode};
+use vigil_proto::events::{AccessCode, AddPerson, CreateExam, EvidenceMedia, IssueLink, SetAccessCode};
 use vigil_proto::{ErrorBody, ExamId, IdentityPhotoKind, IncidentId, RejectReason, Rejection, StudentId};
 
 use crate::admin::{Admin, AdminError};
@@ -66,7 +66,7 @@ fn status_for(reason: RejectReason) -> StatusCode {
         WrongScope | Forbidden | EvidenceNotCollected | SessionTerminated => StatusCode::FORBIDDEN,
         UnknownExam | UnknownStudent | UnknownIncident | NoAccessCode => StatusCode::NOT_FOUND,
         TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        NotJpeg => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        NotJpeg | UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ConflictingDuplicate
         | ReplayedFrame
@@ -566,7 +566,8 @@ async fn own_evidence(
     ApiPath(sha256): ApiPath<String>,
 ) -> ApiResult<Response> {
     let sess = app.service.authenticate_student(bearer(&headers)).await?;
-    private_jpeg(app.service.own_evidence(&sess, &sha256).await?)
+    let (media, bytes) = app.service.own_evidence(&sess, &sha256).await?;
+    private_media(media, bytes)
 }
 
 /// `POST /api/v1/me/appeals` (student): a response to a decision.
@@ -794,11 +795,36 @@ async fn discard(body: Body, max: usize) {
 
 /// A JPEG of personal data: never kept by shared caches.
 fn private_jpeg(bytes: Bytes) -> ApiResult<Response> {
+    private_media(EvidenceMedia::Jpeg, bytes)
+}
+
+/// Evidence (a frame or a clip) of personal data: never kept by shared caches.
+fn private_media(media: EvidenceMedia, bytes: Bytes) -> ApiResult<Response> {
     let mut res = Body::from(bytes).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(res)
+}
+
+/// What an evidence upload says it is, from its `Content-Type`: a WAV type
+/// is a sound clip; no type, or any that is not sound, is taken for a JPEG
+/// (as before clips existed), and the body check says `not_jpeg` if not.
+/// Any other sound or video type is refused before the body is read.
+fn upload_media(headers: &HeaderMap) -> Result<EvidenceMedia, Rejection> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(EvidenceMedia::Jpeg) };
+    let value = value.to_str().unwrap_or("");
+    if let Some(media) = EvidenceMedia::from_content_type(value) {
+        return Ok(media);
+    }
+    let lower = value.trim().to_ascii_lowercase();
+    if lower.starts_with("audio/") || lower.starts_with("video/") {
+        return Err(Rejection::new(
+            RejectReason::UnsupportedMedia,
+            format!("evidence is image/jpeg or audio/wav, not {lower}"),
+        ));
+    }
+    Ok(EvidenceMedia::Jpeg)
 }
 
 fn captured_at(headers: &HeaderMap) -> Option<i64> {
@@ -810,7 +836,8 @@ fn captured_at(headers: &HeaderMap) -> Option<i64> {
 /// Header carrying the frame's capture time (Unix ms, the student's clock).
 pub const CAPTURED_AT_HEADER: &str = "x-vigil-captured-at";
 
-/// `POST /api/v1/evidence/{incident}` with a student token and a JPEG body.
+/// `POST /api/v1/evidence/{incident}` with a student token and a JPEG body
+/// (or, for a voice where the exam keeps sound, a WAV clip).
 /// Everything that needs no body is checked before the body is read.
 async fn upload_evidence(
     State(app): AppState,
@@ -844,7 +871,8 @@ async fn accept_evidence(
 ) -> ApiResult<crate::service::evidence::EvidenceStored> {
     let precheck = async {
         let sess = app.service.authenticate_student(bearer(headers)).await?;
-        app.service.evidence_precheck(sess, incident_id, captured_at(headers)).await
+        let media = upload_media(headers)?;
+        app.service.evidence_precheck(sess, incident_id, media, captured_at(headers)).await
     };
     let (ticket, bytes) = prechecked_upload(app, body, precheck).await?;
     Ok(app.service.evidence_accept(ticket, bytes).await?)
@@ -857,9 +885,9 @@ async fn download_evidence(
     ApiPath((exam, sha256)): ApiPath<(ExamId, String)>,
 ) -> ApiResult<Response> {
     let sess = app.service.authenticate_proctor_of(bearer(&headers), &exam).await?;
-    let bytes = app.service.evidence_frame(&exam, &sha256).await?;
+    let (media, bytes) = app.service.evidence_frame(&exam, &sha256).await?;
     app.service.audit(&sess, "view_evidence", None, Some(sha256)).await?;
-    private_jpeg(bytes)
+    private_media(media, bytes)
 }
 
 #[cfg(test)]

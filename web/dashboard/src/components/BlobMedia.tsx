@@ -1,13 +1,14 @@
 import { useEffect, useRef, useState } from "react";
 import { errorText } from "../net/retry";
 
-type Loaded = string | { error: string } | null;
+/** A blob URL and the blob's type (`image/jpeg`, or `audio/wav` for a sound clip). */
+type Loaded = { url: string; type: string } | { error: string } | null;
 
 /**
- * An image the API serves only with the Bearer header (evidence frames,
- * identity photos), so an `<img src>` cannot fetch it: fetched as a blob
- * and shown from a blob URL, which is revoked when the image goes, or
- * when `cacheKey` changes. `cacheKey` null: not yet (off screen).
+ * Media the API serves only with the Bearer header (evidence frames and
+ * sound clips, identity photos), so an `<img src>` cannot fetch it: fetched
+ * as a blob and shown from a blob URL, which is revoked when the element
+ * goes, or when `cacheKey` changes. `cacheKey` null: not yet (off screen).
  */
 export function useBlobUrl(cacheKey: string | null, load: () => Promise<Blob>): Loaded {
   const loadRef = useRef(load);
@@ -22,7 +23,7 @@ export function useBlobUrl(cacheKey: string | null, load: () => Promise<Blob>): 
     loadRef.current().then(
       (blob) => {
         url = URL.createObjectURL(blob);
-        if (live) setSrc({ key: cacheKey, value: url });
+        if (live) setSrc({ key: cacheKey, value: { url, type: blob.type } });
         else URL.revokeObjectURL(url);
       },
       (e: unknown) => live && setSrc({ key: cacheKey, value: { error: errorText(e) } }),
@@ -61,8 +62,12 @@ export function useSeen<E extends Element>(): [React.RefObject<E | null>, boolea
   return [ref, seen];
 }
 
-/** A Bearer-fetched image, loaded when it comes near the viewport. */
-export function BlobImage({
+/**
+ * A Bearer-fetched image, loaded when it comes near the viewport; evidence
+ * that is a sound clip (a voice, where the exam keeps sound) plays in an
+ * audio player instead.
+ */
+export function BlobMedia({
   cacheKey,
   load,
   alt,
@@ -82,8 +87,10 @@ export function BlobImage({
   const src = useBlobUrl(seen ? cacheKey : null, load);
   return (
     <div ref={ref} className={`${className}-box`} data-image={kind}>
-      {typeof src === "string" ? (
-        <img className={className} src={src} alt={alt} width={width} />
+      {src && "url" in src && src.type.startsWith("audio/") ? (
+        <audio className={`${className} ${className}--sound`} src={src.url} controls preload="metadata" aria-label={alt} />
+      ) : src && "url" in src ? (
+        <img className={className} src={src.url} alt={alt} width={width} />
       ) : (
         <div className={`${className} ${className}--none`} style={width ? { width } : undefined}>
           {src === null ? "Loading…" : `Unavailable (${src.error})`}

@@ -5,7 +5,7 @@ import { INCIDENT_NOTE_MAX, INCIDENT_VERDICT_LABEL } from "../review/decision";
 import { byText, transitionText, type Entry } from "../review/timeline";
 import { ACTION_LABEL } from "./RecordedActions";
 import { PHOTO_LABEL } from "./IdentityQueuePanel";
-import { BlobImage } from "./BlobImage";
+import { BlobMedia } from "./BlobMedia";
 
 /** An incident's reading being written: the note typed, a request in flight, the last refusal. */
 export interface IncidentUi {
@@ -133,7 +133,7 @@ export function ReviewTimeline({
               return (
                 <li key={e.key} className="rt rt--photo" data-entry="photo" data-at={e.at}>
                   <time>{clock(e.at)}</time> <span className="rt__tag">Identity</span> <strong>{label} photo</strong> · {p.width}×{p.height}
-                  <BlobImage
+                  <BlobMedia
                     cacheKey={`${student}:${p.kind}:${p.sha256}`}
                     load={() => loadPhoto(p.kind)}
                     alt={`${label} photo of ${name}`}
@@ -217,10 +217,10 @@ const IncidentEntry = memo(function IncidentEntry({
       </div>
       {r.detail && <p className="rt__text">{r.detail}</p>}
       {r.evidence_sha256 && (
-        <BlobImage
+        <BlobMedia
           cacheKey={r.evidence_sha256}
           load={() => loadEvidence(r.evidence_sha256!)}
-          alt={`Evidence frame: ${what}`}
+          alt={`Evidence: ${what}`}
           className="rt__thumb"
           width={200}
           kind="evidence"

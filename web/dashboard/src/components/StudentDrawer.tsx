@@ -225,14 +225,14 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
 
 function Evidence({ sha }: { sha: string }) {
   const { api } = useServices();
-  const [src, setSrc] = useState<string | { error: string } | null>(null);
+  const [src, setSrc] = useState<{ url: string; type: string } | { error: string } | null>(null);
   useEffect(() => {
     let url: string | undefined;
     let live = true;
     api.evidence(sha).then(
       (blob) => {
         url = URL.createObjectURL(blob);
-        if (live) setSrc(url);
+        if (live) setSrc({ url, type: blob.type });
         else URL.revokeObjectURL(url);
       },
       (e: unknown) => live && setSrc({ error: e instanceof Error ? e.message : String(e) }),
@@ -242,7 +242,9 @@ function Evidence({ sha }: { sha: string }) {
       if (url) URL.revokeObjectURL(url);
     };
   }, [api, sha]);
-  if (src === null) return <div className="evidence">Loading frame…</div>;
-  if (typeof src !== "string") return <div className="evidence">Frame unavailable ({src.error})</div>;
-  return <img className="evidence" src={src} alt="Evidence frame" width={160} />;
+  if (src === null) return <div className="evidence">Loading evidence…</div>;
+  if (!("url" in src)) return <div className="evidence">Evidence unavailable ({src.error})</div>;
+  // A voice's evidence, where the exam keeps sound, is a short clip.
+  if (src.type.startsWith("audio/")) return <audio className="evidence evidence--sound" src={src.url} controls preload="metadata" aria-label="Evidence: sound clip" />;
+  return <img className="evidence" src={src.url} alt="Evidence frame" width={160} />;
 }

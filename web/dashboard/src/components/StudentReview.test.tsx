@@ -70,7 +70,9 @@ function setup(first = record()) {
       return Promise.resolve(r);
     },
     putDecision: (_s: string, body: SetDecision) => (decisions.push(body), decide(body)),
-    evidence: () => Promise.resolve(new Blob([new Uint8Array([0xff, 0xd8])], { type: "image/jpeg" })),
+    // A hash starting "wav" is a sound clip (a voice's evidence where the exam keeps sound).
+    evidence: (sha: string) =>
+      Promise.resolve(sha.startsWith("wav") ? new Blob([new Uint8Array([0x52, 0x49])], { type: "audio/wav" }) : new Blob([new Uint8Array([0xff, 0xd8])], { type: "image/jpeg" })),
     recording: (s: string) => (recordingReads.push(s), Promise.resolve(segments)),
     recordingSegment: (_s: string, sha: string) => (segmentReads.push(sha), Promise.resolve(new Blob([new Uint8Array([0x1a, 0x45])], { type: "video/webm" }))),
     identityPhoto: (s: string, kind: string) => (photos.push(`${s}/${kind}`), Promise.resolve(new Blob([new Uint8Array([0xff, 0xd8])], { type: "image/jpeg" }))),
@@ -153,6 +155,19 @@ describe("a student's review page", () => {
     expect(screen.queryByRole("button", { name: /Play the recording/ })).toBeNull();
   });
 
+  it("plays a voice's sound clip in an audio player, not as a picture", async () => {
+    const r = record();
+    const voice: StudentReview = { ...r, incidents: [{ ...r.incidents[0]!, kind: "voice_detected", evidence_sha256: "wav1" }, r.incidents[1]!] };
+    setup(voice);
+    await flush();
+    await flush();
+    const clip = document.querySelector<HTMLAudioElement>('[data-incident="i1"] audio');
+    expect(clip?.getAttribute("src")).toBe("blob:test");
+    expect(clip?.getAttribute("aria-label")).toMatch(/^Evidence: /);
+    expect(clip?.hasAttribute("controls")).toBe(true);
+    expect(screen.queryByRole("img", { name: /^Evidence: / })).toBeNull();
+  });
+
   it("merges the record into one timeline by time, text as text, with the evidence from a blob URL revoked on leaving", async () => {
     const { view, photos } = setup();
     await flush();
@@ -164,7 +179,7 @@ describe("a student's review page", () => {
     expect(document.querySelector(".rs__session")?.textContent).toMatch(/Handed in at .* by the student/);
     expect(document.querySelector(".rs__accommodations")?.textContent).toMatch(/\+25% time · Note: Uses a screen reader/);
     expect(document.querySelector('[data-incident="i2"]')?.hasAttribute("data-during-pause")).toBe(true);
-    expect(screen.getByRole("img", { name: /Evidence frame: No face/ }).getAttribute("src")).toBe("blob:test");
+    expect(screen.getByRole("img", { name: /Evidence: No face/ }).getAttribute("src")).toBe("blob:test");
     expect(screen.getByRole("img", { name: /Recorded score over time: 2 points/ })).toBeTruthy();
     // The identity photo, from the student's identity endpoint, with the token.
     expect(screen.getByRole("img", { name: "Face photo of Ada <b>L</b>" }).getAttribute("src")).toBe("blob:test");

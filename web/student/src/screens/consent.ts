@@ -38,7 +38,9 @@ export function consentScreen(settings: ExamSettings, onAgree: () => void): void
           ? h(
               "li",
               {},
-              "This exam uses your microphone. Your computer listens for voices (the sound is checked on your computer, like the camera picture), and when it hears someone speak for more than a second this is noted for the proctor. Your proctor can hear your microphone live while they watch your camera. The sound is never recorded.",
+              settings.privacy === "recording"
+                ? `This exam uses your microphone. Your computer listens for voices (the sound is checked on your computer, like the camera picture), and when it hears someone speak for more than a second this is noted for the proctor, with a 5-second sound clip from around that moment, kept for ${settings.evidence_retention_days} days like the pictures. Your proctor can hear your microphone live while they watch your camera. Apart from those clips, the sound is never recorded.`
+                : "This exam uses your microphone. Your computer listens for voices (the sound is checked on your computer, like the camera picture), and when it hears someone speak for more than a second this is noted for the proctor. Your proctor can hear your microphone live while they watch your camera. The sound is never recorded.",
             )
           : h("li", {}, "This exam does not use your microphone."),
         h(

@@ -1,10 +1,10 @@
 import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
 import { describe, expect, it, vi } from "vitest";
-import type { ChatAck, ChatMessage, ChatSend, IncidentAck, IncidentReport } from "@proto";
+import type { ChatAck, ChatMessage, ChatSend, EvidenceMedia, IncidentAck, IncidentReport } from "@proto";
 import { EVENTS } from "@proto";
 import { IdbStorage } from "../../src/idb-storage.ts";
-import { MemoryStorage, Outbox, type IncidentMessage, type OutboxStorage, type Transport, type UploadResult } from "../../src/outbox.ts";
+import { MemoryStorage, Outbox, type IncidentMessage, type OutboxItem, type OutboxStorage, type Transport, type UploadResult } from "../../src/outbox.ts";
 
 type Sent = IncidentMessage;
 
@@ -12,7 +12,7 @@ type Sent = IncidentMessage;
 class FakeServer implements Transport {
   up = true;
   sent: Sent[] = [];
-  uploads: Array<{ id: string; capturedAt: number; bytes: number }> = [];
+  uploads: Array<{ id: string; capturedAt: number; bytes: number; media?: EvidenceMedia }> = [];
   known = new Map<string, string>();
   ended = new Set<string>();
   top = 0;
@@ -68,12 +68,12 @@ class FakeServer implements Transport {
     return { status: "accepted", message: stored };
   }
   // eslint-disable-next-line @typescript-eslint/require-await -- async makes a scripted network error a rejection, as fetch's is
-  async upload(id: string, jpeg: Uint8Array, capturedAt: number): Promise<UploadResult> {
+  async upload(id: string, bytes: Uint8Array, media: EvidenceMedia, capturedAt: number): Promise<UploadResult> {
     const r = this.uploadReplies.shift();
     if (r === "network") throw new Error("network");
     if (r) return r;
     if (!this.known.has(id)) return { status: 404, body: { error: { reason: "unknown_incident", message: "" } } };
-    this.uploads.push({ id, capturedAt, bytes: jpeg.byteLength });
+    this.uploads.push({ id, capturedAt, bytes: bytes.byteLength, ...(media === "jpeg" ? {} : { media }) });
     return { status: 201, body: {} };
   }
 }
@@ -185,11 +185,11 @@ describe("Outbox", () => {
 
   it("evidence: retries network errors and 5xx, treats evidence_already_attached as delivered, reports evidence_not_collected", async () => {
     const srv = new FakeServer();
-    let refused = 0;
+    const refused: string[] = [];
     const settled: string[] = [];
     const ob = await Outbox.open(new MemoryStorage(), {
       ...fast,
-      events: { evidenceRefused: () => refused++, settled: (i, o) => i.type === "evidence" && settled.push(`${o.result}:${"reason" in o ? o.reason : ""}`) },
+      events: { evidenceRefused: (media) => refused.push(media), settled: (i, o) => i.type === "evidence" && settled.push(`${o.result}:${"reason" in o ? o.reason : ""}`) },
     });
     ob.attach(srv);
     srv.uploadReplies = ["network", { status: 503, body: { error: { reason: "unavailable", message: "", retry_after_ms: 2 } } }];
@@ -203,8 +203,23 @@ describe("Outbox", () => {
     srv.uploadReplies = [{ status: 403, body: { error: { reason: "evidence_not_collected", message: "" } } }];
     await ob.evidence("a", new Uint8Array(5), 1000);
     await settle(ob);
-    expect(settled).toEqual(["delivered:", "delivered:", "dropped:evidence_not_collected"]);
-    expect(refused).toBe(1);
+    // A sound clip refused says so by its media: frames may still be kept.
+    srv.uploadReplies = [{ status: 403, body: { error: { reason: "evidence_not_collected", message: "" } } }];
+    await ob.evidence("a", new Uint8Array(7), 1000, "wav");
+    await settle(ob);
+    expect(settled).toEqual(["delivered:", "delivered:", "dropped:evidence_not_collected", "dropped:evidence_not_collected"]);
+    expect(refused).toEqual(["jpeg", "wav"]);
+  });
+
+  it("sends a frame an earlier version of the page stored (its bytes under `jpeg`) as a JPEG", async () => {
+    const storage = new MemoryStorage();
+    storage.items.set(1, { type: "evidence", id: "old", jpeg: new Uint8Array([1, 2, 3]), capturedAt: 900, key: 1 } as unknown as OutboxItem);
+    const srv = new FakeServer();
+    srv.known.set("old", "x");
+    const ob = await Outbox.open(storage, fast);
+    ob.attach(srv);
+    await settle(ob);
+    expect(srv.uploads).toEqual([{ id: "old", capturedAt: 900, bytes: 3 }]);
   });
 
   it("a failing upload does not hold back incidents", async () => {
@@ -366,8 +381,9 @@ describe("Outbox on IndexedDB", () => {
     ]);
     expect(ob2.nextSeq()).toBe(4);
     expect(ob2.openIncidents().map((o) => o.id)).toEqual(["a"]);
-    const ev = ob2.pending()[2] as { jpeg: Uint8Array };
-    expect([...ev.jpeg]).toEqual([9, 9]);
+    const ev = ob2.pending()[2] as { bytes: Uint8Array; media: string };
+    expect([...ev.bytes]).toEqual([9, 9]);
+    expect(ev.media).toBe("jpeg");
     srv.up = true;
     ob2.attach(srv);
     await settle(ob2);
