@@ -8,6 +8,7 @@
 FROM node:20-bookworm-slim AS web
 WORKDIR /src
 COPY web/proto web/proto
+COPY web/tools web/tools
 COPY web/student web/student
 COPY web/dashboard web/dashboard
 RUN cd web/student && npm ci --no-audit --no-fund && npm run build \

@@ -174,7 +174,7 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
             router.route(&format!("/{page}"), get(move || async move { Redirect::permanent(&format!("/{page}/")) }));
         let dist = web_dir.map(|d| d.join(page).join("dist")).filter(|d| d.join("index.html").is_file());
         router = match dist {
-            Some(dir) => router.nest_service(&format!("/{page}/"), tower_http::services::ServeDir::new(dir)),
+            Some(dir) => router.nest_service(&format!("/{page}/"), web_app(dir)),
             None => router.route(&format!("/{page}/"), get(move || async move { placeholder(page) })),
         };
     }
@@ -188,6 +188,33 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
             res
         }
     }))
+}
+
+/// A built web app, served as a CDN would: the brotli or gzip copy made at
+/// build time (`web/tools/precompress.mjs`) when the browser accepts it, with
+/// `Vary: Accept-Encoding`; `Last-Modified` with 304s, and ranges (tower-http's
+/// `ServeDir`, but for `Vary`). Vite names what it builds under `assets/` by
+/// content hash, so those never change and are cached for a year; everything
+/// else (the HTML entry point, the models) is `no-cache`: kept, and
+/// revalidated with a 304 on each visit.
+fn web_app(dir: std::path::PathBuf) -> axum::routing::MethodRouter<()> {
+    let files = tower_http::services::ServeDir::new(dir).precompressed_br().precompressed_gzip();
+    axum::routing::get_service(files).layer(axum::middleware::from_fn(static_cache_control))
+}
+
+/// `Cache-Control` for a web app's file (see [`web_app`]).
+async fn static_cache_control(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let hashed = req.uri().path().starts_with("/assets/");
+    let mut res = next.run(req).await;
+    let cacheable = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
+    if cacheable {
+        let policy = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        // ServeDir picks the encoding but does not say that it did: a shared
+        // cache must not give a brotli copy to a browser that asked for none.
+        res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    res
 }
 
 /// Headers every response carries. The CSP fits the student page: its
