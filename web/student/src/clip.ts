@@ -72,7 +72,7 @@ export class ClipRecorder {
       p.frames.push(frame);
       p.left -= frame.length;
       if (p.left <= 0) {
-        const samples = concat(p.frames);
+        const samples = concatSamples(p.frames);
         done.push({ id: p.id, wav: encodeWav(samples, this.rate), startedAt: p.startedAt, durationMs: (samples.length * 1000) / this.rate });
       }
     }
@@ -81,7 +81,8 @@ export class ClipRecorder {
   }
 }
 
-function concat(frames: Float32Array[]): Float32Array {
+/** The samples of `frames`, one after another, in one array. */
+export function concatSamples(frames: Float32Array[]): Float32Array {
   const out = new Float32Array(frames.reduce((n, f) => n + f.length, 0));
   let at = 0;
   for (const f of frames) {

@@ -15,6 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
+import { concatSamples } from "../../src/clip.ts";
 import { DEFAULT_CONFIG, Debouncer } from "../../src/debounce.ts";
 import { Downsampler, VOICE_FRAME, VOICE_RATE } from "../../src/resample.ts";
 import { SileroVad } from "../../src/silero.ts";
@@ -99,16 +100,6 @@ function speak(voice: string, text: string): Float32Array {
   return Float32Array.from(d.push(f).flatMap((x) => [...x]));
 }
 
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 interface Clip {
   name: string;
   speech: boolean;
@@ -124,7 +115,7 @@ function buildSet(): Clip[] {
     const variant = VARIANTS[vi % VARIANTS.length]!;
     const spoken = scaleTo(speak(voice + variant, TEXT[voice]!), 0.1);
     const lead = noise("pink", 1, ROOM, seed++);
-    const clean = concat(lead, spoken, noise("pink", 1.5, ROOM, seed++));
+    const clean = concatSamples([lead, spoken, noise("pink", 1.5, ROOM, seed++)]);
     clips.push({ name: `${voice}${variant} quiet room`, speech: true, group: "speech, quiet room", samples: clean });
     for (const snr of [10, 0]) {
       const level = 0.1 / 10 ** (snr / 20);
