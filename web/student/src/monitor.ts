@@ -1,8 +1,9 @@
 // Monitoring: camera results and page events go through the debouncer, and
 // what it raises goes into the persistent outbox, with an evidence frame when
-// the exam keeps them (for a voice, a sound clip where the exam keeps sound). The outbox opens at the first welcome (incidents left
-// open by an earlier page life end then) and lives as long as the page; the
-// student's chat messages go through it too.
+// the exam keeps them (for a voice, a sound clip where the exam keeps sound).
+// The outbox opens at the first welcome (incidents left open by an earlier
+// page life end then) and lives as long as the page; the student's chat
+// messages go through it too.
 
 import type { ChatSend, ExamSettings, IncidentReport, StudentWelcome } from "@proto";
 import type { Camera } from "./camera.ts";

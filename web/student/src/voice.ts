@@ -10,6 +10,7 @@ import { RateMeter } from "./rate-meter.ts";
 import type { FromVoiceWorker, ToVoiceWorker, VoiceResult } from "./worker-protocol.ts";
 
 const RETRY_MS = 10_000;
+const MAX_RESTARTS = 5;
 /** A clip takes 3 s of audio after it is asked for; past this it is given up. */
 const CLIP_TIMEOUT_MS = 8_000;
 
@@ -19,7 +20,6 @@ export interface SoundClip {
   capturedAt: number;
   durationMs: number;
 }
-const MAX_RESTARTS = 5;
 
 export class Voice {
   ready = false;
