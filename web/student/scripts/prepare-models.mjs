@@ -12,7 +12,7 @@
 //                                        (prepare-object-model.mjs)
 //   public/models/voice/, ort/           the voice detector and its WASM
 //                                        (prepare-voice-model.mjs)
-//   public/models/manifest.json          sizes + sha256 + source packages
+//   public/models/manifest.json          sizes + sha256 + source packages (the page reads the sizes)
 //
 // Sources: the legacy @mediapipe/face_detection and @mediapipe/face_mesh
 // Solutions packages (Apache-2.0) ship the same network weights as the Tasks
@@ -44,7 +44,7 @@ export { packageDir, packageVersion };
  * writing something new, so ensure-models.mjs rebuilds a models directory
  * that an older version of it prepared.
  */
-export const MODELS_LAYOUT = 4;
+export const MODELS_LAYOUT = 5;
 
 const LICENSE = 'Apache-2.0 (MediaPipe, Google LLC); repackaged with added TFLite metadata by vigil';
 
@@ -146,6 +146,8 @@ export function prepareModels(outDir) {
       ...voice.files,
     },
     wasm: wasmFiles,
+    // The page shows download progress from these sizes (src/download.ts).
+    wasmBytes: Object.fromEntries(wasmFiles.map((f) => [f, fs.statSync(path.join(outDir, 'wasm', f)).size])),
   };
   writeFile(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;

@@ -17,6 +17,7 @@ import { Monitor, type Probe } from "./monitor.ts";
 import { initialState, transition, type PageEvent, type PageState, type Phase } from "./phase.ts";
 import { Publisher } from "./rtc.ts";
 import { checkScreen } from "./screens/check.ts";
+import { downloadModels, type DownloadView } from "./download.ts";
 import { connectingScreen, resumingScreen } from "./screens/connecting.ts";
 import { consentScreen } from "./screens/consent.ts";
 import { endedScreen } from "./screens/ended.ts";
@@ -211,7 +212,13 @@ class StudentPage {
         refusedScreen(phase.reason, phase.text);
         break;
       case "check":
-        void checkScreen(this.camera, !!this.welcome?.settings.microphone, () => this.startVision(), () => this.dispatch({ type: "checked" }));
+        void checkScreen(
+          this.camera,
+          !!this.welcome?.settings.microphone,
+          (onView) => this.downloadModels(onView),
+          () => this.startVision(),
+          () => this.dispatch({ type: "checked" }),
+        );
         break;
       case "consent":
         if (this.welcome) consentScreen(this.welcome.settings, () => this.dispatch({ type: "agreed" }));
@@ -482,6 +489,14 @@ class StudentPage {
     } catch {
       return null;
     }
+  }
+
+  /** The models this exam's detectors will load, downloaded with progress (download.ts). */
+  private downloadModels(onView: (v: DownloadView) => void): Promise<void> {
+    const s = this.welcome?.settings;
+    const phone = !s?.disabled_detectors.includes("phone_visible");
+    const voice = !!s?.microphone && !s.disabled_detectors.includes("voice_detected");
+    return downloadModels(this.modelsBase, { phone, voice }, onView);
   }
 
   private startVision(): Promise<Vision> {

@@ -1,9 +1,12 @@
 // System check: camera, WebRTC and the face check (WebGL in a worker) must
-// work before the student may continue. The camera and the worker started
-// here keep running for the rest of the page life.
+// work before the student may continue. The models download first, with
+// their progress shown (download.ts), so that a slow line reads as a slow
+// line. The camera and the worker started here keep running for the rest of
+// the page life.
 
 import type { Camera } from "../camera.ts";
 import { h, showScreen } from "../dom.ts";
+import { describe, type DownloadView } from "../download.ts";
 import { checkWebRtc } from "../rtc.ts";
 import type { Vision } from "../vision.ts";
 
@@ -21,8 +24,17 @@ function checkRow(what: string): { li: HTMLLIElement; set: (cls: string, text: s
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-export async function checkScreen(camera: Camera, microphone: boolean, startVision: () => Promise<Vision>, onContinue: () => void): Promise<void> {
+export async function checkScreen(
+  camera: Camera,
+  microphone: boolean,
+  downloadModels: (onView: (v: DownloadView) => void) => Promise<void>,
+  startVision: () => Promise<Vision>,
+  onContinue: () => void,
+): Promise<void> {
   const cam = checkRow("Camera");
+  const dl = checkRow("Download of the proctoring models");
+  const bar = h("progress", { max: "1", value: "0", "aria-label": "Download of the proctoring models" });
+  dl.li.append(bar);
   const mic = checkRow("Microphone");
   const rtc = checkRow("Video link (WebRTC)");
   const gl = checkRow("Face check (WebGL in a worker)");
@@ -38,7 +50,7 @@ export async function checkScreen(camera: Camera, microphone: boolean, startVisi
         ? "We check that your computer can run the exam. Your browser may ask to use the camera and the microphone: please allow both."
         : "We check that your computer can run the exam. Your browser may ask to use the camera: please allow it.",
     ),
-    h("ul", { class: "checks" }, cam.li, mic.li, rtc.li, gl.li, up.li),
+    h("ul", { class: "checks" }, cam.li, mic.li, rtc.li, dl.li, gl.li, up.li),
     h("p", {}, next, " ", retry),
   );
   let micOk = !microphone;
@@ -65,6 +77,10 @@ export async function checkScreen(camera: Camera, microphone: boolean, startVisi
   }
   const r = await checkWebRtc(camera.track() ?? null);
   rtc.set(r.ok ? "ok" : "fail", r.detail);
+  await downloadModels((v) => {
+    bar.value = v.total > 0 ? v.done / v.total : 1;
+    dl.set(v.complete ? "ok" : v.stalled ? "fail" : "pending", describe(v));
+  });
   let visionOk = false;
   if (camOk) {
     try {
