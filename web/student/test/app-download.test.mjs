@@ -8,7 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 
 import { StudentTestServer, requireBuilt } from './helpers/vigil-server.mjs';
-import { launchWithCamera, examSettings } from './helpers/student-page.mjs';
+import { launchWithCamera, examSettings, passedSystemCheck } from './helpers/student-page.mjs';
 import { oneFaceVideo } from './helpers/media.mjs';
 
 /** Bytes of response bodies under /models/ (the workers' fetches included), counted while `during` runs. */
@@ -32,11 +32,7 @@ async function modelBytes(context, during) {
 /** Opens the join link and waits for the system check to let the student go on; the download row's text and bar. */
 async function systemCheck(page, server, token) {
   await page.goto(`${server.url}/student/#token=${token}`);
-  await page.getByRole('heading', { name: 'System check' }).waitFor({ timeout: 30_000 });
-  await page.waitForFunction(() => {
-    const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Continue');
-    return b && !b.disabled;
-  }, null, { timeout: 90_000 });
+  await passedSystemCheck(page);
   return page.evaluate(() => {
     const bar = document.querySelector('progress[aria-label="Download of the proctoring models"]');
     return { text: bar?.closest('li')?.querySelector('.ok, .pending, .fail')?.textContent ?? '', value: bar?.value, cls: bar?.closest('li')?.querySelector('span:not(.what)')?.className };

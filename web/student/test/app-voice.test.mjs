@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 
 import { StudentTestServer, requireBuilt } from './helpers/vigil-server.mjs';
 import { launchChromium } from './helpers/chromium.mjs';
-import { joinAndStart, settled, examSettings } from './helpers/student-page.mjs';
+import { joinAndStart, settled, examSettings, passedSystemCheck } from './helpers/student-page.mjs';
 import { oneFaceVideo } from './helpers/media.mjs';
 import { speechAudio } from '../test-media/make-speech.mjs';
 
@@ -111,12 +111,8 @@ test('the consent screen says whether the microphone is used, and an exam withou
   t.after(() => browser.close());
   const page = await browser.context.newPage();
   await page.goto(`${server.url}/student/#token=${tokens.student.s1}`);
-  await page.getByRole('heading', { name: 'System check' }).waitFor({ timeout: 30_000 });
+  await passedSystemCheck(page);
   await page.getByText('not needed for this exam').waitFor();
-  await page.waitForFunction(() => {
-    const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Continue');
-    return b && !b.disabled;
-  }, null, { timeout: 90_000 });
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByText('This exam does not use your microphone.').waitFor();
   assert.equal(await page.evaluate(() => window.__vigil.microphoneStartedAt()), 0, 'the microphone was never started');

@@ -26,16 +26,20 @@ export async function joinThroughConsent(page, server, token, { query = '' } = {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${server.url}/student/${query}#token=${token}`);
+  await passedSystemCheck(page);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('I have read this and agree').check();
+  await page.getByRole('button', { name: 'I agree, continue' }).click();
+  return errors;
+}
+
+/** Waits for the system check to let the student go on (its Continue button enabled). */
+export async function passedSystemCheck(page) {
   await page.getByRole('heading', { name: 'System check' }).waitFor({ timeout: 30_000 });
-  const cont = page.getByRole('button', { name: 'Continue' });
   await page.waitForFunction(() => {
     const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Continue');
     return b && !b.disabled;
   }, null, { timeout: 90_000 });
-  await cont.click();
-  await page.getByLabel('I have read this and agree').check();
-  await page.getByRole('button', { name: 'I agree, continue' }).click();
-  return errors;
 }
 
 /** Opens the join link and walks system check → consent → preview → exam. */
