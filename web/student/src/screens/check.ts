@@ -1,7 +1,7 @@
 // System check: camera, WebRTC and the face check (WebGL in a worker) must
-// work before the student may continue. The models download first, with
+// work before the student may continue. The models download meanwhile, with
 // their progress shown (download.ts), so that a slow line reads as a slow
-// line. The camera and the worker started here keep running for the rest of
+// line, and the face check starts once they are in. The camera and the worker started here keep running for the rest of
 // the page life.
 
 import type { Camera } from "../camera.ts";
@@ -53,6 +53,12 @@ export async function checkScreen(
     h("ul", { class: "checks" }, cam.li, mic.li, rtc.li, dl.li, gl.li, up.li),
     h("p", {}, next, " ", retry),
   );
+  // The download starts at once: it goes on while the student answers the
+  // browser's camera and microphone prompts.
+  const downloaded = downloadModels((v) => {
+    bar.value = v.total > 0 ? v.done / v.total : 1;
+    dl.set(v.complete ? "ok" : v.stalled ? "fail" : "pending", describe(v));
+  });
   let micOk = !microphone;
   if (microphone) {
     try {
@@ -77,10 +83,7 @@ export async function checkScreen(
   }
   const r = await checkWebRtc(camera.track() ?? null);
   rtc.set(r.ok ? "ok" : "fail", r.detail);
-  await downloadModels((v) => {
-    bar.value = v.total > 0 ? v.done / v.total : 1;
-    dl.set(v.complete ? "ok" : v.stalled ? "fail" : "pending", describe(v));
-  });
+  await downloaded;
   let visionOk = false;
   if (camOk) {
     try {
