@@ -12,6 +12,7 @@ pub mod media;
 pub mod report;
 pub mod sim;
 pub mod sio;
+pub mod storm;
 mod target;
 pub use target::sibling_vigil as target_vigil;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use vigil_load::{ClusterServices, LoadConfig, Target, report, sim};
+use vigil_load::{ClusterServices, LoadConfig, Target, report, sim, storm};
 
 // Every RTP packet and Socket.IO frame allocates somewhere (str0m, tungstenite);
 // under load glibc's malloc and free were a tenth of the CPU profile.
@@ -88,6 +88,28 @@ struct Cli {
     /// `recording`), to measure what recording costs.
     #[arg(long)]
     record: bool,
+    /// A join storm instead of a ramp: the students (or each --ramp step,
+    /// each a new exam) arrive within --window, load the student page's
+    /// real assets, connect, publish and are seen live by the proctors
+    /// (docs/BENCHMARKS.md, "Exam start").
+    #[arg(long)]
+    join_storm: bool,
+    /// The storm's arrival window.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    window: Duration,
+    /// How long after the window a student may take to be live.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    grace: Duration,
+    /// Parallel HTTP connections per student in a storm (a browser's 6;
+    /// 1 for one flow per student under `tc fq maxrate`).
+    #[arg(long, default_value_t = 6)]
+    http_connections: usize,
+    /// Receive slots per proctor in a storm.
+    #[arg(long, default_value_t = 16)]
+    slots: u32,
+    /// The web apps the started server serves (a storm loads web/student/dist).
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
     /// SVG chart of server CPU and p99 latency against students.
     #[arg(long, default_value = "vigil-load.svg")]
     svg: PathBuf,
@@ -104,6 +126,49 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in {s}; use ms, s or m")),
     };
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Each step a storm of its own, on a new exam, the server idle between.
+async fn storm(cli: &Cli, target: &Target, steps: Vec<u32>) -> Result<()> {
+    if cli.no_video {
+        bail!("a join storm publishes video: drop --no-video");
+    }
+    let media = vigil_load::media_runtime(cli.media_nice)?;
+    let mut results = Vec::new();
+    for (i, &students) in steps.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        let cfg = storm::StormConfig {
+            students,
+            window: cli.window,
+            proctors: cli.proctors,
+            slots: cli.slots,
+            http_connections: cli.http_connections,
+            video: vigil_load::media::VideoConfig {
+                bitrate_bps: cli.video_kbps.saturating_mul(1000),
+                fps: cli.video_fps.max(1),
+                keyframe_every: cli.keyframe_every,
+            },
+            grace: cli.grace,
+            page: "/student/".into(),
+            seed: u64::from(students),
+            show_progress: true,
+        };
+        let result = storm::run_storm(target, &cfg, media.handle()).await;
+        let result = result.with_context(|| format!("the storm of {students}"))?;
+        eprintln!(
+            "{students} students: {} live, join-to-live p95 {:?} ms",
+            result.live,
+            result.join_to_live_ms.as_ref().map(|q| q.p95)
+        );
+        results.push(result);
+    }
+    media.shutdown_background();
+    std::fs::write(&cli.out, serde_json::to_string_pretty(&results)?)?;
+    report::write_storm_svg(&cli.svg, &results)?;
+    eprintln!("wrote {} and {}", cli.out.display(), cli.svg.display());
+    Ok(())
 }
 
 #[tokio::main]
@@ -132,13 +197,18 @@ async fn main() -> Result<()> {
                 _ if cli.nodes > 1 => bail!("--nodes above 1 needs --database postgres://… and --redis redis://…"),
                 _ => None,
             };
-            Target::spawn_nodes(&bin, cli.nodes as usize, cluster.as_ref())
+            Target::spawn_nodes(&bin, cli.nodes as usize, cluster.as_ref(), cli.web_dir.as_deref())
                 .await
                 .with_context(|| format!("starting {} (build it with cargo build --release -p vigil)", bin.display()))?
         }
     };
     if cli.nice > 0 {
         report::renice_self(cli.nice).context("lowering the load generator's priority")?;
+    }
+    if cli.join_storm {
+        let outcome = storm(&cli, &target, steps).await;
+        target.stop().await;
+        return outcome;
     }
     let video = (!cli.no_video).then(|| vigil_load::media::VideoConfig {
         bitrate_bps: cli.video_kbps.saturating_mul(1000),

@@ -52,6 +52,10 @@ const MAX_PAYLOAD: usize = 1_100;
 /// Keyframes are this many times a delta frame's size, as in real streams.
 const KEYFRAME_FACTOR: usize = 3;
 const VP8_CLOCK_HZ: u32 = 90_000;
+/// Starts the filler of every frame, followed by the camera's tag (big
+/// endian): the SFU forwards payloads untouched, so a watcher can tell whose
+/// video reached a slot without trusting the timing of a switch.
+const TAG_MAGIC: &[u8; 4] = b"VGLt";
 /// The camera the synthetic keyframes claim to be.
 const WIDTH: u16 = 640;
 const HEIGHT: u16 = 480;
@@ -231,6 +235,37 @@ fn is_rtp(datagram: &[u8]) -> bool {
     datagram.len() >= 12 && datagram[0] >> 6 == 2 && !(64..=95).contains(&(datagram[1] & 0x7f))
 }
 
+/// The tag of the camera that sent `payload`, the first packet of a VP8
+/// frame from [`Camera`] (RFC 7741's payload descriptor, then the frame
+/// tag and, in a keyframe, the start code and dimensions); `None` for any
+/// other packet.
+pub fn camera_tag(payload: &[u8]) -> Option<u32> {
+    let first = *payload.first()?;
+    let (extended, start, partition) = (first & 0x80 != 0, first & 0x10 != 0, first & 0x07);
+    if !start || partition != 0 {
+        return None;
+    }
+    let mut at = 1;
+    if extended {
+        let ext = *payload.get(at)?;
+        at += 1;
+        if ext & 0x80 != 0 {
+            // PictureID: 7 bits, or 15 with the M bit.
+            at += if payload.get(at)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if ext & 0x40 != 0 {
+            at += 1; // TL0PICIDX
+        }
+        if ext & 0x30 != 0 {
+            at += 1; // TID / KEYIDX
+        }
+    }
+    let keyframe = payload.get(at)? & 0x01 == 0;
+    at += if keyframe { 10 } else { 3 };
+    let body = payload.get(at..at + 8)?;
+    (&body[..4] == TAG_MAGIC).then(|| u32::from_be_bytes([body[4], body[5], body[6], body[7]]))
+}
+
 /// The address the SFU can reach this machine on: the source address the
 /// kernel picks towards the server (127.0.0.1 on loopback).
 pub fn local_ip_towards(base: &str) -> IpAddr {
@@ -255,13 +290,16 @@ struct Camera {
 }
 
 impl Camera {
-    fn new(cfg: VideoConfig) -> Camera {
+    fn new(cfg: VideoConfig, tag: u32) -> Camera {
         let fps = cfg.fps.max(1);
         let frames_per_key =
             ((cfg.keyframe_every.as_secs_f64() * f64::from(fps)).round() as usize).max(KEYFRAME_FACTOR + 1);
         // Delta frames shrink so that keyframes keep the average at the bitrate.
         let per_frame = cfg.bitrate_bps as usize / 8 / fps as usize;
         let delta = (per_frame * frames_per_key).saturating_sub(KEYFRAME_FACTOR * per_frame) / (frames_per_key - 1);
+        let mut filler = vec![0x5a; delta.max(16) * KEYFRAME_FACTOR];
+        filler[..4].copy_from_slice(TAG_MAGIC);
+        filler[4..8].copy_from_slice(&tag.to_be_bytes());
         Camera {
             cfg,
             seq: u64::from(rand::random::<u16>()),
@@ -269,7 +307,7 @@ impl Camera {
             picture_id: rand::random::<u16>() & 0x7fff,
             last_key: None,
             key_requested: false,
-            filler: vec![0x5a; delta.max(16) * KEYFRAME_FACTOR],
+            filler,
         }
     }
 
@@ -326,13 +364,16 @@ impl Camera {
 /// Publishes one student's camera until `stop` or until `alive` is dropped
 /// (the student's Socket.IO connection went away, so the SFU closed the
 /// publication). Counts packets sent and keyframe requests answered.
+#[allow(clippy::too_many_arguments)] // one camera's whole context; a struct would only rename them
 pub async fn publish(
     client: SioClient,
     local_ip: IpAddr,
     cfg: VideoConfig,
+    tag: u32,
     stats: Arc<Stats>,
     mut stop: watch::Receiver<bool>,
     mut alive: oneshot::Receiver<()>,
+    mut on_connected: Option<oneshot::Sender<()>>,
 ) {
     let (mut peer, mids) = match Peer::negotiated(local_ip, &client, names::RTC_PUBLISH, 1, Direction::SendOnly).await {
         Ok(p) => p,
@@ -341,7 +382,7 @@ pub async fn publish(
     let (Some(&mid), Some(pt)) = (mids.first(), peer.vp8_pt()) else {
         return stats.error("publish: the answer has no VP8");
     };
-    let mut camera = Camera::new(cfg);
+    let mut camera = Camera::new(cfg, tag);
     let mut connected = false;
     let mut next_frame = Instant::now();
     let mut buf = vec![0u8; 2048];
@@ -354,6 +395,9 @@ pub async fn publish(
         });
         if !open {
             return stats.error("publish: ICE disconnected");
+        }
+        if connected && let Some(tx) = on_connected.take() {
+            let _ = tx.send(());
         }
         if key_requested {
             camera.key_requested = true;
@@ -470,6 +514,150 @@ pub async fn watch_students(
     }
 }
 
+/// A student to be seen live by a proctor: their index (their camera's
+/// tag), their id on the exam, and where to say when their video arrived
+/// (dropped unsent if the proctor gave up on them).
+pub struct LiveRequest {
+    pub idx: u32,
+    pub student_id: String,
+    pub seen: oneshot::Sender<Instant>,
+}
+
+/// How long a bound slot waits for the student's first frame before the
+/// student is watched again (a keyframe request answered on loopback takes
+/// milliseconds; this only catches a watch lost in a re-publish).
+const LIVE_SLOT_PATIENCE: Duration = Duration::from_secs(5);
+/// A watch refused with `not_publishing` (the publication is not up yet)
+/// is asked again after this long.
+const NOT_PUBLISHING_RETRY: Duration = Duration::from_millis(250);
+
+/// One proctor's receive slots used as a turnstile, as a proctor pages
+/// through the tiles of students who just arrived: each student from
+/// `arrivals` is watched in a free slot until the first frame *their*
+/// camera sent (by its tag, not by timing) reaches this proctor; then the
+/// slot takes the next student.
+#[allow(clippy::too_many_arguments)] // one proctor's whole context
+pub async fn watch_arrivals(
+    client: SioClient,
+    local_ip: IpAddr,
+    slots: usize,
+    mut arrivals: tokio::sync::mpsc::UnboundedReceiver<LiveRequest>,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+    mut alive: oneshot::Receiver<()>,
+) {
+    let (mut peer, mids) =
+        match Peer::negotiated(local_ip, &client, names::RTC_SUBSCRIBE, slots, Direction::RecvOnly).await {
+            Ok(p) => p,
+            Err(e) => return stats.error(format!("subscribe: {e}")),
+        };
+    let mut connected = false;
+    let mut bound: Vec<Option<(LiveRequest, Instant)>> = (0..mids.len()).map(|_| None).collect();
+    // Slots still forwarding the last student seen in them: emptied once
+    // nobody waits, so that a proctor between arrivals receives nothing
+    // (on a shaped link, idle slots would take the bandwidth of the next).
+    let mut streaming: Vec<bool> = vec![false; mids.len()];
+    let mut waiting: std::collections::VecDeque<(LiveRequest, Instant)> = std::collections::VecDeque::new();
+    let mut arrivals_open = true;
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let mut frames: Vec<(u32, Option<u32>)> = Vec::new();
+        let open = peer.flush(&stats, |e| match e {
+            Event::Connected => connected = true,
+            Event::RtpPacket(p) => {
+                stats.rtp_received.fetch_add(1, Ordering::Relaxed);
+                frames.push((*p.header.ssrc, camera_tag(&p.payload)));
+            }
+            _ => {}
+        });
+        if !open {
+            return stats.error("subscribe: ICE disconnected");
+        }
+        let now = Instant::now();
+        for (ssrc, tag) in frames {
+            let Some(tag) = tag else { continue };
+            let Some(mid) = peer.rtc.direct_api().stream_rx(&ssrc.into()).map(|s| s.mid()) else { continue };
+            let Some(slot) = mids.iter().position(|m| *m == mid) else { continue };
+            if bound[slot].as_ref().is_some_and(|(req, _)| req.idx == tag)
+                && let Some((req, _)) = bound[slot].take()
+            {
+                let _ = req.seen.send(now);
+                streaming[slot] = true;
+            }
+        }
+        for slot in &mut bound {
+            if slot.as_ref().is_some_and(|(_, at)| now.duration_since(*at) > LIVE_SLOT_PATIENCE)
+                && let Some((req, _)) = slot.take()
+            {
+                stats.error("live check: no frame within 5 s of the watch; watched again");
+                waiting.push_back((req, now));
+            }
+        }
+        if connected {
+            for slot in 0..bound.len() {
+                if bound[slot].is_some() {
+                    continue;
+                }
+                let Some(pos) = waiting.iter().position(|(_, not_before)| *not_before <= now) else { break };
+                let Some((req, _)) = waiting.remove(pos) else { break };
+                let ask = json!({ "slot": slot, "student_id": req.student_id, "quality": "thumbnail" });
+                match client.emit_with_ack(names::WATCH, &ask, Duration::from_secs(10)).await {
+                    Ok(ack) if ack.get("status").and_then(Value::as_str) == Some("ok") => {
+                        bound[slot] = Some((req, Instant::now()));
+                        streaming[slot] = true;
+                    }
+                    Ok(ack) if ack.get("reason").and_then(Value::as_str) == Some("not_publishing") => {
+                        waiting.push_back((req, Instant::now() + NOT_PUBLISHING_RETRY));
+                    }
+                    Ok(ack) => stats.error(format!(
+                        "watch refused: {}",
+                        ack.get("reason").and_then(Value::as_str).unwrap_or("unknown")
+                    )),
+                    Err(e) => {
+                        stats.error(format!("watch: {e}"));
+                        waiting.push_back((req, Instant::now() + NOT_PUBLISHING_RETRY));
+                    }
+                }
+            }
+        }
+        if connected && waiting.is_empty() {
+            for slot in 0..bound.len() {
+                if bound[slot].is_none() && streaming[slot] {
+                    // Awaited, so that a later watch of this slot cannot overtake it.
+                    match client.emit_with_ack(names::UNWATCH, &json!({ "slot": slot }), Duration::from_secs(10)).await
+                    {
+                        Ok(_) => streaming[slot] = false,
+                        Err(e) => stats.error(format!("unwatch: {e}")),
+                    }
+                }
+            }
+        }
+        let mut wake = peer.next_timeout;
+        if connected
+            && bound.iter().any(Option::is_none)
+            && let Some(t) = waiting.iter().map(|(_, t)| *t).min()
+        {
+            wake = wake.min(t);
+        }
+        if let Some(t) = bound.iter().flatten().map(|(_, at)| *at + LIVE_SLOT_PATIENCE).min() {
+            wake = wake.min(t);
+        }
+        tokio::select! {
+            _ = stop.changed() => if *stop.borrow() { return },
+            _ = &mut alive => return,
+            r = peer.sock.recv_from(&mut buf) => match r {
+                Ok((n, src)) => peer.receive(&buf[..n], src),
+                Err(e) => return stats.error(format!("subscribe: udp: {e}")),
+            },
+            req = arrivals.recv(), if arrivals_open => match req {
+                Some(req) => waiting.push_back((req, Instant::now())),
+                None => arrivals_open = false,
+            },
+            _ = tokio::time::sleep_until(wake.into()) => peer.tick(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,7 +665,7 @@ mod tests {
     #[test]
     fn frames_average_the_bitrate_and_start_keyframes() {
         let cfg = VideoConfig::default();
-        let mut cam = Camera::new(cfg.clone());
+        let mut cam = Camera::new(cfg.clone(), 7);
         let t0 = Instant::now();
         let mut bytes = 0usize;
         let mut keys = 0;
@@ -498,8 +686,27 @@ mod tests {
     }
 
     #[test]
+    fn every_frame_says_whose_camera_sent_it() {
+        let mut cam = Camera::new(VideoConfig::default(), 0xA1B2_C3D4);
+        let t0 = Instant::now();
+        for i in 0..20u32 {
+            let (packets, _) = cam.next_frame(t0 + cam.frame_interval() * i);
+            assert_eq!(camera_tag(&packets[0]), Some(0xA1B2_C3D4), "frame {i}");
+            assert!(packets[1..].iter().all(|p| camera_tag(p).is_none()), "only a frame's first packet");
+        }
+        // A 7-bit PictureID (no M bit) moves the frame tag one byte earlier.
+        let (mut packets, _) = cam.next_frame(t0 + Duration::from_secs(5));
+        let p = &mut packets[0];
+        p.remove(3);
+        p[2] &= 0x7f;
+        assert_eq!(camera_tag(p), Some(0xA1B2_C3D4));
+        assert_eq!(camera_tag(&[]), None);
+        assert_eq!(camera_tag(&[0x90, 0x80, 0x80]), None, "truncated");
+    }
+
+    #[test]
     fn a_keyframe_request_makes_the_next_frame_a_keyframe() {
-        let mut cam = Camera::new(VideoConfig::default());
+        let mut cam = Camera::new(VideoConfig::default(), 7);
         let t0 = Instant::now();
         assert!(cam.next_frame(t0).1);
         assert!(!cam.next_frame(t0 + Duration::from_millis(66)).1);

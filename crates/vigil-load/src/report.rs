@@ -7,7 +7,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 
-use crate::StepResult;
+use crate::{Quantiles, StepResult};
 
 /// Clock ticks per second for /proc/<pid>/stat times; 100 on every Linux
 /// configuration this tool targets (USER_HZ).
@@ -109,6 +109,63 @@ pub fn write_svg(path: &Path, steps: &[StepResult]) -> Result<()> {
         steps.iter().filter_map(|s| s.score_latency_ms.as_ref().map(|q| (f64::from(s.students), q.p99))).collect();
     panel(&top, "server CPU", "cores", cpu, RGBColor(0, 114, 178))?;
     panel(&bottom, "incident sent → score at proctor, p99", "ms", p99, RGBColor(213, 94, 0))?;
+    root.present()?;
+    Ok(())
+}
+
+/// A join storm's chart: for each storm, students live and server CPU
+/// second by second (top), and join-to-live p50, p95 and max against the
+/// number of students (bottom).
+pub fn write_storm_svg(path: &Path, storms: &[crate::storm::StormResult]) -> Result<()> {
+    let root = SVGBackend::new(path, (760, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(300);
+    let palette = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167)];
+    let t_max = storms.iter().flat_map(|s| s.timeline.iter().map(|p| p.t_s)).fold(1.0f64, f64::max);
+    let n_max = storms.iter().map(|s| s.students).max().unwrap_or(1) as f64;
+    let mut chart = ChartBuilder::on(&top)
+        .caption("students live (solid) and server CPU ×100 (dashed) during the storm", ("sans-serif", 15))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..t_max * 1.02, 0.0..n_max * 1.1)?;
+    chart.configure_mesh().x_desc("seconds from the first possible arrival").y_desc("students").draw()?;
+    for (i, s) in storms.iter().enumerate() {
+        let color = palette[i % palette.len()];
+        let live: Vec<(f64, f64)> = s.timeline.iter().map(|p| (p.t_s, f64::from(p.live))).collect();
+        chart
+            .draw_series(LineSeries::new(live, color.stroke_width(2)))?
+            .label(format!("{} students", s.students))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        let cpu: Vec<(f64, f64)> =
+            s.timeline.iter().filter_map(|p| p.server_cpu_cores.map(|c| (p.t_s, c * 100.0))).collect();
+        chart.draw_series(DashedLineSeries::new(cpu, 4, 3, color.stroke_width(1)))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    let y_max =
+        storms.iter().filter_map(|s| s.join_to_live_ms.as_ref().map(|q| q.max / 1000.0)).fold(1.0f64, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("arrival → camera live at a proctor", ("sans-serif", 15))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..n_max * 1.05, 0.0..y_max)?;
+    chart.configure_mesh().x_desc("students arriving in the window").y_desc("seconds").draw()?;
+    type Pick = fn(&Quantiles) -> f64;
+    let lines: [(&str, Pick, RGBColor); 3] =
+        [("p50", |q| q.p50, palette[0]), ("p95", |q| q.p95, palette[1]), ("max", |q| q.max, palette[2])];
+    for (name, pick, color) in lines {
+        let points: Vec<(f64, f64)> = storms
+            .iter()
+            .filter_map(|s| s.join_to_live_ms.as_ref().map(|q| (f64::from(s.students), pick(q) / 1000.0)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
     root.present()?;
     Ok(())
 }

@@ -168,9 +168,11 @@ pub async fn student(
                 client.clone(),
                 local_ip,
                 video.clone(),
+                idx,
                 stats.clone(),
                 stop.clone(),
                 alive,
+                None,
             ));
         }
         let mut heartbeat = tokio::time::interval(cfg.heartbeat_every);

@@ -79,12 +79,18 @@ impl Target {
 
     /// Starts `vigil serve` on loopback with a fresh data dir.
     pub async fn spawn(vigil_bin: &Path) -> Result<Target> {
-        Target::spawn_nodes(vigil_bin, 1, None).await
+        Target::spawn_nodes(vigil_bin, 1, None, None).await
     }
 
     /// Starts `n` nodes on loopback; more than one needs `cluster`, which
     /// they share (each has its own data dir, holding the same server key).
-    pub async fn spawn_nodes(vigil_bin: &Path, n: usize, cluster: Option<&ClusterServices>) -> Result<Target> {
+    /// `web_dir` is what they serve as the web apps (none by default).
+    pub async fn spawn_nodes(
+        vigil_bin: &Path,
+        n: usize,
+        cluster: Option<&ClusterServices>,
+        web_dir: Option<&Path>,
+    ) -> Result<Target> {
         if n > 1 && cluster.is_none() {
             bail!("several nodes need --database postgres://… and --redis redis://…");
         }
@@ -105,19 +111,21 @@ impl Target {
                     .env("VIGIL_REDIS", &c.redis)
                     .env("VIGIL_CLUSTER_NAME", &cluster_name);
             }
-            let node = Target::spawn_one(cmd, dir.path(), &admin_token).await.with_context(|| format!("node {i}"))?;
+            let web = web_dir.map_or_else(|| dir.path().join("no-web"), Path::to_owned);
+            let node =
+                Target::spawn_one(cmd, dir.path(), &web, &admin_token).await.with_context(|| format!("node {i}"))?;
             nodes.push(node);
             dirs.push(dir);
         }
         Ok(Target { base: nodes[0].base.clone(), admin_token, pid: nodes[0].pid, nodes, _dirs: dirs })
     }
 
-    async fn spawn_one(mut cmd: Command, dir: &Path, admin_token: &str) -> Result<Node> {
+    async fn spawn_one(mut cmd: Command, dir: &Path, web_dir: &Path, admin_token: &str) -> Result<Node> {
         let mut child = cmd
             .args(["serve", "--http", "127.0.0.1:0", "--admin-token", admin_token, "--data-dir"])
             .arg(dir)
             .arg("--web-dir")
-            .arg(dir.join("no-web"))
+            .arg(web_dir)
             // Every simulated student comes from this one loopback address,
             // which stands for a thousand homes: no per-address budget.
             .args(["--address-handshakes", "off"])

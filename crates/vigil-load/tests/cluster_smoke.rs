@@ -27,7 +27,8 @@ async fn thirty_students_on_three_nodes_lose_nothing() {
         vigil_store::DatabaseLocation::Sqlite => panic!("VIGIL_TEST_DATABASE must be PostgreSQL"),
     };
     let bin = common::vigil_bin();
-    let target = Target::spawn_nodes(&bin, 3, Some(&ClusterServices { database, redis })).await.expect("3 nodes start");
+    let target =
+        Target::spawn_nodes(&bin, 3, Some(&ClusterServices { database, redis }), None).await.expect("3 nodes start");
     assert_eq!(target.nodes.len(), 3);
     let cfg = common::video_run(30, 12, 0.6);
     let outcome = vigil_load::run(&target, &cfg).await;
