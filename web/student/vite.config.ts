@@ -1,6 +1,7 @@
 /// <reference types="vitest/config" />
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
+import { hashModelsPlugin } from "./scripts/hash-models.mjs";
 
 // The wire types are generated from Rust into web/proto/vigil.ts; the student
 // app imports them as `@proto` and never keeps a copy.
@@ -14,8 +15,11 @@ export default defineConfig(({ mode }) => ({
   base: "/student/",
   resolve: { alias: { "@proto": proto } },
   // public/ holds the prepared models and the tasks-vision WASM (npm run
-  // prepare-models); they are copied to dist/models, same-origin.
+  // prepare-models); they are copied to dist/models, same-origin, where each
+  // group directory then gets a content-hashed name (scripts/hash-models.mjs)
+  // so that it can be cached for a year.
   publicDir: "public",
+  plugins: [hashModelsPlugin()],
   worker: { format: "es" },
   build: {
     outDir: mode === "test" ? "dist-test" : "dist",

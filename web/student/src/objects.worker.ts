@@ -59,7 +59,7 @@ self.onmessage = async ({ data }: MessageEvent<ToObjectsWorker>) => {
   try {
     minIntervalMs = data.minIntervalMs;
     // A low floor: the page decides what counts as a phone (debounce.ts), and sees the scores below it too.
-    detector = await createObjectDetector(data.modelsBase, { minScore: 0.1 });
+    detector = await createObjectDetector(data.models, { minScore: 0.1 });
     port = data.port;
     port.onmessage = ({ data: m }: MessageEvent<ToObjectsPort>) => {
       if (m.type === "frame") onFrame(m);

@@ -6,6 +6,7 @@
 // (objects.worker.ts), which takes a frame from the inference worker over a
 // channel of their own whenever it is ready for one.
 
+import type { ModelDirs } from "./models.ts";
 import { RateMeter } from "./rate-meter.ts";
 import type { FromObjectsWorker, FrameResult, FromWorker, Model, ModelChoice, ObjectsResult, ToObjectsWorker, ToWorker } from "./worker-protocol.ts";
 
@@ -20,7 +21,8 @@ declare const MediaStreamTrackProcessor:
   | (new (init: { track: MediaStreamTrack; maxBufferSize?: number }) => { readable: ReadableStream<VideoFrame> });
 
 export interface VisionOptions {
-  modelsBase: string;
+  /** Where the model files are (models.ts), read from the manifest once for the page. */
+  models: () => Promise<ModelDirs>;
   model: ModelChoice;
   targetFps: number;
   /** A worker that has sent nothing for this long is restarted. */
@@ -56,6 +58,8 @@ export class Vision {
   private watchdog: ReturnType<typeof setInterval> | null = null;
   private startedAt = 0;
   private stopped = false;
+  /** The model directories the inference worker was last started with; the object worker loads from the same. */
+  private dirs: ModelDirs | null = null;
 
   constructor(
     private track: MediaStreamTrack,
@@ -96,13 +100,16 @@ export class Vision {
   private spawnObjects(): void {
     if (this.objectsRetry) clearTimeout(this.objectsRetry);
     this.objectsRetry = null;
+    // Known once the inference worker is ready, which is when this runs.
+    const models = this.dirs;
+    if (!models) return;
     const w = new Worker(new URL("./objects.worker.ts", import.meta.url), { type: "module", name: "vigil-objects" });
     this.objectsWorker = w;
     this.objects.ready = false;
     // The two workers talk directly: frames never pass through the page.
     const channel = new MessageChannel();
     this.send({ type: "objects-port", port: channel.port1 }, [channel.port1]);
-    const init: ToObjectsWorker = { type: "init", modelsBase: this.opts.modelsBase, port: channel.port2, minIntervalMs: OBJECTS_INTERVAL_MS };
+    const init: ToObjectsWorker = { type: "init", models, port: channel.port2, minIntervalMs: OBJECTS_INTERVAL_MS };
     w.postMessage(init, [channel.port2]);
     w.onmessage = ({ data }: MessageEvent<FromObjectsWorker>) => {
       if (w !== this.objectsWorker) return;
@@ -241,7 +248,22 @@ export class Vision {
       if (!this.ready) rejectReady(new Error(this.lastError));
       else this.restart(`worker error: ${this.lastError}`);
     };
-    this.send({ type: "init", modelsBase: this.opts.modelsBase, model: this.opts.model, targetFps: this.opts.targetFps });
+    // The manifest is fetched once for the page; a fetch that failed is tried
+    // again by the next start (the watchdog restarts a worker that has not
+    // loaded in 60 s).
+    this.opts.models().then(
+      (models) => {
+        if (worker !== this.worker) return;
+        this.dirs = models;
+        this.send({ type: "init", models, model: this.opts.model, targetFps: this.opts.targetFps });
+      },
+      (e: unknown) => {
+        if (worker !== this.worker) return;
+        this.lastError = e instanceof Error ? e.message : String(e);
+        rejectReady(new Error(this.lastError));
+        this.onStatus();
+      },
+    );
     return readyP;
   }
 

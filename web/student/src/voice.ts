@@ -6,6 +6,7 @@
 // without it.
 
 import workletUrl from "./voice.worklet.ts?worker&url";
+import type { ModelDirs } from "./models.ts";
 import { RateMeter } from "./rate-meter.ts";
 import type { FromVoiceWorker, ToVoiceWorker, VoiceResult } from "./worker-protocol.ts";
 
@@ -39,7 +40,8 @@ export class Voice {
 
   constructor(
     private readonly track: MediaStreamTrack,
-    private readonly modelsBase: string,
+    /** Where the model files are (models.ts), read from the manifest once for the page. */
+    private readonly models: () => Promise<ModelDirs>,
   ) {}
 
   async start(): Promise<void> {
@@ -86,14 +88,26 @@ export class Voice {
     this.ready = false;
   }
 
+  /** Reads where the models are, then starts the worker; a manifest that cannot be read fails like a worker (tried again). */
   private spawn(): void {
+    this.models().then(
+      (models) => {
+        if (!this.stopped) this.spawnWith(models);
+      },
+      (e: unknown) => {
+        if (!this.stopped) this.fail(e instanceof Error ? e.message : String(e));
+      },
+    );
+  }
+
+  private spawnWith(models: ModelDirs): void {
     if (!this.node) return;
     const w = new Worker(new URL("./voice.worker.ts", import.meta.url), { type: "module", name: "vigil-voice" });
     this.worker = w;
     this.ready = false;
     const channel = new MessageChannel();
     this.node.port.postMessage({ port: channel.port1 }, [channel.port1]);
-    w.postMessage({ type: "init", modelsBase: this.modelsBase, port: channel.port2 } satisfies ToVoiceWorker, [channel.port2]);
+    w.postMessage({ type: "init", models, port: channel.port2 } satisfies ToVoiceWorker, [channel.port2]);
     w.onmessage = ({ data }: MessageEvent<FromVoiceWorker>) => {
       if (w !== this.worker) return;
       switch (data.type) {

@@ -92,8 +92,8 @@ self.onmessage = async ({ data }: MessageEvent<ToVoiceWorker>) => {
   try {
     ort.env.wasm.numThreads = 1;
     // Same-origin, prepared at build time (scripts/prepare-voice-model.mjs): the glue module and the WASM.
-    ort.env.wasm.wasmPaths = `${data.modelsBase}ort/`;
-    const session = await ort.InferenceSession.create(`${data.modelsBase}voice/silero_vad_v5.onnx`, { executionProviders: ["wasm"] });
+    ort.env.wasm.wasmPaths = data.models.ort;
+    const session = await ort.InferenceSession.create(`${data.models.voice}silero_vad_v5.onnx`, { executionProviders: ["wasm"] });
     vad = new SileroVad(ort, session);
     data.port.onmessage = onWorklet;
     post({ type: "ready", initMs: performance.now() - t0 });

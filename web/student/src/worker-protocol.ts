@@ -1,10 +1,13 @@
 // Messages between the page and the inference worker.
 
+import type { ModelDirs } from "./models.ts";
+
 export type Model = "landmarker" | "detector";
 export type ModelChoice = Model | "auto";
 
 export type ToWorker =
-  | { type: "init"; modelsBase: string; model: ModelChoice; targetFps: number }
+  /** `models`: where each group of model files is (models.ts); the worker loads "face" and "wasm". */
+  | { type: "init"; models: ModelDirs; model: ModelChoice; targetFps: number }
   /** Frames straight from a MediaStreamTrackProcessor (transferred stream). */
   | { type: "stream"; readable: ReadableStream<VideoFrame> }
   /** One frame pushed by the page (when the browser has no track processor). */
@@ -20,7 +23,7 @@ export type ToObjectsPort = { type: "frame"; frame: ImageBitmap; at: number };
 export type FromObjectsPort = { type: "want" };
 
 /** Page → object worker. */
-export type ToObjectsWorker = { type: "init"; modelsBase: string; port: MessagePort; minIntervalMs: number };
+export type ToObjectsWorker = { type: "init"; models: ModelDirs; port: MessagePort; minIntervalMs: number };
 
 /** What the object detector saw on one frame. */
 export interface ObjectsResult {
@@ -74,7 +77,7 @@ export type FromVoiceWorklet = { type: "rate"; sampleRate: number } | { type: "s
 
 /** Page → voice worker. */
 export type ToVoiceWorker =
-  | { type: "init"; modelsBase: string; port: MessagePort }
+  | { type: "init"; models: ModelDirs; port: MessagePort }
   /** A sound clip around now, as evidence of incident `id` (clip.ts). */
   | { type: "clip"; id: string };
 

@@ -81,7 +81,7 @@ const ratio = (n, d) => (d ? n / d : null);
 const pct = (v) => (v === null ? 'n/a' : `${(100 * v).toFixed(0)}%`);
 
 test('face detection accuracy per skin-tone bucket and lighting condition', { timeout: 900_000 }, async (t) => {
-  for (const f of ['face_detector.tflite', 'face_landmarker.task', 'wasm/vision_wasm_module_internal.wasm']) {
+  for (const f of ['face/face_detector.tflite', 'face/face_landmarker.task', 'wasm/vision_wasm_module_internal.wasm']) {
     assert.ok(fs.existsSync(path.join(modelsDir, f)), `${f} missing: run node scripts/ensure-models.mjs`);
   }
   const labels = loadLabels();
@@ -110,8 +110,8 @@ test('face detection accuracy per skin-tone bucket and lighting condition', { ti
   const call = (fn, ...args) => page.evaluate(([f, a]) => window.vigilAccuracy[f](...a), [fn, args]);
   await call('init', {
     wasmBase: `${server.origin}/models/wasm`,
-    detectorUrl: `${server.origin}/models/face_detector.tflite`,
-    landmarkerUrl: `${server.origin}/models/face_landmarker.task`,
+    detectorUrl: `${server.origin}/models/face/face_detector.tflite`,
+    landmarkerUrl: `${server.origin}/models/face/face_landmarker.task`,
   });
 
   const buckets = Object.keys(labels.buckets);

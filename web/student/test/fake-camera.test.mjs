@@ -47,8 +47,8 @@ test('scripted video through the fake camera matches its ground truth', { timeou
   const call = (fn, ...args) => page.evaluate(([f, a]) => window.vigilTest[f](...a), [fn, args]);
   await call('init', {
     wasmBase: `${server.origin}/models/wasm`,
-    detectorUrl: `${server.origin}/models/face_detector.tflite`,
-    landmarkerUrl: `${server.origin}/models/face_landmarker.task`,
+    detectorUrl: `${server.origin}/models/face/face_detector.tflite`,
+    landmarkerUrl: `${server.origin}/models/face/face_landmarker.task`,
   });
 
   // One full pass of the video plus slack (Chromium loops the file).

@@ -17,7 +17,7 @@ const modelsDir = path.join(root, 'public', 'models');
 const BENCH_RUNS = 50;
 
 test('prepared models load and run in Tasks Vision (module worker, Chromium)', { timeout: 300_000 }, async (t) => {
-  for (const f of ['face_detector.tflite', 'face_landmarker.task', 'wasm/vision_wasm_module_internal.wasm']) {
+  for (const f of ['face/face_detector.tflite', 'face/face_landmarker.task', 'wasm/vision_wasm_module_internal.wasm']) {
     assert.ok(fs.existsSync(path.join(modelsDir, f)), `${f} missing: run npm run prepare-models`);
   }
   const server = await startStaticServer({
@@ -44,8 +44,8 @@ test('prepared models load and run in Tasks Vision (module worker, Chromium)', {
   const origin = server.origin;
   const init = await call('init', {
     wasmBase: `${origin}/models/wasm`,
-    detectorUrl: `${origin}/models/face_detector.tflite`,
-    landmarkerUrl: `${origin}/models/face_landmarker.task`,
+    detectorUrl: `${origin}/models/face/face_detector.tflite`,
+    landmarkerUrl: `${origin}/models/face/face_landmarker.task`,
   });
   t.diagnostic(`WebGL in worker: ${init.webgl}`);
   await call('prepareImages', '/fixtures');

@@ -1,10 +1,13 @@
 import { describe as suite, expect, it } from "vitest";
-import { DownloadMeter, STALL_MS, describe, download, modelFiles, type ModelsManifest } from "../../src/download.ts";
+import { DownloadMeter, STALL_MS, describe, download, modelFiles } from "../../src/download.ts";
+import { modelDirs, type ModelsManifest } from "../../src/models.ts";
 
 const manifest: ModelsManifest = {
+  layout: 6,
+  groups: { face: "face-0123456789abcdef", wasm: "wasm-1111111111111111", objects: "objects-2222222222222222", tfjs: "tfjs-3333333333333333", voice: "voice-4444444444444444", ort: "ort-5555555555555555" },
   files: {
-    "face_landmarker.task": { bytes: 2_762_927 },
-    "face_detector.tflite": { bytes: 230_232 },
+    "face/face_landmarker.task": { bytes: 2_762_927 },
+    "face/face_detector.tflite": { bytes: 230_232 },
     "objects/centernet.json": { bytes: 201_673 },
     "objects/centernet.bin": { bytes: 4_030_290 },
     "tfjs/tfjs-backend-wasm.wasm": { bytes: 311_123 },
@@ -13,12 +16,10 @@ const manifest: ModelsManifest = {
     "voice/silero_vad_v5.onnx": { bytes: 2_327_524 },
     "ort/ort-wasm-simd-threaded.wasm": { bytes: 11_210_254 },
     "ort/ort-wasm-simd-threaded.mjs": { bytes: 20_000 },
-  },
-  wasmBytes: {
-    "vision_wasm_module_internal.wasm": 12_997_272,
-    "vision_wasm_module_internal.js": 335_431,
-    "vision_wasm_nosimd_internal.wasm": 12_168_316,
-    "vision_wasm_nosimd_internal.js": 335_196,
+    "wasm/vision_wasm_module_internal.wasm": { bytes: 12_997_272 },
+    "wasm/vision_wasm_module_internal.js": { bytes: 335_431 },
+    "wasm/vision_wasm_nosimd_internal.wasm": { bytes: 12_168_316 },
+    "wasm/vision_wasm_nosimd_internal.js": { bytes: 335_196 },
   },
 };
 
@@ -28,8 +29,8 @@ suite("the models' download", () => {
     expect(paths({ phone: true, voice: false, simd: true, threads: false })).toEqual([
       "wasm/vision_wasm_module_internal.wasm",
       "wasm/vision_wasm_module_internal.js",
-      "face_landmarker.task",
-      "face_detector.tflite",
+      "face/face_landmarker.task",
+      "face/face_detector.tflite",
       "objects/centernet.json",
       "objects/centernet.bin",
       "tfjs/tfjs-backend-wasm-simd.wasm",
@@ -37,8 +38,8 @@ suite("the models' download", () => {
     expect(paths({ phone: false, voice: true, simd: true, threads: false })).toEqual([
       "wasm/vision_wasm_module_internal.wasm",
       "wasm/vision_wasm_module_internal.js",
-      "face_landmarker.task",
-      "face_detector.tflite",
+      "face/face_landmarker.task",
+      "face/face_detector.tflite",
       "voice/silero_vad_v5.onnx",
       "ort/ort-wasm-simd-threaded.wasm",
       "ort/ort-wasm-simd-threaded.mjs",
@@ -47,8 +48,13 @@ suite("the models' download", () => {
     expect(paths({ phone: true, voice: false, simd: false, threads: false })).toContain("wasm/vision_wasm_nosimd_internal.wasm");
     expect(paths({ phone: true, voice: false, simd: false, threads: false })).toContain("tfjs/tfjs-backend-wasm.wasm");
     expect(paths({ phone: true, voice: false, simd: true, threads: true })).toContain("tfjs/tfjs-backend-wasm-threaded-simd.wasm");
-    // A manifest from before the WASM sizes were in it: the rest still counts.
-    expect(modelFiles({ files: manifest.files }, { phone: false, voice: false, simd: true, threads: false }).map((f) => f.path)).toEqual(["face_landmarker.task", "face_detector.tflite"]);
+    // A file the manifest does not list is left out; the rest still counts.
+    const withoutJs = Object.fromEntries(Object.entries(manifest.files).filter(([k]) => k !== "wasm/vision_wasm_module_internal.js"));
+    expect(modelFiles({ ...manifest, files: withoutJs }, { phone: false, voice: false, simd: true, threads: false }).map((f) => f.path)).toEqual([
+      "wasm/vision_wasm_module_internal.wasm",
+      "face/face_landmarker.task",
+      "face/face_detector.tflite",
+    ]);
   });
 
   it("tells bytes, speed and time left, and a stall while nothing arrives", () => {
@@ -72,7 +78,7 @@ suite("the models' download", () => {
     expect(m.view(60_000).stalled).toBe(false);
   });
 
-  it("reads every file to its end and goes on past one that fails", async () => {
+  it("reads every file to its end from its hashed directory, and goes on past one that fails", async () => {
     const got: string[] = [];
     let bytes = 0;
     const fake = ((url: string) => {
@@ -80,8 +86,16 @@ suite("the models' download", () => {
       if (url.endsWith("b")) return Promise.reject(new Error("network"));
       return Promise.resolve(new Response(new Uint8Array(url.endsWith("a") ? 1000 : 250)));
     }) as unknown as typeof fetch;
-    await download("/m/", [{ path: "a", bytes: 1000 }, { path: "b", bytes: 10 }, { path: "c", bytes: 250 }], (n) => (bytes += n), fake);
-    expect(got).toEqual(["/m/a", "/m/b", "/m/c"]);
+    const dirs = modelDirs(manifest, "/m/");
+    const files = [
+      { path: "face/a", bytes: 1000 },
+      { path: "wasm/b", bytes: 10 },
+      // Outside every group: not a URL the page could name, skipped.
+      { path: "elsewhere/x", bytes: 5 },
+      { path: "objects/c", bytes: 250 },
+    ];
+    await download(dirs, files, (n) => (bytes += n), fake);
+    expect(got).toEqual(["/m/face-0123456789abcdef/a", "/m/wasm-1111111111111111/b", "/m/objects-2222222222222222/c"]);
     expect(bytes).toBe(1250);
   });
 });
