@@ -204,7 +204,7 @@ export type Presence = "live" | "stalled" | "offline";
 
 export type Quality = "good" | "low_light" | "low_confidence" | "unknown";
 
-export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "unsupported_media" | "duration_out_of_range" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "identity_required" | "unknown_recording" | "range_not_satisfiable" | "unavailable";
+export type RejectReason = "missing_token" | "invalid_token" | "expired_token" | "wrong_scope" | "unknown_exam" | "unknown_student" | "forbidden" | "invalid_payload" | "server_only_kind" | "detector_disabled" | "outside_exam_window" | "timestamp_in_future" | "end_before_start" | "sequence_replayed" | "sequence_too_old" | "conflicting_duplicate" | "unknown_incident" | "already_ended" | "rate_limited" | "not_jpeg" | "undecodable" | "too_large" | "dimensions_out_of_range" | "outside_incident_window" | "replayed_frame" | "evidence_already_attached" | "evidence_not_collected" | "unsupported_media" | "duration_out_of_range" | "not_publishing" | "not_subscribed" | "no_lti_attempt" | "no_access_code" | "settings_locked" | "session_terminated" | "stale_transition" | "identity_required" | "unknown_recording" | "range_not_satisfiable" | "too_slow" | "unavailable";
 
 export type Rejection = { reason: RejectReason, message: string, retry_after_ms?: number, };
 
@@ -442,6 +442,22 @@ width: number, height: number, bytes: number,
  * A sound clip's length; absent for a frame.
  */
 duration_ms?: number, };
+
+export type UplinkProbe = { 
+/**
+ * Bytes of the body received: all of it.
+ */
+bytes: number, 
+/**
+ * Milliseconds (with a fraction) from the request's arrival to the
+ * body's last byte.
+ */
+elapsed_ms: number, 
+/**
+ * `bytes` × 8 / the elapsed time, in bit/s, the time taken as at least
+ * 1 ms: faster than the probe can tell reads as a lower bound.
+ */
+bps: number, };
 
 export type CreateExam = { 
 /**

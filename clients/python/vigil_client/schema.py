@@ -25,7 +25,8 @@ REJECT_REASONS = ["missing_token", "invalid_token", "expired_token", "wrong_scop
                   "outside_incident_window", "replayed_frame", "evidence_already_attached",
                   "evidence_not_collected", "unsupported_media", "duration_out_of_range", "not_publishing", "not_subscribed", "no_lti_attempt",
                   "no_access_code", "settings_locked", "session_terminated", "stale_transition",
-                  "identity_required", "unknown_recording", "range_not_satisfiable", "unavailable"]
+                  "identity_required", "unknown_recording", "range_not_satisfiable", "too_slow",
+                  "unavailable"]
 ENUMS = {
     "IncidentKind": INCIDENT_KINDS,
     "IncidentSource": ["client", "server"],
@@ -125,6 +126,7 @@ STRUCTS: dict[str, dict[str, tuple[Any, bool]]] = {
                          "media": ("EvidenceMedia", REQ),
                          "width": ("int", REQ), "height": ("int", REQ), "bytes": ("int", REQ),
                          "duration_ms": ("int", OPT)},
+    "UplinkProbe": {"bytes": ("int", REQ), "elapsed_ms": ("number", REQ), "bps": ("int", REQ)},
     "JoinLink": {"role": ("Role", REQ), "exam_id": ("string", REQ), "subject": ("string", REQ),
                  "token": ("string", REQ), "url": ("string", REQ), "expires_at": (T, REQ)},
     "ExamRoster": {"exam": ("Exam", REQ), "students": (("array", "Student"), REQ),

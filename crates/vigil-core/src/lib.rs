@@ -21,6 +21,7 @@
 //! - [`chat`]: what a chat message may say, and how often.
 //! - [`review`]: after the exam: review priority, the score curve, decision rules.
 //! - [`placement`]: which node of a cluster holds an exam (leases, choice, tenure).
+//! - [`uplink`]: the uplink probe: its limits, and a body's arrival into a rate.
 
 pub mod actions;
 pub mod chat;
@@ -36,6 +37,7 @@ pub mod score;
 pub mod session;
 pub mod settings;
 pub mod signals;
+pub mod uplink;
 pub mod worker;
 
 pub use vigil_proto as proto;

@@ -666,6 +666,21 @@ pub struct EvidenceAccepted {
     pub duration_ms: Option<u32>,
 }
 
+/// Answer to `POST /api/v1/uplink-probe`: how a body of throwaway bytes
+/// arrived, which says how fast the student's uplink is (the system check
+/// chooses the video it publishes from it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct UplinkProbe {
+    /// Bytes of the body received: all of it.
+    pub bytes: u64,
+    /// Milliseconds (with a fraction) from the request's arrival to the
+    /// body's last byte.
+    pub elapsed_ms: f64,
+    /// `bytes` × 8 / the elapsed time, in bit/s, the time taken as at least
+    /// 1 ms: faster than the probe can tell reads as a lower bound.
+    pub bps: u64,
+}
+
 // ---------------------------------------------------------------- admin
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -612,12 +612,17 @@ pub enum RejectReason {
     UnknownRecording,
     /// A `Range` the segment cannot satisfy (past its end, or reversed).
     RangeNotSatisfiable,
+    // The uplink probe.
+    /// An upload stopped arriving for too long, or was not complete within
+    /// its deadline (the uplink probe): the link is slower than the upload
+    /// can measure.
+    TooSlow,
     // Ours: retry later.
     Unavailable,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 40] = [
+    pub const ALL: [RejectReason; 41] = [
         RejectReason::MissingToken,
         RejectReason::InvalidToken,
         RejectReason::ExpiredToken,
@@ -657,6 +662,7 @@ impl RejectReason {
         RejectReason::IdentityRequired,
         RejectReason::UnknownRecording,
         RejectReason::RangeNotSatisfiable,
+        RejectReason::TooSlow,
         RejectReason::Unavailable,
     ];
 
@@ -702,6 +708,7 @@ impl RejectReason {
             RejectReason::IdentityRequired => "identity_required",
             RejectReason::UnknownRecording => "unknown_recording",
             RejectReason::RangeNotSatisfiable => "range_not_satisfiable",
+            RejectReason::TooSlow => "too_slow",
             RejectReason::Unavailable => "unavailable",
         }
     }

@@ -87,6 +87,7 @@ pub fn bindings() -> String {
         ExamSnapshot::decl(&cfg),
         EvidenceMedia::decl(&cfg),
         EvidenceAccepted::decl(&cfg),
+        UplinkProbe::decl(&cfg),
         CreateExam::decl(&cfg),
         AddPerson::decl(&cfg),
         IssueLink::decl(&cfg),

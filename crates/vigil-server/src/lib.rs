@@ -83,6 +83,9 @@ pub struct ServerConfig {
     pub blobs: vigil_store::BlobLocation,
     pub limits: Limits,
     pub evidence: EvidenceLimits,
+    /// The uplink probe's size and deadlines, and how many are read at once.
+    pub uplink: vigil_core::uplink::ProbeLimits,
+    pub uplink_probes_in_flight: usize,
     pub worker: WorkerWatchConfig,
     /// The service's time; tests pass a [`clock::ManualClock`].
     pub clock: Arc<dyn Clock>,
@@ -128,6 +131,8 @@ impl ServerConfig {
             blobs: vigil_store::BlobLocation::default(),
             limits: Limits::default(),
             evidence: EvidenceLimits::default(),
+            uplink: vigil_core::uplink::ProbeLimits::default(),
+            uplink_probes_in_flight: vigil_core::uplink::DEFAULT_PROBES_IN_FLIGHT,
             worker: WorkerWatchConfig::default(),
             clock: Arc::new(SystemClock),
             frame_ancestors: Vec::new(),
@@ -260,6 +265,8 @@ impl Server {
             ServiceConfig {
                 limits: config.limits,
                 evidence: config.evidence,
+                uplink: config.uplink,
+                uplink_probes_in_flight: config.uplink_probes_in_flight,
                 worker: config.worker,
                 address_handshakes: config.address_handshakes,
                 trusted_proxies: config.trusted_proxies.clone(),

@@ -11,6 +11,7 @@ pub const INCIDENTS_DUPLICATE: &str = "vigil_incidents_duplicate_total";
 pub const INCIDENTS_REJECTED: &str = "vigil_incidents_rejected_total";
 pub const EVIDENCE_ACCEPTED: &str = "vigil_evidence_accepted_total";
 pub const EVIDENCE_REJECTED: &str = "vigil_evidence_rejected_total";
+pub const UPLINK_PROBES: &str = "vigil_uplink_probes_total";
 pub const FANOUT_LATENCY: &str = "vigil_fanout_latency_seconds";
 pub const SCORES_EMITTED: &str = "vigil_scores_emitted_total";
 pub const FANOUT_ERRORS: &str = "vigil_fanout_errors_total";
@@ -77,6 +78,7 @@ fn describe() {
     describe_counter!(INCIDENTS_REJECTED, "Incident messages refused, by reason");
     describe_counter!(EVIDENCE_ACCEPTED, "Evidence frames stored");
     describe_counter!(EVIDENCE_REJECTED, "Evidence uploads refused, by reason");
+    describe_counter!(UPLINK_PROBES, "Uplink probes, by outcome (measured or the refusal's reason)");
     describe_histogram!(FANOUT_LATENCY, Unit::Seconds, "Incident accepted to score emitted to proctor sockets");
     describe_counter!(SCORES_EMITTED, "Score updates emitted to proctor rooms");
     describe_counter!(FANOUT_ERRORS, "Emits to proctor rooms that failed");

@@ -16,8 +16,11 @@ import { GazeCalibration, combine, type Direction } from "./gaze.ts";
 import { Monitor, type Probe } from "./monitor.ts";
 import { initialState, transition, type PageEvent, type PageState, type Phase } from "./phase.ts";
 import { Publisher } from "./rtc.ts";
+import { planForUplink, type Uplink } from "./uplink.ts";
+import { probeUplink, recallUplink, rememberUplink } from "./uplink-probe.ts";
 import { checkScreen } from "./screens/check.ts";
 import { downloadModels, type DownloadView } from "./download.ts";
+import { ModelsSource } from "./models.ts";
 import { connectingScreen, resumingScreen } from "./screens/connecting.ts";
 import { consentScreen } from "./screens/consent.ts";
 import { endedScreen } from "./screens/ended.ts";
@@ -66,6 +69,8 @@ class StudentPage {
   private connected = false;
   private welcome: StudentWelcome | null = null;
   private publisher: Publisher | null = null;
+  /** The system check's uplink measurement (or this tab's earlier one), once known: the video plan follows it. */
+  private uplink: Uplink | null = null;
   private readonly session: Session;
   private readonly camera: Camera;
   private readonly monitor: Monitor;
@@ -77,7 +82,9 @@ class StudentPage {
   private readonly recordVoice: ((r: VoiceResult) => void) | undefined;
   /** The voice detector, in exams with the microphone on. */
   private voice: Voice | null = null;
-  private readonly modelsBase = `${location.origin}${import.meta.env.BASE_URL}models/`;
+  /** models/manifest.json, read once: where the content-hashed model directories are (models.ts). */
+  private readonly models = new ModelsSource(`${location.origin}${import.meta.env.BASE_URL}models/`);
+  private readonly modelDirs = () => this.models.load().then((m) => m.dirs);
   /** Shows the exam's access code, or hides it while the camera is not proctored; set once the code is known. */
   private showAccessCode: (() => void) | undefined;
   /** The server's latest word on the session. */
@@ -118,7 +125,7 @@ class StudentPage {
     connectingScreen();
     this.camera = new Camera(
       {
-        modelsBase: this.modelsBase,
+        models: this.modelDirs,
         model: (params.get("model") as ModelChoice | null) ?? "auto",
         targetFps: Number(params.get("fps") ?? 15),
       },
@@ -218,6 +225,7 @@ class StudentPage {
           (onView) => this.downloadModels(onView),
           () => this.startVision(),
           () => this.dispatch({ type: "checked" }),
+          () => this.measureUplink(),
         );
         break;
       case "consent":
@@ -496,7 +504,7 @@ class StudentPage {
     const s = this.welcome?.settings;
     const phone = !s?.disabled_detectors.includes("phone_visible");
     const voice = !!s?.microphone && !s.disabled_detectors.includes("voice_detected");
-    return downloadModels(this.modelsBase, { phone, voice }, onView);
+    return downloadModels(() => this.models.load(), { phone, voice }, onView);
   }
 
   private startVision(): Promise<Vision> {
@@ -537,11 +545,26 @@ class StudentPage {
     setTimeout(() => this.startPublishing(), 50);
   }
 
+  /**
+   * The system check's uplink measurement (uplink.ts), kept for this tab;
+   * a publisher already under way (the student went on before it finished)
+   * takes the plan it allows.
+   */
+  private async measureUplink(): Promise<Uplink> {
+    const u = await probeUplink(location.origin, this.token);
+    this.uplink = u;
+    rememberUplink(`${this.progressKey}:uplink`, u);
+    this.publisher?.setPlan(planForUplink(u, !!this.welcome?.settings.microphone));
+    return u;
+  }
+
   /** Once per page life (the identity check, the preview or a resumed exam, whichever comes first): it retries on its own. */
   private startPublishing(): void {
     const track = this.camera.track();
     if (!track || this.publisher || this.state.phase.name === "ended") return;
-    this.publisher = new Publisher(this.session.socket, track, this.welcome?.settings.microphone ? (this.camera.audioTrack() ?? null) : null);
+    const audio = this.welcome?.settings.microphone ? (this.camera.audioTrack() ?? null) : null;
+    this.uplink ??= recallUplink(`${this.progressKey}:uplink`);
+    this.publisher = new Publisher(this.session.socket, track, audio, planForUplink(this.uplink ?? { kind: "unknown", why: "" }, !!audio));
     this.publisher.onChange = () => this.updateStatus();
     this.publisher.start();
     // A task of its own: an AudioContext and its worklet are not cheap either.
@@ -565,7 +588,7 @@ class StudentPage {
       return;
     }
     if (wanted && track && !this.voice) {
-      const v = new Voice(track, this.modelsBase);
+      const v = new Voice(track, this.modelDirs);
       v.onResult = (r) => {
         this.recordVoice?.(r);
         this.monitor.voice(r);

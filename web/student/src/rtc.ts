@@ -1,12 +1,15 @@
 // Publishes the camera to the SFU: an offer over `rtc_publish`, the answer
 // in its ack, trickle ICE over `rtc_candidate` both ways. Simulcast with
-// three layers (q/h/f at 1/4, 1/2 and full resolution), VP8 preferred.
+// three layers (q/h/f at 1/4, 1/2 and full resolution), VP8 preferred; the
+// system check's measured uplink may leave the larger layers off and cap the
+// frame rate (the plan, uplink.ts).
 // Nothing else depends on it: until the server answers, proctoring goes on,
 // and publishing is retried with backoff.
 
 import type { IceCandidate, RtcAck, SessionDescription } from "@proto";
 import { EVENTS } from "@proto";
 import { ask, type StudentSocket } from "./socket.ts";
+import { planFor, sendEncodings, type VideoPlan } from "./uplink.ts";
 
 /** How long an offer waits for the server's answer before publishing is retried. */
 const ANSWER_TIMEOUT_MS = 10_000;
@@ -30,6 +33,8 @@ export class Publisher {
     private track: MediaStreamTrack,
     /** The microphone, in exams that use it: one Opus m-line after the camera's (docs/PROTOCOL.md, rtc_publish). */
     private audio: MediaStreamTrack | null = null,
+    /** What the uplink allows (the system check's measurement); the full plan when it is unknown. */
+    private videoPlan: VideoPlan = planFor(null),
   ) {
     socket.on(EVENTS.RTC_CANDIDATE, (c) => {
       // A candidate for a connection already replaced is of no use.
@@ -65,6 +70,40 @@ export class Publisher {
   /** The publishing connection's statistics (the browser tests read the simulcast layers from them). */
   async stats(): Promise<RTCStatsReport | null> {
     return this.pc ? this.pc.getStats() : null;
+  }
+
+  /** What the camera publishes (uplink.ts). */
+  get plan(): VideoPlan {
+    return this.videoPlan;
+  }
+
+  /**
+   * A new plan (the measurement came after publishing began). A publication
+   * under way starts over with it, as a reload's would, rather than switch
+   * layers off in place: the SFU ranks a publication's layers by their
+   * measured rate, and a layer that stops mid-publication would rank below
+   * the quarter layer, at 0 bit/s, for the proctors' tiles
+   * (vigil-sfu router::slots::choose_layer).
+   */
+  setPlan(plan: VideoPlan): void {
+    const changed = plan.level !== this.videoPlan.level;
+    this.videoPlan = plan;
+    this.onChange();
+    // Without a connection (a retry is pending), the next offer carries the plan.
+    if (!changed || this.stopped || !this.pc) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.attempts = 0;
+    void this.publish();
+  }
+
+  /** The camera sender's encodings as the browser holds them (the browser tests check the plan was applied). */
+  encodings(): RTCRtpEncodingParameters[] | null {
+    return this.videoSender()?.getParameters().encodings ?? null;
+  }
+
+  private videoSender(): RTCRtpSender | undefined {
+    return this.pc?.getSenders().find((s) => s.track === this.track);
   }
 
   /** The socket reconnected: a half-made or failed connection starts over. */
@@ -104,11 +143,7 @@ export class Publisher {
     try {
       const tx = pc.addTransceiver(this.track, {
         direction: "sendonly",
-        sendEncodings: [
-          { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 100_000 },
-          { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 300_000 },
-          { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 900_000 },
-        ],
+        sendEncodings: sendEncodings(this.videoPlan),
       });
       if (this.audio) pc.addTransceiver(this.audio, { direction: "sendonly" });
       const codecs = RTCRtpSender.getCapabilities?.("video")?.codecs ?? [];

@@ -1,6 +1,7 @@
 // The status line in the header: connection, camera check, backlog, live video.
 
 import type { Publisher } from "./rtc.ts";
+import { reducedWords } from "./uplink.ts";
 import type { Vision } from "./vision.ts";
 
 export interface StatusInputs {
@@ -28,7 +29,10 @@ export function statusLine(s: StatusInputs): string {
   if (s.pending > 0) parts.push(`${s.pending} to send`);
   if (s.publisher?.state === "connected") {
     const up = s.publisher.uplinkBps;
-    parts.push(up ? `Video live (upload about ${(up / 1e6).toFixed(1)} Mbit/s)` : "Video live");
+    // A reduced plan is said: the student knows the proctor sees less, and why.
+    const reduced = reducedWords(s.publisher.plan);
+    const detail = [up ? `upload about ${(up / 1e6).toFixed(1)} Mbit/s` : null, reduced].filter((x) => x !== null);
+    parts.push(detail.length ? `Video live (${detail.join("; ")})` : "Video live");
   }
   return parts.join(" · ");
 }

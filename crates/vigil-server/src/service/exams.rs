@@ -60,6 +60,8 @@ pub struct Live {
     pub identity_bucket: TokenBucket,
     /// Reads of the student's own record and appeals.
     pub record_bucket: TokenBucket,
+    /// Uplink probes (`service::uplink`).
+    pub probe_bucket: TokenBucket,
 }
 
 #[derive(Debug)]
@@ -74,6 +76,8 @@ pub struct StudentCell {
     pub publishing: Mutex<Option<ConnectionId>>,
     /// One evidence upload in flight per student.
     pub evidence_slot: Arc<tokio::sync::Semaphore>,
+    /// One uplink probe in flight per student.
+    pub probe_slot: Arc<tokio::sync::Semaphore>,
     /// The exam session, as its stored transitions left it.
     pub session: Mutex<SessionState>,
     /// Extra time, detectors off and a note for proctors, if any were set.
@@ -126,9 +130,11 @@ impl StudentCell {
                 chat_sync_bucket: TokenBucket::new(vigil_core::chat::SYNC_RATE),
                 identity_bucket: TokenBucket::new(IDENTITY_RATE),
                 record_bucket: TokenBucket::new(RECORD_RATE),
+                probe_bucket: TokenBucket::new(vigil_core::uplink::PROBE_RATE),
             }),
             publishing: Mutex::new(None),
             evidence_slot: Arc::new(tokio::sync::Semaphore::new(1)),
+            probe_slot: Arc::new(tokio::sync::Semaphore::new(1)),
             session: Mutex::new(session),
             session_writes: tokio::sync::Mutex::new(()),
             accommodations: Mutex::new(accommodations),

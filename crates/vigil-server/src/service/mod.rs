@@ -26,6 +26,7 @@ pub mod recording;
 pub mod review;
 pub mod sessions;
 pub mod settings;
+pub mod uplink;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +72,10 @@ pub struct ServiceConfig {
     pub worker: WorkerWatchConfig,
     /// Evidence uploads read and decoded at once, server-wide.
     pub evidence_in_flight: usize,
+    /// The uplink probe's limits (size, deadlines).
+    pub uplink: vigil_core::uplink::ProbeLimits,
+    /// Uplink probes read at once, server-wide.
+    pub uplink_probes_in_flight: usize,
     /// Socket handshakes per client address; `None` is no limit.
     pub address_handshakes: Option<RateLimit>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
@@ -97,6 +102,8 @@ impl Default for ServiceConfig {
             // Each holds at most a 512 KiB body and one decoded frame (up to
             // 1920² RGB, 11 MiB): about 100 MiB at worst.
             evidence_in_flight: 8,
+            uplink: vigil_core::uplink::ProbeLimits::default(),
+            uplink_probes_in_flight: vigil_core::uplink::DEFAULT_PROBES_IN_FLIGHT,
             address_handshakes: Some(DEFAULT_ADDRESS_HANDSHAKES),
             trusted_proxies: Vec::new(),
             cluster: None,
@@ -115,6 +122,8 @@ pub struct Service {
     config: ServiceConfig,
     next_conn: AtomicU64,
     evidence_slots: Arc<tokio::sync::Semaphore>,
+    /// Uplink probes being read, server-wide (see `service::uplink`).
+    probe_slots: Arc<tokio::sync::Semaphore>,
     address_handshakes: Option<Mutex<KeyedBuckets<IpAddr>>>,
     /// Where proctor actions go to be reported to LTI platforms, once the
     /// LTI service is wired (see `service::acs`).
@@ -147,6 +156,7 @@ impl Service {
             clock,
             sfu,
             evidence_slots: Arc::new(tokio::sync::Semaphore::new(config.evidence_in_flight.max(1))),
+            probe_slots: Arc::new(tokio::sync::Semaphore::new(config.uplink_probes_in_flight.max(1))),
             address_handshakes: config
                 .address_handshakes
                 .map(|limit| Mutex::new(KeyedBuckets::new(limit, MAX_TRACKED_ADDRESSES))),

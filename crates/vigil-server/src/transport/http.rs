@@ -66,6 +66,7 @@ fn status_for(reason: RejectReason) -> StatusCode {
         WrongScope | Forbidden | EvidenceNotCollected | SessionTerminated => StatusCode::FORBIDDEN,
         UnknownExam | UnknownStudent | UnknownIncident | NoAccessCode => StatusCode::NOT_FOUND,
         TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        TooSlow => StatusCode::REQUEST_TIMEOUT,
         NotJpeg | UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ConflictingDuplicate
@@ -161,6 +162,7 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
         .route("/me/appeals", post(appeal))
         .route("/exams/{exam}/export.json", get(export_json))
         .route("/evidence/{incident}", post(upload_evidence))
+        .route("/uplink-probe", post(uplink_probe))
         .route("/exams/{exam}/evidence/{sha256}", get(download_evidence))
         .merge(super::lti::admin_routes());
     let mut router = Router::new()
@@ -193,18 +195,48 @@ pub fn router(state: Arc<HttpState>, web_dir: Option<&Path>) -> Router {
 /// A built web app, served as a CDN would: the brotli or gzip copy made at
 /// build time (`web/tools/precompress.mjs`) when the browser accepts it, with
 /// `Vary: Accept-Encoding`; `Last-Modified` with 304s, and ranges (tower-http's
-/// `ServeDir`, but for `Vary`). Vite names what it builds under `assets/` by
-/// content hash, so those never change and are cached for a year; everything
-/// else (the HTML entry point, the models) is `no-cache`: kept, and
+/// `ServeDir`, but for `Vary`). What is named by its content's hash never
+/// changes and is cached for a year (see [`content_hashed`]); everything else
+/// (the HTML entry point, `models/manifest.json`) is `no-cache`: kept, and
 /// revalidated with a 304 on each visit.
 fn web_app(dir: std::path::PathBuf) -> axum::routing::MethodRouter<()> {
     let files = tower_http::services::ServeDir::new(dir).precompressed_br().precompressed_gzip();
     axum::routing::get_service(files).layer(axum::middleware::from_fn(static_cache_control))
 }
 
+/// Hex digits of the hash in a model group's directory name
+/// (`web/student/scripts/hash-models.mjs`, `GROUP_HASH_HEX`).
+const MODEL_GROUP_HASH_HEX: usize = 16;
+
+/// Whether a web app's path (below the app's prefix) names a file by its
+/// content: what Vite builds under `/assets/` (its hash is in the file name),
+/// or a file directly inside a model group directory the student app's build
+/// named by its content, `/models/<group>-<16 lowercase hex>/<file>`
+/// (`hash-models.mjs`). A new model lands in a new directory, so such a file
+/// never changes. Only that exact shape: `models/manifest.json`, which says
+/// where the groups are now, and a model directory without its hash (a build
+/// that skipped hashing) must be revalidated.
+fn content_hashed(path: &str) -> bool {
+    if path.starts_with("/assets/") {
+        return true;
+    }
+    let mut parts = path.split('/');
+    let (Some(""), Some("models"), Some(dir), Some(file), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Some((group, hash)) = dir.rsplit_once('-') else { return false };
+    !group.is_empty()
+        && group.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && hash.len() == MODEL_GROUP_HASH_HEX
+        && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && !file.is_empty()
+}
+
 /// `Cache-Control` for a web app's file (see [`web_app`]).
 async fn static_cache_control(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let hashed = req.uri().path().starts_with("/assets/");
+    let hashed = content_hashed(req.uri().path());
     let mut res = next.run(req).await;
     let cacheable = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
     if cacheable {
@@ -905,6 +937,79 @@ async fn accept_evidence(
     Ok(app.service.evidence_accept(ticket, bytes).await?)
 }
 
+// ---------------------------------------------------------------- uplink probe
+
+/// `POST /api/v1/uplink-probe` with a student token and a body of
+/// throwaway bytes: how fast they arrived (`vigil_core::uplink`). The token,
+/// the declared length and the budgets are checked before the body is read;
+/// the body is then read and dropped piece by piece, never kept.
+async fn uplink_probe(State(app): AppState, headers: HeaderMap, body: Body) -> Response {
+    // The request's head has just arrived: the body started with it.
+    let arrived = std::time::Instant::now();
+    let precheck = async {
+        let sess = app.service.authenticate_live_student(bearer(&headers)).await?;
+        app.service.uplink_precheck(&sess, content_length(&headers))
+    };
+    let res = match precheck.await {
+        Ok(ticket) => {
+            let measured = read_probe(body, arrived, app.service.probe_limits()).await;
+            drop(ticket);
+            measured.map_err(ApiError)
+        }
+        Err(r) => {
+            // A declared length over the limit is not read at all: the
+            // client learns the reason, or sees the connection close.
+            if r.reason != RejectReason::TooLarge {
+                discard(body, usize::try_from(app.service.probe_limits().max_bytes).unwrap_or(usize::MAX)).await;
+            }
+            Err(ApiError(r))
+        }
+    };
+    let outcome = match &res {
+        Ok(_) => "measured",
+        Err(e) => e.0.reason.as_str(),
+    };
+    metrics::counter!(m::UPLINK_PROBES, "outcome" => outcome).increment(1);
+    match res {
+        Ok(probe) => {
+            let mut res = Json(probe).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A request's declared body length; `None` when absent or not a number
+/// (the body is then checked as it arrives).
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
+}
+
+/// Reads a probe's body to its end, dropping each piece, and times it from
+/// `arrived`; refused when it grows past the limit, pauses too long or runs
+/// past its deadline (a slow-loris holds its slots no longer than that).
+async fn read_probe(
+    body: Body,
+    arrived: std::time::Instant,
+    limits: &vigil_core::uplink::ProbeLimits,
+) -> Result<vigil_proto::events::UplinkProbe, Rejection> {
+    use futures::StreamExt;
+    let mut timer = vigil_core::uplink::ProbeTimer::new(arrived.elapsed());
+    let mut stream = body.into_data_stream();
+    loop {
+        let wait = timer.wait_for_next(arrived.elapsed(), limits)?;
+        match tokio::time::timeout(wait, stream.next()).await {
+            Err(_) => return Err(timer.expired(arrived.elapsed(), limits)),
+            Ok(None) => return timer.finish(limits),
+            Ok(Some(Ok(chunk))) => timer.on_chunk(chunk.len(), arrived.elapsed(), limits)?,
+            Ok(Some(Err(_))) => {
+                return Err(Rejection::new(RejectReason::InvalidPayload, "the probe's body broke off"));
+            }
+        }
+    }
+}
+
 /// `GET /api/v1/exams/{exam}/evidence/{sha256}` for the exam's proctors.
 async fn download_evidence(
     State(app): AppState,
@@ -919,7 +1024,39 @@ async fn download_evidence(
 
 #[cfg(test)]
 mod tests {
-    use super::byte_range;
+    use super::{byte_range, content_hashed};
+
+    #[test]
+    fn only_content_hashed_paths_are_cached_for_a_year() {
+        for hashed in [
+            "/assets/index-Ab12Cd34.js",
+            "/models/wasm-0123456789abcdef/vision_wasm_internal.wasm",
+            "/models/face-80e3f5a5a7c6a9f8/face_landmarker.task",
+            "/models/tfjs_2-ffffffffffffffff/x.wasm",
+        ] {
+            assert!(content_hashed(hashed), "{hashed}");
+        }
+        for revalidated in [
+            "/",
+            "/index.html",
+            "/models/manifest.json",
+            // A group at its plain name (a build that did not hash), or whose hash is not one.
+            "/models/wasm/vision_wasm_internal.wasm",
+            "/models/wasm-0123456789abcde/x.wasm",
+            "/models/wasm-0123456789abcdef0/x.wasm",
+            "/models/wasm-0123456789ABCDEF/x.wasm",
+            "/models/wasm-0123456789abcdeg/x.wasm",
+            "/models/-0123456789abcdef/x.wasm",
+            "/models/Wasm-0123456789abcdef/x.wasm",
+            // Not one file directly in the group.
+            "/models/wasm-0123456789abcdef/",
+            "/models/wasm-0123456789abcdef",
+            "/models/wasm-0123456789abcdef/a/b.wasm",
+            "/other/wasm-0123456789abcdef/x.wasm",
+        ] {
+            assert!(!content_hashed(revalidated), "{revalidated}");
+        }
+    }
 
     #[test]
     fn one_byte_range_is_read_as_a_player_sends_it() {

@@ -2,12 +2,14 @@
 // work before the student may continue. The models download meanwhile, with
 // their progress shown (download.ts), so that a slow line reads as a slow
 // line, and the face check starts once they are in. The camera and the worker started here keep running for the rest of
-// the page life.
+// the page life. The uplink is measured alongside (uplink.ts), and the row
+// says what video it allows; it never holds the student back.
 
 import type { Camera } from "../camera.ts";
 import { h, showScreen } from "../dom.ts";
 import { describe, type DownloadView } from "../download.ts";
 import { checkWebRtc } from "../rtc.ts";
+import { planForUplink, uplinkWords, type Uplink } from "../uplink.ts";
 import type { Vision } from "../vision.ts";
 
 function checkRow(what: string): { li: HTMLLIElement; set: (cls: string, text: string) => void } {
@@ -30,6 +32,7 @@ export async function checkScreen(
   downloadModels: (onView: (v: DownloadView) => void) => Promise<void>,
   startVision: () => Promise<Vision>,
   onContinue: () => void,
+  measureUplink: () => Promise<Uplink>,
 ): Promise<void> {
   const cam = checkRow("Camera");
   const dl = checkRow("Download of the proctoring models");
@@ -71,7 +74,15 @@ export async function checkScreen(
   } else {
     mic.set("ok", "not needed for this exam");
   }
-  up.set("unknown", "unknown until the video link is up (measured from the connection, no test upload)");
+  // Alongside the rest: the Continue button never waits for it.
+  up.set("pending", "measuring…");
+  void measureUplink().then(
+    (u) => {
+      const plan = planForUplink(u, microphone);
+      up.set(u.kind === "unknown" ? "unknown" : plan.level === "full" ? "ok" : "reduced", uplinkWords(u, plan));
+    },
+    (e: unknown) => up.set("unknown", uplinkWords({ kind: "unknown", why: message(e) }, planForUplink({ kind: "unknown", why: "" }, microphone))),
+  );
   let camOk = false;
   try {
     const s = await camera.start();
