@@ -107,12 +107,32 @@ struct Cli {
     /// Receive slots per proctor in a storm.
     #[arg(long, default_value_t = 16)]
     slots: u32,
+    /// A storm's students connect from consecutive addresses, FIRST:COUNT
+    /// (e.g. 10.231.1.1:100), one each in turn, so that `tc` can shape each
+    /// student's link (scripts/bench-storm-throttled).
+    #[arg(long, value_parser = parse_source_ips)]
+    source_ips: Option<SourceIps>,
     /// The web apps the started server serves (a storm loads web/student/dist).
     #[arg(long)]
     web_dir: Option<PathBuf>,
     /// SVG chart of server CPU and p99 latency against students.
     #[arg(long, default_value = "vigil-load.svg")]
     svg: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+struct SourceIps(Vec<std::net::IpAddr>);
+
+fn parse_source_ips(s: &str) -> Result<SourceIps, String> {
+    let (first, count) =
+        s.split_once(':').ok_or_else(|| format!("{s:?}: expected FIRST:COUNT, e.g. 10.231.1.1:100"))?;
+    let first: std::net::Ipv4Addr = first.parse().map_err(|_| format!("{first:?} is not an IPv4 address"))?;
+    let count: u32 = count.parse().map_err(|_| format!("{count:?} is not a count"))?;
+    let start = u32::from(first);
+    if count == 0 || start.checked_add(count - 1).is_none() {
+        return Err(format!("{s:?}: a count from 1 that stays within IPv4"));
+    }
+    Ok(SourceIps((0..count).map(|i| std::net::IpAddr::V4((start + i).into())).collect()))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -134,6 +154,22 @@ async fn storm(cli: &Cli, target: &Target, steps: Vec<u32>) -> Result<()> {
         bail!("a join storm publishes video: drop --no-video");
     }
     let media = vigil_load::media_runtime(cli.media_nice)?;
+    let results = storms(cli, target, steps, media.handle()).await;
+    // Dropping a runtime from async code would block this one's worker.
+    media.shutdown_background();
+    let results = results?;
+    std::fs::write(&cli.out, serde_json::to_string_pretty(&results)?)?;
+    report::write_storm_svg(&cli.svg, &results)?;
+    eprintln!("wrote {} and {}", cli.out.display(), cli.svg.display());
+    Ok(())
+}
+
+async fn storms(
+    cli: &Cli,
+    target: &Target,
+    steps: Vec<u32>,
+    media: &tokio::runtime::Handle,
+) -> Result<Vec<storm::StormResult>> {
     let mut results = Vec::new();
     for (i, &students) in steps.iter().enumerate() {
         if i > 0 {
@@ -154,8 +190,9 @@ async fn storm(cli: &Cli, target: &Target, steps: Vec<u32>) -> Result<()> {
             page: "/student/".into(),
             seed: u64::from(students),
             show_progress: true,
+            source_ips: cli.source_ips.clone().map(|s| s.0).unwrap_or_default(),
         };
-        let result = storm::run_storm(target, &cfg, media.handle()).await;
+        let result = storm::run_storm(target, &cfg, media).await;
         let result = result.with_context(|| format!("the storm of {students}"))?;
         eprintln!(
             "{students} students: {} live, join-to-live p95 {:?} ms",
@@ -164,11 +201,7 @@ async fn storm(cli: &Cli, target: &Target, steps: Vec<u32>) -> Result<()> {
         );
         results.push(result);
     }
-    media.shutdown_background();
-    std::fs::write(&cli.out, serde_json::to_string_pretty(&results)?)?;
-    report::write_storm_svg(&cli.svg, &results)?;
-    eprintln!("wrote {} and {}", cli.out.display(), cli.svg.display());
-    Ok(())
+    Ok(results)
 }
 
 #[tokio::main]

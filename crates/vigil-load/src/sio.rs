@@ -29,6 +29,8 @@ pub enum SioError {
     Timeout,
     #[error("connection closed")]
     Closed,
+    #[error("tcp: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 type AckMap = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
@@ -58,8 +60,34 @@ impl SioClient {
         ns: &str,
         auth: &Value,
     ) -> Result<(SioClient, mpsc::UnboundedReceiver<Event>), SioError> {
+        SioClient::connect_from(base, ns, auth, None).await
+    }
+
+    /// [`SioClient::connect`] from the local address `local` (a simulated
+    /// student's own address, so that `tc` can shape each student's link).
+    pub async fn connect_from(
+        base: &str,
+        ns: &str,
+        auth: &Value,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<(SioClient, mpsc::UnboundedReceiver<Event>), SioError> {
         let ws_url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replacen("http", "ws", 1));
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
+        let ws = match local {
+            None => tokio_tungstenite::connect_async(ws_url).await?.0,
+            Some(ip) => {
+                let host = base.split("://").nth(1).unwrap_or(base).split('/').next().unwrap_or_default();
+                let server = tokio::net::lookup_host(host)
+                    .await?
+                    .next()
+                    .ok_or_else(|| SioError::Protocol(format!("{host} resolves to no address")))?;
+                let socket =
+                    if ip.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+                socket.bind(std::net::SocketAddr::new(ip, 0))?;
+                let stream = socket.connect(server).await?;
+                let plain = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+                tokio_tungstenite::client_async(ws_url, plain).await?.0
+            }
+        };
         let (mut sink, mut stream) = ws.split();
 
         // Engine.io open packet: `0{"sid":…}`.

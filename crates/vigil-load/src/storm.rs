@@ -53,6 +53,10 @@ pub struct StormConfig {
     pub page: String,
     pub seed: u64,
     pub show_progress: bool,
+    /// Student `i` connects from `source_ips[i % len]` (its HTTP, its
+    /// Socket.IO and its camera), so that `tc` can shape each student's
+    /// link apart; empty for the address the kernel picks.
+    pub source_ips: Vec<std::net::IpAddr>,
 }
 
 /// One storm's measurements; field names are the JSON output's.
@@ -480,7 +484,9 @@ async fn storm_student(
     tokio::time::sleep_until(arrive_at.into()).await;
     let fail = |why: String| record(&outcomes, idx, |o| o.failure = Some(why));
     record(&outcomes, idx, |o| o.arrived = Some(Instant::now()));
-    let http = match reqwest::Client::builder().pool_max_idle_per_host(cfg.http_connections.max(1)).build() {
+    let source = (!cfg.source_ips.is_empty()).then(|| cfg.source_ips[idx as usize % cfg.source_ips.len()]);
+    let builder = reqwest::Client::builder().pool_max_idle_per_host(cfg.http_connections.max(1)).local_address(source);
+    let http = match builder.build() {
         Ok(c) => c,
         Err(e) => return fail(format!("http client: {e}")),
     };
@@ -494,7 +500,7 @@ async fn storm_student(
     }
     // Socket.IO, retried as the page's client retries, until the deadline.
     let (client, mut events) = loop {
-        match SioClient::connect(&base, names::STUDENT_NS, &token_payload(&token)).await {
+        match SioClient::connect_from(&base, names::STUDENT_NS, &token_payload(&token), source).await {
             Ok(c) => break c,
             Err(e) if Instant::now() < deadline => {
                 stats.error(format!("student connect: {e}"));
@@ -520,7 +526,7 @@ async fn storm_student(
     let (connected_tx, connected) = oneshot::channel();
     media.spawn(crate::media::publish(
         client.clone(),
-        crate::media::local_ip_towards(&base),
+        source.unwrap_or_else(|| crate::media::local_ip_towards(&base)),
         cfg.video.clone(),
         idx,
         stats.clone(),
