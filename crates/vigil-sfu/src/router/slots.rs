@@ -14,6 +14,35 @@ use crate::rewrite::Rewriter;
 /// Headroom `Full` keeps between a layer's rate and the proctor's estimate.
 const BWE_HEADROOM: f64 = 1.15;
 
+/// The layer a slot of `quality` shows, and its rank (0 = lowest rate), for
+/// a proctor whose downlink is estimated at `estimate_bps`. Layers are
+/// ranked by measured rate, not by rid: browsers name them differently.
+/// Only layers that sent in the last rate window count while any did: a
+/// layer the browser paused (a weak uplink, or the page's own plan) keeps
+/// its entry at 0 bit/s, and ranked lowest it would freeze a thumbnail.
+pub(super) fn slot_layer(
+    layers: &[super::peer::Layer],
+    quality: WatchQuality,
+    estimate_bps: Option<u64>,
+) -> Option<(Ssrc, usize)> {
+    let sending = layers.iter().any(|l| l.bps > 0.0);
+    let mut ranked: Vec<(Ssrc, f64)> =
+        layers.iter().filter(|l| !sending || l.bps > 0.0).map(|l| (l.ssrc, l.bps)).collect();
+    if ranked.is_empty() {
+        return None;
+    }
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let chosen = match quality {
+        WatchQuality::Thumbnail => 0,
+        WatchQuality::Full => match estimate_bps {
+            // Highest layer that fits the estimate with headroom.
+            Some(bps) => ranked.iter().rposition(|l| l.1 * BWE_HEADROOM <= bps as f64).unwrap_or(0),
+            None => ranked.len() - 1,
+        },
+    };
+    Some((ranked[chosen].0, chosen))
+}
+
 /// RTP clock rates: video's is 90 kHz, Opus's 48 kHz (RFC 7587), whatever
 /// the sample rate the encoder runs at.
 const VIDEO_CLOCK_RATE: u32 = 90_000;
@@ -251,22 +280,8 @@ impl Router {
         let slot = sub.slots.get(idx)?;
         let publisher = slot.publisher.as_ref()?;
         let pk = *self.publishers.get(publisher)?;
-        // Layers are ranked by measured rate, not by rid: browsers name
-        // them differently.
-        let mut layers: Vec<(Ssrc, f64)> = self.peers.publisher(pk)?.layers.iter().map(|l| (l.ssrc, l.bps)).collect();
-        if layers.is_empty() {
-            return None;
-        }
-        layers.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let chosen = match slot.quality {
-            WatchQuality::Thumbnail => 0,
-            WatchQuality::Full => match sub.estimate_bps {
-                // Highest layer that fits the estimate with headroom.
-                Some(bps) => layers.iter().rposition(|l| l.1 * BWE_HEADROOM <= bps as f64).unwrap_or(0),
-                None => layers.len() - 1,
-            },
-        };
-        Some((Src { peer: pk, ssrc: layers[chosen].0 }, chosen))
+        let (ssrc, chosen) = slot_layer(&self.peers.publisher(pk)?.layers, slot.quality, sub.estimate_bps)?;
+        Some((Src { peer: pk, ssrc }, chosen))
     }
 
     /// A proctor's decoder lost the picture of the slot at `mid`: ask the
@@ -307,5 +322,39 @@ impl Router {
         if peer.mark_dirty() {
             self.dirty.push(src.peer);
         }
+    }
+}
+
+#[cfg(test)]
+mod slot_layer_tests {
+    use super::super::peer::Layer;
+    use super::*;
+
+    fn layers(rates: &[(u32, f64)]) -> Vec<Layer> {
+        rates.iter().map(|&(ssrc, bps)| Layer { ssrc: ssrc.into(), bytes: 0, bps }).collect()
+    }
+
+    #[test]
+    fn thumbnails_take_the_lowest_layer_and_full_the_highest_that_fits() {
+        let simulcast = layers(&[(3, 900_000.0), (1, 100_000.0), (2, 300_000.0)]);
+        assert_eq!(slot_layer(&simulcast, WatchQuality::Thumbnail, None), Some((1.into(), 0)));
+        assert_eq!(slot_layer(&simulcast, WatchQuality::Full, None), Some((3.into(), 2)));
+        assert_eq!(slot_layer(&simulcast, WatchQuality::Full, Some(400_000)), Some((2.into(), 1)));
+        assert_eq!(slot_layer(&simulcast, WatchQuality::Full, Some(10_000)), Some((1.into(), 0)));
+        assert_eq!(slot_layer(&[], WatchQuality::Full, None), None);
+    }
+
+    #[test]
+    fn a_paused_layer_is_not_shown() {
+        // The quarter layer stopped (its entry stays, at 0 bit/s): a
+        // thumbnail shows the lowest layer still sending, not a frozen one.
+        let paused = layers(&[(1, 0.0), (2, 300_000.0), (3, 900_000.0)]);
+        assert_eq!(slot_layer(&paused, WatchQuality::Thumbnail, None), Some((2.into(), 0)));
+        // Only the quarter layer sends (a weak uplink): full shows it too.
+        let quarter_only = layers(&[(1, 100_000.0), (2, 0.0), (3, 0.0)]);
+        assert_eq!(slot_layer(&quarter_only, WatchQuality::Full, None), Some((1.into(), 0)));
+        // Before the first rate window nothing has a rate: any layer seen will do.
+        let unmeasured = layers(&[(5, 0.0)]);
+        assert_eq!(slot_layer(&unmeasured, WatchQuality::Thumbnail, None), Some((5.into(), 0)));
     }
 }
