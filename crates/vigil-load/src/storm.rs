@@ -85,6 +85,9 @@ pub struct StormResult {
     /// and got 304 for (per student, the mean).
     pub revisit_from_cache: f64,
     pub revisit_not_modified: f64,
+    /// Bytes each student's uplink probe sent to the server (the page
+    /// measures its uplink at the system check).
+    pub uplink_probe_bytes: Option<Spread>,
     /// Arrival → page loaded; → `welcome` on Socket.IO; → the first frame
     /// of the camera at a proctor (join-to-live).
     pub page_ms: Option<Quantiles>,
@@ -445,6 +448,50 @@ async fn load_page(
     Ok(total)
 }
 
+/// The page's uplink probe (web/student/src/uplink.ts): 64 KiB, then, if
+/// that took under a second, one more sized for 1.5 s at the rate measured
+/// (128 to 512 KiB). Refusals and errors are counted, not fatal: the page
+/// goes on without a measurement. Returns the bytes sent.
+async fn probe_uplink(http: &reqwest::Client, base: &str, token: &str, stats: &Stats) -> u64 {
+    const FIRST: usize = 64 * 1024;
+    let mut sent = 0u64;
+    let mut size = FIRST;
+    for attempt in 0..2 {
+        let body: Vec<u8> = (0..size).map(|_| rand::random::<u8>()).collect();
+        let started = Instant::now();
+        let res = http
+            .post(format!("{base}/api/v1/uplink-probe"))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await;
+        let took = started.elapsed();
+        sent += size as u64;
+        let bps = match res {
+            Ok(r) if r.status().is_success() => {
+                r.json::<Value>().await.ok().and_then(|v| v.get("bps").and_then(Value::as_f64)).unwrap_or(0.0)
+            }
+            Ok(r) => {
+                let code = r.status().as_u16();
+                let reason =
+                    r.json::<Value>().await.ok().and_then(|v| v.pointer("/error/reason")?.as_str().map(str::to_owned));
+                stats.error(format!("uplink probe: HTTP {code} {}", reason.unwrap_or_default()));
+                return sent;
+            }
+            Err(e) => {
+                stats.error(format!("uplink probe: {e}"));
+                return sent;
+            }
+        };
+        if attempt == 1 || took >= Duration::from_secs(1) || bps <= 0.0 {
+            break;
+        }
+        size = ((bps / 8.0 * 1.5) as usize).clamp(2 * FIRST, 512 * 1024);
+    }
+    sent
+}
+
 /// What happened to one student.
 #[derive(Debug, Default, Clone)]
 struct Outcome {
@@ -454,6 +501,8 @@ struct Outcome {
     live: Option<Instant>,
     first: Option<Visit>,
     revisit: Option<Visit>,
+    /// Bytes the uplink probe sent.
+    probe_bytes: u64,
     failure: Option<String>,
 }
 
@@ -498,6 +547,11 @@ async fn storm_student(
         }),
         Err(e) => return fail(format!("page: {e:#}")),
     }
+    // The system check measures the uplink while it checks the camera.
+    let probe = {
+        let (http, base, token, stats) = (http.clone(), base.clone(), token.clone(), stats.clone());
+        tokio::spawn(async move { probe_uplink(&http, &base, &token, &stats).await })
+    };
     // Socket.IO, retried as the page's client retries, until the deadline.
     let (client, mut events) = loop {
         match SioClient::connect_from(&base, names::STUDENT_NS, &token_payload(&token), source).await {
@@ -565,6 +619,10 @@ async fn storm_student(
         Ok(Err(_)) => fail("the proctor's watch was refused".into()),
         Err(_) => fail("not seen live by the deadline".into()),
     }
+    // The page publishes without waiting for the measurement; it is
+    // counted once the student is live.
+    let probed = probe.await.unwrap_or(0);
+    record(&outcomes, idx, |o| o.probe_bytes = probed);
     // The same student loads the page again (a reload, or the next exam
     // in the same browser): what the cache saves.
     match load_page(&http, &base, &cfg.page, cfg.http_connections, &cache).await {
@@ -729,6 +787,9 @@ pub async fn run_storm(target: &Target, cfg: &StormConfig, media: &tokio::runtim
         revisit_requests: Spread::of(&visits(|o| o.revisit, |v| f64::from(v.requests))),
         revisit_from_cache: visits(|o| o.revisit, |v| f64::from(v.from_cache)).iter().sum::<f64>() / revisits,
         revisit_not_modified: visits(|o| o.revisit, |v| f64::from(v.not_modified)).iter().sum::<f64>() / revisits,
+        uplink_probe_bytes: Spread::of(
+            &all.iter().filter(|o| o.page.is_some()).map(|o| o.probe_bytes as f64).collect::<Vec<_>>(),
+        ),
         page_ms: ms(|o| o.page),
         welcome_ms: ms(|o| o.welcome),
         join_to_live_ms: ms(|o| o.live),

@@ -1,7 +1,7 @@
 // The join-storm benchmark's tool, run small against the real server and
 // the production student build: 30 students arriving within 5 s each load
-// the page's real assets, connect, publish and are seen live by a proctor
-// (crates/vigil-load/src/storm.rs). Counts and ratios only: every student
+// the page's real assets, measure their uplink, connect, publish and are seen live
+// by a proctor (crates/vigil-load/src/storm.rs). Counts and ratios only: every student
 // live; the first visit took the compressed copies; the revisit asked for
 // almost nothing (the hashed assets and models came from the cache).
 // Needs target/debug/vigil-load (cargo build --workspace) and the
@@ -51,6 +51,9 @@ test('a small join storm: every student loads the page, connects, publishes and 
     assert.ok(storm[q].p50 <= storm[q].p95 && storm[q].p95 <= storm[q].max, `${q} quantiles in order`);
   }
   assert.ok(storm.join_to_live_ms.p50 >= storm.welcome_ms.p50, 'live comes after the welcome');
+  // Each page measured its uplink as the system check does, unrefused.
+  assert.ok(storm.uplink_probe_bytes.min >= 64 * 1024, `uplink probes: ${JSON.stringify(storm.uplink_probe_bytes)}`);
+  assert.deepEqual(Object.keys(storm.errors).filter((e) => e.startsWith('uplink probe')), [], JSON.stringify(storm.errors));
 
   // The first visit took the page and models compressed: fewer bytes than
   // the files it fetched weigh decoded (all of dist is an upper bound on
