@@ -3,10 +3,13 @@
 // cache kept), for an exam with the default detectors and one with the phone
 // detector off. Headless Chromium opens the production build
 // (web/student/dist, precompressed by web/tools/precompress.mjs) through the
-// system check, consent and camera preview to the exam, and counts what
-// crossed the network (Playwright's request sizes: headers and the encoded
-// body, as on the wire; the workers' model downloads included) until the
-// network has been quiet for 5 s. Writes JSON and an SVG bar chart. Loopback only; it stops by itself.
+// system check, consent and camera preview to the exam, through a counting
+// proxy (web/student/test/helpers/counting-proxy.mjs), and counts what the
+// server sent: status line, headers and the body as encoded, for every
+// request of the page and its workers, until the network has been quiet for
+// 5 s. What the browser's cache answers never reaches the proxy, so it is
+// not counted (the browser's own events cannot tell a cache hit from a
+// download). Writes JSON and an SVG bar chart. Loopback only; it stops by itself.
 //
 //   node web/e2e/bench/page-bytes.mjs [--out docs/bench/page-bytes.json]
 
@@ -14,6 +17,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { VigilServer, repoRoot } from '../lib/server.mjs';
+import { CountingProxy } from '../../student/test/helpers/counting-proxy.mjs';
 import { joinThroughConsent, launchWithCamera } from '../../student/test/helpers/student-page.mjs';
 import { oneFaceVideo } from '../../student/test/helpers/media.mjs';
 
@@ -27,59 +31,6 @@ const QUIET_MS = 5_000;
 const VISIT_TIMEOUT_MS = 180_000;
 const log = (s) => process.stderr.write(`${s}\n`);
 
-/**
- * Counts every response's bytes on the wire (Playwright's request sizes:
- * headers and the encoded body), the workers' requests included, until the
- * network is quiet.
- */
-async function watch(page) {
-  const requests = new Map();
-  let inFlight = 0;
-  let last = Date.now();
-  const skip = (req) => req.url().includes('/socket.io/') || !req.url().startsWith('http');
-  const onRequest = (req) => {
-    if (skip(req)) return;
-    inFlight += 1;
-    requests.set(req, { url: req.url(), status: 0, bytes: 0, encoding: '' });
-    last = Date.now();
-  };
-  const onDone = async (req, failed) => {
-    const r = requests.get(req);
-    if (!r || r.finished) return;
-    r.finished = true;
-    try {
-      const res = failed ? null : await req.response();
-      if (res) {
-        const sizes = await req.sizes();
-        Object.assign(r, { status: res.status(), bytes: sizes.responseHeadersSize + sizes.responseBodySize, encoding: (await res.allHeaders())['content-encoding'] ?? '' });
-      }
-    } finally {
-      inFlight -= 1;
-      last = Date.now();
-    }
-  };
-  const context = page.context();
-  context.on('request', onRequest);
-  context.on('requestfinished', (req) => void onDone(req, false));
-  context.on('requestfailed', (req) => void onDone(req, true));
-  return {
-    async quiet() {
-      const deadline = Date.now() + VISIT_TIMEOUT_MS;
-      while (inFlight > 0 || Date.now() - last < QUIET_MS) {
-        if (Date.now() > deadline) {
-          const open = [...requests.values()].filter((r) => !r.finished).map((r) => r.url);
-          throw new Error(`the network never went quiet: ${open.join(', ')}`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      context.removeListener('request', onRequest);
-      context.removeAllListeners('requestfinished');
-      context.removeAllListeners('requestfailed');
-      return [...requests.values()];
-    },
-  };
-}
-
 /** A served path's file size in the build (0 for the API). */
 function builtSize(pathname) {
   const m = pathname.match(/^\/(student|dashboard)\/(.*)$/);
@@ -88,21 +39,11 @@ function builtSize(pathname) {
   return existsSync(file) ? statSync(file).size : 0;
 }
 
-function summary(requests, origin, first) {
-  // Chromium reports no body size for a worker's own script (Playwright then
-  // gives its headers alone): on a first visit, with nothing cached, count
-  // the copy the server sent, which the encoding names. (On a revisit those
-  // scripts come from the cache and are counted at their headers' size, a
-  // slight overcount.)
-  for (const r of first ? requests : []) {
-    const ext = { br: '.br', gzip: '.gz' }[r.encoding];
-    const sent = ext ? builtSize(new URL(r.url).pathname + ext) : 0;
-    if (sent > r.bytes) Object.assign(r, { bytes: r.bytes + sent, bodyFromBuild: true });
-  }
-  const mine = requests.filter((r) => r.url.startsWith(origin));
-  const http = mine.filter((r) => !r.url.includes('/socket.io/'));
+/** What one visit took from the server, by the proxy's count. */
+function summary(requests) {
+  const http = requests.filter((r) => r.status !== 101 && !r.path.startsWith('/socket.io/'));
   const group = (r) => {
-    const p = new URL(r.url).pathname;
+    const p = new URL(r.path, 'http://x').pathname;
     if (p.startsWith('/student/models/')) return 'models';
     if (p.startsWith('/student/assets/')) return 'scripts';
     if (p.startsWith('/api/')) return 'api';
@@ -110,30 +51,34 @@ function summary(requests, origin, first) {
   };
   const byGroup = {};
   for (const r of http) byGroup[group(r)] = (byGroup[group(r)] ?? 0) + r.bytes;
+  const pathOf = (r) => new URL(r.path, 'http://x').pathname;
   return {
     bytes: http.reduce((s, r) => s + r.bytes, 0),
     requests: http.length,
     byGroup,
     // What the same files weigh uncompressed (their size in the build), for comparison.
-    uncompressedBytes: [...new Set(http.map((r) => new URL(r.url).pathname))].reduce((s, p) => s + builtSize(p), 0),
-    files: [...http].sort((a, b) => b.bytes - a.bytes).map((r) => ({ path: new URL(r.url).pathname, bytes: r.bytes, status: r.status, encoding: r.encoding, ...(r.bodyFromBuild ? { bodyFromBuild: true } : {}) })),
+    uncompressedBytes: [...new Set(http.map(pathOf))].reduce((s, p) => s + builtSize(p), 0),
+    files: [...http].sort((a, b) => b.bytes - a.bytes).map((r) => ({ path: pathOf(r), bytes: r.bytes, status: r.status, encoding: r.encoding })),
   };
 }
 
-async function visit(context, server, token, first) {
+async function visit(context, server, proxy, token, first) {
   const page = await context.newPage();
-  const watcher = await watch(page);
+  const from = proxy.requests.length;
+  // The page is opened through the proxy, so that every request it and its
+  // workers make, and nothing the browser's cache answers, is counted.
+  const through = { ...server, url: proxy.url };
   if (first) {
-    await joinThroughConsent(page, server, token);
+    await joinThroughConsent(page, through, token);
     await page.getByRole('heading', { name: 'Check your camera' }).waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: /Start the exam/ }).click();
   } else {
     // A revisit: the student comes back to the exam they started (a reload, or the next day's paper).
-    await page.goto(`${server.url}/student/#token=${token}`);
+    await page.goto(`${proxy.url}/student/#token=${token}`);
   }
-  const requests = await watcher.quiet();
+  await proxy.quiet(QUIET_MS, VISIT_TIMEOUT_MS);
   await page.close();
-  return summary(requests, server.url, first);
+  return summary(proxy.requests.slice(from));
 }
 
 function svg(results) {
@@ -153,6 +98,7 @@ function svg(results) {
 }
 
 const server = await VigilServer.start({ webDir: join(repoRoot, 'web') });
+const proxy = await CountingProxy.start(server.url);
 const { file: y4m } = oneFaceVideo();
 const results = [];
 try {
@@ -166,10 +112,9 @@ try {
     // One browser per scenario: the first visit starts with an empty cache.
     const browser = await launchWithCamera(y4m);
     try {
-      const first = await visit(browser.context, server, tokens.student.s1, true);
+      const first = await visit(browser.context, server, proxy, tokens.student.s1, true);
       log(`${name}: first visit ${(first.bytes / 1e6).toFixed(2)} MB in ${first.requests} requests (${(first.uncompressedBytes / 1e6).toFixed(2)} MB uncompressed)`);
-      const revisit = await visit(browser.context, server, tokens.student.s1, false);
-      // Revalidated files are reported as 200 from the cache: only their 304's headers crossed the network.
+      const revisit = await visit(browser.context, server, proxy, tokens.student.s1, false);
       log(`${name}: revisit ${(revisit.bytes / 1e3).toFixed(1)} kB in ${revisit.requests} requests`);
       results.push({ name, settingsPatch: patch, first, revisit });
     } finally {
@@ -177,6 +122,7 @@ try {
     }
   }
 } finally {
+  await proxy.stop();
   await server.stop();
 }
 mkdirSync(dirname(outJson), { recursive: true });

@@ -21,6 +21,9 @@ export class CountingProxy {
     this.target = target;
     /** Every request, in order: {method, path, status}. */
     this.requests = [];
+    /** HTTP requests not yet answered in full, and when bytes last moved. */
+    this.inFlight = 0;
+    this.lastActivity = Date.now();
     this.sockets = new Set();
     this.server = http.createServer((req, res) => this.forward(req, res));
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
@@ -31,14 +34,38 @@ export class CountingProxy {
   }
 
   forward(req, res) {
-    const entry = { method: req.method, path: req.url, status: 0 };
+    // bytes: the response's status line, headers and body as the server
+    // sent them (compressed if it compressed), known once `done`.
+    const entry = { method: req.method, path: req.url, status: 0, bytes: 0, encoding: '', done: false };
     this.requests.push(entry);
+    this.inFlight += 1;
+    this.lastActivity = Date.now();
+    const finish = () => {
+      if (entry.done) return;
+      entry.done = true;
+      this.inFlight -= 1;
+      this.lastActivity = Date.now();
+    };
     const up = http.request({ host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
       entry.status = r.statusCode;
+      entry.encoding = r.headers['content-encoding'] ?? '';
+      let head = `HTTP/1.1 ${r.statusCode} ${r.statusMessage}\r\n`.length + 2;
+      for (let i = 0; i < r.rawHeaders.length; i += 2) head += r.rawHeaders[i].length + r.rawHeaders[i + 1].length + 4;
+      entry.bytes = head;
+      r.on('data', (chunk) => {
+        entry.bytes += chunk.length;
+        this.lastActivity = Date.now();
+      });
+      r.on('end', finish);
+      r.on('error', finish);
       res.writeHead(r.statusCode, r.statusMessage, r.headers);
       r.pipe(res);
     });
-    up.on('error', () => res.destroy());
+    up.on('error', () => {
+      finish();
+      res.destroy();
+    });
+    res.on('close', finish);
     req.pipe(up);
   }
 
@@ -55,6 +82,17 @@ export class CountingProxy {
     up.on('close', () => this.sockets.delete(up));
     up.on('error', () => socket.destroy());
     socket.on('error', () => up.destroy());
+  }
+
+  /** Resolves once no request is open and nothing has moved for `quietMs`. */
+  async quiet(quietMs, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 || Date.now() - this.lastActivity < quietMs) {
+      if (Date.now() > deadline) {
+        throw new Error(`the network never went quiet: ${this.requests.filter((r) => r.done === false).map((r) => r.path).join(', ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   /** The requests so far whose path matches `re`, and forgets none. */
