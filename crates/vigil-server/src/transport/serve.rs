@@ -43,6 +43,9 @@ use super::listener::{BoundedIo, BoundedListener, ConnectionLimits};
 /// still open then are closed.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
+/// hyper's per-connection buffer for HTTP/1.1, each way (see `http`).
+const HTTP1_MAX_BUF: usize = 64 * 1024;
+
 /// Serves `router` on every connection `listener` accepts (over TLS when
 /// `tls` is given) until `shutdown` resolves. Then it stops accepting, asks
 /// every connection to finish (HTTP/1: close once the current response is
@@ -130,6 +133,14 @@ where
     // The whole request head within `header_read`, whatever the pace of its
     // bytes. hyper needs a timer for it, or the setting does nothing.
     builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read);
+    // hyper queues up to ~400 KiB of a response per connection before it
+    // stops asking the body for more; at an exam start a thousand students
+    // each download the models on several connections, and a client that
+    // reads slowly left that much of every file in memory (2.1 GB of RSS in
+    // a storm of 1,000 students in 10 s, docs/BENCHMARKS.md). 64 KiB is one
+    // chunk of a served file; it also bounds a request head, far above any
+    // a browser sends.
+    builder.http1().max_buf_size(HTTP1_MAX_BUF);
     // HTTP/2 stays on (browsers negotiate it over TLS) but without RFC 8441
     // extended CONNECT, which axum::serve enables: browsers that see it
     // open their WebSockets as HTTP/2 streams, and socketioxide accepts
