@@ -79,11 +79,10 @@ export class Publisher {
 
   /**
    * A new plan (the measurement came after publishing began). A publication
-   * under way starts over with it, as a reload's would, rather than switch
-   * layers off in place: the SFU ranks a publication's layers by their
-   * measured rate, and a layer that stops mid-publication would rank below
-   * the quarter layer, at 0 bit/s, for the proctors' tiles
-   * (vigil-sfu router::slots::choose_layer).
+   * under way starts over with it, as a reload's would: one code path sets
+   * the encodings, the offer's. (The SFU would also cope with layers
+   * switched off in place: it ranks only the layers that sent in its last
+   * rate window, vigil-sfu router::slots::slot_layer.)
    */
   setPlan(plan: VideoPlan): void {
     const changed = plan.level !== this.videoPlan.level;
