@@ -123,6 +123,17 @@ async fn a_voice_is_kept_as_a_clip_at_the_recording_tier_and_only_there() {
     assert_eq!(status, 200, "{record}");
     let v1 = record["incidents"].as_array().unwrap().iter().find(|i| i["id"] == "v1").unwrap();
     assert_eq!(v1["evidence_sha256"], json!(sha));
+    // A PDF cannot play it: the report names the clip and its length instead.
+    let pdf = reqwest::Client::new()
+        .get(format!("{}/api/v1/exams/oral/students/ada/report.pdf", h.base))
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    let text = common::pdf_text(&pdf.bytes().await.unwrap());
+    assert!(text.contains("voice_detected"), "{text}");
+    assert!(text.contains("(sound clip of 3.0 s kept: play it in the dashboard's review)"), "{text}");
 
     // An exam that keeps only frames keeps no sound, but still the frame.
     let bob_token = h.token_in("written", Role::Student, "bob").await;

@@ -232,3 +232,20 @@ impl Harness {
 pub fn incident(id: &str, seq: u64, kind: &str, at: UnixMillis) -> Value {
     json!({ "id": id, "seq": seq, "kind": kind, "started_at": at })
 }
+
+/// A PDF's text as `pdftotext -layout` reads it (Debian's poppler-utils,
+/// which scripts/test installs).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("pdftotext (poppler-utils) is needed to read the PDF: {e}"));
+    child.stdin.take().expect("stdin").write_all(pdf).expect("the PDF written to pdftotext");
+    let out = child.wait_with_output().expect("pdftotext ran");
+    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
