@@ -10,6 +10,7 @@ import { ScoreChart } from "./ScoreChart";
 import { AccommodationsSection } from "./AccommodationsSection";
 import { RecordedActions } from "./RecordedActions";
 import { useEscape } from "./useEscape";
+import { useBlobUrl } from "./BlobMedia";
 
 export const DRAWER_SLOT = 0;
 
@@ -225,23 +226,7 @@ export function StudentDrawer({ id, onClose }: { id: string; onClose: () => void
 
 function Evidence({ sha }: { sha: string }) {
   const { api } = useServices();
-  const [src, setSrc] = useState<{ url: string; type: string } | { error: string } | null>(null);
-  useEffect(() => {
-    let url: string | undefined;
-    let live = true;
-    api.evidence(sha).then(
-      (blob) => {
-        url = URL.createObjectURL(blob);
-        if (live) setSrc({ url, type: blob.type });
-        else URL.revokeObjectURL(url);
-      },
-      (e: unknown) => live && setSrc({ error: e instanceof Error ? e.message : String(e) }),
-    );
-    return () => {
-      live = false;
-      if (url) URL.revokeObjectURL(url);
-    };
-  }, [api, sha]);
+  const src = useBlobUrl(sha, () => api.evidence(sha));
   if (src === null) return <div className="evidence">Loading evidence…</div>;
   if (!("url" in src)) return <div className="evidence">Evidence unavailable ({src.error})</div>;
   // A voice's evidence, where the exam keeps sound, is a short clip.
