@@ -199,8 +199,7 @@ pub async fn student(
                     Some(_) => {}
                 },
                 _ = heartbeat.tick() => {
-                    let hb = json!({ "at": now_ms(), "inference_fps": 12.0, "worker_ok": true, "worker_restarts": 0, "camera_live": true });
-                    let _ = client.emit(names::HEARTBEAT, &hb);
+                    let _ = client.emit(names::HEARTBEAT, &healthy_heartbeat());
                 }
                 _ = signals.tick() => {
                     let s = json!({ "at": now_ms(), "faces": 1, "yaw_deg": 2.0, "pitch_deg": -1.0, "confidence": 0.95, "brightness": 0.5, "tab_visible": true, "fullscreen": true });
@@ -354,6 +353,19 @@ fn exp_gap(rate: f64) -> Duration {
     // Poisson arrivals: exponential gaps with mean 1/rate.
     let u: f64 = rand::rng().random_range(f64::EPSILON..1.0);
     Duration::from_secs_f64(-u.ln() / rate)
+}
+
+/// A healthy page's heartbeat: the worker running at the rate a laptop
+/// manages, the camera live.
+pub fn healthy_heartbeat() -> Value {
+    let beat = vigil_proto::events::Heartbeat {
+        at: now_ms(),
+        inference_fps: 12.0,
+        worker_ok: true,
+        worker_restarts: 0,
+        camera_live: true,
+    };
+    serde_json::to_value(beat).unwrap_or(Value::Null)
 }
 
 pub fn now_ms() -> i64 {

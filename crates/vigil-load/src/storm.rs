@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures::StreamExt;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -448,6 +448,19 @@ async fn load_page(
     Ok(total)
 }
 
+/// Random bytes for every probe, made once: a thousand students' probes
+/// would otherwise draw half a gigabyte of random bytes on the load
+/// generator's CPU (the server reads and drops them, whatever they are).
+fn probe_body() -> bytes::Bytes {
+    static BODY: std::sync::OnceLock<bytes::Bytes> = std::sync::OnceLock::new();
+    BODY.get_or_init(|| {
+        let mut b = vec![0u8; 512 * 1024];
+        rand::rng().fill_bytes(&mut b);
+        bytes::Bytes::from(b)
+    })
+    .clone()
+}
+
 /// The page's uplink probe (web/student/src/uplink.ts): 64 KiB, then, if
 /// that took under a second, one more sized for 1.5 s at the rate measured
 /// (128 to 512 KiB). Refusals and errors are counted, not fatal: the page
@@ -457,7 +470,7 @@ async fn probe_uplink(http: &reqwest::Client, base: &str, token: &str, stats: &S
     let mut sent = 0u64;
     let mut size = FIRST;
     for attempt in 0..2 {
-        let body: Vec<u8> = (0..size).map(|_| rand::random::<u8>()).collect();
+        let body = probe_body().slice(..size);
         let started = Instant::now();
         let res = http
             .post(format!("{base}/api/v1/uplink-probe"))
@@ -573,6 +586,7 @@ async fn storm_student(
     })
     .await;
     if welcomed != Ok(true) {
+        client.close();
         return fail("no welcome".into());
     }
     record(&outcomes, idx, |o| o.welcome = Some(Instant::now()));
@@ -597,8 +611,7 @@ async fn storm_student(
                 tokio::select! {
                     _ = stop.changed() => if *stop.borrow() { return },
                     _ = every.tick() => {
-                        let beat = serde_json::json!({ "at": crate::sim::now_ms(), "inference_fps": 5.0, "worker_ok": true, "worker_restarts": 0, "camera_live": true });
-                        if client.emit(names::HEARTBEAT, &beat).is_err() { return }
+                        if client.emit(names::HEARTBEAT, &crate::sim::healthy_heartbeat()).is_err() { return }
                     }
                 }
             }

@@ -299,13 +299,16 @@ impl Peers {
     }
 }
 
+/// Layers with these (SSRC, measured bit/s), for tests of layer choice.
+#[cfg(test)]
+pub(super) fn test_layers(rates: &[(u32, f64)]) -> Vec<Layer> {
+    rates.iter().map(|&(ssrc, bps)| Layer { ssrc: ssrc.into(), bytes: 0, bps }).collect()
+}
+
 #[cfg(test)]
 mod recording_layer_tests {
+    use super::test_layers as layers;
     use super::*;
-
-    fn layers(rates: &[(u32, f64)]) -> Vec<Layer> {
-        rates.iter().map(|&(ssrc, bps)| Layer { ssrc: ssrc.into(), bytes: 0, bps }).collect()
-    }
 
     #[test]
     fn a_recording_keeps_the_fastest_layer_under_the_cap() {

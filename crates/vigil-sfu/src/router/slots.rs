@@ -327,12 +327,8 @@ impl Router {
 
 #[cfg(test)]
 mod slot_layer_tests {
-    use super::super::peer::Layer;
+    use super::super::peer::test_layers as layers;
     use super::*;
-
-    fn layers(rates: &[(u32, f64)]) -> Vec<Layer> {
-        rates.iter().map(|&(ssrc, bps)| Layer { ssrc: ssrc.into(), bytes: 0, bps }).collect()
-    }
 
     #[test]
     fn thumbnails_take_the_lowest_layer_and_full_the_highest_that_fits() {
