@@ -2,13 +2,15 @@
 // yaw/pitch (FaceLandmarker's facial transformation matrix; FaceDetector
 // keypoints as the coarse fallback on slow machines), the eyes' direction
 // from the iris landmarks (gaze.ts), mean brightness from a tiny downscaled
-// copy, and JPEG evidence of the last analysed frame.
+// copy, and JPEG evidence of the last analysed frame (one no other
+// incident has used, when a fresh one comes in time: evidence-frames.ts).
 
 /// <reference lib="webworker" />
 import { FaceDetector, FaceLandmarker, FilesetResolver } from "@mediapipe/tasks-vision";
 import { eyeDirection } from "./gaze.ts";
 import type { FrameResult, FromObjectsPort, FromWorker, Model, ModelChoice, ToObjectsPort, ToWorker } from "./worker-protocol.ts";
 import type { ModelDirs } from "./models.ts";
+import { EvidenceFrames } from "./evidence-frames.ts";
 
 declare const self: DedicatedWorkerGlobalScope & { ModuleFactory?: unknown };
 
@@ -20,7 +22,20 @@ let minIntervalMs = 1000 / 15;
 let emaMs = 0;
 let analysed = 0;
 const recent: number[] = []; // end times of recent inferences (performance.now)
-let last: { frame: ImageBitmap | VideoFrame; at: number } | null = null;
+/**
+ * The last analysed frame, for evidence. A capture waits up to 3 s for a
+ * frame no other incident has used, analysed or skipped (evidence-frames.ts
+ * says why): 3 s stays inside the page's 5 s capture timeout (vision.ts)
+ * and the server's 5 s capture slack, and a frame up to 4 s old still lies
+ * within that slack.
+ */
+const evidenceFrames = new EvidenceFrames<ImageBitmap | VideoFrame>({
+  waitMs: 3000,
+  maxAgeMs: 4000,
+  now: () => Date.now(),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+});
 /** The object worker's channel, and whether it waits for a frame (it asks when it is ready). */
 let objectsPort: MessagePort | null = null;
 let objectsWant = false;
@@ -176,8 +191,7 @@ function shareWithObjects(frame: ImageBitmap | VideoFrame, at: number): void {
 
 /** Keeps the last analysed frame for evidence; releases the one before. */
 function keep(frame: ImageBitmap | VideoFrame, at: number): void {
-  last?.frame.close();
-  last = { frame, at };
+  evidenceFrames.keep(frame, at);
 }
 
 /** Time to wait after an inference so the worker keeps some CPU for the rest of the machine. */
@@ -193,7 +207,8 @@ async function readStream(readable: ReadableStream<VideoFrame>): Promise<void> {
     if (done || !frame) break;
     const now = performance.now();
     if (now < due || !detector) {
-      frame.close();
+      // Not due for analysis, but an incident may be waiting for evidence.
+      if (!evidenceFrames.offer(frame, Date.now())) frame.close();
       continue;
     }
     // Half a frame of slack at 30 fps, so a 15 fps camera is not read at 7.5/s.
@@ -210,22 +225,28 @@ async function readStream(readable: ReadableStream<VideoFrame>): Promise<void> {
 }
 
 async function capture(id: string, maxWidth: number, quality: number): Promise<void> {
-  if (!last) {
+  // Drawn while the frame is open: `take` hands it over synchronously.
+  const drawn = await evidenceFrames.take((frame, at) => {
+    const t0 = performance.now();
+    const w0 = "displayWidth" in frame ? frame.displayWidth : frame.width;
+    const h0 = "displayHeight" in frame ? frame.displayHeight : frame.height;
+    const scale = Math.min(1, maxWidth / w0);
+    const w = Math.max(64, Math.round(w0 * scale));
+    const h = Math.max(64, Math.round(h0 * scale));
+    const canvas = new OffscreenCanvas(w, h);
+    canvas.getContext("2d")!.drawImage(frame, 0, 0, w, h);
+    return { canvas, at, w, h, t0 };
+  });
+  if (!drawn) {
     post({ type: "evidence-failed", id, error: "no frame analysed yet" });
     return;
   }
-  const t0 = performance.now();
-  const { frame, at } = last;
-  const w0 = "displayWidth" in frame ? frame.displayWidth : frame.width;
-  const h0 = "displayHeight" in frame ? frame.displayHeight : frame.height;
-  const scale = Math.min(1, maxWidth / w0);
-  const w = Math.max(64, Math.round(w0 * scale));
-  const h = Math.max(64, Math.round(h0 * scale));
-  const c = new OffscreenCanvas(w, h);
-  c.getContext("2d")!.drawImage(frame, 0, 0, w, h);
-  const blob = await c.convertToBlob({ type: "image/jpeg", quality });
+  const blob = await drawn.canvas.convertToBlob({ type: "image/jpeg", quality });
   const jpeg = await blob.arrayBuffer();
-  post({ type: "evidence", id, jpeg, capturedAt: at, width: w, height: h, encodeMs: performance.now() - t0 }, [jpeg]);
+  post(
+    { type: "evidence", id, jpeg, capturedAt: drawn.at, width: drawn.w, height: drawn.h, encodeMs: performance.now() - drawn.t0 },
+    [jpeg],
+  );
 }
 
 self.onmessage = async ({ data }: MessageEvent<ToWorker>) => {

@@ -60,6 +60,17 @@ export function installTestHooks(app: Inspected): {
     dropped: [] as Array<{ type: string; id: string; reason: string }>,
   };
   const raisedAtPerf = new Map<string, number>();
+  // What earlier lives of this tab raised: a reload test reads it after the
+  // reload, with no race against an incident raised just before it.
+  const RAISED_KEY = "vigil.test.raised";
+  const readRaised = (): Array<{ id: string; kind: string }> => {
+    try {
+      return JSON.parse(sessionStorage.getItem(RAISED_KEY) ?? "[]") as Array<{ id: string; kind: string }>;
+    } catch {
+      return [];
+    }
+  };
+  const raisedEarlier = readRaised();
 
   try {
     new PerformanceObserver((list) => {
@@ -85,6 +96,7 @@ export function installTestHooks(app: Inspected): {
     raised(a) {
       raisedAtPerf.set(a.id, performance.now());
       metrics.raised.push({ id: a.id, kind: a.kind, started_at: a.started_at, raised_at: a.raised_at });
+      sessionStorage.setItem(RAISED_KEY, JSON.stringify([...readRaised(), { id: a.id, kind: a.kind }]));
     },
     ended(a) {
       metrics.ended.push({ id: a.id, kind: a.kind, ended_at: a.ended_at });
@@ -107,6 +119,8 @@ export function installTestHooks(app: Inspected): {
   Object.assign(window, {
     __vigil: {
       metrics,
+      /** The incidents this tab raised before its last reload (`{id, kind}`), kept in sessionStorage. */
+      raisedEarlier: () => raisedEarlier,
       phase: app.phase,
       pending: app.pending,
       crashWorker: () => app.camera().vision?.crash(),

@@ -158,7 +158,7 @@ export class Vision {
     this.objectsMeter.reset();
   }
 
-  /** JPEG of the last analysed frame. */
+  /** JPEG of the last analysed frame that no other incident has used (evidence-frames.ts). */
   capture(id: string, maxWidth = 640, quality = 0.7): Promise<Evidence> {
     const w = this.worker;
     if (!w || !this.ready) return Promise.reject(new Error("inference worker not ready"));
