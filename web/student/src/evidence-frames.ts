@@ -68,13 +68,16 @@ export class EvidenceFrames<F extends Closable> {
   }
 
   /**
-   * A frame the loop skips (it is not due for analysis): taken, and kept in
-   * place of the last frame, when a capture is waiting, and then true;
-   * otherwise false, and the frame stays the caller's to close.
+   * A frame the loop skips (it is not due for analysis): the oldest waiting
+   * capture uses it at once, and then true; otherwise false. Either way the
+   * frame stays the caller's to close, and the last analysed frame stays
+   * kept (the object detector may still be copying it).
    */
   offer(frame: F, at: number): boolean {
-    if (this.waiting.length === 0) return false;
-    this.keep(frame, at);
+    const next = this.waiting.shift();
+    if (!next) return false;
+    this.opts.clearTimer(next.timer);
+    next.use(frame, at);
     return true;
   }
 

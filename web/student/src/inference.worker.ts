@@ -208,7 +208,8 @@ async function readStream(readable: ReadableStream<VideoFrame>): Promise<void> {
     const now = performance.now();
     if (now < due || !detector) {
       // Not due for analysis, but an incident may be waiting for evidence.
-      if (!evidenceFrames.offer(frame, Date.now())) frame.close();
+      evidenceFrames.offer(frame, Date.now());
+      frame.close();
       continue;
     }
     // Half a frame of slack at 30 fps, so a 15 fps camera is not read at 7.5/s.

@@ -141,17 +141,19 @@ describe("evidence frames", () => {
 
   it("a skipped frame serves a waiting capture, and is not taken when nobody waits", async () => {
     const frames = make();
-    frames.keep(new Frame("analysed"), 10_000);
+    const analysed = new Frame("analysed");
+    frames.keep(analysed, 10_000);
     await frames.take(draw);
-    const idle = new Frame("skipped-early");
-    expect(frames.offer(idle, 10_010)).toBe(false);
-    expect(idle.closed).toBe(false);
+    expect(frames.offer(new Frame("skipped-early"), 10_010)).toBe(false);
     const waiting = frames.take(draw);
-    const skipped = new Frame("skipped");
-    expect(frames.offer(skipped, 10_040)).toBe(true);
+    expect(frames.offer(new Frame("skipped"), 10_040)).toBe(true);
     await expect(waiting).resolves.toEqual({ name: "skipped", at: 10_040, open: true });
-    // It is the kept frame now: the next analysed one closes it.
-    frames.keep(new Frame("next"), 10_100);
-    expect(skipped.closed).toBe(true);
+    // The analysed frame stays kept and open: the caller closes the skipped one.
+    expect(analysed.closed).toBe(false);
+    // The next capture waits again, and a frame after the wait is the analysed one.
+    let again: unknown = "pending";
+    void frames.take(draw).then((r) => (again = r));
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(again).toEqual({ name: "analysed", at: 10_000, open: true });
   });
 });
