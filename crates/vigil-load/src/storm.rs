@@ -200,8 +200,8 @@ pub fn model_paths(manifest: &Value, page: &str) -> Result<Vec<String>> {
     let wanted = [
         "wasm/vision_wasm_module_internal.wasm",
         "wasm/vision_wasm_module_internal.js",
+        // The page reads the fallback face detector out of this bundle.
         "face/face_landmarker.task",
-        "face/face_detector.tflite",
         "objects/centernet.json",
         "objects/centernet.bin",
         "tfjs/tfjs-backend-wasm-simd.wasm",
@@ -878,7 +878,6 @@ mod tests {
                 "/s/models/wasm-4d/vision_wasm_module_internal.wasm",
                 "/s/models/wasm-4d/vision_wasm_module_internal.js",
                 "/s/models/face-1a/face_landmarker.task",
-                "/s/models/face-1a/face_detector.tflite",
                 "/s/models/objects-2b/centernet.json",
                 "/s/models/objects-2b/centernet.bin",
                 "/s/models/tfjs-3c/tfjs-backend-wasm-simd.wasm",

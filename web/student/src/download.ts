@@ -40,8 +40,8 @@ export function modelFiles(manifest: ModelsManifest, want: DetectorsWanted): Mod
   const paths = [
     `wasm/${vision}.wasm`,
     `wasm/${vision}.js`,
+    // The fallback face detector is read out of this bundle (face-task.ts).
     "face/face_landmarker.task",
-    "face/face_detector.tflite",
     ...(want.phone ? ["objects/centernet.json", "objects/centernet.bin", `tfjs/${tfjs}`] : []),
     ...(want.voice ? ["voice/silero_vad_v5.onnx", "ort/ort-wasm-simd-threaded.wasm", "ort/ort-wasm-simd-threaded.mjs"] : []),
   ];

@@ -11,6 +11,7 @@ import { eyeDirection } from "./gaze.ts";
 import type { FrameResult, FromObjectsPort, FromWorker, Model, ModelChoice, ToObjectsPort, ToWorker } from "./worker-protocol.ts";
 import type { ModelDirs } from "./models.ts";
 import { EvidenceFrames } from "./evidence-frames.ts";
+import { faceDetectorFromTask } from "./face-task.ts";
 
 declare const self: DedicatedWorkerGlobalScope & { ModuleFactory?: unknown };
 
@@ -83,15 +84,20 @@ async function init(models: ModelDirs, wanted: ModelChoice, targetFps: number): 
   // before every createFromOptions.
   const loader = (await import(/* @vite-ignore */ fileset.wasmLoaderPath)) as { default: unknown };
   self.ModuleFactory = loader.default;
+  // One fetch (from the cache the system check filled) for both models: the
+  // detector is read out of the landmarker's bundle (face-task.ts).
+  const taskResponse = await fetch(`${models.face}face_landmarker.task`);
+  if (!taskResponse.ok) throw new Error(`face_landmarker.task: HTTP ${taskResponse.status}`);
+  const task = new Uint8Array(await taskResponse.arrayBuffer());
   detector = await FaceDetector.createFromOptions(fileset, {
-    baseOptions: { modelAssetPath: `${models.face}face_detector.tflite`, delegate: "CPU" },
+    baseOptions: { modelAssetBuffer: faceDetectorFromTask(task), delegate: "CPU" },
     runningMode: "IMAGE",
     minDetectionConfidence: 0.5,
   });
   if (wanted !== "detector") {
     self.ModuleFactory = loader.default;
     landmarker = await FaceLandmarker.createFromOptions(fileset, {
-      baseOptions: { modelAssetPath: `${models.face}face_landmarker.task`, delegate: "CPU" },
+      baseOptions: { modelAssetBuffer: task, delegate: "CPU" },
       runningMode: "IMAGE",
       numFaces: 2,
       outputFacialTransformationMatrixes: true,

@@ -30,7 +30,6 @@ suite("the models' download", () => {
       "wasm/vision_wasm_module_internal.wasm",
       "wasm/vision_wasm_module_internal.js",
       "face/face_landmarker.task",
-      "face/face_detector.tflite",
       "objects/centernet.json",
       "objects/centernet.bin",
       "tfjs/tfjs-backend-wasm-simd.wasm",
@@ -39,7 +38,6 @@ suite("the models' download", () => {
       "wasm/vision_wasm_module_internal.wasm",
       "wasm/vision_wasm_module_internal.js",
       "face/face_landmarker.task",
-      "face/face_detector.tflite",
       "voice/silero_vad_v5.onnx",
       "ort/ort-wasm-simd-threaded.wasm",
       "ort/ort-wasm-simd-threaded.mjs",
@@ -53,7 +51,6 @@ suite("the models' download", () => {
     expect(modelFiles({ ...manifest, files: withoutJs }, { phone: false, voice: false, simd: true, threads: false }).map((f) => f.path)).toEqual([
       "wasm/vision_wasm_module_internal.wasm",
       "face/face_landmarker.task",
-      "face/face_detector.tflite",
     ]);
   });
 
