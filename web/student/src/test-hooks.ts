@@ -119,7 +119,7 @@ export function installTestHooks(app: Inspected): {
   Object.assign(window, {
     __vigil: {
       metrics,
-      /** The incidents this tab raised before its last reload (`{id, kind}`), kept in sessionStorage. */
+      /** The incidents this tab raised in its earlier page lives (`{id, kind}`), kept in sessionStorage. */
       raisedEarlier: () => raisedEarlier,
       phase: app.phase,
       pending: app.pending,
