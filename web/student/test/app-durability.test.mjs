@@ -20,6 +20,15 @@ function setHidden(page, hidden) {
   }, hidden);
 }
 
+/** The vision loop's state, for the diagnostics: frames analysed, the last one's age, worker restarts. */
+const visionState = (page) =>
+  page.evaluate(() => {
+    const frames = window.__vigil.metrics.frames;
+    const v = window.__vigil.vision();
+    const last = frames.at(-1);
+    return { framesAnalysed: frames.length, lastFrameAgeMs: last ? Date.now() - last.at : null, restarts: v?.restarts, healthy: v?.healthy };
+  });
+
 test('kill -9 mid-exam, restart, reload: every incident arrives exactly once', { timeout: 240_000 }, async (t) => {
   requireBuilt();
   const { file } = scriptedVideo();
@@ -38,6 +47,7 @@ test('kill -9 mid-exam, restart, reload: every incident arrives exactly once', {
   await setHidden(page, false);
   await page.waitForFunction(() => window.__vigil.metrics.raiseToAck.length >= 1 && window.__vigil.pending() === 0);
 
+  t.diagnostic(`vision at the kill: ${JSON.stringify(await visionState(page))}`);
   await server.kill9();
   // The page keeps working and queues what happens while the server is gone.
   for (let i = 0; i < 3; i++) {
@@ -49,6 +59,7 @@ test('kill -9 mid-exam, restart, reload: every incident arrives exactly once', {
   await page.evaluate(() => document.dispatchEvent(new Event('paste')));
   // Let the camera video raise a vision incident or two while offline.
   await sleep(9_000);
+  t.diagnostic(`vision before the reload: ${JSON.stringify(await visionState(page))}`);
   // Hold the page's socket back, so the reload happens with a full outbox.
   await page.evaluate(() => window.__vigil.stopReconnecting());
   const pendingBefore = await page.evaluate(() => window.__vigil.pending());
@@ -72,12 +83,18 @@ test('kill -9 mid-exam, restart, reload: every incident arrives exactly once', {
   const life1Ids = new Set(life1Raised.map((r) => r.id));
   const openAfter = stored.filter((r) => life1Ids.has(r.id) && r.ended_at === undefined);
   assert.deepEqual(openAfter, [], 'nothing from the first page life is left open');
-  // Evidence queued in page life 1 was delivered by page life 2.
+  // Evidence queued in page life 1 was delivered by page life 2: stored, or
+  // read and refused by the server as a frame it already holds (when the
+  // vision loop analysed no new frame between two incidents, they carry the
+  // same one, and the server keeps a frame once). Either way it survived
+  // the kill and the reload, which is what this test is about.
   const withEvidence = stored.filter((r) => life1Ids.has(r.id) && r.evidence_sha256).length;
-  t.diagnostic(`page-life-1 incidents with evidence: ${withEvidence}/${life1Ids.size}`);
-  // Why any was not delivered: the page says what the server refused.
   const { dropped } = await metrics(page);
+  const replayed = dropped.filter((d) => d.type === 'evidence' && life1Ids.has(d.id) && d.reason === 'replayed_frame').length;
+  t.diagnostic(`page-life-1 incidents with evidence: ${withEvidence} stored, ${replayed} refused as replayed, of ${life1Ids.size}`);
   t.diagnostic(`dropped after the reload: ${JSON.stringify(dropped)}`);
-  assert.ok(withEvidence >= life1Ids.size - 1, 'evidence survives the reload (one may be a replayed frame of the looping video)');
+  assert.ok(withEvidence >= 1, 'some evidence from page life 1 stored');
+  assert.ok(withEvidence + replayed >= life1Ids.size - 1, 'evidence survives the reload (one may have had no frame to capture)');
+  assert.deepEqual(dropped.filter((d) => d.type === 'evidence' && d.reason !== 'replayed_frame'), [], 'no evidence refused for any other reason');
   assert.deepEqual(errors, []);
 });
