@@ -63,14 +63,15 @@ export function installTestHooks(app: Inspected): {
   // What earlier lives of this tab raised: a reload test reads it after the
   // reload, with no race against an incident raised just before it.
   const RAISED_KEY = "vigil.test.raised";
-  const readRaised = (): Array<{ id: string; kind: string }> => {
+  const raisedEarlier = ((): Array<{ id: string; kind: string }> => {
     try {
       return JSON.parse(sessionStorage.getItem(RAISED_KEY) ?? "[]") as Array<{ id: string; kind: string }>;
     } catch {
       return [];
     }
-  };
-  const raisedEarlier = readRaised();
+  })();
+  // This life's raises after the earlier ones, written whole at each raise.
+  const raisedInTab = [...raisedEarlier];
 
   try {
     new PerformanceObserver((list) => {
@@ -96,7 +97,8 @@ export function installTestHooks(app: Inspected): {
     raised(a) {
       raisedAtPerf.set(a.id, performance.now());
       metrics.raised.push({ id: a.id, kind: a.kind, started_at: a.started_at, raised_at: a.raised_at });
-      sessionStorage.setItem(RAISED_KEY, JSON.stringify([...readRaised(), { id: a.id, kind: a.kind }]));
+      raisedInTab.push({ id: a.id, kind: a.kind });
+      sessionStorage.setItem(RAISED_KEY, JSON.stringify(raisedInTab));
     },
     ended(a) {
       metrics.ended.push({ id: a.id, kind: a.kind, ended_at: a.ended_at });

@@ -159,7 +159,7 @@ describe('uint8 weights (scripts/quantize-weights.mjs) against the published flo
   // Every frame of the photos above, in each lighting condition of the
   // accuracy test: each detection either model makes at the detector's
   // default 0.3 the other makes too, same class, same place, the score
-  // within MAX_SCORE_DIFF. Measured: 17 detections, the largest difference 0.039.
+  // within MAX_SCORE_DIFF. Measured: 17 comparisons, the largest difference 0.039.
   const MAX_SCORE_DIFF = 0.1;
   const MIN_SCORE = 0.3;
 
@@ -190,7 +190,7 @@ describe('uint8 weights (scripts/quantize-weights.mjs) against the published flo
       published.dispose();
     }
     diffs.sort((x, y) => x - y);
-    t.diagnostic(`${diffs.length} detections compared; score difference median ${diffs[diffs.length >> 1]?.toFixed(3)}, max ${diffs.at(-1)?.toFixed(3)}`);
+    t.diagnostic(`${diffs.length} comparisons; score difference median ${diffs[diffs.length >> 1]?.toFixed(3)}, max ${diffs.at(-1)?.toFixed(3)}`);
     assert.ok(diffs.length >= 10, `only ${diffs.length} detections ≥ ${MIN_SCORE} to compare`);
     assert.deepEqual(problems, []);
   });
